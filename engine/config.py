@@ -1,0 +1,283 @@
+"""The model space: one validated configuration object.
+
+One table, :data:`FIELDS`, drives validation, the API's description of every
+key, and the teaching link (its keys are the URL's keys).  Nothing else in the
+project lists the keys again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+# Bumped when the meaning of a link changes; written as `v=` in teaching links.
+LINK_VERSION = 1
+
+# Traces keep every per-timestep array; this caps their size so one request
+# cannot exhaust memory.  The largest advertised model (T=2000, H=256, four
+# bidirectional layers) at batch 1 uses 4.1 M cells.
+MAX_TRACE_CELLS = 16_000_000
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; ``field`` names the key."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # 'choice' | 'int' | 'float' | 'bool'
+    default: Any
+    description: str
+    group: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True when the lower bound itself is excluded
+    unit: str = ""
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        lo = "greater than" if self.low_open else "from"
+        word = "an integer" if self.kind == "int" else "a number"
+        return f"{word} {lo} {_fmt(self.low)} to {_fmt(self.high)}"
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` normalised to this field's type, or raise ConfigError."""
+        bad = ConfigError(self.name, f"{self.name} must be {self.allowed()}; got {value!r}")
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise bad
+            return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        if self.kind == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise bad
+                value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise bad
+        if value < self.low or value > self.high or (self.low_open and value == self.low):
+            raise bad
+        return value
+
+    def parse(self, text: str) -> Any:
+        """Read this field from URL text (``'true'``, ``'0.5'``, ``'lstm'``)."""
+        if self.kind == "bool":
+            low = text.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            return self.check(text)
+        if self.kind == "int":
+            try:
+                return self.check(int(text))
+            except ValueError:
+                pass
+            try:
+                return self.check(float(text))
+            except ValueError:
+                return self.check(text)
+        if self.kind == "float":
+            try:
+                return self.check(float(text))
+            except ValueError:
+                return self.check(text)
+        return self.check(text)
+
+    def format(self, value: Any) -> str:
+        """Write this field for a URL; ``parse(format(v)) == v``."""
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "float":
+            return repr(float(value))
+        return str(value)
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "type": self.kind,
+            "default": self.default,
+            "description": self.description,
+            "group": self.group,
+        }
+        if self.kind == "choice":
+            d["choices"] = list(self.choices)
+        if self.kind in ("int", "float"):
+            d["min"] = self.low
+            d["max"] = self.high
+            d["min_exclusive"] = self.low_open
+        if self.unit:
+            d["unit"] = self.unit
+        return d
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}".replace(",", "")
+    return f"{x:g}"
+
+
+FIELDS: tuple[Field, ...] = (
+    # model
+    Field("cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model",
+          choices=("rnn", "lstm", "gru")),
+    Field("nonlinearity", "choice", "tanh", "Activation of the vanilla RNN (LSTM and GRU always use tanh).",
+          "model", choices=("tanh", "relu")),
+    Field("arch", "choice", "many-to-one", "Where inputs enter and where the loss is measured.", "model",
+          choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many")),
+    Field("hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256,
+          unit="units"),
+    Field("num_layers", "int", 1, "Stacked recurrent layers.", "model", low=1, high=4, unit="layers"),
+    Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model"),
+    # sequence
+    Field("task", "choice", "random", "What the sequences contain and what the model must predict.", "sequence",
+          choices=("random", "adding", "copy", "sine", "sentiment", "pattern")),
+    Field("seq_len", "int", 50, "Number of timesteps T (one-to-one always uses 1).", "sequence", low=1, high=2000,
+          unit="steps"),
+    Field("seed", "int", 0, "Seed for weights and data: the same seed gives the same numbers.", "sequence",
+          low=0, high=2**31 - 1),
+    # initialisation
+    Field("init", "choice", "pytorch", "How the weights are drawn before gain is applied.", "initialisation",
+          choices=("pytorch", "orthogonal", "normal", "identity")),
+    Field("gain", "float", 1.0, "Multiplies the recurrent weights W_hh after initialisation.", "initialisation",
+          low=0.0, high=10.0, unit="×"),
+    Field("forget_bias", "float", 0.0, "Added to the LSTM forget-gate bias (LSTM only).", "initialisation",
+          low=-10.0, high=10.0),
+    # clipping
+    Field("clip", "choice", "none", "Gradient clipping: none, by total norm, or by value.", "clipping",
+          choices=("none", "norm", "value")),
+    Field("clip_at", "float", 1.0, "Clipping threshold (max total norm, or max absolute value).", "clipping",
+          low=0.0, high=1e6, low_open=True),
+    # training
+    Field("optimizer", "choice", "adam", "Optimizer used when training.", "training",
+          choices=("sgd", "adam", "rmsprop")),
+    Field("lr", "float", 0.01, "Learning rate.", "training", low=1e-6, high=10.0),
+    Field("batch_size", "int", 16, "Sequences per batch.", "training", low=1, high=256, unit="sequences"),
+    Field("steps", "int", 500, "Optimizer steps when training.", "training", low=1, high=5000, unit="steps"),
+)
+
+FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated point of the model space.  Build it with :meth:`from_dict`."""
+
+    cell: str = "rnn"  # 'rnn' | 'lstm' | 'gru'
+    nonlinearity: str = "tanh"  # 'tanh' | 'relu', RNN only
+    arch: str = "many-to-one"  # where inputs enter and where the loss enters
+    hidden_size: int = 32  # H
+    num_layers: int = 1  # L
+    bidirectional: bool = False  # D = 2 when true
+    task: str = "random"  # data generator, engine.tasks
+    seq_len: int = 50  # T
+    seed: int = 0  # seeds weights and data
+    init: str = "pytorch"  # weight initialisation scheme
+    gain: float = 1.0  # multiplies W_hh after init
+    forget_bias: float = 0.0  # added to the LSTM forget-gate bias
+    clip: str = "none"  # 'none' | 'norm' | 'value'
+    clip_at: float = 1.0  # clip threshold
+    optimizer: str = "adam"  # training optimizer
+    lr: float = 0.01  # learning rate
+    batch_size: int = 16  # N
+    steps: int = 500  # training steps
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None = None) -> Config:
+        """Validate ``data``; missing keys take their defaults.
+
+        Raises :class:`ConfigError` naming the first bad key and what is allowed.
+        """
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise ConfigError("config", "config must be an object of key: value pairs")
+        unknown = sorted(k for k in data if k not in FIELD_BY_NAME)
+        if unknown:
+            raise ConfigError(str(unknown[0]), f"unknown config key {unknown[0]!r}; known keys: "
+                              + ", ".join(FIELD_BY_NAME))
+        values = {f.name: f.check(data[f.name]) if f.name in data else f.default for f in FIELDS}
+        return cls(**values).normalised()
+
+    def normalised(self) -> Config:
+        """Apply the rules that tie keys together, then check cross-key limits."""
+        cfg = self
+        if cfg.arch == "one-to-one" and cfg.seq_len != 1:
+            cfg = replace(cfg, seq_len=1)
+        if cfg.cell != "rnn" and cfg.nonlinearity != "tanh":
+            cfg = replace(cfg, nonlinearity="tanh")
+        cells = cfg.seq_len * cfg.batch_size * cfg.hidden_size * cfg.num_layers * cfg.num_directions
+        if cells > MAX_TRACE_CELLS:
+            raise ConfigError(
+                "batch_size",
+                f"seq_len × batch_size × hidden_size × num_layers × directions is {cells:,}; "
+                f"at most {MAX_TRACE_CELLS:,} is allowed: lower batch_size, seq_len or hidden_size",
+            )
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def non_default(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in FIELDS if getattr(self, f.name) != f.default}
+
+    def to_query(self) -> dict[str, str]:
+        """The teaching-link query: non-default keys plus the link version."""
+        q = {"v": str(LINK_VERSION)}
+        q.update({k: FIELD_BY_NAME[k].format(v) for k, v in self.non_default().items()})
+        return q
+
+
+def parse_query(params: dict[str, str]) -> tuple[Config, list[dict[str, str]]]:
+    """Read a teaching link leniently.
+
+    Every bad or unknown key falls back to its default and is reported in the
+    returned notices (``{"field", "message"}``), so a mistyped link still opens.
+    """
+    notices: list[dict[str, str]] = []
+    values: dict[str, Any] = {}
+    for key, text in params.items():
+        if key in ("v", "lesson", "embed", "hide", "compare"):
+            continue
+        f = FIELD_BY_NAME.get(key)
+        if f is None:
+            notices.append({"field": key, "message": f"unknown key {key!r} ignored"})
+            continue
+        try:
+            values[key] = f.parse(text)
+        except ConfigError as e:
+            notices.append({"field": key, "message": f"{e.message}; using the default {f.format(f.default)}"})
+    try:
+        return Config.from_dict(values), notices
+    except ConfigError as e:
+        # A cross-key limit: drop the offending key and try once more.
+        values.pop(e.field, None)
+        notices.append({"field": e.field, "message": e.message})
+        try:
+            return Config.from_dict(values), notices
+        except ConfigError as e2:
+            notices.append({"field": e2.field, "message": e2.message + "; using all defaults"})
+            return Config(), notices
