@@ -1,5 +1,17 @@
 """Gradient Flow Lab's compute core: pure torch, numpy and the standard library."""
 
 from engine.config import FIELDS, LINK_VERSION, Config, ConfigError, parse_query
+from engine.experiment import Trace, trace_config
+from engine.tracing import ModuleTrace, trace_module
 
-__all__ = ["FIELDS", "LINK_VERSION", "Config", "ConfigError", "parse_query"]
+__all__ = [
+    "FIELDS",
+    "LINK_VERSION",
+    "Config",
+    "ConfigError",
+    "ModuleTrace",
+    "Trace",
+    "parse_query",
+    "trace_config",
+    "trace_module",
+]

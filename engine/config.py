@@ -139,38 +139,109 @@ def _fmt(x: float | None) -> str:
 
 FIELDS: tuple[Field, ...] = (
     # model
-    Field("cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model",
-          choices=("rnn", "lstm", "gru")),
-    Field("nonlinearity", "choice", "tanh", "Activation of the vanilla RNN (LSTM and GRU always use tanh).",
-          "model", choices=("tanh", "relu")),
-    Field("arch", "choice", "many-to-one", "Where inputs enter and where the loss is measured.", "model",
-          choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many")),
-    Field("hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256,
-          unit="units"),
+    Field(
+        "cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model", choices=("rnn", "lstm", "gru")
+    ),
+    Field(
+        "nonlinearity",
+        "choice",
+        "tanh",
+        "Activation of the vanilla RNN (LSTM and GRU always use tanh).",
+        "model",
+        choices=("tanh", "relu"),
+    ),
+    Field(
+        "arch",
+        "choice",
+        "many-to-one",
+        "Where inputs enter and where the loss is measured.",
+        "model",
+        choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many"),
+    ),
+    Field(
+        "hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256, unit="units"
+    ),
     Field("num_layers", "int", 1, "Stacked recurrent layers.", "model", low=1, high=4, unit="layers"),
     Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model"),
     # sequence
-    Field("task", "choice", "random", "What the sequences contain and what the model must predict.", "sequence",
-          choices=("random", "adding", "copy", "sine", "sentiment", "pattern")),
-    Field("seq_len", "int", 50, "Number of timesteps T (one-to-one always uses 1).", "sequence", low=1, high=2000,
-          unit="steps"),
-    Field("seed", "int", 0, "Seed for weights and data: the same seed gives the same numbers.", "sequence",
-          low=0, high=2**31 - 1),
+    Field(
+        "task",
+        "choice",
+        "random",
+        "What the sequences contain and what the model must predict.",
+        "sequence",
+        choices=("random", "adding", "copy", "sine", "sentiment", "pattern"),
+    ),
+    Field(
+        "seq_len",
+        "int",
+        50,
+        "Number of timesteps T (one-to-one always uses 1).",
+        "sequence",
+        low=1,
+        high=2000,
+        unit="steps",
+    ),
+    Field(
+        "seed",
+        "int",
+        0,
+        "Seed for weights and data: the same seed gives the same numbers.",
+        "sequence",
+        low=0,
+        high=2**31 - 1,
+    ),
     # initialisation
-    Field("init", "choice", "pytorch", "How the weights are drawn before gain is applied.", "initialisation",
-          choices=("pytorch", "orthogonal", "normal", "identity")),
-    Field("gain", "float", 1.0, "Multiplies the recurrent weights W_hh after initialisation.", "initialisation",
-          low=0.0, high=10.0, unit="×"),
-    Field("forget_bias", "float", 0.0, "Added to the LSTM forget-gate bias (LSTM only).", "initialisation",
-          low=-10.0, high=10.0),
+    Field(
+        "init",
+        "choice",
+        "pytorch",
+        "How the weights are drawn before gain is applied.",
+        "initialisation",
+        choices=("pytorch", "orthogonal", "normal", "identity"),
+    ),
+    Field(
+        "gain",
+        "float",
+        1.0,
+        "Multiplies the recurrent weights W_hh after initialisation.",
+        "initialisation",
+        low=0.0,
+        high=10.0,
+        unit="×",
+    ),
+    Field(
+        "forget_bias",
+        "float",
+        0.0,
+        "Added to the LSTM forget-gate bias (LSTM only).",
+        "initialisation",
+        low=-10.0,
+        high=10.0,
+    ),
     # clipping
-    Field("clip", "choice", "none", "Gradient clipping: none, by total norm, or by value.", "clipping",
-          choices=("none", "norm", "value")),
-    Field("clip_at", "float", 1.0, "Clipping threshold (max total norm, or max absolute value).", "clipping",
-          low=0.0, high=1e6, low_open=True),
+    Field(
+        "clip",
+        "choice",
+        "none",
+        "Gradient clipping: none, by total norm, or by value.",
+        "clipping",
+        choices=("none", "norm", "value"),
+    ),
+    Field(
+        "clip_at",
+        "float",
+        1.0,
+        "Clipping threshold (max total norm, or max absolute value).",
+        "clipping",
+        low=0.0,
+        high=1e6,
+        low_open=True,
+    ),
     # training
-    Field("optimizer", "choice", "adam", "Optimizer used when training.", "training",
-          choices=("sgd", "adam", "rmsprop")),
+    Field(
+        "optimizer", "choice", "adam", "Optimizer used when training.", "training", choices=("sgd", "adam", "rmsprop")
+    ),
     Field("lr", "float", 0.01, "Learning rate.", "training", low=1e-6, high=10.0),
     Field("batch_size", "int", 16, "Sequences per batch.", "training", low=1, high=256, unit="sequences"),
     Field("steps", "int", 500, "Optimizer steps when training.", "training", low=1, high=5000, unit="steps"),
@@ -217,8 +288,9 @@ class Config:
             raise ConfigError("config", "config must be an object of key: value pairs")
         unknown = sorted(k for k in data if k not in FIELD_BY_NAME)
         if unknown:
-            raise ConfigError(str(unknown[0]), f"unknown config key {unknown[0]!r}; known keys: "
-                              + ", ".join(FIELD_BY_NAME))
+            raise ConfigError(
+                str(unknown[0]), f"unknown config key {unknown[0]!r}; known keys: " + ", ".join(FIELD_BY_NAME)
+            )
         values = {f.name: f.check(data[f.name]) if f.name in data else f.default for f in FIELDS}
         return cls(**values).normalised()
 

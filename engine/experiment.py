@@ -1,0 +1,97 @@
+"""The app's trace of one configuration: model, data, loss, clipping and theory, in one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.cells import GATES
+from engine.clipping import clip_gradients, parameter_grad_norms
+from engine.config import Config
+from engine.network import build_model, data_generator, parameter_count
+from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
+from engine.theory import gate_products, geometric_bound, weight_figures
+from engine.tracing import trace_module
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One forward and backward pass of the configured model on one batch.
+
+    Per-unit arrays are batch sample 0, shaped (L, D, T, H); norms are over the whole batch.
+    """
+
+    config: Config
+    gate_names: tuple[str, ...]  # LSTM input/forget/cell/output, GRU reset/update/new, RNN none
+    hidden: np.ndarray  # (L, D, T, H) h_t
+    cell_state: np.ndarray | None  # (L, D, T, H) c_t, LSTM
+    gates: dict[str, np.ndarray]  # name -> (L, D, T, H)
+    grad_h: np.ndarray  # (L, D, T, H) total ∂L/∂h_t
+    grad_h_norm: np.ndarray  # (L, D, T) over batch and units
+    grad_c_norm: np.ndarray | None  # (L, D, T), LSTM
+    grad_out_norm: np.ndarray  # (L, D, T) the part of ∂L/∂h_t injected directly by the loss or the layer above
+    outputs: np.ndarray  # (T, O) the head's prediction at every step
+    input_steps: tuple[int, ...]  # where input enters
+    scored_steps: tuple[int, ...]  # where the loss enters
+    loss: float
+    param_grad_norms: dict[str, float]  # 'weight_hh_l0', 'bias_ih_l1_reverse', 'head.weight', ... before clipping
+    total_norm: float  # before clipping, as clip_grad_norm_ returns it
+    total_norm_clipped: float
+    clip_coef: float | None  # None for clip='value'
+    clipped_fraction: float
+    param_count: int
+    theory: dict  # engine.theory.weight_figures(...) plus 'bound' (L, D, T) or None, 'gate_product' or None
+
+
+def prepare(cfg: Config, dtype: torch.dtype = torch.float32):
+    """The model and one batch for ``cfg``; bit-identical for the same config."""
+    task = get_task(cfg.task)
+    model = build_model(cfg, task.input_size, task.output_size, dtype)
+    batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed), dtype=dtype)
+    return model, batch
+
+
+def trace_config(cfg: Config, dtype: torch.dtype = torch.float32) -> Trace:
+    model, batch = prepare(cfg, dtype)
+    return trace_model(model, batch, cfg)
+
+
+def trace_model(model, batch: Batch, cfg: Config) -> Trace:
+    """Trace ``model`` (an engine.network.RecurrentModel) on ``batch``: used for fresh and trained models alike."""
+    preds: list[torch.Tensor] = []
+
+    def loss(out: torch.Tensor) -> torch.Tensor:
+        preds.append(model.head(out))  # (T, N, O)
+        return task_loss(preds[-1], batch)
+
+    model.zero_grad(set_to_none=True)
+    mt = trace_module(model.rnn, batch.x, loss)
+    grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
+    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
+    theory = weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"]) if cfg.cell == "rnn" else None
+    theory["gate_product"] = gate_products(mt.gates, cfg.cell)
+    return Trace(
+        config=cfg,
+        gate_names=GATES[cfg.cell],
+        hidden=mt.hidden[:, :, :, 0],
+        cell_state=mt.cell_state[:, :, :, 0] if mt.cell_state is not None else None,
+        gates={k: v[:, :, :, 0] for k, v in mt.gates.items()},
+        grad_h=mt.grad_h[:, :, :, 0],
+        grad_h_norm=mt.grad_h_norm,
+        grad_c_norm=mt.grad_c_norm,
+        grad_out_norm=mt.grad_out_norm,
+        outputs=preds[-1][:, 0].detach().numpy(),
+        input_steps=input_steps(cfg.arch, cfg.seq_len),
+        scored_steps=scored_steps(cfg.arch, cfg.seq_len),
+        loss=mt.loss,
+        param_grad_norms=grad_norms,
+        total_norm=clip.total_norm,
+        total_norm_clipped=clip.total_norm_clipped,
+        clip_coef=clip.clip_coef,
+        clipped_fraction=clip.clipped_fraction,
+        param_count=parameter_count(model),
+        theory=theory,
+    )
