@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,13 +55,31 @@ def prepare(cfg: Config, dtype: torch.dtype = torch.float32):
     return model, batch
 
 
+# Weight figures cost an eigen-decomposition per gate block; they depend only on the keys that decide the
+# initial weights, so moving seq_len or clip_at does not recompute them.
+_WEIGHT_KEYS = ("cell", "nonlinearity", "hidden_size", "num_layers", "bidirectional", "init", "gain", "seed", "task")
+_figures_cache: OrderedDict[tuple, dict] = OrderedDict()
+
+
+def _cached_weight_figures(model, cfg: Config) -> dict:
+    key = tuple(getattr(cfg, k) for k in _WEIGHT_KEYS)
+    if key not in _figures_cache:
+        _figures_cache[key] = weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+        while len(_figures_cache) > 64:
+            _figures_cache.popitem(last=False)
+    return copy.deepcopy(_figures_cache[key])
+
+
 def trace_config(cfg: Config, dtype: torch.dtype = torch.float32) -> Trace:
     model, batch = prepare(cfg, dtype)
-    return trace_model(model, batch, cfg)
+    return trace_model(model, batch, cfg, figures=_cached_weight_figures(model, cfg))
 
 
-def trace_model(model, batch: Batch, cfg: Config) -> Trace:
-    """Trace ``model`` (an engine.network.RecurrentModel) on ``batch``: used for fresh and trained models alike."""
+def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -> Trace:
+    """Trace ``model`` (an engine.network.RecurrentModel) on ``batch``: used for fresh and trained models alike.
+
+    ``figures``: precomputed ``weight_figures`` of this model's weights, if known.
+    """
     preds: list[torch.Tensor] = []
 
     def loss(out: torch.Tensor) -> torch.Tensor:
@@ -70,7 +90,7 @@ def trace_model(model, batch: Batch, cfg: Config) -> Trace:
     mt = trace_module(model.rnn, batch.x, loss)
     grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
     clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
-    theory = weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
     theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"]) if cfg.cell == "rnn" else None
     theory["gate_product"] = gate_products(mt.gates, cfg.cell)
     return Trace(

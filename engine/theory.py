@@ -16,47 +16,42 @@ figures but no bound.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 from engine.cells import DERIVATIVE_BOUND, GATES, NUM_BLOCKS
 
 
-def _blocks(module: nn.RNNBase, cell: str, layer: int, direction: int) -> list[np.ndarray]:
-    sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    w = getattr(module, "weight_hh" + sfx).detach().double()  # (G*H, H)
-    return list(w.view(NUM_BLOCKS[cell], module.hidden_size, module.hidden_size).numpy())
-
-
 def weight_figures(module: nn.RNNBase, cell: str, nonlinearity: str) -> dict:
     """σ_max and spectral radius of each recurrent matrix, per gate block for LSTM/GRU, as nested lists (L, D).
 
-    Also the eigenvalues (real and imaginary parts) of layer 0's forward W_hh (RNN) or of each gate block.
+    Also the eigenvalues (real and imaginary parts) of layer 0's forward W_hh (RNN) or of each of its gate
+    blocks.  Eigenvalues are computed in float32 (they are shown, not differentiated; float64 costs twice
+    as much at H = 256).
     """
-    L, D = module.num_layers, 2 if module.bidirectional else 1
+    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
+    G = NUM_BLOCKS[cell]
     names = GATES[cell] or ("recurrent",)
-    sigma = [[0.0] * D for _ in range(L)]
-    block_sigma = {n: [[0.0] * D for _ in range(L)] for n in names}
-    block_radius = {n: [[0.0] * D for _ in range(L)] for n in names}
-    eigen: dict[str, dict[str, list[float]]] = {}
-    for layer in range(L):
-        for d in range(D):
-            blocks = _blocks(module, cell, layer, d)
-            sigma[layer][d] = float(np.linalg.norm(np.concatenate(blocks), ord=2))
-            for n, b in zip(names, blocks):
-                ev = np.linalg.eigvals(b)
-                block_sigma[n][layer][d] = float(np.linalg.norm(b, ord=2))
-                block_radius[n][layer][d] = float(np.abs(ev).max())
-                if layer == 0 and d == 0:
-                    eigen[n] = {"real": ev.real.tolist(), "imag": ev.imag.tolist()}
+    suffixes = [f"_l{layer}" + ("_reverse" if d else "") for layer in range(L) for d in range(D)]
+    with torch.no_grad():
+        w = torch.stack([getattr(module, "weight_hh" + s).detach() for s in suffixes]).double()  # (L*D, G*H, H)
+        sigma = torch.linalg.matrix_norm(w, ord=2).view(L, D)
+        blocks = w.view(L * D, G, H, H)
+        block_sigma = torch.linalg.matrix_norm(blocks, ord=2).view(L, D, G)
+        eig = torch.linalg.eigvals(blocks.float()).view(L, D, G, H)
+        block_radius = eig.abs().amax(-1).double()
+    per_gate = {n: block_sigma[..., k].tolist() for k, n in enumerate(names)}
+    radius = {n: block_radius[..., k].tolist() for k, n in enumerate(names)}
+    eigen = {n: {"real": eig[0, 0, k].real.tolist(), "imag": eig[0, 0, k].imag.tolist()} for k, n in enumerate(names)}
     gamma = DERIVATIVE_BOUND[nonlinearity] if cell == "rnn" else None
     return {
-        "sigma_max": sigma,  # (L, D) largest singular value of the whole W_hh
-        "spectral_radius": block_radius["recurrent"] if cell == "rnn" else None,
-        "gate_sigma_max": block_sigma if cell != "rnn" else None,
-        "gate_spectral_radius": block_radius if cell != "rnn" else None,
+        "sigma_max": sigma.tolist(),  # (L, D) largest singular value of the whole W_hh
+        "spectral_radius": radius["recurrent"] if cell == "rnn" else None,
+        "gate_sigma_max": per_gate if cell != "rnn" else None,
+        "gate_spectral_radius": radius if cell != "rnn" else None,
         "eigenvalues": eigen,
         "derivative_bound": gamma,  # sup |φ'| for the RNN's activation
-        "contraction": [[gamma * s for s in row] for row in sigma] if gamma is not None else None,  # η
+        "contraction": (gamma * sigma).tolist() if gamma is not None else None,  # η = γ σ_max
     }
 
 

@@ -1,0 +1,108 @@
+"""Cost of an exact trace: trace_module time / plain module forward+backward time, one thread.
+
+Prints the median ratio for RNN, LSTM and GRU at the issue's sizes (target: every ratio ≤ 3), then the
+largest config the app allows (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1): time and peak
+memory (targets: under 2 s and 2 GB).  Run: .venv/bin/python bench/engine.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from engine import trace_module  # noqa: E402
+
+SIZES = [(256, 64, 2, 1), (256, 64, 2, 32), (1000, 32, 1, 1)]  # (T, H, layers, batch)
+INPUT = 8
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
+    rows = []
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        for T, H, L, N in SIZES:
+            torch.manual_seed(0)
+            module = cls(INPUT, H, num_layers=L)
+            x = torch.randn(T, N, INPUT)
+
+            def loss(out):
+                return out.square().mean()
+
+            def plain():
+                module.zero_grad(set_to_none=True)
+                out, _ = module(x)
+                loss(out).backward()
+
+            def traced():
+                module.zero_grad(set_to_none=True)
+                trace_module(module, x, loss)
+
+            # interleave to share whatever the machine is doing between both
+            p, t = [], []
+            for _ in range(repeats):
+                p.append(median_time(plain, 1))
+                t.append(median_time(traced, 1))
+            rows.append((cls.__name__, (T, H, L, N), statistics.median(p), statistics.median(t)))
+    return rows
+
+
+def largest() -> None:
+    """Child process: one trace of the largest config; prints seconds and peak RSS growth in MB."""
+    torch.set_num_threads(1)
+    from engine import Config, trace_config
+
+    cfg = Config.from_dict({"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4,
+                            "bidirectional": True, "batch_size": 1})
+    trace_config(Config.from_dict({"cell": "lstm", "seq_len": 5}))  # imports and allocator warm-up
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    trace_config(cfg)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{seconds:.3f} {(peak - base) / 1024:.1f} {peak / 1024:.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--largest-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.largest_child:
+        largest()
+        return
+    torch.set_num_threads(1)
+    print("trace_module time / plain forward+backward time (median, 1 thread); target ≤ 3")
+    print(f"{'cell':5} {'T':>5} {'H':>4} {'L':>2} {'N':>3} {'plain ms':>9} {'trace ms':>9} {'ratio':>6}")
+    worst = 0.0
+    for name, (T, H, L, N), p, t in ratios(args.repeats):
+        worst = max(worst, t / p)
+        print(f"{name:5} {T:5} {H:4} {L:2} {N:3} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
+    print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
+    out = subprocess.run([sys.executable, __file__, "--largest-child"], capture_output=True, text=True, check=True)
+    seconds, grown, peak = (float(v) for v in out.stdout.split())
+    print("largest config (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1), trace_config, 1 thread:")
+    print(f"  time {seconds:.2f} s (target < 2 s); peak memory growth {grown:.0f} MB, process peak {peak:.0f} MB"
+          " (target < 2 GB)")
+
+
+if __name__ == "__main__":
+    main()
