@@ -35,8 +35,10 @@ def test_shapes_and_names():
     assert t.param_count == sum(p.numel() for p in prepare(t.config)[0].parameters())
 
 
-@pytest.mark.parametrize("arch,scored", [("many-to-one", [11]), ("many-to-many", list(range(12))),
-                                         ("one-to-many", list(range(12))), ("one-to-one", [0])])
+@pytest.mark.parametrize(
+    "arch,scored",
+    [("many-to-one", [11]), ("many-to-many", list(range(12))), ("one-to-many", list(range(12))), ("one-to-one", [0])],
+)
 def test_arch_decides_where_loss_enters(arch, scored):
     t = trace_config(_cfg(arch=arch))
     assert list(t.scored_steps) == scored
@@ -118,8 +120,15 @@ def test_theory_figures_match_numpy():
     assert t.theory["sigma_max"][0][0] == pytest.approx(1.5, rel=1e-5)  # orthogonal × gain
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(arch="many-to-many"), dict(nonlinearity="relu", gain=2.0, init="orthogonal"),
-                                dict(num_layers=2, bidirectional=True, gain=0.5)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(arch="many-to-many"),
+        dict(nonlinearity="relu", gain=2.0, init="orthogonal"),
+        dict(num_layers=2, bidirectional=True, gain=0.5),
+    ],
+)
 def test_geometric_bound_holds_for_rnn(kw):
     t = trace_config(_cfg(**kw))
     bound = t.theory["bound"]
@@ -143,6 +152,7 @@ def test_gate_product_for_gated_cells():
 
 
 def test_exploding_config_keeps_nonfinite_values():
-    t = trace_config(Config.from_dict({"cell": "rnn", "nonlinearity": "relu", "init": "orthogonal", "gain": 3.0,
-                                       "seq_len": 400}))
+    t = trace_config(
+        Config.from_dict({"cell": "rnn", "nonlinearity": "relu", "init": "orthogonal", "gain": 3.0, "seq_len": 400})
+    )
     assert not np.all(np.isfinite(t.grad_h_norm))

@@ -1,0 +1,139 @@
+"""Training the configured model on its task, announcing every step to listeners.
+
+The trainer knows the config, not the page: a listener (the server, a test, a notebook) receives a
+:class:`TrainStep` after every optimizer step.  Every ``profile_every`` steps the backward pass goes
+through :func:`engine.tracing.trace_module`, which leaves the same gradients as a plain backward and
+also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.clipping import clip_gradients
+from engine.config import Config
+from engine.network import RecurrentModel, build_model, data_generator
+from engine.tasks import baseline, get_task, make_batch, metric, task_loss
+from engine.tracing import trace_module
+
+# At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
+MIN_PROFILES = 100
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    step: int  # 1-based optimizer step
+    loss: float  # the batch loss before this step's update
+    grad_norm: float  # total gradient norm before clipping (what clip_grad_norm_ returns)
+    grad_norm_clipped: float  # after clipping
+    clip_coef: float | None  # norm clipping's coefficient (1.0 when not clipping, None for value clipping)
+    clipped: bool  # clipping changed the gradient at this step
+    metric: float | None  # accuracy for classification tasks
+    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None
+    elapsed: float  # seconds since training started
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    steps_done: int
+    stopped: bool  # stopped early on request
+    diverged_at: int | None  # step whose loss or gradient was not finite
+    message: str
+    final_loss: float | None
+    model: RecurrentModel
+
+
+def profile_every(steps: int) -> int:
+    return max(1, steps // MIN_PROFILES)
+
+
+class Trainer:
+    """Train ``build_model(cfg)`` for ``cfg.steps`` steps on fresh batches of ``cfg.task``."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        task = get_task(cfg.task)
+        self.model = build_model(cfg, task.input_size, task.output_size)
+        self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
+        self.data = data_generator(cfg.seed)
+        self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)
+        self.listeners: list[Callable[[TrainStep], None]] = []
+
+    def add_listener(self, fn: Callable[[TrainStep], None]) -> None:
+        self.listeners.append(fn)
+
+    def step(self, k: int, with_profile: bool) -> tuple[TrainStep, bool]:
+        """One optimizer step; returns the step's report and whether it stayed finite."""
+        cfg = self.cfg
+        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        self.optimizer.zero_grad(set_to_none=True)
+        preds: list[torch.Tensor] = []
+
+        def loss_fn(out: torch.Tensor) -> torch.Tensor:
+            preds.append(self.model.head(out))  # (T, N, O)
+            return task_loss(preds[-1], batch)
+
+        profile = None
+        if with_profile:
+            mt = trace_module(self.model.rnn, batch.x, loss_fn)
+            loss, profile = mt.loss, mt.grad_h_norm
+        else:
+            out, _ = self.model.rnn(batch.x)
+            value = loss_fn(out)
+            value.backward()
+            loss = float(value.detach())
+        clip = clip_gradients(list(self.model.parameters()), cfg.clip, cfg.clip_at)
+        finite = math.isfinite(loss) and math.isfinite(clip.total_norm)
+        if finite:
+            self.optimizer.step()
+        report = TrainStep(
+            step=k,
+            loss=loss,
+            grad_norm=clip.total_norm,
+            grad_norm_clipped=clip.total_norm_clipped,
+            clip_coef=clip.clip_coef,
+            clipped=clip.clipped_fraction > 0,
+            metric=metric(preds[-1].detach(), batch),
+            profile=profile,
+            elapsed=0.0,
+        )
+        return report, finite
+
+    def run(self, stop: threading.Event | None = None) -> TrainResult:
+        every = profile_every(self.cfg.steps)
+        start = time.perf_counter()
+        last_loss = None
+        for k in range(1, self.cfg.steps + 1):
+            if stop is not None and stop.is_set():
+                return self._result(k - 1, True, None, f"stopped after {k - 1} steps", last_loss)
+            report, finite = self.step(k, with_profile=(k - 1) % every == 0 or k == self.cfg.steps)
+            report = TrainStep(**{**report.__dict__, "elapsed": time.perf_counter() - start})
+            for fn in self.listeners:
+                fn(report)
+            last_loss = report.loss
+            if not finite:
+                what = "loss" if not math.isfinite(report.loss) else "gradient norm"
+                value = report.loss if what == "loss" else report.grad_norm
+                return self._result(
+                    k, False, k,
+                    f"training diverged at step {k}: the {what} became {value} "
+                    "(try clipping, a smaller learning rate or a smaller gain)",
+                    last_loss,
+                )  # fmt: skip
+        return self._result(self.cfg.steps, False, None, f"trained {self.cfg.steps} steps", last_loss)
+
+    def _result(self, done, stopped, diverged_at, message, last_loss) -> TrainResult:
+        return TrainResult(done, stopped, diverged_at, message, last_loss, self.model)

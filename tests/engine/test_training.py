@@ -1,0 +1,142 @@
+"""Training: the classic adding-problem result, clipping as PyTorch does it, divergence, stopping, profiles."""
+
+import statistics
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from engine import Config
+from engine.network import build_model, data_generator
+from engine.tasks import get_task, make_batch, task_loss
+from engine.training import OPTIMIZERS, Trainer, profile_every
+
+
+def _cfg(**kw):
+    base = dict(
+        task="adding",
+        seq_len=50,
+        batch_size=32,
+        hidden_size=32,
+        optimizer="adam",
+        lr=0.01,
+        clip="norm",
+        clip_at=1.0,
+        steps=350,
+    )
+    return Config.from_dict({**base, **kw})
+
+
+def _losses(cfg):
+    trainer = Trainer(cfg)
+    steps = []
+    trainer.add_listener(steps.append)
+    result = trainer.run()
+    return trainer, steps, result
+
+
+def test_lstm_learns_adding_while_tanh_rnn_stays_at_baseline():
+    """A small version of bench/train.py: LSTM at T=50 beats the 1/6 baseline, a tanh RNN at T=100 does not."""
+    trainer, lstm, _ = _losses(_cfg(cell="lstm", steps=600))
+    assert trainer.baseline["loss"] == pytest.approx(1 / 6)
+    assert statistics.mean(s.loss for s in lstm[-50:]) < 0.2 * trainer.baseline["loss"]
+    _, rnn, _ = _losses(_cfg(cell="rnn", seq_len=100, steps=250))
+    assert statistics.mean(s.loss for s in rnn[-50:]) > 0.7 * trainer.baseline["loss"]
+
+
+@pytest.mark.parametrize(
+    "clip,clip_at,optimizer", [("norm", 0.05, "adam"), ("value", 0.01, "sgd"), ("none", 1.0, "rmsprop")]
+)
+def test_training_steps_equal_a_plain_pytorch_loop(clip, clip_at, optimizer):
+    cfg = _cfg(
+        cell="gru",
+        seq_len=15,
+        hidden_size=8,
+        batch_size=4,
+        steps=6,
+        clip=clip,
+        clip_at=clip_at,
+        optimizer=optimizer,
+        lr=0.05,
+    )
+    trainer, steps, result = _losses(cfg)
+    assert result.steps_done == 6 and result.diverged_at is None
+
+    task = get_task(cfg.task)
+    model = build_model(cfg, task.input_size, task.output_size)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=cfg.lr)
+    data = data_generator(cfg.seed)
+    params = list(model.parameters())
+    for report in steps:
+        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
+        opt.zero_grad()
+        loss = task_loss(model(batch.x), batch)
+        loss.backward()
+        if clip == "norm":
+            norm = torch.nn.utils.clip_grad_norm_(params, clip_at)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+            if clip == "value":
+                torch.nn.utils.clip_grad_value_(params, clip_at)
+        after = torch.nn.utils.get_total_norm([p.grad for p in params])
+        opt.step()
+        assert report.loss == pytest.approx(float(loss.detach()), rel=1e-5)
+        assert report.grad_norm == pytest.approx(float(norm), rel=1e-5)
+        assert report.grad_norm_clipped == pytest.approx(float(after), rel=1e-5)
+        assert report.clipped == (clip != "none" and (clip == "value" or float(norm) > clip_at))
+    for p, q in zip(result.model.parameters(), model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_divergence_ends_with_a_clear_message():
+    cfg = _cfg(cell="rnn", nonlinearity="relu", init="orthogonal", gain=4.0, seq_len=120, clip="none", steps=20)
+    _, steps, result = _losses(cfg)
+    assert result.diverged_at == steps[-1].step
+    assert f"diverged at step {result.diverged_at}" in result.message
+
+
+def test_sgd_with_huge_learning_rate_diverges_after_some_steps():
+    cfg = _cfg(cell="rnn", optimizer="sgd", lr=10.0, clip="none", seq_len=10, steps=200, gain=2.0)
+    _, steps, result = _losses(cfg)
+    assert result.diverged_at is not None and result.diverged_at > 1
+    assert "diverged at step" in result.message
+    assert all(np.isfinite(s.loss) for s in steps[:-1])
+
+
+def test_stop_ends_training_after_at_most_the_step_in_flight():
+    trainer = Trainer(_cfg(cell="lstm", steps=5000))
+    stop = threading.Event()
+    seen = []
+
+    def listener(step):
+        seen.append(step.step)
+        if step.step == 5:
+            stop.set()
+
+    trainer.add_listener(listener)
+    result = trainer.run(stop)
+    assert result.stopped and result.steps_done == 5 and seen == [1, 2, 3, 4, 5]
+    assert "stopped after 5 steps" in result.message
+
+
+def test_at_least_100_profiles_and_they_are_exact():
+    cfg = _cfg(cell="lstm", seq_len=8, hidden_size=4, batch_size=2, steps=250)
+    _, steps, _ = _losses(cfg)
+    profiles = [s for s in steps if s.profile is not None]
+    assert len(profiles) >= 100 and profile_every(250) == 2
+    assert profiles[0].step == 1 and steps[-1].profile is not None
+    assert profiles[0].profile.shape == (1, 1, 8)
+    # the first profile is the fresh model's trace on the first batch
+    from engine.experiment import prepare, trace_model
+
+    model, _ = prepare(cfg)
+    batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+    np.testing.assert_allclose(profiles[0].profile, trace_model(model, batch, cfg).grad_h_norm, rtol=1e-6)
+
+
+def test_classification_reports_accuracy():
+    _, steps, _ = _losses(_cfg(task="sentiment", cell="gru", seq_len=12, steps=3))
+    assert all(0.0 <= s.metric <= 1.0 for s in steps)
+    _, steps, _ = _losses(_cfg(seq_len=12, steps=2))
+    assert all(s.metric is None for s in steps)
