@@ -26,14 +26,10 @@ SIZES = [(256, 64, 2, 1), (256, 64, 2, 32), (1000, 32, 1, 1)]  # (T, H, layers, 
 INPUT = 8
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
@@ -47,20 +43,21 @@ def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
             def loss(out):
                 return out.square().mean()
 
-            def plain():
+            def plain(module=module, x=x):
                 module.zero_grad(set_to_none=True)
                 out, _ = module(x)
                 loss(out).backward()
 
-            def traced():
+            def traced(module=module, x=x):
                 module.zero_grad(set_to_none=True)
                 trace_module(module, x, loss)
 
-            # interleave to share whatever the machine is doing between both
+            plain(), traced()  # warm-up
+            # interleaved, so both share whatever else the machine is doing
             p, t = [], []
             for _ in range(repeats):
-                p.append(median_time(plain, 1))
-                t.append(median_time(traced, 1))
+                p.append(timed(plain))
+                t.append(timed(traced))
             rows.append((cls.__name__, (T, H, L, N), statistics.median(p), statistics.median(t)))
     return rows
 
