@@ -1,0 +1,39 @@
+"""``python -m server`` / ``gradient-flow-lab``: serve the lab with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from server.settings import Settings, usable_cores
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gradient-flow-lab", description="Serve Gradient Flow Lab.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1 and "GFL_MAX_CONCURRENT" not in os.environ:
+        # Each worker has its own bound; share the cores between them.  Workers inherit the variable.
+        os.environ["GFL_MAX_CONCURRENT"] = str(max(1, usable_cores() // args.workers))
+    settings = Settings.from_env()
+    uvicorn.run(
+        "server.app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        ws_max_size=settings.max_frame_bytes,
+        # Float32 frames barely compress, and deflating them would run on the event loop.
+        ws_per_message_deflate=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Builds the FastAPI app: settings, the shared hub, the routers and the static files.
+
+``app`` is what uvicorn serves (``uvicorn server.app:app``); tests build their
+own with :func:`create_app` to swap settings or the tracer.  The server keeps
+no per-user state beyond each open socket, so ``--workers N`` scales out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from engine import trace_config
+from server.compute import Activity, Compute, Hub
+from server.routes import api, health, pages, stream
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None, tracer: Callable | None = None) -> FastAPI:
+    """The app; ``tracer`` (Config -> engine.Trace) defaults to ``engine.trace_config``."""
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="Gradient Flow Lab",
+        description="How gradients flow backward through RNN, LSTM and GRU networks, step by step.",
+        version="0.1.0",
+    )
+    app.state.hub = Hub(settings, Compute(settings), tracer or trace_config, Activity())
+    app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    for module in (health, pages, api, stream):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,201 @@
+"""A :class:`engine.Trace` becomes wire data: the websocket frame sequence and the JSON document.
+
+Frame order for one run ``k`` (see docs/protocol.md):
+
+1. text ``start``;
+2. for t = 0..T-1: text ``forward`` then one binary frame, float32 little-endian,
+   the arrays of ``layout.forward`` at step t, each (L, D, H), concatenated;
+3. for t = T-1..0: text ``backward`` then one binary frame, float32 LE, grad_h (L, D, H);
+4. text ``done``.
+
+Everything here is pure encoding; it runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from server.wire import dumps, encode, to_jsonable
+
+if TYPE_CHECKING:
+    from engine import Trace
+
+
+def layout(trace: Trace) -> dict[str, list[str]]:
+    """Names of the arrays packed, in order, into each binary frame."""
+    cell = ["cell_state"] if trace.cell_state is not None else []
+    return {"forward": ["hidden", *cell, *trace.gate_names], "backward": ["grad_h"]}
+
+
+def forward_arrays(trace: Trace) -> list[np.ndarray]:
+    """The per-unit forward arrays in layout order, each (L, D, T, H)."""
+    cell = [trace.cell_state] if trace.cell_state is not None else []
+    return [trace.hidden, *cell, *(trace.gates[g] for g in trace.gate_names)]
+
+
+def shapes(trace: Trace) -> dict[str, int]:
+    L, D, T, H = trace.hidden.shape
+    return {"T": T, "L": L, "D": D, "H": H, "N": trace.config.batch_size, "O": trace.outputs.shape[1]}
+
+
+def per_step_theory(trace: Trace) -> dict[str, np.ndarray | None]:
+    """Theory arrays with one value per (layer, direction, step): sent with each backward step, not up front.
+
+    Today ``bound`` (RNN only) and ``gate_product`` (LSTM/GRU only); either may be None.
+    """
+    L, D, T, _ = trace.hidden.shape
+    return {
+        k: (None if v is None else np.asarray(v))
+        for k, v in trace.theory.items()
+        if k in ("bound", "gate_product") or (isinstance(v, np.ndarray) and v.shape == (L, D, T))
+    }
+
+
+def start_fields(trace: Trace) -> dict[str, Any]:
+    """What a client needs before the first step: shapes, names and the per-model theory."""
+    per_step = per_step_theory(trace)
+    return {
+        "config": trace.config.to_dict(),
+        "shapes": shapes(trace),
+        "gates": list(trace.gate_names),
+        "has_cell_state": trace.cell_state is not None,
+        "input_steps": list(trace.input_steps),
+        "scored_steps": list(trace.scored_steps),
+        "theory": {k: v for k, v in trace.theory.items() if k not in per_step},
+        "param_count": trace.param_count,
+        "layout": layout(trace),
+    }
+
+
+def overflow_step(trace: Trace) -> int | None:
+    """First t, in backward (stream) order T-1..0, where any gradient norm is inf or NaN."""
+    bad = ~np.isfinite(trace.grad_h_norm).all(axis=(0, 1))  # (T,)
+    if trace.grad_c_norm is not None:
+        bad |= ~np.isfinite(trace.grad_c_norm).all(axis=(0, 1))
+    steps = np.flatnonzero(bad)
+    return int(steps.max()) if steps.size else None
+
+
+def underflow_step(trace: Trace) -> int | None:
+    """First t, in backward (stream) order, where a gradient that was flowing becomes exactly 0.
+
+    For each layer and direction the state gradient (dL/dh, with dL/dc for the LSTM) is
+    followed in the order backpropagation visits it: t descending for the forward direction,
+    ascending for the reverse one.  A step counts when its norm is exactly 0 and the step
+    visited just before it had a finite, non-zero norm.  Zeros before the loss has entered
+    (e.g. the reverse direction of a many-to-one model) are structural, not underflow.
+    """
+    norm = trace.grad_h_norm  # (L, D, T)
+    if trace.grad_c_norm is not None:
+        norm = np.hypot(norm, trace.grad_c_norm)
+    before = np.zeros_like(norm)  # norm at the step backprop visited just before t
+    before[:, 0, :-1] = norm[:, 0, 1:]
+    if norm.shape[1] == 2:
+        before[:, 1, 1:] = norm[:, 1, :-1]
+    with np.errstate(invalid="ignore"):
+        falls = (norm == 0) & np.isfinite(before) & (before > 0)
+    steps = np.flatnonzero(falls.any(axis=(0, 1)))
+    return int(steps.max()) if steps.size else None
+
+
+def done_fields(trace: Trace) -> dict[str, Any]:
+    return {
+        "loss": trace.loss,
+        "param_grad_norms": dict(trace.param_grad_norms),
+        "total_norm": trace.total_norm,
+        "total_norm_clipped": trace.total_norm_clipped,
+        "clip_coef": trace.clip_coef,
+        "clipped_fraction": trace.clipped_fraction,
+        "overflow_t": overflow_step(trace),
+        "underflow_t": underflow_step(trace),
+    }
+
+
+def _float32_le(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype="<f4")
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """The wire-ready frames of one run; holds no tensors and no reference to the trace."""
+
+    run: int
+    start: str
+    forward_text: list[str]  # T texts, t = 0..T-1
+    forward_data: np.ndarray  # (T, K, L, D, H) float32 LE, K = len(layout.forward)
+    backward_text: list[str]  # T texts in send order, t = T-1..0
+    backward_data: np.ndarray  # (T, L, D, H) float32 LE, indexed by t
+    done: str
+
+    def frames(self) -> Iterator[tuple[str] | tuple[str, bytes]]:
+        """Units that must reach the socket unbroken: a text alone, or a text and its binary."""
+        yield (self.start,)
+        for t, text in enumerate(self.forward_text):
+            yield text, self.forward_data[t].tobytes()
+        T = len(self.backward_text)
+        for i, text in enumerate(self.backward_text):
+            yield text, self.backward_data[T - 1 - i].tobytes()
+        yield (self.done,)
+
+
+def plan_frames(trace: Trace, run: int, started: float) -> FramePlan:
+    """Encode ``trace`` as run ``run``'s frames; ``started`` is the time.perf_counter() the work began."""
+    T = trace.hidden.shape[2]
+    start = dumps({"type": "start", "run": run, **start_fields(trace)})
+    # Whole series become JSON values once (vectorised), so each frame only indexes lists.
+    outputs = to_jsonable(trace.outputs)  # T lists of O
+    forward_text = [encode({"type": "forward", "run": run, "t": t, "output": outputs[t]}) for t in range(T)]
+    arrays = forward_arrays(trace)
+    L, D, _, H = trace.hidden.shape
+    forward_data = np.empty((T, len(arrays), L, D, H), dtype="<f4")  # one copy, in send order
+    for k, a in enumerate(arrays):
+        forward_data[:, k] = a.transpose(2, 0, 1, 3)  # (T, L, D, H)
+    # Per-step (L, D, T) series as (T, L, D), so that [t] is one frame's (L, D) table.
+    series = {
+        "grad_h_norm": trace.grad_h_norm,
+        "grad_c_norm": trace.grad_c_norm,
+        "grad_out_norm": trace.grad_out_norm,
+        **per_step_theory(trace),
+    }
+    by_step = {k: [None] * T if v is None else to_jsonable(v.transpose(2, 0, 1)) for k, v in series.items()}
+    backward_text = [
+        encode({"type": "backward", "run": run, "t": t, **{k: v[t] for k, v in by_step.items()}})
+        for t in range(T - 1, -1, -1)
+    ]
+    backward_data = _float32_le(trace.grad_h.transpose(2, 0, 1, 3))  # (T, L, D, H)
+    done = {"type": "done", "run": run, **done_fields(trace)}
+    done["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return FramePlan(run, start, forward_text, forward_data, backward_text, backward_data, dumps(done))
+
+
+def value_count(trace: Trace) -> int:
+    """Per-unit and per-step values a JSON document of ``trace`` would hold."""
+    return sum(a.size for a in forward_arrays(trace)) + trace.grad_h.size + trace.outputs.size
+
+
+def trace_document(trace: Trace, started: float) -> dict[str, Any]:
+    """The whole trace as one JSON-able document (``POST /api/trace``); same numbers as the frames.
+
+    ``forward`` maps each name of ``layout.forward`` to its (L, D, T, H) array, ``backward``
+    holds ``grad_h`` (L, D, T, H) and the per-step (L, D, T) series, ``output`` is (T, O).
+    Arrays are nested lists indexed [l][d][t][h], t by input position.
+    """
+    doc: dict[str, Any] = {"type": "trace", **start_fields(trace)}
+    names = layout(trace)["forward"]
+    doc["output"] = trace.outputs  # (T, O); not under "forward", where the LSTM has an "output" gate
+    doc["forward"] = dict(zip(names, forward_arrays(trace), strict=True))
+    doc["backward"] = {
+        "grad_h": trace.grad_h,
+        "grad_h_norm": trace.grad_h_norm,
+        "grad_c_norm": trace.grad_c_norm,
+        "grad_out_norm": trace.grad_out_norm,
+        **per_step_theory(trace),
+    }
+    doc["done"] = done_fields(trace)
+    doc["done"]["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return doc

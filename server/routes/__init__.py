@@ -1,0 +1,1 @@
+"""One router per concern: health, pages, the JSON API, the trace socket."""

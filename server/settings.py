@@ -1,0 +1,61 @@
+"""Server settings, read once from the environment (``GFL_*`` variables)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer; got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1; got {value}")
+    return value
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Computations (traces) running at once in this process; the rest wait for a slot.
+    # One per core by default: each computation uses `torch_threads` intra-op threads.
+    max_concurrent: int = 2
+    # torch intra-op threads per computation.  One keeps `max_concurrent` computations
+    # from fighting over the same cores; at batch 1 the matmuls are too small to gain from more.
+    torch_threads: int = 1
+    # Largest client message the protocol accepts; a bigger one gets an error frame.
+    max_message_bytes: int = 64 * 1024
+    # Largest websocket frame the transport reads at all (uvicorn `ws_max_size`);
+    # a bigger one closes the connection with code 1009.
+    max_frame_bytes: int = 1024 * 1024
+    # Deepest nesting of arrays/objects a client message may have.
+    max_depth: int = 8
+    # Frames (or text+binary pairs) buffered per socket before the run waits for the client.
+    outbox_size: int = 32
+    # POST /api/trace returns every per-unit value as JSON text; this caps their count.
+    max_json_values: int = 2_000_000
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        default = cls()
+        return cls(
+            max_concurrent=_env_int("GFL_MAX_CONCURRENT", usable_cores()),
+            torch_threads=_env_int("GFL_TORCH_THREADS", default.torch_threads),
+            max_message_bytes=_env_int("GFL_MAX_MESSAGE_BYTES", default.max_message_bytes),
+            max_frame_bytes=_env_int("GFL_MAX_FRAME_BYTES", default.max_frame_bytes),
+            max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
+            outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
+            max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),
+        )

@@ -1,0 +1,61 @@
+"""The strict JSON encoder: non-finite numbers become strings, and a stray NaN fails loudly."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from server import wire
+
+
+def test_non_finite_numbers_become_strings():
+    value = {
+        "a": [1.5, math.inf, -math.inf, math.nan],
+        "b": np.array([[1.0, np.inf], [np.nan, -np.inf]], dtype=np.float32),
+        "c": np.float64("nan"),
+        "d": (np.int64(3), np.bool_(True)),
+        "e": None,
+    }
+    text = wire.dumps(value)
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {
+        "a": [1.5, "inf", "-inf", "nan"],
+        "b": [[1.0, "inf"], ["nan", "-inf"]],
+        "c": "nan",
+        "d": [3, True],
+        "e": None,
+    }
+    back = wire.from_wire(json.loads(text))
+    assert math.isinf(back["b"][0][1]) and math.isnan(back["b"][1][0])
+
+
+def test_float32_values_survive_exactly():
+    a = np.array([0.1, 1 / 3, 1e-38, 3.4e38], dtype=np.float32)
+    assert np.array_equal(np.array(json.loads(wire.dumps(a)), dtype=np.float32), a)
+
+
+def test_an_unencoded_nan_is_a_loud_bug(monkeypatch):
+    monkeypatch.setattr(wire, "to_jsonable", lambda obj: obj)  # as if the conversion were skipped
+    with pytest.raises(ValueError):
+        wire.dumps({"x": math.nan})
+
+
+def test_encode_without_conversion_still_refuses_nan():
+    with pytest.raises(ValueError):
+        wire.encode({"x": [1.0, math.inf]})
+
+
+def test_strict_parser_refuses_non_standard_tokens():
+    for text in ('{"x": NaN}', "[Infinity]", "-Infinity"):
+        with pytest.raises(ValueError):
+            wire.loads_strict(text)
+    assert wire.loads_strict('{"x": "nan"}') == {"x": "nan"}
+
+
+def test_nesting_depth():
+    assert wire.nesting_too_deep({"a": [1]}, 2) is None
+    assert wire.nesting_too_deep({"a": [[1]]}, 2) == ("a", "0")
+    assert wire.nesting_too_deep({"config": {"seq_len": [[[]]]}}, 3) == ("config", "seq_len", "0")
