@@ -47,12 +47,15 @@ class Trace:
     theory: dict  # engine.theory.weight_figures(...) plus 'bound' (L, D, T) or None, 'gate_product' or None
 
 
+def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
+    """The batch every trace of ``cfg`` uses: the first of the seed's data stream."""
+    return make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed), dtype=dtype)
+
+
 def prepare(cfg: Config, dtype: torch.dtype = torch.float32):
     """The model and one batch for ``cfg``; bit-identical for the same config."""
     task = get_task(cfg.task)
-    model = build_model(cfg, task.input_size, task.output_size, dtype)
-    batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed), dtype=dtype)
-    return model, batch
+    return build_model(cfg, task.input_size, task.output_size, dtype), trace_batch(cfg, dtype)
 
 
 # Weight figures cost an eigen-decomposition per gate block; they depend only on the keys that decide the
@@ -73,6 +76,11 @@ def _cached_weight_figures(model, cfg: Config) -> dict:
 def trace_config(cfg: Config, dtype: torch.dtype = torch.float32) -> Trace:
     model, batch = prepare(cfg, dtype)
     return trace_model(model, batch, cfg, figures=_cached_weight_figures(model, cfg))
+
+
+def trace_trained(model, cfg: Config) -> Trace:
+    """Trace a trained model on the batch :func:`trace_config` uses, so before and after compare directly."""
+    return trace_model(model, trace_batch(cfg), cfg)
 
 
 def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -> Trace:

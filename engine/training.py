@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -69,8 +69,11 @@ class Trainer:
         self.model = build_model(cfg, task.input_size, task.output_size)
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
         self.data = data_generator(cfg.seed)
-        self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)
+        self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
+        self.classification = task.classification
         self.listeners: list[Callable[[TrainStep], None]] = []
+        self.last: TrainStep | None = None  # the latest step's report
+        self.result: TrainResult | None = None  # set when steps() ends
 
     def add_listener(self, fn: Callable[[TrainStep], None]) -> None:
         self.listeners.append(fn)
@@ -112,28 +115,41 @@ class Trainer:
         )
         return report, finite
 
-    def run(self, stop: threading.Event | None = None) -> TrainResult:
+    def steps(self) -> Iterator[TrainStep]:
+        """Yield each step's report as it happens; when the generator ends, :attr:`result` says why.
+
+        A caller that stops iterating early (the server between two steps) simply drops the generator.
+        """
         every = profile_every(self.cfg.steps)
         start = time.perf_counter()
-        last_loss = None
         for k in range(1, self.cfg.steps + 1):
-            if stop is not None and stop.is_set():
-                return self._result(k - 1, True, None, f"stopped after {k - 1} steps", last_loss)
             report, finite = self.step(k, with_profile=(k - 1) % every == 0 or k == self.cfg.steps)
-            report = TrainStep(**{**report.__dict__, "elapsed": time.perf_counter() - start})
-            for fn in self.listeners:
-                fn(report)
-            last_loss = report.loss
+            report = replace(report, elapsed=time.perf_counter() - start)
+            self.last = report
+            yield report
             if not finite:
                 what = "loss" if not math.isfinite(report.loss) else "gradient norm"
                 value = report.loss if what == "loss" else report.grad_norm
-                return self._result(
+                self.result = self._result(
                     k, False, k,
                     f"training diverged at step {k}: the {what} became {value} "
                     "(try clipping, a smaller learning rate or a smaller gain)",
-                    last_loss,
                 )  # fmt: skip
-        return self._result(self.cfg.steps, False, None, f"trained {self.cfg.steps} steps", last_loss)
+                return
+        self.result = self._result(self.cfg.steps, False, None, f"trained {self.cfg.steps} steps")
 
-    def _result(self, done, stopped, diverged_at, message, last_loss) -> TrainResult:
-        return TrainResult(done, stopped, diverged_at, message, last_loss, self.model)
+    def run(self, stop: threading.Event | None = None) -> TrainResult:
+        """Train to the end, or until ``stop`` is set (checked after every step), telling every listener."""
+        for report in self.steps():
+            for fn in self.listeners:
+                fn(report)
+            if stop is not None and stop.is_set() and report.step < self.cfg.steps:
+                return self.stopped()
+        return self.result
+
+    def stopped(self) -> TrainResult:
+        done = self.last.step if self.last else 0
+        return self._result(done, True, None, f"stopped after {done} steps")
+
+    def _result(self, done, stopped, diverged_at, message) -> TrainResult:
+        return TrainResult(done, stopped, diverged_at, message, self.last.loss if self.last else None, self.model)

@@ -22,6 +22,9 @@ from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config
+from engine.experiment import trace_trained
+from engine.training import Trainer
+from server import training
 from server.compute import Hub
 from server.frames import FramePlan, plan_frames
 from server.messages import ProtocolError, parse_message
@@ -90,14 +93,11 @@ class Session:
                 continue
             if msg.type == "stop":
                 await self.cancel_current()
-            elif msg.type == "train":
-                run = await self.new_run()
-                await self.error("training over the socket is not yet available; send a run", "type", run)
             else:
                 flight = InFlight(await self.new_run(), anyio.CancelScope())
                 self.current = flight
                 assert self.tg is not None
-                self.tg.start_soon(self.run, flight, msg.config)
+                self.tg.start_soon(self.train if msg.type == "train" else self.run, flight, msg.config)
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = dumps({"type": "error", "run": run, "message": message, "field": field})
@@ -132,6 +132,34 @@ class Session:
                 message = f"the trace failed: {type(e).__name__}: {e}"
                 frame = dumps({"type": "error", "run": flight.run, "message": message, "field": None})
                 await self.outbox.send(Outgoing(flight.run, (frame,)))  # dropped, like its frames, if cancelled
+                self._finish(flight)
+                return
+            for unit in plan.frames():
+                await self.outbox.send(Outgoing(flight.run, unit))
+            self._finish(flight)
+
+    async def train(self, flight: InFlight, config: Config) -> None:
+        """Stream training step by step, then the trained model's trace as an ordinary run's frames."""
+        with flight.scope:
+            try:
+                trainer = await self.hub.compute.run(Trainer, config)
+                await self.outbox.send(Outgoing(flight.run, (training.start_frame(trainer, flight.run),)))
+                steps = trainer.steps()
+                while (report := await self.hub.compute.run(next, steps, None)) is not None:
+                    await self.outbox.send(
+                        Outgoing(flight.run, (training.step_frame(report, config.steps, flight.run),))
+                    )
+                done = training.done_frame(trainer.result, flight.run)
+                await self.outbox.send(Outgoing(flight.run, (done,)))
+                started = time.perf_counter()
+                plan = await self.hub.compute.run(
+                    lambda: plan_frames(trace_trained(trainer.model, config), flight.run, started)
+                )
+            except Exception as e:  # a bug in the engine, reported to this run only
+                log.exception("training failed for %s", config)
+                message = f"training failed: {type(e).__name__}: {e}"
+                frame = dumps({"type": "error", "run": flight.run, "message": message, "field": None})
+                await self.outbox.send(Outgoing(flight.run, (frame,)))
                 self._finish(flight)
                 return
             for unit in plan.frames():

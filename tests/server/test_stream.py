@@ -11,7 +11,7 @@ import pytest
 from engine import Config, trace_config
 from server.frames import underflow_step
 from server.wire import from_wire
-from tests.server.ws_helpers import SMALL, read_run, run_config, strict_loads
+from tests.server.ws_helpers import SMALL, run_config, strict_loads
 
 CASES = [
     {"cell": "rnn"},
@@ -133,14 +133,6 @@ def test_two_runs_on_one_socket_are_numbered(client):
         second = run_config(ws, {**SMALL, "cell": "gru"}, 2)
     assert first.end["type"] == second.end["type"] == "done"
     assert second.start["gates"] == ["reset", "update", "new"]
-
-
-def test_train_is_answered_with_a_numbered_error(client):
-    with client.websocket_connect("/ws") as ws:
-        ws.send_json({"type": "train", "config": SMALL})
-        answer = read_run(ws, 1)
-        assert answer.end["type"] == "error" and answer.end["field"] == "type"
-        assert run_config(ws, SMALL, 2).end["type"] == "done"
 
 
 def _norms(h):

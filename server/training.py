@@ -1,0 +1,66 @@
+"""Training over the socket: an engine.training.Trainer's steps become ``train_*`` frames.
+
+Each optimizer step runs as its own computation in the shared worker pool, so a class of
+trainers and tracers take turns on the cores, and a cancelled training stops between two
+steps with nothing left running.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from server.wire import dumps
+
+if TYPE_CHECKING:
+    from engine.training import Trainer, TrainResult, TrainStep
+
+
+def start_frame(trainer: Trainer, run: int) -> str:
+    cfg = trainer.cfg
+    from engine.training import profile_every
+
+    return dumps({
+        "type": "train_start",
+        "run": run,
+        "config": cfg.to_dict(),
+        "steps": cfg.steps,
+        "profile_every": profile_every(cfg.steps),
+        "shapes": {"L": cfg.num_layers, "D": cfg.num_directions, "T": cfg.seq_len},
+        "baseline": trainer.baseline,
+        "clip": cfg.clip,
+        "clip_at": cfg.clip_at,
+        "classification": trainer.classification,
+    })  # fmt: skip
+
+
+def step_frame(report: TrainStep, steps: int, run: int) -> str:
+    rate = report.step / report.elapsed if report.elapsed > 0 else None
+    frame: dict[str, Any] = {
+        "type": "train_step",
+        "run": run,
+        "step": report.step,
+        "loss": report.loss,
+        "grad_norm": report.grad_norm,
+        "grad_norm_clipped": report.grad_norm_clipped,
+        "clip_coef": report.clip_coef,
+        "clipped": report.clipped,
+        "metric": report.metric,
+        "elapsed_s": report.elapsed,
+        "steps_per_s": rate,
+        "eta_s": (steps - report.step) / rate if rate else None,
+    }
+    if report.profile is not None:
+        frame["profile"] = report.profile  # (L, D, T) ‖∂L/∂h_t‖
+    return dumps(frame)
+
+
+def done_frame(result: TrainResult, run: int) -> str:
+    return dumps({
+        "type": "train_done",
+        "run": run,
+        "steps_done": result.steps_done,
+        "stopped": result.stopped,
+        "diverged_at": result.diverged_at,
+        "message": result.message,
+        "final_loss": result.final_loss,
+    })  # fmt: skip
