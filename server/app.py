@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
 from server.compute import Activity, Compute, Hub
-from server.routes import api, health, pages, stream
+from server.routes import api, health, lessons, pages, stream
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
     )
     app.state.hub = Hub(settings, Compute(settings), tracer or trace_config, Activity())
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, api, stream):
+    for module in (health, pages, lessons, api, stream):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     return app

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from engine import FIELDS, LINK_VERSION, parse_query
+from server.routes import lessons
 
 router = APIRouter(tags=["pages"])
 
@@ -15,10 +16,18 @@ router = APIRouter(tags=["pages"])
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     """Render ``templates/index.html``; bad or unknown link keys fall back to defaults with a notice."""
-    config, notices = parse_query(dict(request.query_params))
+    params = dict(request.query_params)
+    config, notices = parse_query(params)
+    lesson = None
+    if "lesson" in params:
+        lesson = lessons.DOCUMENTS.get(params["lesson"])
+        if lesson is None:
+            notices.append({"field": "lesson", "message": f"unknown lesson {params['lesson']!r} ignored"})
     context = {
         "config": config.to_dict(),
         "notices": notices,
+        "lesson": lesson,
+        "lessons": [{"id": d["id"], "title": d["title"], "link": d["link"]} for d in lessons.DOCUMENTS.values()],
         "fields": [f.describe() for f in FIELDS],
         "link_version": LINK_VERSION,
     }

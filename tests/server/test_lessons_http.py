@@ -1,0 +1,29 @@
+"""Lessons over HTTP: the JSON list, the lessons page, and lesson links on the main page."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from engine import parse_query
+from engine.lessons import LESSONS, lesson_config, try_config
+
+
+def test_api_lists_every_lesson_with_working_links(client):
+    body = client.get("/api/lessons").json()
+    assert [d["id"] for d in body["lessons"]] == [lesson.id for lesson in LESSONS]
+    for doc, lesson in zip(body["lessons"], LESSONS):
+        query = dict(parse_qsl(urlsplit(doc["link"]).query))
+        assert query["lesson"] == lesson.id
+        config, notices = parse_query(query)
+        assert notices == [] and config == lesson_config(lesson)
+        assert 2 <= len(doc["tries"]) <= 3 and 2 <= len(doc["explanation"]) <= 4
+        for i, t in enumerate(doc["tries"]):
+            config, _ = parse_query(dict(parse_qsl(urlsplit(t["link"]).query)))
+            assert config == try_config(lesson, i)
+
+
+def test_lessons_page_links_every_lesson(client):
+    page = client.get("/lessons")
+    assert page.status_code == 200
+    for lesson in LESSONS:
+        assert f'id="{lesson.id}"' in page.text and lesson.title in page.text
