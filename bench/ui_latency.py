@@ -1,0 +1,199 @@
+"""UI latency: from moving a slider to the repainted views, in headless Chromium against a real server.
+
+    python bench/ui_latency.py [--repeats 9] [--json out.json]
+
+For each scenario the page is opened from a teaching link, then the gain
+slider is moved (value set + an `input` event, as a drag does) and the clock
+runs until the page reports that the whole new run is painted (the
+`gfl:painted` event with `complete: true` and a newer run id).  Times are taken
+inside the page with performance.now(), so browser start-up is not counted.
+
+Chromium is driven over the DevTools protocol directly, with only the Runtime
+domain in use: Playwright turns on network tracking, which copies every
+websocket frame to the driver and slows a 4000-frame run several-fold, so it
+would measure the harness rather than the page.
+
+Reported per scenario: median / min / max of the latency, and the medians of
+its parts: the server's compute (`elapsed_ms` of the done frame), the arrival
+of the start and done frames, and the paint after the last frame.
+
+Targets: default config <= 150 ms; cell=lstm seq_len=1000 num_layers=2
+bidirectional=1 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, running_server  # noqa: E402
+
+SCENARIOS = [
+    ("default", "/", 150.0),
+    ("lstm T=1000 L=2 bi", "/?cell=lstm&seq_len=1000&num_layers=2&bidirectional=1", 1000.0),
+]
+
+PAINTED = "(() => { const p = window.gfl && window.gfl.lastPaint; return !!p && p.complete; })()"
+
+# Move the slider; resolve with the page's own timings once the new run is painted whole.
+MOVE_AND_WAIT = """
+((name, value) => new Promise((resolve) => {
+  const before = window.gfl.lastPaint ? window.gfl.lastPaint.run : 0;
+  const slider = document.querySelector(`[name="${name}"]`);
+  const onPaint = (e) => {
+    if (e.detail.run <= before || !e.detail.complete) return;
+    window.removeEventListener('gfl:painted', onPaint);
+    const tr = window.gfl.trace;
+    resolve({ total: e.detail.at - t0, start: tr.createdAt - t0, done: tr.doneAt - t0,
+              paint: e.detail.at - tr.doneAt, compute: tr.done.elapsed_ms });
+  };
+  window.addEventListener('gfl:painted', onPaint);
+  const t0 = performance.now();
+  slider.value = value;
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+}))(%s, %s)
+"""
+
+
+class Page:
+    """The smallest DevTools client that can navigate and evaluate."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, method: str, **params):
+        self.next_id += 1
+        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(await self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg["result"]
+
+    async def evaluate(self, expression: str):
+        r = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(r["exceptionDetails"])
+        return r["result"].get("value")
+
+    async def wait_for(self, expression: str, timeout: float = 120.0):
+        deadline = time.monotonic() + timeout
+        while not await self.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError(expression)
+            await asyncio.sleep(0.05)
+
+
+async def measure(page: Page, base: str, link: str, repeats: int) -> dict:
+    await page.call("Page.navigate", url=base + link)
+    await asyncio.sleep(0.5)
+    await page.wait_for(PAINTED)
+    samples = []
+    for i in range(repeats + 1):
+        await asyncio.sleep(0.3)  # past the debounce window: separate moves, not one drag
+        value = "1.05" if i % 2 == 0 else "1"
+        r = await page.evaluate(MOVE_AND_WAIT % (json.dumps("gain"), json.dumps(value)))
+        if i:  # the first move warms caches
+            samples.append(r)
+
+    def med(key):
+        return statistics.median(s[key] for s in samples)
+
+    total = [s["total"] for s in samples]
+    return {
+        "median_ms": med("total"),
+        "min_ms": min(total),
+        "max_ms": max(total),
+        "server_compute_ms": med("compute"),
+        "start_frame_ms": med("start"),
+        "done_frame_ms": med("done"),
+        "paint_ms": med("paint"),
+        "samples_ms": [round(t, 1) for t in total],
+    }
+
+
+async def run(repeats: int) -> dict:
+    results = {}
+    port = free_port()
+    profile = tempfile.mkdtemp(prefix="gfl-bench-")
+    args = [
+        CHROMIUM,
+        *CHROMIUM_ARGS,
+        "--headless=new",
+        f"--remote-debugging-port={port}",
+        f"--user-data-dir={profile}",
+        f"--window-size={VIEWPORT['width']},{VIEWPORT['height']}",
+        "about:blank",
+    ]
+    with running_server() as base:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1) as r:
+                        targets = json.load(r)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("Chromium's DevTools endpoint did not come up")
+            target = next(t for t in targets if t["type"] == "page")
+            async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
+                page = Page(ws)
+                await page.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    width=VIEWPORT["width"],
+                    height=VIEWPORT["height"],
+                    deviceScaleFactor=1,
+                    mobile=False,
+                )
+                for name, link, target_ms in SCENARIOS:
+                    r = await measure(page, base, link, repeats)
+                    r["target_ms"] = target_ms
+                    r["meets_target"] = r["median_ms"] <= target_ms
+                    results[name] = r
+                    print(
+                        f"{name:20s} median {r['median_ms']:7.1f} ms (min {r['min_ms']:.0f}, max {r['max_ms']:.0f})"
+                        f" | server {r['server_compute_ms']:.0f}, start frame {r['start_frame_ms']:.0f},"
+                        f" done frame {r['done_frame_ms']:.0f}, paint {r['paint_ms']:.0f} ms"
+                        f" | target {target_ms:.0f} ms: {'ok' if r['meets_target'] else 'MISSED'}",
+                        flush=True,
+                    )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(profile, ignore_errors=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    results = asyncio.run(run(args.repeats))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0 if all(r["meets_target"] for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

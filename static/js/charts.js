@@ -1,0 +1,149 @@
+// A chart widget with a tiny surface (reset, draw, download) over Plotly.js,
+// plus the helpers every view shares: colour-blind-safe colours and the
+// clamping that lets log axes show 0 and inf honestly.
+
+/* global Plotly */
+
+// Okabe–Ito: distinguishable under the common colour-vision deficiencies.
+export const LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933"];
+export const OVERFLOW_COLOUR = "#D55E00"; // vermillion: inf / NaN
+export const UNDERFLOW_COLOUR = "#7f7f7f"; // grey: exactly 0
+// Heatmap overlays for non-finite / zero cells: colours that Viridis never uses.
+export const OVERFLOW_CELL = "#ff3fa0";
+export const UNDERFLOW_CELL = "#bdbdbd";
+
+const PLOTLY_CONFIG = {
+  displaylogo: false,
+  // A touch screen cannot hover, and a permanent mode bar would cover the plot; PNG buttons remain.
+  displayModeBar: window.matchMedia("(hover: none)").matches ? false : "hover",
+  responsive: true,
+  // Nothing on this page may talk to another host, so no cloud-share button.
+  modeBarButtonsToRemove: ["sendChartToCloud", "lasso2d", "select2d", "toImage"],
+  toImageButtonOptions: { format: "png", scale: 2 },
+};
+
+const BASE_LAYOUT = {
+  margin: { l: 64, r: 16, t: 8, b: 44 },
+  font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#222" },
+  paper_bgcolor: "#fff",
+  plot_bgcolor: "#fff",
+  showlegend: false,
+  hoverlabel: { namelength: -1 },
+};
+
+export class Chart {
+  /** @param {HTMLElement} el  the element Plotly draws into; its id names downloads */
+  constructor(el) {
+    this.el = el;
+    this.drawn = false;
+  }
+
+  /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
+  draw(traces, layout = {}) {
+    const full = { ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } };
+    full.datarevision = (this.revision = (this.revision || 0) + 1);
+    Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
+    this.drawn = true;
+  }
+
+  /** Forget the last draw (a new run with a different shape). */
+  reset() {
+    if (this.drawn) Plotly.purge(this.el);
+    this.drawn = false;
+  }
+
+  /** A PNG of the view as it is now. */
+  download(filename) {
+    if (!this.drawn) return Promise.resolve();
+    return Plotly.downloadImage(this.el, { format: "png", filename, width: this.el.clientWidth * 2, height: this.el.clientHeight * 2, scale: 1 });
+  }
+}
+
+/** Smallest positive finite and largest finite of the values (null when none). */
+export function finiteRange(values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v === null || !Number.isFinite(v) || v <= 0) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo === Infinity ? null : { lo, hi };
+}
+
+/**
+ * Place values on a log axis: 0 goes to `floor`, inf/NaN to `ceil`.
+ * Returns the clamped series plus the indices that were clamped, so each
+ * can be drawn with its own marker rather than vanishing.
+ */
+export function clampForLog(values, floor, ceil) {
+  const y = new Array(values.length);
+  const zeros = [];
+  const overs = [];
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) y[i] = null;
+    else if (!Number.isFinite(v)) {
+      y[i] = ceil;
+      overs.push(i);
+    } else if (v <= 0) {
+      y[i] = floor;
+      zeros.push(i);
+    } else y[i] = v;
+  });
+  return { y, zeros, overs };
+}
+
+/** The log-axis window for positive finite values spanning lo..hi, with room for the clamp rows. */
+export function logWindow(range) {
+  if (!range) return { floor: 1e-8, ceil: 1e2, lo: 1e-8, hi: 1e2 };
+  const lo = Math.min(range.lo, range.hi / 10);
+  const hi = Math.max(range.hi, range.lo * 10);
+  return { floor: lo / 10, ceil: hi * 10, lo, hi };
+}
+
+/** log10|v| for a heatmap cell, or null; zeros and non-finite values are reported separately. */
+export function log10Abs(v) {
+  if (!Number.isFinite(v) || v === 0) return null;
+  return Math.log10(Math.abs(v));
+}
+
+/** Heatmap overlay marking cells that are exactly 0 or non-finite, each in a colour the main scale never uses. */
+export function specialCellsOverlay(rows, x, y, axes = {}) {
+  let any = false;
+  const z = rows.map((row) => row.map((v) => {
+    if (v === null) return null;
+    if (!Number.isFinite(v)) {
+      any = true;
+      return 1;
+    }
+    if (v === 0) {
+      any = true;
+      return 0;
+    }
+    return null;
+  }));
+  if (!any) return null;
+  return {
+    type: "heatmap", z, x, y, ...axes, zmin: 0, zmax: 1, showscale: false, hoverongaps: false,
+    colorscale: [[0, UNDERFLOW_CELL], [0.5, UNDERFLOW_CELL], [0.5, OVERFLOW_CELL], [1, OVERFLOW_CELL]],
+    hovertemplate: "t = %{x}, %{y}: %{customdata}<extra></extra>",
+    customdata: z.map((row) => row.map((v) => (v === 1 ? "inf / NaN (overflow)" : v === 0 ? "exactly 0 (underflow)" : ""))),
+  };
+}
+
+/** Label of a (layer, direction) pair as the field writes it. */
+export function layerLabel(l, d, D) {
+  return D > 1 ? `layer ${l + 1} ${d ? "←" : "→"}` : `layer ${l + 1}`;
+}
+
+/** Compact number for the summary panel and annotations. */
+export function fmtNum(v, digits = 3) {
+  if (v === null || v === undefined) return "–";
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "inf";
+  if (v === -Infinity) return "−inf";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(digits - 1).replace("e+", "e");
+  return Number(v.toPrecision(digits)).toString();
+}

@@ -1,0 +1,43 @@
+// Downloads of the current run: a PNG of any view, the per-timestep norms as
+// CSV, the whole trace as JSON.  Files are made in the page; nothing is sent.
+
+/** Save `text` as a file called `filename`. */
+export function downloadText(filename, text, mime) {
+  const url = URL.createObjectURL(new Blob([text], { type: mime }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A file name that says which model produced the numbers, e.g. `gfl-lstm-T1000-L2-bi-seed0`. */
+export function baseName(config) {
+  const parts = ["gfl", config.cell, `T${config.seq_len}`, `H${config.hidden_size}`];
+  if (config.num_layers > 1) parts.push(`L${config.num_layers}`);
+  if (config.bidirectional) parts.push("bi");
+  if (config.clip !== "none") parts.push(`clip-${config.clip}${config.clip_at}`);
+  parts.push(`gain${config.gain}`, `seed${config.seed}`);
+  return parts.join("-");
+}
+
+/** Wire the download buttons: [data-png="chart id"], [data-download="csv"|"json"]. */
+export function bindDownloads(root, charts, currentTrace) {
+  root.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-png], button[data-download]");
+    if (!button) return;
+    const trace = currentTrace();
+    if (!trace) return;
+    const name = baseName(trace.config);
+    if (button.dataset.png) {
+      const chart = charts[button.dataset.png];
+      if (chart) chart.download(`${name}-${button.dataset.png.replace(/^chart-/, "")}`);
+    } else if (button.dataset.download === "csv") {
+      downloadText(`${name}.csv`, trace.toCSV(), "text/csv");
+    } else if (button.dataset.download === "json") {
+      downloadText(`${name}.json`, trace.toJSON(), "application/json");
+    }
+  });
+}

@@ -1,0 +1,147 @@
+// Playback of a stored run.  The cursor runs over 2T steps: 0..T reveals the
+// forward sweep (h_0 .. h_{T-1}), T..2T the backward sweep (∂L/∂h_{T-1} down to
+// ∂L/∂h_0).  Frames arrive far faster than a class can follow, so the run is
+// replayed from memory at the chosen speed, one repaint per animation frame.
+
+// Seconds for a whole sweep (forward + backward); 0 shows everything at once.
+export const SPEEDS = [
+  ["slow", 8],
+  ["normal", 2],
+  ["fast", 0.6],
+  ["instant", 0],
+];
+
+// However short the sequence, one step is never shown for longer than this.
+const MAX_STEP_MS = 300;
+
+export class Player {
+  /**
+   * @param {(cursor: number) => void} render  paints the views for a cursor in 0..2T
+   * @param {(state: object) => void} onState  playing / cursor / length, for the player bar
+   */
+  constructor(render, onState) {
+    this.render = render;
+    this.onState = onState;
+    this.length = 0; // 2T
+    this.cursor = 0;
+    this.playing = false;
+    this.seconds = 2;
+    this.dirty = false;
+    this.clock = null; // {t0, c0}: when and where playing (re)started
+    this.lastPaintMs = 0;
+    this.nextPaintAt = 0;
+    this.frame = this.frame.bind(this);
+    this.raf = 0;
+  }
+
+  /** A new run: start from the beginning and play (or show all of it when instant). */
+  load(T, { animate = true } = {}) {
+    this.length = 2 * T;
+    if (this.seconds === 0 || !animate) {
+      this.cursor = this.length;
+      this.playing = false;
+    } else {
+      this.cursor = 0;
+      this.play();
+    }
+    this.invalidate();
+  }
+
+  setSpeed(seconds) {
+    this.seconds = seconds;
+    if (seconds === 0) {
+      this.pause();
+      this.seek(this.length);
+    } else if (this.playing) this.clock = { t0: performance.now(), c0: this.cursor };
+    this.emit();
+  }
+
+  stepMs() {
+    if (!this.length) return MAX_STEP_MS;
+    return Math.min(MAX_STEP_MS, (this.seconds * 1000) / this.length);
+  }
+
+  play() {
+    if (!this.length) return;
+    if (this.seconds === 0) return this.seek(this.length);
+    if (this.cursor >= this.length) this.cursor = 0;
+    this.playing = true;
+    this.clock = { t0: performance.now(), c0: this.cursor };
+    this.invalidate();
+  }
+
+  pause() {
+    this.playing = false;
+    this.invalidate();
+  }
+
+  toggle() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  step(delta) {
+    this.pause();
+    this.seek(this.cursor + delta);
+  }
+
+  seek(cursor) {
+    this.cursor = Math.max(0, Math.min(this.length, Math.round(cursor)));
+    if (this.playing) this.clock = { t0: performance.now(), c0: this.cursor };
+    this.invalidate();
+  }
+
+  /** Something to show changed (a new frame arrived, a view option changed): repaint on the next frame. */
+  invalidate() {
+    this.dirty = true;
+    if (!this.raf) this.raf = requestAnimationFrame(this.frame);
+  }
+
+  frame(now) {
+    this.raf = 0;
+    if (this.playing) {
+      const c = this.clock.c0 + (now - this.clock.t0) / this.stepMs();
+      const next = Math.min(this.length, Math.floor(c));
+      if (next !== this.cursor) {
+        this.cursor = next;
+        this.dirty = true;
+      }
+      if (this.cursor >= this.length) this.playing = false;
+    }
+    // Slow repaints (big heatmaps) skip frames rather than fall behind.
+    if (this.dirty && now >= this.nextPaintAt) {
+      this.dirty = false;
+      const t0 = performance.now();
+      this.render(this.cursor);
+      this.lastPaintMs = performance.now() - t0;
+      this.nextPaintAt = now + (this.playing ? Math.max(0, this.lastPaintMs - 16) : 0);
+      this.emit();
+    }
+    if (this.playing || this.dirty) this.raf = requestAnimationFrame(this.frame);
+  }
+
+  emit() {
+    this.onState({ playing: this.playing, cursor: this.cursor, length: this.length, seconds: this.seconds });
+  }
+}
+
+/** Space plays / pauses, arrows step, Home / End jump; not while typing or using a form control. */
+export function bindKeys(player, target = document) {
+  target.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const el = e.target;
+    if (el instanceof HTMLElement) {
+      // Form controls keep their own keys; a focused button keeps Space (it presses the button).
+      if (el.isContentEditable || el.closest("input, select, textarea, summary")) return;
+      if (el.closest("button") && (e.key === " " || e.key === "Enter")) return;
+    }
+    const T = player.length / 2;
+    if (e.key === " " || e.code === "Space") player.toggle();
+    else if (e.key === "ArrowRight") player.step(e.shiftKey ? Math.max(1, Math.round(T / 10)) : 1);
+    else if (e.key === "ArrowLeft") player.step(e.shiftKey ? -Math.max(1, Math.round(T / 10)) : -1);
+    else if (e.key === "Home") player.seek(0);
+    else if (e.key === "End") player.seek(player.length);
+    else return;
+    e.preventDefault();
+  });
+}

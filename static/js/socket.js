@@ -1,0 +1,106 @@
+// The websocket client (/ws, see docs/protocol.md).  It pairs each text
+// header that announces a binary payload with the binary frame that follows,
+// turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and drops
+// frames of runs that a newer request has superseded: every run/train message
+// takes the socket's next run number, so the newest request's number is simply
+// the count of those messages sent.
+
+const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, NaN: NaN };
+
+/** JSON.parse with the protocol's encoding of non-finite numbers undone. */
+export function parseFrame(text) {
+  return JSON.parse(text, (_key, value) =>
+    typeof value === "string" && Object.hasOwn(NON_FINITE, value) ? NON_FINITE[value] : value);
+}
+
+// Text frames that are immediately followed by exactly one binary frame.
+const WITH_PAYLOAD = new Set(["forward", "backward"]);
+
+export class TraceSocket {
+  /**
+   * @param {string} url  ws:// address of /ws
+   * @param {(frame: object, payload: ArrayBuffer|null) => void} onFrame  frames of the newest request only
+   * @param {(status: string) => void} onStatus  'connecting' | 'open' | 'closed'
+   */
+  constructor(url, onFrame, onStatus = () => {}) {
+    this.url = url;
+    this.onFrame = onFrame;
+    this.onStatus = onStatus;
+    this.ws = null;
+    this.header = null; // text frame waiting for its binary payload
+    this.newest = 0; // run number of the newest run/train request sent on this socket
+    this.pending = null; // the latest run/train message asked for before the socket opened
+    this.retry = 0;
+    this.connect();
+  }
+
+  connect() {
+    this.onStatus("connecting");
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      this.retry = 0;
+      this.onStatus("open");
+      if (this.pending) this.send(this.pending);
+      this.pending = null;
+    };
+    ws.onmessage = (ev) => this.receive(ev.data);
+    ws.onclose = () => {
+      this.ws = null;
+      this.header = null;
+      this.newest = 0; // a new socket numbers its runs from 1 again
+      this.onStatus("closed");
+      const delay = Math.min(5000, 250 * 2 ** this.retry++);
+      setTimeout(() => this.connect(), delay);
+    };
+    this.ws = ws;
+  }
+
+  get open() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(message) {
+    if (!this.open) {
+      // Only the latest request matters once the socket opens; a stop has nothing to stop.
+      if (message.type !== "stop") this.pending = message;
+      return;
+    }
+    if (message.type === "run" || message.type === "train") this.newest += 1;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Ask for a trace of `config`; a newer request supersedes this one. */
+  run(config) {
+    this.send({ type: "run", config });
+  }
+
+  train(config) {
+    this.send({ type: "train", config });
+  }
+
+  stop() {
+    this.send({ type: "stop" });
+  }
+
+  receive(data) {
+    if (typeof data !== "string") {
+      const header = this.header;
+      this.header = null;
+      if (header) this.deliver(header, data);
+      return;
+    }
+    const frame = parseFrame(data);
+    if (WITH_PAYLOAD.has(frame.type)) {
+      this.header = frame;
+      return;
+    }
+    this.deliver(frame, null);
+  }
+
+  deliver(frame, payload) {
+    // Frames of any other request are stale; errors with no run number answer a malformed message.
+    if (frame.run != null && frame.run !== this.newest) return;
+    this.onFrame(frame, payload);
+  }
+}

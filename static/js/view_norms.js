@@ -1,0 +1,219 @@
+// Views of the per-timestep gradient norms: ‖∂L/∂h_t‖ against t on a log axis
+// (with ∂L/∂c_t for the LSTM and the theory's bound), and for stacked or
+// bidirectional models a (layer, direction) × time heatmap of the same norms.
+
+import {
+  LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, layerLabel,
+  logWindow, specialCellsOverlay,
+} from "./charts.js";
+
+const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
+
+/** The t axis shared by every view: integer timesteps, the whole sequence always visible. */
+export function timeAxis(T, title = "timestep t") {
+  return { ...AXIS, title: { text: title, standoff: 6 }, range: [-0.5, T - 0.5], autorange: false, tickformat: "d" };
+}
+
+/** Every received norm (and the revealed ones), used to fix the y axis so it does not jump during playback. */
+function allNorms(trace, sources = [trace.gradHNorm, trace.gradCNorm]) {
+  const vals = [];
+  const take = (src) => {
+    if (!src) return;
+    for (let t = trace.T - trace.backwardCount; t < trace.T; t++) {
+      for (let k = 0; k < trace.L * trace.D; k++) vals.push(src[t * trace.L * trace.D + k]);
+    }
+  };
+  sources.forEach(take);
+  return vals;
+}
+
+/**
+ * ‖∂L/∂h_t‖ per layer and direction, revealed from t = T-1 down to T-shown.
+ * Colour says which layer and direction, dash says h (solid) or c (dashed),
+ * dotted is the theory's bound.  Exact zeros and inf/NaN sit at the edges of
+ * the log axis with their own markers; zeros the loss never reached are gaps.
+ * Returns a note for under the chart ('' when there is nothing to add).
+ * @param {import('./charts.js').Chart} chart
+ * @param {import('./trace.js').RunTrace} trace
+ * @param {number} shown  backward steps revealed so far
+ */
+export function drawGradNorms(chart, trace, shown) {
+  const { T, L, D } = trace;
+  const x = Array.from({ length: T }, (_, t) => t);
+  const range = finiteRange(allNorms(trace));
+  // Room for the bound where it rises above the gradient (η > 1), up to four decades.
+  const bounds = finiteRange(allNorms(trace, [trace.bound]));
+  if (range && bounds) range.hi = Math.max(range.hi, Math.min(bounds.hi, range.hi * 1e4));
+  const win = range ? logWindow(range) : { floor: 1e-1, ceil: 1e1 };
+  const from = T - shown;
+  const data = [];
+  const overs = { x: [], y: [], text: [] };
+  const zeros = { x: [], y: [], text: [] };
+  let structural = false;
+  for (let l = 0; l < L; l++) {
+    for (let d = 0; d < D; d++) {
+      const colour = LINE_COLOURS[(l * D + d) % LINE_COLOURS.length];
+      const name = L * D > 1 ? layerLabel(l, d, D) : "";
+      const reached = trace.reached(l, d);
+      const series = [["h", "solid", "‖∂L/∂h_t‖"]];
+      if (trace.gradCNorm) series.push(["c", "dash", "‖∂L/∂c_t‖"]);
+      for (const [which, dash, label] of series) {
+        const raw = trace.normSeries(which, l, d, from, T).map((v, t) => {
+          if (v === 0 && !reached[t]) {
+            structural = true;
+            return null;
+          }
+          return v;
+        });
+        const c = clampForLog(raw, win.floor, win.ceil);
+        const what = `${label}${name ? " " + name : ""}`;
+        data.push({
+          type: "scatter", mode: "lines", x, y: c.y, name: name || label, legendgroup: `${l},${d}`,
+          showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm), line: { color: colour, width: 2, dash },
+          hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>`,
+        });
+        const lone = isolated(c.y);
+        if (lone.length) {
+          data.push({ type: "scatter", mode: "markers", x: lone, y: lone.map((i) => c.y[i]), showlegend: false,
+            legendgroup: `${l},${d}`, marker: { color: colour, size: 6 }, hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>` });
+        }
+        for (const i of c.overs) {
+          overs.x.push(i);
+          overs.y.push(win.ceil);
+          overs.text.push(`${what}, t = ${i}: ${fmtNum(raw[i])}`);
+        }
+        for (const i of c.zeros) {
+          zeros.x.push(i);
+          zeros.y.push(win.floor);
+          zeros.text.push(`${what}, t = ${i}: exactly 0`);
+        }
+      }
+      const b = trace.normSeries("bound", l, d, from, T).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
+      if (b.some((v) => v !== null)) {
+        data.push({
+          type: "scatter", mode: "lines", x, y: b, name: "theory bound", legendgroup: "bound",
+          showlegend: l === 0 && d === 0, line: { color: colour, width: 1.2, dash: "dot" }, opacity: 0.8,
+          hovertemplate: `bound${name ? " " + name : ""}<br>t = %{x}: %{y:.3e}<extra></extra>`,
+        });
+      }
+    }
+  }
+  // Hundreds of SVG markers would cost more than the rest of the chart: past
+  // MAX_MARKERS the line (already drawn at the clamp) carries them, marked at intervals.
+  thin(overs);
+  thin(zeros);
+  if (overs.x.length) {
+    data.push({
+      type: "scatter", mode: "markers", ...overs, name: "inf / NaN", hovertemplate: "%{text}<extra>overflow</extra>",
+      marker: { symbol: "triangle-up", size: 9, color: OVERFLOW_COLOUR, line: { color: "#000", width: 0.5 } },
+    });
+  }
+  if (zeros.x.length) {
+    data.push({
+      type: "scatter", mode: "markers", ...zeros, name: "exactly 0", hovertemplate: "%{text}<extra>underflow</extra>",
+      marker: { symbol: "triangle-down-open", size: 8, color: UNDERFLOW_COLOUR, line: { width: 1.5 } },
+    });
+  }
+  const annotations = [];
+  const shapes = [];
+  if (overs.x.length) annotations.push(edgeLabel(win.ceil, range ? "▲ inf / NaN" : "▲ every value here is inf / NaN", OVERFLOW_COLOUR));
+  if (zeros.x.length) annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
+  const clip = clipNote(trace);
+  if (clip) annotations.push({ xref: "paper", yref: "paper", x: 1, y: 1, xanchor: "right", yanchor: "bottom", text: clip,
+    showarrow: false, font: { size: 11, color: "#333" } });
+  if (shown === 0) {
+    annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },
+      text: trace.forwardCount < T ? "forward pass: computing h₀ … h_T" : "the gradient flows back from the loss next" });
+  }
+  const scored = trace.start.scored_steps || [];
+  if (scored.length && scored.length <= 24) {
+    for (const t of scored) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: t, x1: t, y0: 0, y1: 1, line: { color: "#bbb", width: 1, dash: "dot" } });
+    }
+  }
+  if (trace.gradCNorm) {
+    // A legend entry for the dash style alone: colour already says which layer.
+    data.push({ type: "scatter", mode: "lines", x: [null], y: [null], name: "‖∂L/∂c_t‖", line: { color: "#555", width: 2, dash: "dash" },
+      hoverinfo: "skip" });
+  }
+  const legend = data.some((tr) => tr.showlegend !== false && tr.name);
+  chart.draw(data, {
+    xaxis: timeAxis(T),
+    yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖", standoff: 4 },
+      range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, exponentformat: "power",
+      // With no finite value at all the axis has no scale worth labelling.
+      showticklabels: !!range },
+    showlegend: legend,
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 }, itemwidth: 30, tracegroupgap: 0 },
+    margin: { t: legend || clip ? 26 : 8 },
+    annotations, shapes,
+  });
+  return structural ? "Gaps: ∂L/∂h_t is exactly 0 there because the loss does not depend on h_t at all "
+    + "(e.g. the reverse direction of a many-to-one model); that is structure, not underflow." : "";
+}
+
+const MAX_MARKERS = 60;
+
+function thin(points) {
+  const n = points.x.length;
+  if (n <= MAX_MARKERS) return;
+  const keep = new Set(Array.from({ length: MAX_MARKERS }, (_, i) => Math.round((i * (n - 1)) / (MAX_MARKERS - 1))));
+  for (const key of ["x", "y", "text"]) points[key] = points[key].filter((_, i) => keep.has(i));
+}
+
+/** Indices of values with no neighbour to draw a line to (a lone point vanishes in 'lines' mode). */
+function isolated(y) {
+  const out = [];
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] !== null && (i === 0 || y[i - 1] === null) && (i === y.length - 1 || y[i + 1] === null)) out.push(i);
+  }
+  return out;
+}
+
+// On a log axis an annotation's y is given in log10 units.
+function edgeLabel(y, text, colour) {
+  return { xref: "paper", yref: "y", x: 0.01, xanchor: "left", y: Math.log10(y), yanchor: "middle",
+    text, showarrow: false, font: { size: 10, color: colour }, bgcolor: "rgba(255,255,255,0.85)" };
+}
+
+/** The clip threshold in words, once the run's totals are known. */
+export function clipNote(trace) {
+  const c = trace.config;
+  if (c.clip === "none") return null;
+  const done = trace.done;
+  if (c.clip === "value") return `clip each |gᵢ| at ${fmtNum(c.clip_at)}` + (done ? `: ‖g‖ ${fmtNum(done.total_norm)} → ${fmtNum(done.total_norm_clipped)}` : "");
+  if (!done) return `clip ‖g‖ at ${fmtNum(c.clip_at)}`;
+  const active = done.clip_coef < 1;
+  return `clip ‖g‖ at ${fmtNum(c.clip_at)}: ${fmtNum(done.total_norm)} → ${fmtNum(done.total_norm_clipped)}` +
+    (active ? ` (× ${fmtNum(done.clip_coef)})` : " (not triggered)");
+}
+
+/** (layer, direction) × time heatmap of log10 ‖∂L/∂h_t‖; only meaningful when L·D > 1. */
+export function drawLayerMap(chart, trace, shown) {
+  const { T, L, D } = trace;
+  const x = Array.from({ length: T }, (_, t) => t);
+  const rows = [];
+  const labels = [];
+  for (let l = 0; l < L; l++) {
+    for (let d = 0; d < D; d++) {
+      const reached = trace.reached(l, d);
+      rows.push(trace.normSeries("h", l, d, T - shown, T).map((v, t) => (v === 0 && !reached[t] ? null : v)));
+      labels.push(layerLabel(l, d, D));
+    }
+  }
+  const all = finiteRange(allNorms(trace));
+  const z = rows.map((r) => r.map((v) => (v !== null && Number.isFinite(v) && v > 0 ? Math.log10(v) : null)));
+  const data = [{
+    type: "heatmap", x, y: labels, z, colorscale: "Viridis", hoverongaps: false,
+    zmin: all ? Math.log10(all.lo) : -8, zmax: all ? Math.log10(all.hi) : 2,
+    colorbar: { title: { text: "log₁₀‖∂L/∂h_t‖", side: "right" }, thickness: 12, len: 1 },
+    hovertemplate: "%{y}, t = %{x}<br>log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>",
+  }];
+  const special = specialCellsOverlay(rows, x, labels);
+  if (special) data.push(special);
+  chart.draw(data, {
+    xaxis: timeAxis(T),
+    yaxis: { ...AXIS, title: { text: "layer, direction" }, type: "category", autorange: "reversed", ticks: "" },
+    margin: { l: 92, r: 8 },
+  });
+}

@@ -1,0 +1,127 @@
+"""Start the real server and a headless Chromium: shared by the e2e tests, the screenshots and bench/ui_latency.py.
+
+The browser is Debian's /usr/bin/chromium driven by Playwright (never a
+downloaded build); the server is ``python -m server`` on a free 127.0.0.1 port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("GFL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+
+# Resolves once the page has painted the whole of a run newer than `after`.
+WAIT_COMPLETE = "after => { const p = window.gfl && window.gfl.lastPaint; return !!p && p.complete && p.run > after; }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(timeout: float = 90.0):
+    """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards."""
+    port = free_port()
+    # GFL_E2E_LOG=path keeps the server's output for debugging.
+    log = open(os.environ["GFL_E2E_LOG"], "w") if os.environ.get("GFL_E2E_LOG") else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with code {proc.returncode} before it answered")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer {base}/healthz within {timeout:.0f} s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def launch(playwright):
+    """Headless Debian Chromium with the flags that keep it off the network."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+class PageLog:
+    """Everything a page said or fetched: console errors, uncaught exceptions, request URLs."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console.error: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("websocket", lambda ws: self.requests.append(ws.url))
+
+    def foreign_requests(self) -> list[str]:
+        """Requests to anything but 127.0.0.1 (in-page data: and blob: URLs are not network)."""
+        local = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:")
+        return [u for u in self.requests if not u.startswith(local)]
+
+
+def plot(page, chart_id: str) -> dict:
+    """The Plotly figure drawn in ``#chart_id``: its traces and its annotations' texts."""
+    return page.evaluate(
+        """id => { const el = document.getElementById(id);
+           return { data: el.data || [], notes: ((el.layout || {}).annotations || []).map(a => a.text) }; }""",
+        chart_id,
+    )
+
+
+def last_run(page) -> int:
+    return page.evaluate("() => (window.gfl && window.gfl.lastPaint) ? window.gfl.lastPaint.run : 0")
+
+
+def wait_complete(page, after: int = 0, timeout: float = 60_000) -> int:
+    """Wait until a run newer than ``after`` is painted whole; return its run id."""
+    try:
+        page.wait_for_function(WAIT_COMPLETE, arg=after, timeout=timeout)
+    except Exception as e:
+        state = page.evaluate(STATE)
+        raise AssertionError(f"no run after {after} was painted whole; page state: {state}") from e
+    return last_run(page)
+
+
+# What the page was doing, for a useful failure message.
+STATE = """() => { const g = window.gfl; if (!g) return null; const t = g.trace, s = g.socket;
+  return { lastPaint: g.lastPaint, socket: s && { newest: s.newest, open: s.open },
+           trace: t && { run: t.run, forward: t.forwardCount, backward: t.backwardCount, T: t.T, done: !!t.done },
+           player: g.player && { cursor: g.player.cursor, length: g.player.length, playing: g.player.playing },
+           url: location.search, notices: document.getElementById('notices').innerText }; }"""
