@@ -345,11 +345,9 @@ def parse_query(params: dict[str, str]) -> tuple[Config, list[dict[str, str]]]:
     try:
         return Config.from_dict(values), notices
     except ConfigError as e:
-        # A cross-key limit: drop the offending key and try once more.
-        values.pop(e.field, None)
-        notices.append({"field": e.field, "message": e.message})
-        try:
-            return Config.from_dict(values), notices
-        except ConfigError as e2:
-            notices.append({"field": e2.field, "message": e2.message + "; using all defaults"})
-            return Config(), notices
+        # Only the work cap ties keys together: shrink the batch to fit rather than drop the link.
+        probe = Config(**{**Config().to_dict(), **values, "batch_size": 1})
+        per_sequence = probe.seq_len * probe.hidden_size * probe.num_layers * probe.num_directions
+        values["batch_size"] = max(1, MAX_TRACE_CELLS // per_sequence)
+        notices.append({"field": e.field, "message": f"{e.message}; using batch_size {values['batch_size']}"})
+        return Config.from_dict(values), notices

@@ -106,3 +106,10 @@ def test_describe_lists_every_key():
     assert [d["name"] for d in described] == [f.name for f in FIELDS]
     seq = next(d for d in described if d["name"] == "seq_len")
     assert (seq["min"], seq["max"], seq["default"]) == (1, 2000, 50)
+
+
+def test_link_over_the_work_cap_keeps_its_keys_and_shrinks_the_batch():
+    cfg, notices = parse_query({"seq_len": "2000", "hidden_size": "256", "num_layers": "4", "bidirectional": "1"})
+    assert (cfg.seq_len, cfg.hidden_size, cfg.num_layers, cfg.bidirectional) == (2000, 256, 4, True)
+    assert cfg.batch_size == 3
+    assert [n["field"] for n in notices] == ["batch_size"] and "using batch_size 3" in notices[0]["message"]
