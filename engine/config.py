@@ -20,6 +20,11 @@ LINK_VERSION = 1
 MAX_TRACE_CELLS = 16_000_000
 
 
+# Link keys that belong to the page, not the model: the link version, the lesson, teacher options
+# (embed, hide) and compare mode's alternatives (cmp_b, cmp_c).
+PAGE_KEYS = frozenset({"v", "lesson", "embed", "hide", "cmp_b", "cmp_c"})
+
+
 class ConfigError(ValueError):
     """A configuration value is not allowed; ``field`` names the key."""
 
@@ -332,7 +337,7 @@ def parse_query(params: dict[str, str]) -> tuple[Config, list[dict[str, str]]]:
     notices: list[dict[str, str]] = []
     values: dict[str, Any] = {}
     for key, text in params.items():
-        if key in ("v", "lesson", "embed", "hide", "compare"):
+        if key in PAGE_KEYS:
             continue
         f = FIELD_BY_NAME.get(key)
         if f is None:

@@ -156,3 +156,36 @@ def test_exploding_config_keeps_nonfinite_values():
         Config.from_dict({"cell": "rnn", "nonlinearity": "relu", "init": "orthogonal", "gain": 3.0, "seq_len": 400})
     )
     assert not np.all(np.isfinite(t.grad_h_norm))
+
+
+@pytest.mark.parametrize("cell,gate", [("lstm", "forget"), ("gru", "update")])
+def test_gate_product_equals_a_direct_product(cell, gate):
+    """The memory-path overlay: ∏_{s>t} of the batch-mean gate, checked against the reference's gates."""
+    cfg = _cfg(cell=cell, bidirectional=True, batch_size=1)
+    t = trace_config(cfg)
+    model, batch = prepare(cfg)
+    model = model.double()
+    from tests.engine.reference import reference_gates
+
+    ref = reference_trace(model.rnn, batch.x.double(), lambda out: task_loss(model.head(out), batch))
+    gates = reference_gates(model.rnn, ref, batch.x.double())[gate][0]  # (D, T, N, H)
+    mean = gates.mean(dim=(-1, -2)).numpy()  # (D, T)
+    T = cfg.seq_len
+    fwd = [np.prod(mean[0, s + 1 :]) for s in range(T)]
+    rev = [np.prod(mean[1, :s]) for s in range(T)]
+    np.testing.assert_allclose(t.theory["gate_product"][0, 0], fwd, rtol=1e-4)
+    np.testing.assert_allclose(t.theory["gate_product"][0, 1], rev, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_eigenvalues_equal_numpy(cell):
+    cfg = _cfg(cell=cell, init="normal", gain=1.7)
+    t = trace_config(cfg)
+    model, _ = prepare(cfg)
+    H = cfg.hidden_size
+    blocks = model.rnn.weight_hh_l0.detach().double().numpy().reshape(-1, H, H)
+    names = ["recurrent"] if cell == "rnn" else ["reset", "update", "new"]
+    for name, block in zip(names, blocks):
+        got = np.array(t.theory["eigenvalues"][name]["real"]) + 1j * np.array(t.theory["eigenvalues"][name]["imag"])
+        want = np.linalg.eigvals(block)
+        np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(want), rtol=1e-4, atol=1e-5)
