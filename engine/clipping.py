@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,7 +28,9 @@ def clip_gradients(params: list[nn.Parameter], clip: str, clip_at: float) -> Cli
     before = [p.grad.clone() for p in params if p.grad is not None]
     if clip == "norm":
         norm = float(torch.nn.utils.clip_grad_norm_(params, clip_at, norm_type=2.0, error_if_nonfinite=False))
-        coef: float | None = min(1.0, clip_at / (norm + 1e-6))
+        # As clip_grad_norm_ computes it: clamp(max_norm / (norm + 1e-6), max=1), so a NaN norm gives NaN.
+        ratio = clip_at / (norm + 1e-6)
+        coef: float | None = ratio if math.isnan(ratio) else min(1.0, ratio)
     elif clip == "value":
         norm = total_norm(params)
         torch.nn.utils.clip_grad_value_(params, clip_at)
@@ -38,7 +41,8 @@ def clip_gradients(params: list[nn.Parameter], clip: str, clip_at: float) -> Cli
     else:
         raise ValueError(f"clip must be 'none', 'norm' or 'value'; got {clip!r}")
     after = [p.grad for p in params if p.grad is not None]
-    changed = sum(int((a != b).sum()) for a, b in zip(after, before))
+    # NaN != NaN, so an entry that was NaN and stays NaN is not "changed".
+    changed = sum(int((~((a == b) | (a.isnan() & b.isnan()))).sum()) for a, b in zip(after, before))
     entries = sum(b.numel() for b in before)
     return ClipResult(norm, total_norm(params), coef, changed / entries if entries else 0.0)
 

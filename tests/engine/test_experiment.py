@@ -91,6 +91,27 @@ def test_clip_gradients_reports_norm_before_clipping():
     assert r.clip_coef == pytest.approx(1 / (5 + 1e-6))
 
 
+@pytest.mark.parametrize("clip", ["none", "norm", "value"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_clipping_non_finite_gradients_like_pytorch(clip, bad):
+    grad = torch.tensor([bad, 4.0, -0.5, 0.0])
+    ours, theirs = torch.nn.Parameter(torch.zeros(4)), torch.nn.Parameter(torch.zeros(4))
+    ours.grad, theirs.grad = grad.clone(), grad.clone()
+    r = clip_gradients([ours], clip, 1.0)
+    if clip == "norm":
+        norm = float(torch.nn.utils.clip_grad_norm_([theirs], 1.0))
+        coef = torch.clamp(torch.tensor(1.0) / (torch.tensor(norm) + 1e-6), max=1.0)
+        assert r.clip_coef == pytest.approx(float(coef), nan_ok=True)
+    elif clip == "value":
+        torch.nn.utils.clip_grad_value_([theirs], 1.0)
+    torch.testing.assert_close(ours.grad, theirs.grad, equal_nan=True)
+    # An entry clipping changed; a NaN that stays NaN is unchanged.
+    changed = ~((ours.grad == grad) | (ours.grad.isnan() & grad.isnan()))
+    assert r.clipped_fraction == pytest.approx(float(changed.float().mean()))
+    if clip == "none":
+        assert r.clipped_fraction == 0 and r.clip_coef == 1.0
+
+
 @pytest.mark.parametrize("init", ["pytorch", "orthogonal", "normal", "identity"])
 def test_init_and_gain(init):
     model, _ = prepare(_cfg(init=init, gain=2.0, cell="gru"))
