@@ -6,7 +6,7 @@
 export const LINK_VERSION = 1;
 
 // Query keys that are not config fields but are allowed in a link.
-const RESERVED = new Set(["v", "lesson", "embed", "hide", "compare"]);
+const RESERVED = new Set(["v", "lesson", "embed", "hide", "cmp_b", "cmp_c"]);
 
 const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
 const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
@@ -114,8 +114,11 @@ export class LinkState {
     };
   }
 
-  /** The query string of a teaching link: `v=1` plus every non-default key, in table order. */
-  toQuery(config) {
+  /**
+   * The query string of a teaching link: `v=1` plus every non-default key, in table order,
+   * then the page's own keys (lesson, embed, hide, cmp_b, cmp_c) carried over from `keep`.
+   */
+  toQuery(config, keep = "") {
     const params = new URLSearchParams();
     params.set("v", String(LINK_VERSION));
     for (const f of this.fields) {
@@ -123,7 +126,9 @@ export class LinkState {
       if (value === undefined || value === f.default) continue;
       params.set(f.name, this.formatValue(f, value));
     }
-    return "?" + params.toString();
+    for (const [key, text] of new URLSearchParams(keep)) if (RESERVED.has(key) && key !== "v") params.append(key, text);
+    // ":" and "," are legal in a query and keep compare links readable (cmp_b=cell:lstm,clip:norm).
+    return "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
   }
 
   /** Only the keys that differ from the defaults: what the socket's run message needs. */
