@@ -3,8 +3,11 @@
 // which repaints the views.  The only module that knows the page's element ids.
 
 import { Chart, layerLabel } from "./charts.js";
+import { ComparePanel } from "./compare.js";
 import { Controls, TRAIN_ONLY, applicableOnly } from "./controls.js";
+import { applyEmbed, hideControls, pageOptions } from "./embed.js";
 import { bindDownloads } from "./export.js";
+import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { showBanner, showNotices, showSummary } from "./panels.js";
 import { Player, SPEEDS, bindKeys } from "./player.js";
 import { TraceSocket } from "./socket.js";
@@ -12,6 +15,7 @@ import { LinkState } from "./state.js";
 import { RunTrace } from "./trace.js";
 import { TrainingPanel } from "./training.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
+import { drawEigenvalues } from "./view_theory.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
 const DEBOUNCE_MS = 120;
@@ -55,6 +59,10 @@ async function main() {
   const charts = Object.fromEntries(
     [...document.querySelectorAll(".chart")].map((el) => [el.id, new Chart(el)]));
   const gfl = (window.gfl = { link, charts, lastPaint: null, trace: null });
+  const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  // Compare mode: cmp_b / cmp_c of the link, each alternative on its own socket.
+  const compare = (gfl.compare = new ComparePanel($("#compare"), { link, charts, url: wsUrl, toggle: $("#compare-toggle"),
+    notify: (list, source = "compare") => showNotices(notices, list, source) }));
 
   // -- controls and the link ------------------------------------------------------
   let timer = 0;
@@ -72,11 +80,18 @@ async function main() {
   });
   // The link names only the keys that differ from the defaults and apply to this model.
   function writeLink(cfg) {
-    history.replaceState(null, "", link.toQuery(applicableOnly(cfg, boot.fields)));
+    history.replaceState(null, "", link.toQuery(applicableOnly(cfg, boot.fields), location.search));
   }
   controls.write(config);
   writeLink(controls.read());
   gfl.controls = controls;
+
+  // -- for teachers: hide=k1,k2, embed=1, and the lesson of a lesson=<id> link ----------
+  const page = pageOptions(location.search);
+  const unknownHidden = hideControls($("#controls"), page.hide);
+  showNotices(notices, unknownHidden.map((k) => ({ field: "hide", message: `Link: hide names no control '${k}'` })), "hide");
+  bindLessonPicker($("#lesson-picker"));
+  const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { form: $("#controls"), controls, link, embed: page.embed }));
 
   // Leading and trailing edge: a single change goes out at once, a drag at most every DEBOUNCE_MS.
   function requestRun() {
@@ -96,6 +111,7 @@ async function main() {
     gfl.requestedAt = lastSent;
     lastRequest = "run";
     training.interrupted(); // the server cancels training for the newer request
+    compare.setBase(cfg);
     socket.run(cfg);
   }
 
@@ -116,6 +132,9 @@ async function main() {
     switch (frame.type) {
       case "start":
         trace = gfl.trace = new RunTrace(frame);
+        // Only the train request's own frames get here after train_done: the trained model's trace.
+        trace.trained = lastRequest === "train";
+        $("#model-badge").hidden = !trace.trained;
         showNotices(notices, [], "error");
         controls.markInvalid(null);
         layerOptions(trace);
@@ -123,6 +142,7 @@ async function main() {
         showBanner($("#banner"), null);
         lastPainted = {};
         player.load(trace.T, { animate: animateNext });
+        if (lesson.holds(trace)) player.pause(); // "predict, then press play"
         animateNext = true;
         break;
       case "forward":
@@ -138,6 +158,7 @@ async function main() {
           trace.done = frame;
           trace.doneAt = performance.now();
           showSummary($("#summary"), trace);
+          compare.primary(trace);
         }
         player.invalidate();
         break;
@@ -188,6 +209,7 @@ async function main() {
   layerSelect.addEventListener("change", () => {
     const [l, d] = layerSelect.value.split(",").map(Number);
     selected = { l, d };
+    training.setLayer(l, d);
     player.invalidate();
   });
 
@@ -229,6 +251,7 @@ async function main() {
         $("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
       });
     }
+    paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
     if (ready(fwd === T)) {
       paintIf("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
     }
@@ -283,14 +306,21 @@ async function main() {
   // -- links, downloads, training ---------------------------------------------------
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link")));
   bindDownloads(document.body, charts, () => trace);
-  const training = new TrainingPanel($("#training"), charts["chart-loss"], {
+  const trainCharts = { loss: charts["chart-loss"], norm: charts["chart-train-norm"], profile: charts["chart-train-profile"] };
+  const training = (gfl.training = new TrainingPanel($("#training"), trainCharts, {
     train: () => {
       lastRequest = "train";
       socket.train(controls.read());
+      compare.train(controls.read()); // in compare mode B and C train too, each on its socket
     },
-    stop: () => socket.stop(),
-  });
+    stop: () => {
+      socket.stop();
+      compare.stop();
+    },
+  }));
+  compare.follow(training);
 
+  if (page.embed) applyEmbed(document, player);
   sendRun();
 }
 

@@ -1,51 +1,145 @@
-// The training panel: Train / Stop, the live loss and gradient-norm curves,
-// and a line of status.  The socket's train_* frames arrive far faster than a
-// chart can be redrawn, so steps are collected and drawn once per animation frame.
+// The training panel: Train / Stop, a progress bar with steps/s and time left,
+// the live loss, gradient-norm and ‖∂L/∂h_t‖-profile views, and a banner that
+// says how training ended.  train_step frames arrive far faster than a chart can
+// be redrawn, so steps are collected into arrays (a TrainingRun) and the views
+// are repainted on an animation frame at most about ten times a second.
 
-import { LINE_COLOURS, fmtNum } from "./charts.js";
+import { fmtNum } from "./charts.js";
+import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
+
+// Repaint at most this often; slower when a repaint itself takes long, so the page never freezes.
+const MIN_INTERVAL_MS = 100;
+
+/** One training request's steps as they arrive: parallel arrays, index i is step step[i]. */
+export class TrainingRun {
+  /** @param {object} start  the train_start frame */
+  constructor(start) {
+    this.start = start;
+    this.run = start.run;
+    this.config = start.config;
+    this.total = start.steps;
+    this.baseline = start.baseline || null;
+    this.classification = !!start.classification;
+    this.clip = start.clip;
+    this.clipAt = start.clip_at;
+    this.shapes = start.shapes; // {L, D, T}
+    this.step = [];
+    this.loss = [];
+    this.gradNorm = [];
+    this.gradClipped = [];
+    this.clipped = [];
+    this.metric = [];
+    this.clippedCount = 0;
+    this.profileSteps = []; // steps that carried a profile
+    this.profiles = []; // each (L, D, T) ‖∂L/∂h_t‖
+    this.last = null; // the newest train_step frame
+    this.done = null; // the train_done frame
+    this.divergedAt = null;
+  }
+
+  /** A train_step frame. */
+  add(frame) {
+    this.step.push(frame.step);
+    this.loss.push(frame.loss);
+    this.gradNorm.push(frame.grad_norm);
+    this.gradClipped.push(frame.grad_norm_clipped);
+    this.clipped.push(!!frame.clipped);
+    this.metric.push(frame.metric ?? null);
+    if (frame.clipped) this.clippedCount += 1;
+    if (frame.profile) {
+      this.profileSteps.push(frame.step);
+      this.profiles.push(frame.profile);
+    }
+    this.last = frame;
+  }
+
+  finish(frame) {
+    this.done = frame;
+    this.divergedAt = frame.diverged_at ?? null;
+  }
+
+  get steps() {
+    return this.step.length;
+  }
+}
 
 export class TrainingPanel {
   /**
-   * @param {HTMLElement} root  the panel (holds #train, #stop, #train-status)
-   * @param {import('./charts.js').Chart} chart  the loss chart
+   * @param {HTMLElement} root  the panel: #train, #stop, #train-status, #train-progress, #train-rate, #train-banner
+   * @param {{loss: import('./charts.js').Chart, norm: import('./charts.js').Chart, profile: import('./charts.js').Chart}} charts
    * @param {{train: () => void, stop: () => void}} actions
    */
-  constructor(root, chart, actions) {
+  constructor(root, charts, actions) {
     this.root = root;
-    this.chart = chart;
-    this.status = root.querySelector("#train-status");
-    this.trainButton = root.querySelector("#train");
-    this.stopButton = root.querySelector("#stop");
+    this.charts = charts;
+    const $ = (sel) => root.querySelector(sel);
+    this.status = $("#train-status");
+    this.trainButton = $("#train");
+    this.stopButton = $("#stop");
+    this.progress = $("#train-progress");
+    this.rate = $("#train-rate");
+    this.banner = $("#train-banner");
     this.active = false;
-    this.reset();
+    this.run = null; // the TrainingRun on show
+    this.layer = { l: 0, d: 0 };
+    this.listeners = [];
+    this.timer = 0;
+    this.raf = 0;
+    this.lastDraw = -Infinity;
+    this.interval = MIN_INTERVAL_MS;
+    this.drawn = { steps: -1, profiles: -1, layer: "" };
     this.trainButton.addEventListener("click", () => {
-      this.reset();
+      this.run = null;
       this.setActive(true);
+      this.showBanner(null);
       this.say("Starting training…");
+      this.progress.value = 0;
+      this.rate.textContent = "";
       actions.train();
+      this.changed();
     });
     this.stopButton.addEventListener("click", () => {
       actions.stop();
-      this.setActive(false);
-      this.say(`Stopped after ${this.steps.length} steps.`);
+      this.stopped();
     });
   }
 
-  reset() {
-    this.steps = []; // [step, loss, grad_norm, grad_norm_clipped]
-    this.info = null; // the train_start frame
-    this.raf = 0;
+  /** Call `fn()` whenever the run on show changes (a new step, the end); it reads `.run`. */
+  listen(fn) {
+    this.listeners.push(fn);
+  }
+
+  changed() {
+    for (const fn of this.listeners) fn(this);
   }
 
   setActive(on) {
     this.active = on;
     this.trainButton.disabled = on;
     this.stopButton.disabled = !on;
-    this.root.classList.toggle("training", on);
+    this.root.classList.toggle("is-training", on);
   }
 
   say(text) {
     this.status.textContent = text;
+  }
+
+  /** The banner under the buttons: kind 'ok' | 'stopped' | 'diverged'; null hides it. */
+  showBanner(kind, head = "", body = "") {
+    this.banner.hidden = kind === null;
+    if (kind === null) return this.banner.replaceChildren();
+    const p = document.createElement("p");
+    p.className = `banner banner-train-${kind}`;
+    const strong = document.createElement("strong");
+    strong.textContent = head;
+    p.append(strong, document.createTextNode(body ? " " + body : ""));
+    this.banner.replaceChildren(p);
+  }
+
+  /** Which layer and direction the profile heatmap shows (the page's Show selector). */
+  setLayer(l, d) {
+    this.layer = { l, d };
+    this.schedule();
   }
 
   /** The server refused the request (or cannot train): said politely, the trace views keep working. */
@@ -54,70 +148,123 @@ export class TrainingPanel {
     const later = /not yet available|not available|not implemented/i.test(message);
     this.say(later ? "Live training isn't available on this server yet; the trace views work as usual."
       : `Training could not start: ${message}`);
+    this.changed();
   }
 
   /** A new trace request replaced the training (the server cancels it). */
   interrupted() {
     if (!this.active) return;
     this.setActive(false);
-    this.say(`Training stopped after ${this.steps.length} steps: a setting changed.`);
+    const n = this.run ? this.run.steps : 0;
+    this.say(`Training stopped after ${n} steps: a setting changed.`);
+    this.showBanner("stopped", `Stopped after ${n} steps`, "because a setting changed; press Train to train the new model.");
+    this.changed();
   }
 
   started(frame) {
     if (!this.active) return;
-    this.info = frame;
-    this.say(`Training ${frame.steps} steps of ${frame.config.optimizer} (lr ${frame.config.lr})…`);
+    this.run = new TrainingRun(frame);
+    this.drawn = { steps: -1, profiles: -1, layer: "" };
+    this.root.classList.add("has-data");
+    const c = frame.config;
+    this.say(`Training ${frame.steps} steps of ${c.optimizer} (learning rate ${c.lr}) on the ${c.task} task; ` +
+      `the dashed line is the ${baselineLabel(frame.baseline)} baseline.`);
+    this.changed();
+    this.schedule();
   }
 
   step(frame) {
-    if (!this.active) return; // steps already on the wire when Stop was pressed
-    this.steps.push([frame.step, frame.loss, frame.grad_norm, frame.grad_norm_clipped]);
-    const total = this.info ? this.info.steps : "?";
-    const metric = frame.metric == null ? "" : ` · accuracy ${(100 * frame.metric).toFixed(0)}%`;
-    const eta = frame.eta_s == null ? "" : ` · ${Math.ceil(frame.eta_s)} s left`;
-    this.say(`step ${frame.step}/${total} · loss ${fmtNum(frame.loss, 4)} · ‖g‖ ${fmtNum(frame.grad_norm)}${metric}${eta}`);
-    if (!this.raf) this.raf = requestAnimationFrame(() => this.draw());
+    if (!this.active || !this.run) return; // steps already on the wire when Stop was pressed
+    this.run.add(frame);
+    this.schedule();
   }
 
   finished(frame) {
+    if (!this.run) return;
+    this.run.finish(frame);
     this.setActive(false);
     this.draw();
-    this.say(frame.message || (frame.diverged_at != null
-      ? `Training diverged at step ${frame.diverged_at}.`
-      : `Finished ${frame.steps_done} steps; final loss ${fmtNum(frame.final_loss, 4)}. The views above now show the trained model.`));
+    const r = this.run;
+    const first = r.loss.find(Number.isFinite);
+    const base = r.baseline ? ` (baseline ${baselineLabel(r.baseline)})` : "";
+    if (frame.diverged_at != null) {
+      // The server's message says why ("training diverged at step 37: the loss became nan (try …)").
+      const why = (frame.message || "").replace(/^training diverged at step \d+:\s*/i, "");
+      this.showBanner("diverged", `Training diverged at step ${frame.diverged_at}${why ? ":" : "."}`,
+        `${why}${why ? ". " : ""}The views above now show the model as it was before that step.`);
+      this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);
+    } else {
+      this.showBanner("ok", `Trained ${frame.steps_done} steps:`,
+        `loss ${fmtNum(first, 3)} → ${fmtNum(frame.final_loss, 3)}${base}. The views above now show the trained model.`);
+      this.say(`Finished ${frame.steps_done} of ${r.total} steps; final loss ${fmtNum(frame.final_loss, 4)}.`);
+    }
+    this.changed();
   }
 
   stopped() {
     if (!this.active) return;
     this.setActive(false);
-    this.say(`Stopped after ${this.steps.length} steps.`);
+    const n = this.run ? this.run.steps : 0;
+    this.say(`Stopped after ${n} steps.`);
+    this.showBanner("stopped", `Stopped after ${n} steps.`, "The views above still show the untrained model.");
+    this.changed();
+  }
+
+  /** Repaint on an animation frame, at most once per interval. */
+  schedule() {
+    if (this.timer || this.raf) return;
+    const wait = Math.max(0, this.lastDraw + this.interval - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.raf = requestAnimationFrame(() => {
+        this.raf = 0;
+        this.draw();
+      });
+    }, wait);
+    this.changed();
   }
 
   draw() {
-    this.raf = 0;
-    if (!this.steps.length) return;
-    this.root.classList.add("has-data");
-    const x = this.steps.map((s) => s[0]);
-    const positive = (v) => (Number.isFinite(v) && v > 0 ? v : null);
-    const data = [
-      { type: "scatter", mode: "lines", x, y: this.steps.map((s) => positive(s[1])), name: "loss", line: { color: LINE_COLOURS[0], width: 2 } },
-      { type: "scatter", mode: "lines", x, y: this.steps.map((s) => positive(s[2])), name: "‖g‖ before clipping", yaxis: "y2", line: { color: LINE_COLOURS[1], width: 1.2 } },
-    ];
-    if (this.info && this.info.clip !== "none") {
-      data.push({ type: "scatter", mode: "lines", x, y: this.steps.map((s) => positive(s[3])), name: "‖g‖ after clipping", yaxis: "y2",
-        line: { color: LINE_COLOURS[2], width: 1.2, dash: "dash" } });
+    const r = this.run;
+    if (!r) return;
+    const t0 = performance.now();
+    this.progressText(r);
+    if (r.steps !== this.drawn.steps || r.done) {
+      drawLoss(this.charts.loss, r);
+      drawGradNorm(this.charts.norm, r);
     }
-    const shapes = [];
-    const base = this.info && this.info.baseline;
-    if (base && Number.isFinite(base.loss) && base.loss > 0) {
-      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: base.loss, y1: base.loss, line: { color: "#888", dash: "dot", width: 1 } });
+    let { l, d } = this.layer;
+    if (l >= r.shapes.L || d >= r.shapes.D) l = d = 0;
+    const layerKey = `${r.run}:${l},${d}`;
+    if (r.profiles.length && (r.profiles.length !== this.drawn.profiles || layerKey !== this.drawn.layer)) {
+      drawProfile(this.charts.profile, r, l, d);
+      this.drawn.profiles = r.profiles.length;
+      this.drawn.layer = layerKey;
     }
-    this.chart.draw(data, {
-      xaxis: { title: { text: "optimizer step" }, zeroline: false, anchor: "y2" },
-      yaxis: { title: { text: "loss" }, type: "log", domain: [0.5, 1], exponentformat: "power" },
-      yaxis2: { title: { text: "‖g‖" }, type: "log", domain: [0, 0.42], anchor: "x", exponentformat: "power" },
-      showlegend: true, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 10 } },
-      margin: { t: 24 }, shapes,
-    });
+    this.drawn.steps = r.steps;
+    this.lastDraw = performance.now();
+    this.interval = Math.max(MIN_INTERVAL_MS, 3 * (this.lastDraw - t0));
+    window.dispatchEvent(new CustomEvent("gfl:train-painted", { detail: { run: r.run, steps: r.steps } }));
   }
+
+  progressText(r) {
+    const f = r.last;
+    this.progress.max = r.total;
+    this.progress.value = r.steps;
+    if (!f) return;
+    const metric = f.metric == null ? "" : ` · accuracy ${(100 * f.metric).toFixed(0)}%`;
+    // Once training has ended the status line says how; a late repaint must not overwrite it.
+    if (this.active) this.say(`step ${f.step}/${r.total} · loss ${fmtNum(f.loss, 4)} · ‖g‖ ${fmtNum(f.grad_norm)}${metric}`);
+    const perSecond = f.steps_per_s >= 10 ? Math.round(f.steps_per_s) : fmtNum(f.steps_per_s, 2);
+    const rate = f.steps_per_s == null ? "" : `${perSecond} steps/s`;
+    const left = r.done ? "done" : f.eta_s == null ? "" : `${formatSeconds(f.eta_s)} left`;
+    this.rate.textContent = [rate, left].filter(Boolean).join(" · ");
+  }
+}
+
+function formatSeconds(s) {
+  if (!Number.isFinite(s)) return "–";
+  if (s < 60) return `${Math.ceil(s)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - 60 * m)} s`;
 }

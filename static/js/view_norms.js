@@ -6,6 +6,7 @@ import {
   LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, layerLabel,
   logWindow, specialCellsOverlay,
 } from "./charts.js";
+import { gateProductOverlay } from "./view_theory.js";
 
 const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
 
@@ -91,13 +92,16 @@ export function drawGradNorms(chart, trace, shown) {
       const b = trace.normSeries("bound", l, d, from, T).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
       if (b.some((v) => v !== null)) {
         data.push({
-          type: "scatter", mode: "lines", x, y: b, name: "theory bound", legendgroup: "bound",
+          type: "scatter", mode: "lines", x, y: b, name: "bound: (γ·σ_max)^distance", legendgroup: "bound",
           showlegend: l === 0 && d === 0, line: { color: colour, width: 1.2, dash: "dot" }, opacity: 0.8,
           hovertemplate: `bound${name ? " " + name : ""}<br>t = %{x}: %{y:.3e}<extra></extra>`,
         });
       }
     }
   }
+  // LSTM / GRU: the product of the forget / update gates, the path the memory (and its gradient) takes.
+  const memory = gateProductOverlay(trace, from);
+  data.push(...memory.data);
   // Hundreds of SVG markers would cost more than the rest of the chart: past
   // MAX_MARKERS the line (already drawn at the clamp) carries them, marked at intervals.
   thin(overs);
@@ -141,11 +145,13 @@ export function drawGradNorms(chart, trace, shown) {
     xaxis: timeAxis(T),
     yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖", standoff: 4 },
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, exponentformat: "power",
-      // With no finite value at all the axis has no scale worth labelling.
-      showticklabels: !!range },
+      // With no finite value at all the axis has no scale worth labelling; before the backward
+      // sweep starts its scale would give the answer away ("predict, then press play").
+      showticklabels: !!range && shown > 0 },
     showlegend: legend,
     legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 }, itemwidth: 30, tracegroupgap: 0 },
-    margin: { t: legend || clip ? 26 : 8 },
+    ...memory.layout,
+    margin: { t: legend || clip ? 26 : 8, ...memory.layout.margin },
     annotations, shapes,
   });
   return structural ? "Gaps: ∂L/∂h_t is exactly 0 there because the loss does not depend on h_t at all "

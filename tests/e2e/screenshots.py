@@ -1,11 +1,18 @@
-"""Screenshots of the main states at 1366×768 for docs/screenshots/ (not a test; run it by hand).
+"""The screenshots under docs/screenshots/, at 1366×768 (not a test; run it by hand).
 
-.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--full]
+.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--only main training lessons] [--full]
+
+main: the page's main states (default.png, lstm.png, exploding.png, gru-link.png);
+training: training-live.png (mid-run), training.png (done), compare.png (RNN, LSTM and GRU trained on the
+same data); lessons: lesson-<id>.png, each lesson as a class sees it after pressing play, the answer still
+hidden.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -18,29 +25,103 @@ STATES = {
     "exploding": "/?cell=rnn&nonlinearity=relu&init=orthogonal&gain=3&seq_len=400",
     "gru-link": "/?cell=gru&seq_len=37&clip=norm&clip_at=0.5",
 }
+TRAINING = "/?cell=gru&task=adding&seq_len=30&clip=norm&clip_at=0.5&steps=400"
+COMPARE = "/?task=adding&seq_len=30&steps=300&cmp_b=cell:lstm&cmp_c=cell:gru"
+STEPS_AT_LEAST = "n => { const r = window.gfl.training.run; return !!r && r.steps >= n; }"
+TRAIN_DONE = "() => { const t = window.gfl.training; return !t.active && !!(t.run && t.run.done); }"
+ALL_TRAINED = """() => ['A', 'B', 'C'].every(n => { const e = window.gfl.compare.entries[n];
+  return e && e.run && e.run.done && e.trace && e.trace.complete; })"""
+SCROLL_TO_TRAINING = (
+    "() => window.scrollBy(0, document.getElementById('training').getBoundingClientRect().top - 58)"
+)
+
+
+def shoot(page, path: Path, settle_ms: int = 300) -> None:
+    page.mouse.move(5, 5)  # no hover label or mode bar in the picture
+    page.wait_for_timeout(settle_ms)  # let Plotly settle its hover layers
+    page.screenshot(path=str(path))
+    print(path)
+
+
+def main_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    problems = []
+    for name, link in STATES.items():
+        page = browser.new_page(viewport=VIEWPORT)
+        log = PageLog(page)
+        page.goto(base + link)
+        wait_complete(page)
+        shoot(page, out / f"{name}.png")
+        if full:
+            page.screenshot(path=str(out / f"{name}-full.png"), full_page=True)
+        problems += [f"{name}: {e}" for e in log.errors + log.foreign_requests()]
+        page.close()
+    return problems
+
+
+def training_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog(page)
+    page.goto(base + TRAINING)
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    page.click("#train")
+    page.wait_for_function(STEPS_AT_LEAST, arg=150, timeout=120_000)
+    page.evaluate(SCROLL_TO_TRAINING)  # the panel just under the sticky playback bar, as a teacher scrolls
+    shoot(page, out / "training-live.png", settle_ms=150)
+    page.wait_for_function(TRAIN_DONE, timeout=120_000)
+    wait_complete(page, after=run)
+    page.evaluate(SCROLL_TO_TRAINING)
+    shoot(page, out / "training.png")
+    problems = [f"training: {e}" for e in log.errors + log.foreign_requests()]
+    page.close()
+
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog(page)
+    page.goto(base + COMPARE)
+    page.select_option("#speed", "0")
+    wait_complete(page)
+    page.click("#compare-train")
+    page.wait_for_function(ALL_TRAINED, timeout=180_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shoot(page, out / "compare.png", settle_ms=400)
+    problems += [f"compare: {e}" for e in log.errors + log.foreign_requests()]
+    page.close()
+    return problems
+
+
+def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    with urllib.request.urlopen(base + "/api/lessons", timeout=10) as r:
+        lessons = json.load(r)["lessons"]
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog(page)
+    for doc in lessons:
+        page.goto(base + doc["link"])
+        page.wait_for_function("() => window.gfl && window.gfl.trace && window.gfl.lastPaint")
+        page.select_option("#speed", "0")  # as if played through
+        wait_complete(page)
+        if page.locator("#lesson-answer").is_visible():
+            page.click(".lesson-reveal")  # keep the answer for the class to find
+        page.mouse.move(0, VIEWPORT["height"] - 1)
+        shoot(page, out / f"lesson-{doc['id']}.png")
+    page.close()
+    return [f"lessons: {e}" for e in log.errors + log.foreign_requests()]
+
+
+GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--full", action="store_true", help="also save the whole page as NAME-full.png")
+    parser.add_argument("--only", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS))
+    parser.add_argument("--full", action="store_true", help="main: also save the whole page as NAME-full.png")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     problems = []
     with running_server() as base, sync_playwright() as p:
         browser = launch(p)
-        for name, link in STATES.items():
-            page = browser.new_page(viewport=VIEWPORT)
-            log = PageLog(page)
-            page.goto(base + link)
-            wait_complete(page)
-            page.wait_for_timeout(300)  # let Plotly settle its hover layers
-            page.screenshot(path=str(args.out / f"{name}.png"))
-            if args.full:
-                page.screenshot(path=str(args.out / f"{name}-full.png"), full_page=True)
-            problems += [f"{name}: {e}" for e in log.errors + log.foreign_requests()]
-            print(args.out / f"{name}.png")
-            page.close()
+        for group in args.only:
+            problems += GROUPS[group](browser, base, args.out, args.full)
         browser.close()
     for line in problems:
         print("problem:", line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.harness import wait_complete
 
 
@@ -20,14 +22,35 @@ def test_train_plots_the_loss_then_shows_the_trained_model(page, server_url):
     assert page.log.errors == []
 
 
+def text_frames(page) -> list[dict]:
+    """Every JSON frame the page's sockets receive from now on, in order."""
+    frames: list[dict] = []
+
+    def received(payload):
+        if isinstance(payload, str):
+            frames.append(json.loads(payload))
+
+    page.on("websocket", lambda ws: ws.on("framereceived", received))
+    return frames
+
+
 def test_stop_ends_training(page, server_url):
+    frames = text_frames(page)
     page.goto(server_url + "/?steps=5000&seq_len=200&hidden_size=128")
     wait_complete(page)
     page.click("#train")
     page.wait_for_function("() => /step \\d+/.test(document.getElementById('train-status').textContent)")
     page.click("#stop")
+    assert page.is_enabled("#train") and page.is_disabled("#stop")
     page.wait_for_function("() => /Stopped after/.test(document.getElementById('train-status').textContent)")
-    assert page.is_enabled("#train")
+    assert "Stopped after" in page.inner_text("#train-banner")
+    # On the wire: the train request ends with `cancelled`, and no train_step of it follows.
+    train_run = next(f["run"] for f in frames if f["type"] == "train_start")
+    page.wait_for_timeout(300)
+    kinds = [f["type"] for f in frames if f.get("run") == train_run]
+    assert "cancelled" in kinds and kinds[kinds.index("cancelled") + 1 :] == [], kinds[-5:]
+    steps = page.evaluate("() => window.gfl.training.run.steps")
+    assert 0 < steps < 5000 and steps <= kinds.count("train_step")
     # The socket is still usable: a new trace comes back.
     run = page.evaluate("() => window.gfl.lastPaint.run")
     page.fill('[name="seq_len"]', "30")

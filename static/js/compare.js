@@ -1,0 +1,279 @@
+// Compare mode: the page's settings (A) against up to two alternatives (B, C)
+// that change one or more keys, each run on its own socket so they stream in
+// parallel.  The link says `cmp_b=cell:lstm&cmp_c=cell:gru,clip:norm`: pairs read
+// with the same field table as the rest of the link.  Data depends only on task,
+// seq_len, batch_size and seed, so alternatives that keep those see A's very batch.
+
+import { APPLIES } from "./controls.js";
+import {
+  DATA_KEYS, SLOTS, buildForm, formatAlternative, parseAlternative, renderChips, valueEditor, valueLabel,
+} from "./compare_form.js";
+import { TraceSocket } from "./socket.js";
+import { RunTrace } from "./trace.js";
+import { TrainingRun } from "./training.js";
+import { COMPARE_COLOURS, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
+
+const QUERY_KEY = { B: "cmp_b", C: "cmp_c" };
+const REDRAW_MS = 100;
+
+export class ComparePanel {
+  /**
+   * @param {HTMLElement} root  the #compare section
+   * @param {object} o
+   * @param {import('./state.js').LinkState} o.link
+   * @param {Record<string, import('./charts.js').Chart>} o.charts  by element id
+   * @param {string} o.url  the socket address
+   * @param {HTMLButtonElement} o.toggle  the button that shows and hides the section
+   * @param {(notices: Array<{field: string|null, message: string}>, source?: string) => void} o.notify  shows notices
+   */
+  constructor(root, { link, charts, url, toggle, notify }) {
+    Object.assign(this, { root, link, url, toggle, notify });
+    this.chartNorms = charts["chart-compare-norms"];
+    this.chartLoss = charts["chart-compare-loss"];
+    this.table = root.querySelector("#compare-table");
+    this.chips = root.querySelector("#compare-chips");
+    this.form = root.querySelector("#compare-form");
+    this.title = root.querySelector("#compare-norms-title");
+    this.base = null; // A's config, as the page's controls say
+    this.alts = []; // [{pairs}], B then C
+    this.entries = { A: blankEntry("A") }; // name -> what arrived for it
+    this.sockets = []; // one per alternative slot, opened on first use
+    this.primaryTraining = null; // the TrainingPanel, whose run is A's
+    this.timer = 0;
+    this.readLink(location.search);
+    buildForm(this);
+    toggle.addEventListener("click", () => this.show(this.root.hidden));
+    this.show(this.alts.length > 0);
+  }
+
+  get active() {
+    return this.alts.length > 0;
+  }
+
+  /** cmp_b / cmp_c of the link; pairs that cannot be read are dropped with a notice. */
+  readLink(search) {
+    const params = new URLSearchParams(search);
+    const notices = [];
+    for (const slot of SLOTS) {
+      const text = params.get(QUERY_KEY[slot]);
+      if (text === null) continue;
+      const { pairs, problems } = parseAlternative(this.link, text);
+      for (const p of problems) {
+        notices.push({ field: QUERY_KEY[slot], message: `Link: compare ${slot} (${QUERY_KEY[slot]}): ${p}; ignored` });
+      }
+      if (pairs.length) this.alts.push({ pairs });
+    }
+    this.notify(notices);
+    if (notices.length) this.writeLink(); // the link says what is shown, as it does for bad config values
+  }
+
+  show(on) {
+    this.root.hidden = !on;
+    this.toggle.setAttribute("aria-expanded", String(on));
+    this.toggle.classList.toggle("on", on);
+    if (on) this.redraw(true);
+  }
+
+  /** The link's cmp_b / cmp_c follow the alternatives; everything else in it is left alone. */
+  writeLink() {
+    const params = new URLSearchParams(location.search);
+    for (const slot of SLOTS) params.delete(QUERY_KEY[slot]);
+    this.alts.forEach((alt, i) => params.set(QUERY_KEY[SLOTS[i]], formatAlternative(this.link, alt.pairs)));
+    history.replaceState(null, "", "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ","));
+  }
+
+  config(i) {
+    return { ...this.base, ...Object.fromEntries(this.alts[i].pairs) };
+  }
+
+  /** Whether alternative i draws a different batch from A's. */
+  differentData(i) {
+    const c = this.config(i);
+    return DATA_KEYS.some((k) => c[k] !== this.base[k]);
+  }
+
+  /** Legend names that say what differs: "A: rnn", "B: lstm", "C: gru, clip norm". */
+  labels() {
+    const keys = [...new Set(this.alts.flatMap((a) => a.pairs.map(([k]) => k)))];
+    // A key that does not apply to a setting (clip_at without clipping) is left out of its name.
+    const applies = (k, c) => !APPLIES[k] || APPLIES[k][0](c);
+    const name = (n, c) =>
+      `${n}: ${keys.filter((k) => applies(k, c)).map((k) => valueLabel(k, c[k])).join(", ") || "this page"}`;
+    const out = { A: name("A", this.base || {}) };
+    this.alts.forEach((_, i) => (out[SLOTS[i]] = name(SLOTS[i], this.config(i))));
+    return out;
+  }
+
+  /** A's config changed (a control moved): every alternative is rerun on top of it. */
+  setBase(cfg) {
+    const same = this.base && JSON.stringify(cfg) === JSON.stringify(this.base);
+    const first = !this.base;
+    this.base = { ...cfg };
+    if (first) valueEditor(this); // offers a value other than A's
+    if (same) return renderChips(this);
+    // The page's socket brings A's new trace; training of the old settings is over.
+    Object.assign(this.entries.A, { trace: null, run: null });
+    this.runAlternatives();
+    renderChips(this);
+  }
+
+  runAlternatives() {
+    if (!this.base) return;
+    this.alts.forEach((_, i) => {
+      this.entries[SLOTS[i]] = blankEntry(SLOTS[i]);
+      this.socket(i).run(this.config(i));
+    });
+    for (const slot of SLOTS.slice(this.alts.length)) delete this.entries[slot];
+    this.redraw();
+  }
+
+  socket(i) {
+    if (!this.sockets[i]) {
+      let dropped = false;
+      this.sockets[i] = new TraceSocket(this.url, (f, p) => this.onFrame(SLOTS[i], f, p), (s) => {
+        if (s === "closed") dropped = true;
+        // A fresh socket after a drop: ask again for what this slot shows.
+        if (s === "open" && dropped && i < this.alts.length) {
+          dropped = false;
+          this.entries[SLOTS[i]] = blankEntry(SLOTS[i]);
+          this.sockets[i].run(this.config(i));
+        }
+      });
+    }
+    return this.sockets[i];
+  }
+
+  /** A's trace, from the page's own socket, once it is complete. */
+  primary(trace) {
+    this.entries.A.trace = trace;
+    this.redraw();
+  }
+
+  /** The page's training panel: its run is A's training. */
+  follow(panel) {
+    this.primaryTraining = panel;
+    const button = this.root.querySelector("#compare-train");
+    // The section's own Train / Stop, so nobody has to scroll down to the training panel.
+    button.addEventListener("click", () => (panel.active ? panel.stopButton : panel.trainButton).click());
+    panel.listen(() => {
+      this.entries.A.run = panel.run;
+      button.textContent = panel.active ? "Stop" : "Train all";
+      this.redraw();
+    });
+  }
+
+  /** Train every alternative on its socket (A trains on the page's socket). */
+  train(cfg) {
+    this.base = { ...cfg };
+    this.alts.forEach((_, i) => {
+      const e = (this.entries[SLOTS[i]] ||= blankEntry(SLOTS[i]));
+      e.run = null;
+      e.trainRequested = true;
+      this.socket(i).train(this.config(i));
+    });
+    this.redraw();
+  }
+
+  stop() {
+    this.alts.forEach((_, i) => {
+      const e = this.entries[SLOTS[i]];
+      if (e.run && !e.run.done) e.run.stopped = true;
+      if (e.trainRequested) this.socket(i).stop();
+      e.trainRequested = false;
+    });
+    this.redraw();
+  }
+
+  onFrame(name, frame, payload) {
+    const e = this.entries[name];
+    if (!e) return;
+    switch (frame.type) {
+      case "start":
+        e.trace = new RunTrace(frame);
+        e.trace.trained = !!(e.run && e.run.done);
+        e.error = null;
+        break;
+      case "forward":
+        if (e.trace) e.trace.addForward(frame, payload);
+        return;
+      case "backward":
+        if (e.trace) e.trace.addBackward(frame, payload);
+        return;
+      case "done":
+        if (e.trace) e.trace.done = frame;
+        break;
+      case "error":
+        e.error = frame.message;
+        e.trainRequested = false;
+        this.notify([{ field: frame.field, message: `Compare ${name}: ${frame.message}` }], "compare-run");
+        break;
+      case "train_start":
+        if (e.trainRequested) e.run = new TrainingRun(frame);
+        break;
+      case "train_step":
+        if (e.run && e.trainRequested) e.run.add(frame);
+        break;
+      case "train_done":
+        if (e.run) e.run.finish(frame);
+        e.trainRequested = false;
+        break;
+      case "cancelled":
+        if (e.run && !e.run.done) e.run.stopped = true;
+        e.trainRequested = false;
+        break;
+      default:
+        return;
+    }
+    this.redraw();
+  }
+
+  /** Repaint at most every REDRAW_MS, on an animation frame; `now` skips the wait. */
+  redraw(now = false) {
+    if (now) {
+      clearTimeout(this.timer);
+      this.timer = 0;
+      this.paint();
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => requestAnimationFrame(() => {
+      this.timer = 0;
+      this.paint();
+    }), REDRAW_MS);
+  }
+
+  paint() {
+    if (this.root.hidden || !this.base) return;
+    const labels = this.labels();
+    const names = ["A", ...SLOTS.slice(0, this.alts.length)];
+    const rows = names.map((n, i) => ({ name: n, label: labels[n], colour: COMPARE_COLOURS[i], ...this.entries[n],
+      differentData: n !== "A" && this.differentData(i - 1) }));
+    const complete = rows.filter((r) => r.trace && r.trace.complete);
+    // Charts are drawn only while they are displayed: Plotly sizes a hidden chart wrongly.
+    this.root.classList.toggle("has-alternatives", this.active);
+    fillCompareTable(this.table, rows);
+    if (!this.active) return;
+    drawCompareNorms(this.chartNorms, complete);
+    const trained = complete.length > 0 && complete.every((r) => r.trace.trained);
+    this.title.dataset.trained = String(trained);
+    drawCompareLoss(this.chartLoss, rows.filter((r) => r.run && r.run.steps > 0), this.base.steps);
+    this.lastPaint = { settings: names.length, complete: complete.length, at: performance.now() };
+    window.dispatchEvent(new CustomEvent("gfl:compare-painted", { detail: this.lastPaint }));
+  }
+
+  remove(i) {
+    this.alts.splice(i, 1);
+    this.changedAlternatives();
+  }
+
+  changedAlternatives() {
+    this.writeLink();
+    renderChips(this);
+    this.runAlternatives();
+    this.redraw(true);
+  }
+}
+
+function blankEntry(name) {
+  return { name, trace: null, run: null, error: null, trainRequested: false };
+}

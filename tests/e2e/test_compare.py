@@ -1,0 +1,122 @@
+"""Compare mode: alternatives from the link run side by side on A's data, overlaid, and the link round-trips.
+
+The independent reference is POST /api/trace of each compared config: the numbers the page
+shows for B and C (streamed on their own sockets) must be the numbers a plain trace gives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+from tests.e2e.harness import plot, wait_complete
+
+COMPARE_DONE = "n => { const p = window.gfl.compare.lastPaint; return !!p && p.settings === n && p.complete === n; }"
+# {name: {stat: exact value (data-value) or the text shown}} of the summary table.
+TABLE = """() => Object.fromEntries([...document.querySelectorAll('#compare-table tbody tr')].map(tr =>
+  [tr.dataset.name, Object.fromEntries([...tr.children].map(td =>
+    [td.dataset.stat, td.dataset.value ?? td.textContent]))]))"""
+
+
+def api_trace(server_url: str, config: dict) -> dict:
+    req = urllib.request.Request(
+        server_url + "/api/trace",
+        data=json.dumps(config).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def top_forward_norms(trace: dict) -> list[float]:
+    return trace["backward"]["grad_h_norm"][-1][0]
+
+
+def test_link_overlays_three_settings_on_the_same_data_and_round_trips(page, server_url):
+    page.goto(server_url + "/?cell=rnn&seq_len=30&cmp_b=cell:lstm&cmp_c=cell:gru")
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    assert page.is_visible("#compare") and page.get_attribute("#compare-toggle", "aria-expanded") == "true"
+    assert page.locator("#compare-chips .chip").all_inner_texts()[1:] == ["B: lstm\n×", "C: gru\n×"]
+    curves = plot(page, "chart-compare-norms")["data"]
+    assert [c["name"] for c in curves] == ["A: rnn", "B: lstm", "C: gru"]
+    assert all(len(c["y"]) == 30 and all(v > 0 for v in c["y"]) for c in curves)
+    table = page.evaluate(TABLE)
+
+    # Each setting's numbers are a plain trace's: same seed, same batch, own socket.
+    for name, cell, curve in zip("ABC", ["rnn", "lstm", "gru"], curves):
+        ref = api_trace(server_url, {"cell": cell, "seq_len": 30})
+        assert float(table[name]["loss"]) == ref["done"]["loss"], name
+        assert float(table[name]["norm"]) == ref["done"]["total_norm"], name
+        assert int(table[name]["params"]) == ref["param_count"], name
+        assert table[name]["data"] in ("A's batch", "same as A")
+        for got, want in zip(curve["y"], top_forward_norms(ref)):
+            assert math.isclose(got, want, rel_tol=1e-6), name
+    assert page.locator("#notices .notice").count() == 0, page.inner_text("#notices")
+
+    # The link keeps the alternatives, readable, and reopening it gives the same numbers.
+    q = parse_qs(urlparse(page.url).query)
+    assert q["cmp_b"] == ["cell:lstm"] and q["cmp_c"] == ["cell:gru"] and q["seq_len"] == ["30"]
+    assert "cmp_b=cell:lstm" in page.url
+    page.reload()
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    assert page.evaluate(TABLE) == table
+    assert [c["y"] for c in plot(page, "chart-compare-norms")["data"]] == [c["y"] for c in curves]
+    assert page.log.errors == [] and page.log.foreign_requests() == []
+
+
+def test_training_in_compare_mode_overlays_every_loss_curve(page, server_url):
+    link = "/?task=adding&seq_len=20&hidden_size=16&steps=15&cmp_b=cell:gru&cmp_c=clip:norm,clip_at:0.2"
+    page.goto(server_url + link)
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    page.click("#compare-train")
+    page.wait_for_function("""() => ['A', 'B', 'C'].every(n => { const e = window.gfl.compare.entries[n];
+      return e.run && e.run.done && e.trace && e.trace.complete && e.trace.trained; })""")
+    wait_complete(page, after=run)
+    losses = plot(page, "chart-compare-loss")
+    lines = [t for t in losses["data"] if t["name"][:2] in ("A:", "B:", "C:")]
+    assert [t["name"] for t in lines] == ["A: rnn, clip none", "B: gru, clip none", "C: rnn, clip norm, clip_at 0.2"]
+    assert all(t["x"] == list(range(1, 16)) for t in lines)
+    assert any(t["name"].startswith("baseline") for t in losses["data"])
+    assert "always answer 1: 0.167" in losses["notes"]
+    # Step 1 trains on the batch a plain trace uses: its loss is that trace's loss.
+    base = {"task": "adding", "seq_len": 20, "hidden_size": 16}
+    for line, extra in zip(lines, [{}, {"cell": "gru"}, {"clip": "norm", "clip_at": 0.2}]):
+        want = api_trace(server_url, {**base, **extra})["done"]["loss"]
+        assert math.isclose(line["y"][0], want, rel_tol=1e-5), line["name"]
+    assert page.get_attribute("#compare-norms-title", "data-trained") == "true"
+    assert page.inner_text("#compare-train") == "Train all"
+    assert page.log.errors == []
+
+
+def test_bad_pairs_get_a_notice_and_the_form_edits_the_link(page, server_url):
+    page.goto(server_url + "/?seq_len=12&hidden_size=8&cmp_b=cell:lstm,colour:red&cmp_c=seq_len:abc")
+    page.wait_for_function(COMPARE_DONE, arg=2)
+    text = page.inner_text("#notices")
+    assert "colour" in text and "seq_len" in text, text
+    assert page.locator("#compare-chips .chip").count() == 2  # A and B; C had nothing valid
+    q = parse_qs(urlparse(page.url).query)
+    assert q["cmp_b"] == ["cell:lstm"] and "cmp_c" not in q
+
+    # Add C = seq_len 16 with the form: other data, and the page says so.
+    page.select_option("#compare-form [name=key]", "seq_len")
+    page.fill("#compare-form [name=value]", "16")
+    page.select_option("#compare-form [name=slot]", "1")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    chip = page.locator('#compare-chips .chip[data-name="C"]')
+    assert "seq_len 16" in chip.inner_text() and "different data" in chip.inner_text()
+    assert page.evaluate(TABLE)["C"]["data"] == "different data"
+    assert parse_qs(urlparse(page.url).query)["cmp_c"] == ["seq_len:16"]
+
+    # Removing B moves C up to B, in the link too.
+    page.click('#compare-chips .chip[data-name="B"] .chip-remove')
+    page.wait_for_function(COMPARE_DONE, arg=2)
+    q = parse_qs(urlparse(page.url).query)
+    assert q["cmp_b"] == ["seq_len:16"] and "cmp_c" not in q
+    assert [c["name"] for c in plot(page, "chart-compare-norms")["data"]] == ["A: seq_len 12", "B: seq_len 16"]
+    assert page.log.errors == []

@@ -1,0 +1,158 @@
+"""Every lesson link, in one browser page: it opens its panel, restores its controls, waits for play, paints its
+timesteps and its theory overlays; a "Now try" button moves exactly its one control and the link."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from urllib.parse import parse_qs, urlparse
+
+from tests.e2e.harness import plot, wait_complete
+
+# The DOM value of each named control: checked for a checkbox, else its value.
+CONTROL_VALUES = """() => Object.fromEntries([...document.querySelectorAll('#controls [name]')]
+  .map(el => [el.name, el.type === 'checkbox' ? el.checked : el.value]))"""
+HELD = "() => { const g = window.gfl; return !!(g && g.trace && g.lastPaint && g.lastPaint.run === g.trace.run); }"
+PLAYER = "() => ({ cursor: gfl.player.cursor, playing: gfl.player.playing, length: gfl.player.length })"
+MEMORY_GATE = {"lstm": "∏ forget gate (memory path)", "gru": "∏ update gate (memory path)"}
+BOUND = "bound: (γ·σ_max)^distance"
+
+
+def plain(text: str) -> str:
+    """Lesson text without the script marks the page turns into sub- and superscripts, and without spaces."""
+    return "".join(c for c in text if c not in "_^{}() \n")
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.load(r)
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def same_value(shown, want) -> bool:
+    if isinstance(want, bool):
+        return shown is want
+    if isinstance(want, (int, float)):
+        return float(shown) == float(want)
+    return shown == want
+
+
+def open_lesson(page, base: str, doc: dict, defaults: dict) -> dict:
+    """Open a lesson link, check its panel and controls, show its run whole; returns the effective config."""
+    page.goto(base + doc["link"])
+    assert page.inner_text("#lesson-title") == doc["title"]
+    assert page.locator("#lesson").is_visible()
+    assert page.input_value("#lesson-picker").endswith(f"lesson={doc['id']}")
+    assert plain(page.inner_text(".lesson-question")) == plain(doc["question"])
+    shown = page.evaluate(CONTROL_VALUES)
+    for key, want in doc["config"].items():
+        assert same_value(shown[key], want), f"{doc['id']}: {key} shows {shown[key]!r}, the link says {want!r}"
+    assert page.locator("button.try").count() == len(doc["tries"])
+    page.wait_for_function(HELD)
+    if not doc["trains"]:
+        # "Predict, then press play": the lesson's run waits at its start, the answer hidden.
+        assert page.evaluate(PLAYER)["cursor"] == 0 and not page.evaluate(PLAYER)["playing"]
+        assert page.locator("#lesson-answer").is_hidden()
+    page.select_option("#speed", "0")  # show the run whole: no need to watch it play
+    wait_complete(page)
+    if not doc["trains"]:
+        assert page.locator("#lesson-answer").is_visible(), "the answer shows once the run has played through"
+    return {**defaults, **doc["config"]}
+
+
+def check_views(page, doc: dict, cfg: dict) -> None:
+    T = 1 if cfg["arch"] == "one-to-one" else cfg["seq_len"]
+    norms = plot(page, "chart-grad-norm")["data"]
+    first = norms[0]
+    assert len(first["x"]) == T and all(isinstance(v, (int, float)) for v in first["y"]), doc["id"]
+    z = page.evaluate("() => document.getElementById('chart-hidden').data[0].z")
+    assert len(z) == cfg["hidden_size"] and all(v is not None for v in z[0]) and len(z[0]) == T, doc["id"]
+    names = {t.get("name") for t in norms}
+    if cfg["cell"] == "rnn":
+        assert BOUND in names, doc["id"]
+    else:
+        assert MEMORY_GATE[cfg["cell"]] in names, doc["id"]
+    eigen = plot(page, "chart-eigen")["data"]
+    blocks = {"rnn": 1, "lstm": 4, "gru": 3}[cfg["cell"]]
+    assert len(eigen) == blocks and all(len(tr["x"]) == cfg["hidden_size"] for tr in eigen), doc["id"]
+
+
+def try_one(page, doc: dict, i: int, defaults: dict, formats: dict) -> None:
+    """Press try i: exactly its control and its key of the link change, the run re-runs, its look_for shows."""
+    t = doc["tries"][i]
+    before, link_before = page.evaluate(CONTROL_VALUES), query(page)
+    run = page.evaluate("() => gfl.lastPaint.run")
+    page.click(f"button.try[data-try='{i}']")
+    run = wait_complete(page, after=run)
+    after = page.evaluate(CONTROL_VALUES)
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed == {t["key"]}, f"{doc['id']} try {i}: {changed}"
+    assert same_value(after[t["key"]], t["value"])
+    want = dict(link_before)
+    want.pop(t["key"], None)
+    if t["value"] != defaults[t["key"]]:
+        want[t["key"]] = [formats[t["key"]](t["value"])]
+    assert query(page) == want
+    assert page.get_attribute(f"button.try[data-try='{i}']", "aria-pressed") == "true"
+    assert page.locator(f".look-for[data-try='{i}']").is_visible()
+    assert plain(t["look_for"]) in plain(page.inner_text(f".look-for[data-try='{i}']"))
+    # Pressed again, it puts the lesson's value back.
+    page.click(f"button.try[data-try='{i}']")
+    wait_complete(page, after=run)
+    assert page.evaluate(CONTROL_VALUES) == before and query(page) == link_before
+    assert page.locator(f".look-for[data-try='{i}']").is_hidden()
+
+
+def test_every_lesson_link(page, server_url):
+    lessons = get_json(server_url + "/api/lessons")["lessons"]
+    fields = get_json(server_url + "/api/config")["fields"]
+    defaults = {f["name"]: f["default"] for f in fields}
+    formats = {f["name"]: (lambda v: "1" if v else "0") if f["type"] == "bool" else str for f in fields}
+    assert len(lessons) == 12
+    tried = {"vanishing-gradients": 0, "copy-memory": 0, "tagging-both-ways": 0}  # slider, float slider, checkbox
+    for doc in lessons:
+        cfg = open_lesson(page, server_url, doc, defaults)
+        check_views(page, doc, cfg)
+        assert query(page)["lesson"] == [doc["id"]], "the link keeps its lesson"
+        if doc["id"] in tried:
+            try_one(page, doc, tried[doc["id"]], defaults, formats)
+    assert page.log.errors == []
+    assert page.log.foreign_requests() == []
+
+
+def test_answer_button_picker_and_fold(page, server_url):
+    page.goto(server_url + "/?lesson=exploding-gradients&nonlinearity=relu&init=identity&gain=1.2")
+    page.wait_for_function(HELD)
+    assert page.locator("#lesson-answer").is_hidden()
+    page.click(".lesson-reveal")
+    assert page.locator("#lesson-answer").is_visible()
+    assert page.get_attribute(".lesson-reveal", "aria-expanded") == "true"
+    page.click(".lesson-fold")
+    assert page.locator("#lesson-body").is_hidden() and page.locator("#view-grad-norm").is_visible()
+    page.click(".lesson-fold")
+    assert page.locator(".lesson-question").is_visible()
+    # The panel's play button plays the lesson's run.
+    page.click(".lesson-go")
+    wait_complete(page)
+    # Choosing another lesson in the picker opens it.
+    target = page.locator("#lesson-picker option").nth(1).get_attribute("value")
+    with page.expect_navigation():
+        page.select_option("#lesson-picker", target)
+    assert query(page)["lesson"] == ["four-shapes"]
+    assert page.inner_text("#lesson-title").startswith("Four shapes")
+    assert page.log.errors == []
+
+
+def test_training_lesson_reveals_its_answer_after_training(page, server_url):
+    page.goto(server_url + "/?v=1&hidden_size=16&task=sine&seq_len=20&batch_size=32&steps=150&lesson=price-forecast")
+    assert page.inner_text(".lesson-predict h3").lower() == "predict, then press train"
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    assert page.locator("#lesson-answer").is_hidden(), "the sweep before training does not answer a training question"
+    page.click(".lesson-go")  # Train, from the panel
+    page.wait_for_selector("#lesson-answer", state="visible", timeout=60_000)
+    assert page.evaluate("() => gfl.lastPaint.run") > run  # the trained model's trace
+    assert page.log.errors == []

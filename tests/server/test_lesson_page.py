@@ -1,0 +1,81 @@
+"""The main page with lesson=<id>: the server renders the lesson panel; an unknown id is a notice, not an error."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from markupsafe import escape
+
+from engine.lessons import LESSONS
+from server.routes.lessons import DOCUMENTS
+
+
+def esc(text: str) -> str:
+    """Text as the template writes it (Jinja's autoescape)."""
+    return str(escape(text))
+
+
+def lesson_data(text: str) -> dict:
+    """The panel's JSON island (what static/js/lesson.js reads)."""
+    m = re.search(r'<script type="application/json" id="lesson-data">(.*?)</script>', text, re.S)
+    assert m, "no lesson-data island on the page"
+    return json.loads(m.group(1))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.id)
+def test_lesson_link_renders_its_panel(client, lesson):
+    doc = DOCUMENTS[lesson.id]
+    page = client.get(doc["link"])
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="lesson"' in text
+    for key in ("title", "question", "answer", "analogy", "equation", "equation_says"):
+        assert esc(doc[key]) in text, key
+    for paragraph in doc["explanation"]:
+        assert esc(paragraph) in text
+    for t in doc["tries"]:
+        assert esc(t["look_for"]) in text
+        assert f'data-key="{t["key"]}"' in text
+    assert lesson_data(text) == {"id": lesson.id, "config": doc["config"], "trains": doc["trains"]}
+    # The picker has every lesson, and this one is chosen.
+    assert text.count('class="lesson-picker"') == 1
+    for other in DOCUMENTS.values():
+        assert f'value="{esc(other["link"])}"' in text
+    assert re.search(rf'<option value="[^"]*lesson={lesson.id}"\s+selected>', text)
+    assert "Link:" not in text  # no notice: the link is clean
+
+
+def test_training_lessons_ask_to_train():
+    trains = {d["id"] for d in DOCUMENTS.values() if d["trains"]}
+    assert trains == {"gradient-clipping", "gru-gates", "price-forecast", "sentiment-review", "tagging-both-ways"}
+
+
+def test_unknown_lesson_is_a_notice(client):
+    page = client.get("/?lesson=no-such-lesson&cell=lstm")
+    assert page.status_code == 200
+    assert "unknown lesson" in page.text
+    assert 'id="lesson"' not in page.text
+    assert 'id="lesson-picker"' in page.text
+    assert '"cell": "lstm"' in page.text  # the rest of the link still applies
+
+
+def test_page_without_lesson_has_picker_but_no_panel(client):
+    text = client.get("/").text
+    assert 'id="lesson"' not in text and 'id="lesson-picker"' in text
+    assert "choose a lesson" in text
+
+
+def test_embed_sets_the_body_class(client):
+    assert '<body class="embed">' in client.get("/?embed=1&cell=gru").text
+    assert '<body class="embed">' not in client.get("/?embed=0").text
+
+
+def test_lessons_page_groups_by_topic(client):
+    text = client.get("/lessons").text
+    for lesson in LESSONS:
+        assert f'id="{lesson.id}"' in text and esc(lesson.title) in text
+        section = text.rfind('<section class="topic"', 0, text.index(f'id="{lesson.id}"'))
+        assert f'id="topic-{lesson.topic}"' in text[section : section + 120]
+    assert 'href="/static/css/teaching.css"' in text
