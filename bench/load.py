@@ -15,56 +15,25 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.e2e.harness import running_server  # noqa: E402
 
 
 @contextlib.contextmanager
-def start_server(workers: int = 1, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
+def start_server(workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``python -m server`` on a free loopback port; yields its ws:// URL; always stops it."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "server", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz in time")
-            time.sleep(0.1)
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_server(workers=workers, env=env) as base:
+        yield base.replace("http://", "ws://", 1) + "/ws"
 
 
 @dataclass

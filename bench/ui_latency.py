@@ -39,7 +39,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, running_server  # noqa: E402
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, running_server, stop  # noqa: E402
 
 SCENARIOS = [
     ("default", "/", 150.0),
@@ -175,11 +175,7 @@ async def run(repeats: int) -> dict:
                         flush=True,
                     )
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             shutil.rmtree(profile, ignore_errors=True)
     return results
 

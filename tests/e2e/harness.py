@@ -1,4 +1,4 @@
-"""Start the real server and a headless Chromium: shared by the e2e tests, the screenshots and bench/ui_latency.py.
+"""Start the real server and a headless Chromium: shared by the e2e tests, the screenshots and the benches.
 
 The browser is Debian's /usr/bin/chromium driven by Playwright (never a
 downloaded build); the server is ``python -m server`` on a free 127.0.0.1 port.
@@ -38,14 +38,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(timeout: float = 90.0):
-    """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards."""
+def running_server(timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None):
+    """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
+
+    ``workers`` uvicorn worker processes; ``env`` adds to the server's environment.
+    """
     port = free_port()
     # GFL_E2E_LOG=path keeps the server's output for debugging.
     log = open(os.environ["GFL_E2E_LOG"], "w") if os.environ.get("GFL_E2E_LOG") else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning"],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
@@ -66,12 +71,17 @@ def running_server(timeout: float = 90.0):
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a child process, killing it if it has not gone in 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def launch(playwright):
