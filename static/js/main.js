@@ -8,7 +8,7 @@ import { Controls, TRAIN_ONLY, applicableOnly } from "./controls.js";
 import { applyEmbed, hideControls, pageOptions } from "./embed.js";
 import { bindDownloads } from "./export.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
-import { showBanner, showNotices, showSummary } from "./panels.js";
+import { addDismiss, showBanner, showNotices, showSummary } from "./panels.js";
 import { Player, SPEEDS, bindKeys } from "./player.js";
 import { TraceSocket } from "./socket.js";
 import { LinkState } from "./state.js";
@@ -20,6 +20,8 @@ import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
 const DEBOUNCE_MS = 120;
 const $ = (sel) => document.querySelector(sel);
+const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
 
 async function loadBoot() {
   const el = $("#gfl-boot");
@@ -37,15 +39,7 @@ async function main() {
   const link = new LinkState(boot.fields);
   const notices = $("#notices");
   // Notices the server rendered into the page get the same dismiss button as the page's own.
-  for (const p of notices.querySelectorAll(".notice")) {
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "notice-close";
-    close.setAttribute("aria-label", "Dismiss");
-    close.textContent = "×";
-    close.addEventListener("click", () => p.remove());
-    p.append(close);
-  }
+  for (const p of notices.querySelectorAll(".notice")) addDismiss(p);
 
   // The server read the link already (and rendered its notices); read it here too
   // when the page came without a config, so a static copy still works.
@@ -141,6 +135,7 @@ async function main() {
         showSummary($("#summary"), trace);
         showBanner($("#banner"), null);
         lastPainted = {};
+        progressAt = trace.createdAt; // a progress paint only once this run has streamed a while
         player.load(trace.T, { animate: animateNext });
         if (lesson.holds(trace)) player.pause(); // "predict, then press play"
         animateNext = true;
@@ -274,20 +269,21 @@ async function main() {
 
   function phaseText(cursor, fwd, bwd) {
     const T = trace.T;
-    $("#phase").textContent = cursor <= T
+    setText($("#phase"), cursor <= T
       ? (fwd === 0 ? "forward pass: about to read x_0" : `forward pass: h_t for t = 0 … ${fwd - 1} of ${T - 1}`)
-      : `backward pass: ∂L/∂h_t from t = ${T - 1} back to ${T - bwd}`;
+      : `backward pass: ∂L/∂h_t from t = ${T - 1} back to ${T - bwd}`);
   }
 
   // -- playback ---------------------------------------------------------------------
   const playButton = $("#play");
   const scrubber = $("#scrubber");
+  // Written only when they change: a frame that touches nothing costs the browser no layout.
   const player = new Player(render, (s) => {
-    playButton.textContent = s.playing ? "❚❚ Pause" : "▶ Play";
-    playButton.setAttribute("aria-pressed", String(s.playing));
-    scrubber.max = String(s.length);
-    scrubber.value = String(s.cursor);
-    scrubber.setAttribute("aria-valuetext", `step ${s.cursor} of ${s.length}`);
+    setText(playButton, s.playing ? "❚❚ Pause" : "▶ Play");
+    setAttr(playButton, "aria-pressed", String(s.playing));
+    setAttr(scrubber, "max", String(s.length));
+    if (scrubber.value !== String(s.cursor)) scrubber.value = String(s.cursor);
+    setAttr(scrubber, "aria-valuetext", `step ${s.cursor} of ${s.length}`);
   });
   gfl.player = player;
   playButton.addEventListener("click", () => player.toggle());

@@ -109,6 +109,17 @@ export function showBanner(el, trace, fwd = 0, bwd = 0) {
   return text || null;
 }
 
+/** Give a notice its "×" button. */
+export function addDismiss(p) {
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "notice-close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => p.remove());
+  p.append(close);
+}
+
 /** Add notices ({field, message}); `source` groups them so a later batch from the same source replaces the earlier one. */
 export function showNotices(el, notices, source) {
   for (const old of el.querySelectorAll(`[data-source="${source}"]`)) old.remove();
@@ -118,13 +129,7 @@ export function showNotices(el, notices, source) {
     p.dataset.source = source;
     if (n.field) p.dataset.field = n.field;
     p.textContent = (source === "link" ? "Link: " : "") + n.message;
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "notice-close";
-    close.setAttribute("aria-label", "Dismiss");
-    close.textContent = "×";
-    close.addEventListener("click", () => p.remove());
-    p.append(close);
+    addDismiss(p);
     el.append(p);
   }
 }
