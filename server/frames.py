@@ -3,10 +3,15 @@
 Frame order for one run ``k`` (see docs/protocol.md):
 
 1. text ``start``;
-2. for t = 0..T-1: text ``forward`` then one binary frame, float32 little-endian,
-   the arrays of ``layout.forward`` at step t, each (L, D, H), concatenated;
-3. for t = T-1..0: text ``backward`` then one binary frame, float32 LE, grad_h (L, D, H);
+2. for t = 0..T-1: text ``forward``; every ``chunk``-th of them (t = 0, chunk, 2·chunk, ...)
+   says ``"binary_steps": n`` and is followed by one binary frame, float32 little-endian, with the
+   arrays of ``layout.forward`` for steps t..t+n-1: (n, K, L, D, H);
+3. for t = T-1..0: text ``backward``, likewise: a binary frame after every ``chunk``-th, with
+   grad_h for the n steps t, t-1, ..., t-n+1 in that order: (n, L, D, H);
 4. text ``done``.
+
+Browsers pay per websocket message, so the per-unit arrays travel in chunks of up to
+``CHUNK_BYTES`` while the per-step text frames stay one per step.
 
 Everything here is pure encoding; it runs in a worker thread, never on the event loop.
 """
@@ -116,8 +121,15 @@ def done_fields(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _float32_le(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype="<f4")
+# Largest binary frame: a whole sweep of a small model travels in one; never under one step per frame.
+CHUNK_BYTES = 256 * 1024
+
+
+def chunk_steps(trace: Trace) -> int:
+    """Timesteps per binary frame."""
+    L, D, _, H = trace.hidden.shape
+    step_bytes = len(layout(trace)["forward"]) * L * D * H * 4
+    return max(1, CHUNK_BYTES // step_bytes)
 
 
 @dataclass(frozen=True)
@@ -126,20 +138,19 @@ class FramePlan:
 
     run: int
     start: str
+    chunk: int  # timesteps per binary frame
     forward_text: list[str]  # T texts, t = 0..T-1
-    forward_data: np.ndarray  # (T, K, L, D, H) float32 LE, K = len(layout.forward)
+    forward_data: np.ndarray  # (T, K, L, D, H) float32 LE, K = len(layout.forward), indexed by t
     backward_text: list[str]  # T texts in send order, t = T-1..0
-    backward_data: np.ndarray  # (T, L, D, H) float32 LE, indexed by t
+    backward_data: np.ndarray  # (T, L, D, H) float32 LE, in send order (t = T-1..0)
     done: str
 
     def frames(self) -> Iterator[tuple[str] | tuple[str, bytes]]:
         """Units that must reach the socket unbroken: a text alone, or a text and its binary."""
         yield (self.start,)
-        for t, text in enumerate(self.forward_text):
-            yield text, self.forward_data[t].tobytes()
-        T = len(self.backward_text)
-        for i, text in enumerate(self.backward_text):
-            yield text, self.backward_data[T - 1 - i].tobytes()
+        for texts, data in ((self.forward_text, self.forward_data), (self.backward_text, self.backward_data)):
+            for i, text in enumerate(texts):
+                yield (text, data[i : i + self.chunk].tobytes()) if i % self.chunk == 0 else (text,)
         yield (self.done,)
 
 
@@ -149,7 +160,15 @@ def plan_frames(trace: Trace, run: int, started: float) -> FramePlan:
     start = dumps({"type": "start", "run": run, **start_fields(trace)})
     # Whole series become JSON values once (vectorised), so each frame only indexes lists.
     outputs = to_jsonable(trace.outputs)  # T lists of O
-    forward_text = [encode({"type": "forward", "run": run, "t": t, "output": outputs[t]}) for t in range(T)]
+    chunk = chunk_steps(trace)
+
+    def steps(i: int) -> dict[str, int]:
+        """The ``binary_steps`` field of the i-th text of a sweep: the binary frame after it holds that many."""
+        return {"binary_steps": min(chunk, T - i)} if i % chunk == 0 else {}
+
+    forward_text = [
+        encode({"type": "forward", "run": run, "t": t, **steps(t), "output": outputs[t]}) for t in range(T)
+    ]
     arrays = forward_arrays(trace)
     L, D, _, H = trace.hidden.shape
     forward_data = np.empty((T, len(arrays), L, D, H), dtype="<f4")  # one copy, in send order
@@ -164,13 +183,13 @@ def plan_frames(trace: Trace, run: int, started: float) -> FramePlan:
     }
     by_step = {k: [None] * T if v is None else to_jsonable(v.transpose(2, 0, 1)) for k, v in series.items()}
     backward_text = [
-        encode({"type": "backward", "run": run, "t": t, **{k: v[t] for k, v in by_step.items()}})
+        encode({"type": "backward", "run": run, "t": t, **steps(T - 1 - t), **{k: v[t] for k, v in by_step.items()}})
         for t in range(T - 1, -1, -1)
     ]
-    backward_data = _float32_le(trace.grad_h.transpose(2, 0, 1, 3))  # (T, L, D, H)
+    backward_data = np.ascontiguousarray(trace.grad_h.transpose(2, 0, 1, 3)[::-1], dtype="<f4")  # (T, L, D, H)
     done = {"type": "done", "run": run, **done_fields(trace)}
     done["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return FramePlan(run, start, forward_text, forward_data, backward_text, backward_data, dumps(done))
+    return FramePlan(run, start, chunk, forward_text, forward_data, backward_text, backward_data, dumps(done))
 
 
 def value_count(trace: Trace) -> int:

@@ -1,5 +1,5 @@
 // The websocket client (/ws, see docs/protocol.md).  It pairs each text
-// header that announces a binary payload with the binary frame that follows,
+// header that announces a binary payload (`binary_steps`) with the binary frame that follows,
 // turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and drops
 // frames of runs that a newer request has superseded: every run/train message
 // takes the socket's next run number, so the newest request's number is simply
@@ -12,9 +12,6 @@ export function parseFrame(text) {
   return JSON.parse(text, (_key, value) =>
     typeof value === "string" && Object.hasOwn(NON_FINITE, value) ? NON_FINITE[value] : value);
 }
-
-// Text frames that are immediately followed by exactly one binary frame.
-const WITH_PAYLOAD = new Set(["forward", "backward"]);
 
 export class TraceSocket {
   /**
@@ -91,7 +88,7 @@ export class TraceSocket {
       return;
     }
     const frame = parseFrame(data);
-    if (WITH_PAYLOAD.has(frame.type)) {
+    if (frame.binary_steps) {
       this.header = frame;
       return;
     }

@@ -33,19 +33,19 @@ export class RunTrace {
     this.theory = start.theory || {};
   }
 
-  /** A forward frame and its float32 payload (arrays of layout.forward, each (L, D, H)). */
+  /**
+   * A forward frame, with the float32 payload when the frame says `binary_steps` = n: the arrays of
+   * layout.forward for steps t .. t+n-1, (n, K, L, D, H).  Later steps' frames come without one.
+   */
   addForward(frame, payload) {
     const t = frame.t;
     this.lastFrameAt = performance.now();
-    const data = new Float32Array(payload);
-    this.layout.forward.forEach((name, i) => {
-      this.arrays[name].set(data.subarray(i * this.block, (i + 1) * this.block), t * this.block);
-    });
+    if (payload) this.store(this.layout.forward, payload, frame.binary_steps, t, +1);
     this.outputs[t] = frame.output ?? null;
     if (this.forwardOverflowT === null) {
-      // The hidden state is the first array of each forward frame.
-      for (let i = 0; i < this.block; i++) {
-        if (!Number.isFinite(data[i])) {
+      const hidden = this.arrays.hidden;
+      for (let i = t * this.block; i < (t + 1) * this.block; i++) {
+        if (!Number.isFinite(hidden[i])) {
           this.forwardOverflowT = t;
           break;
         }
@@ -54,17 +54,15 @@ export class RunTrace {
     this.forwardCount = Math.max(this.forwardCount, t + 1);
   }
 
-  /** A backward frame: per-(layer, direction) norms in the header, per-unit grad_h in the payload. */
+  /**
+   * A backward frame: per-(layer, direction) norms in the header; with `binary_steps` = n, the
+   * payload holds grad_h for steps t, t-1, .., t-n+1, (n, L, D, H).
+   */
   addBackward(frame, payload) {
     const t = frame.t;
     this.lastFrameAt = performance.now();
     const LD = this.L * this.D;
-    if (payload) {
-      const data = new Float32Array(payload);
-      this.layout.backward.forEach((name, i) => {
-        this.arrays[name].set(data.subarray(i * this.block, (i + 1) * this.block), t * this.block);
-      });
-    }
+    if (payload) this.store(this.layout.backward, payload, frame.binary_steps, t, -1);
     for (let l = 0; l < this.L; l++) {
       for (let d = 0; d < this.D; d++) {
         const k = t * LD + l * this.D + d;
@@ -75,6 +73,17 @@ export class RunTrace {
       }
     }
     this.backwardCount = Math.max(this.backwardCount, this.T - t);
+  }
+
+  /** Unpack `steps` timesteps of the arrays `names`, step s of the payload going to t + s·dir. */
+  store(names, payload, steps, t, dir) {
+    const data = new Float32Array(payload);
+    for (let s = 0; s < steps; s++) {
+      names.forEach((name, i) => {
+        const from = (s * names.length + i) * this.block;
+        this.arrays[name].set(data.subarray(from, from + this.block), (t + s * dir) * this.block);
+      });
+    }
   }
 
   /** Value of array `name` at (t, layer, direction, unit). */

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine import Config, trace_config
+from server import frames
 from server.frames import underflow_step
 from server.wire import from_wire
 from tests.server.ws_helpers import SMALL, run_config, strict_loads
@@ -146,3 +147,27 @@ def test_underflow_ignores_structural_zeros():
     assert underflow_step(trace) == 1
     assert underflow_step(_norms([[[0.0, 0.0, 0.0, 2.0]]])) == 2
     assert underflow_step(_norms([[[1.0, 1.0, 1.0]]])) is None
+
+
+def test_binary_frames_carry_chunks_of_steps(client, monkeypatch):
+    """Per-unit arrays travel in binary frames of several steps; each step's slice is its own data."""
+    config = {**SMALL, "cell": "lstm", "bidirectional": True, "num_layers": 2, "seq_len": 10}
+    expected = trace_config(Config.from_dict(config))
+    L, D, T, H = expected.hidden.shape
+    K = 2 + len(expected.gate_names)  # hidden, cell state, gates
+    monkeypatch.setattr(frames, "CHUNK_BYTES", 4 * K * L * D * H * 4 + 3)  # 4 steps per binary frame
+
+    with client.websocket_connect("/ws") as ws:
+        run = run_config(ws, config, 1)
+
+    assert [f.get("binary_steps") for f, _ in run.forward] == [4, None, None, None, 4, None, None, None, 2, None]
+    assert [f.get("binary_steps") for f, _ in run.backward] == [4, None, None, None, 4, None, None, None, 2, None]
+    for frame, payload in run.forward:
+        got = np.frombuffer(payload, dtype="<f4").reshape(K, L, D, H)
+        np.testing.assert_array_equal(got[0], expected.hidden[:, :, frame["t"]])
+        np.testing.assert_array_equal(got[1], expected.cell_state[:, :, frame["t"]])
+        for k, g in enumerate(expected.gate_names):
+            np.testing.assert_array_equal(got[2 + k], expected.gates[g][:, :, frame["t"]])
+    for frame, payload in run.backward:
+        got = np.frombuffer(payload, dtype="<f4").reshape(L, D, H)
+        np.testing.assert_array_equal(got, expected.grad_h[:, :, frame["t"]])

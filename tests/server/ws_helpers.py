@@ -40,12 +40,13 @@ class Run:
 
 
 def receive_frame(ws) -> tuple[dict, bytes | None]:
-    """One text frame and, for forward/backward, the binary frame that must follow it."""
+    """One text frame and, when it says ``binary_steps``, the binary frame that must follow it."""
     message = ws.receive()
     assert message["type"] == "websocket.send", message
     assert message.get("text") is not None, "a binary frame arrived without a text header"
     frame = strict_loads(message["text"])
-    if frame["type"] in ("forward", "backward"):
+    if "binary_steps" in frame:
+        assert frame["type"] in ("forward", "backward") and frame["binary_steps"] >= 1, frame
         follow = ws.receive()
         assert follow.get("bytes") is not None, f"{frame['type']} t={frame['t']} is not followed by a binary frame"
         return frame, follow["bytes"]
@@ -53,21 +54,33 @@ def receive_frame(ws) -> tuple[dict, bytes | None]:
 
 
 def read_run(ws, number: int) -> Run:
-    """Read frames until run ``number`` ends; every frame must belong to it."""
+    """Read frames until run ``number`` ends; every frame must belong to it.
+
+    Each forward/backward frame is paired with its own step's slice of the binary frame that
+    carried it, so ``Run.forward`` and ``Run.backward`` hold one (frame, bytes) per step.
+    """
     run = Run(number)
+    pending: list[bytes] = []  # per-step slices of the last binary frame not yet claimed, in send order
+    pending_kind = None
     while True:
         frame, payload = receive_frame(ws)
         assert frame["run"] == number, f"frame of run {frame['run']} while reading run {number}: {frame}"
         kind = frame["type"]
-        if kind == "start":
+        if kind in ("forward", "backward"):
+            if payload is not None:
+                assert not pending, f"a binary frame arrived while {len(pending)} steps of the last were unclaimed"
+                n = frame["binary_steps"]
+                assert len(payload) % n == 0, f"{len(payload)} bytes do not split into {n} steps"
+                size = len(payload) // n
+                pending, pending_kind = [payload[i * size : (i + 1) * size] for i in range(n)], kind
+            assert pending and pending_kind == kind, f"{kind} t={frame['t']} has no binary data"
+            (run.forward if kind == "forward" else run.backward).append((frame, pending.pop(0)))
+        elif kind == "start":
             assert run.start is None and not run.forward
             run.start = frame
-        elif kind == "forward":
-            run.forward.append((frame, payload))
-        elif kind == "backward":
-            run.backward.append((frame, payload))
         else:
             assert kind in ("done", "cancelled", "error"), frame
+            assert not pending or kind != "done", "the run ended with binary data left unclaimed"
             run.end = frame
             return run
 
