@@ -77,6 +77,8 @@ def test_training_in_compare_mode_overlays_every_loss_curve(page, server_url):
     page.wait_for_function("""() => ['A', 'B', 'C'].every(n => { const e = window.gfl.compare.entries[n];
       return e.run && e.run.done && e.trace && e.trace.complete && e.trace.trained; })""")
     wait_complete(page, after=run)
+    # The compare views repaint on a short timer: wait for the paint that shows the trained models.
+    page.wait_for_selector('#compare-norms-title[data-trained="true"]', state="attached", timeout=10_000)
     losses = plot(page, "chart-compare-loss")
     lines = [t for t in losses["data"] if t["name"][:2] in ("A:", "B:", "C:")]
     assert [t["name"] for t in lines] == ["A: rnn, clip none", "B: gru, clip none", "C: rnn, clip norm, clip_at 0.2"]
