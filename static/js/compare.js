@@ -124,7 +124,21 @@ export class ComparePanel {
       this.socket(i).run(this.config(i));
     });
     for (const slot of SLOTS.slice(this.alts.length)) delete this.entries[slot];
+    this.stopRemoved();
     this.redraw();
+  }
+
+  /** Sockets of slots that no longer exist stop whatever they still compute. */
+  stopRemoved() {
+    for (let i = this.alts.length; i < this.sockets.length; i++) this.sockets[i]?.stop();
+  }
+
+  /** Alternative `name`'s trace again when training, which superseded it, ended without bringing one. */
+  retrace(name) {
+    const i = SLOTS.indexOf(name);
+    const e = this.entries[name];
+    if (i < 0 || i >= this.alts.length || (e.trace && e.trace.complete)) return;
+    this.socket(i).run(this.config(i));
   }
 
   socket(i) {
@@ -181,6 +195,7 @@ export class ComparePanel {
       if (e.trainRequested) this.socket(i).stop();
       e.trainRequested = false;
     });
+    this.stopRemoved();
     this.redraw();
   }
 
@@ -190,7 +205,8 @@ export class ComparePanel {
     switch (frame.type) {
       case "start":
         e.trace = new RunTrace(frame);
-        e.trace.trained = !!(e.run && e.run.done);
+        // Only the train request's own trace is of the trained model; a retrace is not.
+        e.trace.trained = !!(e.run && e.run.done && e.run.run === frame.run);
         e.error = null;
         break;
       case "forward":
@@ -202,11 +218,14 @@ export class ComparePanel {
       case "done":
         if (e.trace) e.trace.done = frame;
         break;
-      case "error":
+      case "error": {
+        const refusedTrain = e.trainRequested;
         e.error = frame.message;
         e.trainRequested = false;
         this.notify([{ field: frame.field, message: `Compare ${name}: ${frame.message}` }], "compare-run");
+        if (refusedTrain) this.retrace(name);
         break;
+      }
       case "train_start":
         if (e.trainRequested) e.run = new TrainingRun(frame);
         break;
@@ -220,6 +239,7 @@ export class ComparePanel {
       case "cancelled":
         if (e.run && !e.run.done) e.run.stopped = true;
         e.trainRequested = false;
+        this.retrace(name);
         break;
       default:
         return;

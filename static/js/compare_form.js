@@ -101,9 +101,11 @@ export function buildForm(panel) {
       value = panel.link.parseValue(f, input.value);
     } catch (e) {
       input.setAttribute("aria-invalid", "true");
-      input.title = e.message;
+      panel.notify([{ field: f.name, message: `Compare: ${e.message}; not added` }], "compare-form");
       return;
     }
+    input.removeAttribute("aria-invalid");
+    panel.notify([], "compare-form");
     const slot = Number(panel.form.elements.slot.value);
     if (slot >= panel.alts.length) panel.alts.push({ pairs: [] });
     const alt = panel.alts[slot];

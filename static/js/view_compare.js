@@ -3,8 +3,8 @@
 // table of the numbers that matter side by side.
 
 import { LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, logWindow } from "./charts.js";
-import { logAxis, stepAxis } from "./view_training.js";
-import { timeAxis } from "./view_norms.js";
+import { baselineLabel, logAxis, stepAxis } from "./view_training.js";
+import { edgeLabel, timeAxis } from "./view_norms.js";
 
 const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
 const LEGEND = { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 11 } };
@@ -43,8 +43,8 @@ export function drawCompareNorms(chart, entries) {
     });
   });
   const annotations = [];
-  if (over) annotations.push(edge(win.ceil, "▲ inf / NaN", OVERFLOW_COLOUR));
-  if (zero) annotations.push(edge(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
+  if (over) annotations.push(edgeLabel(win.ceil, "▲ inf / NaN", OVERFLOW_COLOUR));
+  if (zero) annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
   if (!entries.length) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },
       text: "waiting for the runs…" });
@@ -55,11 +55,6 @@ export function drawCompareNorms(chart, entries) {
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, showticklabels: !!range },
     showlegend: true, legend: LEGEND, margin: { t: 28 }, annotations,
   });
-}
-
-function edge(y, text, colour) {
-  return { xref: "paper", yref: "y", x: 0.01, xanchor: "left", y: Math.log10(y), yanchor: "middle",
-    text, showarrow: false, font: { size: 10, color: colour }, bgcolor: "rgba(255,255,255,0.85)" };
 }
 
 /**
@@ -83,7 +78,7 @@ export function drawCompareLoss(chart, entries, steps = 1) {
     if (b && Number.isFinite(b.loss) && b.loss > 0) baselines.set(`${b.name}|${b.loss}`, b);
   }
   for (const b of baselines.values()) {
-    const text = `${b.name}: ${fmtNum(b.loss)}`;
+    const text = baselineLabel(b);
     data.push({ type: "scatter", mode: "lines", x: [0, total], y: [b.loss, b.loss], name: `baseline (${text})`,
       showlegend: false, hoverinfo: "skip", line: { color: "#555", width: 1.5, dash: "dash" } });
     annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: Math.log10(b.loss), yanchor: "bottom", text,
@@ -153,7 +148,9 @@ export function fillCompareTable(table, rows) {
       td.dataset.stat = key;
       if (cells[key][1] !== null) td.dataset.value = String(cells[key][1]);
       if (key === "data" && row.differentData) td.className = "different-data";
-      if (/inf|NaN|diverged/.test(cells[key][0])) td.classList.add("nonfinite");
+      const value = cells[key][1];
+      const diverged = key === "trained" && row.run && row.run.divergedAt != null;
+      if (diverged || (typeof value === "number" && !Number.isFinite(value))) td.classList.add("nonfinite");
       tr.append(td);
     }
     if (row.error) tr.title = row.error;

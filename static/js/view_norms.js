@@ -177,7 +177,7 @@ function isolated(y) {
 }
 
 // On a log axis an annotation's y is given in log10 units.
-function edgeLabel(y, text, colour) {
+export function edgeLabel(y, text, colour) {
   return { xref: "paper", yref: "y", x: 0.01, xanchor: "left", y: Math.log10(y), yanchor: "middle",
     text, showarrow: false, font: { size: 10, color: colour }, bgcolor: "rgba(255,255,255,0.85)" };
 }

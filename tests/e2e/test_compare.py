@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.request
 from urllib.parse import parse_qs, urlparse
 
@@ -121,4 +122,31 @@ def test_bad_pairs_get_a_notice_and_the_form_edits_the_link(page, server_url):
     q = parse_qs(urlparse(page.url).query)
     assert q["cmp_b"] == ["seq_len:16"] and "cmp_c" not in q
     assert [c["name"] for c in plot(page, "chart-compare-norms")["data"]] == ["A: seq_len 12", "B: seq_len 16"]
+    assert page.log.errors == []
+
+
+def healthz(server_url: str) -> dict:
+    with urllib.request.urlopen(server_url + "/healthz", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_removing_a_setting_while_training_stops_its_training_on_the_server(page, server_url):
+    # A trains 5 steps; B trains 5000 slow steps unless its socket is told to stop.
+    page.goto(server_url + "/?task=adding&seq_len=10&hidden_size=8&steps=5&cmp_b=steps:5000,seq_len:200,hidden_size:64")
+    page.select_option("#speed", "0")
+    wait_complete(page)
+    page.wait_for_function(COMPARE_DONE, arg=2)
+    page.click("#compare-train")
+    page.wait_for_function("() => { const r = window.gfl.compare.entries.B.run; return !!r && r.steps > 0; }")
+    page.click('#compare-chips .chip[data-name="B"] .chip-remove')
+    page.wait_for_function("() => !window.gfl.training.active")  # A's own training is over
+    # Nothing is left computing: B's training ended, not just its chip.
+    idle = 0
+    for _ in range(100):
+        h = healthz(server_url)
+        idle = idle + 1 if h["computing"] == 0 and h["waiting"] == 0 else 0
+        if idle == 10:
+            break
+        time.sleep(0.05)
+    assert idle == 10, h
     assert page.log.errors == []
