@@ -63,6 +63,8 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "memory_open": ({"gate_product_above": float}, {}, _GATED),
     "memory_closed": ({"gate_product_below": float}, {}, _GATED),
 }
+# Claim kinds measured by training (as is any claim with after_training).
+_TRAINED_KINDS = ("learns", "plateaus", "diverges_without_clipping")
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TEXT = ("title", "summary", "analogy", "equation", "equation_says", "question", "answer")
@@ -87,6 +89,11 @@ class Claim:
     params: MappingProxyType  # the kind's parameters
     on_try: int | None  # measure the link after try i instead of the link itself
 
+    @property
+    def trains(self) -> bool:
+        """Whether measuring the claim needs training (the Trainer) rather than one trace."""
+        return self.kind in _TRAINED_KINDS or bool(self.params.get("after_training"))
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -103,6 +110,11 @@ class Lesson:
     answer: str
     tries: tuple[Try, ...]
     claims: tuple[Claim, ...]
+
+    @property
+    def trains(self) -> bool:
+        """Whether the lesson's own question is about training: a claim on its link needs it."""
+        return any(c.on_try is None and c.trains for c in self.claims)
 
 
 def load_lessons(path: str | Path = LESSONS_PATH) -> tuple[Lesson, ...]:
@@ -274,7 +286,7 @@ def check_claim(lesson: Lesson, claim: Claim) -> tuple[bool, str]:
     if kind == "diverges_without_clipping":
         at = _train(replace(cfg, clip="none")).diverged_at
         return at is not None, f"without clipping, training diverged at step {at}" if at else "it did not diverge"
-    if kind in ("learns", "plateaus") or p.get("after_training"):
+    if claim.trains:
         run = _train(cfg)
         if run.diverged_at is not None:
             return False, f"training diverged at step {run.diverged_at}"

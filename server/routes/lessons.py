@@ -13,9 +13,6 @@ from server.responses import StrictJSONResponse
 
 router = APIRouter(tags=["lessons"])
 
-# Claim kinds measured by training: a lesson with one of these on its own link asks about training.
-_TRAINED = ("learns", "plateaus", "diverges_without_clipping")
-
 
 def lesson_document(lesson: Lesson) -> dict[str, Any]:
     """A lesson as wire data: its text, its teaching link, and each try as a link of its own."""
@@ -40,8 +37,7 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
         ],
         "claims": [c.says for c in lesson.claims],
         # The lesson's own question is about training (the page reveals its answer once Train has run).
-        "trains": any(c.on_try is None and (c.kind in _TRAINED or c.params.get("after_training"))
-                      for c in lesson.claims),
+        "trains": lesson.trains,
     }  # fmt: skip
 
 

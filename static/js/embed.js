@@ -2,7 +2,7 @@
 //   embed=1       only the views, for a slide or an iframe (the run still plays);
 //   hide=k1,k2    those controls are hidden, and keep the values the link gives them.
 
-const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
+import { TRUE_WORDS } from "./state.js";
 
 /** {embed, hide} from a query string. */
 export function pageOptions(search) {

@@ -5,6 +5,7 @@
 // button or once the run (or, for a training lesson, the training) is through.
 // Each "Now try" button moves one form control and fires its change, so the
 // page re-runs and rewrites the link exactly as a hand on the control would.
+// Each run opens the answer at most once: hidden again, it stays hidden.
 
 const LOOK_FOR_CLASS = "look-for";
 
@@ -58,16 +59,18 @@ function mathNodes(text) {
 export class LessonPanel {
   /**
    * @param {HTMLElement|null} root  the #lesson section (null: no lesson on this link)
-   * @param {{form: HTMLFormElement, controls: object, link: object, embed: boolean}} page
+   * @param {{form: HTMLFormElement, controls: object, link: object, embed: boolean, changed: () => void}} page
+   *   `changed()` tells the glue that several controls were written at once
    */
-  constructor(root, { form, controls, link, embed = false }) {
+  constructor(root, { form, controls, link, embed = false, changed = () => {} }) {
     this.root = root;
     this.form = form;
     this.controls = controls;
     this.link = link;
-    this.held = null; // run number of the lesson's run kept at its start
+    this.changed = changed;
+    this.held = null; // the lesson's own trace, kept at its start, until it opens the answer
     this.pending = !!root && !embed; // the first run of the page is the lesson's own
-    this.trainArmed = null; // run number painted when Train was pressed
+    this.trainArmed = null; // {shown: the trace on show} from Train's press until the trained model's trace opens the answer
     this.lastTry = null; // data-try of the try pressed last
     if (!root) return;
     const data = JSON.parse(root.querySelector("#lesson-data").textContent);
@@ -102,12 +105,13 @@ export class LessonPanel {
       } else document.getElementById("play")?.click();
     });
     document.getElementById("train")?.addEventListener("click", () => {
-      this.trainArmed = window.gfl?.lastPaint?.run ?? 0;
+      this.trainArmed = { shown: window.gfl?.trace ?? null };
     });
     for (const b of this.tries) b.addEventListener("click", () => this.tryOut(b));
     this.root.querySelector(".try-reset").addEventListener("click", () => this.restore());
     this.form.addEventListener("change", () => this.markTries());
-    window.addEventListener("gfl:painted", (e) => this.painted(e.detail));
+    // The painted trace is the page's own (run numbers restart on each new socket, so they cannot say which).
+    window.addEventListener("gfl:painted", (e) => this.painted(e.detail, window.gfl?.trace));
   }
 
   /** Called by the glue on each run's start frame: true when the run should wait for play. */
@@ -115,15 +119,19 @@ export class LessonPanel {
     if (!this.pending) return false;
     this.pending = false;
     if (this.trains) return false; // a training lesson's question is about Train, not this sweep
-    this.held = trace.run;
+    this.held = trace;
     return true;
   }
 
-  painted(p) {
-    if (!p || !p.complete || this.answer === undefined) return;
-    if (p.run === this.held) this.reveal(true);
-    // The trained model's trace comes after train_done; a run the lesson never asked for does not count.
-    if (this.trainArmed !== null && p.run > this.trainArmed && this.isLessonSetting()) {
+  painted(p, trace) {
+    if (!p || !p.complete || !trace || this.answer === undefined) return;
+    if (trace === this.held) {
+      this.held = null;
+      this.reveal(true);
+    }
+    // Only the trained model's trace (after train_done) of the lesson's settings answers a Train.
+    const armed = this.trainArmed;
+    if (armed && p.trained && trace !== armed.shown && this.isLessonSetting()) {
       this.trainArmed = null;
       this.reveal(true);
     }
@@ -142,16 +150,11 @@ export class LessonPanel {
 
   /** Move one control to `value` and fire its change, as a hand on the control would. */
   setControl(key, value) {
-    const input = this.form.elements.namedItem(key);
+    const input = this.controls.inputs.get(key);
     if (!input) return;
-    const row = input.closest(".control");
-    const twin = row && row.querySelector("input.number-twin");
-    if (input.type === "checkbox") input.checked = !!value;
-    else input.value = String(value);
+    this.controls.write({ ...this.controls.read(), [key]: value });
     // A slider snaps to its step: its exact twin box carries the value.
-    const target = twin || input;
-    if (twin) twin.value = String(value);
-    target.dispatchEvent(new Event("change", { bubbles: true }));
+    (this.controls.boxes.get(key) || input).dispatchEvent(new Event("change", { bubbles: true }));
   }
 
   /** A try toggles: pressed again, its control goes back to the lesson's value. */
@@ -163,22 +166,12 @@ export class LessonPanel {
     this.markTries();
   }
 
+  /** Every control back to the lesson's value, then one run (and link) for them all. */
   restore() {
-    const now = this.controls.read();
-    const changed = Object.keys(this.config).filter((k) => now[k] !== this.config[k]);
-    // One change event for all of them: write every value first, then fire on the last.
-    for (const k of changed) this.writeOnly(k, this.config[k]);
-    if (changed.length) this.setControl(changed[changed.length - 1], this.config[changed[changed.length - 1]]);
+    if (this.isLessonSetting()) return;
+    this.controls.write({ ...this.controls.read(), ...this.config });
+    this.changed();
     this.markTries();
-  }
-
-  writeOnly(key, value) {
-    const input = this.form.elements.namedItem(key);
-    if (!input) return;
-    if (input.type === "checkbox") input.checked = !!value;
-    else input.value = String(value);
-    const twin = input.closest(".control")?.querySelector("input.number-twin");
-    if (twin) twin.value = String(value);
   }
 
   /** Each try button says which control and value it sets, in the form's own words; pressed while it holds. */

@@ -63,7 +63,8 @@ async function main() {
   let lastSent = -Infinity;
   let lastKey = null;
   let animateNext = true;
-  const controls = new Controls($("#controls"), boot.fields, (name, how) => {
+  // A control moved (name null: several at once, as the lesson's reset does).
+  function settingsChanged(name, how) {
     const cfg = controls.read();
     controls.applicability(cfg);
     writeLink(cfg);
@@ -71,7 +72,8 @@ async function main() {
     // Dragging a slider shows each result whole; a discrete change replays the sweep.
     animateNext = how !== "slide";
     requestRun();
-  });
+  }
+  const controls = new Controls($("#controls"), boot.fields, settingsChanged);
   // The link names only the keys that differ from the defaults and apply to this model.
   function writeLink(cfg) {
     history.replaceState(null, "", link.toQuery(applicableOnly(cfg, boot.fields), location.search));
@@ -85,7 +87,8 @@ async function main() {
   const unknownHidden = hideControls($("#controls"), page.hide);
   showNotices(notices, unknownHidden.map((k) => ({ field: "hide", message: `Link: hide names no control '${k}'` })), "hide");
   bindLessonPicker($("#lesson-picker"));
-  const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { form: $("#controls"), controls, link, embed: page.embed }));
+  const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { form: $("#controls"), controls, link, embed: page.embed,
+    changed: () => settingsChanged(null, "commit") }));
 
   // Leading and trailing edge: a single change goes out at once, a drag at most every DEBOUNCE_MS.
   function requestRun() {
@@ -114,7 +117,7 @@ async function main() {
   let lastRequest = "run";
   const status = $("#conn-status");
   let dropped = false;
-  const socket = new TraceSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`, onFrame, (s) => {
+  const socket = new TraceSocket(wsUrl, onFrame, (s) => {
     status.textContent = { connecting: "connecting…", open: "", closed: "reconnecting…" }[s];
     status.hidden = s === "open";
     if (s === "closed") dropped = true;
@@ -137,7 +140,9 @@ async function main() {
         lastPainted = {};
         progressAt = trace.createdAt; // a progress paint only once this run has streamed a while
         player.load(trace.T, { animate: animateNext });
-        if (lesson.holds(trace)) player.pause(); // "predict, then press play"
+        // "Predict, then press play"; its eigenvalues wait for the backward sweep, as the gradient views do.
+        trace.lessonHeld = lesson.holds(trace);
+        if (trace.lessonHeld) player.pause();
         animateNext = true;
         break;
       case "forward":
@@ -246,7 +251,7 @@ async function main() {
         $("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
       });
     }
-    paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
+    if (!trace.lessonHeld || bwd > 0) paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
     if (ready(fwd === T)) {
       paintIf("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
     }
@@ -263,7 +268,7 @@ async function main() {
     showBanner($("#banner"), trace, fwd, bwd);
     phaseText(cursor, fwd, bwd);
     const complete = trace.complete && fwd === T && bwd === T;
-    gfl.lastPaint = { run: trace.run, at: performance.now(), complete, cursor };
+    gfl.lastPaint = { run: trace.run, at: performance.now(), complete, cursor, trained: trace.trained };
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail: gfl.lastPaint }));
   }
 
@@ -312,6 +317,8 @@ async function main() {
     stop: () => {
       socket.stop();
       compare.stop();
+      // The train request cancelled any run in flight: finish showing the untrained model's trace.
+      if (!trace || !trace.complete) sendRun(true);
     },
   }));
   compare.follow(training);

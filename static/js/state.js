@@ -8,7 +8,8 @@ export const LINK_VERSION = 1;
 // Query keys that are not config fields but are allowed in a link.
 const RESERVED = new Set(["v", "lesson", "embed", "hide", "cmp_b", "cmp_c"]);
 
-const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
+/** How a link may say true (also the page's own embed=1). */
+export const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
 const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
 
 // Mirrors engine.config: the number of cells a trace may hold.

@@ -99,8 +99,8 @@ export class TrainingPanel {
       this.changed();
     });
     this.stopButton.addEventListener("click", () => {
+      this.stopped(); // first: a trace the stop asks for again must not count as a setting change
       actions.stop();
-      this.stopped();
     });
   }
 
@@ -155,10 +155,18 @@ export class TrainingPanel {
   interrupted() {
     if (!this.active) return;
     this.setActive(false);
-    const n = this.run ? this.run.steps : 0;
+    const n = this.markStopped();
+    // The run trained other settings than the form's now: it is no longer offered as the page's.
+    this.run = null;
     this.say(`Training stopped after ${n} steps: a setting changed.`);
     this.showBanner("stopped", `Stopped after ${n} steps`, "because a setting changed; press Train to train the new model.");
     this.changed();
+  }
+
+  /** The run on show ended early; returns its step count. */
+  markStopped() {
+    if (this.run && !this.run.done) this.run.stopped = true;
+    return this.run ? this.run.steps : 0;
   }
 
   started(frame) {
@@ -204,7 +212,7 @@ export class TrainingPanel {
   stopped() {
     if (!this.active) return;
     this.setActive(false);
-    const n = this.run ? this.run.steps : 0;
+    const n = this.markStopped();
     this.say(`Stopped after ${n} steps.`);
     this.showBanner("stopped", `Stopped after ${n} steps.`, "The views above still show the untrained model.");
     this.changed();
@@ -262,9 +270,9 @@ export class TrainingPanel {
   }
 }
 
-function formatSeconds(s) {
+export function formatSeconds(s) {
   if (!Number.isFinite(s)) return "–";
-  if (s < 60) return `${Math.ceil(s)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - 60 * m)} s`;
+  const whole = Math.ceil(s); // rounded before splitting: 119.6 s is "2 min 0 s", never "1 min 60 s"
+  if (whole < 60) return `${whole} s`;
+  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }

@@ -156,3 +156,45 @@ def test_training_lesson_reveals_its_answer_after_training(page, server_url):
     page.wait_for_selector("#lesson-answer", state="visible", timeout=60_000)
     assert page.evaluate("() => gfl.lastPaint.run") > run  # the trained model's trace
     assert page.log.errors == []
+
+
+FOUR_SHAPES = "/?v=1&hidden_size=16&seq_len=20&lesson=four-shapes"  # the lesson's own link
+
+
+def test_each_run_opens_the_answer_once_and_only_training_counts_for_train(page, server_url):
+    page.goto(server_url + FOUR_SHAPES)
+    page.wait_for_function(HELD)
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    assert page.locator("#lesson-answer").is_visible()
+    page.click(".lesson-reveal")  # hidden again by hand
+    # Repainting the run whole again (step back, step forward) leaves it hidden.
+    page.click("#step-back")
+    page.click("#step-forward")
+    page.wait_for_function("() => gfl.lastPaint.complete && gfl.player.cursor === gfl.player.length")
+    assert page.locator("#lesson-answer").is_hidden(), "a repaint opened the answer again"
+    # Train, stopped at once: the runs that follow are not the trained model's, even back at the lesson's setting.
+    page.evaluate("() => { document.getElementById('train').click(); document.getElementById('stop').click(); }")
+    page.click("button.try[data-try='0']")
+    run = wait_complete(page, after=run)
+    page.click("button.try[data-try='0']")
+    wait_complete(page, after=run)
+    assert page.evaluate("() => gfl.lesson.isLessonSetting()")
+    assert page.locator("#lesson-answer").is_hidden(), "an untrained run after Stop opened the answer"
+    assert page.log.errors == []
+
+
+def test_lesson_reset_reruns_when_a_training_key_changed_last(page, server_url):
+    page.goto(server_url + FOUR_SHAPES)
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    page.click("button.try[data-try='0']")  # arch → many-to-many
+    run = wait_complete(page, after=run)
+    page.fill('[name="lr"]', "0.05")
+    page.dispatch_event('[name="lr"]', "change")  # a training key: no new trace
+    page.click(".try-reset")
+    wait_complete(page, after=run, timeout=10_000)
+    assert page.evaluate("() => [gfl.trace.config.arch, gfl.controls.read().lr]") == ["many-to-one", 0.01]
+    assert page.evaluate("() => gfl.lesson.isLessonSetting()")
+    assert "arch" not in query(page) and "lr" not in query(page)
+    assert page.log.errors == []

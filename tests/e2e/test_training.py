@@ -10,8 +10,10 @@ from tests.e2e.harness import wait_complete
 def test_train_plots_the_loss_then_shows_the_trained_model(page, server_url):
     page.goto(server_url + "/?steps=30&seq_len=20")
     run = wait_complete(page)
-    page.click("#train")
-    assert page.is_disabled("#train") and page.is_enabled("#stop")
+    # Read the buttons in the same task as the click: 30 steps may be over before another round trip.
+    train_disabled, stop_disabled = page.evaluate("""() => { const b = (id) => document.getElementById(id);
+      b('train').click(); return [b('train').disabled, b('stop').disabled]; }""")
+    assert train_disabled and not stop_disabled
     # The trained model's trace arrives as the train request's ordinary frames.
     wait_complete(page, after=run)
     status = page.inner_text("#train-status")
@@ -19,6 +21,8 @@ def test_train_plots_the_loss_then_shows_the_trained_model(page, server_url):
     losses = page.evaluate("() => document.getElementById('chart-loss').data[0].y")
     assert len(losses) == 30
     assert page.is_enabled("#train") and page.is_disabled("#stop")
+    # Time left is rounded before it is split into minutes and seconds.
+    assert page.evaluate("async () => (await import('/static/js/training.js')).formatSeconds(119.6)") == "2 min 0 s"
     assert page.log.errors == []
 
 
@@ -51,6 +55,7 @@ def test_stop_ends_training(page, server_url):
     assert "cancelled" in kinds and kinds[kinds.index("cancelled") + 1 :] == [], kinds[-5:]
     steps = page.evaluate("() => window.gfl.training.run.steps")
     assert 0 < steps < 5000 and steps <= kinds.count("train_step")
+    assert page.evaluate("() => window.gfl.training.run.stopped")  # compare's row A says "stopped at step N"
     # The socket is still usable: a new trace comes back.
     run = page.evaluate("() => window.gfl.lastPaint.run")
     page.fill('[name="seq_len"]', "30")
