@@ -59,8 +59,8 @@ export class TraceSocket {
 
   send(message) {
     if (!this.open) {
-      // Only the latest request matters once the socket opens; a stop has nothing to stop.
-      if (message.type !== "stop") this.pending = message;
+      // Only the latest request matters once the socket opens; a stop cancels the one waiting.
+      this.pending = message.type === "stop" ? null : message;
       return;
     }
     if (message.type === "run" || message.type === "train") this.newest += 1;
