@@ -157,7 +157,6 @@ async function main() {
         if (trace && frame.run === trace.run) {
           trace.done = frame;
           trace.doneAt = performance.now();
-          showSummary($("#summary"), trace);
           compare.primary(trace);
         }
         player.invalidate();
@@ -251,7 +250,12 @@ async function main() {
         $("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
       });
     }
-    if (!trace.lessonHeld || bwd > 0) paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
+    // A lesson's "predict" moment: the eigenvalues and the summary's gradient figures would give the
+    // answer away, so they wait for the backward sweep.
+    const waits = !!trace.lessonHeld && bwd === 0;
+    paintIf("summary", [trace.run, done, waits], () => showSummary($("#summary"), trace, waits));
+    $("#view-eigen").classList.toggle("empty", waits);
+    if (!waits) paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
     if (ready(fwd === T)) {
       paintIf("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
     }

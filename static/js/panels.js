@@ -3,8 +3,11 @@
 
 import { fmtNum, layerLabel } from "./charts.js";
 
-/** Fill the summary panel (elements carrying data-stat="...") from a run. */
-export function showSummary(root, trace) {
+/**
+ * Fill the summary panel (elements carrying data-stat="...") from a run.
+ * `waiting`: a lesson's "predict" moment, when the loss and gradient figures would give the answer away.
+ */
+export function showSummary(root, trace, waiting = false) {
   const set = (key, text, title = "") => {
     const el = root.querySelector(`[data-stat="${key}"]`);
     if (!el) return;
@@ -23,8 +26,8 @@ export function showSummary(root, trace) {
   set("sigma", sig.max, sig.all);
   const rho = perLayer(th.spectral_radius ?? gateMax(th.gate_spectral_radius), trace);
   set("radius", rho.max, th.spectral_radius ? rho.all : `largest over the gate blocks of W_hh\n${rho.all}`);
-  if (!done) {
-    for (const key of ["loss", "norm", "clipped", "coef", "elapsed"]) set(key, "…");
+  if (!done || waiting) {
+    for (const key of ["loss", "norm", "clipped", "coef", "elapsed"]) set(key, "…", waiting ? "shown once the gradient starts back" : "");
     return;
   }
   set("loss", fmtNum(done.loss, 4));

@@ -56,6 +56,9 @@ def open_lesson(page, base: str, doc: dict, defaults: dict) -> dict:
         # "Predict, then press play": the lesson's run waits at its start, the answer hidden.
         assert page.evaluate(PLAYER)["cursor"] == 0 and not page.evaluate(PLAYER)["playing"]
         assert page.locator("#lesson-answer").is_hidden()
+        # The eigenvalues would give the answer away: they wait too, and the view says why.
+        assert page.locator("#view-eigen .empty-note").is_visible() and page.locator("#chart-eigen").is_hidden()
+        assert page.inner_text('#summary [data-stat="norm"]') == page.inner_text('#summary [data-stat="loss"]') == "…"
     page.select_option("#speed", "0")  # show the run whole: no need to watch it play
     wait_complete(page)
     if not doc["trains"]:
@@ -75,6 +78,8 @@ def check_views(page, doc: dict, cfg: dict) -> None:
         assert BOUND in names, doc["id"]
     else:
         assert MEMORY_GATE[cfg["cell"]] in names, doc["id"]
+    assert page.locator("#chart-eigen").is_visible() and page.locator("#view-eigen .empty-note").is_hidden()
+    assert page.inner_text('#summary [data-stat="norm"]') not in ("…", "–"), doc["id"]
     eigen = plot(page, "chart-eigen")["data"]
     blocks = {"rnn": 1, "lstm": 4, "gru": 3}[cfg["cell"]]
     assert len(eigen) == blocks and all(len(tr["x"]) == cfg["hidden_size"] for tr in eigen), doc["id"]
