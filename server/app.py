@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
-from server.compute import Activity, Compute, Hub
+from server.hub import Hub
 from server.routes import api, health, lessons, pages, stream
 from server.settings import Settings
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         description="How gradients flow backward through RNN, LSTM and GRU networks, step by step.",
         version="0.1.0",
     )
-    app.state.hub = Hub(settings, Compute(settings), tracer or trace_config, Activity())
+    app.state.hub = Hub(settings, tracer or trace_config)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     for module in (health, pages, lessons, api, stream):
         app.include_router(module.router)

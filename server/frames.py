@@ -1,17 +1,18 @@
 """A :class:`engine.Trace` becomes wire data: the websocket frame sequence and the JSON document.
 
-Frame order for one run ``k`` (see docs/protocol.md):
+Frame order for one run (see docs/protocol.md), each text frame a message of several steps:
 
 1. text ``start``;
-2. for t = 0..T-1: text ``forward``; every ``chunk``-th of them (t = 0, chunk, 2·chunk, ...)
-   says ``"binary_steps": n`` and is followed by one binary frame, float32 little-endian, with the
+2. forward messages for t = 0..T-1 in chunks of n steps: text ``forward`` with ``t`` (the first
+   step), ``steps`` = n and n outputs, then one binary frame, float32 little-endian, with the
    arrays of ``layout.forward`` for steps t..t+n-1: (n, K, L, D, H);
-3. for t = T-1..0: text ``backward``, likewise: a binary frame after every ``chunk``-th, with
-   grad_h for the n steps t, t-1, ..., t-n+1 in that order: (n, L, D, H);
+3. backward messages for t = T-1..0, likewise: text ``backward`` with n tables per series, then
+   one binary frame with grad_h for the n steps t, t-1, ..., t-n+1 in that order: (n, L, D, H);
 4. text ``done``.
 
-Browsers pay per websocket message, so the per-unit arrays travel in chunks of up to
-``CHUNK_BYTES`` while the per-step text frames stay one per step.
+Browsers and servers pay per websocket message, and a class of sockets multiplies that cost,
+so a message carries as many steps as fit in ``CHUNK_BYTES`` of binary data: a small model's
+whole sweep is one text and one binary frame.
 
 Everything here is pure encoding; it runs in a worker thread, never on the event loop.
 """
@@ -19,12 +20,14 @@ Everything here is pure encoding; it runs in a worker thread, never on the event
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine import Config
+from engine.cells import GATES
+from engine.tasks import get_task
+from server.recording import Unit
 from server.wire import dumps, encode, to_jsonable
 
 if TYPE_CHECKING:
@@ -126,70 +129,58 @@ CHUNK_BYTES = 256 * 1024
 
 
 def chunk_steps(trace: Trace) -> int:
-    """Timesteps per binary frame."""
+    """Timesteps per forward/backward message pair."""
     L, D, _, H = trace.hidden.shape
     step_bytes = len(layout(trace)["forward"]) * L * D * H * 4
     return max(1, CHUNK_BYTES // step_bytes)
 
 
-@dataclass(frozen=True)
-class FramePlan:
-    """The wire-ready frames of one run; holds no tensors and no reference to the trace."""
+def trace_units(trace: Trace, started: float) -> list[Unit]:
+    """Encode ``trace`` as a run's frames, without run numbers (see :mod:`server.recording`).
 
-    run: int
-    start: str
-    chunk: int  # timesteps per binary frame
-    forward_text: list[str]  # T texts, t = 0..T-1
-    forward_data: np.ndarray  # (T, K, L, D, H) float32 LE, K = len(layout.forward), indexed by t
-    backward_text: list[str]  # T texts in send order, t = T-1..0
-    backward_data: np.ndarray  # (T, L, D, H) float32 LE, in send order (t = T-1..0)
-    done: str
-
-    def frames(self) -> Iterator[tuple[str] | tuple[str, bytes]]:
-        """Units that must reach the socket unbroken: a text alone, or a text and its binary."""
-        yield (self.start,)
-        for texts, data in ((self.forward_text, self.forward_data), (self.backward_text, self.backward_data)):
-            for i, text in enumerate(texts):
-                yield (text, data[i : i + self.chunk].tobytes()) if i % self.chunk == 0 else (text,)
-        yield (self.done,)
-
-
-def plan_frames(trace: Trace, run: int, started: float) -> FramePlan:
-    """Encode ``trace`` as run ``run``'s frames; ``started`` is the time.perf_counter() the work began."""
+    ``started`` is the time.perf_counter() the work began, for ``done.elapsed_ms``.
+    """
     T = trace.hidden.shape[2]
-    start = dumps({"type": "start", "run": run, **start_fields(trace)})
-    # Whole series become JSON values once (vectorised), so each frame only indexes lists.
-    outputs = to_jsonable(trace.outputs)  # T lists of O
+    units = [Unit(dumps({"type": "start", **start_fields(trace)}))]
+    outputs = to_jsonable(trace.outputs)  # T lists of O, converted once
     chunk = chunk_steps(trace)
-
-    def steps(i: int) -> dict[str, int]:
-        """The ``binary_steps`` field of the i-th text of a sweep: the binary frame after it holds that many."""
-        return {"binary_steps": min(chunk, T - i)} if i % chunk == 0 else {}
-
-    forward_text = [
-        encode({"type": "forward", "run": run, "t": t, **steps(t), "output": outputs[t]}) for t in range(T)
-    ]
     arrays = forward_arrays(trace)
     L, D, _, H = trace.hidden.shape
     forward_data = np.empty((T, len(arrays), L, D, H), dtype="<f4")  # one copy, in send order
     for k, a in enumerate(arrays):
         forward_data[:, k] = a.transpose(2, 0, 1, 3)  # (T, L, D, H)
-    # Per-step (L, D, T) series as (T, L, D), so that [t] is one frame's (L, D) table.
+    for t in range(0, T, chunk):
+        n = min(chunk, T - t)
+        text = encode({"type": "forward", "t": t, "steps": n, "output": outputs[t : t + n]})
+        units.append(Unit(text, forward_data[t : t + n].tobytes()))
+    # Per-step (L, D, T) series in send order (t = T-1..0) as (T, L, D), so [i:i+n] is one message's.
     series = {
         "grad_h_norm": trace.grad_h_norm,
         "grad_c_norm": trace.grad_c_norm,
         "grad_out_norm": trace.grad_out_norm,
         **per_step_theory(trace),
     }
-    by_step = {k: [None] * T if v is None else to_jsonable(v.transpose(2, 0, 1)) for k, v in series.items()}
-    backward_text = [
-        encode({"type": "backward", "run": run, "t": t, **steps(T - 1 - t), **{k: v[t] for k, v in by_step.items()}})
-        for t in range(T - 1, -1, -1)
-    ]
+    by_step = {k: None if v is None else to_jsonable(v.transpose(2, 0, 1)[::-1]) for k, v in series.items()}
     backward_data = np.ascontiguousarray(trace.grad_h.transpose(2, 0, 1, 3)[::-1], dtype="<f4")  # (T, L, D, H)
-    done = {"type": "done", "run": run, **done_fields(trace)}
+    for i in range(0, T, chunk):
+        n = min(chunk, T - i)
+        fields = {k: None if v is None else v[i : i + n] for k, v in by_step.items()}
+        text = encode({"type": "backward", "t": T - 1 - i, "steps": n, **fields})
+        units.append(Unit(text, backward_data[i : i + n].tobytes()))
+    done = {"type": "done", **done_fields(trace)}
     done["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return FramePlan(run, start, chunk, forward_text, forward_data, backward_text, backward_data, dumps(done))
+    units.append(Unit(dumps(done)))
+    return units
+
+
+def json_value_count(cfg: Config) -> int:
+    """Per-unit and per-step values a JSON document of ``cfg``'s trace holds, known before computing it.
+
+    Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, T, H), and the (T, O) outputs.
+    """
+    K = 1 + (cfg.cell == "lstm") + len(GATES[cfg.cell])
+    cells = cfg.num_layers * cfg.num_directions * cfg.seq_len * cfg.hidden_size
+    return (K + 1) * cells + cfg.seq_len * get_task(cfg.task).output_size
 
 
 def value_count(trace: Trace) -> int:

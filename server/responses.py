@@ -18,3 +18,12 @@ class StrictJSONResponse(JSONResponse):
 
 def error_response(status: int, message: str, field: str | None) -> StrictJSONResponse:
     return StrictJSONResponse({"message": message, "field": field}, status_code=status)
+
+
+def busy_response(busy) -> StrictJSONResponse:
+    """503 for a full queue (:class:`server.scheduler.Busy`), with ``Retry-After``."""
+    return StrictJSONResponse(
+        {"message": busy.message, "field": None, "retry_after_s": busy.retry_after_s},
+        status_code=503,
+        headers={"Retry-After": str(busy.retry_after_s)},
+    )

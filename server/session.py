@@ -1,20 +1,22 @@
-"""One websocket session: a receiver, a sender and at most one run in flight.
+"""One websocket session: a receiver, a sender and at most one request in flight.
 
-The receiver reads client messages and starts or cancels runs; each run
-computes its trace in a worker thread and queues its frames in a bounded
-outbox; the sender drains the outbox onto the socket.  All three live in one
-task group, so a disconnect cancels everything the session started.
+The receiver reads client messages and starts or cancels requests; a request subscribes to
+its result through :class:`server.sharing.Sharing` (the cache, or the one computation in
+flight for the same key) and queues the units in a bounded outbox, labelled with this
+socket's run number; the sender drains the outbox onto the socket.  All three live in one
+task group, so a disconnect cancels everything the session started, and unsubscribes it
+from shared computations without touching other sockets.
 
-Cancellation (a newer run, ``stop``, a disconnect) is prompt: the run's task is
-cancelled, frames it already queued are dropped by the sender, and
-``cancelled`` is queued behind them.  A text frame and its binary frame leave
-as one unit, so a client never sees a binary frame without its header.
+Cancellation (a newer run, ``stop``, a disconnect) is prompt: the request's task is
+cancelled, frames it already queued are dropped by the sender, and ``cancelled`` is queued
+behind them.  A text frame and its binary frame leave as one unit, so a client never sees a
+binary frame without its header.  A socket whose frames stop draining for
+``stall_seconds`` is closed with code 1008 and releases everything it held.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import anyio
@@ -22,12 +24,11 @@ from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config
-from engine.experiment import trace_trained
-from engine.training import Trainer
-from server import training
-from server.compute import Hub
-from server.frames import FramePlan, plan_frames
+from server import cost
+from server.hub import Hub
 from server.messages import ProtocolError, parse_message
+from server.recording import Unit
+from server.scheduler import Busy
 from server.wire import dumps
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outgoing:
-    run: int | None  # the run these frames belong to; None for frames that are never dropped
-    frames: tuple[str] | tuple[str, bytes]
+    run: int | None  # the run this unit belongs to; None for frames that are never dropped
+    unit: Unit  # its text is labelled with `run` as it is sent
 
 
 @dataclass
@@ -93,15 +94,20 @@ class Session:
                 continue
             if msg.type == "stop":
                 await self.cancel_current()
-            else:
-                flight = InFlight(await self.new_run(), anyio.CancelScope())
-                self.current = flight
-                assert self.tg is not None
-                self.tg.start_soon(self.train if msg.type == "train" else self.run, flight, msg.config)
+                continue
+            run = await self.new_run()
+            too_long = training_too_long(msg.config, self.settings.max_train_seconds) if msg.type == "train" else None
+            if too_long is not None:
+                await self.error(too_long, "steps", run)
+                continue
+            flight = InFlight(run, anyio.CancelScope())
+            self.current = flight
+            assert self.tg is not None
+            self.tg.start_soon(self.request, flight, msg.type, msg.config)
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
-        frame = dumps({"type": "error", "run": run, "message": message, "field": field})
-        await self.outbox.send(Outgoing(None, (frame,)))
+        frame = {"type": "error", "run": run, "message": message, "field": field}
+        await self.outbox.send(Outgoing(None, Unit(dumps(frame))))  # already labelled; never dropped
 
     async def new_run(self) -> int:
         """Cancel the run in flight and number the new request."""
@@ -119,56 +125,27 @@ class Session:
         # Runs start in order, so every run up to this one has finished or is cancelled:
         # the sender drops what they queued, but not the cancelled frame (run None).
         self.dropped_through = flight.run
-        await self.outbox.send(Outgoing(None, (dumps({"type": "cancelled", "run": flight.run}),)))
+        await self.outbox.send(Outgoing(None, Unit(dumps({"type": "cancelled", "run": flight.run}))))
 
-    # -- running -----------------------------------------------------------------
+    # -- requests ----------------------------------------------------------------
 
-    async def run(self, flight: InFlight, config: Config) -> None:
+    async def request(self, flight: InFlight, kind: str, config: Config) -> None:
+        """Stream the result of a run or train request, shared with every socket that asks the same."""
+
+        async def deliver(unit: Unit) -> None:
+            await self.outbox.send(Outgoing(flight.run, unit))
+
+        async def waiting(place: int) -> None:
+            await self.outbox.send(Outgoing(flight.run, Unit(dumps({"type": "queued", "position": place}))))
+
         with flight.scope:
             try:
-                plan = await self.hub.compute.run(self._plan, config, flight.run)
-            except Exception as e:  # the engine failed on a valid config: a bug, reported to this run only
-                log.exception("trace failed for %s", config)
-                message = f"the trace failed: {type(e).__name__}: {e}"
-                frame = dumps({"type": "error", "run": flight.run, "message": message, "field": None})
-                await self.outbox.send(Outgoing(flight.run, (frame,)))  # dropped, like its frames, if cancelled
-                self._finish(flight)
-                return
-            for unit in plan.frames():
-                await self.outbox.send(Outgoing(flight.run, unit))
+                await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+            except Busy as e:
+                frame = {"type": "error", "message": e.message, "field": None, "busy": True,
+                         "retry_after_s": e.retry_after_s}  # fmt: skip
+                await self.outbox.send(Outgoing(flight.run, Unit(dumps(frame))))
             self._finish(flight)
-
-    async def train(self, flight: InFlight, config: Config) -> None:
-        """Stream training step by step, then the trained model's trace as an ordinary run's frames."""
-        with flight.scope:
-            try:
-                trainer = await self.hub.compute.run(Trainer, config)
-                await self.outbox.send(Outgoing(flight.run, (training.start_frame(trainer, flight.run),)))
-                steps = trainer.steps()
-                while (report := await self.hub.compute.run(next, steps, None)) is not None:
-                    await self.outbox.send(
-                        Outgoing(flight.run, (training.step_frame(report, config.steps, flight.run),))
-                    )
-                done = training.done_frame(trainer.result, flight.run)
-                await self.outbox.send(Outgoing(flight.run, (done,)))
-                started = time.perf_counter()
-                plan = await self.hub.compute.run(
-                    lambda: plan_frames(trace_trained(trainer.model, config), flight.run, started)
-                )
-            except Exception as e:  # a bug in the engine, reported to this run only
-                log.exception("training failed for %s", config)
-                message = f"training failed: {type(e).__name__}: {e}"
-                frame = dumps({"type": "error", "run": flight.run, "message": message, "field": None})
-                await self.outbox.send(Outgoing(flight.run, (frame,)))
-                self._finish(flight)
-                return
-            for unit in plan.frames():
-                await self.outbox.send(Outgoing(flight.run, unit))
-            self._finish(flight)
-
-    def _plan(self, config: Config, run: int) -> FramePlan:
-        started = time.perf_counter()
-        return plan_frames(self.hub.tracer(config), run, started)
 
     def _finish(self, flight: InFlight) -> None:
         if self.current is flight:
@@ -177,18 +154,49 @@ class Session:
     # -- sending -----------------------------------------------------------------
 
     async def sender(self) -> None:
-        """Drain the outbox onto the socket; a failed send ends the session."""
+        """Drain the outbox onto the socket; a failed or stalled send ends the session."""
         activity = self.hub.activity
         try:
             async for item in self.outbox_reader:
                 if item.run is not None and item.run <= self.dropped_through:
                     continue
-                for frame in item.frames:
-                    if isinstance(frame, str):
-                        await self.ws.send_text(frame)
-                    else:
-                        await self.ws.send_bytes(frame)
-                    activity.frames_sent += 1
+                unit = item.unit
+                with anyio.fail_after(self.settings.stall_seconds):
+                    if unit.text is not None:
+                        await self.ws.send_text(unit.text_for(item.run) if item.run is not None else unit.text)
+                        activity.frames_sent += 1
+                    if unit.data is not None:
+                        await self.ws.send_bytes(unit.data)
+                        activity.frames_sent += 1
+        except TimeoutError:
+            activity.stalled += 1
+            log.info("closing a socket whose frames stopped draining for %s s", self.settings.stall_seconds)
+            with anyio.move_on_after(1.0):
+                await self.ws.close(code=1008, reason="frames stopped draining")
+            assert self.tg is not None
+            self.tg.cancel_scope.cancel()
         except (WebSocketDisconnect, OSError, RuntimeError):
             assert self.tg is not None
             self.tg.cancel_scope.cancel()
+
+
+def training_too_long(config: Config, budget_s: float) -> str | None:
+    """Why training ``config`` is refused up front (its estimated time is over ``budget_s``), or None."""
+    estimate = cost.train_seconds(config)
+    if estimate <= budget_s:
+        return None
+    most = cost.max_train_steps(config, budget_s)
+    per_step = cost.train_step_seconds(config)
+    head = (f"training this setting for {config.steps} steps would take about {_duration(estimate)} here "
+            f"(~{per_step:.2g} s a step); the server allows {_duration(budget_s)} of training")  # fmt: skip
+    if most >= 1:
+        return f"{head}: steps must be at most {most} for this setting (or lower seq_len, hidden_size or batch_size)"
+    return f"{head}: even one step is over it; lower seq_len, hidden_size, num_layers or batch_size"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -19,6 +19,19 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+def _env_float(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number; got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return value
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
     try:
@@ -46,6 +59,18 @@ class Settings:
     outbox_size: int = 32
     # POST /api/trace returns every per-unit value as JSON text; this caps their count.
     max_json_values: int = 2_000_000
+    # Finished results kept in this process, in bytes of frames (least recently used evicted first).
+    cache_bytes: int = 512 * 1024 * 1024
+    # Optional shared cache for several processes or hosts: redis://HOST:PORT/DB.
+    cache_url: str | None = None
+    # Estimated seconds of computation allowed to wait in the queue; past it a request is told `busy`.
+    max_queued_seconds: float = 60.0
+    # Jobs estimated over this many seconds are "big": they leave one slot free for small work.
+    big_job_seconds: float = 0.5
+    # Training whose estimated time is over this is refused up front, naming the most `steps` it allows.
+    max_train_seconds: float = 600.0
+    # A socket whose frames have not drained for this long is closed (1008) and releases what it held.
+    stall_seconds: float = 20.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +83,10 @@ class Settings:
             max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
             outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
             max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),
+            cache_bytes=_env_int("GFL_CACHE_BYTES", default.cache_bytes),
+            cache_url=os.environ.get("GFL_CACHE") or None,
+            max_queued_seconds=_env_float("GFL_MAX_QUEUED_SECONDS", default.max_queued_seconds),
+            big_job_seconds=_env_float("GFL_BIG_JOB_SECONDS", default.big_job_seconds),
+            max_train_seconds=_env_float("GFL_MAX_TRAIN_SECONDS", default.max_train_seconds),
+            stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
         )

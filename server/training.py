@@ -1,8 +1,7 @@
 """Training over the socket: an engine.training.Trainer's steps become ``train_*`` frames.
 
-Each optimizer step runs as its own computation in the shared worker pool, so a class of
-trainers and tracers take turns on the cores, and a cancelled training stops between two
-steps with nothing left running.
+The frames carry no run number (see :mod:`server.recording`): one training run's stream is
+shared by every socket that asked for it.
 """
 
 from __future__ import annotations
@@ -15,13 +14,12 @@ if TYPE_CHECKING:
     from engine.training import Trainer, TrainResult, TrainStep
 
 
-def start_frame(trainer: Trainer, run: int) -> str:
+def start_frame(trainer: Trainer) -> str:
     cfg = trainer.cfg
     from engine.training import profile_every
 
     return dumps({
         "type": "train_start",
-        "run": run,
         "config": cfg.to_dict(),
         "steps": cfg.steps,
         "profile_every": profile_every(cfg.steps),
@@ -33,11 +31,10 @@ def start_frame(trainer: Trainer, run: int) -> str:
     })  # fmt: skip
 
 
-def step_frame(report: TrainStep, steps: int, run: int) -> str:
+def step_frame(report: TrainStep, steps: int) -> str:
     rate = report.step / report.elapsed if report.elapsed > 0 else None
     frame: dict[str, Any] = {
         "type": "train_step",
-        "run": run,
         "step": report.step,
         "loss": report.loss,
         "grad_norm": report.grad_norm,
@@ -54,10 +51,9 @@ def step_frame(report: TrainStep, steps: int, run: int) -> str:
     return dumps(frame)
 
 
-def done_frame(result: TrainResult, run: int) -> str:
+def done_frame(result: TrainResult) -> str:
     return dumps({
         "type": "train_done",
-        "run": run,
         "steps_done": result.steps_done,
         "stopped": result.stopped,
         "diverged_at": result.diverged_at,

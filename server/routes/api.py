@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import time
+import logging
 
+import anyio
 from fastapi import APIRouter, Request, Response
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
-from server.compute import Hub
-from server.frames import trace_document, value_count
-from server.responses import StrictJSONResponse, error_response
-from server.wire import dumps, loads_strict, nesting_too_deep
+from server.frames import json_value_count
+from server.hub import Hub
+from server.recording import Unit
+from server.responses import StrictJSONResponse, busy_response, error_response
+from server.scheduler import Busy
+from server.wire import loads_strict, nesting_too_deep
 
 router = APIRouter(prefix="/api", tags=["api"])
-
-
-class TraceTooLarge(ValueError):
-    pass
+log = logging.getLogger(__name__)
 
 
 @router.get("/config", response_class=StrictJSONResponse)
@@ -61,19 +61,41 @@ async def trace(request: Request) -> Response:
     except ConfigError as e:
         return error_response(422 if isinstance(data, dict) else 400, e.message, e.field)
 
-    def document() -> bytes:
-        started = time.perf_counter()
-        result = hub.tracer(config)
-        count = value_count(result)
-        if count > settings.max_json_values:
-            raise TraceTooLarge(
-                f"this trace has {count:,} per-unit values, more than the {settings.max_json_values:,} "
-                "sent as JSON; lower seq_len or hidden_size, or stream it over /ws"
-            )
-        return dumps(trace_document(result, started)).encode("utf-8")
+    count = json_value_count(config)
+    if count > settings.max_json_values:  # refused from the config alone, before any computation
+        return error_response(
+            422,
+            f"this trace would have {count:,} per-unit values, more than the {settings.max_json_values:,} "
+            "sent as JSON; lower seq_len or hidden_size, or stream it over /ws",
+            "seq_len",
+        )
+    outcome: dict[str, Unit | Busy] = {}
 
-    try:
-        content = await hub.compute.run(document)
-    except TraceTooLarge as e:
-        return error_response(422, str(e), "seq_len")
-    return Response(content, media_type="application/json")
+    async def collect(unit: Unit) -> None:
+        outcome["unit"] = unit  # a document is one unit: the JSON bytes, or an error's text
+
+    async def compute() -> None:
+        try:
+            await hub.sharing.serve("document", config, collect)
+        except Busy as e:
+            outcome["busy"] = e
+        tg.cancel_scope.cancel()
+
+    async def watch_disconnect() -> None:
+        # The body is read, so the next message can only be the client leaving: stop computing for it.
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        log.info("POST /api/trace: the client left before its trace was ready; cancelled")
+        tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(compute)
+        tg.start_soon(watch_disconnect)
+    if "busy" in outcome:
+        return busy_response(outcome["busy"])
+    unit = outcome.get("unit")
+    if unit is None:
+        return Response(status_code=499)  # the client left; nobody reads this
+    if unit.data is None:  # the computation failed: a server bug, reported as such
+        return error_response(500, loads_strict(unit.text)["message"], None)
+    return Response(unit.data, media_type="application/json")

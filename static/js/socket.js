@@ -1,11 +1,37 @@
-// The websocket client (/ws, see docs/protocol.md).  It pairs each text
-// header that announces a binary payload (`binary_steps`) with the binary frame that follows,
-// turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and drops
-// frames of runs that a newer request has superseded: every run/train message
-// takes the socket's next run number, so the newest request's number is simply
-// the count of those messages sent.
+// The websocket client (/ws, see docs/protocol.md).  It pairs each forward/backward
+// message (several steps) with the binary frame that follows it and hands the page one step at
+// a time (`splitSteps`), turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and
+// drops frames of runs that a newer request has superseded: every run/train message takes the
+// socket's next run number, so the newest request's number is simply the count of those
+// messages sent.
 
 const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, NaN: NaN };
+
+const STEP_SERIES = ["grad_h_norm", "grad_c_norm", "grad_out_norm", "bound", "gate_product"];
+
+/**
+ * A forward/backward message of `steps` = n steps as n one-step frames, in send order (forward
+ * t, t+1, ..; backward t, t-1, ..).  The first carries `binary_steps: n` and the whole payload, which
+ * holds the n steps' arrays; the others have none.  One-step frames have `output` (forward) or one
+ * (L, D) table per series (backward, null where the series is).
+ */
+export function splitSteps(frame, payload) {
+  const n = frame.steps;
+  const out = [];
+  for (let s = 0; s < n; s++) {
+    const step = { type: frame.type, run: frame.run };
+    if (frame.type === "forward") {
+      step.t = frame.t + s;
+      step.output = frame.output ? frame.output[s] : null;
+    } else {
+      step.t = frame.t - s;
+      for (const k of STEP_SERIES) step[k] = frame[k] == null ? null : frame[k][s];
+    }
+    if (s === 0) step.binary_steps = n;
+    out.push([step, s === 0 ? payload : null]);
+  }
+  return out;
+}
 
 /** JSON.parse with the protocol's encoding of non-finite numbers undone. */
 export function parseFrame(text) {
@@ -24,7 +50,7 @@ export class TraceSocket {
     this.onFrame = onFrame;
     this.onStatus = onStatus;
     this.ws = null;
-    this.header = null; // text frame waiting for its binary payload
+    this.header = null; // forward/backward message waiting for its binary payload
     this.newest = 0; // run number of the newest run/train request sent on this socket
     this.pending = null; // the latest run/train message asked for before the socket opened
     this.retry = 0;
@@ -84,11 +110,11 @@ export class TraceSocket {
     if (typeof data !== "string") {
       const header = this.header;
       this.header = null;
-      if (header) this.deliver(header, data);
+      if (header) for (const [step, payload] of splitSteps(header, data)) this.deliver(step, payload);
       return;
     }
     const frame = parseFrame(data);
-    if (frame.binary_steps) {
+    if (frame.type === "forward" || frame.type === "backward") {
       this.header = frame;
       return;
     }

@@ -106,7 +106,7 @@ def test_stop_or_a_new_run_ends_training(client, how):
             assert read_run(ws, 2).end["type"] == "done"
         else:
             assert run_config(ws, SMALL, 2).end["type"] == "done"
-    wait_until(lambda: hub.compute.running == 0)
+    wait_until(lambda: hub.scheduler.running == 0)
 
 
 def test_disconnect_ends_training(client):
@@ -115,7 +115,7 @@ def test_disconnect_ends_training(client):
         ws.send_json({"type": "train", "config": {**TRAIN, "steps": 5000}})
         for _ in range(3):
             receive_frame(ws)
-    wait_until(lambda: hub.compute.running == 0 and hub.activity.sessions == 0)
+    wait_until(lambda: hub.scheduler.running == 0 and hub.activity.sessions == 0)
 
 
 def test_bad_train_config_gets_one_error(client):

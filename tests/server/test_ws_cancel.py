@@ -7,8 +7,9 @@ import time
 from fastapi.testclient import TestClient
 
 from engine import trace_config
+from server import frames
 from server.app import create_app
-from server.frames import FramePlan
+from server.recording import Unit
 from server.settings import Settings
 from tests.server.ws_helpers import SMALL, GatedTracer, read_run, receive_frame, run_config, wait_until
 
@@ -27,7 +28,7 @@ def test_new_run_cancels_the_one_computing(gated):
         second = read_run(ws, 2)  # read_run fails on any frame of run 1
         assert second.start["gates"] == ["input", "forget", "cell", "output"]
         assert second.end["type"] == "done"
-    wait_until(lambda: hub.compute.running == 0 and hub.activity.sessions == 0)
+    wait_until(lambda: hub.scheduler.running == 0 and hub.activity.sessions == 0)
     assert tracer.finished == 2  # the first computation ran its course; its result was dropped
 
 
@@ -39,21 +40,21 @@ def test_stop_cancels_the_one_computing(gated):
         ws.send_json({"type": "stop"})
         assert receive_frame(ws)[0] == {"type": "cancelled", "run": 1}
         tracer.gate.set()
-        wait_until(lambda: hub.compute.running == 0)
+        wait_until(lambda: hub.scheduler.running == 0)
         # Nothing of run 1 follows: the next frame is run 2's start.
         assert run_config(ws, SMALL, 2).end["type"] == "done"
 
 
 def paced(monkeypatch, seconds: float = 0.002) -> None:
-    """Slow every frame unit down, so that a message sent mid-stream surely lands mid-stream."""
-    original = FramePlan.frames
+    """One step per message, each slowed down, so that a message sent mid-stream surely lands mid-stream."""
+    monkeypatch.setattr(frames, "CHUNK_BYTES", 1)
+    original = Unit.text_for
 
-    def frames(self):
-        for unit in original(self):
-            time.sleep(seconds)
-            yield unit
+    def text_for(self, run):
+        time.sleep(seconds)
+        return original(self, run)
 
-    monkeypatch.setattr(FramePlan, "frames", frames)
+    monkeypatch.setattr(Unit, "text_for", text_for)
 
 
 def test_stop_cancels_while_streaming(client, monkeypatch):
@@ -81,11 +82,11 @@ def test_disconnect_ends_the_session_and_frees_the_slot(gated):
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "run", "config": SMALL})
         tracer.wait_entered()
-        assert hub.compute.running == 1
+        assert hub.scheduler.running == 1
         sent_before = hub.activity.frames_sent
         ws.close()
         tracer.gate.set()
-        wait_until(lambda: hub.activity.sessions == 0 and hub.compute.running == 0)
+        wait_until(lambda: hub.activity.sessions == 0 and hub.scheduler.running == 0)
         assert hub.activity.frames_sent == sent_before, "frames were sent to a client that had left"
 
 
@@ -107,16 +108,17 @@ def test_computations_are_bounded_and_the_loop_stays_free():
         hub = client.app.state.hub
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
             a.send_json({"type": "run", "config": SMALL})
-            b.send_json({"type": "run", "config": SMALL})
+            b.send_json({"type": "run", "config": {**SMALL, "seed": 1}})  # the same config would share a's
             tracer.wait_entered()
-            wait_until(lambda: hub.compute.waiting == 1)
+            wait_until(lambda: hub.scheduler.queue_length == 1)
             # The event loop still answers while a computation holds the only slot.
             health = client.get("/healthz").json()
-            assert health == {"status": "ok", "sessions": 2, "computing": 1, "waiting": 1}
+            assert {k: health[k] for k in ("status", "sessions", "computing", "waiting")} == {
+                "status": "ok", "sessions": 2, "computing": 1, "waiting": 1}
             tracer.gate.set()
             assert read_run(a, 1).end["type"] == "done"
             assert read_run(b, 1).end["type"] == "done"
-        wait_until(lambda: hub.compute.running == 0 and hub.activity.sessions == 0)
+        wait_until(lambda: hub.scheduler.running == 0 and hub.activity.sessions == 0)
 
 
 def test_a_failing_computation_is_one_error_and_the_socket_survives():

@@ -34,53 +34,76 @@ class Run:
     forward: list[tuple[dict, bytes]] = field(default_factory=list)
     backward: list[tuple[dict, bytes]] = field(default_factory=list)
     end: dict | None = None  # done, cancelled or error
+    messages: list[int] = field(default_factory=list)  # steps of each forward/backward message, in order
 
     def floats(self, payload: bytes) -> np.ndarray:
         return np.frombuffer(payload, dtype="<f4")
 
 
 def receive_frame(ws) -> tuple[dict, bytes | None]:
-    """One text frame and, when it says ``binary_steps``, the binary frame that must follow it."""
+    """One text frame and, for a forward or backward message, the binary frame that must follow it."""
     message = ws.receive()
     assert message["type"] == "websocket.send", message
     assert message.get("text") is not None, "a binary frame arrived without a text header"
     frame = strict_loads(message["text"])
-    if "binary_steps" in frame:
-        assert frame["type"] in ("forward", "backward") and frame["binary_steps"] >= 1, frame
+    if frame["type"] in ("forward", "backward"):
+        assert isinstance(frame["steps"], int) and frame["steps"] >= 1, frame
         follow = ws.receive()
         assert follow.get("bytes") is not None, f"{frame['type']} t={frame['t']} is not followed by a binary frame"
         return frame, follow["bytes"]
     return frame, None
 
 
+STEP_SERIES = ("grad_h_norm", "grad_c_norm", "grad_out_norm", "bound", "gate_product")
+
+
+def split_steps(frame: dict, payload: bytes) -> list[tuple[dict, bytes]]:
+    """A forward/backward message of n steps as n one-step frames, each with its own slice of the payload.
+
+    Forward steps are t, t+1, ...; backward steps t, t-1, ... (send order).  Each one-step frame
+    has ``output`` (forward) or one (L, D) table per series (backward, None where the series is).
+    """
+    n = frame["steps"]
+    assert len(payload) % n == 0, f"{len(payload)} bytes do not split into {n} steps"
+    size = len(payload) // n
+    out = []
+    for s in range(n):
+        step = {"type": frame["type"], "run": frame["run"]}
+        if frame["type"] == "forward":
+            assert len(frame["output"]) == n
+            step.update(t=frame["t"] + s, output=frame["output"][s])
+        else:
+            step["t"] = frame["t"] - s
+            for k in STEP_SERIES:
+                assert frame[k] is None or len(frame[k]) == n, (k, frame[k])
+                step[k] = None if frame[k] is None else frame[k][s]
+        out.append((step, payload[s * size : (s + 1) * size]))
+    return out
+
+
 def read_run(ws, number: int) -> Run:
     """Read frames until run ``number`` ends; every frame must belong to it.
 
-    Each forward/backward frame is paired with its own step's slice of the binary frame that
-    carried it, so ``Run.forward`` and ``Run.backward`` hold one (frame, bytes) per step.
+    Each forward/backward message is split into one (frame, bytes) per step (:func:`split_steps`),
+    so ``Run.forward`` and ``Run.backward`` hold one entry per step; ``Run.messages`` counts the
+    forward/backward messages as sent.
     """
     run = Run(number)
-    pending: list[bytes] = []  # per-step slices of the last binary frame not yet claimed, in send order
-    pending_kind = None
     while True:
         frame, payload = receive_frame(ws)
         assert frame["run"] == number, f"frame of run {frame['run']} while reading run {number}: {frame}"
         kind = frame["type"]
         if kind in ("forward", "backward"):
-            if payload is not None:
-                assert not pending, f"a binary frame arrived while {len(pending)} steps of the last were unclaimed"
-                n = frame["binary_steps"]
-                assert len(payload) % n == 0, f"{len(payload)} bytes do not split into {n} steps"
-                size = len(payload) // n
-                pending, pending_kind = [payload[i * size : (i + 1) * size] for i in range(n)], kind
-            assert pending and pending_kind == kind, f"{kind} t={frame['t']} has no binary data"
-            (run.forward if kind == "forward" else run.backward).append((frame, pending.pop(0)))
+            assert run.start is not None, "a step arrived before start"
+            (run.forward if kind == "forward" else run.backward).extend(split_steps(frame, payload))
+            run.messages.append(frame["steps"])
         elif kind == "start":
             assert run.start is None and not run.forward
             run.start = frame
+        elif kind == "queued":
+            assert run.start is None, "queued after start"
         else:
             assert kind in ("done", "cancelled", "error"), frame
-            assert not pending or kind != "done", "the run ended with binary data left unclaimed"
             run.end = frame
             return run
 

@@ -1,0 +1,43 @@
+"""Estimated cost of a request, in seconds of one core, from its config alone.
+
+The scheduler orders and caps work by these estimates before anything runs, so they must be
+cheap and need no trace.  A trace's time is fitted on this project's fused-kernel tracer
+(one torch thread, 2-core CPU) as
+
+    seconds ≈ c0 + c_step·S + c_elem·E + c_mac·E·H,   S = T·L·D,  E = S·N·G·H
+
+with G the gate blocks per cell (RNN 1, GRU 3, LSTM 4): a per-call overhead, a per-step
+overhead of the kernels, elementwise work on the gates, and the recurrent matrix products.
+The fit is within about 2× of measured times from the default config to the largest one,
+which is what ordering and caps need.  A training step costs about one trace of its batch.
+"""
+
+from __future__ import annotations
+
+from engine import Config
+from engine.cells import GATES
+
+C0, C_STEP, C_ELEM, C_MAC = 6e-3, 3e-6, 4.5e-8, 4.6e-10
+
+
+def trace_seconds(cfg: Config) -> float:
+    """Estimated seconds to trace ``cfg`` once (forward, backward, figures and encoding)."""
+    blocks = max(1, len(GATES[cfg.cell]))
+    steps = cfg.seq_len * cfg.num_layers * cfg.num_directions
+    elems = steps * cfg.batch_size * blocks * cfg.hidden_size
+    return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size
+
+
+def train_step_seconds(cfg: Config) -> float:
+    """Estimated seconds of one optimizer step of ``cfg`` (forward, backward, clipping, update)."""
+    return trace_seconds(cfg)
+
+
+def train_seconds(cfg: Config) -> float:
+    """Estimated seconds of a whole training run: its steps and the trained model's trace."""
+    return train_step_seconds(cfg) * cfg.steps + trace_seconds(cfg)
+
+
+def max_train_steps(cfg: Config, budget_s: float) -> int:
+    """The most ``steps`` whose training fits in ``budget_s`` estimated seconds (0 if none does)."""
+    return max(0, int((budget_s - trace_seconds(cfg)) // train_step_seconds(cfg)))

@@ -1,0 +1,247 @@
+"""Each distinct request is computed once: single flight in front of a byte-budgeted cache.
+
+A request (``run``, ``train`` or a ``/api/trace`` document) is named by :func:`server.keys.request_key`.
+:meth:`Sharing.serve` hands its caller the result's units in order:
+
+1. from the in-process cache, if a finished recording is there;
+2. else from the computation already in flight for the same key (a :class:`Flight`): every unit
+   produced so far, then the rest as they come, so a student who joins late gets the same
+   stream as the first;
+3. else it starts that computation.  The flight first asks the shared Redis cache, if one is
+   configured, and only computes on a miss.
+
+A flight runs in its own task, not in any one socket's: one client's stop or disconnect only
+unsubscribes that client.  When its last subscriber leaves, the flight is cancelled (a
+computation already in a worker thread finishes there and is discarded).  A finished,
+successful flight becomes a cache entry shared by every later request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from engine import Config
+from engine.experiment import trace_trained
+from engine.training import Trainer
+from server import cost, training
+from server.cache import CacheStats, MemoryCache, RedisCache
+from server.frames import trace_document, trace_units
+from server.keys import request_key
+from server.recording import Recording, Unit
+from server.wire import dumps
+
+if TYPE_CHECKING:
+    from server.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Unit], Awaitable[None]]
+Waiting = Callable[[int], Awaitable[None]]  # told the flight's place in the queue while it waits
+
+
+class Flight:
+    """One computation in progress and the units it has produced so far."""
+
+    def __init__(self, key: str, kind: str):
+        self.key = key
+        self.kind = kind
+        self.units: list[Unit] = []
+        self.finished = False  # no more units will come
+        self.subscribers = 0
+        self.task: asyncio.Task | None = None
+        self.changed = anyio.Event()
+
+    def append(self, unit: Unit) -> None:
+        self.units.append(unit)
+        self._notify()
+
+    def extend(self, units) -> None:
+        self.units.extend(units)
+        self._notify()
+
+    def finish(self) -> None:
+        self.finished = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+
+def error_unit(message: str) -> Unit:
+    return Unit(dumps({"type": "error", "message": message, "field": None}))
+
+
+class Sharing:
+    """Single flight and the caches, for every socket and HTTP request of this process."""
+
+    def __init__(self, scheduler: Scheduler, tracer: Callable, cache_bytes: int, redis_url: str | None = None):
+        self.scheduler = scheduler
+        self.tracer = tracer  # Config -> engine.Trace
+        self.memory = MemoryCache(cache_bytes)
+        self.redis = RedisCache(redis_url) if redis_url else None
+        self.flights: dict[str, Flight] = {}
+        self.stats = CacheStats()
+
+    # -- serving -------------------------------------------------------------------
+
+    async def serve(
+        self, kind: str, config: Config, deliver: Deliver, owner: object | None = None, waiting: Waiting | None = None
+    ) -> None:
+        """Deliver every unit of ``kind``'s result for ``config``, in order.
+
+        Raises :class:`server.scheduler.Busy` when it would have to start a computation and the
+        queue is full.  Cancelling the caller unsubscribes it (and cancels the flight if it was
+        the last one waiting for it).
+        """
+        key = request_key(kind, config)
+        rec = self.memory.get(key)
+        if rec is not None:
+            self.stats.hits += 1
+            for unit in rec.units:
+                await deliver(unit)
+            return
+        flight = self.flights.get(key)
+        if flight is None:
+            self.scheduler.admit(self._first_cost(kind, config))
+            flight = self._start(key, kind, config, owner)
+        else:
+            self.stats.shared += 1
+        flight.subscribers += 1
+        try:
+            await self._follow(flight, deliver, waiting)
+        finally:
+            flight.subscribers -= 1
+            if flight.subscribers == 0 and not flight.finished:
+                self._cancel(flight)
+
+    async def _follow(self, flight: Flight, deliver: Deliver, waiting: Waiting | None) -> None:
+        sent = 0
+        while True:
+            while sent < len(flight.units):
+                await deliver(flight.units[sent])
+                sent += 1
+            if flight.finished:
+                return
+            changed = flight.changed
+            if sent == 0 and waiting is not None:
+                # Before anything arrives, say where the work stands in the queue once a second.
+                with anyio.move_on_after(1.0):
+                    await changed.wait()
+                if not changed.is_set():
+                    place = self.scheduler.position(flight)
+                    if place is not None:
+                        await waiting(place)
+            else:
+                await changed.wait()
+
+    def _first_cost(self, kind: str, config: Config) -> float:
+        return cost.trace_seconds(config)
+
+    def _start(self, key: str, kind: str, config: Config, owner: object | None) -> Flight:
+        flight = Flight(key, kind)
+        self.flights[key] = flight
+        produce = {"run": self._produce_run, "document": self._produce_document, "train": self._produce_training}
+        flight.task = asyncio.get_running_loop().create_task(self._produce(flight, produce[kind], config, owner))
+        return flight
+
+    def _cancel(self, flight: Flight) -> None:
+        if self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
+        flight.finished = True
+        if flight.task is not None:
+            flight.task.cancel()
+
+    # -- producing -----------------------------------------------------------------
+
+    async def _produce(self, flight: Flight, produce, config: Config, owner: object | None) -> None:
+        complete = False
+        try:
+            rec = await self._remote_get(flight.key)
+            if rec is not None:
+                flight.extend(rec.units)
+                complete = True
+                self.memory.put(flight.key, rec)
+                return
+            self.stats.misses += 1
+            await produce(flight, config, owner)
+            complete = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the engine failed on a valid config: a bug, reported to this request's clients
+            log.exception("%s failed for %s", flight.kind, config)
+            verb = "training" if flight.kind == "train" else "the trace"
+            flight.append(error_unit(f"{verb} failed: {type(e).__name__}: {e}"))
+        finally:
+            if self.flights.get(flight.key) is flight:
+                del self.flights[flight.key]
+            flight.finish()
+        if complete:
+            rec = Recording.of(flight.units)
+            if self.memory.put(flight.key, rec) and self.redis is not None:
+                await self.redis.put(flight.key, rec)
+
+    async def _remote_get(self, key: str) -> Recording | None:
+        if self.redis is None:
+            return None
+        rec = await self.redis.get(key)
+        if rec is not None:
+            self.stats.hits += 1
+            self.stats.redis_hits += 1
+        return rec
+
+    async def _compute(self, flight: Flight, fn: Callable, *args, cost_s: float, owner: object | None):
+        return await self.scheduler.run(fn, *args, cost=cost_s, owner=owner, tag=flight)
+
+    async def _produce_run(self, flight: Flight, config: Config, owner: object | None) -> None:
+        def encode() -> list[Unit]:
+            started = time.perf_counter()
+            return trace_units(self.tracer(config), started)
+
+        flight.extend(await self._compute(flight, encode, cost_s=cost.trace_seconds(config), owner=owner))
+
+    async def _produce_document(self, flight: Flight, config: Config, owner: object | None) -> None:
+        def document() -> Unit:
+            started = time.perf_counter()
+            return Unit(None, dumps(trace_document(self.tracer(config), started)).encode("utf-8"))
+
+        flight.append(await self._compute(flight, document, cost_s=cost.trace_seconds(config), owner=owner))
+
+    async def _produce_training(self, flight: Flight, config: Config, owner: object | None) -> None:
+        """Each optimizer step is its own computation, so a class of trainers and tracers take turns."""
+        step_s = cost.train_step_seconds(config)
+        trainer = await self._compute(flight, Trainer, config, cost_s=step_s, owner=owner)
+        flight.append(Unit(training.start_frame(trainer)))
+        steps = trainer.steps()
+        while (report := await self._compute(flight, next, steps, None, cost_s=step_s, owner=owner)) is not None:
+            flight.append(Unit(training.step_frame(report, config.steps)))
+        flight.append(Unit(training.done_frame(trainer.result)))
+
+        def trained() -> list[Unit]:
+            started = time.perf_counter()
+            return trace_units(trace_trained(trainer.model, config), started)
+
+        flight.extend(await self._compute(flight, trained, cost_s=cost.trace_seconds(config), owner=owner))
+
+    # -- reporting -----------------------------------------------------------------
+
+    def report(self) -> dict:
+        s = self.stats
+        return {
+            "hits": s.hits,
+            "redis_hits": s.redis_hits,
+            "misses": s.misses,
+            "shared": s.shared,
+            "in_flight": len(self.flights),
+            "entries": len(self.memory),
+            "bytes": self.memory.bytes,
+            "budget_bytes": self.memory.budget,
+            "evictions": self.memory.evictions,
+            "redis": None if self.redis is None else ("down" if self.redis.down_since is not None else "up"),
+        }
