@@ -1,0 +1,148 @@
+"""The scheduler's fairness rules, with blocking jobs held at gates so the order is observable."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+from engine import Config
+from server.cost import max_train_steps, trace_seconds, train_seconds
+from server.scheduler import Busy, Job, Scheduler
+from server.settings import Settings
+
+
+class Gates:
+    """Blocking jobs that record when they start and wait for the test to release them."""
+
+    def __init__(self):
+        self.started: list[str] = []
+        self.release: dict[str, threading.Event] = {}
+        self.lock = threading.Lock()
+
+    def job(self, name: str):
+        self.release[name] = threading.Event()
+
+        def fn():
+            with self.lock:
+                self.started.append(name)
+            assert self.release[name].wait(10), f"{name} was never released"
+            return name
+
+        return fn
+
+
+async def until(predicate) -> None:
+    with anyio.fail_after(10):
+        while not predicate():
+            await anyio.sleep(0.002)
+
+
+def scheduler(**kw) -> Scheduler:
+    return Scheduler(Settings(**{"max_concurrent": 2, "big_job_seconds": 0.5, "max_queued_seconds": 100.0, **kw}))
+
+
+def test_big_jobs_leave_a_slot_for_small_ones():
+    gates, s = Gates(), scheduler()
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            for name, cost in (("big1", 5.0), ("big2", 5.0), ("small", 0.01)):
+                tg.start_soon(lambda n=name, c=cost: s.run(gates.job(n), cost=c))
+                await anyio.sleep(0.01)
+            await until(lambda: len(gates.started) == 2)
+            assert gates.started == ["big1", "small"] and [j.cost for j in s.waiting] == [5.0]
+            gates.release["small"].set()
+            gates.release["big1"].set()
+            await until(lambda: "big2" in gates.started)
+            gates.release["big2"].set()
+
+    anyio.run(main)
+
+
+def test_short_jobs_go_first_and_waiting_raises_a_long_jobs_priority():
+    gates, s = Gates(), scheduler(max_concurrent=1, big_job_seconds=1e9)
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: s.run(gates.job("hold"), cost=0.01))
+            await until(lambda: gates.started == ["hold"])
+            tg.start_soon(lambda: s.run(gates.job("long"), cost=1.0))
+            await anyio.sleep(0.01)
+            tg.start_soon(lambda: s.run(gates.job("short"), cost=0.01))
+            await until(lambda: len(s.waiting) == 2)
+            gates.release["hold"].set()
+            await until(lambda: len(gates.started) == 2)
+            assert gates.started[1] == "short"
+            gates.release["short"].set()
+            gates.release["long"].set()
+
+    anyio.run(main)
+    # Response ratio: a long job that has waited long enough outranks a fresh short one.
+    old = Job(1.0, None, None, 0, enqueued=0.0, big=False)
+    fresh = Job(0.01, None, None, 1, enqueued=9.99, big=False)
+    assert old.priority(10.0) > fresh.priority(10.0)
+
+
+def test_a_client_gets_one_core_at_a_time():
+    gates, s = Gates(), scheduler()
+    alice, bob = object(), object()
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: s.run(gates.job("a1"), cost=0.01, owner=alice))
+            await until(lambda: gates.started == ["a1"])
+            tg.start_soon(lambda: s.run(gates.job("a2"), cost=0.01, owner=alice))
+            await anyio.sleep(0.02)
+            assert gates.started == ["a1"] and len(s.waiting) == 1  # a slot is free, but not for alice
+            tg.start_soon(lambda: s.run(gates.job("b1"), cost=0.01, owner=bob))
+            await until(lambda: "b1" in gates.started)
+            gates.release["a1"].set()
+            await until(lambda: "a2" in gates.started)
+            gates.release["a2"].set()
+            gates.release["b1"].set()
+
+    anyio.run(main)
+
+
+def test_a_full_queue_is_busy_and_cancelled_waiters_leave_it():
+    gates, s = Gates(), scheduler(max_concurrent=1, max_queued_seconds=1.0)
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: s.run(gates.job("hold"), cost=0.01))
+            await until(lambda: gates.started == ["hold"])
+            s.admit(5.0)  # an empty queue takes any job, however big
+            scope = anyio.CancelScope()
+
+            async def waiter():
+                with scope:
+                    await s.run(gates.job("queued"), cost=0.9)
+
+            tg.start_soon(waiter)
+            await until(lambda: len(s.waiting) == 1)
+            with pytest.raises(Busy) as busy:
+                s.admit(0.2)
+            assert busy.value.retry_after_s >= 1 and "busy" in busy.value.message
+            scope.cancel()
+            await until(lambda: not s.waiting)
+            s.admit(0.2)
+            gates.release["hold"].set()
+            await until(lambda: s.running == 0)
+        assert gates.started == ["hold"]  # the cancelled job never ran
+
+    anyio.run(main)
+
+
+def test_costs_grow_with_the_work_and_training_is_capped_by_steps():
+    small = Config.from_dict({})
+    assert trace_seconds(small) < trace_seconds(Config.from_dict({"seq_len": 500}))
+    assert trace_seconds(Config.from_dict({"cell": "rnn"})) < trace_seconds(Config.from_dict({"cell": "lstm"}))
+    assert trace_seconds(small) < trace_seconds(Config.from_dict({"hidden_size": 256}))
+    biggest = Config.from_dict({"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4,
+                                "bidirectional": True, "batch_size": 1, "steps": 5000})  # fmt: skip
+    assert train_seconds(biggest) > 3600  # hours: refused by a 10 minute cap
+    most = max_train_steps(biggest, 600.0)
+    assert 1 <= most < 5000
+    assert train_seconds(Config.from_dict({**biggest.to_dict(), "steps": most})) <= 600.0
