@@ -16,9 +16,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument(
+        "--cache",
+        metavar="redis://HOST:PORT/DB",
+        help="share finished results with every server using this Redis (needs the 'redis' package)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.cache:
+        if not args.cache.startswith(("redis://", "rediss://", "unix://")):
+            parser.error(f"--cache must be a redis:// URL; got {args.cache!r}")
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            parser.error("--cache needs the redis client: pip install 'gradient-flow-lab[redis]'")
+        os.environ["GFL_CACHE"] = args.cache  # read by every worker's Settings.from_env()
     if args.workers > 1 and "GFL_MAX_CONCURRENT" not in os.environ:
         # Each worker has its own bound; share the cores between them.  Workers inherit the variable.
         os.environ["GFL_MAX_CONCURRENT"] = str(max(1, usable_cores() // args.workers))

@@ -38,14 +38,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None):
+def running_server(
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+):
     """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
 
-    ``workers`` uvicorn worker processes; ``env`` adds to the server's environment.
+    ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
+    keeps the server's output (as does GFL_E2E_LOG=path, for debugging).
     """
     port = free_port()
-    # GFL_E2E_LOG=path keeps the server's output for debugging.
-    log = open(os.environ["GFL_E2E_LOG"], "w") if os.environ.get("GFL_E2E_LOG") else subprocess.DEVNULL
+    log_path = log_path or os.environ.get("GFL_E2E_LOG")
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning"],
