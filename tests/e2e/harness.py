@@ -46,6 +46,15 @@ def running_server(
     ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
     keeps the server's output (as does GFL_E2E_LOG=path, for debugging).
     """
+    with server_process(timeout, workers, env, log_path) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+):
+    """As :func:`running_server`, yielding ``(base URL, the server's subprocess.Popen)``."""
     port = free_port()
     log_path = log_path or os.environ.get("GFL_E2E_LOG")
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
@@ -72,7 +81,7 @@ def running_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not answer {base}/healthz within {timeout:.0f} s")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         stop(proc)
 

@@ -1,0 +1,195 @@
+"""A whole class on one server (one worker): each figure a ratio against a baseline measured in the same run.
+
+(a) 100 clients open the same lesson link at once ("The LSTM: a protected lane"): p95 against one alone.
+(b) 30 clients press Train on the same training lesson at once ("The GRU: two gates"): p95 against one alone.
+(c) 24 clients with different small configs while 4 clients keep requesting the largest config (each time
+    a new seed, so nothing is shared): the 24's p95 against the same 24 alone.
+(d) Server memory added by 8 clients that request the largest config and never read, measured after the
+    stall limit has closed them, against the memory one client adds by computing and reading one largest
+    trace.
+Targets: (a) <= 3x, (b) <= 1.5x, (c) <= 2x, (d) <= 1x.  A latency is from sending the request to
+receiving its last frame (a run's `done`; for Train, the trained model's trace `done`).  Every scenario
+uses seeds no earlier scenario used, so each starts with a cold cache.
+
+Run: .venv/bin/python bench/classroom.py [--only a b c d]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import open_socket, percentile  # noqa: E402
+
+from engine.lessons import LESSONS  # noqa: E402
+from tests.e2e.harness import server_process  # noqa: E402
+
+LARGEST = {"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4, "bidirectional": True,
+           "batch_size": 1}  # fmt: skip
+STALL_S = 5
+
+
+def lesson_config(lesson_id: str) -> dict:
+    return dict(next(lesson for lesson in LESSONS if lesson.id == lesson_id).link)
+
+
+async def one_request(url: str, kind: str, config: dict, timeout: float = 600) -> float:
+    """Seconds from sending a run/train request on a fresh socket to its last frame."""
+    async with open_socket(url) as ws:
+        t0 = time.perf_counter()
+        await ws.send(json.dumps({"type": kind, "config": config}))
+        trained = kind != "train"
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await ws.recv()
+                if isinstance(message, str):
+                    frame = json.loads(message)
+                    if frame["type"] in ("error", "cancelled"):
+                        raise RuntimeError(f"request refused: {frame}")
+                    trained |= frame["type"] == "train_done"
+                    if frame["type"] == "done" and trained:
+                        return time.perf_counter() - t0
+
+
+async def room(url: str, kind: str, config: dict, clients: int) -> list[float]:
+    return await asyncio.gather(*(one_request(url, kind, config) for _ in range(clients)))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def health(base: str) -> dict:
+    with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def scenario_a(url: str) -> tuple[str, float, float]:
+    cfg = lesson_config("lstm-cell-state")
+    alone = asyncio.run(room(url, "run", {**cfg, "seed": 101}, 1))[0]
+    times = asyncio.run(room(url, "run", {**cfg, "seed": 102}, 100))
+    p95 = percentile(times, 95)
+    return (f"(a) 100 clients open the LSTM lesson link: p95 {p95 * 1000:.0f} ms, one alone {alone * 1000:.0f} ms",
+            p95 / alone, 3.0)  # fmt: skip
+
+
+def scenario_b(url: str) -> tuple[str, float, float]:
+    cfg = lesson_config("gru-gates")
+    alone = asyncio.run(room(url, "train", {**cfg, "seed": 201}, 1))[0]
+    times = asyncio.run(room(url, "train", {**cfg, "seed": 202}, 30))
+    p95 = percentile(times, 95)
+    return (f"(b) 30 clients press Train on the GRU lesson: p95 {p95:.2f} s, one alone {alone:.2f} s",
+            p95 / alone, 1.5)  # fmt: skip
+
+
+async def small_clients(url: str, first_seed: int, clients: int = 24, runs: int = 5) -> list[float]:
+    async def client(i: int) -> list[float]:
+        cfg = {"seq_len": 100}
+        return [await one_request(url, "run", {**cfg, "seed": first_seed + i * runs + k}) for k in range(runs)]
+
+    return [t for times in await asyncio.gather(*(client(i) for i in range(clients))) for t in times]
+
+
+async def with_big_clients(url: str, first_seed: int) -> tuple[list[float], int]:
+    stop = asyncio.Event()
+    big_done = 0
+
+    async def big(i: int) -> None:
+        nonlocal big_done
+        seed = 10_000 + 100 * i
+        while not stop.is_set():
+            seed += 1
+            await one_request(url, "run", {**LARGEST, "seed": seed})
+            big_done += 1
+
+    bigs = [asyncio.create_task(big(i)) for i in range(4)]
+    await asyncio.sleep(1.0)  # the large requests are queued and computing before the small ones start
+    try:
+        return await small_clients(url, first_seed), big_done
+    finally:
+        stop.set()
+        for task in bigs:
+            task.cancel()
+        await asyncio.gather(*bigs, return_exceptions=True)
+
+
+def scenario_c(url: str) -> tuple[str, float, float]:
+    alone = asyncio.run(small_clients(url, 3000))
+    mixed, big_done = asyncio.run(with_big_clients(url, 4000))
+    p_alone, p_mixed = percentile(alone, 95), percentile(mixed, 95)
+    return (f"(c) 24 small clients beside 4 largest-config clients: p95 {p_mixed * 1000:.0f} ms, "
+            f"alone {p_alone * 1000:.0f} ms ({big_done} largest traces served meanwhile)",
+            p_mixed / p_alone, 2.0)  # fmt: skip
+
+
+def never_reading(host: str, port: int, config: dict) -> socket.socket:
+    """A websocket that asks for ``config`` and then reads nothing (tiny receive buffer)."""
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())  # fmt: skip
+    assert b" 101 " in sock.recv(4096).split(b"\r\n")[0] + b" "
+    payload = json.dumps({"type": "run", "config": config}).encode()
+    mask = b"\x01\x02\x03\x04"
+    sock.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask
+                 + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))  # fmt: skip
+    return sock
+
+
+def scenario_d(base: str, url: str, pid: int) -> tuple[str, float, float]:
+    host, port = base.removeprefix("http://").split(":")
+    before = rss_mb(pid)
+    asyncio.run(one_request(url, "run", {**LARGEST, "seed": 501}))
+    one = rss_mb(pid) - before
+    after_one = rss_mb(pid)
+    socks = [never_reading(host, int(port), {**LARGEST, "seed": 502}) for _ in range(8)]
+    deadline = time.monotonic() + 600
+    while health(base)["stalled_closed"] < 8 or health(base)["sessions"] > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the stalled sockets were not closed: {health(base)}")
+        time.sleep(0.5)
+    eight = rss_mb(pid) - after_one
+    for s in socks:
+        s.close()
+    return (f"(d) 8 never-reading clients of the largest config, after the {STALL_S} s stall limit: "
+            f"+{eight:.0f} MB; one client computing and reading one: +{one:.0f} MB", eight / one, 1.0)  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list("abcd"), default=list("abcd"))
+    args = parser.parse_args()
+    results = []
+    with server_process(env={"GFL_STALL_SECONDS": str(STALL_S)}) as (base, proc):
+        url = base.replace("http://", "ws://", 1) + "/ws"
+        asyncio.run(room(url, "run", {"seed": 1}, 1))  # warm-up: a fresh process pays one-off costs
+        for name in args.only:
+            t0 = time.perf_counter()
+            if name == "d":
+                line, ratio, target = scenario_d(base, url, proc.pid)
+            else:
+                line, ratio, target = {"a": scenario_a, "b": scenario_b, "c": scenario_c}[name](url)
+            verdict = "met" if ratio <= target else "NOT met"
+            print(f"{line}\n    ratio {ratio:.2f} (target <= {target:g}: {verdict}; {time.perf_counter() - t0:.0f} s)")
+            results.append(ratio <= target)
+            sys.stdout.flush()
+        cache = health(base)["cache"]
+        print(f"cache: {cache['hits']} hits, {cache['misses']} misses, {cache['shared']} shared flights, "
+              f"{cache['bytes'] / 1e6:.0f} MB held in {cache['entries']} entries")  # fmt: skip
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
