@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 import time
 import urllib.request
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import open_socket, percentile  # noqa: E402
 
 from engine.lessons import LESSONS  # noqa: E402
-from tests.e2e.harness import server_process  # noqa: E402
+from tests.e2e.harness import never_reading_socket, server_process  # noqa: E402
 
 LARGEST = {"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4, "bidirectional": True,
            "batch_size": 1}  # fmt: skip
@@ -134,27 +133,12 @@ def scenario_c(url: str) -> tuple[str, float, float]:
             p_mixed / p_alone, 2.0)  # fmt: skip
 
 
-def never_reading(host: str, port: int, config: dict) -> socket.socket:
-    """A websocket that asks for ``config`` and then reads nothing (tiny receive buffer)."""
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())  # fmt: skip
-    assert b" 101 " in sock.recv(4096).split(b"\r\n")[0] + b" "
-    payload = json.dumps({"type": "run", "config": config}).encode()
-    mask = b"\x01\x02\x03\x04"
-    sock.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask
-                 + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))  # fmt: skip
-    return sock
-
-
 def scenario_d(base: str, url: str, pid: int) -> tuple[str, float, float]:
-    host, port = base.removeprefix("http://").split(":")
     before = rss_mb(pid)
     asyncio.run(one_request(url, "run", {**LARGEST, "seed": 501}))
     one = rss_mb(pid) - before
     after_one = rss_mb(pid)
-    socks = [never_reading(host, int(port), {**LARGEST, "seed": 502}) for _ in range(8)]
+    socks = [never_reading_socket(base, {"type": "run", "config": {**LARGEST, "seed": 502}}) for _ in range(8)]
     deadline = time.monotonic() + 600
     while health(base)["stalled_closed"] < 8 or health(base)["sessions"] > 0:
         if time.monotonic() > deadline:

@@ -6,6 +6,7 @@ downloaded build); the server is ``python -m server`` on a free 127.0.0.1 port.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -147,3 +148,26 @@ STATE = """() => { const g = window.gfl; if (!g) return null; const t = g.trace,
            trace: t && { run: t.run, forward: t.forwardCount, backward: t.backwardCount, T: t.T, done: !!t.done },
            player: g.player && { cursor: g.player.cursor, length: g.player.length, playing: g.player.playing },
            url: location.search, notices: document.getElementById('notices').innerText }; }"""
+
+
+def never_reading_socket(base: str, message: dict) -> socket.socket:
+    """A raw websocket to ``base``'s /ws that sends ``message`` and then never reads.
+
+    Its receive buffer is tiny, so the server's frames back up at once: a stalled student's
+    laptop, for the stall-limit test and bench.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    status = sock.recv(4096).split(b"\r\n")[0]
+    assert b" 101 " in status + b" ", f"no websocket upgrade: {status!r}"
+    payload = json.dumps(message).encode()
+    assert len(payload) < 65536
+    mask = b"\x01\x02\x03\x04"  # client frames must be masked
+    masked = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask + masked)
+    return sock

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import free_port, running_server, stop
+from tests.e2e.harness import free_port, never_reading_socket, running_server, stop
 
 redis = pytest.importorskip("redis", reason="the replica tests need the redis client package")
 websockets = pytest.importorskip("websockets.asyncio.client")
@@ -114,19 +113,7 @@ def test_a_socket_that_stops_reading_is_closed_and_releases_it(tmp_path):
     # ~30 MB of frames: far more than the socket buffers hold, so the sender stalls.
     big = {"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "bidirectional": True, "batch_size": 1}
     with running_server(env={"GFL_STALL_SECONDS": "1"}) as base:
-        host, port = base.removeprefix("http://").split(":")
-        sock = socket.create_connection((host, int(port)))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        key = "dGhlIHNhbXBsZSBub25jZQ=="
-        sock.sendall(
-            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        assert b"101" in sock.recv(4096).split(b"\r\n")[0]
-        payload = json.dumps({"type": "run", "config": big}).encode()
-        mask = b"\x01\x02\x03\x04"
-        masked = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
-        sock.sendall(bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask + masked)
+        sock = never_reading_socket(base, {"type": "run", "config": big})
         # Never read: the server must give up on this socket by itself.
         deadline = time.monotonic() + 60
         while health(base)["stalled_closed"] < 1:
