@@ -75,20 +75,21 @@ def health(base: str) -> dict:
         return json.loads(r.read())
 
 
+def lesson_room(url: str, kind: str, lesson_id: str, clients: int, seed: int) -> tuple[float, float]:
+    """p95 seconds of ``clients`` asking for a lesson's setting at once, and one client alone (another seed)."""
+    cfg = lesson_config(lesson_id)
+    alone = asyncio.run(room(url, kind, {**cfg, "seed": seed}, 1))[0]
+    return percentile(asyncio.run(room(url, kind, {**cfg, "seed": seed + 1}, clients)), 95), alone
+
+
 def scenario_a(url: str) -> tuple[str, float, float]:
-    cfg = lesson_config("lstm-cell-state")
-    alone = asyncio.run(room(url, "run", {**cfg, "seed": 101}, 1))[0]
-    times = asyncio.run(room(url, "run", {**cfg, "seed": 102}, 100))
-    p95 = percentile(times, 95)
+    p95, alone = lesson_room(url, "run", "lstm-cell-state", 100, 101)
     return (f"(a) 100 clients open the LSTM lesson link: p95 {p95 * 1000:.0f} ms, one alone {alone * 1000:.0f} ms",
             p95 / alone, 3.0)  # fmt: skip
 
 
 def scenario_b(url: str) -> tuple[str, float, float]:
-    cfg = lesson_config("gru-gates")
-    alone = asyncio.run(room(url, "train", {**cfg, "seed": 201}, 1))[0]
-    times = asyncio.run(room(url, "train", {**cfg, "seed": 202}, 30))
-    p95 = percentile(times, 95)
+    p95, alone = lesson_room(url, "train", "gru-gates", 30, 201)
     return (f"(b) 30 clients press Train on the GRU lesson: p95 {p95:.2f} s, one alone {alone:.2f} s",
             p95 / alone, 1.5)  # fmt: skip
 

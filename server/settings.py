@@ -7,28 +7,25 @@ from dataclasses import dataclass
 
 
 def _env_int(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if text is None or text.strip() == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer; got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1; got {value}")
-    return value
+    return _env_number(name, default, int)
 
 
 def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float)
+
+
+def _env_number(name: str, default, kind):
+    """``kind(os.environ[name])`` (at least 1 for integers, positive and finite for floats), else ``default``."""
     text = os.environ.get(name)
     if text is None or text.strip() == "":
         return default
+    word = "an integer" if kind is int else "a number"
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number; got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive finite number; got {value}")
+        raise ValueError(f"{name} must be {word}; got {text!r}") from None
+    if (kind is int and value < 1) or (kind is float and not 0 < value < float("inf")):
+        raise ValueError(f"{name} must be {'at least 1' if kind is int else 'positive and finite'}; got {value}")
     return value
 
 

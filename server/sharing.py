@@ -55,6 +55,10 @@ class Flight:
         self.finished = False  # no more units will come
         self.subscribers = 0
         self.task: asyncio.Task | None = None
+        # Cancelled through anyio, not task.cancel(): anyio's worker-thread wait is shielded only
+        # from anyio cancellation, and the slot must stay held until the thread really ends.
+        self.scope = anyio.CancelScope()
+        self.cancelled = False
         self.changed = anyio.Event()
 
     def append(self, unit: Unit) -> None:
@@ -155,12 +159,16 @@ class Sharing:
         if self.flights.get(flight.key) is flight:
             del self.flights[flight.key]
         flight.finished = True
-        if flight.task is not None:
-            flight.task.cancel()
+        flight.cancelled = True
+        flight.scope.cancel()
 
     # -- producing -----------------------------------------------------------------
 
     async def _produce(self, flight: Flight, produce, config: Config, owner: object | None) -> None:
+        with flight.scope:
+            await self._produce_in_scope(flight, produce, config, owner)
+
+    async def _produce_in_scope(self, flight: Flight, produce, config: Config, owner: object | None) -> None:
         complete = False
         try:
             rec = await self._remote_get(flight.key)
@@ -172,8 +180,6 @@ class Sharing:
             self.stats.misses += 1
             await produce(flight, config, owner)
             complete = True
-        except asyncio.CancelledError:
-            raise
         except Exception as e:  # the engine failed on a valid config: a bug, reported to this request's clients
             log.exception("%s failed for %s", flight.kind, config)
             verb = "training" if flight.kind == "train" else "the trace"
