@@ -15,8 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
+from server import openapi
 from server.compute import Activity, Compute, Hub
-from server.routes import api, health, lessons, pages, stream
+from server.routes import api, docs, health, lessons, pages, stream
+from server.security import SecurityHeaders
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +31,16 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         title="Gradient Flow Lab",
         description="How gradients flow backward through RNN, LSTM and GRU networks, step by step.",
         version="0.1.0",
+        docs_url=None,  # server/routes/docs.py serves /docs from an installed package, not a CDN
+        redoc_url=None,
     )
     app.state.hub = Hub(settings, Compute(settings), tracer or trace_config, Activity())
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, lessons, api, stream):
+    for module in (health, pages, lessons, api, stream, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    app.add_middleware(SecurityHeaders, settings=settings)
+    openapi.install(app)
     return app
 
 

@@ -19,6 +19,11 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
     try:
@@ -46,6 +51,10 @@ class Settings:
     outbox_size: int = 32
     # POST /api/trace returns every per-unit value as JSON text; this caps their count.
     max_json_values: int = 2_000_000
+    # Browser origins (``scheme://host[:port]``) besides the page's own that may open /ws: sites that embed the lab.
+    allowed_origins: tuple[str, ...] = ()
+    # The CSP ``frame-ancestors`` sources: who may show the page in an iframe (``embed=1``).
+    frame_ancestors: str = "*"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +67,6 @@ class Settings:
             max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
             outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
             max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),
+            allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
+            frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,
         )
