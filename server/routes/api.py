@@ -56,6 +56,9 @@ async def trace(request: Request) -> Response:
         return error_response(400, f"body is not valid JSON: {e}", None)
     if nesting_too_deep(data, settings.max_depth) is not None:
         return error_response(400, "body is nested too deeply", None)
+    if not isinstance(data, dict):
+        # Config.from_dict reads None as "all defaults" (a /ws message without config); a body must be an object.
+        return error_response(400, 'body must be a JSON object of config keys, e.g. {"cell": "lstm"}', "config")
     try:
         config = Config.from_dict(data)
     except ConfigError as e:
