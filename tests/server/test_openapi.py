@@ -37,7 +37,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 @schema.parametrize()
 @pytest.mark.timeout(120)
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples every run, so the run's length does not depend on luck (a few
+# valid configs are large traces, computed before the JSON cap refuses them).
+@settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_to_the_document(case):
     case.call_and_validate()
 
