@@ -7,6 +7,7 @@ import os
 
 import uvicorn
 
+from server.security import normalise_origin
 from server.settings import Settings, usable_cores
 
 
@@ -21,7 +22,27 @@ def main(argv: list[str] | None = None) -> None:
         metavar="redis://HOST:PORT/DB",
         help="share finished results with every server using this Redis (needs the 'redis' package)",
     )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a site (https://host[:port]) whose pages may open the socket; repeatable",
+    )
+    parser.add_argument(
+        "--frame-ancestors",
+        metavar="SOURCES",
+        help="CSP frame-ancestors: who may show the lab in an iframe (default *)",
+    )
     args = parser.parse_args(argv)
+    for origin in args.allow_origin:
+        if origin != "*" and normalise_origin(origin) is None:
+            parser.error(f"--allow-origin must be an origin like https://school.example[:port]; got {origin!r}")
+    # Through the environment, like every setting: uvicorn's workers build their own app from it.
+    if args.allow_origin:
+        os.environ["GFL_ALLOW_ORIGIN"] = ",".join(args.allow_origin)
+    if args.frame_ancestors:
+        os.environ["GFL_FRAME_ANCESTORS"] = args.frame_ancestors
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.cache:

@@ -1,8 +1,9 @@
 """Builds the FastAPI app: settings, the shared hub, the routers and the static files.
 
 ``app`` is what uvicorn serves (``uvicorn server.app:app``); tests build their
-own with :func:`create_app` to swap settings or the tracer.  The server keeps
-no per-user state beyond each open socket, so ``--workers N`` scales out.
+own with :func:`create_app` to swap settings or the tracer.  Each process keeps
+its own queue and cache of finished results; ``--workers N`` and replicas scale
+out, sharing results through Redis with ``--cache`` (see docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
+from server import openapi
 from server.hub import Hub
-from server.routes import api, health, lessons, pages, stream
+from server.routes import api, docs, health, lessons, pages, stream
+from server.security import SecurityHeaders
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +32,16 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         title="Gradient Flow Lab",
         description="How gradients flow backward through RNN, LSTM and GRU networks, step by step.",
         version="0.1.0",
+        docs_url=None,  # server/routes/docs.py serves /docs from an installed package, not a CDN
+        redoc_url=None,
     )
     app.state.hub = Hub(settings, tracer or trace_config)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, lessons, api, stream):
+    for module in (health, pages, lessons, api, stream, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    app.add_middleware(SecurityHeaders, settings=settings)
+    openapi.install(app)
     return app
 
 

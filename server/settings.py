@@ -29,6 +29,11 @@ def _env_number(name: str, default, kind):
     return value
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated variable as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
     try:
@@ -68,6 +73,10 @@ class Settings:
     max_train_seconds: float = 600.0
     # A socket whose frames have not drained for this long is closed (1008) and releases what it held.
     stall_seconds: float = 20.0
+    # Browser origins (``scheme://host[:port]``) besides the page's own that may open /ws: sites that embed the lab.
+    allowed_origins: tuple[str, ...] = ()
+    # The CSP ``frame-ancestors`` sources: who may show the page in an iframe (``embed=1``).
+    frame_ancestors: str = "*"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,4 +95,6 @@ class Settings:
             big_job_seconds=_env_float("GFL_BIG_JOB_SECONDS", default.big_job_seconds),
             max_train_seconds=_env_float("GFL_MAX_TRAIN_SECONDS", default.max_train_seconds),
             stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
+            allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
+            frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,
         )

@@ -6,6 +6,7 @@ import logging
 
 import anyio
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
 from server.frames import json_value_count
@@ -25,16 +26,8 @@ async def config_fields() -> StrictJSONResponse:
     return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION})
 
 
-_TRACE_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
-
-
-@router.post("/trace", openapi_extra=_TRACE_BODY, response_class=StrictJSONResponse)
+# Its request body and statuses are documented in server/openapi.py, generated from FIELDS.
+@router.post("/trace", response_class=StrictJSONResponse)
 async def trace(request: Request) -> Response:
     """One forward+backward pass of the posted config, as one JSON document (same numbers as /ws).
 
@@ -44,10 +37,15 @@ async def trace(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     settings = hub.settings
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > settings.max_message_bytes:
-            return error_response(413, f"body is over {settings.max_message_bytes} bytes", None)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_message_bytes:
+                return error_response(413, f"body is over {settings.max_message_bytes} bytes", None)
+    except ClientDisconnect:
+        # Nobody is left to answer; a closed tab or a dropped connection is not a server error.
+        log.info("POST /api/trace: client left before sending the whole body")
+        return Response(status_code=499)
     try:
         data = loads_strict(bytes(body))
     except RecursionError:
@@ -56,6 +54,9 @@ async def trace(request: Request) -> Response:
         return error_response(400, f"body is not valid JSON: {e}", None)
     if nesting_too_deep(data, settings.max_depth) is not None:
         return error_response(400, "body is nested too deeply", None)
+    if not isinstance(data, dict):
+        # Config.from_dict reads None as "all defaults" (a /ws message without config); a body must be an object.
+        return error_response(400, 'body must be a JSON object of config keys, e.g. {"cell": "lstm"}', "config")
     try:
         config = Config.from_dict(data)
     except ConfigError as e:

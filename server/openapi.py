@@ -1,0 +1,176 @@
+"""The OpenAPI document, made true: every route's real statuses and the ``/api/trace`` body key by key.
+
+The body schema is generated from :data:`engine.config.FIELDS`, the one config table, so the
+document cannot drift from what the server accepts.  FastAPI only sees ``Request`` parameters and
+would document a bare "200"; :func:`install` replaces each operation's ``responses`` with the ones
+in :data:`RESPONSES`, and refuses to build a document for a route that is missing there (a new
+route must say what it answers) or an entry whose route is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from engine.config import FIELDS, Field
+
+JSON = "application/json"
+
+
+def field_schema(f: Field) -> dict[str, Any]:
+    """One config key as JSON Schema: its type, range or choices, default and description."""
+    if f.kind == "choice":
+        schema: dict[str, Any] = {"type": "string", "enum": list(f.choices)}
+    elif f.kind == "bool":
+        schema = {"type": "boolean"}
+    else:
+        # JSON Schema's "integer" also admits 50.0, as Field.check does.
+        schema = {"type": "integer" if f.kind == "int" else "number", "maximum": f.high}
+        schema["exclusiveMinimum" if f.low_open else "minimum"] = f.low
+    schema["default"] = f.default
+    schema["description"] = f.description + (f" Unit: {f.unit}." if f.unit else "")
+    return schema
+
+
+def config_schema(*, complete: bool) -> dict[str, Any]:
+    """A config object: any subset of the keys (a request) or all of them (the normalised echo)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {f.name: field_schema(f) for f in FIELDS},
+    }
+    if complete:
+        schema["required"] = [f.name for f in FIELDS]
+    return schema
+
+
+def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+ERROR = {
+    "type": "object",
+    "required": ["message", "field"],
+    "properties": {
+        "message": {"type": "string", "description": "What is wrong and what is allowed."},
+        "field": {"type": ["string", "null"], "description": "The config key at fault, if one is."},
+    },
+}
+BUSY = {
+    "type": "object",
+    "required": ["message", "field", "retry_after_s"],
+    "properties": {**ERROR["properties"], "retry_after_s": {"type": "number", "minimum": 0}},
+}
+TRACE = {
+    "type": "object",
+    "description": "The same numbers as the frames of a /ws run of this config (docs/protocol.md).",
+    "required": ["type", "config", "shapes", "output", "forward", "backward", "done"],
+    "properties": {
+        "type": {"const": "trace"},
+        "config": config_schema(complete=True),
+        "shapes": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "output": {"type": "array", "description": "(T, O) model outputs."},
+        "forward": {"type": "object", "description": "Each name of layout.forward: an (L, D, T, H) array."},
+        "backward": {"type": "object", "description": "grad_h (L, D, T, H) and the per-step (L, D, T) series."},
+        "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms."},
+    },
+}
+CONFIG_FIELDS = {
+    "type": "object",
+    "required": ["fields", "link_version"],
+    "properties": {
+        "fields": {
+            "type": "array",
+            "items": {"type": "object", "required": ["name", "type", "default", "description", "group"]},
+        },
+        "link_version": {"type": "integer"},
+    },
+}
+HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"const": "ok"},
+        "sessions": {"type": "integer", "minimum": 0},
+        "computing": {"type": "integer", "minimum": 0},
+        "waiting": {"type": "integer", "minimum": 0},
+    },
+}
+LESSONS = {
+    "type": "object",
+    "required": ["topics", "lessons"],
+    "properties": {
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "lessons": {"type": "array", "items": {"type": "object", "required": ["id", "title", "topic", "link"]}},
+    },
+}
+
+TRACE_BODY = {
+    "required": True,
+    "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
+    "content": {JSON: {"schema": config_schema(complete=False)}},
+}
+
+# (method, path) -> the operation's responses (and request body).  Every status a route can answer.
+RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/trace"): {
+        "requestBody": TRACE_BODY,
+        "responses": {
+            "200": _json("The whole trace.", TRACE),
+            "400": _json("The body is not JSON, not an object, or nested too deeply.", ERROR),
+            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default).", ERROR),
+            "422": _json(
+                "A config value outside its range or choices, an unknown key, a model over the work cap, "
+                "or a trace with more per-unit values than JSON is sent for (stream those over /ws).",
+                ERROR,
+            ),
+            "503": _json(
+                "Busy: every computation slot is taken and the queue is full; try again later.",
+                BUSY,
+                headers={"Retry-After": {"description": "Seconds to wait.", "required": True,
+                                         "schema": {"type": "integer", "minimum": 0}}},
+            ),
+        },
+    },
+    ("get", "/api/config"): {"responses": {"200": _json("Every config key, described.", CONFIG_FIELDS)}},
+    ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
+    ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
+    ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},
+    ("get", "/"): {
+        "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}
+    },
+}  # fmt: skip
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with :data:`RESPONSES` applied; raises if a route and the table disagree."""
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    seen = set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            key = (method, path)
+            if key not in RESPONSES:
+                raise KeyError(f"{method.upper()} {path} is not documented in server/openapi.py RESPONSES")
+            seen.add(key)
+            operation.update(RESPONSES[key])
+    stale = sorted(set(RESPONSES) - seen)
+    if stale:
+        raise KeyError(f"server/openapi.py documents routes the app does not have: {stale}")
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    """Serve :func:`document` at ``app.openapi_url`` (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi
