@@ -48,9 +48,10 @@ Waiting = Callable[[int], Awaitable[None]]  # told the flight's place in the que
 class Flight:
     """One computation in progress and the units it has produced so far."""
 
-    def __init__(self, key: str, kind: str):
+    def __init__(self, key: str, kind: str, owner: object | None = None):
         self.key = key
         self.kind = kind
+        self.owner = owner  # the client that started it
         self.units: list[Unit] = []
         self.finished = False  # no more units will come
         self.subscribers = 0
@@ -149,7 +150,7 @@ class Sharing:
         return cost.trace_seconds(config)
 
     def _start(self, key: str, kind: str, config: Config, owner: object | None) -> Flight:
-        flight = Flight(key, kind)
+        flight = Flight(key, kind, owner)
         self.flights[key] = flight
         produce = {"run": self._produce_run, "document": self._produce_document, "train": self._produce_training}
         flight.task = asyncio.get_running_loop().create_task(self._produce(flight, produce[kind], config, owner))
@@ -203,6 +204,9 @@ class Sharing:
         return rec
 
     async def _compute(self, flight: Flight, fn: Callable, *args, cost_s: float, owner: object | None):
+        # One core per client applies to a client's own work; a computation several sockets follow serves a
+        # room, and must not wait behind whatever its first client does next.
+        owner = owner if flight.subscribers <= 1 else None
         return await self.scheduler.run(fn, *args, cost=cost_s, owner=owner, tag=flight)
 
     async def _produce_run(self, flight: Flight, config: Config, owner: object | None) -> None:
