@@ -131,6 +131,25 @@ export function specialCellsOverlay(rows, x, y, axes = {}) {
   };
 }
 
+/**
+ * Ticks for an axis of whole numbers 0..span: a 1-2-5 step giving at most about `most` labels, never below 1,
+ * so a one-step axis reads "0" once instead of "0 0 0 0 0" (Plotly's own ticks would fall between the integers).
+ */
+export function integerTicks(span, most = 6) {
+  const raw = Math.max(1, span / most);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const dtick = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  return { tickmode: "linear", tick0: 0, dtick, tickformat: "d" };
+}
+
+/**
+ * The tick step, in decades, of a log axis spanning `decades`: every power of ten while they fit, else every
+ * second, fifth... so that a divergence (10¹ … 10¹⁹) does not pile its labels on each other.
+ */
+export function decadeStep(decades, most = 6) {
+  return integerTicks(decades, most).dtick;
+}
+
 /** Label of a (layer, direction) pair as the field writes it. */
 export function layerLabel(l, d, D) {
   return D > 1 ? `layer ${l + 1} ${d ? "←" : "→"}` : `layer ${l + 1}`;
