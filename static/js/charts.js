@@ -42,6 +42,12 @@ export class Chart {
   draw(traces, layout = {}) {
     const full = { ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } };
     full.datarevision = (this.revision = (this.revision || 0) + 1);
+    // Plotly.react cannot add subplots to a drawn chart: the new axis is laid out before its domain is known and
+    // its lines get a NaN path (the gates view going from GRU's three gates to LSTM's four).  A new set of axes
+    // is drawn afresh.
+    const axes = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k)).sort().join();
+    if (this.drawn && axes !== this.axes) Plotly.purge(this.el);
+    this.axes = axes;
     Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
   }
