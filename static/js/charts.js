@@ -36,6 +36,11 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
+    this.toolCurrent = null; // data-title of the toolbar button that holds the tab stop
+    el.addEventListener("keydown", (e) => this.toolbarKey(e));
+    el.addEventListener("focusin", (e) => {
+      if (e.target.closest?.(".modebar-btn")) this.toolCurrent = e.target.dataset.title;
+    });
   }
 
   /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
@@ -48,8 +53,39 @@ export class Chart {
     const axes = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k)).sort().join();
     if (this.drawn && axes !== this.axes) Plotly.purge(this.el);
     this.axes = axes;
-    Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
+    const drawn = Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
+    this.toolbarOneStop();
+    if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
+  }
+
+  /**
+   * Plotly's toolbar is one tab stop, as a toolbar should be: Tab reaches one button, the arrow keys (and Home,
+   * End) move between them, Tab leaves.  Without this each chart adds six stops.
+   */
+  toolbarOneStop() {
+    const bar = this.el.querySelector(".modebar");
+    if (!bar) return;
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", "Chart tools (arrow keys move between them)");
+    const buttons = [...bar.querySelectorAll(".modebar-btn")];
+    const current = buttons.find((b) => b.dataset.title === this.toolCurrent) || buttons[0];
+    for (const b of buttons) b.tabIndex = b === current ? 0 : -1;
+  }
+
+  toolbarKey(e) {
+    const btn = e.target.closest?.(".modebar-btn");
+    if (!btn) return;
+    const buttons = [...this.el.querySelectorAll(".modebar-btn")];
+    const i = buttons.indexOf(btn);
+    const n = buttons.length;
+    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: n - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = buttons[(to + n) % n];
+    btn.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
   }
 
   /** Forget the last draw (a new run with a different shape). */
