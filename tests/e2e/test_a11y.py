@@ -126,12 +126,14 @@ def test_small_screens_keep_every_control_on_screen(screen, server_url, options)
 
 
 @pytest.mark.parametrize("options", [PHONE, TABLET], ids=["phone", "tablet"])
-def test_after_the_lessons_play_the_gradient_chart_is_on_screen(screen, server_url, options):
+@pytest.mark.parametrize("path,play", [(LESSON, ".lesson-go"), ("/", "#play")], ids=["lesson", "lab"])
+def test_after_play_the_gradient_chart_is_on_screen(screen, server_url, options, path, play):
     page = screen(options)
-    page.goto(server_url + LESSON)
+    page.goto(server_url + path)
     page.wait_for_function(TRACED)
-    assert not page.evaluate("() => document.querySelector('.lesson-more').open")  # the reading starts folded
-    page.tap(".lesson-go")
+    if path == LESSON:
+        assert not page.evaluate("() => document.querySelector('.lesson-more').open")  # the reading starts folded
+    page.tap(play)
     page.wait_for_function("() => window.gfl.player.playing || window.gfl.player.cursor > 0")
     box = page.evaluate(RECT, "#chart-grad-norm")
     seen = min(box["bottom"], options["viewport"]["height"]) - max(box["top"], 0)
