@@ -11,6 +11,8 @@ The lessons are data, in ``lessons.json`` next to this module.  Each one has
   try i) shows, which :func:`check_claim` measures.  :data:`CLAIM_KINDS` lists the kinds and their parameters.
 
 Text is plain Unicode with no markup: every string is one paragraph, equations are written out (``‖∂L/∂h_t‖``).
+A number the link measures is written as a placeholder, ``{measure}`` or ``{measure@i}`` for the link after try
+i (:data:`MEASURES`); :func:`engine.lesson_numbers.render_lesson` fills it from the trace of that exact config.
 
 Ratios are ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction: how much of the gradient at the last step
 is left at the first.  Training claims train for the link's own ``steps``, exactly what pressing Train shows.
