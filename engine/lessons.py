@@ -11,6 +11,8 @@ The lessons are data, in ``lessons.json`` next to this module.  Each one has
   try i) shows, which :func:`check_claim` measures.  :data:`CLAIM_KINDS` lists the kinds and their parameters.
 
 Text is plain Unicode with no markup: every string is one paragraph, equations are written out (``‖∂L/∂h_t‖``).
+A number the link measures is written as a placeholder, ``{measure}`` or ``{measure@i}`` for the link after try
+i (:data:`MEASURES`); :func:`engine.lesson_numbers.render_lesson` fills it from the trace of that exact config.
 
 Ratios are ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction: how much of the gradient at the last step
 is left at the first.  Training claims train for the link's own ``steps``, exactly what pressing Train shows.
@@ -65,6 +67,20 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
 }
 # Claim kinds measured by training (as is any claim with after_training).
 _TRAINED_KINDS = ("learns", "plateaus", "diverges_without_clipping")
+
+# Measured numbers in the text: {measure} on the link, {measure@i} on the link after try i (see
+# engine/lesson_numbers.py).  measure -> what the measured config needs, or None.
+MEASURES: dict[str, tuple | None] = {
+    "ratio": None,
+    "sigma_max": None,
+    "spectral_radius": ((lambda c: c.cell == "rnn"), "a vanilla RNN"),
+    "gate_product": _GATED,
+    "layer_fraction": ((lambda c: c.num_layers >= 2), "num_layers of 2 or more"),
+    "edge_forward": ((lambda c: c.bidirectional), "a bidirectional link"),
+    "edge_reverse": ((lambda c: c.bidirectional), "a bidirectional link"),
+    "rnn_params": None,
+}
+PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:@(\d+))?\}")
 
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TEXT = ("title", "summary", "analogy", "equation", "equation_says", "question", "answer")
@@ -166,6 +182,9 @@ def _parse_lesson(item: Any, err) -> Lesson:
     _require(isinstance(claims, list) and claims, err, "claims must be a non-empty list")
     configs = [base] + [Config.from_dict({**link, t.key: t.value}) for t in tries]
     claims = tuple(_parse_claim(c, configs, lambda m, i=i: err(f"claim {i}: {m}")) for i, c in enumerate(claims))
+    _require(not PLACEHOLDER.search(item["title"]), err, "title must not hold a measured number")
+    for text in [item[name] for name in _TEXT] + list(paragraphs) + [t.look_for for t in tries]:
+        _check_placeholders(text, configs, err)
     text = {name: item[name] for name in _TEXT}
     return Lesson(id=item["id"], topic=item["topic"], link=MappingProxyType(dict(link)),
                   explanation=tuple(paragraphs), tries=tries, claims=claims, **text)  # fmt: skip
@@ -175,6 +194,16 @@ def _check_text(value: Any, name: str, err) -> None:
     _require(isinstance(value, str) and value.strip(), err, f"{name} must be non-empty text")
     markup = "\n" in value or any(m in value for m in ("**", "`", "](")) or value.lstrip().startswith("#")
     _require(not markup, err, f"{name} must be plain text, one paragraph, without markup: {value[:40]!r}")
+
+
+def _check_placeholders(text: str, configs: list[Config], err) -> None:
+    for m in PLACEHOLDER.finditer(text):
+        name, on_try = m.group(1), m.group(2)
+        _require(name in MEASURES, err, f"{m.group(0)}: measure must be one of {', '.join(MEASURES)}")
+        ok = on_try is None or int(on_try) < len(configs) - 1
+        _require(ok, err, f"{m.group(0)}: try must be the index of one of the lesson's {len(configs) - 1} tries")
+        cfg, needs = configs[0 if on_try is None else int(on_try) + 1], MEASURES[name]
+        _require(not needs or needs[0](cfg), err, f"{m.group(0)}: {name} needs {needs and needs[1]}")
 
 
 def _parse_try(t: Any, link: dict, base: Config, err) -> Try:

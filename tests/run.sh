@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: a virtualenv with the project and its test extras,
-# Debian's Chromium (browser tests) and redis-server (shared-cache tests) installed when missing,
-# ruff, then pytest.
+# Debian's Chromium (browser tests), redis-server (shared-cache tests) and Node.js with npm (installed
+# when missing), axe-core for the browser tests' accessibility checks (npm, pinned in
+# tests/e2e/package.json), ruff, then pytest.
 # Extra arguments go to pytest, e.g.  bash tests/run.sh tests/engine -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing Debian's ${missing[*]} for the tests"
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
+# axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.
+[ -f tests/e2e/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/e2e --no-audit --no-fund --silent
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

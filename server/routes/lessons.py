@@ -1,13 +1,21 @@
-"""Lessons: ``GET /api/lessons`` (the lessons as JSON) and ``GET /lessons`` (the page that lists them)."""
+"""Lessons: ``GET /api/lessons`` (the lessons as JSON) and ``GET /lessons`` (the page that lists them).
+
+A lesson's text holds placeholders for the numbers measured on its own link (``engine/lesson_numbers.py``).
+They are filled once, on the first request that needs them, by tracing each lesson's link in a worker thread
+(about two seconds in all): server start-up stays fast and the event loop never waits on torch.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
+from engine.lesson_numbers import render_lesson
 from engine.lessons import LESSONS, TOPICS, Lesson, lesson_query, try_config
 from server.responses import StrictJSONResponse
 
@@ -15,25 +23,25 @@ router = APIRouter(tags=["lessons"])
 
 
 def lesson_document(lesson: Lesson) -> dict[str, Any]:
-    """A lesson as wire data: its text, its teaching link, and each try as a link of its own."""
-    query = lesson_query(lesson)
+    """A lesson as wire data: its text with its numbers measured, its teaching link, and each try as a link."""
+    query, shown = lesson_query(lesson), render_lesson(lesson)
     return {
         "id": lesson.id,
-        "title": lesson.title,
+        "title": shown.title,
         "topic": lesson.topic,
-        "summary": lesson.summary,
+        "summary": shown.summary,
         "link": "/?" + urlencode(query),
         "config": dict(lesson.link),
-        "explanation": list(lesson.explanation),
-        "analogy": lesson.analogy,
-        "equation": lesson.equation,
-        "equation_says": lesson.equation_says,
-        "question": lesson.question,
-        "answer": lesson.answer,
+        "explanation": list(shown.explanation),
+        "analogy": shown.analogy,
+        "equation": shown.equation,
+        "equation_says": shown.equation_says,
+        "question": shown.question,
+        "answer": shown.answer,
         "tries": [
             {"key": t.key, "value": t.value, "look_for": t.look_for,
              "link": "/?" + urlencode({**try_config(lesson, i).to_query(), "lesson": lesson.id})}
-            for i, t in enumerate(lesson.tries)
+            for i, t in enumerate(shown.tries)
         ],
         "claims": [c.says for c in lesson.claims],
         # The lesson's own question is about training (the page reveals its answer once Train has run).
@@ -41,16 +49,41 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
     }  # fmt: skip
 
 
-DOCUMENTS = {lesson.id: lesson_document(lesson) for lesson in LESSONS}
+# The lesson picker on every page: titles and links only, so a page without lesson= never waits for measuring.
+PICKER = [{"id": le.id, "title": le.title, "link": "/?" + urlencode(lesson_query(le))} for le in LESSONS]
+
+_documents: dict[str, dict[str, Any]] | None = None
+_built = threading.Lock()
+
+
+def lesson_documents() -> dict[str, dict[str, Any]]:
+    """Every lesson's document by id, in syllabus order; built (measured) on the first call, then kept.
+
+    Blocking: from async code call :func:`documents`.
+    """
+    global _documents
+    with _built:  # concurrent first requests wait for one build instead of tracing twice
+        if _documents is None:
+            _documents = {lesson.id: lesson_document(lesson) for lesson in LESSONS}
+    return _documents
+
+
+async def documents() -> dict[str, dict[str, Any]]:
+    """:func:`lesson_documents` without blocking the event loop the first time."""
+    if _documents is not None:
+        return _documents
+    return await run_in_threadpool(lesson_documents)
 
 
 @router.get("/api/lessons", response_class=StrictJSONResponse)
 async def lessons_json() -> StrictJSONResponse:
     """Every lesson with its explanation, question, tries and teaching link, in syllabus order."""
-    return StrictJSONResponse({"topics": list(TOPICS), "lessons": list(DOCUMENTS.values())})
+    return StrictJSONResponse({"topics": list(TOPICS), "lessons": list((await documents()).values())})
 
 
 @router.get("/lessons", response_class=HTMLResponse)
 async def lessons_page(request: Request) -> HTMLResponse:
-    context = {"lessons": list(DOCUMENTS.values()), "topics": TOPICS}
+    context = {"lessons": list((await documents()).values()), "topics": TOPICS}
     return request.app.state.templates.TemplateResponse(request, "lessons.html", context)
+
+

@@ -20,14 +20,14 @@ async def index(request: Request) -> HTMLResponse:
     config, notices = parse_query(params)
     lesson = None
     if "lesson" in params:
-        lesson = lessons.DOCUMENTS.get(params["lesson"])
+        lesson = (await lessons.documents()).get(params["lesson"])
         if lesson is None:
             notices.append({"field": "lesson", "message": f"unknown lesson {params['lesson']!r} ignored"})
     context = {
         "config": config.to_dict(),
         "notices": notices,
         "lesson": lesson,
-        "lessons": [{"id": d["id"], "title": d["title"], "link": d["link"]} for d in lessons.DOCUMENTS.values()],
+        "lessons": lessons.PICKER,
         "fields": [f.describe() for f in FIELDS],
         "link_version": LINK_VERSION,
     }

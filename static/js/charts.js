@@ -36,14 +36,56 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
+    this.toolCurrent = null; // data-title of the toolbar button that holds the tab stop
+    el.addEventListener("keydown", (e) => this.toolbarKey(e));
+    el.addEventListener("focusin", (e) => {
+      if (e.target.closest?.(".modebar-btn")) this.toolCurrent = e.target.dataset.title;
+    });
   }
 
   /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
   draw(traces, layout = {}) {
     const full = { ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } };
     full.datarevision = (this.revision = (this.revision || 0) + 1);
-    Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
+    // Plotly.react cannot add subplots to a drawn chart: the new axis is laid out before its domain is known and
+    // its lines get a NaN path (the gates view going from GRU's three gates to LSTM's four).  A new set of axes
+    // is drawn afresh.
+    const axes = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k)).sort().join();
+    if (this.drawn && axes !== this.axes) Plotly.purge(this.el);
+    this.axes = axes;
+    const drawn = Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
+    this.toolbarOneStop();
+    if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
+  }
+
+  /**
+   * Plotly's toolbar is one tab stop, as a toolbar should be: Tab reaches one button, the arrow keys (and Home,
+   * End) move between them, Tab leaves.  Without this each chart adds six stops.
+   */
+  toolbarOneStop() {
+    const bar = this.el.querySelector(".modebar");
+    if (!bar) return;
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", "Chart tools (arrow keys move between them)");
+    const buttons = [...bar.querySelectorAll(".modebar-btn")];
+    const current = buttons.find((b) => b.dataset.title === this.toolCurrent) || buttons[0];
+    for (const b of buttons) b.tabIndex = b === current ? 0 : -1;
+  }
+
+  toolbarKey(e) {
+    const btn = e.target.closest?.(".modebar-btn");
+    if (!btn) return;
+    const buttons = [...this.el.querySelectorAll(".modebar-btn")];
+    const i = buttons.indexOf(btn);
+    const n = buttons.length;
+    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: n - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = buttons[(to + n) % n];
+    btn.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
   }
 
   /** Forget the last draw (a new run with a different shape). */
@@ -129,6 +171,25 @@ export function specialCellsOverlay(rows, x, y, axes = {}) {
     hovertemplate: "t = %{x}, %{y}: %{customdata}<extra></extra>",
     customdata: z.map((row) => row.map((v) => (v === 1 ? "inf / NaN (overflow)" : v === 0 ? "exactly 0 (underflow)" : ""))),
   };
+}
+
+/**
+ * Ticks for an axis of whole numbers 0..span: a 1-2-5 step giving at most about `most` labels, never below 1,
+ * so a one-step axis reads "0" once instead of "0 0 0 0 0" (Plotly's own ticks would fall between the integers).
+ */
+export function integerTicks(span, most = 6) {
+  const raw = Math.max(1, span / most);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const dtick = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  return { tickmode: "linear", tick0: 0, dtick, tickformat: "d" };
+}
+
+/**
+ * The tick step, in decades, of a log axis spanning `decades`: every power of ten while they fit, else every
+ * second, fifth... so that a divergence (10¹ … 10¹⁹) does not pile its labels on each other.
+ */
+export function decadeStep(decades, most = 6) {
+  return integerTicks(decades, most).dtick;
 }
 
 /** Label of a (layer, direction) pair as the field writes it. */

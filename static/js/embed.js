@@ -33,14 +33,19 @@ export function hideControls(form, keys) {
 
 /**
  * Embed mode: the body's class hides everything but the views (the server sets
- * it already; a static copy of the page gets it here), plus two small corner
- * buttons: replay the sweep, and open the full page.
+ * it already; a static copy of the page gets it here), plus a slim strip above
+ * them: the page's name as its heading, replay the sweep, and open the full page.
+ * The strip is part of the main region and in the flow, so it never covers a view.
  * @param {{play: () => void}} player
  */
 export function applyEmbed(doc, player) {
   doc.body.classList.add("embed");
   const bar = doc.createElement("div");
   bar.className = "embed-bar";
+  // The top bar and its h1 are hidden here: the strip names the page for screen readers instead.
+  const title = doc.createElement("h1");
+  title.className = "embed-title";
+  title.textContent = "Gradient Flow Lab";
   const replay = doc.createElement("button");
   replay.type = "button";
   replay.textContent = "↻ Replay";
@@ -56,6 +61,7 @@ export function applyEmbed(doc, player) {
   open.target = "_blank";
   open.rel = "noopener";
   open.textContent = "Open in Gradient Flow Lab ↗";
-  bar.append(replay, open);
-  doc.body.append(bar);
+  bar.append(title, replay, open);
+  const main = doc.querySelector("main") || doc.body;
+  main.prepend(bar);
 }

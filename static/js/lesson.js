@@ -85,7 +85,8 @@ export class LessonPanel {
     this.labelTries();
     this.markTries();
     // Tall screens have room for the reading; at 1366×768 it starts folded so the views keep theirs.
-    if (window.matchMedia("(min-height: 900px)").matches) root.querySelector(".lesson-more").open = true;
+    // A portrait tablet is tall too, but there the reading would push every chart off screen.
+    if (window.matchMedia("(min-height: 900px) and (min-width: 1101px)").matches) root.querySelector(".lesson-more").open = true;
   }
 
   bind() {
@@ -102,7 +103,11 @@ export class LessonPanel {
       if (go.dataset.action === "train") {
         document.getElementById("train")?.click();
         document.getElementById("training")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
-      } else document.getElementById("play")?.click();
+      } else {
+        document.getElementById("play")?.click();
+        // One column of views (tablet, phone): bring the gradient chart the sweep draws into sight.
+        if (window.matchMedia("(max-width: 1100px)").matches) document.getElementById("view-grad-norm")?.scrollIntoView({ block: "nearest" });
+      }
     });
     document.getElementById("train")?.addEventListener("click", () => {
       this.trainArmed = { shown: window.gfl?.trace ?? null };

@@ -3,7 +3,7 @@
 // bidirectional models a (layer, direction) × time heatmap of the same norms.
 
 import {
-  LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, layerLabel,
+  LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, integerTicks, layerLabel,
   logWindow, specialCellsOverlay,
 } from "./charts.js";
 import { gateProductOverlay } from "./view_theory.js";
@@ -12,7 +12,8 @@ const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: 
 
 /** The t axis shared by every view: integer timesteps, the whole sequence always visible. */
 export function timeAxis(T, title = "timestep t") {
-  return { ...AXIS, title: { text: title, standoff: 6 }, range: [-0.5, T - 0.5], autorange: false, tickformat: "d" };
+  return { ...AXIS, title: { text: title, standoff: 6 }, range: [-0.5, T - 0.5], autorange: false,
+    ...integerTicks(T - 1) };
 }
 
 /** Every received norm (and the revealed ones), used to fix the y axis so it does not jump during playback. */
@@ -91,8 +92,11 @@ export function drawGradNorms(chart, trace, shown) {
       }
       const b = trace.normSeries("bound", l, d, from, T).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
       if (b.some((v) => v !== null)) {
+        // A lone value (one-to-one: a single step) has no neighbour to draw a line to: mark it, so that the
+        // legend never names a bound the chart does not show.
         data.push({
-          type: "scatter", mode: "lines", x, y: b, name: "bound: (γ·σ_max)^distance", legendgroup: "bound",
+          type: "scatter", mode: isolated(b).length ? "lines+markers" : "lines", x, y: b,
+          marker: { color: colour, size: 9, symbol: "circle-open" }, name: "bound: (γ·σ_max)^distance", legendgroup: "bound",
           showlegend: l === 0 && d === 0, line: { color: colour, width: 1.2, dash: "dot" }, opacity: 0.8,
           hovertemplate: `bound${name ? " " + name : ""}<br>t = %{x}: %{y:.3e}<extra></extra>`,
         });

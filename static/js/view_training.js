@@ -4,7 +4,7 @@
 // training step × timestep heatmap of ‖∂L/∂h_t‖ from the periodic profiles.
 // Each function draws one chart from the accumulated arrays of a TrainingRun.
 
-import { LINE_COLOURS, OVERFLOW_COLOUR, fmtNum, layerLabel, specialCellsOverlay } from "./charts.js";
+import { LINE_COLOURS, OVERFLOW_COLOUR, decadeStep, fmtNum, integerTicks, layerLabel, specialCellsOverlay } from "./charts.js";
 
 const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
 const BASELINE_COLOUR = "#555";
@@ -16,7 +16,7 @@ const positive = (v) => (Number.isFinite(v) && v > 0 ? v : null);
 /** The x axis of every training chart: optimizer steps, the whole run always in view. */
 export function stepAxis(total, title = "optimizer step") {
   return { ...AXIS, title: { text: title, standoff: 4 }, range: [0, Math.max(1, total) + 0.5], autorange: false,
-    tickformat: "d" };
+    ...integerTicks(Math.max(1, total)) };
 }
 
 /** How the baseline is written on the chart, e.g. "always answer 1: 0.167". */
@@ -63,7 +63,8 @@ export function logAxis(title, values) {
     }
   }
   const axis = { ...AXIS, type: "log", title: { text: title, standoff: 4 }, exponentformat: "power" };
-  if (lo === Infinity || Math.log10(hi / lo) >= 2) return { ...axis, dtick: 1 };
+  if (lo === Infinity) return { ...axis, dtick: 1 };
+  if (Math.log10(hi / lo) >= 2) return { ...axis, dtick: decadeStep(Math.log10(hi / lo) + 1) };
   const ticks = hi / lo < 4 ? linearTicks(lo, hi) : oneTwoFive(lo, hi);
   if (ticks.length < 2) return axis;
   return { ...axis, tickmode: "array", tickvals: ticks, ticktext: ticks.map((v) => fmtNum(v)) };
@@ -226,7 +227,8 @@ export function drawProfile(chart, run, l, d) {
     text: `${layerLabel(l, d, D)}${run.shapes.L * D > 1 ? " (choose with Show)" : ""}`, font: { size: 11, color: "#333" } }];
   chart.draw(data, {
     xaxis: stepAxis(run.total, "optimizer step (profiled steps)"),
-    yaxis: { ...AXIS, title: { text: "timestep t", standoff: 4 }, range: [-0.5, T - 0.5], autorange: false, tickformat: "d" },
+    yaxis: { ...AXIS, title: { text: "timestep t", standoff: 4 }, range: [-0.5, T - 0.5], autorange: false,
+      ...integerTicks(T - 1) },
     margin: { t: 22, r: 8 }, annotations,
   });
 }

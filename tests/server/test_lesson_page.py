@@ -9,7 +9,9 @@ import pytest
 from markupsafe import escape
 
 from engine.lessons import LESSONS
-from server.routes.lessons import DOCUMENTS
+from server.routes.lessons import lesson_documents
+
+DOCUMENTS = lesson_documents()
 
 
 def esc(text: str) -> str:
