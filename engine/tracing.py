@@ -354,7 +354,7 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
 
     output = run.output
     if isinstance(output, PackedSequence):
-        output = PackedSequence(output.data.detach(), output.batch_sizes, output.sorted_indices, output.unsorted_indices)
+        output = output._replace(data=output.data.detach())
     else:
         output = output.detach()
     return ModuleTrace(
