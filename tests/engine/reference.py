@@ -91,7 +91,10 @@ class NaiveRecurrent(nn.Module):
                 for store, i, width in ((h0, 0, P), (c0, 1, H)):
                     if i == 1 and not lstm:
                         continue
-                    s = given[i].to(dtype)[k, n : n + 1] if given is not None else x.new_zeros(1, width).requires_grad_()
+                    if given is not None:
+                        s = given[i].to(dtype)[k, n : n + 1]
+                    else:
+                        s = x.new_zeros(1, width).requires_grad_()
                     s.retain_grad()
                     store[k][n] = s
         hs = [[[[None] * T for _ in range(N)] for _ in range(D)] for _ in range(L)]
