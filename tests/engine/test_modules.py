@@ -169,3 +169,22 @@ def test_errors_name_the_module():
         trace_submodules(nn.Linear(2, 2), lambda: torch.zeros(()))
     with pytest.raises(ValueError, match=r"compute_loss must return a scalar tensor .* got shape \(3,\)"):
         trace_submodules(Seq2Seq("rnn"), lambda: torch.zeros(3))
+
+
+def test_readme_examples_run():
+    """The README's "Trace your own model" code runs as printed and gives the shapes its comments promise."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("## Trace your own model") : text.index("## What you see")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        scope: dict = {}
+        exec(block, scope)
+    traces = scope["traces"]
+    assert set(traces) == {"encoder", "decoder"}
+    assert traces["encoder"].grad_h_norm.shape == (2, 1, 12)
+    assert traces["decoder"].grad_h0.shape == (2, 1, 4, 32)
+    assert np.all(np.isnan(traces["encoder"].hidden[:, :, 3:, 3]))  # the 3-token sentence ends at step 3
