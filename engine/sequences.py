@@ -5,13 +5,16 @@ The tracer runs each direction of each layer through the fused kernel in that di
 that processing order.  A layout owns that bookkeeping: running the kernel, reversing, laying rows out on
 the grid, and mapping processing order back to input positions.  In processing order every sequence
 starts at step 0 and ends at step ``length - 1``, in both directions; grid positions past a sequence's
-length hold zeros.
+length hold zeros.  ``read_inputs`` and ``initial_states`` turn what a module's ``forward(input, hx)``
+takes into a layout, its input rows and its initial states, with errors that name the field.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 
 class PaddedLayout:
@@ -87,3 +90,65 @@ class PackedLayout:
 
     def add_at_last(self, grid, value) -> None:
         grid[self._last if isinstance(grid, torch.Tensor) else self._last_np] += value
+
+
+def read_inputs(module, inputs, dtype: torch.dtype, name: str):
+    """A module's ``inputs`` as the tracer runs them: ``(layout, x, batched, sorted_indices, unsorted_indices)``.
+
+    ``x`` is (T, N, I) time-major for a tensor (batch_first and unbatched undone), the rows (R, I) of a
+    ``PackedSequence``; the indices are the packed batch's (``None`` for a tensor or an already sorted batch).
+    """
+    sorted_indices = unsort = None
+    if isinstance(inputs, PackedSequence):
+        if inputs.data.dim() != 2:
+            raise ValueError(f"{name}: a PackedSequence's data must be (rows, I); got {tuple(inputs.data.shape)}")
+        layout = PackedLayout(inputs.batch_sizes)
+        sorted_indices, unsort = inputs.sorted_indices, inputs.unsorted_indices
+        batched = True
+        x = inputs.data.to(dtype=dtype)  # (R, I)
+    else:
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() not in (2, 3):
+            got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+            raise ValueError(
+                f"{name}: inputs must be (T, N, I), (N, T, I) with batch_first, unbatched (T, I), or a PackedSequence;"
+                f" got {got}"
+            )
+        batched = inputs.dim() == 3
+        x = inputs if batched else inputs.unsqueeze(0 if module.batch_first else 1)
+        if module.batch_first:
+            x = x.transpose(0, 1)
+        x = x.to(dtype=dtype)  # (T, N, I)
+        layout = PaddedLayout(x.shape[0], x.shape[1])
+    if x.shape[-1] != module.input_size:
+        raise ValueError(f"{name}: inputs have {x.shape[-1]} features per step; the module's input_size is "
+                         f"{module.input_size}")
+    return layout, x, batched, sorted_indices, unsort
+
+
+def initial_states(module, hx, batched: bool, N: int, dtype: torch.dtype, name: str, sorted_indices):
+    """``hx`` as the module takes it -> [h_0] or [h_0, c_0], each (L*D, N, ·) in the packed batch order; None if None.
+
+    Checks the shapes, naming the field: h_0 is (L*D, N, P) with P = proj_size or H, c_0 (L*D, N, H).
+    """
+    if hx is None:
+        return None
+    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
+    state = getattr(module, "proj_size", 0) or H
+    if isinstance(module, nn.LSTM):
+        if not (isinstance(hx, tuple | list) and len(hx) == 2):
+            raise ValueError(f"{name}: hx for an LSTM must be a tuple (h_0, c_0)")
+        parts = [("h_0", hx[0], state), ("c_0", hx[1], H)]
+    else:
+        if not isinstance(hx, torch.Tensor):
+            raise ValueError(f"{name}: hx must be a tensor h_0; got {type(hx).__name__}")
+        parts = [("h_0", hx, state)]
+    states = []
+    for label, s, width in parts:
+        want = (L * D, N, width) if batched else (L * D, width)
+        if not isinstance(s, torch.Tensor) or tuple(s.shape) != want:
+            got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+            raise ValueError(f"{name}: hx's {label} must be shaped (num_layers*directions, N, H) = {want}; got {got}")
+        s = s.to(dtype=dtype)
+        s = s if batched else s.unsqueeze(1)
+        states.append(s if sorted_indices is None else s.index_select(1, sorted_indices))
+    return states

@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from engine.cells import GATES, gate_activations
-from engine.sequences import PackedLayout, PaddedLayout
+from engine.sequences import PackedLayout, PaddedLayout, initial_states, read_inputs
 
 _FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM": torch._VF.lstm, "GRU": torch._VF.gru}
 
@@ -150,31 +150,6 @@ class TraceRun:
     unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
 
 
-def _initial_states(module, cell, hx, batched, N, dtype, name, sorted_indices) -> list[torch.Tensor] | None:
-    if hx is None:
-        return None
-    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
-    state = getattr(module, "proj_size", 0) or H
-    if cell == "lstm":
-        if not (isinstance(hx, tuple | list) and len(hx) == 2):
-            raise ValueError(f"{name}: hx for an LSTM must be a tuple (h_0, c_0)")
-        parts = [("h_0", hx[0], state), ("c_0", hx[1], H)]
-    else:
-        if not isinstance(hx, torch.Tensor):
-            raise ValueError(f"{name}: hx must be a tensor h_0; got {type(hx).__name__}")
-        parts = [("h_0", hx, state)]
-    states = []
-    for label, s, width in parts:
-        want = (L * D, N, width) if batched else (L * D, width)
-        if not isinstance(s, torch.Tensor) or tuple(s.shape) != want:
-            got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-            raise ValueError(f"{name}: hx's {label} must be shaped (num_layers*directions, N, H) = {want}; got {got}")
-        s = s.to(dtype=dtype)
-        s = s if batched else s.unsqueeze(1)
-        states.append(s if sorted_indices is None else s.index_select(1, sorted_indices))
-    return states
-
-
 def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
     """Run ``module`` forward as its own ``forward(inputs, hx)`` would, ready to be traced.
 
@@ -188,33 +163,10 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
             f"{name}: dropout={module.dropout} while training makes the trace random; call .eval() or set dropout=0"
         )
     dtype = module.weight_hh_l0.dtype
-    sorted_indices = unsort = None
-    if isinstance(inputs, PackedSequence):
-        if inputs.data.dim() != 2:
-            raise ValueError(f"{name}: a PackedSequence's data must be (rows, I); got {tuple(inputs.data.shape)}")
-        layout = PackedLayout(inputs.batch_sizes)
-        sorted_indices, unsort = inputs.sorted_indices, inputs.unsorted_indices
-        batched = True
-        x = inputs.data.to(dtype=dtype)  # (R, I)
-    else:
-        if not isinstance(inputs, torch.Tensor) or inputs.dim() not in (2, 3):
-            got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-            raise ValueError(
-                f"{name}: inputs must be (T, N, I), (N, T, I) with batch_first, unbatched (T, I), or a PackedSequence;"
-                f" got {got}"
-            )
-        batched = inputs.dim() == 3
-        x = inputs if batched else inputs.unsqueeze(0 if module.batch_first else 1)
-        if module.batch_first:
-            x = x.transpose(0, 1)
-        x = x.to(dtype=dtype)  # (T, N, I)
-        layout = PaddedLayout(x.shape[0], x.shape[1])
-    if x.shape[-1] != module.input_size:
-        raise ValueError(f"{name}: inputs have {x.shape[-1]} features per step; the module's input_size is "
-                         f"{module.input_size}")
+    layout, x, batched, sorted_indices, unsort = read_inputs(module, inputs, dtype, name)
     N, H, L, D = layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
     state = getattr(module, "proj_size", 0) or H
-    states = _initial_states(module, cell, hx, batched, N, dtype, name, sorted_indices)
+    states = initial_states(module, hx, batched, N, dtype, name, sorted_indices)
     E = _extra_width(cell, H, state)
     fused = _FUSED[mode]
     zeros_h, zeros_c = x.new_zeros(1, N, state), x.new_zeros(1, N, H)
