@@ -345,7 +345,8 @@ def trace_module(
     a tensor, batched or not, or a ``PackedSequence`` (positions past a sequence's length are NaN in the
     per-unit arrays and left out of the norms).  ``hx`` is the initial state as the module takes it
     (``(h_0, c_0)`` for the LSTM), zero if ``None``; the trace's ``grad_h0``/``grad_c0`` are the gradient
-    that leaves through it.  ``loss`` takes the module's output and returns a scalar.  Afterwards the
+    that leaves through it.  ``loss`` takes the module's output and returns a scalar (a loss on the final
+    state ``h_n`` too, or a module inside a model: :func:`engine.modules.trace_submodules`).  Afterwards the
     module's parameters (and ``hx``, if it requires grad) hold the same ``.grad`` a plain
     ``loss(module(inputs, hx)[0]).backward()`` would leave.
     """

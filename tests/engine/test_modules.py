@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from engine import ModuleTrace, trace_submodules
 from tests.engine.reference import NaiveRecurrent, collect
@@ -188,3 +188,46 @@ def test_readme_examples_run():
     assert traces["encoder"].grad_h_norm.shape == (2, 1, 12)
     assert traces["decoder"].grad_h0.shape == (2, 1, 4, 32)
     assert np.all(np.isnan(traces["encoder"].hidden[:, :, 3:, 3]))  # the 3-token sentence ends at step 3
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "lstm_proj"])
+def test_traced_call_returns_what_the_module_returns(cell):
+    """Inside trace_submodules a module returns what its stock forward does, for every kind of input it takes."""
+    torch.manual_seed(1)
+    kw = dict(num_layers=2, bidirectional=True, dtype=torch.float64)
+    if cell == "lstm_proj":
+        module = nn.LSTM(3, 5, proj_size=2, **kw)
+    else:
+        module = CELLS[cell](3, 5, **kw)
+    P = 2 if cell == "lstm_proj" else 5
+    lstm = isinstance(module, nn.LSTM)
+
+    def state(*batch):
+        h = torch.randn(4, *batch, P, dtype=torch.float64)
+        return (h, torch.randn(4, *batch, 5, dtype=torch.float64)) if lstm else h
+
+    x = torch.randn(6, 3, 3, dtype=torch.float64)
+    calls = [
+        (x, None),
+        (x, state(3)),
+        (x[:, 0], state()),  # unbatched
+        (pack_padded_sequence(x, torch.tensor([4, 6, 2]), enforce_sorted=False), state(3)),
+    ]
+    for inputs, hx in calls:
+        want_out, want_h = module(inputs, hx)
+        got: list = []
+
+        def compute_loss(inputs=inputs, hx=hx, got=got):
+            got.extend(module(inputs, hx))
+            out = got[0].data if isinstance(got[0], PackedSequence) else got[0]
+            return out.sum()
+
+        trace_submodules(module, compute_loss)
+        out, h = got
+        if isinstance(want_out, PackedSequence):
+            assert isinstance(out, PackedSequence) and torch.equal(out.batch_sizes, want_out.batch_sizes)
+            torch.testing.assert_close(out.data, want_out.data, rtol=1e-12, atol=1e-13)
+        else:
+            torch.testing.assert_close(out, want_out, rtol=1e-12, atol=1e-13)
+        for g, w in zip(h if lstm else [h], want_h if lstm else [want_h]):
+            torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-13)
