@@ -26,6 +26,8 @@ def trace_submodules(
     through that call's initial state (what an encoder receives from its decoder).  Afterwards every
     parameter's ``.grad`` is what a plain ``compute_loss().backward()`` would leave.
 
+    A module registered under several names is keyed by the first ``model.named_modules()`` gives.
+
     Raises ``ValueError`` naming the module by its qualified name for what cannot be traced: dropout
     between layers while training, a module subclass with its own ``forward``, a call with gradients
     disabled.
