@@ -1,8 +1,10 @@
 """Cost of an exact trace: trace_module time / plain module forward+backward time, one thread.
 
-Prints the median ratio for RNN, LSTM and GRU at the issue's sizes (target: every ratio ≤ 3), then the
-largest config the app allows (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1): time and peak
-memory (targets: under 2 s and 2 GB).  Run: .venv/bin/python bench/engine.py [--repeats N]
+Prints the median ratio for RNN, LSTM and GRU at the issue's sizes (target: every ratio ≤ 3); the same
+for packed batches of unequal lengths, and for a whole encoder–decoder model traced by trace_submodules
+against its plain forward+backward (decoder run as one call and stepped token by token; target ≤ 3);
+then the largest config the app allows (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1): time and
+peak memory (targets: under 2 s and 2 GB).  Run: .venv/bin/python bench/engine.py [--repeats N]
 """
 
 from __future__ import annotations
@@ -20,17 +22,114 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
-from engine import trace_module  # noqa: E402
+from engine import trace_module, trace_submodules  # noqa: E402
 
 SIZES = [(256, 64, 2, 1), (256, 64, 2, 32), (1000, 32, 1, 1)]  # (T, H, layers, batch)
 INPUT = 8
+PACKED = [(256, 64, 2, False, 32), (256, 64, 1, True, 32)]  # (longest T, H, layers, bidirectional, batch)
 
 
 def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def medians(plain, traced, repeats: int) -> tuple[float, float]:
+    plain(), traced()  # warm-up
+    # interleaved, so both share whatever else the machine is doing
+    p, t = [], []
+    for _ in range(repeats):
+        p.append(timed(plain))
+        t.append(timed(traced))
+    return statistics.median(p), statistics.median(t)
+
+
+def packed_ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
+    """Lengths drawn uniformly from [T/4, T]: the padded positions a packed batch saves are a real share."""
+    rows = []
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        for T, H, L, bidirectional, N in PACKED:
+            torch.manual_seed(0)
+            module = cls(INPUT, H, num_layers=L, bidirectional=bidirectional)
+            lengths = torch.randint(T // 4, T + 1, (N,))
+            lengths[0] = T
+            x = pack_padded_sequence(torch.randn(T, N, INPUT), lengths, enforce_sorted=False)
+
+            def loss(out):
+                return pad_packed_sequence(out)[0].square().mean()
+
+            def plain(module=module, x=x):
+                module.zero_grad(set_to_none=True)
+                loss(module(x)[0]).backward()
+
+            def traced(module=module, x=x):
+                module.zero_grad(set_to_none=True)
+                trace_module(module, x, loss)
+
+            shape = (T, H, L, "bi" if bidirectional else "uni", N)
+            rows.append((cls.__name__, shape, *medians(plain, traced, repeats)))
+    return rows
+
+
+class Seq2Seq(nn.Module):
+    """Embedding, a packed bidirectional encoder, a bridge to the decoder's initial state, a decoder and a head."""
+
+    def __init__(self, cls, vocab=100, embed=32, hidden=64, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.encoder = cls(embed, hidden, num_layers=layers, bidirectional=True)
+        self.bridge = nn.Linear(2 * hidden, hidden)
+        self.decoder = cls(embed, hidden, num_layers=layers)
+        self.head = nn.Linear(hidden, vocab)
+        self.lstm = cls is nn.LSTM
+
+    def forward(self, src, lengths, tgt, stepwise: bool):
+        _, final = self.encoder(pack_padded_sequence(self.embed(src), lengths, enforce_sorted=False))
+
+        def join(f):  # (L*2, N, H) -> (L, N, H)
+            return torch.tanh(self.bridge(torch.cat([f[0::2], f[1::2]], dim=-1)))
+
+        state = tuple(join(f) for f in final) if self.lstm else join(final)
+        emb = self.embed(tgt)  # (T', N, E)
+        if stepwise:
+            outs = []
+            for t in range(emb.shape[0]):
+                out, state = self.decoder(emb[t : t + 1], state)
+                outs.append(out)
+            out = torch.cat(outs)
+        else:
+            out, _ = self.decoder(emb, state)
+        return self.head(out)
+
+
+def model_ratios(repeats: int, src_len=100, tgt_len=30, batch=32) -> list[tuple[str, str, float, float]]:
+    rows = []
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        for stepwise in (False, True):
+            torch.manual_seed(0)
+            model = Seq2Seq(cls)
+            src = torch.randint(100, (src_len, batch))
+            lengths = torch.randint(src_len // 4, src_len + 1, (batch,))
+            tgt = torch.randint(100, (tgt_len + 1, batch))
+
+            def compute_loss(model=model, src=src, lengths=lengths, tgt=tgt, stepwise=stepwise):
+                logits = model(src, lengths, tgt[:-1], stepwise)
+                return nn.functional.cross_entropy(logits.flatten(0, 1), tgt[1:].flatten())
+
+            def plain(model=model, compute_loss=compute_loss):
+                model.zero_grad(set_to_none=True)
+                compute_loss().backward()
+
+            def traced(model=model, compute_loss=compute_loss):
+                model.zero_grad(set_to_none=True)
+                trace_submodules(model, compute_loss)
+
+            how = "stepped" if stepwise else "one call"
+            rows.append((cls.__name__, how, *medians(plain, traced, repeats)))
+    return rows
 
 
 def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
@@ -53,13 +152,7 @@ def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
                 module.zero_grad(set_to_none=True)
                 trace_module(module, x, loss)
 
-            plain(), traced()  # warm-up
-            # interleaved, so both share whatever else the machine is doing
-            p, t = [], []
-            for _ in range(repeats):
-                p.append(timed(plain))
-                t.append(timed(traced))
-            rows.append((cls.__name__, (T, H, L, N), statistics.median(p), statistics.median(t)))
+            rows.append((cls.__name__, (T, H, L, N), *medians(plain, traced, repeats)))
     return rows
 
 
@@ -97,6 +190,21 @@ def main() -> None:
     for name, (T, H, L, N), p, t in ratios(args.repeats):
         worst = max(worst, t / p)
         print(f"{name:5} {T:5} {H:4} {L:2} {N:3} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
+    print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
+    print("packed batches, lengths uniform in [T/4, T]: trace_module / plain forward+backward of the packed batch")
+    print(f"{'cell':5} {'T':>5} {'H':>4} {'L':>2} {'dir':>3} {'N':>3} {'plain ms':>9} {'trace ms':>9} {'ratio':>6}")
+    worst = 0.0
+    for name, (T, H, L, dirs, N), p, t in packed_ratios(args.repeats):
+        worst = max(worst, t / p)
+        print(f"{name:5} {T:5} {H:4} {L:2} {dirs:>3} {N:3} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
+    print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
+    print("whole encoder–decoder (source 100 tokens packed, bidirectional 2-layer encoder, 2-layer decoder over 30"
+          " tokens, batch 32, H=64): trace_submodules / plain forward+backward")
+    print(f"{'cell':5} {'decoder':>9} {'plain ms':>9} {'trace ms':>9} {'ratio':>6}")
+    worst = 0.0
+    for name, how, p, t in model_ratios(args.repeats):
+        worst = max(worst, t / p)
+        print(f"{name:5} {how:>9} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
     print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
     print("largest config (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1), trace_config;"
           " targets < 2 s and < 2 GB")

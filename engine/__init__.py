@@ -2,6 +2,7 @@
 
 from engine.config import FIELDS, LINK_VERSION, Config, ConfigError, parse_query
 from engine.experiment import Trace, trace_config
+from engine.modules import trace_submodules
 from engine.tracing import ModuleTrace, trace_module
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "parse_query",
     "trace_config",
     "trace_module",
+    "trace_submodules",
 ]

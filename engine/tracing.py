@@ -21,6 +21,12 @@ pre-activation, because W_hn h_{t-1} is scaled by r_t.  The copied weights are
 detached and multiply zeros, so parameter gradients are exactly a plain
 backward's.  The remaining recurrences (c_t, ∂L/∂c_t, the GRU's z_t term) are
 elementwise and cheap.
+
+A given initial state h_0 (and c_0) enters step 0 exactly where h_{t-1} does, so the zero input at
+step 0 reads ∂L/∂h_0 the same way.  With ``proj_size`` P > 0 the recurrent state is the projected
+h_t = W_hr (o_t ⊙ tanh c_t), P wide: W_hh is (4H, P), and so is the zero input's block.
+A ``PackedSequence`` runs through the fused kernel's packed form; the reverse direction runs on
+every sequence reversed within its length (see engine/sequences.py).
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from engine.cells import GATES, gate_activations
+from engine.sequences import PackedLayout, PaddedLayout, initial_states, read_inputs
 
 _FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM": torch._VF.lstm, "GRU": torch._VF.gru}
 
@@ -41,31 +49,37 @@ _FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM"
 class ModuleTrace:
     """What :func:`trace_module` measured.  Arrays are numpy; L layers, D directions, T steps, N batch, H units.
 
-    Batched input gives per-unit arrays shaped (L, D, T, N, H); unbatched input (L, D, T, H).
-    Direction 1 is the reverse direction, indexed by input position t.
+    Batched input gives per-unit arrays shaped (L, D, T, N, H); unbatched input (L, D, T, H).  ``hidden``
+    and ``grad_h`` are P wide for an LSTM with ``proj_size`` P > 0, the other per-unit arrays H wide.
+    Direction 1 is the reverse direction, indexed by input position t.  A ``PackedSequence``'s batch is in
+    the caller's order (as ``pad_packed_sequence`` returns it); positions at or past a sequence's length
+    hold NaN in the per-unit arrays and count for nothing in the norms.
     """
 
     cell: str  # 'rnn' | 'lstm' | 'gru'
     hidden: np.ndarray  # h_t
     cell_state: np.ndarray | None  # c_t (LSTM)
-    gates: dict[str, np.ndarray]  # gate name -> activations, shaped like hidden
+    gates: dict[str, np.ndarray]  # gate name -> activations, (L, D, T, N, H)
     grad_h: np.ndarray  # total ∂L/∂h_t, shaped like hidden
     grad_c: np.ndarray | None  # total ∂L/∂c_t (LSTM)
     grad_h_norm: np.ndarray  # (L, D, T) L2 norm over batch and units
     grad_c_norm: np.ndarray | None  # (L, D, T) (LSTM)
     grad_out_norm: np.ndarray  # (L, D, T) norm of the direct part: what the loss or the layer above asks of h_t
-    output: torch.Tensor  # the module's output, detached, in the module's layout
+    output: torch.Tensor | PackedSequence  # the module's output, detached, in the module's layout
     loss: float
+    grad_h0: np.ndarray  # (L, D, N, H) ∂L/∂h_0 of the initial state (given or zero); unbatched (L, D, H)
+    grad_c0: np.ndarray | None  # (L, D, N, H) ∂L/∂c_0 (LSTM)
+    lengths: np.ndarray  # (N,) each sequence's length, T for every sequence of a padded tensor
 
 
-def _cell_name(module: nn.Module) -> tuple[str, str]:
+def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
     if isinstance(module, nn.LSTM):
         return "lstm", "LSTM"
     if isinstance(module, nn.GRU):
         return "gru", "GRU"
     if isinstance(module, nn.RNN):
         return "rnn", module.mode
-    raise TypeError(f"module must be a torch.nn.RNN, LSTM or GRU; got {type(module).__name__}")
+    raise TypeError(f"{name} must be a torch.nn.RNN, LSTM or GRU; got {type(module).__name__}")
 
 
 def _layer_weights(module: nn.RNNBase, layer: int, direction: int):
@@ -74,11 +88,12 @@ def _layer_weights(module: nn.RNNBase, layer: int, direction: int):
     w_hh = getattr(module, "weight_hh" + sfx)
     b_ih = getattr(module, "bias_ih" + sfx) if module.bias else None
     b_hh = getattr(module, "bias_hh" + sfx) if module.bias else None
-    return w_ih, w_hh, b_ih, b_hh
+    w_hr = getattr(module, "weight_hr" + sfx) if getattr(module, "proj_size", 0) else None
+    return w_ih, w_hh, b_ih, b_hh, w_hr
 
 
-def _extra_width(cell: str, hidden: int) -> int:
-    return 2 * hidden if cell == "gru" else hidden
+def _extra_width(cell: str, hidden: int, state: int) -> int:
+    return 2 * hidden if cell == "gru" else state
 
 
 def _extra_block(cell: str, w_hh: torch.Tensor, hidden: int) -> torch.Tensor:
@@ -118,55 +133,69 @@ def _norm(a: np.ndarray) -> np.ndarray:
     return np.sqrt(np.square(a, dtype=np.float64).sum(axis=(1, 2)))
 
 
-def trace_module(
-    module: nn.Module,
-    inputs: torch.Tensor,
-    loss: Callable[[torch.Tensor], torch.Tensor],
-) -> ModuleTrace:
-    """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
+@dataclass
+class TraceRun:
+    """One traced forward whose backward has not run yet: what :func:`finish_trace` needs afterwards."""
 
-    ``module`` is any ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` (layers, bidirectional, ``batch_first``,
-    float32 or float64; no ``proj_size``, no dropout while training).  ``inputs`` is shaped as the
-    module expects, batched or not; the initial state is zero.  ``loss`` takes the module's output
-    tensor and returns a scalar.  Afterwards the module's parameters hold the same ``.grad`` a plain
-    ``loss(module(inputs)[0]).backward()`` would leave.
+    module: nn.RNNBase
+    cell: str
+    layout: PaddedLayout | PackedLayout
+    batched: bool
+    x: torch.Tensor  # layer 0's input rows, (T, N, I) or packed (R, I)
+    states: list[torch.Tensor] | None  # given h_0 (and c_0), (L*D, N, ·) in the layout's batch order
+    outs: list[torch.Tensor]  # each layer's output rows, grad retained
+    extras: list[torch.Tensor]  # each layer's zero inputs
+    finals: list[tuple[torch.Tensor, ...]]  # per layer*D + d: (h_n,) or (h_n, c_n), grad retained
+    output: torch.Tensor | PackedSequence
+    unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
+
+
+def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
+    """Run ``module`` forward as its own ``forward(inputs, hx)`` would, ready to be traced.
+
+    Returns ``(run, output, h_n)``: ``output`` and ``h_n`` (``(h_n, c_n)`` for the LSTM) as the module
+    returns them, differentiable.  Backpropagate a loss built on them, then call :func:`finish_trace`.
+    ``name`` names the module in error messages.
     """
-    cell, mode = _cell_name(module)
-    if getattr(module, "proj_size", 0):
-        raise ValueError("trace_module does not support LSTM proj_size > 0")
+    cell, mode = _cell_name(module, name)
     if module.training and module.dropout > 0 and module.num_layers > 1:
-        raise ValueError("trace_module needs dropout = 0 or module.eval(): dropout makes the trace random")
-    if inputs.dim() not in (2, 3):
         raise ValueError(
-            f"inputs must be (T, N, I), (N, T, I) with batch_first, or unbatched (T, I); got {tuple(inputs.shape)}"
+            f"{name}: dropout={module.dropout} while training makes the trace random; call .eval() or set dropout=0"
         )
-    batched = inputs.dim() == 3
-    x = inputs if batched else inputs.unsqueeze(0 if module.batch_first else 1)
-    if module.batch_first:
-        x = x.transpose(0, 1)
-    x = x.to(dtype=module.weight_hh_l0.dtype)  # (T, N, I)
-    T, N, _ = x.shape
-    H, L, D = module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
-    E = _extra_width(cell, H)
+    dtype = module.weight_hh_l0.dtype
+    layout, x, batched, sorted_indices, unsort = read_inputs(module, inputs, dtype, name)
+    N, H, L, D = layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
+    state = getattr(module, "proj_size", 0) or H
+    states = initial_states(module, hx, batched, N, dtype, name, sorted_indices)
+    E = _extra_width(cell, H, state)
     fused = _FUSED[mode]
-    zeros_h = x.new_zeros(D, N, H)
+    zeros_h, zeros_c = x.new_zeros(1, N, state), x.new_zeros(1, N, H)
+
+    def initial(k: int):
+        if states is None:
+            return (zeros_h, zeros_c) if cell == "lstm" else zeros_h
+        return tuple(s[k : k + 1] for s in states) if cell == "lstm" else states[0][k : k + 1]
 
     layer_in = x
-    outs: list[torch.Tensor] = []  # (T, N, D*H) per layer
-    extras: list[torch.Tensor] = []  # (T, N, D*E) per layer, the zero inputs
-    hx = (zeros_h[:1], zeros_h[:1]) if cell == "lstm" else zeros_h[:1]
+    outs: list[torch.Tensor] = []  # (T, N, D*P) or (R, D*P) per layer
+    extras: list[torch.Tensor] = []  # (T, N, D*E) or (R, D*E) per layer, the zero inputs
+    finals: list[tuple[torch.Tensor, ...]] = []
     for layer in range(L):
-        extra = x.new_zeros(T, N, D * E, requires_grad=True)
+        extra = layout.zeros(x, D * E).requires_grad_()
         halves = []
         for d in range(D):
-            # Each direction runs on its own, the reverse one on the time-flipped sequence, so that the
+            # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
             # zero input of one direction never costs the other a matrix product.
-            w_ih, w_hh, b_ih, b_hh = _layer_weights(module, layer, d)
+            w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
             flat = [torch.cat([w_ih, _extra_block(cell, w_hh, H)], dim=1), w_hh] + ([b_ih, b_hh] if module.bias else [])
+            flat += [w_hr] if w_hr is not None else []
             seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
-            seq = seq.flip(0) if d else seq
-            half = fused(seq, hx, flat, module.bias, 1, 0.0, False, False, False)[0]  # (T, N, H)
-            halves.append(half.flip(0) if d else half)
+            seq = layout.reverse(seq) if d else seq
+            half, *final = layout.run(fused, seq, initial(layer * D + d), flat, module.bias)
+            for f in final:
+                f.retain_grad()
+            finals.append(tuple(final))
+            halves.append(layout.reverse(half) if d else half)
         out = torch.cat(halves, dim=-1) if D == 2 else halves[0]
         out.retain_grad()
         outs.append(out)
@@ -174,62 +203,112 @@ def trace_module(
         layer_in = out
 
     output = outs[-1]
-    if module.batch_first:
-        output = output.transpose(0, 1)
-    if not batched:
-        output = output.squeeze(0 if module.batch_first else 1)
-    value = loss(output)
-    value.backward()
+    if layout.packed:
+        output = PackedSequence(output, inputs.batch_sizes, sorted_indices, unsort)
+    else:
+        if module.batch_first:
+            output = output.transpose(0, 1)
+        if not batched:
+            output = output.squeeze(0 if module.batch_first else 1)
+    h_n = [torch.cat([f[i] for f in finals]) for i in range(len(finals[0]))]  # (L*D, N, ·)
+    h_n = [h if unsort is None else h.index_select(1, unsort) for h in h_n]
+    h_n = [h if batched else h.squeeze(1) for h in h_n]
+    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort)
+    return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
 
-    per_unit = {
-        k: np.empty((L, D, T, N, H), dtype=np.float64 if x.dtype == torch.float64 else np.float32)
-        for k in ("hidden", "grad_h", *GATES[cell], *(("cell_state", "grad_c") if cell == "lstm" else ()))
-    }
+
+def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
+    """Read the trace of ``run`` once the loss built on its outputs has been backpropagated."""
+    module, cell, layout = run.module, run.cell, run.layout
+    T, N, H, L, D = layout.T, layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
+    P = getattr(module, "proj_size", 0) or H
+    E = _extra_width(cell, H, P)
+    dtype = np.float64 if run.x.dtype == torch.float64 else np.float32
+    widths = {"hidden": P, "grad_h": P, **{k: H for k in (*GATES[cell], "cell_state", "grad_c")}}
+    names = ("hidden", "grad_h", *GATES[cell], *(("cell_state", "grad_c") if cell == "lstm" else ()))
+    per_unit = {k: np.empty((L, D, T, N, widths[k]), dtype=dtype) for k in names}
     grad_out_norm = np.empty((L, D, T))
+    grad_h0 = np.empty((L, D, N, P), dtype=dtype)
+    grad_c0 = np.empty((L, D, N, H), dtype=dtype) if cell == "lstm" else None
     with torch.no_grad():
-        layer_in = x
+        layer_in = run.x
         for layer in range(L):
-            out, extra = outs[layer], extras[layer]
+            out, extra = run.outs[layer], run.extras[layer]
             g_out = out.grad if out.grad is not None else torch.zeros_like(out)
             g_extra = extra.grad if extra.grad is not None else torch.zeros_like(extra)
             for d in range(D):
-                w_ih, w_hh, b_ih, b_hh = _layer_weights(module, layer, d)
-                flip = (lambda a: a.flip(0)) if d else (lambda a: a)  # reverse direction: process in its own order
-                xs = flip(layer_in)
-                h = flip(out[..., d * H : (d + 1) * H])  # (T, N, H)
-                h_prev = torch.cat([zeros_h[d : d + 1], h[:-1]])
+                k = layer * D + d
+                w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
+
+                def grid(rows: torch.Tensor, d=d) -> torch.Tensor:  # this direction's processing order, (T, N, ·)
+                    return layout.grid(layout.reverse(rows) if d else rows)
+
+                xs = grid(layer_in)
+                h = grid(out[..., d * P : (d + 1) * P])  # (T, N, P)
+                h0 = run.states[0][k : k + 1].detach() if run.states is not None else h.new_zeros(1, N, P)
+                h_prev = torch.cat([h0, h[:-1]])
                 gates = gate_activations(cell, xs, h_prev, w_ih, w_hh, b_ih, b_hh)
-                direct = flip(g_out[..., d * H : (d + 1) * H])
-                rec = flip(g_extra[..., d * E : d * E + H])  # into h_{t-1} from step t
+                direct = grid(g_out[..., d * P : (d + 1) * P])
+                h_n, *c_n = run.finals[k]
+                if h_n.grad is not None:  # the final state itself reaches the loss (a decoder starts from it)
+                    direct = direct.clone()
+                    layout.add_at_last(direct, h_n.grad[0])
+                rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
                 # a_t: everything ∂L/∂h_t receives except (GRU) z_{t+1} ⊙ ∂L/∂h_{t+1}
                 a = direct.clone()
                 a[:-1] += rec[1:]
+                g0 = rec[0].numpy()
                 if cell == "gru":
-                    g_new = flip(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
-                    a[:-1] += (gates["reset"][1:] * g_new[1:]) @ w_hh[2 * H :]
-                    grad_h = _scan(a.numpy(), gates["update"].numpy(), None, backward=True)
+                    g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
+                    w_hn = w_hh[2 * H :]
+                    a[:-1] += (gates["reset"][1:] * g_new[1:]) @ w_hn
+                    z = _masked(gates["update"].numpy(), layout)
+                    grad_h = _scan(a.numpy(), z, None, backward=True)
+                    g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
                 else:
                     grad_h = a.numpy()
-                unflip = (lambda arr: arr[::-1]) if d else (lambda arr: arr)
+                grad_h0[layer, d] = g0
+                unflip = layout.to_input_order if d else (lambda arr: arr)
                 per_unit["hidden"][layer, d] = unflip(h.numpy())
                 per_unit["grad_h"][layer, d] = unflip(grad_h)
-                grad_out_norm[layer, d] = unflip(_norm(direct.numpy()))
-                for name, act in gates.items():
-                    per_unit[name][layer, d] = unflip(act.numpy())
+                grad_out_norm[layer, d] = _norm(unflip(direct.numpy()))
+                for gate, act in gates.items():
+                    per_unit[gate][layer, d] = unflip(act.numpy())
                 if cell == "lstm":
-                    i, f, g, o = (gates[k].numpy() for k in GATES["lstm"])
-                    c = _scan(i * g, f, None, backward=False)
+                    i, f, g, o = (gates[gate].numpy() for gate in GATES["lstm"])
+                    c0 = run.states[1][k].detach().numpy() if run.states is not None else None
+                    c = _scan(i * g, f, c0, backward=False)
                     tanh_c = np.tanh(c)
-                    grad_c = _scan(grad_h * o * (1 - tanh_c * tanh_c), f, None, backward=True)
+                    grad_m = grad_h if w_hr is None else grad_h @ w_hr.detach().numpy()  # ∂L/∂(o ⊙ tanh c), (T, N, H)
+                    a_c = grad_m * o * (1 - tanh_c * tanh_c)
+                    if c_n[0].grad is not None:
+                        layout.add_at_last(a_c, c_n[0].grad[0].numpy())
+                    f = _masked(f, layout)
+                    grad_c = _scan(a_c, f, None, backward=True)
+                    grad_c0[layer, d] = f[0] * grad_c[0]
                     per_unit["cell_state"][layer, d] = unflip(c)
                     per_unit["grad_c"][layer, d] = unflip(grad_c)
             layer_in = out
 
-    def shape(a: np.ndarray) -> np.ndarray:
-        return a if batched else a[:, :, :, 0]
-
     grad_h_norm = np.sqrt(np.square(per_unit["grad_h"], dtype=np.float64).sum(axis=(3, 4)))
     grad_c_norm = np.sqrt(np.square(per_unit["grad_c"], dtype=np.float64).sum(axis=(3, 4))) if cell == "lstm" else None
+    order = run.unsort.numpy() if run.unsort is not None else np.arange(N)  # the caller's batch order
+
+    def shape(a: np.ndarray, batch_axis: int = 3) -> np.ndarray:
+        """The caller's batch order, NaN past each sequence's length, no batch axis if unbatched.
+
+        Norms are taken before: the padding there is zero, so they cover real steps only."""
+        if layout.packed:
+            a = np.take(a, order, axis=batch_axis)
+            if batch_axis == 3:
+                a[:, :, ~layout.valid[:, order]] = np.nan
+        return a if run.batched else np.take(a, 0, axis=batch_axis)
+
+    output = run.output
+    if isinstance(output, PackedSequence):
+        output = output._replace(data=output.data.detach())
+    else:
+        output = output.detach()
     return ModuleTrace(
         cell=cell,
         hidden=shape(per_unit["hidden"]),
@@ -240,6 +319,38 @@ def trace_module(
         grad_h_norm=grad_h_norm,
         grad_c_norm=grad_c_norm,
         grad_out_norm=grad_out_norm,
-        output=output.detach(),
-        loss=float(value.detach()),
+        output=output,
+        loss=loss,
+        grad_h0=shape(grad_h0, 2),
+        grad_c0=shape(grad_c0, 2) if cell == "lstm" else None,
+        lengths=layout.lengths[order],
     )
+
+
+def _masked(m: np.ndarray, layout) -> np.ndarray:
+    """Zero a step's recurrence factor past each sequence's end, so padding sends nothing back."""
+    return m if layout.valid is None else np.where(layout.valid[..., None], m, 0)
+
+
+def trace_module(
+    module: nn.Module,
+    inputs: torch.Tensor | PackedSequence,
+    loss: Callable[[torch.Tensor | PackedSequence], torch.Tensor],
+    hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> ModuleTrace:
+    """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
+
+    ``module`` is any ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` (layers, bidirectional, ``batch_first``,
+    ``proj_size``, float32 or float64; no dropout while training).  ``inputs`` is what the module takes:
+    a tensor, batched or not, or a ``PackedSequence`` (positions past a sequence's length are NaN in the
+    per-unit arrays and left out of the norms).  ``hx`` is the initial state as the module takes it
+    (``(h_0, c_0)`` for the LSTM), zero if ``None``; the trace's ``grad_h0``/``grad_c0`` are the gradient
+    that leaves through it.  ``loss`` takes the module's output and returns a scalar (a loss on the final
+    state ``h_n`` too, or a module inside a model: :func:`engine.modules.trace_submodules`).  Afterwards the
+    module's parameters (and ``hx``, if it requires grad) hold the same ``.grad`` a plain
+    ``loss(module(inputs, hx)[0]).backward()`` would leave.
+    """
+    run, output, _ = start_trace(module, inputs, hx)
+    value = loss(output)
+    value.backward()
+    return finish_trace(run, float(value.detach()))

@@ -1,93 +1,188 @@
 """A naive step-by-step autograd reference, built from PyTorch's own cell modules.
 
-Each h_t (and c_t) is its own tensor with ``retain_grad()``, so after ``backward`` its
-``.grad`` is the total derivative ∂L/∂h_t that the fast tracer must reproduce.
+Each sequence of the batch runs alone, one step at a time, through an ``nn.RNNCell``/``LSTMCell``/
+``GRUCell`` holding a copy of the module's weights (an LSTM with ``proj_size`` steps through its written-out
+equations instead, as no PyTorch cell has a projection).  Each h_t, c_t and h_0, c_0 is its own tensor
+with ``retain_grad()``, so after ``backward`` its ``.grad`` is the total derivative ∂L/∂h_t that the fast
+tracer must reproduce.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 
-def _cell_for(module: nn.RNNBase, layer: int, direction: int) -> nn.Module:
+def _weights(module: nn.RNNBase, layer: int, direction: int) -> dict[str, torch.Tensor]:
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    in_size = module.input_size if layer == 0 else module.hidden_size * (2 if module.bidirectional else 1)
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if module.bias else ())
+    names += ("weight_hr",) if getattr(module, "proj_size", 0) else ()
+    return {n: getattr(module, n + sfx).detach().clone() for n in names}
+
+
+def _step_for(module: nn.RNNBase, layer: int, direction: int):
+    """A function (x_t (1, I), state) -> state, with the weights of one layer and direction copied."""
+    w = _weights(module, layer, direction)
+    H, D = module.hidden_size, 2 if module.bidirectional else 1
+    if getattr(module, "proj_size", 0):
+
+        def lstm_proj(x, state):
+            h, c = state
+            gates = F.linear(x, w["weight_ih"], w.get("bias_ih")) + F.linear(h, w["weight_hh"], w.get("bias_hh"))
+            i, f, g, o = gates.split(H, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return F.linear(torch.sigmoid(o) * torch.tanh(c), w["weight_hr"]), c
+
+        return lstm_proj
+    state_in = getattr(module, "proj_size", 0) or H
+    in_size = module.input_size if layer == 0 else state_in * D
     kw = dict(bias=module.bias, dtype=module.weight_hh_l0.dtype)
     if isinstance(module, nn.LSTM):
-        cell = nn.LSTMCell(in_size, module.hidden_size, **kw)
+        cell = nn.LSTMCell(in_size, H, **kw)
     elif isinstance(module, nn.GRU):
-        cell = nn.GRUCell(in_size, module.hidden_size, **kw)
+        cell = nn.GRUCell(in_size, H, **kw)
     else:
-        cell = nn.RNNCell(in_size, module.hidden_size, nonlinearity=module.nonlinearity, **kw)
+        cell = nn.RNNCell(in_size, H, nonlinearity=module.nonlinearity, **kw)
     with torch.no_grad():
-        for name in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if module.bias else ()):
-            getattr(cell, name).copy_(getattr(module, name + sfx))
+        for name, value in w.items():
+            getattr(cell, name).copy_(value)
     return cell
 
 
-def reference_trace(module: nn.RNNBase, inputs: torch.Tensor, loss):
-    """Returns dict of (L, D, T, N, H) tensors: hidden, grad_h, cell_state, grad_c, gates; and output, loss."""
-    batched = inputs.dim() == 3
-    x = inputs if batched else inputs.unsqueeze(0 if module.batch_first else 1)
-    if module.batch_first:
-        x = x.transpose(0, 1)
-    x = x.to(module.weight_hh_l0.dtype)
-    T, N, _ = x.shape
-    H, L = module.hidden_size, module.num_layers
-    D = 2 if module.bidirectional else 1
-    lstm = isinstance(module, nn.LSTM)
-    hs = [[[None] * T for _ in range(D)] for _ in range(L)]
-    cs = [[[None] * T for _ in range(D)] for _ in range(L)]
-    layer_in = [x[t] for t in range(T)]
-    for layer in range(L):
-        for d in range(D):
-            cell = _cell_for(module, layer, d)
-            h = x.new_zeros(N, H)
-            c = x.new_zeros(N, H)
-            order = range(T - 1, -1, -1) if d else range(T)
-            for t in order:
-                if lstm:
-                    h, c = cell(layer_in[t], (h, c))
-                    c.retain_grad()
-                    cs[layer][d][t] = c
-                else:
-                    h = cell(layer_in[t], h)
-                h.retain_grad()
-                hs[layer][d][t] = h
-        layer_in = [torch.cat([hs[layer][d][t] for d in range(D)], dim=-1) for t in range(T)]
-    out = torch.stack(layer_in)  # (T, N, D*H)
-    if module.batch_first:
-        out = out.transpose(0, 1)
-    if not batched:
-        out = out.squeeze(0 if module.batch_first else 1)
-    value = loss(out)
+class NaiveRecurrent(nn.Module):
+    """Drop-in stand-in for an ``nn.RNN``/``LSTM``/``GRU``: same call, same returns, one step at a time.
+
+    Every call appends a record to ``self.calls``; after ``backward``, ``collect(record)`` reads it.
+    """
+
+    def __init__(self, module: nn.RNNBase):
+        super().__init__()
+        self.like = module
+        self.calls: list[dict] = []
+
+    def forward(self, inputs, hx=None):
+        m = self.like
+        lstm = isinstance(m, nn.LSTM)
+        H, L, D = m.hidden_size, m.num_layers, 2 if m.bidirectional else 1
+        P = getattr(m, "proj_size", 0) or H
+        dtype = m.weight_hh_l0.dtype
+        packed = isinstance(inputs, PackedSequence)
+        if packed:
+            x, lengths = pad_packed_sequence(inputs)  # (T, N, I), the caller's batch order
+            batched = True
+        else:
+            batched = inputs.dim() == 3
+            x = inputs if batched else inputs.unsqueeze(0 if m.batch_first else 1)
+            x = x.transpose(0, 1) if m.batch_first else x
+            lengths = torch.full((x.shape[1],), x.shape[0])
+        x = x.to(dtype)
+        T, N = x.shape[:2]
+        given = None if hx is None else (list(hx) if lstm else [hx])
+        if given is not None and not batched:
+            given = [s.unsqueeze(1) for s in given]
+        h0 = [[None] * N for _ in range(L * D)]
+        c0 = [[None] * N for _ in range(L * D)]
+        for k in range(L * D):
+            for n in range(N):
+                for store, i, width in ((h0, 0, P), (c0, 1, H)):
+                    if i == 1 and not lstm:
+                        continue
+                    if given is not None:
+                        s = given[i].to(dtype)[k, n : n + 1]
+                    else:
+                        s = x.new_zeros(1, width).requires_grad_()
+                    s.retain_grad()
+                    store[k][n] = s
+        hs = [[[[None] * T for _ in range(N)] for _ in range(D)] for _ in range(L)]
+        cs = [[[[None] * T for _ in range(N)] for _ in range(D)] for _ in range(L)]
+        layer_in = [[x[t, n : n + 1] for t in range(int(lengths[n]))] for n in range(N)]
+        for layer in range(L):
+            for d in range(D):
+                step = _step_for(m, layer, d)
+                for n in range(N):
+                    k = layer * D + d
+                    state = (h0[k][n], c0[k][n]) if lstm else h0[k][n]
+                    steps = range(int(lengths[n]))
+                    for t in reversed(steps) if d else steps:
+                        state = step(layer_in[n][t], state)
+                        h = state[0] if lstm else state
+                        h.retain_grad()
+                        hs[layer][d][n][t] = h
+                        if lstm:
+                            state[1].retain_grad()
+                            cs[layer][d][n][t] = state[1]
+            layer_in = [[torch.cat([hs[layer][d][n][t] for d in range(D)], -1) for t in range(int(lengths[n]))]
+                        for n in range(N)]
+        zero = x.new_zeros(1, D * P)
+        out = torch.stack([torch.cat([layer_in[n][t] if t < lengths[n] else zero for n in range(N)]) for t in range(T)])
+        if packed:
+            order = inputs.sorted_indices if inputs.sorted_indices is not None else torch.arange(N)
+            rows = [out[t, order[: int(b)]] for t, b in enumerate(inputs.batch_sizes)]
+            output = PackedSequence(torch.cat(rows), inputs.batch_sizes, inputs.sorted_indices, inputs.unsorted_indices)
+        else:
+            output = out.transpose(0, 1) if m.batch_first else out
+            output = output if batched else output.squeeze(0 if m.batch_first else 1)
+
+        def last(states, k, n):
+            layer, d = divmod(k, D)
+            return states[layer][d][n][0 if d else int(lengths[n]) - 1]
+
+        h_n = [torch.stack([torch.cat([last(hs, k, n) for n in range(N)]) for k in range(L * D)])]
+        if lstm:
+            h_n.append(torch.stack([torch.cat([last(cs, k, n) for n in range(N)]) for k in range(L * D)]))
+        h_n = [h if batched else h.squeeze(1) for h in h_n]
+        self.calls.append(dict(hs=hs, cs=cs, h0=h0, c0=c0, lengths=lengths, T=T, N=N, lstm=lstm, batched=batched))
+        return output, (tuple(h_n) if lstm else h_n[0])
+
+
+def collect(record: dict) -> dict[str, torch.Tensor]:
+    """(L, D, T, N, ·) hidden, grad_h (and cell_state, grad_c), NaN past each length; grad_h0 (grad_c0) (L, D, N, ·).
+
+    Unbatched calls drop the N axis, like the tracer's arrays.
+    """
+    hs, lengths, T, N = record["hs"], record["lengths"], record["T"], record["N"]
+    L, D = len(hs), len(hs[0])
+
+    def grid(states, grad: bool):
+        like = states[0][0][0][0]
+        nan = torch.full_like(like[0], math.nan)
+
+        def value(v):
+            if grad:
+                return v.grad[0] if v.grad is not None else torch.zeros_like(v[0])
+            return v.detach()[0]
+
+        return torch.stack([torch.stack([torch.stack([torch.stack(
+            [value(states[layer][d][n][t]) if t < lengths[n] else nan for n in range(N)])
+            for t in range(T)]) for d in range(D)]) for layer in range(L)])
+
+    def initial(states):
+        return torch.stack([torch.stack([torch.stack(
+            [s.grad[0] if s.grad is not None else torch.zeros_like(s[0]) for s in states[layer * D + d]])
+            for d in range(D)]) for layer in range(L)])
+
+    result = {"hidden": grid(hs, False), "grad_h": grid(hs, True), "grad_h0": initial(record["h0"])}
+    if record["lstm"]:
+        cs = record["cs"]
+        result.update(cell_state=grid(cs, False), grad_c=grid(cs, True), grad_c0=initial(record["c0"]))
+    if not record["batched"]:
+        result = {k: v.select(3 if v.dim() == 5 else 2, 0) for k, v in result.items()}
+    return result
+
+
+def reference_trace(module: nn.RNNBase, inputs, loss, hx=None) -> dict:
+    """``collect``'s arrays for ``loss(output)`` (batched layout kept even for unbatched input), plus output, loss."""
+    naive = NaiveRecurrent(module)
+    output, _ = naive(inputs, hx)
+    value = loss(output)
     value.backward()
-
-    def grid(items, attr=None):
-        return torch.stack(
-            [
-                torch.stack(
-                    [
-                        torch.stack(
-                            [
-                                (getattr(v, attr) if attr else v.detach())
-                                if (attr is None or getattr(v, attr) is not None)
-                                else torch.zeros_like(v)
-                                for v in items[l][d]
-                            ]
-                        )
-                        for d in range(D)
-                    ]
-                )
-                for l in range(L)
-            ]
-        )
-
-    result = {"hidden": grid(hs), "grad_h": grid(hs, "grad"), "output": out.detach(), "loss": float(value.detach())}
-    if lstm:
-        result["cell_state"] = grid(cs)
-        result["grad_c"] = grid(cs, "grad")
+    record = dict(naive.calls[0], batched=True)
+    result = collect(record)
+    result.update(output=output if isinstance(output, PackedSequence) else output.detach(), loss=float(value.detach()))
     return result
 
 
