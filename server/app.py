@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(stream.SocketFastPath)  # outermost of ours: sockets skip the HTTP layers
     openapi.install(app)
     return app
 
