@@ -10,7 +10,8 @@ responsive:
   priority grows as it waits, so nothing starves.
 * **A lane for small work**: jobs estimated over ``big_job_seconds`` hold at most
   ``max_concurrent - 1`` slots (when there are two or more), so one slot always serves
-  small requests even while the largest configs are computing.
+  small requests even while the largest configs are computing; within that limit a big job
+  takes the next free slot first, so a stream of small requests cannot starve it.
 * **One core per client**: a job whose owner (a socket) already has a computation running
   waits until it ends, so a client that cancels and re-asks cannot pile abandoned work onto
   every core.
@@ -36,6 +37,7 @@ import anyio
 import anyio.to_thread
 import torch
 
+from server.memory import release_free_memory
 from server.settings import Settings
 
 R = TypeVar("R")
@@ -116,16 +118,20 @@ class Scheduler:
         try:
             # Cancelling the caller waits for the thread (anyio shields it) and then raises,
             # so a cancelled computation keeps its slot until it really ends.
-            return await anyio.to_thread.run_sync(self._in_thread, fn, args)
+            return await anyio.to_thread.run_sync(self._in_thread, fn, args, job.big)
         finally:
             self._release(job)
 
-    def _in_thread(self, fn: Callable[..., R], args: tuple) -> R:
+    def _in_thread(self, fn: Callable[..., R], args: tuple, big: bool) -> R:
         # Set in every computation thread: the intra-op thread count is per-thread state under
         # OpenMP, and one thread per computation keeps the slots from oversubscribing the cores.
         if torch.get_num_threads() != self.torch_threads:
             torch.set_num_threads(self.torch_threads)
-        return fn(*args)
+        try:
+            return fn(*args)
+        finally:
+            if big:  # its temporaries are freed now; don't let the allocator sit on them
+                release_free_memory()
 
     def _eligible(self, job: Job) -> bool:
         if job.big and self.running_big >= self.big_slots:
@@ -138,7 +144,10 @@ class Scheduler:
             ready = [j for j in self.waiting if self._eligible(j)]
             if not ready:
                 return
-            job = max(ready, key=lambda j: j.priority(now))
+            # A big job only ever takes a slot that leaves another for small work, so when the big lane
+            # has room it goes first: otherwise a steady stream of small jobs would starve it.
+            big = [j for j in ready if j.big] if self.slots > 1 else []
+            job = max(big or ready, key=lambda j: j.priority(now))
             self.waiting.remove(job)
             self.running += 1
             self.running_big += job.big

@@ -146,3 +146,38 @@ def test_costs_grow_with_the_work_and_training_is_capped_by_steps():
     most = max_train_steps(biggest, 600.0)
     assert 1 <= most < 5000
     assert train_seconds(Config.from_dict({**biggest.to_dict(), "steps": most})) <= 600.0
+
+
+def test_a_stream_of_small_jobs_does_not_starve_a_big_one():
+    gates, s = Gates(), scheduler()
+
+    async def main():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: s.run(gates.job("small1"), cost=0.01))
+            tg.start_soon(lambda: s.run(gates.job("small2"), cost=0.01))
+            await until(lambda: len(gates.started) == 2)
+            tg.start_soon(lambda: s.run(gates.job("big"), cost=5.0))
+            tg.start_soon(lambda: s.run(gates.job("small3"), cost=0.01))
+            await until(lambda: len(s.waiting) == 2)
+            gates.release["small1"].set()
+            await until(lambda: len(gates.started) == 3)
+            assert gates.started[2] == "big"  # the freed slot went to the big job, not the newer small one
+            gates.release["small2"].set()
+            await until(lambda: "small3" in gates.started)  # and the other slot still serves small work
+            gates.release["small3"].set()
+            gates.release["big"].set()
+
+    anyio.run(main)
+
+
+def test_big_jobs_give_their_freed_memory_back(monkeypatch):
+    calls = []
+    monkeypatch.setattr("server.scheduler.release_free_memory", lambda: calls.append(1))
+    s = scheduler()
+
+    async def main():
+        await s.run(lambda: None, cost=0.01)
+        await s.run(lambda: None, cost=5.0)
+
+    anyio.run(main)
+    assert calls == [1]  # after the big job only: trimming costs a few ms

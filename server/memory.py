@@ -1,0 +1,31 @@
+"""Giving freed memory back to the operating system after large computations.
+
+A large trace allocates hundreds of MB of temporaries in a worker thread.  glibc's allocator keeps
+what a thread's arena freed for reuse by that arena, so after a few large traces in different
+worker threads the process holds several arenas' worth of free memory that nothing uses: on this
+machine, +200 MB of resident memory per largest trace, none of it live.  ``malloc_trim(0)`` hands
+the free pages of every arena back.  Elsewhere (macOS, musl) this is a no-op.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+_libc = None
+try:
+    _name = ctypes.util.find_library("c")
+    if _name:
+        _lib = ctypes.CDLL(_name)
+        if hasattr(_lib, "malloc_trim"):
+            _libc = _lib
+except OSError:  # no C library to load: nothing to trim
+    _libc = None
+
+
+def release_free_memory() -> bool:
+    """Return free heap pages to the OS; True when the C library could do it."""
+    if _libc is None:
+        return False
+    _libc.malloc_trim(0)
+    return True
