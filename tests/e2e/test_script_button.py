@@ -1,4 +1,4 @@
-""""Copy as PyTorch": the button puts the current setting's script on the clipboard; its link serves the same text."""
+"""The "Copy as PyTorch" button puts the current setting's script on the clipboard; its link serves the same text."""
 
 from __future__ import annotations
 
