@@ -19,7 +19,7 @@ async def script(request: Request) -> Response:
     """The script for the link's setting (text/x-python): torch and numpy only, same numbers as ``/api/trace``.
 
     400 when a key is given twice, 422 for an unknown key or a bad value; each ``{"message", "field"}``.
-    Rendering a template takes about a millisecond, so it runs on the event loop.
+    Rendering the template takes well under a millisecond, so it runs on the event loop.
     """
     items = request.query_params.multi_items()
     keys = [k for k, _ in items]
