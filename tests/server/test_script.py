@@ -229,3 +229,16 @@ def test_a_bad_link_key_is_an_error_naming_it(client, link, status, field, words
     body = r.json()
     assert body["field"] == field and words in body["message"]
     assert "using" not in body["message"]  # nothing was substituted
+
+
+def test_the_scripts_are_clean_python(client, tmp_path):
+    """Every script passes the project's own linter and formatter: what a student reads is tidy code."""
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed next to this Python")
+    for i, settings in enumerate(SETTINGS):
+        (tmp_path / f"script{i}.py").write_text(client.get("/api/script?" + query(settings)).text)
+    config = str(Path(__file__).resolve().parents[2] / "pyproject.toml")
+    for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        r = subprocess.run([ruff, *command, "--config", config, str(tmp_path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
