@@ -10,6 +10,7 @@ written into it, so a student reads nothing that does not apply.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -79,7 +80,7 @@ def render_script(config: Config, base_url: str = "http://127.0.0.1:8000/") -> s
     values = config.to_dict()
     return _env.get_template("script.py.j2").render(
         **values,
-        summary="the default setting" if not shown else ", ".join(shown),
+        summary=textwrap.fill("Setting: " + (", ".join(shown) if shown else "the lab's defaults"), 100),
         link=link,
         filename=filename(config),
         num_directions=config.num_directions,
