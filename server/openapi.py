@@ -50,6 +50,10 @@ def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, A
     return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
 
 
+def _python(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/x-python": {"schema": {"type": "string"}}}}
+
+
 def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
@@ -136,6 +140,19 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                 headers={"Retry-After": {"description": "Seconds to wait.", "required": True,
                                          "schema": {"type": "integer", "minimum": 0}}},
             ),
+        },
+    },
+    ("get", "/api/script"): {
+        "description": "The query is a teaching link's (the keys of GET /api/config in their URL form, as on "
+        "GET /); unlike the page, this route refuses a bad or unknown key instead of using its default. "
+        "The page's own keys (v, lesson, embed, hide, cmp_b, cmp_c) are allowed and ignored.",
+        "responses": {
+            "200": _python("A standalone script (torch and numpy only) whose last output line is one JSON "
+                           'object {"loss", "grad_h_norm", "total_norm", "total_norm_clipped"}, equal to '
+                           "/api/trace's numbers for the same setting."),
+            "400": _json("A link key given more than once.", ERROR),
+            "422": _json("An unknown link key, a value outside its range or choices, or a model over the work cap.",
+                         ERROR),
         },
     },
     ("get", "/api/config"): {"responses": {"200": _json("Every config key, described.", CONFIG_FIELDS)}},

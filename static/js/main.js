@@ -10,6 +10,7 @@ import { bindDownloads } from "./export.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { addDismiss, showBanner, showNotices, showSummary } from "./panels.js";
 import { Player, SPEEDS, bindKeys } from "./player.js";
+import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { TraceSocket } from "./socket.js";
 import { LinkState } from "./state.js";
 import { RunTrace } from "./trace.js";
