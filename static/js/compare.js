@@ -173,7 +173,7 @@ export class ComparePanel {
   stop() {
     this.alts.forEach((_, i) => {
       const e = this.entries[SLOTS[i]];
-      if (e.run && !e.run.done) e.run.stopped = true;
+      if (e.run) e.run.stop();
       if (e.trainRequested) this.socket(i).stop();
       e.trainRequested = false;
     });
@@ -186,9 +186,8 @@ export class ComparePanel {
     if (!e) return;
     switch (frame.type) {
       case "start":
-        e.trace = new RunTrace(frame);
         // Only the train request's own trace is of the trained model; a retrace is not.
-        e.trace.trained = !!(e.run && e.run.done && e.run.run === frame.run);
+        e.trace = new RunTrace(frame, { trained: !!(e.run && e.run.done && e.run.run === frame.run) });
         e.error = null;
         break;
       case "forward":
@@ -219,7 +218,7 @@ export class ComparePanel {
         e.trainRequested = false;
         break;
       case "cancelled":
-        if (e.run && !e.run.done) e.run.stopped = true;
+        if (e.run) e.run.stop();
         e.trainRequested = false;
         this.retrace(name);
         break;

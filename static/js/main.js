@@ -113,8 +113,8 @@ async function main() {
   function onFrame(frame, payload) {
     switch (frame.type) {
       case "start": {
-        trace = gfl.trace = new RunTrace(frame);
         state.traceStarted(frame.run);
+        trace = gfl.trace = new RunTrace(frame, { trained: !!state.view.incoming.trained });
         notify([], "error");
         controls.markInvalid(null);
         // "Predict, then press play": the lesson's own run waits at step 0.

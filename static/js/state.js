@@ -2,7 +2,7 @@
 // table's keys, read with the Schema, and the page's own lesson, embed, hide, cmp_b, cmp_c), the control
 // values, and the request lifecycle as an explicit state machine:
 //
-//   view:      idle -> computing -> shown        (each shown result tagged with the setting that made it)
+//   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it)
 //   training:  none -> training -> trained | stopped | diverged | refused
 //
 // Only this module reads and writes the URL.  Everything else reads it and asks it to change; it tells
@@ -222,9 +222,9 @@ export class PageState {
     this.emit({ type: "view" });
   }
 
-  /** A trace request failed (the server refused the setting). */
+  /** A trace request failed (the server refused the setting): the next request goes out even for the shown setting. */
   traceFailed() {
-    this.view.status = this.view.shown ? "shown" : "idle";
+    this.view.status = "failed";
     this.view.incoming = null;
     this.emit({ type: "view" });
   }

@@ -36,6 +36,7 @@ export class TrainingRun {
     this.last = null; // the newest train_step frame
     this.done = null; // the train_done frame
     this.divergedAt = null;
+    this.stopped = false;
   }
 
   /** A train_step frame. */
@@ -52,6 +53,11 @@ export class TrainingRun {
       this.profiles.push(frame.profile);
     }
     this.last = frame;
+  }
+
+  /** The run ended before its last step (Stop, a setting moved, the server cancelled it). */
+  stop() {
+    if (!this.done) this.stopped = true;
   }
 
   finish(frame) {
@@ -129,7 +135,7 @@ export class TrainingPanel {
     this.trainButton.setAttribute("aria-disabled", String(on));
     this.stopButton.setAttribute("aria-disabled", String(!on));
     this.root.classList.toggle("is-training", on);
-    if (this.run && !on && !this.run.done && t.status !== "none") this.run.stopped = true;
+    if (this.run && !on && t.status !== "none") this.run.stop();
     const r = this.run;
     if (r) {
       this.progress.max = r.total;
