@@ -78,12 +78,15 @@ export class Schema {
     return JSON.stringify(keys.map((f) => c[f.name]));
   }
 
-  /** The applicable keys where `a` and `b` differ, in words: "Clipping = by total norm, Clip threshold = 1". */
+  /**
+   * The keys where `a` differs from `b`, with `a`'s values, in words: "Clipping = by total norm, Clip
+   * threshold = 0.5".  Keys that do not apply to `a` are left out; `what` 'trace' leaves out Train's keys.
+   */
   differences(a, b, what = "training") {
     const ca = this.applicableOnly(a);
     const cb = this.applicableOnly(b);
     return this.fields
-      .filter((f) => (what === "training" || !this.trainingOnly(f.name)) && ca[f.name] !== cb[f.name])
+      .filter((f) => (what === "training" || !this.trainingOnly(f.name)) && this.applies(f.name, a) && ca[f.name] !== cb[f.name])
       .map((f) => `${this.label(f.name)} = ${this.valueText(f.name, ca[f.name])}`)
       .join(", ");
   }
