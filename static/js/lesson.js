@@ -125,9 +125,7 @@ export class LessonPanel {
     const go = this.root.querySelector(".lesson-go");
     go.addEventListener("click", () => {
       if (go.dataset.action === "train") {
-        this.actions.train();
-        // The loss chart is what to watch while it trains.
-        intoView(document.getElementById("chart-loss"), "center");
+        this.actions.train(); // the glue brings the loss chart into sight: it is what to watch meanwhile
       } else {
         this.actions.play();
         // On a small screen the panel can fill it: bring the gradient into sight when no part of it is.

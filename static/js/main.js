@@ -198,7 +198,7 @@ async function main() {
   compare.follow(training);
   bindLessonPicker($("#lesson-picker"));
   const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form, embed: state.page.embed,
-    actions: { play: () => player.play(), train: actions.train } }));
+    actions: { play: () => player.play(), train: () => (actions.train(), training.bringIntoView()) } }));
 
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link")));
   bindDownloads(document.body, charts, () => trace);

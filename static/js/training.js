@@ -100,6 +100,7 @@ export class TrainingPanel {
     this.interval = MIN_INTERVAL_MS;
     this.drawn = { steps: -1, profiles: -1, layer: "" };
     this.bannerText = null;
+    this.wantsView = false; // a lesson's Train asked for the loss chart in sight
     this.trainButton.addEventListener("click", () => {
       if (this.active) return;
       this.run = null;
@@ -217,11 +218,23 @@ export class TrainingPanel {
     this.schedule();
   }
 
+  /** Scroll the loss chart into sight, now or (before the charts exist) when the training starts. */
+  bringIntoView() {
+    this.wantsView = true;
+    if (this.root.classList.contains("has-data")) this.scrollToCharts();
+  }
+
+  scrollToCharts() {
+    this.wantsView = false;
+    this.charts.loss.el?.closest("figure")?.scrollIntoView({ block: "center", behavior: "instant" });
+  }
+
   started(frame) {
     if (!this.active) return;
     this.run = new TrainingRun(frame);
     this.drawn = { steps: -1, profiles: -1, layer: "" };
     this.root.classList.add("has-data");
+    if (this.wantsView) this.scrollToCharts();
     const c = frame.config;
     this.say(`Training ${frame.steps} steps of ${c.optimizer} (learning rate ${c.lr}) on the ${c.task} task; ` +
       `the dashed line is the ${baselineLabel(frame.baseline)} baseline.`);
