@@ -46,7 +46,9 @@ def test_1_a_try_that_changes_a_training_key_labels_the_old_training(page, serve
     # Train again: now the note and the banner are about this setting.
     page.click("#train")
     page.wait_for_function(TRAIN_DONE)
-    page.wait_for_function("() => !/Press Train/.test(document.querySelector('#lesson .look-for:not([hidden])').textContent)")
+    page.wait_for_function(
+        "() => !/Press Train/.test(document.querySelector('#lesson .look-for:not([hidden])').textContent)"
+    )
     assert "press Train for this setting" not in page.inner_text("#train-banner")
     assert page.log.errors == []
 
@@ -72,7 +74,8 @@ def test_4_train_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page,
     page.goto(server_url + CLIPPING)
     wait_complete(page)
     # Where the loss chart is at the first paint of the training (200 steps may be over in a second).
-    page.evaluate("""() => { window.lossInView = new Promise((resolve) => window.addEventListener('gfl:train-painted', () => {
+    page.evaluate("""() => { window.lossInView = new Promise((resolve) =>
+      window.addEventListener('gfl:train-painted', () => {
       const r = document.getElementById('chart-loss').getBoundingClientRect();
       resolve(r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight); }, { once: true })); }""")
     page.click("#lesson .lesson-go")
@@ -135,7 +138,8 @@ def test_7_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, se
     for _ in range(40):
         page.keyboard.press("Tab")
         where = page.evaluate(
-            "() => document.activeElement.closest('#lesson') ? 'lesson' : document.activeElement.closest('#controls') ? 'controls' : ''"
+            """() => { const el = document.activeElement;
+                return el.closest('#lesson') ? 'lesson' : el.closest('#controls') ? 'controls' : ''; }"""
         )
         if where:
             break
@@ -178,7 +182,9 @@ DRAG = """async (ms) => {
   const log = { sends: [], painted: {} };
   const run = g.socket.run.bind(g.socket);
   g.socket.run = (c) => { run(c); log.sends.push({ run: g.socket.newest, at: performance.now() }); };
-  const onPaint = (e) => { if (e.detail.complete && !(e.detail.run in log.painted)) log.painted[e.detail.run] = e.detail.at; };
+  const onPaint = (e) => {
+    if (e.detail.complete && !(e.detail.run in log.painted)) log.painted[e.detail.run] = e.detail.at;
+  };
   window.addEventListener('gfl:painted', onPaint);
   const t0 = performance.now();
   let v = 1;
@@ -188,7 +194,10 @@ DRAG = """async (ms) => {
     slider.dispatchEvent(new Event('input', { bubbles: true }));
     await new Promise((r) => setTimeout(r, 10));
   }
-  await new Promise((r) => { const check = () => (g.lastPaint.complete && g.lastPaint.run === g.socket.newest) ? r() : setTimeout(check, 20); check(); });
+  await new Promise((r) => {
+    const check = () => (g.lastPaint.complete && g.lastPaint.run === g.socket.newest ? r() : setTimeout(check, 20));
+    check();
+  });
   window.removeEventListener('gfl:painted', onPaint);
   return log;
 }"""
