@@ -200,7 +200,7 @@ async function main() {
   const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form, embed: state.page.embed,
     actions: { play: () => player.play(), train: () => (actions.train(), training.bringIntoView()) } }));
 
-  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link")));
+  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
   bindDownloads(document.body, charts, () => trace);
   if (state.page.embed) applyEmbed(document, player);
   requestTrace("commit", true);
