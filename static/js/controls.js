@@ -44,6 +44,7 @@ export class Controls {
     this.notify = notify;
     this.inputs = new Map(); // name -> the named control
     this.boxes = new Map(); // name -> number box paired with a slider
+    this.applying = new Map(); // name -> whether its row shows as applying now
     this.build();
     this.write(state.config);
     state.listen((change) => {
@@ -178,11 +179,14 @@ export class Controls {
     this.applicability(config);
   }
 
-  /** Disable what does not apply to `config`, saying why. */
+  /** Disable what does not apply to `config`, saying why; the DOM is touched only where that changes. */
   applicability(config) {
     for (const f of this.schema.fields) {
       const input = this.inputs.get(f.name);
       const on = this.schema.applies(f.name, config);
+      // A drag calls this on every input event: rewriting unchanged rows would cost a style pass each time.
+      if (this.applying.get(f.name) === on) continue;
+      this.applying.set(f.name, on);
       input.disabled = !on;
       const box = this.boxes.get(f.name);
       if (box) box.disabled = !on;

@@ -225,7 +225,8 @@ export class LessonPanel {
       p.hidden = p.dataset.try !== active;
       p.classList.toggle("waits-for-train", waitsForTrain);
       const head = p.querySelector("strong");
-      if (head) head.textContent = waitsForTrain ? "Press Train, then look for:" : "Look for:";
+      const say = waitsForTrain ? "Press Train, then look for:" : "Look for:";
+      if (head && head.textContent !== say) head.textContent = say;
     }
     this.root.querySelector(".try-reset").disabled = this.isLessonSetting();
   }

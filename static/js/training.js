@@ -142,7 +142,8 @@ export class TrainingPanel {
       this.progress.max = r.total;
       this.progress.value = r.steps;
     }
-    this.rate.textContent = this.rateText(r, t);
+    const rate = this.rateText(r, t);
+    if (this.rate.textContent !== rate) this.rate.textContent = rate;
     if (t.status === "training" && !r) this.say("Starting training…");
     if (t.status === "stopped") this.say(`Stopped after ${r ? r.steps : t.steps || 0} steps.`);
     if (t.status === "refused") {
@@ -305,7 +306,8 @@ export class TrainingPanel {
     const metric = f.metric == null ? "" : ` · accuracy ${(100 * f.metric).toFixed(0)}%`;
     // Once training has ended the status line says how; a late repaint must not overwrite it.
     if (this.active) this.say(`step ${f.step}/${r.total} · loss ${fmtNum(f.loss, 4)} · ‖g‖ ${fmtNum(f.grad_norm)}${metric}`);
-    this.rate.textContent = this.rateText(r, this.state.training);
+    const rate = this.rateText(r, this.state.training);
+    if (this.rate.textContent !== rate) this.rate.textContent = rate;
   }
 }
 
