@@ -215,3 +215,24 @@ def test_11_a_drag_pipelines_its_requests_latest_wins(page, server_url):
         # Each request leaves once the one before it is painted whole: never before, and without waiting.
         assert prev is not None and prev <= s["at"], (s, prev)
         assert s["at"] - prev < 40, (s, prev)
+
+
+def test_5_banners_advise_what_fits_the_model(page, server_url):
+    # An LSTM whose forget gate is shut: the gradient underflows.  No banner tells an LSTM to try an LSTM.
+    page.goto(server_url + "/?cell=lstm&seq_len=300&hidden_size=8&batch_size=2&forget_bias=-10&gain=0.1")
+    page.select_option("#speed", "0")
+    wait_complete(page)
+    banner = page.inner_text("#banner")
+    assert "underflowed to 0" in banner, banner
+    assert "LSTM or GRU" not in banner and "a larger forget-gate bias" in banner, banner
+    # A run that already clips and still diverges is not told to try clipping.
+    page.goto(server_url + "/?nonlinearity=relu&init=orthogonal&gain=3&seq_len=400&hidden_size=8&batch_size=2&steps=20"
+              "&clip=norm")
+    page.select_option("#speed", "0")
+    wait_complete(page)
+    page.click("#train")
+    page.wait_for_function(TRAIN_DONE)
+    banner = page.inner_text("#train-banner")
+    assert "Training diverged at step 1:" in banner, banner
+    assert "try clipping" not in banner.lower() and "a lower clip threshold than 1" in banner, banner
+    assert page.log.errors == []
