@@ -46,6 +46,23 @@ class Field:
     high: float | None = None
     low_open: bool = False  # True when the lower bound itself is excluded
     unit: str = ""
+    label: str = ""  # the control's label on the page, in the field's own words
+    # When the key applies: {other key: values under which it does}; {} means always.  A key that does not
+    # apply keeps its value but changes nothing (normalised() or the model ignores it).
+    applies: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    not_applies: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # {other key: values under which it does not}
+    why_not: str = ""  # why it does not apply, for the page ('LSTM only')
+    # What a change of this key changes: 'weights' (the initial model), 'data' (the batch), 'trace' (the
+    # forward/backward pass of that model on that batch), 'training' (only what Train does).
+    affects: tuple[str, ...] = ("trace",)
+    choice_labels: tuple[tuple[str, str], ...] = ()  # display names of choices, e.g. ('rnn', 'vanilla RNN')
+    self_named: bool = False  # a value names itself in a legend ('lstm'); else written 'clip norm'
+
+    def applies_to(self, values: dict[str, Any]) -> bool:
+        """Whether this key matters for a model with these ``values`` (a dict of every key)."""
+        return all(values[k] in vs for k, vs in self.applies) and not any(
+            values[k] in vs for k, vs in self.not_applies
+        )
 
     def allowed(self) -> str:
         if self.kind == "choice":
@@ -131,6 +148,14 @@ class Field:
             d["min_exclusive"] = self.low_open
         if self.unit:
             d["unit"] = self.unit
+        d["label"] = self.label or self.name.replace("_", " ")
+        d["applies"] = {k: list(vs) for k, vs in self.applies}
+        d["not_applies"] = {k: list(vs) for k, vs in self.not_applies}
+        d["why_not"] = self.why_not
+        d["affects"] = list(self.affects)
+        if self.choice_labels:
+            d["choice_labels"] = dict(self.choice_labels)
+        d["self_named"] = self.self_named
         return d
 
 
@@ -142,10 +167,15 @@ def _fmt(x: float | None) -> str:
     return f"{x:g}"
 
 
+_WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too
+_DATA = ("data", "trace")
+
 FIELDS: tuple[Field, ...] = (
     # model
     Field(
-        "cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model", choices=("rnn", "lstm", "gru")
+        "cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model", choices=("rnn", "lstm", "gru"),
+        label="Cell", affects=_WEIGHTS, choice_labels=(("rnn", "vanilla RNN"), ("lstm", "LSTM"), ("gru", "GRU")),
+        self_named=True,
     ),
     Field(
         "nonlinearity",
@@ -154,6 +184,8 @@ FIELDS: tuple[Field, ...] = (
         "Activation of the vanilla RNN (LSTM and GRU always use tanh).",
         "model",
         choices=("tanh", "relu"),
+        label="Nonlinearity", applies=(("cell", ("rnn",)),), why_not="vanilla RNN only", affects=_WEIGHTS,
+        self_named=True,
     ),
     Field(
         "arch",
@@ -162,12 +194,16 @@ FIELDS: tuple[Field, ...] = (
         "Where inputs enter and where the loss is measured.",
         "model",
         choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many"),
+        label="Architecture", affects=_DATA, self_named=True,
     ),
     Field(
-        "hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256, unit="units"
+        "hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256, unit="units",
+        label="Hidden size H", affects=_WEIGHTS,
     ),
-    Field("num_layers", "int", 1, "Stacked recurrent layers.", "model", low=1, high=4, unit="layers"),
-    Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model"),
+    Field("num_layers", "int", 1, "Stacked recurrent layers.", "model", low=1, high=4, unit="layers",
+          label="Layers L", affects=_WEIGHTS),
+    Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model",
+          label="Bidirectional", affects=_WEIGHTS),
     # sequence
     Field(
         "task",
@@ -176,6 +212,8 @@ FIELDS: tuple[Field, ...] = (
         "What the sequences contain and what the model must predict.",
         "sequence",
         choices=("random", "adding", "copy", "sine", "sentiment", "pattern"),
+        # The task sets the input and output sizes, so it decides the weights' shapes too.
+        label="Task", affects=("weights", "data", "trace"), self_named=True,
     ),
     Field(
         "seq_len",
@@ -186,6 +224,8 @@ FIELDS: tuple[Field, ...] = (
         low=1,
         high=2000,
         unit="steps",
+        label="Sequence length T", not_applies=(("arch", ("one-to-one",)),), why_not="one-to-one uses T = 1",
+        affects=_DATA,
     ),
     Field(
         "seed",
@@ -195,6 +235,7 @@ FIELDS: tuple[Field, ...] = (
         "sequence",
         low=0,
         high=2**31 - 1,
+        label="Seed", affects=("weights", "data", "trace"),
     ),
     # initialisation
     Field(
@@ -204,6 +245,7 @@ FIELDS: tuple[Field, ...] = (
         "How the weights are drawn before gain is applied.",
         "initialisation",
         choices=("pytorch", "orthogonal", "normal", "identity"),
+        label="Initialisation", affects=_WEIGHTS, self_named=True,
     ),
     Field(
         "gain",
@@ -214,6 +256,7 @@ FIELDS: tuple[Field, ...] = (
         low=0.0,
         high=10.0,
         unit="×",
+        label="Gain on W_hh", affects=_WEIGHTS,
     ),
     Field(
         "forget_bias",
@@ -223,6 +266,8 @@ FIELDS: tuple[Field, ...] = (
         "initialisation",
         low=-10.0,
         high=10.0,
+        # A bias, not W_hh: the weight figures (eigenvalues, σ_max) stay as they are.
+        label="Forget-gate bias", applies=(("cell", ("lstm",)),), why_not="LSTM only",
     ),
     # clipping
     Field(
@@ -232,6 +277,7 @@ FIELDS: tuple[Field, ...] = (
         "Gradient clipping: none, by total norm, or by value.",
         "clipping",
         choices=("none", "norm", "value"),
+        label="Clipping", choice_labels=(("none", "none"), ("norm", "by total norm"), ("value", "by value")),
     ),
     Field(
         "clip_at",
@@ -242,17 +288,28 @@ FIELDS: tuple[Field, ...] = (
         low=0.0,
         high=1e6,
         low_open=True,
+        label="Clip threshold", not_applies=(("clip", ("none",)),), why_not="no clipping",
     ),
     # training
     Field(
-        "optimizer", "choice", "adam", "Optimizer used when training.", "training", choices=("sgd", "adam", "rmsprop")
+        "optimizer", "choice", "adam", "Optimizer used when training.", "training", choices=("sgd", "adam", "rmsprop"),
+        label="Optimizer", affects=("training",), self_named=True,
+        choice_labels=(("sgd", "SGD"), ("adam", "Adam"), ("rmsprop", "RMSprop")),
     ),
-    Field("lr", "float", 0.01, "Learning rate.", "training", low=1e-6, high=10.0),
-    Field("batch_size", "int", 16, "Sequences per batch.", "training", low=1, high=256, unit="sequences"),
-    Field("steps", "int", 500, "Optimizer steps when training.", "training", low=1, high=5000, unit="steps"),
+    Field("lr", "float", 0.01, "Learning rate.", "training", low=1e-6, high=10.0, label="Learning rate",
+          affects=("training",)),
+    # The trace runs on one batch of batch_size sequences: it is the data's size, not a training-only key.
+    Field("batch_size", "int", 16, "Sequences per batch.", "training", low=1, high=256, unit="sequences",
+          label="Batch size N", affects=_DATA),
+    Field("steps", "int", 500, "Optimizer steps when training.", "training", low=1, high=5000, unit="steps",
+          label="Training steps", affects=("training",)),
 )
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+
+# Keys whose change draws another W_hh (the weight-figure cache's key), or another batch.
+WEIGHT_KEYS: tuple[str, ...] = tuple(f.name for f in FIELDS if "weights" in f.affects)
+DATA_KEYS: tuple[str, ...] = tuple(f.name for f in FIELDS if "data" in f.affects)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 
 from engine.cells import GATES
 from engine.clipping import clip_gradients, parameter_grad_norms
-from engine.config import Config
+from engine.config import WEIGHT_KEYS, Config
 from engine.network import build_model, data_generator, parameter_count
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
@@ -60,12 +60,11 @@ def prepare(cfg: Config, dtype: torch.dtype = torch.float32):
 
 # Weight figures cost an eigen-decomposition per gate block; they depend only on the keys that decide the
 # initial weights, so moving seq_len or clip_at does not recompute them.
-_WEIGHT_KEYS = ("cell", "nonlinearity", "hidden_size", "num_layers", "bidirectional", "init", "gain", "seed", "task")
 _figures_cache: OrderedDict[tuple, dict] = OrderedDict()
 
 
 def _cached_weight_figures(model, cfg: Config) -> dict:
-    key = tuple(getattr(cfg, k) for k in _WEIGHT_KEYS)
+    key = tuple(getattr(cfg, k) for k in WEIGHT_KEYS)
     if key not in _figures_cache:
         _figures_cache[key] = weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
         while len(_figures_cache) > 64:

@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh machine: a virtualenv with the project and its test extras,
 # Debian's Chromium (browser tests), redis-server (shared-cache tests) and Node.js with npm (installed
 # when missing), axe-core for the browser tests' accessibility checks (npm, pinned in
-# tests/e2e/package.json), ruff, then pytest.
+# tests/e2e/package.json), ruff, the page's JavaScript unit tests (node --test tests/js), then pytest.
 # Extra arguments go to pytest, e.g.  bash tests/run.sh tests/engine -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +22,6 @@ fi
 # axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.
 [ -f tests/e2e/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/e2e --no-audit --no-fund --silent
 .venv/bin/ruff check .
+# The page's JavaScript unit tests (state, links, trace store).
+node --test tests/js/
 exec .venv/bin/python -m pytest "$@"

@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 @router.get("/config", response_class=StrictJSONResponse)
 async def config_fields() -> StrictJSONResponse:
-    """Every config key: type, default, bounds or choices, description, group and unit."""
+    """Every config key: type, default, bounds or choices, description, group, unit, and what the page needs.
+
+    That is its label, when it applies (``applies`` / ``not_applies``: other keys' values, ``why_not`` in
+    words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
+    keeps no copy of the table.
+    """
     return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION})
 
 

@@ -1,33 +1,31 @@
 // Compare mode: the page's settings (A) against up to two alternatives (B, C)
-// that change one or more keys, each run on its own socket so they stream in
-// parallel.  The link says `cmp_b=cell:lstm&cmp_c=cell:gru,clip:norm`: pairs read
-// with the same field table as the rest of the link.  Data depends only on task,
-// seq_len, batch_size and seed, so alternatives that keep those see A's very batch.
+// that change one or more keys, each run on its own frame source so they stream in
+// parallel.  The link's `cmp_b=cell:lstm&cmp_c=cell:gru,clip:norm` belongs to the page
+// state, which reads and writes it.  The batch depends only on the keys the config table
+// marks as affecting the data, so alternatives that keep those see A's very batch.
 
-import { APPLIES } from "./controls.js";
-import {
-  DATA_KEYS, SLOTS, buildForm, formatAlternative, parseAlternative, renderChips, valueEditor, valueLabel,
-} from "./compare_form.js";
-import { TraceSocket } from "./socket.js";
+import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
+import { SocketSource } from "./frames.js";
+import { COMPARE_KEYS } from "./state.js";
 import { RunTrace } from "./trace.js";
 import { TrainingRun } from "./training.js";
 import { COMPARE_COLOURS, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
 
-const QUERY_KEY = { B: "cmp_b", C: "cmp_c" };
 const REDRAW_MS = 100;
 
 export class ComparePanel {
   /**
    * @param {HTMLElement} root  the #compare section
    * @param {object} o
-   * @param {import('./state.js').LinkState} o.link
+   * @param {import('./state.js').PageState} o.state
    * @param {Record<string, import('./charts.js').Chart>} o.charts  by element id
-   * @param {string} o.url  the socket address
    * @param {HTMLButtonElement} o.toggle  the button that shows and hides the section
    * @param {(notices: Array<{field: string|null, message: string}>, source?: string) => void} o.notify  shows notices
+   * @param {{train: () => void, stop: () => void}} o.actions  the page's Train and Stop (A's, then B's and C's)
    */
-  constructor(root, { link, charts, url, toggle, notify }) {
-    Object.assign(this, { root, link, url, toggle, notify });
+  constructor(root, { state, charts, toggle, notify, actions }) {
+    Object.assign(this, { root, state, toggle, notify, actions });
+    this.schema = state.schema;
     this.chartNorms = charts["chart-compare-norms"];
     this.chartLoss = charts["chart-compare-loss"];
     this.table = root.querySelector("#compare-table");
@@ -40,7 +38,7 @@ export class ComparePanel {
     this.sockets = []; // one per alternative slot, opened on first use
     this.primaryTraining = null; // the TrainingPanel, whose run is A's
     this.timer = 0;
-    this.readLink(location.search);
+    this.readLink();
     buildForm(this);
     toggle.addEventListener("click", () => this.show(this.root.hidden));
     this.show(this.alts.length > 0);
@@ -50,21 +48,9 @@ export class ComparePanel {
     return this.alts.length > 0;
   }
 
-  /** cmp_b / cmp_c of the link; pairs that cannot be read are dropped with a notice. */
-  readLink(search) {
-    const params = new URLSearchParams(search);
-    const notices = [];
-    for (const slot of SLOTS) {
-      const text = params.get(QUERY_KEY[slot]);
-      if (text === null) continue;
-      const { pairs, problems } = parseAlternative(this.link, text);
-      for (const p of problems) {
-        notices.push({ field: QUERY_KEY[slot], message: `Link: compare ${slot} (${QUERY_KEY[slot]}): ${p}; ignored` });
-      }
-      if (pairs.length) this.alts.push({ pairs });
-    }
-    this.notify(notices);
-    if (notices.length) this.writeLink(); // the link says what is shown, as it does for bad config values
+  /** cmp_b / cmp_c as the page state read them (pairs it could not read were dropped with a notice). */
+  readLink() {
+    for (const key of COMPARE_KEYS) if (this.state.page[key].length) this.alts.push({ pairs: this.state.page[key] });
   }
 
   show(on) {
@@ -74,12 +60,9 @@ export class ComparePanel {
     if (on) this.redraw(true);
   }
 
-  /** The link's cmp_b / cmp_c follow the alternatives; everything else in it is left alone. */
+  /** The link's cmp_b / cmp_c follow the alternatives. */
   writeLink() {
-    const params = new URLSearchParams(location.search);
-    for (const slot of SLOTS) params.delete(QUERY_KEY[slot]);
-    this.alts.forEach((alt, i) => params.set(QUERY_KEY[SLOTS[i]], formatAlternative(this.link, alt.pairs)));
-    history.replaceState(null, "", "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ","));
+    COMPARE_KEYS.forEach((key, i) => this.state.setPage(key, this.alts[i] ? this.alts[i].pairs : []));
   }
 
   config(i) {
@@ -89,16 +72,15 @@ export class ComparePanel {
   /** Whether alternative i draws a different batch from A's. */
   differentData(i) {
     const c = this.config(i);
-    return DATA_KEYS.some((k) => c[k] !== this.base[k]);
+    return this.schema.keysAffecting("data").some((k) => c[k] !== this.base[k]);
   }
 
   /** Legend names that say what differs: "A: rnn", "B: lstm", "C: gru, clip norm". */
   labels() {
     const keys = [...new Set(this.alts.flatMap((a) => a.pairs.map(([k]) => k)))];
     // A key that does not apply to a setting (clip_at without clipping) is left out of its name.
-    const applies = (k, c) => !APPLIES[k] || APPLIES[k][0](c);
     const name = (n, c) =>
-      `${n}: ${keys.filter((k) => applies(k, c)).map((k) => valueLabel(k, c[k])).join(", ") || "this page"}`;
+      `${n}: ${keys.filter((k) => this.schema.applies(k, c)).map((k) => this.schema.legendText(k, c[k])).join(", ") || "this page"}`;
     const out = { A: name("A", this.base || {}) };
     this.alts.forEach((_, i) => (out[SLOTS[i]] = name(SLOTS[i], this.config(i))));
     return out;
@@ -144,7 +126,7 @@ export class ComparePanel {
   socket(i) {
     if (!this.sockets[i]) {
       let dropped = false;
-      this.sockets[i] = new TraceSocket(this.url, (f, p) => this.onFrame(SLOTS[i], f, p), (s) => {
+      this.sockets[i] = new SocketSource((f, p) => this.onFrame(SLOTS[i], f, p), (s) => {
         if (s === "closed") dropped = true;
         // A fresh socket after a drop: ask again for what this slot shows.
         if (s === "open" && dropped && i < this.alts.length) {
@@ -168,7 +150,7 @@ export class ComparePanel {
     this.primaryTraining = panel;
     const button = this.root.querySelector("#compare-train");
     // The section's own Train / Stop, so nobody has to scroll down to the training panel.
-    button.addEventListener("click", () => (panel.active ? panel.stopButton : panel.trainButton).click());
+    button.addEventListener("click", () => (panel.active ? this.actions.stop() : this.actions.train()));
     panel.listen(() => {
       this.entries.A.run = panel.run;
       button.textContent = panel.active ? "Stop" : "Train all";
@@ -191,7 +173,7 @@ export class ComparePanel {
   stop() {
     this.alts.forEach((_, i) => {
       const e = this.entries[SLOTS[i]];
-      if (e.run && !e.run.done) e.run.stopped = true;
+      if (e.run) e.run.stop();
       if (e.trainRequested) this.socket(i).stop();
       e.trainRequested = false;
     });
@@ -204,9 +186,8 @@ export class ComparePanel {
     if (!e) return;
     switch (frame.type) {
       case "start":
-        e.trace = new RunTrace(frame);
         // Only the train request's own trace is of the trained model; a retrace is not.
-        e.trace.trained = !!(e.run && e.run.done && e.run.run === frame.run);
+        e.trace = new RunTrace(frame, { trained: !!(e.run && e.run.done && e.run.run === frame.run) });
         e.error = null;
         break;
       case "forward":
@@ -237,7 +218,7 @@ export class ComparePanel {
         e.trainRequested = false;
         break;
       case "cancelled":
-        if (e.run && !e.run.done) e.run.stopped = true;
+        if (e.run) e.run.stop();
         e.trainRequested = false;
         this.retrace(name);
         break;

@@ -1,51 +1,11 @@
-// Compare mode's alternatives in words: the link's key:value pairs (read with
-// the field table), the chips that name each compared setting (with a "different
-// data" tag and a remove button), and the small form that adds a pair to B or C.
-// The chip and form functions work on the ComparePanel they belong to.
+// Compare mode's alternatives in words: the chips that name each compared setting (with a "different
+// data" tag and a remove button), and the small form that adds a pair to B or C.  Keys, values and
+// which keys draw the batch all come from the config table (the Schema).  The chip and form functions
+// work on the ComparePanel they belong to.
 
 import { COMPARE_COLOURS } from "./view_compare.js";
 
 export const SLOTS = ["B", "C"];
-// The engine draws a batch from these keys alone (engine.tasks.make_batch with data_generator(seed)).
-export const DATA_KEYS = ["task", "seq_len", "batch_size", "seed"];
-// Values that name themselves ("lstm", "adding"); other keys are written "clip norm", "seq_len 30".
-const SELF_NAMED = new Set(["cell", "nonlinearity", "arch", "task", "init", "optimizer"]);
-
-/**
- * Read one alternative, "key:value,key:value", with the link's field table.
- * @returns {{pairs: Array<[string, any]>, problems: string[]}}  later pairs of the same key win
- */
-export function parseAlternative(link, text) {
-  const pairs = new Map();
-  const problems = [];
-  for (const part of String(text).split(",")) {
-    if (!part.trim()) continue;
-    const at = part.indexOf(":");
-    const key = (at < 0 ? part : part.slice(0, at)).trim();
-    const f = link.byName.get(key);
-    if (at < 0) problems.push(`'${part}' is not key:value`);
-    else if (!f) problems.push(`unknown key '${key}'`);
-    else {
-      try {
-        pairs.set(key, link.parseValue(f, part.slice(at + 1)));
-      } catch (e) {
-        problems.push(e.message);
-      }
-    }
-  }
-  return { pairs: [...pairs], problems };
-}
-
-/** Write one alternative for the link; parseAlternative(formatAlternative(p)) gives p back. */
-export function formatAlternative(link, pairs) {
-  return pairs.map(([k, v]) => `${k}:${link.formatValue(link.byName.get(k), v)}`).join(",");
-}
-
-/** A value in a legend: "lstm", "clip norm", "seq_len 30", "bidirectional on". */
-export function valueLabel(key, value) {
-  if (typeof value === "boolean") return `${key} ${value ? "on" : "off"}`;
-  return SELF_NAMED.has(key) ? String(value) : `${key} ${value}`;
-}
 
 export function renderChips(panel) {
   const labels = panel.labels();
@@ -67,7 +27,7 @@ export function renderChips(panel) {
       const tag = document.createElement("span");
       tag.className = "chip-tag";
       tag.textContent = "different data";
-      const changed = DATA_KEYS.filter((k) => panel.config(i)[k] !== panel.base[k]);
+      const changed = panel.schema.keysAffecting("data").filter((k) => panel.config(i)[k] !== panel.base[k]);
       tag.title = `${slot} changes ${changed.join(", ")}: its batch is not A's`;
       extra.push(tag);
     }
@@ -78,7 +38,7 @@ export function renderChips(panel) {
     x.textContent = "×";
     x.addEventListener("click", () => panel.remove(i));
     extra.push(x);
-    const text = `${slot}: ${alt.pairs.map(([k, v]) => valueLabel(k, v)).join(", ")}`;
+    const text = `${slot}: ${alt.pairs.map(([k, v]) => panel.schema.legendText(k, v)).join(", ")}`;
     items.push(chip(slot, text, COMPARE_COLOURS[i + 1], extra));
   });
   panel.chips.replaceChildren(...items);
@@ -87,18 +47,18 @@ export function renderChips(panel) {
 
 export function buildForm(panel) {
   const keySelect = panel.form.elements.key;
-  keySelect.replaceChildren(...panel.link.fields.map((f) => new Option(f.name, f.name)));
+  keySelect.replaceChildren(...panel.schema.fields.map((f) => new Option(f.name, f.name)));
   keySelect.value = "cell";
   keySelect.addEventListener("change", () => valueEditor(panel));
   valueEditor(panel);
   slotOptions(panel);
   panel.form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const f = panel.link.byName.get(keySelect.value);
+    const f = panel.schema.field(keySelect.value);
     const input = panel.form.querySelector(".compare-value [name=value]");
     let value;
     try {
-      value = panel.link.parseValue(f, input.value);
+      value = panel.schema.parseValue(f.name, input.value);
     } catch (e) {
       input.setAttribute("aria-invalid", "true");
       panel.notify([{ field: f.name, message: `Compare: ${e.message}; not added` }], "compare-form");
@@ -116,13 +76,13 @@ export function buildForm(panel) {
 
 /** The value control for the chosen key: a list for choices and booleans, a number box otherwise. */
 export function valueEditor(panel) {
-  const f = panel.link.byName.get(panel.form.elements.key.value);
+  const f = panel.schema.field(panel.form.elements.key.value);
   let input;
   if (f.type === "choice" || f.type === "bool") {
     input = document.createElement("select");
     const values = f.type === "bool" ? [["1", "on"], ["0", "off"]] : f.choices.map((c) => [c, c]);
     input.replaceChildren(...values.map(([v, text]) => new Option(text, v)));
-    const now = panel.base ? panel.link.formatValue(f, panel.base[f.name]) : null;
+    const now = panel.base ? panel.schema.formatValue(f.name, panel.base[f.name]) : null;
     const other = values.find(([v]) => v !== now);
     if (other) input.value = other[0];
   } else {

@@ -1,7 +1,7 @@
-// The settings form: one labelled control per config field, built from the
-// field table, grouped as the table groups them.  Each control's `name` is
-// its config / URL key.  Controls that do not apply to the current model are
-// disabled but stay in the form, so their values survive a round trip.
+// The settings form: one labelled control per config key, built from the table (label, unit, group,
+// when it applies), grouped as the table groups them.  Each control's `name` is its config / URL key.
+// A control that does not apply to the current model is disabled, saying why, and keeps its value.
+// The form writes nothing itself: it asks the page state to change, and shows what the state holds.
 
 const GROUP_TITLES = {
   model: "Model",
@@ -11,56 +11,7 @@ const GROUP_TITLES = {
   training: "Training",
 };
 
-// Labels in the field's own words; the field's description becomes the help text.
-const LABELS = {
-  cell: "Cell",
-  nonlinearity: "Nonlinearity",
-  arch: "Architecture",
-  hidden_size: "Hidden size H",
-  num_layers: "Layers L",
-  bidirectional: "Bidirectional",
-  task: "Task",
-  seq_len: "Sequence length T",
-  seed: "Seed",
-  init: "Initialisation",
-  gain: "Gain on W_hh",
-  forget_bias: "Forget-gate bias",
-  clip: "Clipping",
-  clip_at: "Clip threshold",
-  optimizer: "Optimizer",
-  lr: "Learning rate",
-  batch_size: "Batch size N",
-  steps: "Training steps",
-};
-
-const CHOICE_LABELS = {
-  rnn: "vanilla RNN", lstm: "LSTM", gru: "GRU", none: "none", norm: "by total norm", value: "by value",
-  sgd: "SGD", adam: "Adam", rmsprop: "RMSprop",
-};
-
-/** When a control applies; the text says why it is disabled otherwise. */
-export const APPLIES = {
-  nonlinearity: [(c) => c.cell === "rnn", "vanilla RNN only"],
-  forget_bias: [(c) => c.cell === "lstm", "LSTM only"],
-  clip_at: [(c) => c.clip !== "none", "no clipping"],
-  seq_len: [(c) => c.arch !== "one-to-one", "one-to-one uses T = 1"],
-};
-
-/** `config` with every key that does not apply reset to its default: what a link needs to say. */
-export function applicableOnly(config, fields) {
-  const out = { ...config };
-  for (const f of fields) {
-    const rule = APPLIES[f.name];
-    if (rule && !rule[0](config)) out[f.name] = f.default;
-  }
-  return out;
-}
-
-// Keys that only matter once training exists: changing them needs no new trace.
-export const TRAIN_ONLY = new Set(["optimizer", "lr", "steps"]);
-
-// Ranges too wide for a linear slider (or spanning decades, like a learning
-// rate) get a number box only.
+// Ranges too wide for a linear slider (or spanning decades, like a learning rate) get a number box only.
 function wantsSlider(f) {
   if (f.type !== "int" && f.type !== "float") return false;
   const decades = f.type === "float" && f.min > 0 && f.max / f.min >= 1000;
@@ -83,21 +34,27 @@ function rangeText(f) {
 export class Controls {
   /**
    * @param {HTMLFormElement} form
-   * @param {Array<object>} fields  the field table
-   * @param {(name: string, how: 'slide'|'commit') => void} onChange
+   * @param {import('./state.js').PageState} state
+   * @param {(notices: Array<{field: string, message: string}>) => void} notify  a value the table refuses
    */
-  constructor(form, fields, onChange) {
+  constructor(form, state, notify = () => {}) {
     this.form = form;
-    this.fields = fields;
-    this.onChange = onChange;
+    this.state = state;
+    this.schema = state.schema;
+    this.notify = notify;
     this.inputs = new Map(); // name -> the named control
     this.boxes = new Map(); // name -> number box paired with a slider
+    this.applying = new Map(); // name -> whether its row shows as applying now
     this.build();
+    this.write(state.config);
+    state.listen((change) => {
+      if (change.type === "values") this.write(state.config);
+    });
   }
 
   build() {
     const groups = new Map();
-    for (const f of this.fields) {
+    for (const f of this.schema.fields) {
       if (!groups.has(f.group)) groups.set(f.group, []);
       groups.get(f.group).push(f);
     }
@@ -114,6 +71,18 @@ export class Controls {
     this.form.addEventListener("submit", (e) => e.preventDefault());
   }
 
+  /** Ask the state for `name` = `value` (text from a control); a value the table refuses is marked. */
+  propose(name, value, how, box = null) {
+    try {
+      this.state.set({ [name]: value }, how);
+      if (box) box.setAttribute("aria-invalid", "false");
+      this.notify([]);
+    } catch (e) {
+      if (box) box.setAttribute("aria-invalid", "true");
+      this.notify([{ field: name, message: e.message }]);
+    }
+  }
+
   row(f) {
     const row = document.createElement("div");
     row.className = `control control-${f.type}`;
@@ -122,7 +91,7 @@ export class Controls {
     const label = document.createElement("label");
     label.htmlFor = id;
     label.className = "control-label";
-    label.textContent = LABELS[f.name] || f.name.replaceAll("_", " ");
+    label.textContent = this.schema.label(f.name);
     label.title = f.description;
     const why = document.createElement("span");
     why.className = "why-disabled";
@@ -134,33 +103,25 @@ export class Controls {
     let input;
     if (f.type === "choice") {
       input = document.createElement("select");
-      for (const c of f.choices) input.append(new Option(CHOICE_LABELS[c] || c, c));
-      input.addEventListener("change", () => this.onChange(f.name, "commit"));
+      for (const c of f.choices) input.append(new Option(this.schema.choiceLabel(f.name, c), c));
+      input.addEventListener("change", () => this.propose(f.name, input.value, "commit"));
     } else if (f.type === "bool") {
       input = document.createElement("input");
       input.type = "checkbox";
-      input.addEventListener("change", () => this.onChange(f.name, "commit"));
+      input.addEventListener("change", () => this.propose(f.name, input.checked, "commit"));
       row.classList.add("inline");
-    } else {
+    } else if (wantsSlider(f)) {
       input = document.createElement("input");
-      if (wantsSlider(f)) {
-        input.type = "range";
-        input.min = f.min;
-        input.max = f.max;
-        input.step = sliderStep(f);
-        const box = this.numberBox(f, id);
-        this.boxes.set(f.name, box);
-        input.addEventListener("input", () => {
-          box.value = input.value;
-          this.onChange(f.name, "slide");
-        });
-        input.addEventListener("change", () => {
-          box.value = input.value;
-          this.onChange(f.name, "commit");
-        });
-      } else {
-        input = this.numberBox(f, id, true);
-      }
+      input.type = "range";
+      input.min = f.min;
+      input.max = f.max;
+      input.step = sliderStep(f);
+      const box = this.numberBox(f, id);
+      this.boxes.set(f.name, box);
+      input.addEventListener("input", () => this.propose(f.name, Number(input.value), "slide"));
+      input.addEventListener("change", () => this.propose(f.name, Number(input.value), "commit"));
+    } else {
+      input = this.numberBox(f, id, true);
     }
     input.id = id;
     input.name = f.name;
@@ -181,7 +142,7 @@ export class Controls {
     return row;
   }
 
-  /** A number box; `named` when it is the field's only control, else the editable twin of a slider. */
+  /** A number box; `named` when it is the key's only control, else the exact twin of a slider. */
   numberBox(f, id, named = false) {
     const box = document.createElement("input");
     box.type = "number";
@@ -190,65 +151,48 @@ export class Controls {
     box.max = f.max;
     box.step = f.type === "int" ? "1" : "any";
     box.className = named ? "number-only" : "number-twin";
-    if (!named) box.setAttribute("aria-label", `${LABELS[f.name] || f.name} (exact value)`);
+    if (!named) box.setAttribute("aria-label", `${this.schema.label(f.name)} (exact value)`);
     box.addEventListener("change", () => {
-      const v = Number(box.value);
-      const ok = box.value !== "" && Number.isFinite(v) && v >= f.min && v <= f.max &&
-        !(f.min_exclusive && v === f.min) && (f.type !== "int" || Number.isInteger(v));
-      box.setAttribute("aria-invalid", ok ? "false" : "true");
-      if (!ok) return;
-      if (!named) this.inputs.get(f.name).value = String(v);
-      this.onChange(f.name, "commit");
+      const text = box.value.trim();
+      this.propose(f.name, text === "" ? text : Number(text), "commit", box);
     });
     return box;
   }
 
-  /** The config the form shows now. */
+  /** The config the form shows (the state's values; kept for tests and the lesson). */
   read() {
-    const c = {};
-    for (const f of this.fields) {
-      const input = this.inputs.get(f.name);
-      if (f.type === "bool") c[f.name] = input.checked;
-      else if (f.type === "int" || f.type === "float") {
-        // A slider snaps to its step; its exact twin may hold a finer value.
-        const box = this.boxes.get(f.name);
-        const text = box && box.getAttribute("aria-invalid") !== "true" && box.value !== "" ? box.value : input.value;
-        const v = Number(text);
-        c[f.name] = Number.isFinite(v) ? v : f.default;
-      } else c[f.name] = input.value;
-    }
-    return c;
+    return { ...this.state.config };
   }
 
   /** Show `config` in the form (no change events fire). */
   write(config) {
-    for (const f of this.fields) {
+    for (const f of this.schema.fields) {
       const input = this.inputs.get(f.name);
       const v = config[f.name];
       if (v === undefined) continue;
       if (f.type === "bool") input.checked = !!v;
-      else input.value = String(v);
+      else if (input.value !== String(v)) input.value = String(v);
       const box = this.boxes.get(f.name);
-      if (box) {
-        box.value = String(v);
-        box.setAttribute("aria-invalid", "false");
-      }
+      if (box && box.value !== String(v)) box.value = String(v);
+      if (box) box.setAttribute("aria-invalid", "false");
     }
     this.applicability(config);
   }
 
-  /** Disable what does not apply to `config`, saying why. */
+  /** Disable what does not apply to `config`, saying why; the DOM is touched only where that changes. */
   applicability(config) {
-    for (const [name, [applies, reason]] of Object.entries(APPLIES)) {
-      const input = this.inputs.get(name);
-      if (!input) continue;
-      const on = applies(config);
+    for (const f of this.schema.fields) {
+      const input = this.inputs.get(f.name);
+      const on = this.schema.applies(f.name, config);
+      // A drag calls this on every input event: rewriting unchanged rows would cost a style pass each time.
+      if (this.applying.get(f.name) === on) continue;
+      this.applying.set(f.name, on);
       input.disabled = !on;
-      const box = this.boxes.get(name);
+      const box = this.boxes.get(f.name);
       if (box) box.disabled = !on;
       const row = input.closest(".control");
       row.classList.toggle("disabled", !on);
-      row.querySelector(".why-disabled").textContent = on ? "" : ` (${reason})`;
+      row.querySelector(".why-disabled").textContent = on ? "" : ` (${f.why_not || "does not apply"})`;
     }
   }
 

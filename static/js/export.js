@@ -41,3 +41,24 @@ export function bindDownloads(root, charts, currentTrace) {
     }
   });
 }
+
+/** Copy the page's address; the button says whether it worked. */
+export async function copyLink(button, url = location.href) {
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(url);
+    ok = true;
+  } catch {
+    // Older browsers, or clipboard permission refused: select a temporary field instead.
+    const field = document.createElement("textarea");
+    field.value = url;
+    document.body.append(field);
+    field.select();
+    ok = document.execCommand("copy");
+    field.remove();
+  }
+  const old = button.dataset.label || button.textContent;
+  button.dataset.label = old;
+  button.textContent = ok ? "Copied ✓" : "Copy failed: use the address bar";
+  setTimeout(() => (button.textContent = old), 1600);
+}

@@ -2,18 +2,40 @@
 // lesson=<id>, the lesson panel (rendered by the server from
 // templates/lesson_panel.html).  "Predict, then press play": the lesson's own
 // run waits at the start until it is played, and the answer is revealed by its
-// button or once the run (or, for a training lesson, the training) is through.
-// Each "Now try" button moves one form control and fires its change, so the
-// page re-runs and rewrites the link exactly as a hand on the control would.
-// Each run opens the answer at most once: hidden again, it stays hidden.
+// button or once the run (or, for a training lesson, the training of the
+// lesson's setting) is through.  Each "Now try" button asks the page state for
+// one control's value, as a hand on the control would.  The panel reads the
+// page state; it presses no other module's buttons.
 
 const LOOK_FOR_CLASS = "look-for";
 
-/** Choosing a lesson in the top bar's picker opens its link. */
-export function bindLessonPicker(select) {
+/**
+ * The top bar's lesson picker opens a lesson only on a deliberate choice: a click in its list, or Enter.
+ * Arrow keys only browse it (Chromium fires `change` on each ArrowDown of a closed select).
+ */
+export function bindLessonPicker(select, open = (url) => location.assign(url)) {
   if (!select) return;
+  const current = select.value;
+  let browsing = false; // the latest change came from a browsing key
+  const hint = "Press Enter to open this lesson";
+  select.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      if (select.value && select.value !== current) {
+        e.preventDefault();
+        open(select.value);
+      }
+      return;
+    }
+    browsing = e.key.startsWith("Arrow") || e.key === "Home" || e.key === "End" || e.key === "PageUp" ||
+      e.key === "PageDown" || e.key.length === 1;
+  });
+  select.addEventListener("pointerdown", () => (browsing = false));
   select.addEventListener("change", () => {
-    if (select.value) location.assign(select.value);
+    if (browsing) {
+      select.title = hint;
+      return;
+    }
+    if (select.value && select.value !== current) open(select.value);
   });
 }
 
@@ -59,24 +81,26 @@ function mathNodes(text) {
 export class LessonPanel {
   /**
    * @param {HTMLElement|null} root  the #lesson section (null: no lesson on this link)
-   * @param {{form: HTMLFormElement, controls: object, link: object, embed: boolean, changed: () => void}} page
-   *   `changed()` tells the glue that several controls were written at once
+   * @param {object} o
+   * @param {import('./state.js').PageState} o.state
+   * @param {HTMLFormElement} o.form  the settings form, for the controls' own words on the try buttons
+   * @param {{play: () => void, train: () => void}} o.actions  the page's Play and Train
+   * @param {boolean} o.embed
    */
-  constructor(root, { form, controls, link, embed = false, changed = () => {} }) {
+  constructor(root, { state, form, actions, embed = false }) {
     this.root = root;
+    this.state = state;
     this.form = form;
-    this.controls = controls;
-    this.link = link;
-    this.changed = changed;
+    this.actions = actions;
     this.held = null; // the lesson's own trace, kept at its start, until it opens the answer
     this.pending = !!root && !embed; // the first run of the page is the lesson's own
-    this.trainArmed = null; // {shown: the trace on show} from Train's press until the trained model's trace opens the answer
+    this.armed = false; // from Train's press until the trained model of the lesson's setting opens the answer
     this.lastTry = null; // data-try of the try pressed last
     if (!root) return;
     const data = JSON.parse(root.querySelector("#lesson-data").textContent);
     this.id = data.id;
     this.trains = !!data.trains;
-    this.config = { ...link.defaults(), ...data.config };
+    this.config = { ...state.schema.defaults(), ...data.config };
     this.answer = root.querySelector("#lesson-answer");
     this.revealButton = root.querySelector(".lesson-reveal");
     this.tries = [...root.querySelectorAll("button.try")];
@@ -84,9 +108,9 @@ export class LessonPanel {
     this.bind();
     this.labelTries();
     this.markTries();
-    // Tall screens have room for the reading; at 1366×768 it starts folded so the views keep theirs.
-    // A portrait tablet is tall too, but there the reading would push every chart off screen.
-    if (window.matchMedia("(min-height: 900px) and (min-width: 1101px)").matches) root.querySelector(".lesson-more").open = true;
+    // Tall, wide screens have room for the reading; at 1366×768, on a tablet or a phone, it starts folded
+    // so the views keep theirs.
+    if (window.matchMedia("(min-height: 900px) and (min-width: 1200px)").matches) root.querySelector(".lesson-more").open = true;
   }
 
   bind() {
@@ -101,22 +125,21 @@ export class LessonPanel {
     const go = this.root.querySelector(".lesson-go");
     go.addEventListener("click", () => {
       if (go.dataset.action === "train") {
-        document.getElementById("train")?.click();
-        document.getElementById("training")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+        this.actions.train(); // the glue brings the loss chart into sight: it is what to watch meanwhile
       } else {
-        document.getElementById("play")?.click();
-        // One column of views (tablet, phone): bring the gradient chart the sweep draws into sight.
-        if (window.matchMedia("(max-width: 1100px)").matches) document.getElementById("view-grad-norm")?.scrollIntoView({ block: "nearest" });
+        this.actions.play();
+        // On a small screen the panel can fill it: bring the gradient into sight when no part of it is.
+        const chart = document.getElementById("chart-grad-norm");
+        if (chart && !onScreen(chart)) intoView(chart, "start");
       }
-    });
-    document.getElementById("train")?.addEventListener("click", () => {
-      this.trainArmed = { shown: window.gfl?.trace ?? null };
     });
     for (const b of this.tries) b.addEventListener("click", () => this.tryOut(b));
     this.root.querySelector(".try-reset").addEventListener("click", () => this.restore());
-    this.form.addEventListener("change", () => this.markTries());
-    // The painted trace is the page's own (run numbers restart on each new socket, so they cannot say which).
-    window.addEventListener("gfl:painted", (e) => this.painted(e.detail, window.gfl?.trace));
+    this.state.listen((change) => {
+      if (change.type === "values" || change.type === "training" || change.type === "view") this.markTries();
+      if (change.type === "training" && this.state.training.status === "training") this.armed = true;
+      if (change.type === "view") this.trainedShown();
+    });
   }
 
   /** Called by the glue on each run's start frame: true when the run should wait for play. */
@@ -128,38 +151,33 @@ export class LessonPanel {
     return true;
   }
 
+  /** The glue painted `trace` (p: the paint's detail): the lesson's own run, played through, opens the answer. */
   painted(p, trace) {
-    if (!p || !p.complete || !trace || this.answer === undefined) return;
-    if (trace === this.held) {
-      this.held = null;
-      this.reveal(true);
-    }
-    // Only the trained model's trace (after train_done) of the lesson's settings answers a Train.
-    const armed = this.trainArmed;
-    if (armed && p.trained && trace !== armed.shown && this.isLessonSetting()) {
-      this.trainArmed = null;
-      this.reveal(true);
-    }
+    if (!this.root || !p || !p.complete || trace !== this.held) return;
+    this.held = null;
+    this.reveal(true);
   }
 
-  reveal(show) {
+  /** Only the trained model of the lesson's setting, after a Train pressed here, answers a training lesson. */
+  trainedShown() {
+    const shown = this.state.view.shown;
+    if (!this.armed || !shown || !shown.trained || shown.trained.seq !== this.state.training.seq) return;
+    if (!this.isLessonSetting()) return;
+    this.armed = false;
+    this.reveal(true, true);
+  }
+
+  /** Open or close the answer; `bring`: scroll it into sight when it opens out of sight. */
+  reveal(show, bring = false) {
     this.answer.hidden = !show;
     this.revealButton.setAttribute("aria-expanded", String(show));
     this.revealButton.textContent = show ? "Hide the answer" : "Show the answer";
+    if (show && bring && !onScreen(this.answer)) intoView(this.answer, "center");
   }
 
   isLessonSetting() {
-    const now = this.controls.read();
+    const now = this.state.config;
     return Object.entries(this.config).every(([k, v]) => now[k] === v);
-  }
-
-  /** Move one control to `value` and fire its change, as a hand on the control would. */
-  setControl(key, value) {
-    const input = this.controls.inputs.get(key);
-    if (!input) return;
-    this.controls.write({ ...this.controls.read(), [key]: value });
-    // A slider snaps to its step: its exact twin box carries the value.
-    (this.controls.boxes.get(key) || input).dispatchEvent(new Event("change", { bubbles: true }));
   }
 
   /** A try toggles: pressed again, its control goes back to the lesson's value. */
@@ -167,45 +185,59 @@ export class LessonPanel {
     const key = button.dataset.key;
     const pressed = button.getAttribute("aria-pressed") === "true";
     this.lastTry = button.dataset.try;
-    this.setControl(key, pressed ? this.config[key] : JSON.parse(button.dataset.value));
+    this.state.set({ [key]: pressed ? this.config[key] : JSON.parse(button.dataset.value) });
     this.markTries();
   }
 
-  /** Every control back to the lesson's value, then one run (and link) for them all. */
+  /** Every control back to the lesson's value: one change, so one run and one link. */
   restore() {
     if (this.isLessonSetting()) return;
-    this.controls.write({ ...this.controls.read(), ...this.config });
-    this.changed();
+    this.state.set(this.config);
     this.markTries();
   }
 
-  /** Each try button says which control and value it sets, in the form's own words; pressed while it holds. */
+  /** Each try button says which control and value it sets, in the table's own words; pressed while it holds. */
   labelTries() {
+    const schema = this.state.schema;
     for (const b of this.tries) {
-      const input = this.form.elements.namedItem(b.dataset.key);
-      if (!input) continue;
-      const label = input.closest(".control")?.querySelector(".control-label")?.firstChild?.textContent?.trim() || b.dataset.key;
+      const key = b.dataset.key;
+      if (!schema.has(key)) continue;
       const value = JSON.parse(b.dataset.value);
-      let shown = String(value);
-      if (input.tagName === "SELECT") shown = [...input.options].find((o) => o.value === value)?.textContent || shown;
-      if (typeof value === "boolean") shown = value ? "on" : "off";
-      b.textContent = `${label} → ${shown}`;
-      b.title = `Set ${b.dataset.key} to ${JSON.stringify(value)}; press again to go back to the lesson's ${JSON.stringify(this.config[b.dataset.key])}`;
+      b.textContent = `${schema.label(key)} → ${schema.valueText(key, value)}`;
+      b.title = `Set ${key} to ${JSON.stringify(value)}; press again to go back to the lesson's ${JSON.stringify(this.config[key])}`;
     }
   }
 
   markTries() {
     if (!this.root) return;
-    const now = this.controls.read();
+    const now = this.state.config;
     const on = new Set();
     for (const b of this.tries) {
       const holds = now[b.dataset.key] === JSON.parse(b.dataset.value);
       b.setAttribute("aria-pressed", String(holds));
       if (holds) on.add(b.dataset.try);
     }
-    // What to look for: the try pressed last, while it holds; else any that holds.
+    // What to look for: the try pressed last, while it holds; else any that holds.  In a training
+    // lesson it shows only after Train: until the training on show is of this setting, it says so.
     const active = on.has(this.lastTry) ? this.lastTry : [...on][0];
-    for (const p of this.root.querySelectorAll(`.${LOOK_FOR_CLASS}`)) p.hidden = p.dataset.try !== active;
+    const waitsForTrain = this.trains && !(this.state.trainingCurrent() && this.state.training.status !== "training");
+    for (const p of this.root.querySelectorAll(`.${LOOK_FOR_CLASS}`)) {
+      p.hidden = p.dataset.try !== active;
+      p.classList.toggle("waits-for-train", waitsForTrain);
+      const head = p.querySelector("strong");
+      const say = waitsForTrain ? "Press Train, then look for:" : "Look for:";
+      if (head && head.textContent !== say) head.textContent = say;
+    }
     this.root.querySelector(".try-reset").disabled = this.isLessonSetting();
   }
+}
+
+/** Whether any part of `el` is inside the viewport. */
+function onScreen(el) {
+  const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < window.innerHeight && r.height > 0;
+}
+
+function intoView(el, block) {
+  if (el) el.scrollIntoView({ block, behavior: "instant" });
 }

@@ -1,6 +1,7 @@
 // The text panels: the run summary, the overflow / underflow banner, and the
 // notices about link values or settings the server refused.
 
+import { overflowAdvice, underflowAdvice } from "./advice.js";
 import { fmtNum, layerLabel } from "./charts.js";
 
 /**
@@ -88,14 +89,14 @@ export function showBanner(el, trace, fwd = 0, bwd = 0) {
   const h = trace ? trace.forwardOverflowT : null;
   if (h !== null && h < fwd) parts.push(["overflow", `hidden state overflowed at t = ${h}`,
     "h_t is inf or NaN from this step of the forward pass on, so the loss is NaN and so is every gradient that depends on it. " +
-    "Clipping cannot help here: lower the gain, or use tanh or a gated cell."]);
+    "Clipping cannot help here. " + overflowAdvice(trace.config)]);
   if (ex.overflow !== null && ex.overflow >= revealedFrom) parts.push(["overflow", `gradient overflowed at t = ${ex.overflow}`,
     h !== null ? "a consequence of the overflow in the forward pass."
       : "going back from the loss, ‖∂L/∂h_t‖ first becomes inf or NaN here: the gradient exploded. " +
-        "Lower the gain; clipping cannot rescue a gradient that is already inf."]);
+        "Clipping cannot rescue a gradient that is already inf. " + overflowAdvice(trace.config)]);
   if (ex.underflow !== null && ex.underflow >= revealedFrom) parts.push(["underflow", `gradient underflowed to 0 at t = ${ex.underflow}`,
     "‖∂L/∂h_t‖ is exactly 0 in float32 from here back: no learning signal reaches earlier steps. " +
-    "Try an LSTM or GRU, a larger gain, or a shorter sequence."]);
+    underflowAdvice(trace.config)]);
   const text = parts.map((p) => p[1]).join("; ");
   // Rebuilt only when it changes: role=alert re-announces every rebuild.
   if (el.dataset.text === text) return text || null;

@@ -145,3 +145,31 @@ export function bindKeys(player, target = document) {
     e.preventDefault();
   });
 }
+
+/** The player bar's buttons, scrubber and speed list, written only when they change (no layout otherwise). */
+export function bindPlayerBar(doc, player) {
+  const $ = (sel) => doc.querySelector(sel);
+  const playButton = $("#play");
+  const scrubber = $("#scrubber");
+  const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+  const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
+  player.onState = (s) => {
+    setText(playButton, s.playing ? "❚❚ Pause" : "▶ Play");
+    setAttr(playButton, "aria-pressed", String(s.playing));
+    setAttr(scrubber, "max", String(s.length));
+    if (scrubber.value !== String(s.cursor)) scrubber.value = String(s.cursor);
+    setAttr(scrubber, "aria-valuetext", `step ${s.cursor} of ${s.length}`);
+  };
+  playButton.addEventListener("click", () => player.toggle());
+  $("#step-back").addEventListener("click", () => player.step(-1));
+  $("#step-forward").addEventListener("click", () => player.step(1));
+  scrubber.addEventListener("input", () => {
+    player.pause();
+    player.seek(Number(scrubber.value));
+  });
+  const speed = $("#speed");
+  speed.replaceChildren(...SPEEDS.map(([name, s]) => new Option(name, String(s))));
+  speed.value = "2";
+  speed.addEventListener("change", () => player.setSpeed(Number(speed.value)));
+  bindKeys(player, doc);
+}

@@ -1,141 +1,292 @@
-// The teaching link: one table of URL properties (the server's FIELDS, as
-// described by GET /api/config) drives both reading and writing the query
-// string, the way TF Playground's state.ts does.  This module knows nothing
-// about the DOM.
+// The page's one owner of state, as TensorFlow Playground's state.ts is: every link key (the config
+// table's keys, read with the Schema, and the page's own lesson, embed, hide, cmp_b, cmp_c), the control
+// values, and the request lifecycle as an explicit state machine:
+//
+//   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it)
+//   training:  none -> training -> trained | stopped | diverged | refused
+//
+// Only this module reads and writes the URL.  Everything else reads it and asks it to change; it tells
+// its listeners what changed.  No DOM access at import time (node --test loads it).
 
-export const LINK_VERSION = 1;
+import { TRUE_WORDS } from "./schema.js";
 
-// Query keys that are not config fields but are allowed in a link.
-const RESERVED = new Set(["v", "lesson", "embed", "hide", "cmp_b", "cmp_c"]);
+/** The page's own link keys (not the model's), each with how it is read and written. */
+export const PAGE_KEYS = {
+  lesson: { read: (s) => s.trim() || null, write: (v) => v },
+  embed: { read: (s) => TRUE_WORDS.has(s.trim().toLowerCase()), write: (v) => (v ? "1" : null) },
+  hide: { read: (s) => s.split(",").map((k) => k.trim()).filter(Boolean), write: (v) => (v.length ? v.join(",") : null) },
+  cmp_b: { pairs: true },
+  cmp_c: { pairs: true },
+};
+export const COMPARE_KEYS = ["cmp_b", "cmp_c"];
 
-/** How a link may say true (also the page's own embed=1). */
-export const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
-const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
-
-// Mirrors engine.config: the number of cells a trace may hold.
-const MAX_TRACE_CELLS = 16_000_000;
-
-export class LinkState {
-  /** @param {Array<object>} fields  `[f.describe() for f in FIELDS]` */
-  constructor(fields) {
-    this.fields = fields;
-    this.byName = new Map(fields.map((f) => [f.name, f]));
-  }
-
-  defaults() {
-    return Object.fromEntries(this.fields.map((f) => [f.name, f.default]));
-  }
-
-  /** What a field accepts, in words (matches Field.allowed()). */
-  allowed(f) {
-    if (f.type === "choice") return "one of " + f.choices.map((c) => `'${c}'`).join(", ");
-    if (f.type === "bool") return "true or false";
-    const word = f.type === "int" ? "an integer" : "a number";
-    return `${word} ${f.min_exclusive ? "greater than" : "from"} ${f.min} to ${f.max}`;
-  }
-
-  /** Check and normalise one value; throws Error(message) when not allowed. */
-  check(f, value) {
-    const bad = () => new Error(`${f.name} must be ${this.allowed(f)}; got ${JSON.stringify(value)}`);
-    if (f.type === "choice") {
-      if (!f.choices.includes(value)) throw bad();
-      return value;
-    }
-    if (f.type === "bool") {
-      if (typeof value !== "boolean") throw bad();
-      return value;
-    }
-    if (typeof value !== "number" || !Number.isFinite(value)) throw bad();
-    if (f.type === "int" && !Number.isInteger(value)) throw bad();
-    if (value < f.min || value > f.max || (f.min_exclusive && value === f.min)) throw bad();
-    return value;
-  }
-
-  /** Read one field from URL text ('1', '0.5', 'lstm'). */
-  parseValue(f, text) {
-    const s = String(text).trim();
-    if (f.type === "bool") {
-      const low = s.toLowerCase();
-      if (TRUE_WORDS.has(low)) return true;
-      if (FALSE_WORDS.has(low)) return false;
-      return this.check(f, s);
-    }
-    if (f.type === "int" || f.type === "float") {
-      const n = s === "" ? NaN : Number(s);
-      return this.check(f, Number.isNaN(n) ? s : n);
-    }
-    return this.check(f, s);
-  }
-
-  /** Write one field for a URL; parseValue(format(v)) === v. */
-  formatValue(f, value) {
-    if (f.type === "bool") return value ? "1" : "0";
-    return String(value);
-  }
-
-  /**
-   * Read a query string leniently: bad or unknown keys fall back to their
-   * defaults and are reported as notices ({field, message}).
-   */
-  parse(search) {
-    const params = new URLSearchParams(search);
-    const config = this.defaults();
-    const notices = [];
-    for (const [key, text] of params) {
-      if (RESERVED.has(key)) continue;
-      const f = this.byName.get(key);
-      if (!f) {
-        notices.push({ field: key, message: `unknown key '${key}' ignored` });
-        continue;
-      }
+/**
+ * Read a query string leniently: bad or unknown keys fall back to their defaults with a notice
+ * ({field, message}).  Cross-key limits (the work cap) are the server's to apply: `/` embeds its reading.
+ */
+export function parseLink(schema, search) {
+  const params = new URLSearchParams(search);
+  const config = schema.defaults();
+  const page = { lesson: null, embed: false, hide: [], cmp_b: [], cmp_c: [] };
+  const notices = [];
+  for (const [key, text] of params) {
+    if (key === "v") continue;
+    const prop = PAGE_KEYS[key];
+    if (prop && prop.pairs) {
+      const { pairs, problems } = schema.parsePairs(text);
+      page[key] = pairs;
+      for (const p of problems) notices.push({ field: key, message: `compare (${key}): ${p}; ignored` });
+    } else if (prop) {
+      page[key] = key === "hide" ? [...page.hide, ...prop.read(text)] : prop.read(text);
+    } else if (!schema.has(key)) {
+      notices.push({ field: key, message: `unknown key '${key}' ignored` });
+    } else {
       try {
-        config[key] = this.parseValue(f, text);
+        config[key] = schema.parseValue(key, text);
       } catch (e) {
-        notices.push({ field: key, message: `${e.message}; using the default ${this.formatValue(f, f.default)}` });
+        notices.push({ field: key, message: `${e.message}; using the default ${schema.formatValue(key, schema.field(key).default)}` });
       }
     }
-    const limit = this.crossKeyProblem(config);
-    if (limit) {
-      config[limit.field] = this.byName.get(limit.field).default;
-      notices.push(limit);
-    }
-    return { config, notices };
+  }
+  return { config, page, notices };
+}
+
+/** The query of a link: `v=`, every applicable non-default key in table order, then the page's keys. */
+export function formatLink(schema, config, page = {}) {
+  const params = new URLSearchParams();
+  params.set("v", String(schema.linkVersion));
+  const c = schema.applicableOnly(config);
+  for (const f of schema.fields) if (c[f.name] !== undefined && c[f.name] !== f.default) params.set(f.name, schema.formatValue(f.name, c[f.name]));
+  for (const [key, prop] of Object.entries(PAGE_KEYS)) {
+    const v = page[key];
+    if (v === undefined || v === null) continue;
+    const text = prop.pairs ? (v.length ? schema.formatPairs(v) : null) : prop.write(v);
+    if (text !== null && text !== "") params.set(key, text);
+  }
+  // ":" and "," are legal in a query and keep compare links readable (cmp_b=cell:lstm,clip:norm).
+  return "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+}
+
+export class PageState {
+  /**
+   * @param {import('./schema.js').Schema} schema
+   * @param {{config: object, page: object, writeUrl?: (query: string) => void}} o
+   *   `config`: the control values to start from (the server's reading of the link when it gave one)
+   */
+  constructor(schema, { config, page, writeUrl = () => {} }) {
+    this.schema = schema;
+    this.config = { ...schema.defaults(), ...config };
+    this.page = { lesson: null, embed: false, hide: [], cmp_b: [], cmp_c: [], ...page };
+    this.writeUrl = writeUrl;
+    this.listeners = [];
+    this.seq = 0; // requests sent so far; each result carries its request's number
+    this.request = null; // the newest request sent: {seq, kind: 'run'|'train', config, key}
+    this.view = { status: "idle", incoming: null, shown: null };
+    this.training = { status: "none" };
+    this.wanted = false; // latest-wins: a slide arrived while a trace was in flight
+    this.inFlight = null; // key of the trace request in flight
+    this.syncUrl();
   }
 
-  /** The cross-key limit of engine.config, so a link never asks for a trace the server refuses. */
-  crossKeyProblem(c) {
-    if (!this.byName.has("batch_size")) return null;
-    const T = c.arch === "one-to-one" ? 1 : c.seq_len;
-    const cells = T * c.batch_size * c.hidden_size * c.num_layers * (c.bidirectional ? 2 : 1);
-    if (cells <= MAX_TRACE_CELLS) return null;
-    return {
-      field: "batch_size",
-      message: `seq_len × batch_size × hidden_size × num_layers × directions is ${cells.toLocaleString("en")}; ` +
-        `at most ${MAX_TRACE_CELLS.toLocaleString("en")} is allowed: lower batch_size, seq_len or hidden_size`,
-    };
+  /** From the page's own link (the boot JSON's `config` is the server's reading of it, work cap applied). */
+  static fromLocation(schema, boot = {}) {
+    const parsed = parseLink(schema, location.search);
+    const state = new PageState(schema, {
+      config: boot.config || parsed.config, page: parsed.page,
+      writeUrl: (q) => history.replaceState(null, "", q),
+    });
+    // The server read (and noticed) the model keys already; the page's own keys are read only here.
+    state.linkNotices = boot.config ? parsed.notices.filter((n) => n.field in PAGE_KEYS) : parsed.notices;
+    return state;
   }
+
+  /** `fn(change)` on every change; change.type is 'values' | 'page' | 'view' | 'training'. */
+  listen(fn) {
+    this.listeners.push(fn);
+    return () => (this.listeners = this.listeners.filter((g) => g !== fn));
+  }
+
+  emit(change) {
+    for (const fn of this.listeners) fn(change, this);
+  }
+
+  syncUrl() {
+    this.writeUrl(formatLink(this.schema, this.config, this.page));
+  }
+
+  get query() {
+    return formatLink(this.schema, this.config, this.page);
+  }
+
+  // -- control values -----------------------------------------------------------------------------------
 
   /**
-   * The query string of a teaching link: `v=1` plus every non-default key, in table order,
-   * then the page's own keys (lesson, embed, hide, cmp_b, cmp_c) carried over from `keep`.
+   * Change control values (each checked against the table; a bad one throws naming its key).
+   * `how`: 'slide' (a drag in progress) or 'commit'.  Returns the names that changed.
    */
-  toQuery(config, keep = "") {
-    const params = new URLSearchParams();
-    params.set("v", String(LINK_VERSION));
-    for (const f of this.fields) {
-      const value = config[f.name];
-      if (value === undefined || value === f.default) continue;
-      params.set(f.name, this.formatValue(f, value));
+  set(values, how = "commit") {
+    const changed = [];
+    for (const [k, v] of Object.entries(values)) {
+      const value = this.schema.check(k, v);
+      if (this.config[k] !== value) {
+        this.config[k] = value;
+        changed.push(k);
+      }
     }
-    for (const [key, text] of new URLSearchParams(keep)) if (RESERVED.has(key) && key !== "v") params.append(key, text);
-    // ":" and "," are legal in a query and keep compare links readable (cmp_b=cell:lstm,clip:norm).
-    return "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+    if (!changed.length) return changed;
+    this.syncUrl();
+    // The server drops a training whose setting moved: the request for the new one supersedes it.
+    const stoppedTraining = this.stopTraining("setting");
+    this.emit({ type: "values", changed, how, stoppedTraining });
+    return changed;
   }
 
-  /** Only the keys that differ from the defaults: what the socket's run message needs. */
-  nonDefault(config) {
-    const out = {};
-    for (const f of this.fields) if (config[f.name] !== f.default) out[f.name] = config[f.name];
-    return out;
+  setPage(key, value) {
+    if (!(key in PAGE_KEYS)) throw new Error(`unknown page key '${key}'`);
+    this.page[key] = value;
+    this.syncUrl();
+    this.emit({ type: "page", key });
+  }
+
+  /** Whether a change of these keys needs a new trace (not only Train's keys). */
+  needsTrace(names) {
+    return names.some((n) => !this.schema.trainingOnly(n));
+  }
+
+  traceKey(config = this.config) {
+    return this.schema.settingKey(config, "trace");
+  }
+
+  trainKey(config = this.config) {
+    return this.schema.settingKey(config, "training");
+  }
+
+  // -- the trace requests: latest wins ------------------------------------------------------------------
+
+  /**
+   * Whether to send a trace request for the current values now: returns the config to send, or null.
+   * A slide while a trace is in flight waits for it to be painted (traceSettled), so requests pipeline
+   * one behind the other and the newest setting always goes next; anything else supersedes at once.
+   */
+  requestTrace(how = "commit", force = false) {
+    const key = this.traceKey();
+    const shown = this.view.shown;
+    if (!force && this.inFlight === key) return null;
+    if (!force && !this.inFlight && shown && shown.key === key && !shown.trained && this.view.status === "shown") return null;
+    if (this.inFlight && how === "slide") {
+      this.wanted = true;
+      return null;
+    }
+    this.wanted = false;
+    this.inFlight = key;
+    return this.sent("run", this.config);
+  }
+
+  /** The trace in flight is painted, refused or cancelled: the next one, if a slide is waiting (else null). */
+  traceSettled() {
+    this.inFlight = null;
+    if (!this.wanted) return null;
+    this.wanted = false;
+    return this.requestTrace("commit");
+  }
+
+  /** A request leaves (the glue sends it): returns its config. */
+  sent(kind, config) {
+    this.request = { seq: ++this.seq, kind, config: { ...config }, key: this.traceKey(config), at: Date.now() };
+    if (kind === "run") {
+      this.view.status = "computing";
+      this.view.incoming = null;
+    }
+    this.emit({ type: "view" });
+    return { ...config };
+  }
+
+  /** The start frame of the newest request's trace: what it will show, tagged with its setting. */
+  traceStarted(run) {
+    const r = this.request;
+    const t = this.training;
+    const trained = r && r.kind === "train" && (t.status === "trained" || t.status === "diverged")
+      ? { seq: r.seq, steps: t.steps, outcome: t.status, divergedAt: t.divergedAt ?? null } : null;
+    this.view.incoming = { run, seq: r ? r.seq : 0, config: r ? r.config : { ...this.config }, key: r ? r.key : this.traceKey(), trained };
+    this.view.status = "computing";
+    this.emit({ type: "view" });
+  }
+
+  /** The incoming trace is complete: the views show it now. */
+  traceDone(run) {
+    const inc = this.view.incoming;
+    if (!inc || inc.run !== run) return;
+    this.view.shown = inc;
+    this.view.incoming = null;
+    this.view.status = "shown";
+    this.emit({ type: "view" });
+  }
+
+  /** A trace request failed (the server refused the setting): the next request goes out even for the shown setting. */
+  traceFailed() {
+    this.view.status = "failed";
+    this.view.incoming = null;
+    this.emit({ type: "view" });
+  }
+
+  /** Whether the views show a result of the current setting (trace keys only). */
+  showsCurrent() {
+    return !!this.view.shown && this.view.shown.key === this.traceKey();
+  }
+
+  // -- training -----------------------------------------------------------------------------------------
+
+  /** Train was pressed: returns the config to train, or null when a training is already running. */
+  startTraining() {
+    if (this.training.status === "training") return null;
+    this.inFlight = null; // the server cancels the trace in flight for the train request
+    this.wanted = false;
+    const config = this.sent("train", this.config);
+    this.training = { status: "training", seq: this.request.seq, config, key: this.trainKey(config), steps: 0, total: config.steps };
+    this.emit({ type: "training" });
+    return config;
+  }
+
+  trainProgress(steps) {
+    if (this.training.status !== "training") return;
+    this.training.steps = steps;
+  }
+
+  /** train_done: trained (or diverged at step k); the trained model's trace follows. */
+  trainDone({ steps_done: steps, diverged_at: divergedAt = null, final_loss: finalLoss = null, message = "" }) {
+    if (this.training.status !== "training") return;
+    Object.assign(this.training, { status: divergedAt == null ? "trained" : "diverged", steps, divergedAt, finalLoss, message });
+    this.emit({ type: "training" });
+  }
+
+  /** Stop pressed (reason 'stop') or a setting moved (reason 'setting'). */
+  stopTraining(reason = "stop") {
+    if (this.training.status !== "training") return false;
+    Object.assign(this.training, { status: "stopped", reason });
+    this.emit({ type: "training" });
+    return true;
+  }
+
+  trainRefused(message) {
+    if (this.training.status !== "training") return;
+    Object.assign(this.training, { status: "refused", message });
+    this.emit({ type: "training" });
+  }
+
+  /** Whether the training on show trained exactly the current setting (every applicable key). */
+  trainingCurrent() {
+    return this.training.status !== "none" && this.training.key === this.trainKey();
+  }
+
+  /** What the views show, in words: "the untrained model", "the model trained 300 steps". */
+  shownText() {
+    const s = this.view.shown;
+    if (!s) return "nothing yet";
+    if (!s.trained) return "the untrained model";
+    if (s.trained.outcome === "diverged") return `the model as it was before training diverged at step ${s.trained.divergedAt}`;
+    return `the model trained ${s.trained.steps} steps`;
   }
 }
+
+// embed.js reads the true words from here.
+export { TRUE_WORDS } from "./schema.js";

@@ -3,9 +3,13 @@
 // Nothing here touches the DOM or Plotly.
 
 export class RunTrace {
-  /** @param {object} start  the run's `start` frame */
-  constructor(start) {
+  /**
+   * @param {object} start  the run's `start` frame
+   * @param {{trained?: boolean}} o  `trained`: the trace of a model after training (a train request's trace)
+   */
+  constructor(start, { trained = false } = {}) {
     this.run = start.run;
+    this.trained = trained;
     this.config = start.config;
     this.start = start;
     this.createdAt = performance.now();

@@ -4,6 +4,7 @@
 // be redrawn, so steps are collected into arrays (a TrainingRun) and the views
 // are repainted on an animation frame at most about ten times a second.
 
+import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
 import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
 
@@ -35,6 +36,7 @@ export class TrainingRun {
     this.last = null; // the newest train_step frame
     this.done = null; // the train_done frame
     this.divergedAt = null;
+    this.stopped = false;
   }
 
   /** A train_step frame. */
@@ -53,6 +55,11 @@ export class TrainingRun {
     this.last = frame;
   }
 
+  /** The run ended before its last step (Stop, a setting moved, the server cancelled it). */
+  stop() {
+    if (!this.done) this.stopped = true;
+  }
+
   finish(frame) {
     this.done = frame;
     this.divergedAt = frame.diverged_at ?? null;
@@ -65,13 +72,18 @@ export class TrainingRun {
 
 export class TrainingPanel {
   /**
+   * The panel's words (status, banner, progress) are derived from the page state's training lifecycle
+   * and re-rendered when it changes; the charts from the TrainingRun of the frames.  Train and Stop stay
+   * focusable while they do not apply (aria-disabled), so focus stays on the button pressed.
    * @param {HTMLElement} root  the panel: #train, #stop, #train-status, #train-progress, #train-rate, #train-banner
    * @param {{loss: import('./charts.js').Chart, norm: import('./charts.js').Chart, profile: import('./charts.js').Chart}} charts
+   * @param {import('./state.js').PageState} state
    * @param {{train: () => void, stop: () => void}} actions
    */
-  constructor(root, charts, actions) {
+  constructor(root, charts, state, actions) {
     this.root = root;
     this.charts = charts;
+    this.state = state;
     const $ = (sel) => root.querySelector(sel);
     this.status = $("#train-status");
     this.trainButton = $("#train");
@@ -79,7 +91,6 @@ export class TrainingPanel {
     this.progress = $("#train-progress");
     this.rate = $("#train-rate");
     this.banner = $("#train-banner");
-    this.active = false;
     this.run = null; // the TrainingRun on show
     this.layer = { l: 0, d: 0 };
     this.listeners = [];
@@ -88,20 +99,25 @@ export class TrainingPanel {
     this.lastDraw = -Infinity;
     this.interval = MIN_INTERVAL_MS;
     this.drawn = { steps: -1, profiles: -1, layer: "" };
+    this.bannerText = null;
+    this.wantsView = false; // a lesson's Train asked for the loss chart in sight
     this.trainButton.addEventListener("click", () => {
+      if (this.active) return;
       this.run = null;
-      this.setActive(true);
-      this.showBanner(null);
-      this.say("Starting training…");
-      this.progress.value = 0;
-      this.rate.textContent = "";
       actions.train();
-      this.changed();
     });
     this.stopButton.addEventListener("click", () => {
-      this.stopped(); // first: a trace the stop asks for again must not count as a setting change
-      actions.stop();
+      if (this.active) actions.stop();
     });
+    state.listen((change) => {
+      if (change.type === "training" || change.type === "values" || change.type === "view") this.update();
+    });
+    this.update();
+  }
+
+  /** Whether a training is running (the page state says). */
+  get active() {
+    return this.state.training.status === "training";
   }
 
   /** Call `fn()` whenever the run on show changes (a new step, the end); it reads `.run`. */
@@ -113,19 +129,80 @@ export class TrainingPanel {
     for (const fn of this.listeners) fn(this);
   }
 
-  setActive(on) {
-    this.active = on;
-    this.trainButton.disabled = on;
-    this.stopButton.disabled = !on;
+  /** Buttons, status line, banner and progress, from the state's training lifecycle. */
+  update() {
+    const t = this.state.training;
+    const on = t.status === "training";
+    this.trainButton.setAttribute("aria-disabled", String(on));
+    this.stopButton.setAttribute("aria-disabled", String(!on));
     this.root.classList.toggle("is-training", on);
+    if (this.run && !on && t.status !== "none") this.run.stop();
+    const r = this.run;
+    if (r) {
+      this.progress.max = r.total;
+      this.progress.value = r.steps;
+    }
+    const rate = this.rateText(r, t);
+    if (this.rate.textContent !== rate) this.rate.textContent = rate;
+    if (t.status === "training" && !r) this.say("Starting training…");
+    if (t.status === "stopped") this.say(`Stopped after ${r ? r.steps : t.steps || 0} steps.`);
+    if (t.status === "refused") {
+      const later = /not yet available|not available|not implemented/i.test(t.message || "");
+      this.say(later ? "Live training isn't available on this server yet; the trace views work as usual."
+        : `Training could not start: ${t.message}`);
+    }
+    this.showBanner(...this.bannerFor(t, r));
+    this.changed();
+  }
+
+  /** The banner's [kind, head, body] for the training on show; [null] hides it. */
+  bannerFor(t, r) {
+    if (t.status === "none" || t.status === "training" || t.status === "refused") return [null];
+    const st = this.state;
+    const n = r ? r.steps : t.steps || 0;
+    const shows = `The views above show ${st.shownText()}.`;
+    const other = st.trainingCurrent() ? "" : st.schema.differences(t.config, st.config);
+    const stale = other ? ` These charts are of the run trained for ${other}; press Train for this setting.` : "";
+    const shownTrained = st.view.shown?.trained?.seq === t.seq;
+    if (t.status === "stopped") {
+      if (t.reason === "setting") return ["stopped", `Stopped after ${n} steps`, `because a setting changed; press Train to train the new model. ${shows}`];
+      return ["stopped", `Stopped after ${n} steps.`, shows + stale];
+    }
+    if (t.status === "diverged") {
+      const why = (t.message || "").replace(/^training diverged at step \d+:\s*/i, "").replace(/\s*\(try [^)]*\)\s*$/, "");
+      return ["diverged", `Training diverged at step ${t.divergedAt}${why ? ":" : "."}`,
+        `${why}${why ? ". " : ""}${divergenceAdvice(t.config)} ` +
+        (shownTrained ? shows : "The views above show the model as it was before that step once its trace arrives.") + stale];
+    }
+    if (t.status === "trained" && r) {
+      const first = r.loss.find(Number.isFinite);
+      const base = r.baseline ? ` (baseline ${baselineLabel(r.baseline)})` : "";
+      const views = !stale && shownTrained ? "The views above now show the trained model." : stale ? "" : "The trained model's trace is on its way.";
+      return [stale ? "stopped" : "ok", `Trained ${t.steps} steps:`, `loss ${fmtNum(first, 3)} → ${fmtNum(t.finalLoss, 3)}${base}. ${views}${stale}`];
+    }
+    return [null];
+  }
+
+  rateText(r, t) {
+    const f = r && r.last;
+    if (!f) return "";
+    const perSecond = f.steps_per_s >= 10 ? Math.round(f.steps_per_s) : fmtNum(f.steps_per_s, 2);
+    const rate = f.steps_per_s == null ? "" : `${perSecond} steps/s`;
+    // Time left only while it is running: a stopped run has nothing left.
+    const left = t.status === "training" ? (f.eta_s == null ? "" : `${formatSeconds(f.eta_s)} left`)
+      : t.status === "stopped" ? `stopped at step ${r.steps} of ${r.total}` : r.done ? "done" : "";
+    return [rate, left].filter(Boolean).join(" · ");
   }
 
   say(text) {
-    this.status.textContent = text;
+    if (this.status.textContent !== text) this.status.textContent = text;
   }
 
   /** The banner under the buttons: kind 'ok' | 'stopped' | 'diverged'; null hides it. */
   showBanner(kind, head = "", body = "") {
+    const text = kind === null ? "" : `${kind}|${head}|${body}`;
+    if (text === this.bannerText) return;
+    this.bannerText = text;
     this.banner.hidden = kind === null;
     if (kind === null) return this.banner.replaceChildren();
     const p = document.createElement("p");
@@ -142,31 +219,15 @@ export class TrainingPanel {
     this.schedule();
   }
 
-  /** The server refused the request (or cannot train): said politely, the trace views keep working. */
-  refused(message) {
-    this.setActive(false);
-    const later = /not yet available|not available|not implemented/i.test(message);
-    this.say(later ? "Live training isn't available on this server yet; the trace views work as usual."
-      : `Training could not start: ${message}`);
-    this.changed();
+  /** Scroll the loss chart into sight, now or (before the charts exist) when the training starts. */
+  bringIntoView() {
+    this.wantsView = true;
+    if (this.root.classList.contains("has-data")) this.scrollToCharts();
   }
 
-  /** A new trace request replaced the training (the server cancels it). */
-  interrupted() {
-    if (!this.active) return;
-    this.setActive(false);
-    const n = this.markStopped();
-    // The run trained other settings than the form's now: it is no longer offered as the page's.
-    this.run = null;
-    this.say(`Training stopped after ${n} steps: a setting changed.`);
-    this.showBanner("stopped", `Stopped after ${n} steps`, "because a setting changed; press Train to train the new model.");
-    this.changed();
-  }
-
-  /** The run on show ended early; returns its step count. */
-  markStopped() {
-    if (this.run && !this.run.done) this.run.stopped = true;
-    return this.run ? this.run.steps : 0;
+  scrollToCharts() {
+    this.wantsView = false;
+    this.charts.loss.el?.closest("figure")?.scrollIntoView({ block: "center", behavior: "instant" });
   }
 
   started(frame) {
@@ -174,6 +235,7 @@ export class TrainingPanel {
     this.run = new TrainingRun(frame);
     this.drawn = { steps: -1, profiles: -1, layer: "" };
     this.root.classList.add("has-data");
+    if (this.wantsView) this.scrollToCharts();
     const c = frame.config;
     this.say(`Training ${frame.steps} steps of ${c.optimizer} (learning rate ${c.lr}) on the ${c.task} task; ` +
       `the dashed line is the ${baselineLabel(frame.baseline)} baseline.`);
@@ -184,38 +246,19 @@ export class TrainingPanel {
   step(frame) {
     if (!this.active || !this.run) return; // steps already on the wire when Stop was pressed
     this.run.add(frame);
+    this.state.trainProgress(this.run.steps);
     this.schedule();
   }
 
+  /** train_done: the run's last frame; the state is told by the glue. */
   finished(frame) {
     if (!this.run) return;
     this.run.finish(frame);
-    this.setActive(false);
     this.draw();
     const r = this.run;
-    const first = r.loss.find(Number.isFinite);
-    const base = r.baseline ? ` (baseline ${baselineLabel(r.baseline)})` : "";
-    if (frame.diverged_at != null) {
-      // The server's message says why ("training diverged at step 37: the loss became nan (try …)").
-      const why = (frame.message || "").replace(/^training diverged at step \d+:\s*/i, "");
-      this.showBanner("diverged", `Training diverged at step ${frame.diverged_at}${why ? ":" : "."}`,
-        `${why}${why ? ". " : ""}The views above now show the model as it was before that step.`);
-      this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);
-    } else {
-      this.showBanner("ok", `Trained ${frame.steps_done} steps:`,
-        `loss ${fmtNum(first, 3)} → ${fmtNum(frame.final_loss, 3)}${base}. The views above now show the trained model.`);
-      this.say(`Finished ${frame.steps_done} of ${r.total} steps; final loss ${fmtNum(frame.final_loss, 4)}.`);
-    }
-    this.changed();
-  }
-
-  stopped() {
-    if (!this.active) return;
-    this.setActive(false);
-    const n = this.markStopped();
-    this.say(`Stopped after ${n} steps.`);
-    this.showBanner("stopped", `Stopped after ${n} steps.`, "The views above still show the untrained model.");
-    this.changed();
+    if (frame.diverged_at != null) this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);
+    else this.say(`Finished ${frame.steps_done} of ${r.total} steps; final loss ${fmtNum(frame.final_loss, 4)}.`);
+    this.update();
   }
 
   /** Repaint on an animation frame, at most once per interval. */
@@ -263,10 +306,8 @@ export class TrainingPanel {
     const metric = f.metric == null ? "" : ` · accuracy ${(100 * f.metric).toFixed(0)}%`;
     // Once training has ended the status line says how; a late repaint must not overwrite it.
     if (this.active) this.say(`step ${f.step}/${r.total} · loss ${fmtNum(f.loss, 4)} · ‖g‖ ${fmtNum(f.grad_norm)}${metric}`);
-    const perSecond = f.steps_per_s >= 10 ? Math.round(f.steps_per_s) : fmtNum(f.steps_per_s, 2);
-    const rate = f.steps_per_s == null ? "" : `${perSecond} steps/s`;
-    const left = r.done ? "done" : f.eta_s == null ? "" : `${formatSeconds(f.eta_s)} left`;
-    this.rate.textContent = [rate, left].filter(Boolean).join(" · ");
+    const rate = this.rateText(r, this.state.training);
+    if (this.rate.textContent !== rate) this.rate.textContent = rate;
   }
 }
 

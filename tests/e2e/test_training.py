@@ -11,8 +11,10 @@ def test_train_plots_the_loss_then_shows_the_trained_model(page, server_url):
     page.goto(server_url + "/?steps=30&seq_len=20")
     run = wait_complete(page)
     # Read the buttons in the same task as the click: 30 steps may be over before another round trip.
+    # They stay focusable while they do not apply (aria-disabled), so focus stays on the button pressed.
     train_disabled, stop_disabled = page.evaluate("""() => { const b = (id) => document.getElementById(id);
-      b('train').click(); return [b('train').disabled, b('stop').disabled]; }""")
+      const off = (id) => b(id).getAttribute('aria-disabled') === 'true';
+      b('train').click(); return [off('train'), off('stop')]; }""")
     assert train_disabled and not stop_disabled
     # The trained model's trace arrives as the train request's ordinary frames.
     wait_complete(page, after=run)

@@ -1,0 +1,173 @@
+// The trace views: paints the run on show at the player's cursor, each view only when what it shows has
+// changed, and says in the status line what the views show when that is not the current setting
+// ("computing…", "the views still show …").  Reads the page state; changes nothing in it.
+
+import { layerLabel } from "./charts.js";
+import { showBanner, showSummary } from "./panels.js";
+import { drawGradNorms, drawLayerMap } from "./view_norms.js";
+import { drawEigenvalues } from "./view_theory.js";
+import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
+
+// A stream that stalls, or one that takes long, still gets a progress paint now and then.
+const STALL_MS = 250;
+const PROGRESS_MS = 2000;
+// A computation this long says that it is computing, and for which setting.
+export const COMPUTING_MS = 300;
+
+const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+
+export class TraceViews {
+  /**
+   * @param {Document} doc
+   * @param {Record<string, import('./charts.js').Chart>} charts  by element id
+   * @param {import('./state.js').PageState} state
+   * @param {{painted: (detail: object) => void, invalidate: () => void}} hooks
+   *   `painted` after every paint; `invalidate` asks the player for a repaint
+   */
+  constructor(doc, charts, state, hooks) {
+    this.$ = (sel) => doc.querySelector(sel);
+    this.charts = charts;
+    this.state = state;
+    this.hooks = hooks;
+    this.trace = null;
+    this.held = false; // a lesson's predict moment: eigenvalues and summary figures wait for the backward sweep
+    this.selected = { l: 0, d: 0 };
+    this.lastPainted = {};
+    this.progressAt = 0;
+    this.wakeTimer = 0;
+    this.statusTimer = 0;
+    this.layerSelect = this.$("#view-layer");
+    this.layerSelect.addEventListener("change", () => {
+      const [l, d] = this.layerSelect.value.split(",").map(Number);
+      this.selected = { l, d };
+      this.onLayer?.(l, d);
+      hooks.invalidate();
+    });
+    // The status line above the banner: what is computing, and what the views show meanwhile.
+    this.status = doc.createElement("p");
+    this.status.id = "view-status";
+    this.status.className = "banner banner-computing";
+    this.status.setAttribute("role", "status");
+    this.status.hidden = true;
+    this.$("#banner").before(this.status);
+    state.listen((change) => {
+      if (change.type === "view" || change.type === "values") this.sayStatus();
+    });
+  }
+
+  /** A new run's start frame: its views start empty. */
+  load(trace, held) {
+    this.trace = trace;
+    this.held = held;
+    this.lastPainted = {};
+    this.progressAt = trace.createdAt;
+    this.layerOptions(trace);
+    this.$("#model-badge").hidden = !this.state.view.incoming?.trained;
+    showSummary(this.$("#summary"), trace, held);
+    showBanner(this.$("#banner"), null);
+  }
+
+  layerOptions(tr) {
+    const opts = [];
+    for (let l = 0; l < tr.L; l++) for (let d = 0; d < tr.D; d++) opts.push(new Option(layerLabel(l, d, tr.D), `${l},${d}`));
+    if (this.selected.l >= tr.L || this.selected.d >= tr.D) this.selected = { l: 0, d: 0 };
+    this.layerSelect.replaceChildren(...opts);
+    this.layerSelect.value = `${this.selected.l},${this.selected.d}`;
+    this.layerSelect.disabled = opts.length < 2;
+    this.$("#view-gates").classList.toggle("empty", tr.gateNames.length === 0);
+    this.$("#view-layers").classList.toggle("empty", tr.L * tr.D < 2);
+  }
+
+  paintIf(name, key, paint) {
+    const k = key.join("|");
+    if (this.lastPainted[name] === k) return;
+    this.lastPainted[name] = k;
+    paint();
+  }
+
+  /**
+   * Paint the views for a cursor in 0..2T.  Showing a run whole (instant speed, a slider drag) paints
+   * each view once its own data has arrived: the forward views while the backward frames still stream.
+   */
+  render(cursor) {
+    const trace = this.trace;
+    if (!trace) return;
+    const { T } = trace;
+    const charts = this.charts;
+    const fwd = Math.min(cursor, T, trace.forwardCount);
+    const bwd = Math.min(Math.max(0, cursor - T), trace.backwardCount);
+    const now = performance.now();
+    const streaming = cursor >= 2 * T && !trace.complete;
+    const progress = streaming && (now - trace.lastFrameAt > STALL_MS || now - this.progressAt > PROGRESS_MS);
+    if (progress) this.progressAt = now;
+    if (streaming) {
+      clearTimeout(this.wakeTimer);
+      this.wakeTimer = setTimeout(() => this.hooks.invalidate(), STALL_MS + 10);
+    }
+    const ready = (complete) => !streaming || progress || complete;
+    const { l, d } = this.selected;
+    const done = trace.complete ? 1 : 0;
+    if (ready(trace.complete)) {
+      this.paintIf("norms", [trace.run, bwd, trace.backwardCount, done, fwd === T], () => {
+        this.$("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
+      });
+    }
+    const waits = this.held && bwd === 0;
+    this.paintIf("summary", [trace.run, done, waits], () => showSummary(this.$("#summary"), trace, waits));
+    this.$("#view-eigen").classList.toggle("empty", waits);
+    if (!waits) this.paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
+    if (ready(fwd === T)) {
+      this.paintIf("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
+    }
+    if (ready(bwd === T)) {
+      this.paintIf("grad", [trace.run, bwd, trace.backwardCount, l, d], () => drawGradUnits(charts["chart-grad-units"], trace, l, d, bwd));
+    }
+    if (trace.gateNames.length && ready(fwd === T && bwd === T)) {
+      // The gates view also carries the memory-path product, which comes with the backward frames.
+      this.paintIf("gates", [trace.run, fwd, trace.forwardCount, bwd, l, d], () => drawGates(charts["chart-gates"], trace, l, d, fwd, bwd));
+    }
+    if (trace.L * trace.D > 1 && ready(bwd === T)) {
+      this.paintIf("layers", [trace.run, bwd, trace.backwardCount], () => drawLayerMap(charts["chart-layers"], trace, bwd));
+    }
+    showBanner(this.$("#banner"), trace, fwd, bwd);
+    this.phaseText(cursor, fwd, bwd);
+    const complete = trace.complete && fwd === T && bwd === T;
+    const shown = this.state.view.shown;
+    this.hooks.painted({ run: trace.run, at: performance.now(), complete, cursor,
+      trained: !!(complete && shown && shown.run === trace.run && shown.trained) });
+  }
+
+  phaseText(cursor, fwd, bwd) {
+    const T = this.trace.T;
+    setText(this.$("#phase"), cursor <= T
+      ? (fwd === 0 ? "forward pass: about to read x_0" : `forward pass: h_t for t = 0 … ${fwd - 1} of ${T - 1}`)
+      : `backward pass: ∂L/∂h_t from t = ${T - 1} back to ${T - bwd}`);
+  }
+
+  /** The status line: said only when the views do not (yet) show the current setting. */
+  sayStatus() {
+    clearTimeout(this.statusTimer);
+    const { view, schema } = this.state;
+    const req = this.state.request;
+    const shown = view.shown;
+    let text = "";
+    if (view.status === "computing" && req && req.kind === "run") {
+      const waited = Date.now() - req.at;
+      if (waited < COMPUTING_MS) {
+        this.statusTimer = setTimeout(() => this.sayStatus(), COMPUTING_MS - waited + 5);
+      } else {
+        const what = schema.differences(req.config, schema.defaults(), "trace") || "the default setting";
+        text = `Computing the trace for ${what}…`;
+        // The views may still hold an earlier run, whole or part of it: say which.
+        const onShow = this.trace?.config;
+        if (onShow && schema.settingKey(onShow) !== req.key) {
+          text += ` Until it arrives the views show ${schema.differences(onShow, req.config, "trace")}.`;
+        }
+      }
+    } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
+      text = `The views show ${schema.differences(shown.config, this.state.config, "trace")}, not the current setting.`;
+    }
+    this.status.hidden = !text;
+    setText(this.status, text);
+  }
+}
