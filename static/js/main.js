@@ -172,6 +172,9 @@ async function main() {
         // Only the newest request's cancel gets here: Stop was pressed.
         retraceIfNeeded();
         break;
+      case "queued":
+        state.queued(frame.position); // the server's word on where the request waits
+        break;
       default:
         break;
     }

@@ -192,13 +192,22 @@ export class PageState {
 
   /** A request leaves (the glue sends it): returns its config. */
   sent(kind, config) {
-    this.request = { seq: ++this.seq, kind, config: { ...config }, key: this.traceKey(config), at: Date.now() };
+    this.request = {
+      seq: ++this.seq, kind, config: { ...config }, key: this.traceKey(config), at: Date.now(), queuedAt: null,
+    };
     if (kind === "run") {
       this.view.status = "computing";
       this.view.incoming = null;
     }
     this.emit({ type: "view" });
     return { ...config };
+  }
+
+  /** The server says the newest request waits for a computation slot, at `position` (1 = next). */
+  queued(position) {
+    if (!this.request) return;
+    this.request.queuedAt = position;
+    this.emit({ type: "view" });
   }
 
   /** The start frame of the newest request's trace: what it will show, tagged with its setting. */
@@ -208,6 +217,7 @@ export class PageState {
     const trained = r && r.kind === "train" && (t.status === "trained" || t.status === "diverged")
       ? { seq: r.seq, steps: t.steps, outcome: t.status, divergedAt: t.divergedAt ?? null } : null;
     this.view.incoming = { run, seq: r ? r.seq : 0, config: r ? r.config : { ...this.config }, key: r ? r.key : this.traceKey(), trained };
+    if (r) r.queuedAt = null;
     this.view.status = "computing";
     this.emit({ type: "view" });
   }

@@ -158,6 +158,7 @@ export class TraceViews {
       } else {
         const what = schema.differences(req.config, schema.defaults(), "trace") || "the default setting";
         text = `Computing the trace for ${what}…`;
+        if (req.queuedAt) text = `Waiting for the server (place ${req.queuedAt} in its queue), then computing the trace for ${what}…`;
         // The views may still hold an earlier run, whole or part of it: say which.
         const onShow = this.trace?.config;
         if (onShow && schema.settingKey(onShow) !== req.key) {

@@ -151,3 +151,15 @@ test("training: a setting moved while training stops it, and diverged keeps its 
   state.trainRefused("training is not available");
   assert.equal(state.training.status, "refused");
 });
+
+test("the server's queue place is kept for the request waiting, and dropped once its trace starts", () => {
+  const { state, changes } = fresh();
+  state.sent("run", state.config);
+  state.queued(3);
+  assert.equal(state.request.queuedAt, 3);
+  assert.equal(changes.at(-1).type, "view");
+  state.traceStarted(1);
+  assert.equal(state.request.queuedAt, null);
+  state.sent("run", state.config);
+  assert.equal(state.request.queuedAt, null, "a new request has no place until the server says so");
+});
