@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -35,16 +37,17 @@ from server.wire import dumps
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    run: int | None  # the run this unit belongs to; None for frames that are never dropped
-    unit: Unit  # its text is labelled with `run` as it is sent
-
-
 @dataclass
 class InFlight:
     run: int
     scope: anyio.CancelScope
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    run: int | None  # the run these units belong to; None for frames that are never dropped
+    units: Sequence[Unit]  # their texts are labelled with `run` as they are sent
+    ends: InFlight | None = None  # the request these are the last units of: it is over once they are sent
 
 
 class Session:
@@ -110,7 +113,7 @@ class Session:
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = {"type": "error", "run": run, "message": message, "field": field}
-        await self.outbox.send(Outgoing(None, Unit(dumps(frame))))  # already labelled; never dropped
+        await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))  # already labelled; never dropped
 
     async def new_run(self) -> int:
         """Cancel the run in flight and number the new request."""
@@ -128,18 +131,18 @@ class Session:
         # Runs start in order, so every run up to this one has finished or is cancelled:
         # the sender drops what they queued, but not the cancelled frame (run None).
         self.dropped_through = flight.run
-        await self.outbox.send(Outgoing(None, Unit(dumps({"type": "cancelled", "run": flight.run}))))
+        await self.outbox.send(Outgoing(None, (Unit(dumps({"type": "cancelled", "run": flight.run})),)))
 
     # -- requests ----------------------------------------------------------------
 
     async def request(self, flight: InFlight, kind: str, config: Config) -> None:
         """Stream the result of a run or train request, shared with every socket that asks the same."""
 
-        async def deliver(unit: Unit) -> None:
-            await self.outbox.send(Outgoing(flight.run, unit))
+        async def deliver(units: Sequence[Unit]) -> None:
+            await self.outbox.send(Outgoing(flight.run, units))
 
         async def waiting(place: int) -> None:
-            await self.outbox.send(Outgoing(flight.run, Unit(dumps({"type": "queued", "position": place}))))
+            await self.outbox.send(Outgoing(flight.run, (Unit(dumps({"type": "queued", "position": place})),)))
 
         with flight.scope:
             try:
@@ -147,8 +150,9 @@ class Session:
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,
                          "retry_after_s": e.retry_after_s}  # fmt: skip
-                await self.outbox.send(Outgoing(flight.run, Unit(dumps(frame))))
-            self._finish(flight)
+                await self.outbox.send(Outgoing(flight.run, (Unit(dumps(frame)),)))
+            # Still the request in flight until the sender has sent its last unit: a stop meanwhile cancels it.
+            await self.outbox.send(Outgoing(flight.run, (), ends=flight))
 
     def _finish(self, flight: InFlight) -> None:
         if self.current is flight:
@@ -159,19 +163,27 @@ class Session:
     async def sender(self) -> None:
         """Drain the outbox onto the socket; a failed send ends the session."""
         activity = self.hub.activity
+        sent = 0
         try:
             async for item in self.outbox_reader:
-                if item.run is not None and item.run <= self.dropped_through:
-                    continue
-                unit = item.unit
-                self.send_started = time.monotonic()
-                if unit.text is not None:
-                    await self.ws.send_text(unit.text_for(item.run) if item.run is not None else unit.text)
-                    activity.frames_sent += 1
-                if unit.data is not None:
-                    await self.ws.send_bytes(unit.data)
-                    activity.frames_sent += 1
-                self.send_started = None
+                for unit in item.units:
+                    # Checked before every unit: a cancel that lands mid-item stops the rest of it.
+                    if item.run is not None and item.run <= self.dropped_through:
+                        break
+                    self.send_started = time.monotonic()
+                    if unit.text is not None:
+                        await self.ws.send_text(unit.text_for(item.run) if item.run is not None else unit.text)
+                        activity.frames_sent += 1
+                    if unit.data is not None:
+                        await self.ws.send_bytes(unit.data)
+                        activity.frames_sent += 1
+                    self.send_started = None
+                    sent += 1
+                    if unit.data is not None or sent % 16 == 0:
+                        # A send into a socket with room does not yield; let a stop be read between messages.
+                        await anyio.lowlevel.checkpoint()
+                if item.ends is not None:
+                    self._finish(item.ends)
         except (WebSocketDisconnect, OSError, RuntimeError):
             assert self.tg is not None
             self.tg.cancel_scope.cancel()

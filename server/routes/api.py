@@ -77,8 +77,8 @@ async def trace(request: Request) -> Response:
         )
     outcome: dict[str, Unit | Busy] = {}
 
-    async def collect(unit: Unit) -> None:
-        outcome["unit"] = unit  # a document is one unit: the JSON bytes, or an error's text
+    async def collect(units) -> None:
+        outcome["unit"] = units[-1]  # a document is one unit: the JSON bytes, or an error's text
 
     async def compute() -> None:
         try:
