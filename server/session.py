@@ -64,17 +64,18 @@ class Session:
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
+        self.hub.watch(self)
         try:
             async with anyio.create_task_group() as tg:
                 self.tg = tg
                 tg.start_soon(self.sender)
-                tg.start_soon(self.watchdog)
                 try:
                     await self.receiver()
                 finally:
                     tg.cancel_scope.cancel()
         finally:
             self.hub.activity.sessions -= 1
+            self.hub.unwatch(self)
 
     # -- receiving ---------------------------------------------------------------
 
@@ -188,24 +189,19 @@ class Session:
             assert self.tg is not None
             self.tg.cancel_scope.cancel()
 
-    async def watchdog(self) -> None:
-        """Close the socket when one send has made no progress for ``stall_seconds``.
+    def stalled(self, now: float) -> bool:
+        """Whether one send has made no progress for ``stall_seconds`` (checked by the hub's watchdog)."""
+        started = self.send_started
+        return started is not None and now - started > self.settings.stall_seconds
 
-        A timer around every send would cost more than the send itself in a room of sockets; a
-        check a few times per limit is enough to release a stalled reader within ~1.25 limits.
-        """
-        limit = self.settings.stall_seconds
-        while True:
-            await anyio.sleep(limit / 4)
-            started = self.send_started
-            if started is not None and time.monotonic() - started > limit:
-                break
+    async def close_stalled(self) -> None:
+        """Close with 1008 (policy violation) and end the session, releasing everything it held."""
         self.hub.activity.stalled += 1
-        log.info("closing a socket whose frames stopped draining for %s s", limit)
+        log.info("closing a socket whose frames stopped draining for %s s", self.settings.stall_seconds)
+        if self.tg is not None:
+            self.tg.cancel_scope.cancel()
         with anyio.move_on_after(1.0):
             await self.ws.close(code=1008, reason="frames stopped draining")
-        assert self.tg is not None
-        self.tg.cancel_scope.cancel()
 
 
 def training_too_long(config: Config, budget_s: float) -> str | None:
