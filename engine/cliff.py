@@ -30,7 +30,7 @@ TARGET = 0.7  # the paper's target at the last step
 
 G = "cliff"
 CLIFF_FIELDS: tuple[Field, ...] = (
-    Field("T", "int", 50, "Number of steps T the unit runs before the loss is measured.", G, low=1, high=200,
+    Field("T", "int", 50, "Number of steps T the unit runs before the loss is measured.", G, low=1, high=100,
           unit="steps"),
     Field("readout", "choice", "sigmoid", "What the loss scores: σ(x_T) as in the paper, or x_T itself.", G,
           choices=("sigmoid", "linear")),
@@ -40,7 +40,7 @@ CLIFF_FIELDS: tuple[Field, ...] = (
           low=0, high=100, low_open=True),
     Field("clip_at", "float", 0.5, "The clipped descent rescales a gradient longer than this to this norm.", G,
           low=0, high=100, low_open=True),
-    Field("steps", "int", 30, "Gradient descent steps in each path.", G, low=1, high=500, unit="steps"),
+    Field("steps", "int", 30, "Gradient descent steps in each path.", G, low=1, high=200, unit="steps"),
     Field("w_min", "float", 1.0, "Left edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
     Field("w_max", "float", 10.0, "Right edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
     Field("b_min", "float", -5.0, "Bottom edge of the drawn grid (bias b).", G, low=-20, high=20),
@@ -139,41 +139,54 @@ class Path:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def descend(cfg: CliffConfig, clip: bool) -> Path:
-    """Gradient descent ``θ ← θ − lr·g`` on θ = (w, b), g by autograd, clipped as ``clip_grad_norm_`` does.
+def descend(cfg: CliffConfig) -> dict[str, Path]:
+    """Gradient descent ``θ ← θ − lr·g`` on θ = (w, b) from (w0, b0), g by autograd: ``plain`` and ``clipped``.
 
-    Clipping: ``g ← g · min(1, clip_at / (‖g‖ + 1e-6))``, PyTorch's formula, so the clipped step is at most
-    lr·clip_at long.  The path stops at the first point whose loss or gradient is not finite (that point is
-    kept, its gradient norm recorded).
+    ``clipped`` rescales g as ``clip_grad_norm_`` does, ``g ← g · min(1, clip_at / (‖g‖ + 1e-6))``, so its step
+    is at most lr·clip_at long.  Both descents run side by side in one autograd graph (the losses are summed,
+    and each path's loss depends on its own θ only, so each gets its own gradient).  A path stops at the first
+    point whose loss or gradient is not finite; that point is kept and its gradient norm recorded.
     """
-    theta = torch.tensor([cfg.w0, cfg.b0], dtype=torch.float64)
-    ws, bs, losses, norms, steps = [], [], [], [], []
-    stopped_at = None
+    names = ("plain", "clipped")
+    theta = torch.tensor([[cfg.w0, cfg.b0]] * 2, dtype=torch.float64)  # (path, [w, b])
+    rec = {n: {"w": [], "b": [], "loss": [], "grad_norm": [], "step": [], "stopped_at": None} for n in names}
+    running = [True, True]
     for k in range(cfg.steps + 1):
         p = theta.clone().requires_grad_(True)
-        value = loss(p[0], p[1], cfg.T, cfg.readout)
-        ws.append(float(theta[0]))
-        bs.append(float(theta[1]))
-        losses.append(float(value.detach()))
-        if k == cfg.steps:
+        values = loss(p[:, 0], p[:, 1], cfg.T, cfg.readout)  # (path,)
+        (g,) = torch.autograd.grad(values.sum(), p)  # (path, 2)
+        norms = torch.linalg.vector_norm(g, dim=1)  # (path,)
+        scale = torch.ones(2, dtype=torch.float64)
+        scale[1] = torch.clamp(cfg.clip_at / (norms[1] + 1e-6), max=1.0)
+        move = cfg.lr * g * scale[:, None]  # (path, 2)
+        rows = zip(
+            theta.tolist(), values.detach().tolist(), norms.tolist(), torch.linalg.vector_norm(move, dim=1).tolist()
+        )
+        for i, ((w, b), value, norm, step) in enumerate(rows):
+            if not running[i]:
+                continue
+            r = rec[names[i]]
+            r["w"].append(w)
+            r["b"].append(b)
+            r["loss"].append(value)
+            if k == cfg.steps:
+                continue
+            r["grad_norm"].append(norm)
+            if not (math.isfinite(norm) and math.isfinite(value)):
+                r["stopped_at"], running[i] = k, False
+                continue
+            r["step"].append(step)
+        if k < cfg.steps:
+            # A stopped path's θ stays where it stopped: its non-finite move is never applied.
+            theta = theta - torch.where(torch.tensor(running)[:, None], move, torch.zeros_like(move))
+        if not any(running):
             break
-        (g,) = torch.autograd.grad(value, p)
-        norm = float(torch.linalg.vector_norm(g))
-        norms.append(norm)
-        if not (math.isfinite(norm) and math.isfinite(losses[-1])):
-            stopped_at = k
-            break
-        if clip:
-            g = g * min(1.0, cfg.clip_at / (norm + 1e-6))
-        move = cfg.lr * g
-        steps.append(float(torch.linalg.vector_norm(move)))
-        theta = theta - move
-    return Path(ws, bs, losses, norms, steps, stopped_at)
+    return {n: Path(**rec[n]) for n in names}
 
 
 def cliff(cfg: CliffConfig) -> dict[str, Any]:
     """Everything the view draws: the grid, both paths and the setting (see docs/protocol.md, "The cliff")."""
-    paths = {"plain": descend(cfg, clip=False).to_dict(), "clipped": descend(cfg, clip=True).to_dict()}
+    paths = {name: path.to_dict() for name, path in descend(cfg).items()}
     return {"config": cfg.to_dict(), "grid": loss_grid(cfg), "paths": paths}
 
 

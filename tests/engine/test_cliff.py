@@ -73,7 +73,7 @@ def test_grid_values_equal_a_direct_computation_at_sampled_points(readout, T):
 )  # fmt: skip
 def test_both_paths_equal_a_plain_pytorch_loop(setting, clip):
     cfg = CliffConfig.from_dict({"steps": 25, **setting})
-    path = descend(cfg, clip=clip)
+    path = descend(cfg)["clipped" if clip else "plain"]
     points, norms = reference_path(cfg, clip)
     assert path.stopped_at is None and len(path.w) == cfg.steps + 1
     for k, (w, b) in enumerate(points):
@@ -96,10 +96,14 @@ def test_the_default_setting_shows_the_cliff():
 
 def test_a_path_that_leaves_the_finite_numbers_stops_and_says_where():
     # Linear readout, lr 100: every step overshoots further than the last until float64 overflows.
-    cfg = CliffConfig(readout="linear", T=200, w0=20, b0=20, lr=100, steps=500)
-    path = descend(cfg, clip=False)
-    assert path.stopped_at is not None and len(path.w) == path.stopped_at + 1
-    assert not (math.isfinite(path.loss[-1]) and math.isfinite(path.grad_norm[-1]))
+    cfg = CliffConfig(readout="linear", T=100, w0=20, b0=20, lr=100, steps=200)
+    paths = descend(cfg)
+    plain, clipped = paths["plain"], paths["clipped"]
+    assert plain.stopped_at is not None and len(plain.w) == plain.stopped_at + 1 == len(plain.step) + 1
+    assert not (math.isfinite(plain.loss[-1]) and math.isfinite(plain.grad_norm[-1]))
+    assert all(math.isfinite(v) for v in plain.w + plain.b)
+    # The clipped descent beside it is not disturbed: its steps are bounded and it runs to the end.
+    assert clipped.stopped_at is None and len(clipped.w) == cfg.steps + 1
 
 
 def test_the_dataclass_is_the_table():
@@ -113,7 +117,7 @@ def test_the_dataclass_is_the_table():
 
 @pytest.mark.parametrize(
     "data, field, message",
-    [({"T": 0}, "T", "T must be an integer from 1 to 200; got 0"),
+    [({"T": 0}, "T", "T must be an integer from 1 to 100; got 0"),
      ({"resolution": 500}, "resolution", "resolution must be an integer from 2 to 201"),
      ({"lr": 0}, "lr", "lr must be a number greater than 0 to 100"),
      ({"readout": "tanh"}, "readout", "readout must be one of 'sigmoid', 'linear'"),
