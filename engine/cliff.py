@@ -28,19 +28,19 @@ from engine.config import ConfigError, Field
 X0 = 0.5  # the paper's initial state
 TARGET = 0.7  # the paper's target at the last step
 
-G = "cliff"
+N, D, G = "network", "descent", "grid"  # the page's groups of controls
 CLIFF_FIELDS: tuple[Field, ...] = (
-    Field("T", "int", 50, "Number of steps T the unit runs before the loss is measured.", G, low=1, high=100,
+    Field("T", "int", 50, "Number of steps T the unit runs before the loss is measured.", N, low=1, high=100,
           unit="steps"),
-    Field("readout", "choice", "sigmoid", "What the loss scores: σ(x_T) as in the paper, or x_T itself.", G,
+    Field("readout", "choice", "sigmoid", "What the loss scores: σ(x_T) as in the paper, or x_T itself.", N,
           choices=("sigmoid", "linear")),
-    Field("w0", "float", 4.5, "Starting recurrent weight w of both descents.", G, low=-20, high=20),
-    Field("b0", "float", -2.0, "Starting bias b of both descents.", G, low=-20, high=20),
-    Field("lr", "float", 0.5, "Learning rate of gradient descent: each step moves by lr × gradient.", G,
+    Field("w0", "float", 4.5, "Starting recurrent weight w of both descents.", D, low=-20, high=20),
+    Field("b0", "float", -2.0, "Starting bias b of both descents.", D, low=-20, high=20),
+    Field("lr", "float", 0.5, "Learning rate of gradient descent: each step moves by lr × gradient.", D,
           low=0, high=100, low_open=True),
-    Field("clip_at", "float", 0.5, "The clipped descent rescales a gradient longer than this to this norm.", G,
+    Field("clip_at", "float", 0.5, "The clipped descent rescales a gradient longer than this to this norm.", D,
           low=0, high=100, low_open=True),
-    Field("steps", "int", 30, "Gradient descent steps in each path.", G, low=1, high=200, unit="steps"),
+    Field("steps", "int", 30, "Gradient descent steps in each path.", D, low=1, high=200, unit="steps"),
     Field("w_min", "float", 1.0, "Left edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
     Field("w_max", "float", 10.0, "Right edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
     Field("b_min", "float", -5.0, "Bottom edge of the drawn grid (bias b).", G, low=-20, high=20),

@@ -22,4 +22,5 @@ fi
 # axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.
 [ -f tests/e2e/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/e2e --no-audit --no-fund --silent
 .venv/bin/ruff check .
+node --test tests/js/
 exec .venv/bin/python -m pytest "$@"
