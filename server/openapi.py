@@ -178,8 +178,8 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                          ERROR),
         },
     },
+    # The page reads the same keys as /api/cliff, but a bad one is a notice on the page, not an error status.
     ("get", "/cliff"): {
-        "parameters": query_parameters(CLIFF_FIELDS),
         "responses": {"200": _html("The cliff view; a bad link key falls back to its default with a notice.")},
     },
     ("get", "/"): {
