@@ -145,7 +145,7 @@ function paint(data, tag) {
   for (let k = lo; k <= hi; k++) ticks.push(k);
   const start = { type: "scatter", mode: "markers", name: "start", x: [config.w0], y: [config.b0], hoverinfo: "skip",
     marker: { size: 14, color: "rgba(0,0,0,0)", line: { color: "#fff", width: 3 } } };
-  Plotly.react("cliff-surface", [
+  Plotly.react("chart-surface", [
     { type: "heatmap", name: "loss", x: grid.w, y: grid.b, z, colorscale: "Viridis", zmin: lo, zmax: hi,
       colorbar: { title: { text: "loss" }, tickvals: ticks, ticktext: ticks.map(power) },
       hovertemplate: "w %{x:.3g}<br>b %{y:.3g}<br>log₁₀ loss %{z:.2f}<extra></extra>" },
@@ -159,11 +159,13 @@ function paint(data, tag) {
   }, PLOTLY_CONFIG);
   const stepsOf = (p) => ({ type: "scatter", mode: "lines+markers", name: p, x: paths[p].step.map((_, i) => i + 1),
     y: paths[p].step, line: { color: COLOURS[p], dash: p === "clipped" ? "dash" : "solid" } });
-  Plotly.react("cliff-steps", [stepsOf("plain"), stepsOf("clipped")], {
+  // The longest step clipping allows, lr × clip_at, as a dotted line.
+  const bound = config.lr * config.clip_at;
+  const limit = { type: "scatter", mode: "lines", name: "lr × clip_at", x: [1, Math.max(1, config.steps)],
+    y: [bound, bound], line: { color: "#555", width: 1, dash: "dot" }, hovertemplate: "lr × clip_at = %{y:.3g}<extra></extra>" };
+  Plotly.react("chart-steps", [stepsOf("plain"), stepsOf("clipped"), limit], {
     margin: { l: 56, r: 8, t: 8, b: 44 }, showlegend: false, font: { size: 12, color: "#222" },
-    xaxis: { title: { text: "step" } }, yaxis: { title: { text: "‖Δ(w, b)‖" }, type: "log" },
-    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: config.lr * config.clip_at, y1: config.lr * config.clip_at,
-      line: { color: "#555", width: 1, dash: "dot" } }],
+    xaxis: { title: { text: "step" } }, yaxis: { title: { text: "‖Δ(w, b)‖" }, type: "log", exponentformat: "power" },
   }, PLOTLY_CONFIG);
   summarise(paths, config);
   status.dataset.phase = state.phase;

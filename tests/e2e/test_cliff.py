@@ -32,14 +32,16 @@ def check_drawn(page, base: str) -> dict:
     """The drawn heatmap and paths are the API's numbers for the page's own setting."""
     query = page.evaluate("() => window.gflCliff.lastPaint.query")
     want = api(base, query)
-    traces = {t["name"]: t for t in plot(page, "cliff-surface")["data"]}
+    traces = {t["name"]: t for t in plot(page, "chart-surface")["data"]}
     heat = traces["loss"]
     assert close(heat["x"], want["grid"]["w"]) and close(heat["y"], want["grid"]["b"])
     for row, loss_row in zip(heat["z"], want["grid"]["loss"], strict=True):
         assert close(row, [math.log10(max(v, 1e-16)) for v in loss_row])
     for name in ("plain", "clipped"):
         assert close(traces[name]["x"], want["paths"][name]["w"]) and close(traces[name]["y"], want["paths"][name]["b"])
-    steps = {t["name"]: t for t in plot(page, "cliff-steps")["data"]}
+    for chart in ("#chart-surface", "#chart-steps"):
+        assert page.locator(f"{chart} .main-svg").count() > 0, f"{chart} holds no drawing"
+    steps = {t["name"]: t for t in plot(page, "chart-steps")["data"]}
     assert close(steps["plain"]["y"], want["paths"]["plain"]["step"])
     assert close(steps["clipped"]["y"], want["paths"]["clipped"]["step"])
     return want
