@@ -106,3 +106,32 @@ def test_axe_finds_no_violation_on_the_cliff_page(page, server_url):
     painted(page)
     assert violations(page) == []
     assert page.log.errors == []
+
+
+def test_the_cliff_lesson_opens_from_the_index_and_its_tries_move_one_control(page, server_url):
+    lessons = json.load(urllib.request.urlopen(server_url + "/api/lessons"))["lessons"]
+    doc = next(d for d in lessons if d["view"] == "cliff")
+    page.goto(server_url + "/lessons")
+    with page.expect_navigation():
+        page.click(f'article[id="{doc["id"]}"] h3 a')
+    count = painted(page)
+    assert urlparse(page.url).path == "/cliff" and query(page)["lesson"] == [doc["id"]]
+    assert page.inner_text("#lesson-title") == doc["title"]
+    assert page.locator("#lesson-answer").is_hidden()
+    page.click(".lesson-reveal")
+    assert page.locator("#lesson-answer").is_visible() and page.inner_text("#lesson-answer") == doc["answer"]
+    base = check_drawn(page, server_url)
+    t = doc["tries"][0]
+    page.click("button.try[data-try='0']")
+    count = painted(page, count)
+    moved = check_drawn(page, server_url)
+    assert float(page.input_value(f"#cliff-{t['key']}")) == float(t["value"])
+    assert query(page)[t["key"]] == [str(t["value"])] and query(page)["lesson"] == [doc["id"]]
+    assert {k for k in moved["config"] if moved["config"][k] != base["config"][k]} == {t["key"]}
+    assert page.locator(".look-for[data-try='0']").is_visible()
+    # Pressed again, the try puts the lesson's value back.
+    page.click("button.try[data-try='0']")
+    painted(page, count)
+    assert check_drawn(page, server_url)["config"] == base["config"]
+    assert t["key"] not in query(page) and page.locator(".look-for[data-try='0']").is_hidden()
+    assert page.log.errors == []

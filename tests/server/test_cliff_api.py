@@ -78,3 +78,27 @@ def test_a_bad_link_key_on_the_page_is_a_notice_not_an_error(client):
     assert {n["field"] for n in boot["notices"]} == {"T", "w_max", "shape"}
     assert boot["config"] == CliffConfig(lr=0.1).to_dict()  # the rest of the link still applies
     assert "Link: T must be an integer from 1 to 100; got &#39;500&#39;" in r.text
+
+
+def test_a_cliff_lesson_link_opens_the_cliff_page_with_its_panel(client):
+    from markupsafe import escape
+
+    from engine.lessons import LESSONS, lesson_config, try_config
+    from server.routes.lessons import lesson_documents
+
+    docs = lesson_documents()
+    cliff_lessons = [lesson for lesson in LESSONS if lesson.view == "cliff"]
+    assert cliff_lessons
+    for lesson in cliff_lessons:
+        doc = docs[lesson.id]
+        assert doc["link"].startswith("/cliff?") and doc["view"] == "cliff"
+        text = client.get(doc["link"]).text
+        assert boot_data(text)["config"] == lesson_config(lesson).to_dict()
+        for key in ("title", "question", "answer", "equation"):
+            assert str(escape(doc[key])) in text, key
+        for i, t in enumerate(doc["tries"]):
+            assert t["link"].startswith("/cliff?") and f'data-key="{t["key"]}"' in text
+            assert boot_data(client.get(t["link"]).text)["config"] == try_config(lesson, i).to_dict()
+        # The main page's picker and the lessons index link to it too.
+        assert f'value="{escape(doc["link"])}"' in client.get("/").text
+        assert f'href="{escape(doc["link"])}"' in client.get("/lessons").text
