@@ -24,6 +24,9 @@ const lessonConfig = { ...state.config };
 const form = document.getElementById("cliff-controls");
 const status = document.getElementById("cliff-status");
 let controller = null;
+// A lesson asks for a prediction first: its surface is drawn, its descents wait for Run (or the answer, or a try).
+let held = !!document.getElementById("lesson");
+let shown = null; // the last answer drawn, with its tag
 
 /** Numbers from the wire: the strict encoder writes non-finite values as strings (server/wire.py). */
 function fromWire(v) {
@@ -136,6 +139,7 @@ function pathTrace(path, name, dash) {
 }
 
 function paint(data, tag) {
+  shown = { data, tag };
   const { grid, paths, config } = data;
   const z = grid.loss.map((row) => row.map((v) => Math.log10(Math.max(v, LOSS_FLOOR))));
   const flat = z.flat().filter(Number.isFinite);
@@ -149,8 +153,7 @@ function paint(data, tag) {
     { type: "heatmap", name: "loss", x: grid.w, y: grid.b, z, colorscale: "Viridis", zmin: lo, zmax: hi,
       colorbar: { title: { text: "loss" }, tickvals: ticks, ticktext: ticks.map(power) },
       hovertemplate: "w %{x:.3g}<br>b %{y:.3g}<br>log₁₀ loss %{z:.2f}<extra></extra>" },
-    pathTrace(paths.plain, "plain", "solid"),
-    pathTrace(paths.clipped, "clipped", "dash"),
+    ...(held ? [] : [pathTrace(paths.plain, "plain", "solid"), pathTrace(paths.clipped, "clipped", "dash")]),
     start,
   ], {
     margin: { l: 56, r: 8, t: 8, b: 44 }, showlegend: false, font: { size: 12, color: "#222" },
@@ -163,14 +166,16 @@ function paint(data, tag) {
   const bound = config.lr * config.clip_at;
   const limit = { type: "scatter", mode: "lines", name: "lr × clip_at", x: [1, Math.max(1, config.steps)],
     y: [bound, bound], line: { color: "#555", width: 1, dash: "dot" }, hovertemplate: "lr × clip_at = %{y:.3g}<extra></extra>" };
-  Plotly.react("chart-steps", [stepsOf("plain"), stepsOf("clipped"), limit], {
+  Plotly.react("chart-steps", held ? [limit] : [stepsOf("plain"), stepsOf("clipped"), limit], {
     margin: { l: 56, r: 8, t: 8, b: 44 }, showlegend: false, font: { size: 12, color: "#222" },
     xaxis: { title: { text: "step" } }, yaxis: { title: { text: "‖Δ(w, b)‖" }, type: "log", exponentformat: "power" },
   }, PLOTLY_CONFIG);
-  summarise(paths, config);
+  if (held) for (const cell of document.querySelectorAll("#cliff-summary [data-stat]")) cell.textContent = "…";
+  else summarise(paths, config);
   status.dataset.phase = state.phase;
-  status.textContent = `T = ${config.T}, start (${config.w0}, ${config.b0}), lr ${config.lr}, clip at ${config.clip_at}.`;
-  window.gflCliff.lastPaint = { query: tag, data, count: (window.gflCliff.lastPaint?.count || 0) + 1 };
+  status.textContent = `T = ${config.T}, start (${config.w0}, ${config.b0}), lr ${config.lr}, clip at ${config.clip_at}.` +
+    (held ? " The descents wait: predict, then press Run." : "");
+  window.gflCliff.lastPaint = { query: tag, data, held, count: (window.gflCliff.lastPaint?.count || 0) + 1 };
 }
 
 function summarise(paths, config) {
@@ -201,16 +206,26 @@ function onChange(e) {
   compute();
 }
 
+/** Draw the held descents (once): Run, the answer and every try release them. */
+function release() {
+  if (!held) return;
+  held = false;
+  if (shown) paint(shown.data, shown.tag);
+}
+
 function wireLesson() {
   const reveal = document.querySelector(".lesson-reveal");
   if (!reveal) return;
+  document.querySelector(".lesson-go").addEventListener("click", release);
   reveal.addEventListener("click", () => {
+    release();
     const answer = document.getElementById("lesson-answer");
     answer.hidden = !answer.hidden;
     reveal.setAttribute("aria-expanded", String(!answer.hidden));
   });
   for (const button of document.querySelectorAll("button.try")) {
     button.addEventListener("click", () => {
+      held = false; // the next answer is drawn whole
       const { key, value } = button.dataset;
       const field = fields.find((f) => f.name === key);
       // Pressed again, a try puts its control back to the lesson's value.

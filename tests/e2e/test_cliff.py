@@ -117,16 +117,23 @@ def test_the_cliff_lesson_opens_from_the_index_and_its_tries_move_one_control(pa
     count = painted(page)
     assert urlparse(page.url).path == "/cliff" and query(page)["lesson"] == [doc["id"]]
     assert page.inner_text("#lesson-title") == doc["title"]
+    # Predict first: the surface is drawn, the descents and their numbers wait, the answer is hidden.
+    assert page.locator("#lesson-answer").is_hidden()
+    assert page.evaluate("() => window.gflCliff.lastPaint.held") is True
+    assert [t["name"] for t in plot(page, "chart-surface")["data"]] == ["loss", "start"]
+    assert page.inner_text('[data-stat="plain-max-step"]') == "…"
+    page.click(".lesson-go")
+    count = painted(page, count)
+    base = check_drawn(page, server_url)
     assert page.locator("#lesson-answer").is_hidden()
     page.click(".lesson-reveal")
     assert page.locator("#lesson-answer").is_visible() and page.inner_text("#lesson-answer") == doc["answer"]
-    base = check_drawn(page, server_url)
     t = doc["tries"][0]
     page.click("button.try[data-try='0']")
     count = painted(page, count)
     moved = check_drawn(page, server_url)
     assert float(page.input_value(f"#cliff-{t['key']}")) == float(t["value"])
-    assert query(page)[t["key"]] == [str(t["value"])] and query(page)["lesson"] == [doc["id"]]
+    assert float(query(page)[t["key"]][0]) == float(t["value"]) and query(page)["lesson"] == [doc["id"]]
     assert {k for k in moved["config"] if moved["config"][k] != base["config"][k]} == {t["key"]}
     assert page.locator(".look-for[data-try='0']").is_visible()
     # Pressed again, the try puts the lesson's value back.
