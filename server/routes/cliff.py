@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig, cliff, describe_fields
 from engine.config import LINK_VERSION, ConfigError
 from server.responses import error_response
+from server.routes import lessons
 from server.wire import dumps
 
 router = APIRouter(tags=["cliff"])
@@ -73,8 +74,9 @@ async def cliff_page(request: Request) -> HTMLResponse:
     boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": notices, "link_version": LINK_VERSION}
     lesson = None
     if "lesson" in request.query_params:
-        from server.routes import lessons  # the lessons module measures its lessons lazily; import only when asked
-
         lesson = (await lessons.documents()).get(request.query_params["lesson"])
-    context = {"boot": boot, "notices": notices, "lesson": lesson}
+        if lesson is None or lesson["view"] != "cliff":
+            lesson = None
+            notices.append({"field": "lesson", "message": f"no lesson {request.query_params['lesson']!r} on this page"})
+    context = {"boot": boot, "notices": notices, "lesson": lesson, "lessons": lessons.PICKER}
     return request.app.state.templates.TemplateResponse(request, "cliff.html", context)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 from tests.e2e.axe import violations
 from tests.e2e.harness import plot
+from tests.e2e.test_security import RECORD_VIOLATIONS, csp_complaints
 
 PAINTED = "after => { const p = window.gflCliff && window.gflCliff.lastPaint; return !!p && p.count > after; }"
 
@@ -52,6 +53,7 @@ def query(page) -> dict[str, list[str]]:
 
 
 def test_the_page_paints_the_grid_and_both_paths_and_follows_the_controls(page, server_url):
+    page.add_init_script(RECORD_VIOLATIONS)
     page.goto(server_url + "/cliff")
     count = painted(page)
     want = check_drawn(page, server_url)
@@ -79,6 +81,7 @@ def test_the_page_paints_the_grid_and_both_paths_and_follows_the_controls(page, 
     painted(page)
     assert page.input_value("#cliff-clip_at") == "2" and page.input_value("#cliff-readout") == "linear"
     assert check_drawn(page, server_url)["config"]["readout"] == "linear"
+    assert csp_complaints(page) == []  # the page keeps to its Content-Security-Policy
     assert page.log.errors == [] and page.log.foreign_requests() == []
 
 

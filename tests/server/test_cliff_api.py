@@ -80,6 +80,12 @@ def test_a_bad_link_key_on_the_page_is_a_notice_not_an_error(client):
     assert "Link: T must be an integer from 1 to 100; got &#39;500&#39;" in r.text
 
 
+def test_a_lesson_of_another_page_is_a_notice(client):
+    r = client.get("/cliff?lesson=vanishing-gradients")
+    assert r.status_code == 200 and 'id="lesson"' not in r.text
+    assert "no lesson &#39;vanishing-gradients&#39; on this page" in r.text
+
+
 def test_a_cliff_lesson_link_opens_the_cliff_page_with_its_panel(client):
     from markupsafe import escape
 
@@ -99,6 +105,9 @@ def test_a_cliff_lesson_link_opens_the_cliff_page_with_its_panel(client):
         for i, t in enumerate(doc["tries"]):
             assert t["link"].startswith("/cliff?") and f'data-key="{t["key"]}"' in text
             assert boot_data(client.get(t["link"]).text)["config"] == try_config(lesson, i).to_dict()
-        # The main page's picker and the lessons index link to it too.
+        # The syllabus walks through it, and the main page's picker and the lessons index link to it.
+        ids = [le.id for le in LESSONS]
+        k = ids.index(lesson.id)
+        assert 'rel="prev"' in text and f"lesson={ids[k - 1]}" in text and f"lesson={ids[k + 1]}" in text
         assert f'value="{escape(doc["link"])}"' in client.get("/").text
         assert f'href="{escape(doc["link"])}"' in client.get("/lessons").text
