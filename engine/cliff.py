@@ -1,16 +1,16 @@
 """The cliff: the loss surface of a one-unit recurrent network, and gradient descent on it with and without clipping.
 
-Pascanu, Mikolov and Bengio (2013, "On the difficulty of training recurrent neural networks", section 3.3)
-explain norm clipping with the smallest recurrent network there is, one unit and no input::
+Pascanu, Mikolov and Bengio (2013, "On the difficulty of training recurrent neural networks", equation (8) and
+figure 6) explain norm clipping with the smallest recurrent network there is, one unit and no input::
 
     x_0 = 0.5,   x_t = w·σ(x_{t−1}) + b   (t = 1..T),   σ the logistic sigmoid
 
-and the loss of hitting a target at the last step.  The paper scores the squashed state, E = (σ(x_T) − 0.7)²
-(``readout="sigmoid"``, the default); ``readout="linear"`` scores the state itself, (x_T − 0.7)².  Where w
-crosses the value at which the map x ↦ w·σ(x) + b gets a second attractor, x_T jumps from one to the other
-within a sliver of (w, b): the loss surface has a wall, its gradient is huge there, and one plain gradient
-step can throw (w, b) far away.  Rescaling the gradient to norm ``clip_at`` when it is longer
-(``torch.nn.utils.clip_grad_norm_``) keeps that step short.
+and the loss of hitting a target at the last step.  The paper scores the squashed state, E_50 = (σ(x_50) − 0.7)²
+(``readout="sigmoid"``, the default); ``readout="linear"`` scores the state itself, (x_T − 0.7)², as issue 16
+wrote it.  Where (w, b) crosses the line at which the map x ↦ w·σ(x) + b gets a second attractor (w > 4 is
+needed, σ′ ≤ 1/4), x_T jumps from one to the other within a sliver of (w, b): the loss surface has a wall, its
+gradient is huge there, and one plain gradient step can throw (w, b) far away.  Rescaling the gradient to norm
+``clip_at`` when it is longer (``torch.nn.utils.clip_grad_norm_``) keeps that step short.
 
 One table, :data:`CLIFF_FIELDS`, drives validation, the API, the page's controls and the link.
 """
