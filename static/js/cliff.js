@@ -142,9 +142,11 @@ function paint(data, tag) {
   shown = { data, tag };
   const { grid, paths, config } = data;
   const z = grid.loss.map((row) => row.map((v) => Math.log10(Math.max(v, LOSS_FLOOR))));
-  const flat = z.flat().filter(Number.isFinite);
-  const lo = Math.floor(Math.min(...flat));
-  const hi = Math.ceil(Math.max(...flat));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of z) for (const v of row) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  lo = Math.floor(lo);
+  hi = Math.max(lo + 1, Math.ceil(hi)); // a flat grid still gets a colour bar
   const ticks = [];
   for (let k = lo; k <= hi; k++) ticks.push(k);
   const start = { type: "scatter", mode: "markers", name: "start", x: [config.w0], y: [config.b0], hoverinfo: "skip",
