@@ -8,8 +8,10 @@ import math
 import urllib.request
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from tests.e2e.axe import violations
-from tests.e2e.harness import plot
+from tests.e2e.harness import PageLog, plot
 from tests.e2e.test_security import RECORD_VIOLATIONS, csp_complaints
 
 PAINTED = "after => { const p = window.gflCliff && window.gflCliff.lastPaint; return !!p && p.count > after; }"
@@ -104,11 +106,25 @@ def test_a_refused_value_is_marked_and_leaves_the_link(page, server_url):
     assert len(page.log.errors) == 1
 
 
-def test_axe_finds_no_violation_on_the_cliff_page(page, server_url):
-    page.goto(server_url + "/cliff?lesson=the-cliff")
-    painted(page)
-    assert violations(page) == []
-    assert page.log.errors == []
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 768}, {"width": 390, "height": 844}],
+                         ids=["projector", "phone"])  # fmt: skip
+def test_axe_finds_no_violation_on_the_cliff_page(chromium, server_url, viewport):
+    context = chromium.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.log = PageLog(page)
+        page.goto(server_url + "/cliff?lesson=the-cliff")
+        painted(page)
+        assert violations(page) == []
+        page.click(".lesson-go")  # and with the descents and their numbers drawn
+        page.wait_for_function("() => !window.gflCliff.lastPaint.held")
+        assert violations(page) == []
+        # On a phone the page is one column: the surface is as wide as the screen, nothing sideways.
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= viewport["width"], width
+        assert page.log.errors == []
+    finally:
+        context.close()
 
 
 def test_the_cliff_lesson_opens_from_the_index_and_its_tries_move_one_control(page, server_url):
