@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from engine.cliff import CLIFF_FIELDS
 from engine.config import FIELDS, Field
 
 JSON = "application/json"
@@ -115,6 +116,33 @@ LESSONS = {
     },
 }
 
+CLIFF_PATH = {
+    "type": "object",
+    "required": ["w", "b", "loss", "grad_norm", "step", "stopped_at"],
+    "description": "One gradient descent from (w0, b0): the points visited, the loss at each, ‖∇L‖ before clipping "
+    "and the length of each move.",
+}
+CLIFF = {
+    "type": "object",
+    "description": "The one-unit RNN's loss over the (w, b) grid and both descents (docs/protocol.md, \"The cliff\").",
+    "required": ["config", "grid", "paths", "fields", "link_version"],
+    "properties": {
+        "config": {"type": "object", "required": [f.name for f in CLIFF_FIELDS]},
+        "grid": {"type": "object", "required": ["w", "b", "loss"],
+                 "description": "w (R,), b (R,) and loss (R, R), rows along b."},
+        "paths": {"type": "object", "required": ["plain", "clipped"],
+                  "properties": {"plain": CLIFF_PATH, "clipped": CLIFF_PATH}},
+        "fields": {"type": "array", "items": {"type": "object", "required": ["name", "type", "default"]}},
+        "link_version": {"type": "integer"},
+    },
+}  # fmt: skip
+
+
+def query_parameters(table: tuple[Field, ...]) -> list[dict[str, Any]]:
+    """A table's keys as optional query parameters, each with its schema."""
+    return [{"name": f.name, "in": "query", "required": False, "schema": field_schema(f)} for f in table]
+
+
 TRACE_BODY = {
     "required": True,
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
@@ -159,6 +187,18 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
     ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
     ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},
+    ("get", "/api/cliff"): {
+        "parameters": query_parameters(CLIFF_FIELDS),
+        "responses": {
+            "200": _json("The loss grid and both descents.", CLIFF),
+            "422": _json("A key outside its range or choices, an unknown key, or a grid edge not above the other.",
+                         ERROR),
+        },
+    },
+    # The page reads the same keys as /api/cliff, but a bad one is a notice on the page, not an error status.
+    ("get", "/cliff"): {
+        "responses": {"200": _html("The cliff view; a bad link key falls back to its default with a notice.")},
+    },
     ("get", "/"): {
         "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}
     },

@@ -47,6 +47,8 @@ def _measured(lesson, claim):
 
 
 ALL_CLAIMS = [(lesson, claim) for lesson in LESSONS for claim in lesson.claims]
+# Lessons of the main page; the cliff page's lessons have their own tests (tests/engine/test_cliff_lessons.py).
+LAB = [lesson for lesson in LESSONS if lesson.view == "lab"]
 CLAIM_IDS = [f"{lesson.id}/{k}-{claim.kind}" for lesson in LESSONS for k, claim in enumerate(lesson.claims)]
 
 
@@ -78,7 +80,7 @@ def test_lessons_are_frozen_and_found_by_id():
         get_lesson("no-such-lesson")
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
+@pytest.mark.parametrize("lesson", LAB, ids=[lesson.id for lesson in LAB])
 def test_link_and_tries_are_valid_configs_and_each_try_moves_one_control(lesson):
     cfg = lesson_config(lesson)
     assert cfg == Config.from_dict(dict(lesson.link))
@@ -263,6 +265,8 @@ FACTS = {
                     "0.1": lambda: _gate_magnitude("copy-memory"), "10⁻¹²": lambda: _gate_magnitude("copy-memory", 0)},
     "tagging-both-ways": {"1.5": 1.5, "0.087": 1.5 / 12 * math.log(2), "12": 12},  # word at 1 or 2: mean 1.5
     "price-forecast": {"40": 60 - 20},
+    # the paper's target; 1 / max σ′ = 4, the weight below which x ↦ w·σ(x) + b has one resting point only
+    "the-cliff": {"0.7": 0.7, "4": 1 / (_SIGMOID(0.0) * (1 - _SIGMOID(0.0)))},
 }  # fmt: skip
 
 
@@ -277,10 +281,11 @@ def _texts(lesson):
 def _allowed_values(lesson):
     values = {0.0, 1.0, 2.0}
     configs = [lesson_config(lesson)] + [try_config(lesson, i) for i in range(len(lesson.tries))]
-    keys = set(lesson.link) | {t.key for t in lesson.tries} | {"seq_len"}
+    length = "seq_len" if lesson.view == "lab" else "T"
+    keys = set(lesson.link) | {t.key for t in lesson.tries} | {length}
     for cfg in configs:
         values |= {float(getattr(cfg, k)) for k in keys if type(getattr(cfg, k)) in (int, float)}
-        values.add(float(cfg.seq_len - 1))
+        values.add(float(getattr(cfg, length) - 1))
     for claim in lesson.claims:
         values |= {float(v) for v in claim.params.values() if type(v) in (int, float)}
     return values
@@ -339,7 +344,7 @@ def test_an_unaccounted_number_is_found():
 
 
 PLACEHOLDERS = sorted({(lesson.id, m.group(1), None if m.group(2) is None else int(m.group(2)))
-                       for lesson in LESSONS for _, text in _texts(lesson) for m in PLACEHOLDER.finditer(text)},
+                       for lesson in LAB for _, text in _texts(lesson) for m in PLACEHOLDER.finditer(text)},
                       key=str)  # fmt: skip
 
 
