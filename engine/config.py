@@ -228,6 +228,18 @@ FIELDS: tuple[Field, ...] = (
         affects=_DATA,
     ),
     Field(
+        "tbptt",
+        "int",
+        0,
+        "Truncated BPTT: the state is detached every this many steps, so no gradient travels back past a"
+        " window's start (0: full backpropagation through time).",
+        "sequence",
+        low=0,
+        high=2000,
+        unit="steps",
+        label="Truncated BPTT window k", affects=("trace", "training"),
+    ),
+    Field(
         "seed",
         "int",
         0,
@@ -324,6 +336,7 @@ class Config:
     bidirectional: bool = False  # D = 2 when true
     task: str = "random"  # data generator, engine.tasks
     seq_len: int = 50  # T
+    tbptt: int = 0  # truncation window k: the state is detached every k steps; 0 is full BPTT
     seed: int = 0  # seeds weights and data
     init: str = "pytorch"  # weight initialisation scheme
     gain: float = 1.0  # multiplies W_hh after init

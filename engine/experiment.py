@@ -94,11 +94,11 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         return task_loss(preds[-1], batch)
 
     model.zero_grad(set_to_none=True)
-    mt = trace_module(model.rnn, batch.x, loss)
+    mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt)
     grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
     clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
     theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
-    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"]) if cfg.cell == "rnn" else None
+    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"], cfg.tbptt) if cfg.cell == "rnn" else None
     theory["gate_product"] = gate_products(mt.gates, cfg.cell)
     return Trace(
         config=cfg,

@@ -3,7 +3,8 @@
 The trainer knows the config, not the page: a listener (the server, a test, a notebook) receives a
 :class:`TrainStep` after every optimizer step.  Every ``profile_every`` steps the backward pass goes
 through :func:`engine.tracing.trace_module`, which leaves the same gradients as a plain backward and
-also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.
+also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.  With ``tbptt`` every
+step's backward is the truncated one (:func:`engine.tracing.start_trace`'s windows).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine.clipping import clip_gradients
 from engine.config import Config
 from engine.network import RecurrentModel, build_model, data_generator
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
-from engine.tracing import trace_module
+from engine.tracing import start_trace, trace_module
 
 # At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
 MIN_PROFILES = 100
@@ -91,10 +92,12 @@ class Trainer:
 
         profile = None
         if with_profile:
-            mt = trace_module(self.model.rnn, batch.x, loss_fn)
+            mt = trace_module(self.model.rnn, batch.x, loss_fn, tbptt=cfg.tbptt)
             loss, profile = mt.loss, mt.grad_h_norm
         else:
-            out, _ = self.model.rnn(batch.x)
+            # Truncated BPTT runs the tracer's own windowed forward, so the gradient the optimizer uses is the
+            # one the trace shows; full BPTT is the plain fused module.
+            out = start_trace(self.model.rnn, batch.x, tbptt=cfg.tbptt)[1] if cfg.tbptt else self.model.rnn(batch.x)[0]
             value = loss_fn(out)
             value.backward()
             loss = float(value.detach())

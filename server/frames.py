@@ -96,7 +96,8 @@ def underflow_step(trace: Trace) -> int | None:
     followed in the order backpropagation visits it: t descending for the forward direction,
     ascending for the reverse one.  A step counts when its norm is exactly 0 and the step
     visited just before it had a finite, non-zero norm.  Zeros before the loss has entered
-    (e.g. the reverse direction of a many-to-one model) are structural, not underflow.
+    (e.g. the reverse direction of a many-to-one model) are structural, not underflow, and so are
+    zeros across a truncated-BPTT window's start (``tbptt``: the state was detached there).
     """
     norm = trace.grad_h_norm  # (L, D, T)
     if trace.grad_c_norm is not None:
@@ -107,6 +108,12 @@ def underflow_step(trace: Trace) -> int | None:
         before[:, 1, 1:] = norm[:, 1, :-1]
     with np.errstate(invalid="ignore"):
         falls = (norm == 0) & np.isfinite(before) & (before > 0)
+    k, T = trace.config.tbptt, norm.shape[2]
+    if k:  # a fall across a truncation window's start is the detach, not underflow
+        t = np.arange(T)
+        falls[:, 0, (t + 1) % k == 0] = False
+        if norm.shape[1] == 2:
+            falls[:, 1, (T - t) % k == 0] = False
     steps = np.flatnonzero(falls.any(axis=(0, 1)))
     return int(steps.max()) if steps.size else None
 

@@ -123,7 +123,7 @@ def test_ratio_claims_hold_by_a_naive_step_by_step_autograd(lesson, claim):
     """The same ratio from PyTorch's cell modules, one tensor per step with retain_grad: no engine tracing."""
     cfg = _measured(lesson, claim)
     model, batch = prepare(cfg)
-    ref = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch))
+    ref = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch), tbptt=cfg.tbptt)
     norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,) over batch and units
     ratio = float(norms[0] / norms[-1])
     p = claim.params
@@ -153,6 +153,7 @@ def _claim(kind, on_try=None, **params):
         ("gru-gates", _claim("fewer_params_than", cell="rnn")),
         ("gru-gates", _claim("learns", on_try=0, below_baseline_fraction=0.8, last=30)),
         ("tagging-both-ways", _claim("learns", on_try=0, below_baseline_fraction=0.1, last=30)),
+        ("truncated-bptt", _claim("vanishes", on_try=0, ratio_below=1e-30)),
     ],
     ids=lambda v: v if isinstance(v, str) else v.kind,
 )
@@ -267,6 +268,7 @@ FACTS = {
     "price-forecast": {"40": 60 - 20},
     # the paper's target; 1 / max σ′ = 4, the weight below which x ↦ w·σ(x) + b has one resting point only
     "the-cliff": {"0.7": 0.7, "4": 1 / (_SIGMOID(0.0) * (1 - _SIGMOID(0.0)))},
+    "truncated-bptt": {"27": 30 - 3},  # the last window of 3 steps starts at T − 3
 }  # fmt: skip
 
 
