@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from engine.cells import GATES
+from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
-from engine.network import build_model, data_generator, parameter_count
+from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
 from engine.tracing import trace_module
@@ -122,3 +123,20 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         param_count=parameter_count(model),
         theory=theory,
     )
+
+
+def trace_uploaded(cfg: Config, ckpt) -> Trace:
+    """Trace an uploaded model (an engine.checkpoint.Checkpoint) under ``cfg`` from ``checkpoint.configure``.
+
+    The task's batch when the file's input size is the task's, else N(0, 1) inputs of the file's width
+    (drawn from their own stream of the seed).  Weight figures are computed from the file's weights,
+    never taken from the per-config cache.
+    """
+    model = build_uploaded(cfg, ckpt, get_task(cfg.task).output_size)
+    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg)
+
+
+def uploaded_batch(cfg: Config, input_size: int) -> Batch:
+    """The batch an uploaded model of ``input_size`` inputs is traced on (see :func:`trace_uploaded`)."""
+    inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)
+    return fit_inputs(trace_batch(cfg), input_size, cfg.arch, inputs)
