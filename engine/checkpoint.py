@@ -64,6 +64,10 @@ def read_state_dict(data: bytes, max_bytes: int) -> dict[str, torch.Tensor]:
         raise CheckpointError(None, f"the model file is {len(data):,} bytes; at most {max_bytes:,} are allowed")
     if not data:
         raise CheckpointError(None, "the model file is empty")
+    if not data.startswith(b"PK\x03\x04"):
+        # torch.save has written a zip archive since PyTorch 1.6; the older bare pickle is not read at all.
+        raise CheckpointError(None, "the model file is not a file written by torch.save (which writes a zip "
+                                    "archive): save it with torch.save(model.state_dict(), path)")
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
