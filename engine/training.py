@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine.checkpoint import fit_inputs
 from engine.clipping import clip_gradients
 from engine.config import Config
-from engine.network import RecurrentModel, build_model, data_generator
+from engine.network import DATA_STREAM, RecurrentModel, build_model, data_generator
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
 from engine.tracing import trace_module
 
@@ -63,10 +64,17 @@ def profile_every(steps: int) -> int:
 class Trainer:
     """Train ``build_model(cfg)`` for ``cfg.steps`` steps on fresh batches of ``cfg.task``."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, model: RecurrentModel | None = None):
+        """``model``: start from these weights (an uploaded model) instead of ``build_model(cfg)``.
+
+        A model whose input size is not the task's trains on N(0, 1) inputs of its width, with the task's
+        targets (engine.checkpoint.fit_inputs).
+        """
         self.cfg = cfg
         task = get_task(cfg.task)
-        self.model = build_model(cfg, task.input_size, task.output_size)
+        self.model = build_model(cfg, task.input_size, task.output_size) if model is None else model
+        self.input_size = self.model.rnn.input_size
+        self.inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)  # used only for other widths
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
         self.data = data_generator(cfg.seed)
         self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
@@ -82,6 +90,7 @@ class Trainer:
         """One optimizer step; returns the step's report and whether it stayed finite."""
         cfg = self.cfg
         batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        batch = fit_inputs(batch, self.input_size, cfg.arch, self.inputs)
         self.optimizer.zero_grad(set_to_none=True)
         preds: list[torch.Tensor] = []
 

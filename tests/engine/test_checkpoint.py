@@ -232,3 +232,25 @@ def test_module_without_biases_keeps_the_configs_biases():
     up = build_uploaded(cfg, ckpt, 1)
     assert torch.equal(up.rnn.weight_hh_l0, rnn.weight_hh_l0)
     assert torch.equal(up.rnn.bias_ih_l0, model.rnn.bias_ih_l0)  # orthogonal init: zero biases
+
+
+def test_training_starts_from_the_uploaded_weights():
+    """Step 1's loss is the uploaded model's loss on that batch; a plain Trainer's is not."""
+    from engine.training import Trainer
+
+    torch.manual_seed(2)
+    rnn = nn.LSTM(1, 6)
+    ckpt = find_recurrent(rnn.state_dict(), 1)
+    cfg, _ = configure(Config(task="sine", seq_len=10, batch_size=4, steps=3), ckpt, None)
+    from engine.checkpoint import build_uploaded
+    from engine.network import data_generator
+    from engine.tasks import make_batch
+
+    trainer = Trainer(cfg, build_uploaded(cfg, ckpt, 1))
+    head = build_model(cfg, 1, 1).head  # the file has no read-out: the config's
+    batch = make_batch("sine", cfg.arch, 10, 4, data_generator(cfg.seed))
+    with torch.no_grad():
+        want = task_loss(head(rnn(batch.x)[0]), batch).item()
+    first = next(trainer.steps())
+    assert first.loss == pytest.approx(want, rel=1e-6)
+    assert next(Trainer(cfg).steps()).loss != pytest.approx(want, rel=1e-3)
