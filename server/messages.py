@@ -12,9 +12,10 @@ from typing import Any
 from engine import Config, ConfigError
 from server.wire import loads_strict, nesting_too_deep
 
-MESSAGE_TYPES = ("run", "train", "stop")
+MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set()}
+ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity"},
+                "clear_model": set()}
 
 
 class ProtocolError(ValueError):
@@ -33,8 +34,10 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Message:
-    type: str  # 'run' | 'train' | 'stop'
+    type: str  # 'run' | 'train' | 'stop' | 'model' | 'clear_model'
     config: Config | None = None  # for run and train
+    size: int | None = None  # model: bytes of the binary frame that follows
+    nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
 
 
 def _size(text: str) -> int:
@@ -77,15 +80,17 @@ def validate_message(data: Any) -> Message:
     kind = data["type"]
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {kind!r}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
-    request = None if kind == "stop" else kind
+    request = kind if kind in ("run", "train") else None
     unknown = sorted(str(k) for k in data if k != "type" and k not in ALLOWED_KEYS[kind])
     if unknown:
         allowed = ", ".join(sorted(ALLOWED_KEYS[kind])) or "nothing"
         raise ProtocolError(
             f"unknown key {unknown[0]!r} in a {kind!r} message; it may carry {allowed}", unknown[0], request
         )
-    if kind == "stop":
-        return Message("stop")
+    if kind in ("stop", "clear_model"):
+        return Message(kind)
+    if kind == "model":
+        return _model_message(data)
     raw = data.get("config", {})
     if not isinstance(raw, dict):
         raise ProtocolError(
@@ -96,6 +101,16 @@ def validate_message(data: Any) -> Message:
     except ConfigError as e:
         raise ProtocolError(e.message, e.field, request) from None
     return Message(kind, config)
+
+
+def _model_message(data: dict) -> Message:
+    size = data.get("bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ProtocolError(f"bytes must be the model file's size, a positive integer; got {size!r}", "bytes")
+    nonlinearity = data.get("nonlinearity")
+    if nonlinearity is not None and nonlinearity not in ("tanh", "relu"):
+        raise ProtocolError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}", "nonlinearity")
+    return Message("model", size=size, nonlinearity=nonlinearity)
 
 
 def _json_kind(value: Any) -> str:

@@ -1,0 +1,91 @@
+"""A socket's own model: loaded from one binary frame, used by its runs and trainings, never shared or cached.
+
+A client announces ``{"type": "model", "bytes": n}`` and sends the file as the next binary frame
+(docs/protocol.md).  The socket keeps the parsed state_dict until ``clear_model`` or until it
+closes; every ``run``/``train`` meanwhile traces or trains that model.  Those results are computed
+for this socket alone on the shared scheduler (the same queue, slots and per-client fairness as
+everything else) and bypass single flight and both caches: no key ever names them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine import Config
+from engine.checkpoint import build_uploaded, configure, find_recurrent, read_state_dict
+from engine.experiment import trace_model, trace_uploaded, uploaded_batch
+from engine.tasks import get_task
+from engine.training import Trainer
+from server import cost, training
+from server.frames import trace_units
+from server.recording import Unit
+from server.scheduler import Scheduler
+from server.sharing import error_unit
+
+
+@dataclass(frozen=True)
+class OwnModel:
+    state: dict[str, torch.Tensor]  # the file's tensors, validated as one recurrent module
+    sha256: str
+    nonlinearity: str | None  # a vanilla RNN's, as the client said
+
+    def shaped(self, cfg: Config):
+        """(config shaped by the file, checkpoint for cfg's task); raises CheckpointError or ConfigError."""
+        ckpt = find_recurrent(self.state, get_task(cfg.task).output_size)
+        shaped, _ = configure(cfg, ckpt, self.nonlinearity)
+        return shaped, ckpt
+
+
+def load_own_model(data: bytes, max_bytes: int, nonlinearity: str | None) -> tuple[OwnModel, dict]:
+    """Validate the file; returns the model and the ``model_loaded`` frame's fields.  Raises CheckpointError."""
+    state = read_state_dict(data, max_bytes)
+    ckpt = find_recurrent(state, 0)  # the read-out is matched per task, at each run
+    model = OwnModel(state, hashlib.sha256(data).hexdigest(), nonlinearity)
+    if ckpt.cell == "rnn":
+        configure(Config(), ckpt, nonlinearity)  # raises when the RNN's nonlinearity was not given
+    fields = {"type": "model_loaded", "sha256": model.sha256, "bytes": len(data), "prefix": ckpt.prefix.rstrip("."),
+              "cell": ckpt.cell, "hidden_size": ckpt.hidden_size, "num_layers": ckpt.num_layers,
+              "bidirectional": ckpt.bidirectional, "input_size": ckpt.input_size}
+    return model, fields
+
+
+async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt,
+                        deliver: Callable[[Unit], Awaitable[None]], owner: object) -> None:
+    """Deliver the frames of a ``run`` or ``train`` of an uploaded model, as a shared request would.
+
+    Raises :class:`server.scheduler.Busy` when the queue is full.
+    """
+    trace_s = cost.trace_seconds(config)
+    scheduler.admit(trace_s)
+    try:
+        if kind == "run":
+            units = await scheduler.run(lambda: trace_units(trace_uploaded(config, ckpt), time.perf_counter()),
+                                        cost=trace_s, owner=owner)
+            for unit in units:
+                await deliver(unit)
+            return
+        step_s = cost.train_step_seconds(config)
+        output_size = get_task(config.task).output_size
+        trainer = await scheduler.run(lambda: Trainer(config, build_uploaded(config, ckpt, output_size)),
+                                      cost=step_s, owner=owner)
+        await deliver(Unit(training.start_frame(trainer)))
+        steps = trainer.steps()
+        while (report := await scheduler.run(next, steps, None, cost=step_s, owner=owner)) is not None:
+            await deliver(Unit(training.step_frame(report, config.steps)))
+        await deliver(Unit(training.done_frame(trainer.result)))
+
+        def trained() -> list[Unit]:
+            started = time.perf_counter()
+            batch = uploaded_batch(config, ckpt.input_size)
+            return trace_units(trace_model(trainer.model, batch, config), started)
+
+        for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
+            await deliver(unit)
+    except Exception as e:  # the engine failed on a validated file: reported to this socket, not a crash
+        verb = "training" if kind == "train" else "the trace"
+        await deliver(error_unit(f"{verb} failed: {type(e).__name__}: {e}"))
