@@ -14,6 +14,7 @@ from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
 from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
+from engine.series import series_batch
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
 from engine.tracing import trace_module
@@ -140,3 +141,14 @@ def uploaded_batch(cfg: Config, input_size: int) -> Batch:
     """The batch an uploaded model of ``input_size`` inputs is traced on (see :func:`trace_uploaded`)."""
     inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)
     return fit_inputs(trace_batch(cfg), input_size, cfg.arch, inputs)
+
+
+def series_trace_batch(cfg: Config, series) -> Batch:
+    """The batch every trace of ``cfg`` on an uploaded series uses: the first windows of the seed's data stream."""
+    return series_batch(series, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+
+
+def trace_series(cfg: Config, series) -> Trace:
+    """Trace the configured model (one input, one output) on windows of an engine.series.Series."""
+    model = build_model(cfg, 1, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
