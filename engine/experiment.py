@@ -152,3 +152,28 @@ def trace_series(cfg: Config, series) -> Trace:
     """Trace the configured model (one input, one output) on windows of an engine.series.Series."""
     model = build_model(cfg, 1, 1)
     return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
+    """Trace a user's own model (a Checkpoint), own data (a Series), or both; see trace_uploaded/trace_series.
+
+    With a series the model has one input and one output; a checkpoint must then take one input.
+    """
+    if series is None:
+        return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
+    model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def own_model(cfg: Config, ckpt=None, series=None):
+    """The model a training of a user's own model and/or data starts from (None: the config's own)."""
+    if ckpt is None:
+        return None
+    return build_uploaded(cfg, ckpt, 1 if series is not None else get_task(cfg.task).output_size)
+
+
+def own_batch(cfg: Config, ckpt=None, series=None) -> Batch:
+    """The batch :func:`trace_own` traces on, for tracing a trained model the same way."""
+    if series is not None:
+        return series_trace_batch(cfg, series)
+    return uploaded_batch(cfg, ckpt.input_size) if ckpt is not None else trace_batch(cfg)

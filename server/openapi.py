@@ -85,6 +85,7 @@ TRACE = {
         "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms."},
         "model": {"type": "object", "description": "Only for an uploaded model: its sha256, prefix, input_size, "
                   "read-out and notes on what came from the file."},
+        "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
 CONFIG_FIELDS = {
@@ -125,13 +126,17 @@ TRACE_BODY = {
         # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
         "multipart/form-data": {"schema": {
             "type": "object",
-            "required": ["config", "model"],
+            "required": ["config", "model"],  # or "series" in place of "model": either or both
             "properties": {
                 "config": {"type": "string", "description": "A config object as JSON text; cell, hidden_size, "
                            "num_layers and bidirectional come from the file; a vanilla RNN's nonlinearity is "
                            "required."},
                 "model": {"type": "string", "format": "binary", "description": "torch.save(module.state_dict()) "
                           "of an nn.RNN/LSTM/GRU or a model holding one (GFL_MAX_MODEL_BYTES, 8 MiB by default)."},
+                "series": {"type": "string", "format": "binary", "description": "A CSV of a numeric series "
+                           "(one column, or the column part's under a header; at most 2 MB): the data becomes "
+                           "windows of seq_len steps predicting the next value, normalised."},
+                "column": {"type": "string", "description": "The series' column: a header name or a 0-based index."},
             },
         }},
     },

@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect
 
 from engine import Config, ConfigError
 from engine.checkpoint import Checkpoint, CheckpointError, configure, find_recurrent, read_state_dict
-from engine.experiment import trace_uploaded
+from engine.experiment import trace_own
+from engine.series import SeriesError, check_length, read_series
 from engine.tasks import get_task
 from server import cost
 from server.frames import json_value_count, trace_document
@@ -68,7 +69,7 @@ def parse_parts(body: bytes, content_type: str) -> dict[str, bytes]:
     def on_part_end():
         _, disposition = parse_options_header(state["headers"].get(b"content-disposition", b""))
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
-        if name not in ("config", "model"):
+        if name not in ("config", "model", "series", "column"):
             return  # other parts are ignored, as extra form fields are
         if name in parts:
             raise UploadError(400, f"the part {name!r} is given more than once", name)
@@ -87,11 +88,12 @@ def parse_parts(body: bytes, content_type: str) -> dict[str, bytes]:
     return {k: bytes(v) for k, v in parts.items()}
 
 
-def read_upload(parts: dict[str, bytes], max_model_bytes: int, max_depth: int) -> tuple[Config, Checkpoint, list]:
-    """The config (shaped by the file) and the checkpoint; raises UploadError naming the part or key."""
-    for name in ("config", "model"):
-        if name not in parts:
-            raise UploadError(400, f"the multipart body needs a {name!r} part (got {sorted(parts)})", name)
+def read_upload(parts: dict[str, bytes], max_model_bytes: int, max_depth: int):
+    """(config shaped by the file, checkpoint or None, notes, series or None); raises UploadError naming the part."""
+    if "config" not in parts:
+        raise UploadError(400, f"the multipart body needs a 'config' part (got {sorted(parts)})", "config")
+    if "model" not in parts and "series" not in parts:
+        raise UploadError(400, "the multipart body needs a 'model' part, a 'series' part or both", "model")
     try:
         data = loads_strict(parts["config"])
     except (ValueError, RecursionError) as e:
@@ -101,19 +103,51 @@ def read_upload(parts: dict[str, bytes], max_model_bytes: int, max_depth: int) -
                           "config")
     try:
         base = Config.from_dict(data)
+    except ConfigError as e:
+        raise UploadError(422, e.message, e.field) from None
+    series = read_series_part(parts, base) if "series" in parts else None
+    if "model" not in parts:
+        return base, None, [f"the data is the uploaded series {series.name!r} ({len(series.values)} values)"], series
+    try:
         state = read_state_dict(parts["model"], max_model_bytes)
-        ckpt = find_recurrent(state, get_task(base.task).output_size)
+        ckpt = find_recurrent(state, 1 if series is not None else get_task(base.task).output_size)
         if ckpt.cell == "rnn" and "nonlinearity" not in data:
             raise CheckpointError(None, "the file holds a vanilla RNN and cannot tell its nonlinearity: "
                                         "give nonlinearity 'tanh' or 'relu' in the config")
+        if series is not None and ckpt.input_size != 1:
+            raise CheckpointError(None, f"a series feeds the model one input; the uploaded model takes "
+                                        f"{ckpt.input_size}")
         config, notes = configure(base, ckpt, data.get("nonlinearity"))
-    except ConfigError as e:
-        raise UploadError(422, e.message, e.field) from None
+        if series is not None:
+            check_length(series, config.seq_len)
+    except (ConfigError, SeriesError) as e:
+        raise UploadError(422, e.message, e.field if isinstance(e, ConfigError) else e.column) from None
     except CheckpointError as e:
         status = 413 if len(parts["model"]) > max_model_bytes else 422
         field = "nonlinearity" if "nonlinearity" in e.message and e.key is None else "model"
         raise UploadError(status, e.message, field) from None
-    return config, ckpt, notes
+    return config, ckpt, notes, series
+
+
+def read_series_part(parts: dict[str, bytes], config: Config):
+    """The ``series`` part (a CSV) and its optional ``column`` part; raises UploadError (422, field series)."""
+    column: str | int | None = None
+    if "column" in parts:
+        text = parts["column"].decode("utf-8", "replace").strip()
+        column = int(text) if text.isdigit() else text or None
+    try:
+        series = read_series(parts["series"], column)
+        check_length(series, config.seq_len)
+    except SeriesError as e:
+        where = "seq_len" if e.column == "seq_len" else "series"
+        raise UploadError(413 if "bytes; at most" in e.message else 422, e.message, where) from None
+    return series
+
+
+def series_fields(series) -> dict:
+    """What the document says about an uploaded series (its ``series`` key): enough to plot it."""
+    return {"name": series.name, "length": len(series.values), "mean": series.mean, "std": series.std,
+            "values": series.values.tolist()}
 
 
 def upload_fields(ckpt: Checkpoint, notes: list[str], model: bytes) -> dict:
@@ -137,19 +171,23 @@ async def trace_with_upload(request: Request, hub: Hub) -> Response:
         return Response(status_code=499)
     try:
         parts = parse_parts(bytes(body), request.headers["content-type"])
-        config, ckpt, notes = read_upload(parts, settings.max_model_bytes, settings.max_depth)
+        config, ckpt, notes, series = read_upload(parts, settings.max_model_bytes, settings.max_depth)
     except UploadError as e:
         return error_response(e.status, e.message, e.field)
     count = json_value_count(config)
     if count > settings.max_json_values:
         return error_response(422, f"this trace would have {count:,} per-unit values, more than the "
                                    f"{settings.max_json_values:,} sent as JSON; lower seq_len", "seq_len")
-    model = upload_fields(ckpt, notes, parts["model"])
+    extra = {}
+    if ckpt is not None:
+        extra["model"] = upload_fields(ckpt, notes, parts["model"])
+    if series is not None:
+        extra["series"] = series_fields(series)
 
     def document() -> bytes:
         started = time.perf_counter()
-        doc = trace_document(trace_uploaded(config, ckpt), started)
-        return dumps({**doc, "model": model}).encode("utf-8")
+        doc = trace_document(trace_own(config, ckpt, series), started)
+        return dumps({**doc, **extra}).encode("utf-8")
 
     try:
         hub.scheduler.admit(cost.trace_seconds(config))

@@ -127,3 +127,48 @@ def test_an_oversize_model_is_refused(fresh):
     with TestClient(create_app(Settings(max_concurrent=1, max_model_bytes=600_000))) as c:
         r = post(c, {"task": "sine", "seq_len": 4}, medium)
     assert r.status_code == 413 and "at most 600,000" in r.json()["message"]
+
+
+def post_series(client, config: dict, csv: bytes, column: str | None = None, model: bytes | None = None):
+    data = {"config": json.dumps(config), **({"column": column} if column is not None else {})}
+    files = {"series": ("prices.csv", csv, "text/csv")}
+    if model is not None:
+        files["model"] = ("model.pt", model, "application/octet-stream")
+    return client.post("/api/trace", data=data, files=files)
+
+
+PRICES = ("day,price\n" + "".join(f"{k},{10 + (k % 7) * 0.5}\n" for k in range(60))).encode()
+
+
+def test_a_series_is_traced_as_the_engine_traces_it(fresh):
+    import numpy as np
+
+    from engine.experiment import trace_series
+    from engine.series import read_series
+
+    cfg = {"cell": "lstm", "seq_len": 9, "batch_size": 3, "hidden_size": 4, "arch": "many-to-many"}
+    r = post_series(fresh, cfg, PRICES, "price")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    want = trace_series(Config.from_dict(cfg), read_series(PRICES, "price"))
+    assert doc["done"]["loss"] == pytest.approx(want.loss, rel=1e-6)
+    np.testing.assert_allclose(doc["backward"]["grad_h_norm"], want.grad_h_norm, rtol=1e-6)
+    assert doc["series"]["name"] == "price" and doc["series"]["length"] == 60 and len(doc["series"]["values"]) == 60
+    assert len(fresh.app.state.hub.sharing.memory) == 0
+
+    both = post_series(fresh, {**cfg, "seq_len": 5}, PRICES, "price", saved(nn.GRU(1, 3).state_dict()))
+    assert both.status_code == 200, both.text
+    assert both.json()["config"]["cell"] == "gru" and both.json()["series"]["name"] == "price"
+
+
+def test_a_bad_series_says_row_and_column(fresh):
+    bad = b"day,price\n1,10\n2,ten\n3,12\n"
+    r = post_series(fresh, {"seq_len": 2}, bad, "price")
+    assert r.status_code == 422 and r.json()["field"] == "series"
+    assert "row 3, column 'price'" in r.json()["message"]
+    r = post_series(fresh, {"seq_len": 100}, PRICES, "price")
+    assert r.status_code == 422 and r.json()["field"] == "seq_len" and "at most 59" in r.json()["message"]
+    r = post_series(fresh, {"seq_len": 5}, PRICES)  # two columns, none chosen
+    assert r.status_code == 422 and "choose one (day, price)" in r.json()["message"]
+    r = post_series(fresh, {"seq_len": 5}, PRICES, "price", saved(nn.GRU(3, 2).state_dict()))
+    assert r.status_code == 422 and r.json()["field"] == "model" and "one input" in r.json()["message"]
