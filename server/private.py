@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 
 from engine import Config
-from engine.checkpoint import build_uploaded, configure, find_recurrent, read_state_dict
-from engine.experiment import trace_model, trace_uploaded, uploaded_batch
+from engine.checkpoint import CheckpointError, configure, find_recurrent, read_state_dict
+from engine.experiment import own_batch, own_model, trace_model, trace_own
+from engine.series import Series, check_length, read_series
 from engine.tasks import get_task
 from engine.training import Trainer
 from server import cost, training
@@ -34,11 +35,31 @@ class OwnModel:
     sha256: str
     nonlinearity: str | None  # a vanilla RNN's, as the client said
 
-    def shaped(self, cfg: Config):
-        """(config shaped by the file, checkpoint for cfg's task); raises CheckpointError or ConfigError."""
-        ckpt = find_recurrent(self.state, get_task(cfg.task).output_size)
-        shaped, _ = configure(cfg, ckpt, self.nonlinearity)
-        return shaped, ckpt
+
+
+def shape_own(cfg: Config, model: OwnModel | None, series: Series | None):
+    """(config shaped by the file, checkpoint or None) for a run on a socket's own model and/or series.
+
+    Raises CheckpointError, ConfigError or SeriesError (a seq_len too long for the series).
+    """
+    ckpt = None
+    if model is not None:
+        ckpt = find_recurrent(model.state, 1 if series is not None else get_task(cfg.task).output_size)
+        if series is not None and ckpt.input_size != 1:
+            raise CheckpointError(None, f"a series feeds the model one input; the uploaded model takes "
+                                        f"{ckpt.input_size}: clear the model or the series")
+        cfg, _ = configure(cfg, ckpt, model.nonlinearity)
+    if series is not None:
+        check_length(series, cfg.seq_len)
+    return cfg, ckpt
+
+
+def load_own_series(data: bytes, column: str | int | None) -> tuple[Series, dict]:
+    """Read the CSV; returns the series and the ``series_loaded`` frame's fields.  Raises SeriesError."""
+    series = read_series(data, column)
+    fields = {"type": "series_loaded", "name": series.name, "length": len(series.values), "mean": series.mean,
+              "std": series.std, "values": series.values.tolist()}
+    return series, fields
 
 
 def load_own_model(data: bytes, max_bytes: int, nonlinearity: str | None) -> tuple[OwnModel, dict]:
@@ -54,7 +75,7 @@ def load_own_model(data: bytes, max_bytes: int, nonlinearity: str | None) -> tup
     return model, fields
 
 
-async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt,
+async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
                         deliver: Callable[[Unit], Awaitable[None]], owner: object) -> None:
     """Deliver the frames of a ``run`` or ``train`` of an uploaded model, as a shared request would.
 
@@ -64,14 +85,13 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt,
     scheduler.admit(trace_s)
     try:
         if kind == "run":
-            units = await scheduler.run(lambda: trace_units(trace_uploaded(config, ckpt), time.perf_counter()),
+            units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series), time.perf_counter()),
                                         cost=trace_s, owner=owner)
             for unit in units:
                 await deliver(unit)
             return
         step_s = cost.train_step_seconds(config)
-        output_size = get_task(config.task).output_size
-        trainer = await scheduler.run(lambda: Trainer(config, build_uploaded(config, ckpt, output_size)),
+        trainer = await scheduler.run(lambda: Trainer(config, own_model(config, ckpt, series), series),
                                       cost=step_s, owner=owner)
         await deliver(Unit(training.start_frame(trainer)))
         steps = trainer.steps()
@@ -81,8 +101,7 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt,
 
         def trained() -> list[Unit]:
             started = time.perf_counter()
-            batch = uploaded_batch(config, ckpt.input_size)
-            return trace_units(trace_model(trainer.model, batch, config), started)
+            return trace_units(trace_model(trainer.model, own_batch(config, ckpt, series), config), started)
 
         for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
             await deliver(unit)

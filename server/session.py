@@ -26,10 +26,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config, ConfigError
 from engine.checkpoint import CheckpointError
+from engine.series import SeriesError
 from server import cost
 from server.hub import Hub
 from server.messages import ProtocolError, parse_message
-from server.private import OwnModel, load_own_model, serve_private
+from server.private import OwnModel, load_own_model, load_own_series, serve_private, shape_own
 from server.recording import Unit
 from server.scheduler import Busy
 from server.wire import dumps
@@ -61,7 +62,8 @@ class Session:
         self.tg: TaskGroup | None = None
         self.send_started: float | None = None  # time.monotonic() the send in progress began, if any
         self.own_model: OwnModel | None = None  # an uploaded model every run and train uses until cleared
-        self.announced = None  # a model message whose binary frame is the next frame
+        self.own_series = None  # an uploaded engine.series.Series every run and train uses until cleared
+        self.announced = None  # a model or series message whose binary frame is the next frame
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
@@ -108,17 +110,20 @@ class Session:
             if msg.type == "stop":
                 await self.cancel_current()
                 continue
-            if msg.type in ("model", "clear_model"):
-                await self.model_message(msg)
+            if msg.type in ("model", "clear_model", "series", "clear_series"):
+                await self.upload_message(msg)
                 continue
             run = await self.new_run()
-            config, ckpt = msg.config, None
-            if self.own_model is not None:
+            config, own = msg.config, None
+            if self.own_model is not None or self.own_series is not None:
                 try:
-                    config, ckpt = self.own_model.shaped(msg.config)
-                except (CheckpointError, ConfigError) as e:
-                    await self.error(e.message, getattr(e, "field", "model"), run)
+                    config, ckpt = shape_own(msg.config, self.own_model, self.own_series)
+                except (CheckpointError, ConfigError, SeriesError) as e:
+                    field = (e.field if isinstance(e, ConfigError)
+                             else "seq_len" if isinstance(e, SeriesError) else "model")
+                    await self.error(e.message, field, run)
                     continue
+                own = (ckpt, self.own_series)
             too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
             if too_long is not None:
                 await self.error(too_long, "steps", run)
@@ -126,7 +131,7 @@ class Session:
             flight = InFlight(run, anyio.CancelScope())
             self.current = flight
             assert self.tg is not None
-            self.tg.start_soon(self.request, flight, msg.type, config, ckpt)
+            self.tg.start_soon(self.request, flight, msg.type, config, own)
 
     # -- the socket's own model (server/private.py) -------------------------------
 
@@ -134,22 +139,35 @@ class Session:
     def model_cap(self) -> int:
         return min(self.settings.max_model_bytes, self.settings.max_frame_bytes)
 
-    async def model_message(self, msg) -> None:
-        if msg.type == "clear_model":
-            self.own_model = None
-            await self.outbox.send(Outgoing(None, Unit(dumps({"type": "model_cleared", "run": None}))))
+    async def upload_message(self, msg) -> None:
+        if msg.type in ("clear_model", "clear_series"):
+            if msg.type == "clear_model":
+                self.own_model = None
+            else:
+                self.own_series = None
+            cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
+            await self.outbox.send(Outgoing(None, Unit(dumps({"type": cleared, "run": None}))))
             return
         self.announced = msg  # the next frame is its file; one over the cap is read and dropped
         if msg.size > self.model_cap:
-            await self.error(f"the model file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
+            await self.error(f"the {msg.type} file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
                              "over the socket", "bytes")
 
     async def take_model(self, announced, data: bytes) -> None:
         if announced.size > self.model_cap:
             return  # refused when announced
         if len(data) != announced.size:
-            await self.error(f"the binary frame has {len(data):,} bytes; the model message announced "
+            await self.error(f"the binary frame has {len(data):,} bytes; the {announced.type} message announced "
                              f"{announced.size:,}", "bytes")
+            return
+        if announced.type == "series":
+            try:
+                series, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
+            except SeriesError as e:
+                await self.error(e.message, "series")
+                return
+            self.own_series = series
+            await self.outbox.send(Outgoing(None, Unit(dumps({**fields, "run": None}))))
             return
         try:
             model, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
@@ -185,7 +203,7 @@ class Session:
 
     # -- requests ----------------------------------------------------------------
 
-    async def request(self, flight: InFlight, kind: str, config: Config, ckpt=None) -> None:
+    async def request(self, flight: InFlight, kind: str, config: Config, own=None) -> None:
         """Stream the result of a run or train request, shared with every socket that asks the same."""
 
         async def deliver(unit: Unit) -> None:
@@ -196,10 +214,10 @@ class Session:
 
         with flight.scope:
             try:
-                if ckpt is None:
+                if own is None:
                     await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
-                else:  # the socket's own model: computed for it alone, never cached (server/private.py)
-                    await serve_private(self.hub.scheduler, kind, config, ckpt, deliver, self)
+                else:  # the socket's own model or data: computed for it alone, never cached (server/private.py)
+                    await serve_private(self.hub.scheduler, kind, config, *own, deliver, self)
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,
                          "retry_after_s": e.retry_after_s}  # fmt: skip

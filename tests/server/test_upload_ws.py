@@ -107,3 +107,45 @@ def test_bad_files_and_frames_get_one_clear_error_each(fresh):
         run = run_config(ws, {**CONFIG, "cell": "lstm"}, 1)  # still the relu RNN loaded above
     assert run.end["type"] == "done" and run.start["config"]["cell"] == "rnn"
     assert run.start["config"]["nonlinearity"] == "relu"
+
+
+PRICES = ("price\n" + "".join(f"{20 + 3 * np.sin(k / 3.7):.4f}\n" for k in range(80))).encode()
+
+
+def send_series(ws, data: bytes, **extra) -> dict:
+    ws.send_json({"type": "series", "bytes": len(data), **extra})
+    ws.send_bytes(data)
+    return receive_frame(ws)[0]
+
+
+def test_a_series_runs_and_trains_as_the_engine_does(fresh):
+    from engine.experiment import trace_series
+    from engine.series import read_series, series_baseline
+
+    cfg = {"cell": "gru", "seq_len": 10, "hidden_size": 4, "batch_size": 2, "arch": "many-to-many"}
+    with fresh.websocket_connect("/ws") as ws:
+        loaded = send_series(ws, PRICES)
+        assert loaded["type"] == "series_loaded" and loaded["name"] == "price" and loaded["length"] == 80
+        assert len(loaded["values"]) == 80
+        run = run_config(ws, cfg, 1)
+        ws.send_json({"type": "train", "config": {**cfg, "steps": 4}})
+        start, steps, done, trace = read_training(ws, 2)
+        too_long = run_config(ws, {**cfg, "seq_len": 80}, 3)
+    series = read_series(PRICES)
+    want = trace_series(Config.from_dict(cfg), series)
+    assert run.end["loss"] == pytest.approx(want.loss, rel=1e-6)
+    assert start["baseline"]["loss"] == pytest.approx(series_baseline(series, "many-to-many", 10)["loss"])
+    assert not start["classification"] and len(steps) == 4 and trace.end["type"] == "done"
+    assert too_long.end["type"] == "error" and too_long.end["field"] == "seq_len"
+    assert len(fresh.app.state.hub.sharing.memory) == 0
+
+
+def test_a_bad_csv_over_the_socket(fresh):
+    with fresh.websocket_connect("/ws") as ws:
+        bad = send_series(ws, b"price\n1\n2\nlots\n4\n")
+        assert bad["type"] == "error" and bad["field"] == "series"
+        assert "row 4, column 'price'" in bad["message"]
+        two = send_series(ws, b"a,b\n1,2\n3,4\n5,7\n", column="b")
+        assert two["type"] == "series_loaded" and two["name"] == "b"
+        ws.send_json({"type": "clear_series"})
+        assert receive_frame(ws)[0]["type"] == "series_cleared"
