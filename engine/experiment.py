@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 from engine.cells import GATES
+from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
-from engine.network import build_model, data_generator, parameter_count
+from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
+from engine.series import series_batch
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
 from engine.tracing import trace_module
@@ -122,3 +124,56 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         param_count=parameter_count(model),
         theory=theory,
     )
+
+
+def trace_uploaded(cfg: Config, ckpt) -> Trace:
+    """Trace an uploaded model (an engine.checkpoint.Checkpoint) under ``cfg`` from ``checkpoint.configure``.
+
+    The task's batch when the file's input size is the task's, else N(0, 1) inputs of the file's width
+    (drawn from their own stream of the seed).  Weight figures are computed from the file's weights,
+    never taken from the per-config cache.
+    """
+    model = build_uploaded(cfg, ckpt, get_task(cfg.task).output_size)
+    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg)
+
+
+def uploaded_batch(cfg: Config, input_size: int) -> Batch:
+    """The batch an uploaded model of ``input_size`` inputs is traced on (see :func:`trace_uploaded`)."""
+    inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)
+    return fit_inputs(trace_batch(cfg), input_size, cfg.arch, inputs)
+
+
+def series_trace_batch(cfg: Config, series) -> Batch:
+    """The batch every trace of ``cfg`` on an uploaded series uses: the first windows of the seed's data stream."""
+    return series_batch(series, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+
+
+def trace_series(cfg: Config, series) -> Trace:
+    """Trace the configured model (one input, one output) on windows of an engine.series.Series."""
+    model = build_model(cfg, 1, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
+    """Trace a user's own model (a Checkpoint), own data (a Series), or both; see trace_uploaded/trace_series.
+
+    With a series the model has one input and one output; a checkpoint must then take one input.
+    """
+    if series is None:
+        return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
+    model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def own_model(cfg: Config, ckpt=None, series=None):
+    """The model a training of a user's own model and/or data starts from (None: the config's own)."""
+    if ckpt is None:
+        return None
+    return build_uploaded(cfg, ckpt, 1 if series is not None else get_task(cfg.task).output_size)
+
+
+def own_batch(cfg: Config, ckpt=None, series=None) -> Batch:
+    """The batch :func:`trace_own` traces on, for tracing a trained model the same way."""
+    if series is not None:
+        return series_trace_batch(cfg, series)
+    return uploaded_batch(cfg, ckpt.input_size) if ckpt is not None else trace_batch(cfg)

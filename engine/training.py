@@ -18,9 +18,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine.checkpoint import fit_inputs
 from engine.clipping import clip_gradients
 from engine.config import Config
-from engine.network import RecurrentModel, build_model, data_generator
+from engine.network import DATA_STREAM, RecurrentModel, build_model, data_generator
+from engine.series import Series, series_baseline, series_batch
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
 from engine.tracing import start_trace, trace_module
 
@@ -64,14 +66,27 @@ def profile_every(steps: int) -> int:
 class Trainer:
     """Train ``build_model(cfg)`` for ``cfg.steps`` steps on fresh batches of ``cfg.task``."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, model: RecurrentModel | None = None, series: Series | None = None):
+        """``model``: start from these weights (an uploaded model) instead of ``build_model(cfg)``.
+
+        A model whose input size is not the task's trains on N(0, 1) inputs of its width, with the task's
+        targets (engine.checkpoint.fit_inputs).  ``series``: train on windows of this series instead of
+        ``cfg.task`` (engine.series), one input and one output.
+        """
         self.cfg = cfg
+        self.series = series
         task = get_task(cfg.task)
-        self.model = build_model(cfg, task.input_size, task.output_size)
+        sizes = (1, 1) if series is not None else (task.input_size, task.output_size)
+        self.model = build_model(cfg, *sizes) if model is None else model
+        self.input_size = self.model.rnn.input_size
+        self.inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)  # used only for other widths
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
         self.data = data_generator(cfg.seed)
-        self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
-        self.classification = task.classification
+        if series is not None:
+            self.baseline = series_baseline(series, cfg.arch, cfg.seq_len)
+        else:
+            self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
+        self.classification = task.classification and series is None
         self.listeners: list[Callable[[TrainStep], None]] = []
         self.last: TrainStep | None = None  # the latest step's report
         self.result: TrainResult | None = None  # set when steps() ends
@@ -82,7 +97,11 @@ class Trainer:
     def step(self, k: int, with_profile: bool) -> tuple[TrainStep, bool]:
         """One optimizer step; returns the step's report and whether it stayed finite."""
         cfg = self.cfg
-        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        if self.series is not None:
+            batch = series_batch(self.series, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        else:
+            batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        batch = fit_inputs(batch, self.input_size, cfg.arch, self.inputs)
         self.optimizer.zero_grad(set_to_none=True)
         preds: list[torch.Tensor] = []
 

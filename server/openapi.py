@@ -84,6 +84,9 @@ TRACE = {
         "forward": {"type": "object", "description": "Each name of layout.forward: an (L, D, T, H) array."},
         "backward": {"type": "object", "description": "grad_h (L, D, T, H) and the per-step (L, D, T) series."},
         "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms."},
+        "model": {"type": "object", "description": "Only for an uploaded model: its sha256, prefix, input_size, "
+                  "read-out and notes on what came from the file."},
+        "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
 CONFIG_FIELDS = {
@@ -146,7 +149,25 @@ def query_parameters(table: tuple[Field, ...]) -> list[dict[str, Any]]:
 TRACE_BODY = {
     "required": True,
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
-    "content": {JSON: {"schema": config_schema(complete=False)}},
+    "content": {
+        JSON: {"schema": config_schema(complete=False)},
+        # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["config", "model"],  # or "series" in place of "model": either or both
+            "properties": {
+                "config": {"type": "string", "description": "A config object as JSON text; cell, hidden_size, "
+                           "num_layers and bidirectional come from the file; a vanilla RNN's nonlinearity is "
+                           "required."},
+                "model": {"type": "string", "format": "binary", "description": "torch.save(module.state_dict()) "
+                          "of an nn.RNN/LSTM/GRU or a model holding one (GFL_MAX_MODEL_BYTES, 8 MiB by default)."},
+                "series": {"type": "string", "format": "binary", "description": "A CSV of a numeric series "
+                           "(one column, or the column part's under a header; at most 2 MB): the data becomes "
+                           "windows of seq_len steps predicting the next value, normalised."},
+                "column": {"type": "string", "description": "The series' column: a header name or a 0-based index."},
+            },
+        }},
+    },
 }
 
 # (method, path) -> the operation's responses (and request body).  Every status a route can answer.
@@ -155,11 +176,15 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
         "requestBody": TRACE_BODY,
         "responses": {
             "200": _json("The whole trace.", TRACE),
-            "400": _json("The body is not JSON, not an object, or nested too deeply.", ERROR),
-            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default).", ERROR),
+            "400": _json("The body is not JSON, not an object, or nested too deeply; a multipart body that is "
+                         "malformed or lacks its config or model part.", ERROR),
+            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default), or the "
+                         "uploaded model over GFL_MAX_MODEL_BYTES.", ERROR),
             "422": _json(
                 "A config value outside its range or choices, an unknown key, a model over the work cap, "
-                "or a trace with more per-unit values than JSON is sent for (stream those over /ws).",
+                "or a trace with more per-unit values than JSON is sent for (stream those over /ws); a multipart "
+                "config part that is not a JSON object of config keys; an uploaded model file that is not a "
+                "state_dict of one RNN/LSTM/GRU, naming the key at fault.",
                 ERROR,
             ),
             "503": _json(

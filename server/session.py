@@ -26,10 +26,13 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from engine import Config
+from engine import Config, ConfigError
+from engine.checkpoint import CheckpointError
+from engine.series import SeriesError
 from server import cost
 from server.hub import Hub
 from server.messages import ProtocolError, parse_message
+from server.private import OwnModel, load_own_model, load_own_series, serve_private, shape_own
 from server.recording import Unit
 from server.scheduler import Busy
 from server.wire import dumps
@@ -61,6 +64,9 @@ class Session:
         self.dropped_through = 0  # frames of runs numbered <= this are never sent
         self.tg: TaskGroup | None = None
         self.send_started: float | None = None  # time.monotonic() the send in progress began, if any
+        self.own_model: OwnModel | None = None  # an uploaded model every run and train uses until cleared
+        self.own_series = None  # an uploaded engine.series.Series every run and train uses until cleared
+        self.announced = None  # a model or series message whose binary frame is the next frame
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
@@ -90,9 +96,15 @@ class Session:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
+            announced, self.announced = self.announced, None
             if text is None:
-                await self.error("binary frames are not accepted; send JSON text", None)
+                if announced is not None:
+                    await self.take_model(announced, message.get("bytes") or b"")
+                else:
+                    await self.error("binary frames are not accepted; send JSON text", None)
                 continue
+            if announced is not None and announced.size <= self.model_cap:
+                await self.error("expected the model file as a binary frame after the model message", "model")
             try:
                 msg = parse_message(text, self.settings.max_message_bytes, self.settings.max_depth)
             except ProtocolError as e:
@@ -102,15 +114,74 @@ class Session:
             if msg.type == "stop":
                 await self.cancel_current()
                 continue
+            if msg.type in ("model", "clear_model", "series", "clear_series"):
+                await self.upload_message(msg)
+                continue
             run = await self.new_run()
-            too_long = training_too_long(msg.config, self.settings.max_train_seconds) if msg.type == "train" else None
+            config, own = msg.config, None
+            if self.own_model is not None or self.own_series is not None:
+                try:
+                    config, ckpt = shape_own(msg.config, self.own_model, self.own_series)
+                except (CheckpointError, ConfigError, SeriesError) as e:
+                    field = (e.field if isinstance(e, ConfigError)
+                             else "seq_len" if isinstance(e, SeriesError) else "model")
+                    await self.error(e.message, field, run)
+                    continue
+                own = (ckpt, self.own_series)
+            too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
             if too_long is not None:
                 await self.error(too_long, "steps", run)
                 continue
             flight = InFlight(run, anyio.CancelScope())
             self.current = flight
             assert self.tg is not None
-            self.tg.start_soon(self.request, flight, msg.type, msg.config)
+            self.tg.start_soon(self.request, flight, msg.type, config, own)
+
+    # -- the socket's own model (server/private.py) -------------------------------
+
+    @property
+    def model_cap(self) -> int:
+        return min(self.settings.max_model_bytes, self.settings.max_frame_bytes)
+
+    async def upload_message(self, msg) -> None:
+        if msg.type in ("clear_model", "clear_series"):
+            if msg.type == "clear_model":
+                self.own_model = None
+            else:
+                self.own_series = None
+            cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
+            await self.outbox.send(Outgoing(None, Unit(dumps({"type": cleared, "run": None}))))
+            return
+        self.announced = msg  # the next frame is its file; one over the cap is read and dropped
+        if msg.size > self.model_cap:
+            await self.error(f"the {msg.type} file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
+                             "over the socket", "bytes")
+
+    async def take_model(self, announced, data: bytes) -> None:
+        if announced.size > self.model_cap:
+            return  # refused when announced
+        if len(data) != announced.size:
+            await self.error(f"the binary frame has {len(data):,} bytes; the {announced.type} message announced "
+                             f"{announced.size:,}", "bytes")
+            return
+        if announced.type == "series":
+            try:
+                series, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
+            except SeriesError as e:
+                await self.error(e.message, "series")
+                return
+            self.own_series = series
+            await self.outbox.send(Outgoing(None, Unit(dumps({**fields, "run": None}))))
+            return
+        try:
+            model, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
+                                                           announced.nonlinearity)
+        except CheckpointError as e:
+            field = "nonlinearity" if e.key is None and "nonlinearity" in e.message else "model"
+            await self.error(e.message, field)
+            return
+        self.own_model = model
+        await self.outbox.send(Outgoing(None, Unit(dumps({**fields, "run": None}))))
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = {"type": "error", "run": run, "message": message, "field": field}
@@ -136,7 +207,7 @@ class Session:
 
     # -- requests ----------------------------------------------------------------
 
-    async def request(self, flight: InFlight, kind: str, config: Config) -> None:
+    async def request(self, flight: InFlight, kind: str, config: Config, own=None) -> None:
         """Stream the result of a run or train request, shared with every socket that asks the same."""
 
         async def deliver(units: Sequence[Unit]) -> None:
@@ -147,7 +218,10 @@ class Session:
 
         with flight.scope:
             try:
-                await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+                if own is None:
+                    await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+                else:  # the socket's own model or data: computed for it alone, never cached (server/private.py)
+                    await serve_private(self.hub.scheduler, kind, config, *own, deliver, self)
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,
                          "retry_after_s": e.retry_after_s}  # fmt: skip
