@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -76,7 +76,7 @@ def load_own_model(data: bytes, max_bytes: int, nonlinearity: str | None) -> tup
 
 
 async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
-                        deliver: Callable[[Unit], Awaitable[None]], owner: object) -> None:
+                        deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object) -> None:
     """Deliver the frames of a ``run`` or ``train`` of an uploaded model, as a shared request would.
 
     Raises :class:`server.scheduler.Busy` when the queue is full.
@@ -88,23 +88,23 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, s
             units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series), time.perf_counter()),
                                         cost=trace_s, owner=owner)
             for unit in units:
-                await deliver(unit)
+                await deliver((unit,))
             return
         step_s = cost.train_step_seconds(config)
         trainer = await scheduler.run(lambda: Trainer(config, own_model(config, ckpt, series), series),
                                       cost=step_s, owner=owner)
-        await deliver(Unit(training.start_frame(trainer)))
+        await deliver((Unit(training.start_frame(trainer)),))
         steps = trainer.steps()
         while (report := await scheduler.run(next, steps, None, cost=step_s, owner=owner)) is not None:
-            await deliver(Unit(training.step_frame(report, config.steps)))
-        await deliver(Unit(training.done_frame(trainer.result)))
+            await deliver((Unit(training.step_frame(report, config.steps)),))
+        await deliver((Unit(training.done_frame(trainer.result)),))
 
         def trained() -> list[Unit]:
             started = time.perf_counter()
             return trace_units(trace_model(trainer.model, own_batch(config, ckpt, series), config), started)
 
         for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
-            await deliver(unit)
+            await deliver((unit,))
     except Exception as e:  # the engine failed on a validated file: reported to this socket, not a crash
         verb = "training" if kind == "train" else "the trace"
-        await deliver(error_unit(f"{verb} failed: {type(e).__name__}: {e}"))
+        await deliver((error_unit(f"{verb} failed: {type(e).__name__}: {e}"),))

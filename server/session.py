@@ -150,7 +150,7 @@ class Session:
             else:
                 self.own_series = None
             cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
-            await self.outbox.send(Outgoing(None, Unit(dumps({"type": cleared, "run": None}))))
+            await self.outbox.send(Outgoing(None, (Unit(dumps({"type": cleared, "run": None})),)))
             return
         self.announced = msg  # the next frame is its file; one over the cap is read and dropped
         if msg.size > self.model_cap:
@@ -171,7 +171,7 @@ class Session:
                 await self.error(e.message, "series")
                 return
             self.own_series = series
-            await self.outbox.send(Outgoing(None, Unit(dumps({**fields, "run": None}))))
+            await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
             return
         try:
             model, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
@@ -181,7 +181,7 @@ class Session:
             await self.error(e.message, field)
             return
         self.own_model = model
-        await self.outbox.send(Outgoing(None, Unit(dumps({**fields, "run": None}))))
+        await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = {"type": "error", "run": run, "message": message, "field": field}
