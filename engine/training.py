@@ -19,7 +19,8 @@ import torch
 
 from engine.clipping import clip_gradients
 from engine.config import Config
-from engine.network import RecurrentModel, build_model, data_generator
+from engine.network import EncoderDecoderModel, RecurrentModel, build_model, data_generator
+from engine.seq2seq import encoder_decoder_loss, trace_encoder_decoder
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
 from engine.tracing import trace_module
 
@@ -42,7 +43,7 @@ class TrainStep:
     clip_coef: float | None  # norm clipping's coefficient (1.0 when not clipping, None for value clipping)
     clipped: bool  # clipping changed the gradient at this step
     metric: float | None  # accuracy for classification tasks
-    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None
+    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None; (L, D, 2T) encoder-decoder
     elapsed: float  # seconds since training started
 
 
@@ -53,7 +54,7 @@ class TrainResult:
     diverged_at: int | None  # step whose loss or gradient was not finite
     message: str
     final_loss: float | None
-    model: RecurrentModel
+    model: RecurrentModel | EncoderDecoderModel
 
 
 def profile_every(steps: int) -> int:
@@ -90,7 +91,17 @@ class Trainer:
             return task_loss(preds[-1], batch)
 
         profile = None
-        if with_profile:
+        if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/seq2seq.py)
+            if with_profile:
+                ht = trace_encoder_decoder(self.model, batch)
+                loss, profile = ht.loss, ht.joined("grad_h_norm")
+                preds.append(ht.logits)
+            else:
+                value, logits = encoder_decoder_loss(self.model, batch)
+                value.backward()
+                loss = float(value.detach())
+                preds.append(logits)
+        elif with_profile:
             mt = trace_module(self.model.rnn, batch.x, loss_fn)
             loss, profile = mt.loss, mt.grad_h_norm
         else:
