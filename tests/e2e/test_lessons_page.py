@@ -68,6 +68,7 @@ def open_lesson(page, base: str, doc: dict, defaults: dict) -> dict:
 
 def check_views(page, doc: dict, cfg: dict) -> None:
     T = 1 if cfg["arch"] == "one-to-one" else cfg["seq_len"]
+    T *= 2 if cfg["arch"] == "encoder-decoder" else 1  # encoder steps, then decoder steps
     norms = plot(page, "chart-grad-norm")["data"]
     first = norms[0]
     assert len(first["x"]) == T and all(isinstance(v, (int, float)) for v in first["y"]), doc["id"]
@@ -116,8 +117,9 @@ def test_every_lesson_link(page, server_url):
     fields = get_json(server_url + "/api/config")["fields"]
     defaults = {f["name"]: f["default"] for f in fields}
     formats = {f["name"]: (lambda v: "1" if v else "0") if f["type"] == "bool" else str for f in fields}
-    assert len(lessons) == 12
-    tried = {"vanishing-gradients": 0, "copy-memory": 0, "tagging-both-ways": 0}  # slider, float slider, checkbox
+    assert len(lessons) == 13
+    tried = {"vanishing-gradients": 0, "copy-memory": 0, "tagging-both-ways": 0,  # slider, float slider, checkbox
+             "translation-bottleneck": 0}  # the reverse_source checkbox
     for doc in lessons:
         cfg = open_lesson(page, server_url, doc, defaults)
         check_views(page, doc, cfg)
