@@ -14,6 +14,7 @@ from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
 from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
+from engine.seq2seq import trace_encoder_decoder
 from engine.series import series_batch
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
@@ -47,6 +48,10 @@ class Trace:
     clipped_fraction: float
     param_count: int
     theory: dict  # engine.theory.weight_figures(...) plus 'bound' (L, D, T) or None, 'gate_product' or None
+    # Encoder-decoder (engine/seq2seq.py): the time axis is 2T, encoder steps then decoder steps; handoff is the
+    # first decoder step (T) and handoff_grad_norm ‖∂L/∂s_0‖, what crosses it.  None for the other archs.
+    handoff: int | None = None
+    handoff_grad_norm: float | None = None
 
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
@@ -96,6 +101,8 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         return task_loss(preds[-1], batch)
 
     model.zero_grad(set_to_none=True)
+    if cfg.arch == "encoder-decoder":
+        return _trace_encoder_decoder(model, batch, cfg, figures)
     mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt)
     grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
     clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
@@ -177,3 +184,49 @@ def own_batch(cfg: Config, ckpt=None, series=None) -> Batch:
     if series is not None:
         return series_trace_batch(cfg, series)
     return uploaded_batch(cfg, ckpt.input_size) if ckpt is not None else trace_batch(cfg)
+
+
+def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | None) -> Trace:
+    """The encoder-decoder's Trace: both halves joined on one 2T-step axis (see engine/seq2seq.py).
+
+    The weight figures are the encoder's; the geometric bound (one W_hh along the whole axis) does not apply.
+    Outputs at the encoder's steps, where the model writes nothing, are 0.
+    """
+    ht = trace_encoder_decoder(model, batch)
+    T = cfg.seq_len
+    grad_norms = {
+        **parameter_grad_norms(model.rnn),
+        **parameter_grad_norms(model.decoder, "decoder."),
+        **parameter_grad_norms(model.head, "head."),
+    }
+    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
+    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+    gates = {k: ht.joined(k)[:, :, :, 0] for k in GATES[cfg.cell]}
+    theory["bound"] = None
+    theory["gate_product"] = gate_products(gates, cfg.cell)
+    cell_state = ht.joined("cell_state")
+    logits = ht.logits[:, 0].numpy()  # (T, O)
+    return Trace(
+        config=cfg,
+        gate_names=GATES[cfg.cell],
+        hidden=ht.joined("hidden")[:, :, :, 0],
+        cell_state=cell_state[:, :, :, 0] if cell_state is not None else None,
+        gates=gates,
+        grad_h=ht.joined("grad_h")[:, :, :, 0],
+        grad_h_norm=ht.joined("grad_h_norm"),
+        grad_c_norm=ht.joined("grad_c_norm"),
+        grad_out_norm=ht.joined("grad_out_norm"),
+        outputs=np.concatenate([np.zeros_like(logits), logits]),
+        input_steps=tuple(range(2 * T)),
+        scored_steps=tuple(range(T, 2 * T)),
+        loss=ht.loss,
+        param_grad_norms=grad_norms,
+        total_norm=clip.total_norm,
+        total_norm_clipped=clip.total_norm_clipped,
+        clip_coef=clip.clip_coef,
+        clipped_fraction=clip.clipped_fraction,
+        param_count=parameter_count(model),
+        theory=theory,
+        handoff=T,
+        handoff_grad_norm=ht.handoff_grad_norm,
+    )

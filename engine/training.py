@@ -21,7 +21,8 @@ import torch
 from engine.checkpoint import fit_inputs
 from engine.clipping import clip_gradients
 from engine.config import Config
-from engine.network import DATA_STREAM, RecurrentModel, build_model, data_generator
+from engine.network import DATA_STREAM, EncoderDecoderModel, RecurrentModel, build_model, data_generator
+from engine.seq2seq import encoder_decoder_loss, trace_encoder_decoder
 from engine.series import Series, series_baseline, series_batch
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
 from engine.tracing import start_trace, trace_module
@@ -45,7 +46,7 @@ class TrainStep:
     clip_coef: float | None  # norm clipping's coefficient (1.0 when not clipping, None for value clipping)
     clipped: bool  # clipping changed the gradient at this step
     metric: float | None  # accuracy for classification tasks
-    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None
+    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None; (L, D, 2T) encoder-decoder
     elapsed: float  # seconds since training started
 
 
@@ -56,7 +57,7 @@ class TrainResult:
     diverged_at: int | None  # step whose loss or gradient was not finite
     message: str
     final_loss: float | None
-    model: RecurrentModel
+    model: RecurrentModel | EncoderDecoderModel
 
 
 def profile_every(steps: int) -> int:
@@ -110,7 +111,17 @@ class Trainer:
             return task_loss(preds[-1], batch)
 
         profile = None
-        if with_profile:
+        if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/seq2seq.py)
+            if with_profile:
+                ht = trace_encoder_decoder(self.model, batch)
+                loss, profile = ht.loss, ht.joined("grad_h_norm")
+                preds.append(ht.logits)
+            else:
+                value, logits = encoder_decoder_loss(self.model, batch)
+                value.backward()
+                loss = float(value.detach())
+                preds.append(logits)
+        elif with_profile:
             mt = trace_module(self.model.rnn, batch.x, loss_fn, tbptt=cfg.tbptt)
             loss, profile = mt.loss, mt.grad_h_norm
         else:

@@ -77,6 +77,7 @@ def start_fields(trace: Trace) -> dict[str, Any]:
         "theory": {k: v for k, v in trace.theory.items() if k not in per_step},
         "param_count": trace.param_count,
         "layout": layout(trace),
+        "handoff": trace.handoff,  # encoder-decoder: the first decoder step of the 2T-step axis; else None
     }
 
 
@@ -128,6 +129,7 @@ def done_fields(trace: Trace) -> dict[str, Any]:
         "clipped_fraction": trace.clipped_fraction,
         "overflow_t": overflow_step(trace),
         "underflow_t": underflow_step(trace),
+        "handoff_grad_norm": trace.handoff_grad_norm,
     }
 
 
@@ -186,8 +188,9 @@ def json_value_count(cfg: Config) -> int:
     Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, T, H), and the (T, O) outputs.
     """
     K = 1 + (cfg.cell == "lstm") + len(GATES[cfg.cell])
-    cells = cfg.num_layers * cfg.num_directions * cfg.seq_len * cfg.hidden_size
-    return (K + 1) * cells + cfg.seq_len * get_task(cfg.task).output_size
+    span = 2 * cfg.seq_len if cfg.arch == "encoder-decoder" else cfg.seq_len  # encoder then decoder steps
+    cells = cfg.num_layers * cfg.num_directions * span * cfg.hidden_size
+    return (K + 1) * cells + span * get_task(cfg.task).output_size
 
 
 def value_count(trace: Trace) -> int:

@@ -2,6 +2,7 @@
 // (with ∂L/∂c_t for the LSTM and the theory's bound), and for stacked or
 // bidirectional models a (layer, direction) × time heatmap of the same norms.
 
+import { handoffMarks } from "./handoff.js";
 import {
   LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, integerTicks, layerLabel,
   logWindow, specialCellsOverlay,
@@ -209,6 +210,9 @@ export function drawGradNorms(chart, trace, shown) {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: t, x1: t, y0: 0, y1: 1, line: { color: "#bbb", width: 1, dash: "dot" } });
     }
   }
+  const handoff = handoffMarks(trace.start);
+  shapes.push(...handoff.shapes);
+  annotations.push(...handoff.annotations);
   if (trace.gradCNorm) {
     // A legend entry for the dash style alone: colour already says which layer.
     data.push({ type: "scatter", mode: "lines", x: [null], y: [null], name: "‖∂L/∂c_t‖", line: { color: "#555", width: 2, dash: "dash" },
@@ -306,5 +310,6 @@ export function drawLayerMap(chart, trace, shown) {
     xaxis: timeAxis(T),
     yaxis: { ...AXIS, title: { text: "layer, direction" }, type: "category", autorange: "reversed", ticks: "" },
     margin: { l: 92, r: 8 },
+    ...handoffMarks(trace.start),
   });
 }

@@ -14,6 +14,7 @@ BAD_VALUES = {
     "hidden_size": [0, 257, -1],
     "num_layers": [0, 5],
     "bidirectional": ["yes", 1, None],
+    "reverse_source": ["yes", 1, None],
     "init": ["xavier"],
     "gain": [-0.1, 10.01, float("nan"), float("inf"), "1"],
     "forget_bias": [-10.5, 11],
