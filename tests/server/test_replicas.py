@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import free_port, never_reading_socket, running_server, stop
+from tests.server.ws_helpers import run_async
 
 redis = pytest.importorskip("redis", reason="the replica tests need the redis client package")
 websockets = pytest.importorskip("websockets.asyncio.client")
@@ -77,15 +78,15 @@ def test_two_replicas_share_results_through_redis(redis_url, tmp_path):
     url, _ = redis_url
     env = {"GFL_CACHE": url}
     with running_server(env=env) as a, running_server(env=env) as b:
-        first = asyncio.run(request(a, "run", RUN))
+        first = run_async(request, a, "run", RUN)
         assert health(a)["computations"] == 1
-        again = asyncio.run(request(b, "run", RUN))
+        again = run_async(request, b, "run", RUN)
         hb = health(b)
         assert hb["computations"] == 0, "replica b computed what replica a had already computed"
         assert hb["cache"]["redis_hits"] == 1 and hb["cache"]["redis"] == "up"
         assert again == first  # the same bytes, frame for frame
         # A second ask on b is now an in-process hit.
-        asyncio.run(request(b, "run", RUN))
+        run_async(request, b, "run", RUN)
         assert health(b)["cache"]["hits"] == 2 and health(b)["cache"]["redis_hits"] == 1
 
 
@@ -95,14 +96,14 @@ def test_redis_going_away_mid_run_degrades_to_the_local_cache(redis_url, tmp_pat
     train = {**RUN, "steps": 60}
     with running_server(env={"GFL_CACHE": url}, log_path=str(log)) as base:
         # Redis stops while the training streams: the client still gets every frame, no error.
-        messages = asyncio.run(request(base, "train", train, on_first=lambda: stop(proc)))
+        messages = run_async(request, base, "train", train, on_first=lambda: stop(proc))
         kinds = [json.loads(m)["type"] for m in messages if isinstance(m, str)]
         assert kinds.count("train_step") == 60 and kinds[-1] == "done"
         for seed in (1, 2):
-            assert asyncio.run(request(base, "run", {**RUN, "seed": seed}))
+            assert run_async(request, base, "run", {**RUN, "seed": seed})
         h = health(base)
         assert h["cache"]["redis"] == "down" and h["cache"]["entries"] == 3
-        asyncio.run(request(base, "run", {**RUN, "seed": 1}))
+        run_async(request, base, "run", {**RUN, "seed": 1})
         assert health(base)["cache"]["hits"] == 1  # the in-process cache still serves
     lines = [line for line in log.read_text().splitlines() if "redis cache" in line]
     assert len(lines) == 1 and "unavailable" in lines[0], lines

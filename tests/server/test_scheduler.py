@@ -11,6 +11,7 @@ from engine import Config
 from server.cost import max_train_steps, trace_seconds, train_seconds
 from server.scheduler import Busy, Job, Scheduler
 from server.settings import Settings
+from tests.server.ws_helpers import run_async
 
 
 class Gates:
@@ -58,7 +59,7 @@ def test_big_jobs_leave_a_slot_for_small_ones():
             await until(lambda: "big2" in gates.started)
             gates.release["big2"].set()
 
-    anyio.run(main)
+    run_async(main)
 
 
 def test_short_jobs_go_first_and_waiting_raises_a_long_jobs_priority():
@@ -78,7 +79,7 @@ def test_short_jobs_go_first_and_waiting_raises_a_long_jobs_priority():
             gates.release["short"].set()
             gates.release["long"].set()
 
-    anyio.run(main)
+    run_async(main)
     # Response ratio: a long job that has waited long enough outranks a fresh short one.
     old = Job(1.0, None, None, 0, enqueued=0.0, big=False)
     fresh = Job(0.01, None, None, 1, enqueued=9.99, big=False)
@@ -103,7 +104,7 @@ def test_a_client_gets_one_core_at_a_time():
             gates.release["a2"].set()
             gates.release["b1"].set()
 
-    anyio.run(main)
+    run_async(main)
 
 
 def test_a_full_queue_is_busy_and_cancelled_waiters_leave_it():
@@ -132,7 +133,7 @@ def test_a_full_queue_is_busy_and_cancelled_waiters_leave_it():
             await until(lambda: s.running == 0)
         assert gates.started == ["hold"]  # the cancelled job never ran
 
-    anyio.run(main)
+    run_async(main)
 
 
 def test_costs_grow_with_the_work_and_training_is_capped_by_steps():
@@ -172,7 +173,7 @@ def test_a_stream_of_small_jobs_does_not_starve_a_big_one():
             gates.release["small3"].set()
             gates.release["big"].set()
 
-    anyio.run(main)
+    run_async(main)
 
 
 def test_big_jobs_give_their_freed_memory_back(monkeypatch):
@@ -184,5 +185,5 @@ def test_big_jobs_give_their_freed_memory_back(monkeypatch):
         await s.run(lambda: None, cost=0.01)
         await s.run(lambda: None, cost=5.0)
 
-    anyio.run(main)
+    run_async(main)
     assert calls == [1]  # after the big job only: trimming costs a few ms

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -13,6 +12,7 @@ import server.__main__ as entry
 from server.app import create_app
 from server.security import content_security_policy, normalise_origin
 from server.settings import Settings
+from tests.server.ws_helpers import run_async
 
 
 def refused(client: TestClient, headers: dict[str, str]) -> int | None:
@@ -131,7 +131,7 @@ def test_an_abandoned_body_is_one_log_line(caplog):
         "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
     }  # fmt: skip
     with caplog.at_level(logging.DEBUG):
-        asyncio.run(app(scope, receive, send))
+        run_async(app, scope, receive, send)
     records = [r for r in caplog.records if r.levelno >= logging.INFO]
     assert [r.getMessage() for r in records] == ["POST /api/trace: client left before sending the whole body"]
     assert all(r.exc_info is None for r in caplog.records)

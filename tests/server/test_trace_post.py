@@ -14,7 +14,7 @@ from server.frames import json_value_count, value_count
 from server.keys import request_key
 from server.settings import Settings
 from tests.server.test_sharing import CountingTracer
-from tests.server.ws_helpers import SMALL, GatedTracer
+from tests.server.ws_helpers import SMALL, GatedTracer, run_async
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_a_client_leaving_cancels_its_post(caplog):
         return a_out, b_out
 
     with caplog.at_level("INFO", logger="server.routes.api"):
-        a_out, b_out = anyio.run(main)
+        a_out, b_out = run_async(main)
     assert tracer.finished == 1  # only a's trace ever ran
     assert hub.sharing.memory.get(request_key("document", cfg(b_body))) is None and not hub.sharing.flights
     assert all(m.get("status") != 200 for m in a_out + b_out if m["type"] == "http.response.start")

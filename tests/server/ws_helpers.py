@@ -139,3 +139,29 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+def run_async(fn, *args, **kwargs):
+    """``anyio.run(fn, *args)`` in a thread of its own, returning its result or raising its error.
+
+    The browser tests' Playwright keeps an event loop running in the main thread for the whole
+    session, so a test that runs its own loop must not run it there.
+    """
+    import functools
+
+    import anyio
+
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = anyio.run(functools.partial(fn, *args, **kwargs))
+        except BaseException as e:  # handed to the test's thread
+            out["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
