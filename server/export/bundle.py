@@ -102,5 +102,6 @@ def bundle(entry: Path) -> str:
     for path in order:
         body, exports = parts[path]
         ret = ", ".join(exports)
-        out.append(f"// ---- {path.name}\n__gfl_modules[{json.dumps(path.name)}] = (() => {{\n{body}\nreturn {{ {ret} }};\n}})();")
+        head = f"// ---- {path.name}\n__gfl_modules[{json.dumps(path.name)}] = (() => {{"
+        out.append(f"{head}\n{body}\nreturn {{ {ret} }};\n}})();")
     return "\n".join(out) + "\n"
