@@ -23,6 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine import FIELDS, LINK_VERSION, Config, trace_config
@@ -35,6 +36,7 @@ from server.frames import trace_units
 from server.keys import request_key
 from server.recording import Unit
 from server.routes.lessons import PICKER, lesson_documents
+from server.settings import Settings
 from server.wire import dumps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +157,20 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
 
 
 def export_site(out: Path, live_url: str | None = None, log=print) -> dict[str, Any]:
-    """Write the static site into ``out``; returns what was written (pages, recordings, bytes)."""
+    """Write the static site into ``out``; returns what was written (pages, recordings, bytes).
+
+    Computes with the live server's torch threads per computation (``GFL_TORCH_THREADS``, default 1): a
+    training's float32 sums in another order would end a few ulps away from what the live lab shows.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(Settings.from_env().torch_threads)
+    try:
+        return _export(out, live_url, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = _templates()
     docs = lesson_documents()
