@@ -92,11 +92,6 @@ export class RecordedSource {
     if (this.newest) this.onFrame({ type: "cancelled", run: this.newest }, null);
   }
 
-  /** Whether a recording of `kind` for `config` is in this copy. */
-  has(kind, config) {
-    return this.byKey.has(`${kind} ${this.keyOf(kind, config)}`);
-  }
-
   cancelTimers() {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
