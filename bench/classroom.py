@@ -2,6 +2,7 @@
 
 (a) 100 clients open the same lesson link at once ("The LSTM: a protected lane"): p95 against one alone.
 (b) 30 clients press Train on the same training lesson at once ("The GRU: two gates"): p95 against one alone.
+    For (a) and (b), the median of three rooms against the median of three lone clients.
 (c) 24 clients with different small configs while 4 clients keep requesting the largest config (each time
     a new seed, so nothing is shared): the 24's p95 against the same 24 alone.
 (d) Server memory added by 8 clients that request the largest config and never read, measured after the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 import urllib.request
@@ -75,11 +77,16 @@ def health(base: str) -> dict:
         return json.loads(r.read())
 
 
-def lesson_room(url: str, kind: str, lesson_id: str, clients: int, seed: int) -> tuple[float, float]:
-    """p95 seconds of ``clients`` asking for a lesson's setting at once, and one client alone (another seed)."""
+def lesson_room(url: str, kind: str, lesson_id: str, clients: int, seed: int, repeats: int = 3) -> tuple[float, float]:
+    """Median over ``repeats`` of the p95 seconds of ``clients`` asking for a lesson's setting at once, and of one
+    client alone; every room and every lone client uses a seed of its own, so each starts cold.  The machine is
+    shared: one sample of either swings by 2x, the median of three much less."""
     cfg = lesson_config(lesson_id)
-    alone = asyncio.run(room(url, kind, {**cfg, "seed": seed}, 1))[0]
-    return percentile(asyncio.run(room(url, kind, {**cfg, "seed": seed + 1}, clients)), 95), alone
+    alone, rooms = [], []
+    for r in range(repeats):
+        alone.append(asyncio.run(room(url, kind, {**cfg, "seed": seed + 2 * r}, 1))[0])
+        rooms.append(percentile(asyncio.run(room(url, kind, {**cfg, "seed": seed + 2 * r + 1}, clients)), 95))
+    return statistics.median(rooms), statistics.median(alone)
 
 
 def scenario_a(url: str) -> tuple[str, float, float]:

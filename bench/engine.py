@@ -3,6 +3,7 @@
 Prints the median ratio for RNN, LSTM and GRU at the issue's sizes (target: every ratio ≤ 3); the same
 for packed batches of unequal lengths, and for a whole encoder–decoder model traced by trace_submodules
 against its plain forward+backward (decoder run as one call and stepped token by token; target ≤ 3);
+then truncated BPTT, trace_module(tbptt=k) against the plain module's forward+backward (target ≤ 3);
 then the largest config the app allows (T=2000, H=256, 4 layers, bidirectional LSTM, batch 1): time and
 peak memory (targets: under 2 s and 2 GB).  Run: .venv/bin/python bench/engine.py [--repeats N]
 """
@@ -29,6 +30,7 @@ from engine import trace_module, trace_submodules  # noqa: E402
 SIZES = [(256, 64, 2, 1), (256, 64, 2, 32), (1000, 32, 1, 1)]  # (T, H, layers, batch)
 INPUT = 8
 PACKED = [(256, 64, 2, False, 32), (256, 64, 1, True, 32)]  # (longest T, H, layers, bidirectional, batch)
+TBPTT = [(256, 64, 2, False, 32, 16), (256, 64, 2, True, 32, 64), (1000, 32, 1, False, 1, 50)]  # (..., batch, k)
 
 
 def timed(fn) -> float:
@@ -156,6 +158,31 @@ def ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
     return rows
 
 
+def tbptt_ratios(repeats: int) -> list[tuple[str, tuple, float, float]]:
+    """One fused call per window and direction: the cost of the windows' extra kernel launches."""
+    rows = []
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        for T, H, L, bidirectional, N, k in TBPTT:
+            torch.manual_seed(0)
+            module = cls(INPUT, H, num_layers=L, bidirectional=bidirectional)
+            x = torch.randn(T, N, INPUT)
+
+            def loss(out):
+                return out.square().mean()
+
+            def plain(module=module, x=x):
+                module.zero_grad(set_to_none=True)
+                loss(module(x)[0]).backward()
+
+            def traced(module=module, x=x, k=k):
+                module.zero_grad(set_to_none=True)
+                trace_module(module, x, loss, tbptt=k)
+
+            shape = (T, H, L, "bi" if bidirectional else "uni", N, k)
+            rows.append((cls.__name__, shape, *medians(plain, traced, repeats)))
+    return rows
+
+
 def largest(threads: int) -> None:
     """Child process: one trace of the largest config (first, then again with the weight figures cached)
     and the plain module's forward+backward on the same model and data; prints seconds and peak RSS in MB."""
@@ -179,11 +206,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--largest-child", type=int, metavar="THREADS", help=argparse.SUPPRESS)
+    ap.add_argument("--only-tbptt", action="store_true", help="run only the truncated BPTT cases")
     args = ap.parse_args()
     if args.largest_child:
         largest(args.largest_child)
         return
     torch.set_num_threads(1)
+    if args.only_tbptt:
+        for name, (T, H, L, dirs, N, k), p, t in tbptt_ratios(args.repeats):
+            print(f"{name:5} T={T} H={H} L={L} {dirs} N={N} k={k}: plain {p * 1e3:.1f} ms, trace {t * 1e3:.1f} ms,"
+                  f" ratio {t / p:.2f}")
+        return
     print("trace_module time / plain forward+backward time (median, 1 thread); target ≤ 3")
     print(f"{'cell':5} {'T':>5} {'H':>4} {'L':>2} {'N':>3} {'plain ms':>9} {'trace ms':>9} {'ratio':>6}")
     worst = 0.0
@@ -197,6 +230,14 @@ def main() -> None:
     for name, (T, H, L, dirs, N), p, t in packed_ratios(args.repeats):
         worst = max(worst, t / p)
         print(f"{name:5} {T:5} {H:4} {L:2} {dirs:>3} {N:3} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
+    print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
+    print("truncated BPTT: trace_module(tbptt=k) / plain (untruncated) forward+backward")
+    print(f"{'cell':5} {'T':>5} {'H':>4} {'L':>2} {'dir':>3} {'N':>3} {'k':>4} {'plain ms':>9} {'trace ms':>9}"
+          f" {'ratio':>6}")
+    worst = 0.0
+    for name, (T, H, L, dirs, N, k), p, t in tbptt_ratios(args.repeats):
+        worst = max(worst, t / p)
+        print(f"{name:5} {T:5} {H:4} {L:2} {dirs:>3} {N:3} {k:4} {p * 1e3:9.1f} {t * 1e3:9.1f} {t / p:6.2f}")
     print(f"worst ratio: {worst:.2f} ({'meets' if worst <= 3 else 'misses'} the target ≤ 3)")
     print("whole encoder–decoder (source 100 tokens packed, bidirectional 2-layer encoder, 2-layer decoder over 30"
           " tokens, batch 32, H=64): trace_submodules / plain forward+backward")

@@ -6,7 +6,11 @@ Adam lr 0.01, clip norm 1.0) it trains through the app's websocket and prints th
 it also runs a plain PyTorch loop of the same size in this process (same model, data, clipping and
 optimizer, one thread like the server) and prints app time / plain time (target ≤ 2).
 
-Run: .venv/bin/python bench/train.py [--steps 2000]
+Then the encoder-decoder copy task (LSTM, T=10, same batch, size and optimizer), with and without
+``reverse_source``: the loss of the last 100 steps against the ln 8 baseline and the app/plain ratio
+(target ≤ 1.5).  ``--only encoder-decoder`` (or ``adding``) runs one half.
+
+Run: .venv/bin/python bench/train.py [--steps 2000] [--only adding|encoder-decoder]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from load import open_socket, start_server  # noqa: E402
 
 from engine import Config  # noqa: E402
 from engine.network import build_model, data_generator  # noqa: E402
-from engine.tasks import get_task, make_batch, task_loss  # noqa: E402
+from engine.tasks import baseline, get_task, make_batch, task_loss  # noqa: E402
 from engine.training import OPTIMIZERS  # noqa: E402
 
 BASE = {
@@ -41,6 +45,8 @@ BASE = {
     "clip_at": 1.0,
 }
 CASES = [("lstm", 50), ("gru", 50), ("rnn", 100)]
+SEQ2SEQ = {**BASE, "task": "copy", "arch": "encoder-decoder", "cell": "lstm", "seq_len": 10}
+SEQ2SEQ_CASES = [False, True]  # reverse_source
 
 
 async def train_over_socket(url: str, config: dict, number: int) -> tuple[float, list[float], dict]:
@@ -73,20 +79,47 @@ def plain_loop(cfg: Config) -> float:
     for _ in range(cfg.steps):
         batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
         opt.zero_grad()
-        task_loss(model(batch.x), batch).backward()
+        pred = model(batch.x, batch.y) if cfg.arch == "encoder-decoder" else model(batch.x)
+        task_loss(pred, batch).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_at)
         opt.step()
     return time.perf_counter() - t0
 
 
+def encoder_decoder_cases(url: str, steps: int) -> list[float]:
+    """The encoder-decoder copy task with and without reversing the source; returns the app/plain ratios."""
+    base = baseline(SEQ2SEQ["task"], SEQ2SEQ["arch"], SEQ2SEQ["seq_len"])["loss"]
+    print(f"encoder-decoder copy, LSTM, T=10, batch 32, hidden 32, Adam lr 0.01, clip norm 1.0, {steps} steps; "
+          f"baseline ln 8 = {base:.3f}")
+    ratios = []
+    for reverse in SEQ2SEQ_CASES:
+        config = {**SEQ2SEQ, "reverse_source": reverse, "steps": steps}
+        app_s, losses, done = asyncio.run(train_over_socket(url, config, 1))
+        plain_s = plain_loop(Config.from_dict(config))
+        ratios.append(app_s / plain_s)
+        tail = statistics.mean(losses[-100:])
+        print(
+            f"reverse_source={str(reverse).lower():5s}: loss (mean of last 100 steps) {tail:.4f} = "
+            f"{tail / base:.2f} × baseline; {done['message']}; app {app_s:.1f} s, plain loop {plain_s:.1f} s, "
+            f"ratio {app_s / plain_s:.2f} (target ≤ 1.5)"
+        )
+    return ratios
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--only", choices=("adding", "encoder-decoder"))
     args = parser.parse_args()
-    print(f"adding problem, batch 32, hidden 32, Adam lr 0.01, clip norm 1.0, {args.steps} steps; baseline 1/6 = 0.167")
     ratios = []
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(start_server(env={"GFL_MAX_CONCURRENT": "1"}))
+        if args.only != "adding":
+            ratios += encoder_decoder_cases(url, args.steps)
+        if args.only == "encoder-decoder":
+            return 0
+        print(f"adding problem, batch 32, hidden 32, Adam lr 0.01, clip norm 1.0, {args.steps} steps; "
+              "baseline 1/6 = 0.167")
         for number, (cell, T) in enumerate(CASES, 1):
             config = {**BASE, "cell": cell, "seq_len": T, "steps": args.steps}
             app_s, losses, done = asyncio.run(train_over_socket(url, config, number))

@@ -20,6 +20,10 @@ LINK_VERSION = 1
 MAX_TRACE_CELLS = 16_000_000
 
 
+# Tasks with a source and a target sentence, what an encoder-decoder can learn.
+SEQ2SEQ_TASKS = ("copy", "reverse", "translate")
+
+
 # Link keys that belong to the page, not the model: the link version, the lesson, teacher options
 # (embed, hide) and compare mode's alternatives (cmp_b, cmp_c).
 PAGE_KEYS = frozenset({"v", "lesson", "embed", "hide", "cmp_b", "cmp_c"})
@@ -193,8 +197,8 @@ FIELDS: tuple[Field, ...] = (
         "many-to-one",
         "Where inputs enter and where the loss is measured.",
         "model",
-        choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many"),
-        label="Architecture", affects=_DATA, self_named=True,
+        choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many", "encoder-decoder"),
+        label="Architecture", affects=("weights", "data", "trace"), self_named=True,
     ),
     Field(
         "hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256, unit="units",
@@ -204,6 +208,10 @@ FIELDS: tuple[Field, ...] = (
           label="Layers L", affects=_WEIGHTS),
     Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model",
           label="Bidirectional", affects=_WEIGHTS),
+    # The encoder-decoder's source order: Sutskever et al. (2014) fed the source backwards.
+    Field("reverse_source", "bool", False, "Feed the source sentence to the encoder backwards (encoder-decoder only).",
+          "model", label="Reverse the source", applies=(("arch", ("encoder-decoder",)),),
+          why_not="encoder-decoder only"),
     # sequence
     Field(
         "task",
@@ -211,7 +219,7 @@ FIELDS: tuple[Field, ...] = (
         "random",
         "What the sequences contain and what the model must predict.",
         "sequence",
-        choices=("random", "adding", "copy", "sine", "sentiment", "pattern"),
+        choices=("random", "adding", "copy", "sine", "sentiment", "pattern", "reverse", "translate"),
         # The task sets the input and output sizes, so it decides the weights' shapes too.
         label="Task", affects=("weights", "data", "trace"), self_named=True,
     ),
@@ -226,6 +234,19 @@ FIELDS: tuple[Field, ...] = (
         unit="steps",
         label="Sequence length T", not_applies=(("arch", ("one-to-one",)),), why_not="one-to-one uses T = 1",
         affects=_DATA,
+    ),
+    Field(
+        "tbptt",
+        "int",
+        0,
+        "Truncated BPTT: the state is detached every this many steps, so no gradient travels back past a"
+        " window's start (0: full backpropagation through time).",
+        "sequence",
+        low=0,
+        high=2000,
+        unit="steps",
+        label="Truncated BPTT window k", affects=("trace", "training"),
+        not_applies=(("arch", ("encoder-decoder",)),), why_not="not for the encoder–decoder",
     ),
     Field(
         "seed",
@@ -324,6 +345,7 @@ class Config:
     bidirectional: bool = False  # D = 2 when true
     task: str = "random"  # data generator, engine.tasks
     seq_len: int = 50  # T
+    tbptt: int = 0  # truncation window k: the state is detached every k steps; 0 is full BPTT
     seed: int = 0  # seeds weights and data
     init: str = "pytorch"  # weight initialisation scheme
     gain: float = 1.0  # multiplies W_hh after init
@@ -334,6 +356,7 @@ class Config:
     lr: float = 0.01  # learning rate
     batch_size: int = 16  # N
     steps: int = 500  # training steps
+    reverse_source: bool = False  # encoder-decoder: the encoder reads the source backwards
 
     @property
     def num_directions(self) -> int:
@@ -363,7 +386,16 @@ class Config:
             cfg = replace(cfg, seq_len=1)
         if cfg.cell != "rnn" and cfg.nonlinearity != "tanh":
             cfg = replace(cfg, nonlinearity="tanh")
-        cells = cfg.seq_len * cfg.batch_size * cfg.hidden_size * cfg.num_layers * cfg.num_directions
+        if cfg.arch == "encoder-decoder" and cfg.tbptt != 0:  # its trace joins two modules; windows are not cut
+            cfg = replace(cfg, tbptt=0)
+        if cfg.arch == "encoder-decoder" and cfg.task not in SEQ2SEQ_TASKS:
+            raise ConfigError(
+                "task", f"arch 'encoder-decoder' needs task one of {', '.join(map(repr, SEQ2SEQ_TASKS))}; "
+                f"got {cfg.task!r}",
+            )
+        # An encoder-decoder traces the source's T steps and the target's T steps.
+        span = 2 * cfg.seq_len if cfg.arch == "encoder-decoder" else cfg.seq_len
+        cells = span * cfg.batch_size * cfg.hidden_size * cfg.num_layers * cfg.num_directions
         if cells > MAX_TRACE_CELLS:
             raise ConfigError(
                 "batch_size",
@@ -407,6 +439,10 @@ def parse_query(params: dict[str, str]) -> tuple[Config, list[dict[str, str]]]:
     try:
         return Config.from_dict(values), notices
     except ConfigError as e:
+        if e.field == "task":  # an encoder-decoder link with a task it cannot learn: keep the task
+            notices.append({"field": "arch", "message": f"{e.message}; using the default arch"})
+            values.pop("arch", None)
+            return parse_query({k: v for k, v in params.items() if k != "arch"})[0], notices
         # Only the work cap ties keys together: shrink the batch to fit rather than drop the link.
         probe = Config(**{**Config().to_dict(), **values, "batch_size": 1})
         per_sequence = probe.seq_len * probe.hidden_size * probe.num_layers * probe.num_directions

@@ -10,9 +10,12 @@ import numpy as np
 import torch
 
 from engine.cells import GATES
+from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
-from engine.network import build_model, data_generator, parameter_count
+from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
+from engine.seq2seq import trace_encoder_decoder
+from engine.series import series_batch
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
 from engine.tracing import trace_module
@@ -45,6 +48,10 @@ class Trace:
     clipped_fraction: float
     param_count: int
     theory: dict  # engine.theory.weight_figures(...) plus 'bound' (L, D, T) or None, 'gate_product' or None
+    # Encoder-decoder (engine/seq2seq.py): the time axis is 2T, encoder steps then decoder steps; handoff is the
+    # first decoder step (T) and handoff_grad_norm ‖∂L/∂s_0‖, what crosses it.  None for the other archs.
+    handoff: int | None = None
+    handoff_grad_norm: float | None = None
 
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
@@ -94,11 +101,13 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         return task_loss(preds[-1], batch)
 
     model.zero_grad(set_to_none=True)
-    mt = trace_module(model.rnn, batch.x, loss)
+    if cfg.arch == "encoder-decoder":
+        return _trace_encoder_decoder(model, batch, cfg, figures)
+    mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt)
     grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
     clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
     theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
-    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"]) if cfg.cell == "rnn" else None
+    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"], cfg.tbptt) if cfg.cell == "rnn" else None
     theory["gate_product"] = gate_products(mt.gates, cfg.cell)
     return Trace(
         config=cfg,
@@ -121,4 +130,103 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         clipped_fraction=clip.clipped_fraction,
         param_count=parameter_count(model),
         theory=theory,
+    )
+
+
+def trace_uploaded(cfg: Config, ckpt) -> Trace:
+    """Trace an uploaded model (an engine.checkpoint.Checkpoint) under ``cfg`` from ``checkpoint.configure``.
+
+    The task's batch when the file's input size is the task's, else N(0, 1) inputs of the file's width
+    (drawn from their own stream of the seed).  Weight figures are computed from the file's weights,
+    never taken from the per-config cache.
+    """
+    model = build_uploaded(cfg, ckpt, get_task(cfg.task).output_size)
+    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg)
+
+
+def uploaded_batch(cfg: Config, input_size: int) -> Batch:
+    """The batch an uploaded model of ``input_size`` inputs is traced on (see :func:`trace_uploaded`)."""
+    inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)
+    return fit_inputs(trace_batch(cfg), input_size, cfg.arch, inputs)
+
+
+def series_trace_batch(cfg: Config, series) -> Batch:
+    """The batch every trace of ``cfg`` on an uploaded series uses: the first windows of the seed's data stream."""
+    return series_batch(series, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+
+
+def trace_series(cfg: Config, series) -> Trace:
+    """Trace the configured model (one input, one output) on windows of an engine.series.Series."""
+    model = build_model(cfg, 1, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
+    """Trace a user's own model (a Checkpoint), own data (a Series), or both; see trace_uploaded/trace_series.
+
+    With a series the model has one input and one output; a checkpoint must then take one input.
+    """
+    if series is None:
+        return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
+    model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
+    return trace_model(model, series_trace_batch(cfg, series), cfg)
+
+
+def own_model(cfg: Config, ckpt=None, series=None):
+    """The model a training of a user's own model and/or data starts from (None: the config's own)."""
+    if ckpt is None:
+        return None
+    return build_uploaded(cfg, ckpt, 1 if series is not None else get_task(cfg.task).output_size)
+
+
+def own_batch(cfg: Config, ckpt=None, series=None) -> Batch:
+    """The batch :func:`trace_own` traces on, for tracing a trained model the same way."""
+    if series is not None:
+        return series_trace_batch(cfg, series)
+    return uploaded_batch(cfg, ckpt.input_size) if ckpt is not None else trace_batch(cfg)
+
+
+def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | None) -> Trace:
+    """The encoder-decoder's Trace: both halves joined on one 2T-step axis (see engine/seq2seq.py).
+
+    The weight figures are the encoder's; the geometric bound (one W_hh along the whole axis) does not apply.
+    Outputs at the encoder's steps, where the model writes nothing, are 0.
+    """
+    ht = trace_encoder_decoder(model, batch)
+    T = cfg.seq_len
+    grad_norms = {
+        **parameter_grad_norms(model.rnn),
+        **parameter_grad_norms(model.decoder, "decoder."),
+        **parameter_grad_norms(model.head, "head."),
+    }
+    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
+    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+    gates = {k: ht.joined(k)[:, :, :, 0] for k in GATES[cfg.cell]}
+    theory["bound"] = None
+    theory["gate_product"] = gate_products(gates, cfg.cell)
+    cell_state = ht.joined("cell_state")
+    logits = ht.logits[:, 0].numpy()  # (T, O)
+    return Trace(
+        config=cfg,
+        gate_names=GATES[cfg.cell],
+        hidden=ht.joined("hidden")[:, :, :, 0],
+        cell_state=cell_state[:, :, :, 0] if cell_state is not None else None,
+        gates=gates,
+        grad_h=ht.joined("grad_h")[:, :, :, 0],
+        grad_h_norm=ht.joined("grad_h_norm"),
+        grad_c_norm=ht.joined("grad_c_norm"),
+        grad_out_norm=ht.joined("grad_out_norm"),
+        outputs=np.concatenate([np.zeros_like(logits), logits]),
+        input_steps=tuple(range(2 * T)),
+        scored_steps=tuple(range(T, 2 * T)),
+        loss=ht.loss,
+        param_grad_norms=grad_norms,
+        total_norm=clip.total_norm,
+        total_norm_clipped=clip.total_norm_clipped,
+        clip_coef=clip.clip_coef,
+        clipped_fraction=clip.clipped_fraction,
+        param_count=parameter_count(model),
+        theory=theory,
+        handoff=T,
+        handoff_grad_norm=ht.handoff_grad_norm,
     )

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from engine.cliff_lessons import CLIFF_MEASURES
 from engine.config import Config
 from engine.lessons import PLACEHOLDER, Lesson, _ratio, _trace, lesson_config, try_config
 from engine.network import build_model
@@ -66,6 +67,8 @@ _MEASURES = {
     "edge_forward": (lambda c: _edges(c)[0], magnitude),
     "edge_reverse": (lambda c: _edges(c)[1], magnitude),
     "rnn_params": (_rnn_params, lambda n: f"{n:,}"),  # the recurrent layers' parameters, without the read-out
+    # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
+    **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
 }
 
 

@@ -8,7 +8,9 @@ The lessons are data, in ``lessons.json`` next to this module.  Each one has
 - ``question`` and ``answer``: "predict, then press play", the answer shown after;
 - ``tries``: 2 or 3 suggestions ``{"key", "value", "look_for"}``, each moving one control of the link;
 - ``claims``: ``{"kind", "says", ...}``, a statement about what the link (or, with ``"try": i``, the link after
-  try i) shows, which :func:`check_claim` measures.  :data:`CLAIM_KINDS` lists the kinds and their parameters.
+  try i) shows, which :func:`check_claim` measures.  :data:`CLAIM_KINDS` lists the kinds and their parameters;
+- optionally ``view``: ``"lab"`` (the default, the main page ``/``) or ``"cliff"`` (the page ``/cliff``, whose link,
+  tries, claims and measures are those of :mod:`engine.cliff` and :mod:`engine.cliff_lessons`).
 
 Text is plain Unicode with no markup: every string is one paragraph, equations are written out (``‖∂L/∂h_t‖``).
 A number the link measures is written as a placeholder, ``{measure}`` or ``{measure@i}`` for the link after try
@@ -31,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import FIELD_BY_NAME, Config, ConfigError
+from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig
+from engine.cliff_lessons import CLIFF_CLAIM_KINDS, CLIFF_MEASURES, check_cliff_claim
+from engine.config import FIELD_BY_NAME, LINK_VERSION, Config, ConfigError
 from engine.experiment import trace_config
 from engine.network import build_model, parameter_count
 from engine.tasks import get_task
@@ -82,6 +86,22 @@ MEASURES: dict[str, tuple | None] = {
 }
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:@(\d+))?\}")
 
+
+@dataclass(frozen=True)
+class _View:
+    """What a lesson's link, tries, claims and placeholders are made of on the page it opens."""
+
+    make: Any  # dict -> a validated config (raises ConfigError)
+    fields: dict  # key -> Field
+    claim_kinds: dict  # as CLAIM_KINDS
+    measures: dict  # as MEASURES
+
+
+VIEWS = {
+    "lab": _View(Config.from_dict, FIELD_BY_NAME, CLAIM_KINDS, MEASURES),
+    "cliff": _View(CliffConfig.from_dict, CLIFF_FIELD_BY_NAME, {k: (*v, None) for k, v in CLIFF_CLAIM_KINDS.items()},
+                   dict.fromkeys(CLIFF_MEASURES)),
+}  # fmt: skip
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TEXT = ("title", "summary", "analogy", "equation", "equation_says", "question", "answer")
 _KEYS = {"id", "topic", "link", "explanation", "tries", "claims", *_TEXT}
@@ -126,6 +146,7 @@ class Lesson:
     answer: str
     tries: tuple[Try, ...]
     claims: tuple[Claim, ...]
+    view: str = "lab"  # the page the link opens: one of VIEWS
 
     @property
     def trains(self) -> bool:
@@ -160,11 +181,14 @@ def _require(ok: Any, err, message: str) -> None:
 
 def _parse_lesson(item: Any, err) -> Lesson:
     _require(isinstance(item, dict), err, "must be an object")
-    missing, unknown = sorted(_KEYS - set(item)), sorted(set(item) - _KEYS)
+    missing, unknown = sorted(_KEYS - set(item)), sorted(set(item) - _KEYS - {"view"})
     _require(not missing, err, f"missing fields {missing}")
     _require(not unknown, err, f"unknown fields {unknown}")
     slug = isinstance(item["id"], str) and _SLUG.match(item["id"])
     _require(slug, err, "id must be a slug: lowercase letters and digits joined by single hyphens")
+    view_name = item.get("view", "lab")
+    _require(view_name in VIEWS, err, f"view must be one of {', '.join(VIEWS)}; got {view_name!r}")
+    view = VIEWS[view_name]
     _require(item["topic"] in TOPICS, err, f"topic must be one of {', '.join(TOPICS)}; got {item['topic']!r}")
     paragraphs = item["explanation"]
     ok = isinstance(paragraphs, list) and 2 <= len(paragraphs) <= 4
@@ -174,19 +198,19 @@ def _parse_lesson(item: Any, err) -> Lesson:
     link, tries, claims = item["link"], item["tries"], item["claims"]
     _require(isinstance(link, dict), err, "link must be an object of config keys")
     try:
-        base = Config.from_dict(link)
+        base = view.make(link)
     except ConfigError as e:
         raise err(f"link: {e.message}") from e
     _require(isinstance(tries, list) and 2 <= len(tries) <= 3, err, "tries must be a list of 2 or 3 suggestions")
-    tries = tuple(_parse_try(t, link, base, lambda m, i=i: err(f"try {i}: {m}")) for i, t in enumerate(tries))
+    tries = tuple(_parse_try(t, link, base, view, lambda m, i=i: err(f"try {i}: {m}")) for i, t in enumerate(tries))
     _require(isinstance(claims, list) and claims, err, "claims must be a non-empty list")
-    configs = [base] + [Config.from_dict({**link, t.key: t.value}) for t in tries]
-    claims = tuple(_parse_claim(c, configs, lambda m, i=i: err(f"claim {i}: {m}")) for i, c in enumerate(claims))
+    configs = [base] + [view.make({**link, t.key: t.value}) for t in tries]
+    claims = tuple(_parse_claim(c, configs, view, lambda m, i=i: err(f"claim {i}: {m}")) for i, c in enumerate(claims))
     _require(not PLACEHOLDER.search(item["title"]), err, "title must not hold a measured number")
     for text in [item[name] for name in _TEXT] + list(paragraphs) + [t.look_for for t in tries]:
-        _check_placeholders(text, configs, err)
+        _check_placeholders(text, configs, view, err)
     text = {name: item[name] for name in _TEXT}
-    return Lesson(id=item["id"], topic=item["topic"], link=MappingProxyType(dict(link)),
+    return Lesson(id=item["id"], topic=item["topic"], link=MappingProxyType(dict(link)), view=view_name,
                   explanation=tuple(paragraphs), tries=tries, claims=claims, **text)  # fmt: skip
 
 
@@ -196,25 +220,26 @@ def _check_text(value: Any, name: str, err) -> None:
     _require(not markup, err, f"{name} must be plain text, one paragraph, without markup: {value[:40]!r}")
 
 
-def _check_placeholders(text: str, configs: list[Config], err) -> None:
+def _check_placeholders(text: str, configs: list, view: _View, err) -> None:
     for m in PLACEHOLDER.finditer(text):
         name, on_try = m.group(1), m.group(2)
-        _require(name in MEASURES, err, f"{m.group(0)}: measure must be one of {', '.join(MEASURES)}")
+        known = view.measures
+        _require(name in known, err, f"{m.group(0)}: measure must be one of {', '.join(known)}")
         ok = on_try is None or int(on_try) < len(configs) - 1
         _require(ok, err, f"{m.group(0)}: try must be the index of one of the lesson's {len(configs) - 1} tries")
-        cfg, needs = configs[0 if on_try is None else int(on_try) + 1], MEASURES[name]
+        cfg, needs = configs[0 if on_try is None else int(on_try) + 1], known[name]
         _require(not needs or needs[0](cfg), err, f"{m.group(0)}: {name} needs {needs and needs[1]}")
 
 
-def _parse_try(t: Any, link: dict, base: Config, err) -> Try:
+def _parse_try(t: Any, link: dict, base, view: _View, err) -> Try:
     _require(
         isinstance(t, dict) and set(t) == {"key", "value", "look_for"}, err, 'must be {"key", "value", "look_for"}'
     )
     key, value = t["key"], t["value"]
-    _require(key in FIELD_BY_NAME, err, f"key {key!r} is not a config key")
+    _require(key in view.fields, err, f"key {key!r} is not a config key")
     _check_text(t["look_for"], "look_for", err)
     try:
-        moved = Config.from_dict({**link, key: value})
+        moved = view.make({**link, key: value})
     except ConfigError as e:
         raise err(e.message) from e
     was = getattr(base, key)
@@ -222,11 +247,11 @@ def _parse_try(t: Any, link: dict, base: Config, err) -> Try:
     return Try(key, value, t["look_for"])
 
 
-def _parse_claim(c: Any, configs: list[Config], err) -> Claim:
+def _parse_claim(c: Any, configs: list, view: _View, err) -> Claim:
     _require(isinstance(c, dict), err, "must be an object")
-    kind = c.get("kind")
-    _require(kind in CLAIM_KINDS, err, f"kind must be one of {', '.join(CLAIM_KINDS)}; got {kind!r}")
-    required, optional, needs = CLAIM_KINDS[kind]
+    kind, kinds = c.get("kind"), view.claim_kinds
+    _require(kind in kinds, err, f"kind must be one of {', '.join(kinds)}; got {kind!r}")
+    required, optional, needs = kinds[kind]
     _check_text(c.get("says"), "says", err)
     on_try, tries = c.get("try"), len(configs) - 1
     ok = on_try is None or type(on_try) is int and 0 <= on_try < tries
@@ -257,19 +282,27 @@ def get_lesson(lesson_id: str) -> Lesson:
     return _BY_ID[lesson_id]
 
 
-def lesson_config(lesson: Lesson) -> Config:
-    return Config.from_dict(dict(lesson.link))
+def lesson_config(lesson: Lesson) -> Config | CliffConfig:
+    """The lesson's setting: a :class:`Config` (view ``lab``) or a :class:`CliffConfig` (view ``cliff``)."""
+    return VIEWS[lesson.view].make(dict(lesson.link))
 
 
-def try_config(lesson: Lesson, i: int) -> Config:
+def try_config(lesson: Lesson, i: int) -> Config | CliffConfig:
     """The lesson's link with try ``i``'s one control moved."""
     t = lesson.tries[i]
-    return Config.from_dict({**lesson.link, t.key: t.value})
+    return VIEWS[lesson.view].make({**lesson.link, t.key: t.value})
 
 
 def lesson_query(lesson: Lesson) -> dict[str, str]:
     """The lesson's teaching-link query: the config's keys, the link version and ``lesson=<id>``."""
+    if lesson.view == "cliff":
+        return {"v": str(LINK_VERSION), **lesson_config(lesson).to_query(), "lesson": lesson.id}
     return {**lesson_config(lesson).to_query(), "lesson": lesson.id}
+
+
+def lesson_path(lesson: Lesson) -> str:
+    """The page a lesson's link opens."""
+    return "/cliff" if lesson.view == "cliff" else "/"
 
 
 # --- measuring claims -----------------------------------------------------------------------------------------
@@ -307,6 +340,8 @@ def check_claim(lesson: Lesson, claim: Claim) -> tuple[bool, str]:
     """
     cfg = lesson_config(lesson) if claim.on_try is None else try_config(lesson, claim.on_try)
     p, kind = claim.params, claim.kind
+    if lesson.view == "cliff":
+        return check_cliff_claim(cfg, kind, p)
     if kind == "fewer_params_than":
         task = get_task(cfg.task)
         mine, other = (parameter_count(build_model(replace(cfg, cell=c), task.input_size, task.output_size))

@@ -33,6 +33,18 @@ class PaddedLayout:
     def run(self, fused, seq, hx, flat, bias: bool):
         return fused(seq, hx, flat, bias, 1, 0.0, False, False, False)
 
+    def run_windows(self, fused, seq, hx, flat, bias: bool, window: int):
+        """:meth:`run` one window of ``window`` steps at a time, each starting from the previous one's
+        detached final state: the truncated backward pass of a loop that detaches every ``window`` steps."""
+        if not window or window >= self.T:
+            return self.run(fused, seq, hx, flat, bias)
+        outs = []
+        for start in range(0, self.T, window):
+            out, *final = self.run(fused, seq[start : start + window], hx, flat, bias)
+            outs.append(out)
+            hx = tuple(f.detach() for f in final) if len(final) > 1 else final[0].detach()
+        return (torch.cat(outs), *final)
+
     def reverse(self, seq: torch.Tensor) -> torch.Tensor:
         return seq.flip(0)
 
@@ -76,6 +88,27 @@ class PackedLayout:
 
     def run(self, fused, seq, hx, flat, bias: bool):
         return fused(seq, self.batch_sizes, hx, flat, bias, 1, 0.0, False, False)
+
+    def run_windows(self, fused, seq, hx, flat, bias: bool, window: int):
+        """As :meth:`PaddedLayout.run_windows`.  A window holds the sequences still running at its first
+        step (the first ``batch_sizes[start]`` of the longest-first batch); a sequence's final state comes
+        from the window holding its last step."""
+        if not window or window >= self.T:
+            return self.run(fused, seq, hx, flat, bias)
+        offsets = [0, *torch.cumsum(self.batch_sizes, 0).tolist()]
+        outs, finals = [], None
+        for start in range(0, self.T, window):
+            stop = min(start + window, self.T)
+            alive = int(self.batch_sizes[start])
+            if finals is not None:
+                cut = [f[:, :alive].detach() for f in finals]
+                hx = tuple(cut) if len(cut) > 1 else cut[0]
+            out, *final = fused(seq[offsets[start] : offsets[stop]], self.batch_sizes[start:stop], hx, flat, bias,
+                                1, 0.0, False, False)
+            outs.append(out)
+            # sequences that ended before this window keep the final state an earlier window gave them
+            finals = final if finals is None else [torch.cat([f, g[:, alive:]], 1) for f, g in zip(final, finals)]
+        return (torch.cat(outs), *finals)
 
     def reverse(self, seq: torch.Tensor) -> torch.Tensor:
         return seq[self._reverse_rows]

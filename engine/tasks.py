@@ -32,7 +32,7 @@ ARCHS: tuple[str, ...] = FIELD_BY_NAME["arch"].choices
 
 @dataclass(frozen=True)
 class Task:
-    name: str  # 'random' | 'adding' | 'copy' | 'sine' | 'sentiment' | 'pattern'
+    name: str  # 'random' | 'adding' | 'copy' | 'sine' | 'sentiment' | 'pattern' | 'reverse' | 'translate'
     input_size: int  # I
     output_size: int  # O: regression target dims, or number of classes
     classification: bool  # True: cross-entropy on class indices; False: MSE
@@ -48,7 +48,10 @@ class Batch:
 
 
 def input_steps(arch: str, T: int) -> tuple[int, ...]:
-    """Steps whose input reaches the network: one-to-many only t = 0, the others all."""
+    """Steps whose input reaches the network: one-to-many only t = 0, the others all.
+
+    For the encoder-decoder, t is a source step (the encoder reads all T) and a target step (scored, all T).
+    """
     _check_arch(arch, T)
     return (0,) if arch == "one-to-many" else tuple(range(T))
 
@@ -239,6 +242,60 @@ def _pattern_baseline(arch: str, T: int):
     return pattern_table(T).var(axis=0), None, "average pattern", "Ignores the cue and draws the mean of the patterns."
 
 
+# --- sentences for an encoder-decoder: copy, reverse, translate --------------------------------------
+
+_WORDS = 8  # source and target vocabulary
+# The fixed "dictionary": source word w translates to target word DICTIONARY[w], the same for every seed.
+DICTIONARY = (3, 6, 0, 7, 1, 4, 2, 5)
+
+
+def translation_order(T: int) -> np.ndarray:
+    """The reordering of the translation task: target position t takes source position order[t].
+
+    Adjacent pairs swap (0 1 2 3 4 -> 1 0 3 2 4), as an adjective and its noun swap between English
+    and Vietnamese; an odd last word stays.
+    """
+    order = np.arange(T)
+    pairs = T - T % 2
+    order[:pairs] = order[:pairs].reshape(-1, 2)[:, ::-1].reshape(-1)
+    return order
+
+
+def _sentence(T: int, N: int, g: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, _WORDS, (T, N), generator=g)  # (T, N) source words
+
+
+def _copy_sentence(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder-decoder's copy: T words in [0, 8), one-hot in the copy task's 10 inputs; y = the same words."""
+    words = _sentence(T, N, g)
+    return F.one_hot(words, _COPY_DELIMITER + 1).to(dtype), words.clone()  # (T, N, 10), (T, N)
+
+
+def _reverse(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """T words in [0, 8), one-hot (T, N, 8); y_t = the word at T-1-t, (T, N)."""
+    words = _sentence(T, N, g)
+    return F.one_hot(words, _WORDS).to(dtype), words.flip(0)
+
+
+def _translate(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """T words in [0, 8), one-hot (T, N, 8); y_t = DICTIONARY[word at translation_order(T)[t]], (T, N)."""
+    words = _sentence(T, N, g)
+    order = torch.from_numpy(translation_order(T))
+    return F.one_hot(words, _WORDS).to(dtype), torch.tensor(DICTIONARY)[words[order]]
+
+
+def _sentence_baseline(arch: str, T: int):
+    # Every target word is uniform over the 8 words and independent of the previous target word (the
+    # decoder's teacher-forced input), so without the source the best guess is uniform: ln 8 per step.
+    return np.full(T, math.log(_WORDS)), np.full(T, 1 / _WORDS), "guess a word", (
+        "Guesses uniformly among the 8 words without reading the source."
+    )
+
+
+# The copy task reads differently under the encoder-decoder: write the whole source back.
+_SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {"copy": (_copy_sentence, _sentence_baseline)}
+
+
 _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
     t.name: (t, gen, base)
     for t, gen, base in (
@@ -254,6 +311,11 @@ _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
          _sentiment, _sentiment_baseline),
         (Task("pattern", 4, 1, False, "one-to-many", "From a single cue at the start, draw one of four waves."),
          _pattern, _pattern_baseline),
+        (Task("reverse", 8, 8, True, "encoder-decoder", "Read a sentence of 8 words, then write it backwards."),
+         _reverse, _sentence_baseline),
+        (Task("translate", 8, 8, True, "encoder-decoder",
+              "Translate word by word through a fixed dictionary, swapping each adjacent pair."),
+         _translate, _sentence_baseline),
     )
 }  # fmt: skip
 
@@ -270,6 +332,8 @@ def make_batch(
 ) -> Batch:
     """N sequences of length T of ``task``, laid out for ``arch`` (see the module docstring)."""
     _, generate, _ = _entry(task)
+    if arch == "encoder-decoder" and task in _SENTENCE_FORM:
+        generate = _SENTENCE_FORM[task][0]
     if isinstance(N, bool) or not isinstance(N, int) or N < 1:
         raise ValueError(f"batch size N must be a positive integer; got {N!r}")
     fed = torch.zeros(T, dtype=torch.bool)
@@ -316,6 +380,8 @@ def baseline(task: str, arch: str, T: int) -> dict:
     Every figure is exact (analytic), not estimated.
     """
     _, _, base = _entry(task)
+    if arch == "encoder-decoder" and task in _SENTENCE_FORM:
+        base = _SENTENCE_FORM[task][1]
     steps = list(scored_steps(arch, T))
     loss, accuracy, name, description = base(arch, T)
     return {

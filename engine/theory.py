@@ -55,10 +55,12 @@ def weight_figures(module: nn.RNNBase, cell: str, nonlinearity: str) -> dict:
     }
 
 
-def geometric_bound(grad_out_norm: np.ndarray, contraction: list[list[float]]) -> np.ndarray:
+def geometric_bound(grad_out_norm: np.ndarray, contraction: list[list[float]], tbptt: int = 0) -> np.ndarray:
     """Bound (L, D, T) on ‖∂L/∂h_t‖: b_t = ‖δ_t‖ + η b_{t+1} (the reverse direction runs the other way).
 
     ``grad_out_norm`` (L, D, T) holds ‖δ_t‖, the gradient the loss or the layer above injects at t.
+    With truncated BPTT (``tbptt`` = k > 0) nothing crosses a window's start: b_t = ‖δ_t‖ where t+1 begins a
+    window (every k-th step of each direction's own order).
     """
     L, D, T = grad_out_norm.shape
     bound = np.empty((L, D, T))
@@ -70,7 +72,7 @@ def geometric_bound(grad_out_norm: np.ndarray, contraction: list[list[float]]) -
                 b = np.empty(T)
                 acc = 0.0
                 for t in range(T - 1, -1, -1):
-                    acc = delta[t] + eta * acc
+                    acc = delta[t] + (0.0 if tbptt and (t + 1) % tbptt == 0 else eta * acc)
                     b[t] = acc
                 bound[layer, d] = b if d == 0 else b[::-1]
     return bound

@@ -27,6 +27,14 @@ step 0 reads ∂L/∂h_0 the same way.  With ``proj_size`` P > 0 the recurrent s
 h_t = W_hr (o_t ⊙ tanh c_t), P wide: W_hh is (4H, P), and so is the zero input's block.
 A ``PackedSequence`` runs through the fused kernel's packed form; the reverse direction runs on
 every sequence reversed within its length (see engine/sequences.py).
+
+Truncated backpropagation through time (``tbptt`` = k > 0) cuts each direction's processing order into
+windows of k steps, starting at its own first step (t = 0, k, 2k, … forward; t = T−1, T−1−k, … reverse):
+each window is one fused call from the detached final state of the one before, exactly as a loop that
+detaches every k steps.  Every layer is cut at the same steps; the input a layer passes up is never cut.
+The zero input still reads W_hhᵀ · ∂L/∂(pre-activations) at a window's first step, the gradient the
+detach throws away, so the analysis leaves it out there, and the recurrence factors (f_t, the GRU's z_t)
+are zero across a cut.
 """
 
 from __future__ import annotations
@@ -148,16 +156,23 @@ class TraceRun:
     finals: list[tuple[torch.Tensor, ...]]  # per layer*D + d: (h_n,) or (h_n, c_n), grad retained
     output: torch.Tensor | PackedSequence
     unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
+    tbptt: int = 0  # window length of truncated BPTT; 0 is full BPTT
 
 
-def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
+def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0):
     """Run ``module`` forward as its own ``forward(inputs, hx)`` would, ready to be traced.
+
+    ``tbptt`` = k > 0 detaches the state entering every window of k steps (see the module docstring); the
+    forward values are unchanged, the backward pass is the truncated one.
 
     Returns ``(run, output, h_n)``: ``output`` and ``h_n`` (``(h_n, c_n)`` for the LSTM) as the module
     returns them, differentiable.  Backpropagate a loss built on them, then call :func:`finish_trace`.
     ``name`` names the module in error messages.
     """
     cell, mode = _cell_name(module, name)
+    if isinstance(tbptt, bool) or not isinstance(tbptt, int) or tbptt < 0:
+        raise ValueError(f"{name}: tbptt must be an integer ≥ 0 (0 is full backpropagation through time); "
+                         f"got {tbptt!r}")
     if module.training and module.dropout > 0 and module.num_layers > 1:
         raise ValueError(
             f"{name}: dropout={module.dropout} while training makes the trace random; call .eval() or set dropout=0"
@@ -191,7 +206,7 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
             flat += [w_hr] if w_hr is not None else []
             seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
             seq = layout.reverse(seq) if d else seq
-            half, *final = layout.run(fused, seq, initial(layer * D + d), flat, module.bias)
+            half, *final = layout.run_windows(fused, seq, initial(layer * D + d), flat, module.bias, tbptt)
             for f in final:
                 f.retain_grad()
             finals.append(tuple(final))
@@ -213,7 +228,7 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module"):
     h_n = [torch.cat([f[i] for f in finals]) for i in range(len(finals[0]))]  # (L*D, N, ·)
     h_n = [h if unsort is None else h.index_select(1, unsort) for h in h_n]
     h_n = [h if batched else h.squeeze(1) for h in h_n]
-    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort)
+    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt)
     return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
 
 
@@ -230,6 +245,11 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
     grad_out_norm = np.empty((L, D, T))
     grad_h0 = np.empty((L, D, N, P), dtype=dtype)
     grad_c0 = np.empty((L, D, N, H), dtype=dtype) if cell == "lstm" else None
+    # cut[t]: processing step t starts a window after the first, so nothing flows back from it to t-1
+    cut = np.zeros(T, dtype=bool)
+    if run.tbptt:
+        cut[run.tbptt :: run.tbptt] = True
+    keep = torch.from_numpy(~cut)[:, None, None]
     with torch.no_grad():
         layer_in = run.x
         for layer in range(L):
@@ -256,13 +276,13 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
                 rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
                 # a_t: everything ∂L/∂h_t receives except (GRU) z_{t+1} ⊙ ∂L/∂h_{t+1}
                 a = direct.clone()
-                a[:-1] += rec[1:]
+                a[:-1] += rec[1:] * keep[1:]
                 g0 = rec[0].numpy()
                 if cell == "gru":
                     g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
                     w_hn = w_hh[2 * H :]
-                    a[:-1] += (gates["reset"][1:] * g_new[1:]) @ w_hn
-                    z = _masked(gates["update"].numpy(), layout)
+                    a[:-1] += ((gates["reset"][1:] * g_new[1:]) @ w_hn) * keep[1:]
+                    z = _cut(_masked(gates["update"].numpy(), layout), cut)
                     grad_h = _scan(a.numpy(), z, None, backward=True)
                     g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
                 else:
@@ -283,7 +303,7 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
                     a_c = grad_m * o * (1 - tanh_c * tanh_c)
                     if c_n[0].grad is not None:
                         layout.add_at_last(a_c, c_n[0].grad[0].numpy())
-                    f = _masked(f, layout)
+                    f = _cut(_masked(f, layout), cut)
                     grad_c = _scan(a_c, f, None, backward=True)
                     grad_c0[layer, d] = f[0] * grad_c[0]
                     per_unit["cell_state"][layer, d] = unflip(c)
@@ -327,6 +347,15 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
     )
 
 
+def _cut(m: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """Zero a recurrence factor at the first step of each truncation window: the detach sends nothing back."""
+    if not cut.any():
+        return m
+    m = m.copy()
+    m[cut] = 0
+    return m
+
+
 def _masked(m: np.ndarray, layout) -> np.ndarray:
     """Zero a step's recurrence factor past each sequence's end, so padding sends nothing back."""
     return m if layout.valid is None else np.where(layout.valid[..., None], m, 0)
@@ -337,6 +366,7 @@ def trace_module(
     inputs: torch.Tensor | PackedSequence,
     loss: Callable[[torch.Tensor | PackedSequence], torch.Tensor],
     hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
+    tbptt: int = 0,
 ) -> ModuleTrace:
     """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
 
@@ -349,8 +379,13 @@ def trace_module(
     state ``h_n`` too, or a module inside a model: :func:`engine.modules.trace_submodules`).  Afterwards the
     module's parameters (and ``hx``, if it requires grad) hold the same ``.grad`` a plain
     ``loss(module(inputs, hx)[0]).backward()`` would leave.
+
+    ``tbptt`` = k > 0 traces truncated backpropagation through time: the state entering every window of k
+    steps is detached (each direction's windows start at its own first step; every layer is cut at the same
+    steps), and ``grad_h``, ``grad_c`` and the parameters' ``.grad`` are the truncated gradient a loop that
+    detaches every k steps leaves.  0 is full backpropagation through time.
     """
-    run, output, _ = start_trace(module, inputs, hx)
+    run, output, _ = start_trace(module, inputs, hx, tbptt=tbptt)
     value = loss(output)
     value.backward()
     return finish_trace(run, float(value.detach()))

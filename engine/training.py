@@ -3,7 +3,8 @@
 The trainer knows the config, not the page: a listener (the server, a test, a notebook) receives a
 :class:`TrainStep` after every optimizer step.  Every ``profile_every`` steps the backward pass goes
 through :func:`engine.tracing.trace_module`, which leaves the same gradients as a plain backward and
-also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.
+also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.  With ``tbptt`` every
+step's backward is the truncated one (:func:`engine.tracing.start_trace`'s windows).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine.checkpoint import fit_inputs
 from engine.clipping import clip_gradients
 from engine.config import Config
-from engine.network import RecurrentModel, build_model, data_generator
+from engine.network import DATA_STREAM, EncoderDecoderModel, RecurrentModel, build_model, data_generator
+from engine.seq2seq import encoder_decoder_loss, trace_encoder_decoder
+from engine.series import Series, series_baseline, series_batch
 from engine.tasks import baseline, get_task, make_batch, metric, task_loss
-from engine.tracing import trace_module
+from engine.tracing import start_trace, trace_module
 
 # At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
 MIN_PROFILES = 100
@@ -42,7 +46,7 @@ class TrainStep:
     clip_coef: float | None  # norm clipping's coefficient (1.0 when not clipping, None for value clipping)
     clipped: bool  # clipping changed the gradient at this step
     metric: float | None  # accuracy for classification tasks
-    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None
+    profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None; (L, D, 2T) encoder-decoder
     elapsed: float  # seconds since training started
 
 
@@ -53,7 +57,7 @@ class TrainResult:
     diverged_at: int | None  # step whose loss or gradient was not finite
     message: str
     final_loss: float | None
-    model: RecurrentModel
+    model: RecurrentModel | EncoderDecoderModel
 
 
 def profile_every(steps: int) -> int:
@@ -63,14 +67,27 @@ def profile_every(steps: int) -> int:
 class Trainer:
     """Train ``build_model(cfg)`` for ``cfg.steps`` steps on fresh batches of ``cfg.task``."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, model: RecurrentModel | None = None, series: Series | None = None):
+        """``model``: start from these weights (an uploaded model) instead of ``build_model(cfg)``.
+
+        A model whose input size is not the task's trains on N(0, 1) inputs of its width, with the task's
+        targets (engine.checkpoint.fit_inputs).  ``series``: train on windows of this series instead of
+        ``cfg.task`` (engine.series), one input and one output.
+        """
         self.cfg = cfg
+        self.series = series
         task = get_task(cfg.task)
-        self.model = build_model(cfg, task.input_size, task.output_size)
+        sizes = (1, 1) if series is not None else (task.input_size, task.output_size)
+        self.model = build_model(cfg, *sizes) if model is None else model
+        self.input_size = self.model.rnn.input_size
+        self.inputs = torch.Generator().manual_seed(cfg.seed + 2 * DATA_STREAM)  # used only for other widths
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.model.parameters(), lr=cfg.lr)
         self.data = data_generator(cfg.seed)
-        self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
-        self.classification = task.classification
+        if series is not None:
+            self.baseline = series_baseline(series, cfg.arch, cfg.seq_len)
+        else:
+            self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
+        self.classification = task.classification and series is None
         self.listeners: list[Callable[[TrainStep], None]] = []
         self.last: TrainStep | None = None  # the latest step's report
         self.result: TrainResult | None = None  # set when steps() ends
@@ -81,7 +98,11 @@ class Trainer:
     def step(self, k: int, with_profile: bool) -> tuple[TrainStep, bool]:
         """One optimizer step; returns the step's report and whether it stayed finite."""
         cfg = self.cfg
-        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        if self.series is not None:
+            batch = series_batch(self.series, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        else:
+            batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+        batch = fit_inputs(batch, self.input_size, cfg.arch, self.inputs)
         self.optimizer.zero_grad(set_to_none=True)
         preds: list[torch.Tensor] = []
 
@@ -90,11 +111,23 @@ class Trainer:
             return task_loss(preds[-1], batch)
 
         profile = None
-        if with_profile:
-            mt = trace_module(self.model.rnn, batch.x, loss_fn)
+        if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/seq2seq.py)
+            if with_profile:
+                ht = trace_encoder_decoder(self.model, batch)
+                loss, profile = ht.loss, ht.joined("grad_h_norm")
+                preds.append(ht.logits)
+            else:
+                value, logits = encoder_decoder_loss(self.model, batch)
+                value.backward()
+                loss = float(value.detach())
+                preds.append(logits)
+        elif with_profile:
+            mt = trace_module(self.model.rnn, batch.x, loss_fn, tbptt=cfg.tbptt)
             loss, profile = mt.loss, mt.grad_h_norm
         else:
-            out, _ = self.model.rnn(batch.x)
+            # Truncated BPTT runs the tracer's own windowed forward, so the gradient the optimizer uses is the
+            # one the trace shows; full BPTT is the plain fused module.
+            out = start_trace(self.model.rnn, batch.x, tbptt=cfg.tbptt)[1] if cfg.tbptt else self.model.rnn(batch.x)[0]
             value = loss_fn(out)
             value.backward()
             loss = float(value.detach())

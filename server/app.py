@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from engine import trace_config
 from server import openapi
 from server.hub import Hub
-from server.routes import api, docs, health, lessons, pages, script, stream
+from server.routes import api, cliff, docs, health, lessons, pages, script, stream
 from server.security import SecurityHeaders
 from server.settings import Settings
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
     )
     app.state.hub = Hub(settings, tracer or trace_config)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, lessons, api, script, stream, docs):
+    for module in (health, pages, lessons, api, script, cliff, stream, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     app.add_middleware(SecurityHeaders, settings=settings)

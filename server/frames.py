@@ -77,6 +77,7 @@ def start_fields(trace: Trace) -> dict[str, Any]:
         "theory": {k: v for k, v in trace.theory.items() if k not in per_step},
         "param_count": trace.param_count,
         "layout": layout(trace),
+        "handoff": trace.handoff,  # encoder-decoder: the first decoder step of the 2T-step axis; else None
     }
 
 
@@ -96,7 +97,8 @@ def underflow_step(trace: Trace) -> int | None:
     followed in the order backpropagation visits it: t descending for the forward direction,
     ascending for the reverse one.  A step counts when its norm is exactly 0 and the step
     visited just before it had a finite, non-zero norm.  Zeros before the loss has entered
-    (e.g. the reverse direction of a many-to-one model) are structural, not underflow.
+    (e.g. the reverse direction of a many-to-one model) are structural, not underflow, and so are
+    zeros across a truncated-BPTT window's start (``tbptt``: the state was detached there).
     """
     norm = trace.grad_h_norm  # (L, D, T)
     if trace.grad_c_norm is not None:
@@ -107,6 +109,12 @@ def underflow_step(trace: Trace) -> int | None:
         before[:, 1, 1:] = norm[:, 1, :-1]
     with np.errstate(invalid="ignore"):
         falls = (norm == 0) & np.isfinite(before) & (before > 0)
+    k, T = trace.config.tbptt, norm.shape[2]
+    if k:  # a fall across a truncation window's start is the detach, not underflow
+        t = np.arange(T)
+        falls[:, 0, (t + 1) % k == 0] = False
+        if norm.shape[1] == 2:
+            falls[:, 1, (T - t) % k == 0] = False
     steps = np.flatnonzero(falls.any(axis=(0, 1)))
     return int(steps.max()) if steps.size else None
 
@@ -121,6 +129,7 @@ def done_fields(trace: Trace) -> dict[str, Any]:
         "clipped_fraction": trace.clipped_fraction,
         "overflow_t": overflow_step(trace),
         "underflow_t": underflow_step(trace),
+        "handoff_grad_norm": trace.handoff_grad_norm,
     }
 
 
@@ -179,8 +188,9 @@ def json_value_count(cfg: Config) -> int:
     Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, T, H), and the (T, O) outputs.
     """
     K = 1 + (cfg.cell == "lstm") + len(GATES[cfg.cell])
-    cells = cfg.num_layers * cfg.num_directions * cfg.seq_len * cfg.hidden_size
-    return (K + 1) * cells + cfg.seq_len * get_task(cfg.task).output_size
+    span = 2 * cfg.seq_len if cfg.arch == "encoder-decoder" else cfg.seq_len  # encoder then decoder steps
+    cells = cfg.num_layers * cfg.num_directions * span * cfg.hidden_size
+    return (K + 1) * cells + span * get_task(cfg.task).output_size
 
 
 def value_count(trace: Trace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,3 +29,27 @@ class Hub:
         self.scheduler = Scheduler(settings)
         self.sharing = Sharing(self.scheduler, tracer, settings.cache_bytes, settings.cache_url)
         self.activity = Activity()
+        self.sessions: set = set()  # open sessions, for the stall watchdog
+        self._watchdog: asyncio.Task | None = None
+
+    def watch(self, session) -> None:
+        """Track ``session`` for stalls; the one watchdog task starts with the first session of a loop."""
+        self.sessions.add(session)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch_stalls())
+
+    def unwatch(self, session) -> None:
+        self.sessions.discard(session)
+
+    async def _watch_stalls(self) -> None:
+        """Close every socket whose send has made no progress for ``stall_seconds``.
+
+        One task for the whole process, a few checks per limit: a timer around every send (or a
+        watchdog per socket) would cost more than the sends themselves in a room of sockets.
+        """
+        while self.sessions:
+            await asyncio.sleep(self.settings.stall_seconds / 4)
+            now = time.monotonic()
+            for session in [s for s in self.sessions if s.stalled(now)]:
+                self.sessions.discard(session)
+                asyncio.get_running_loop().create_task(session.close_stalled())

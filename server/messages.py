@@ -12,9 +12,10 @@ from typing import Any
 from engine import Config, ConfigError
 from server.wire import loads_strict, nesting_too_deep
 
-MESSAGE_TYPES = ("run", "train", "stop")
+MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set()}
+ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity"},
+                "clear_model": set(), "series": {"bytes", "column"}, "clear_series": set()}
 
 
 class ProtocolError(ValueError):
@@ -33,8 +34,11 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Message:
-    type: str  # 'run' | 'train' | 'stop'
+    type: str  # 'run' | 'train' | 'stop' | 'model' | 'clear_model'
     config: Config | None = None  # for run and train
+    size: int | None = None  # model: bytes of the binary frame that follows
+    nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
+    column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
 
 
 def _size(text: str) -> int:
@@ -77,15 +81,17 @@ def validate_message(data: Any) -> Message:
     kind = data["type"]
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {kind!r}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
-    request = None if kind == "stop" else kind
+    request = kind if kind in ("run", "train") else None
     unknown = sorted(str(k) for k in data if k != "type" and k not in ALLOWED_KEYS[kind])
     if unknown:
         allowed = ", ".join(sorted(ALLOWED_KEYS[kind])) or "nothing"
         raise ProtocolError(
             f"unknown key {unknown[0]!r} in a {kind!r} message; it may carry {allowed}", unknown[0], request
         )
-    if kind == "stop":
-        return Message("stop")
+    if kind in ("stop", "clear_model", "clear_series"):
+        return Message(kind)
+    if kind in ("model", "series"):
+        return _upload_message(kind, data)
     raw = data.get("config", {})
     if not isinstance(raw, dict):
         raise ProtocolError(
@@ -96,6 +102,21 @@ def validate_message(data: Any) -> Message:
     except ConfigError as e:
         raise ProtocolError(e.message, e.field, request) from None
     return Message(kind, config)
+
+
+def _upload_message(kind: str, data: dict) -> Message:
+    size = data.get("bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ProtocolError(f"bytes must be the {kind} file's size, a positive integer; got {size!r}", "bytes")
+    if kind == "series":
+        column = data.get("column")
+        if column is not None and (isinstance(column, bool) or not isinstance(column, (str, int))):
+            raise ProtocolError(f"column must be a header name or a 0-based index; got {column!r}", "column")
+        return Message("series", size=size, column=column)
+    nonlinearity = data.get("nonlinearity")
+    if nonlinearity is not None and nonlinearity not in ("tanh", "relu"):
+        raise ProtocolError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}", "nonlinearity")
+    return Message("model", size=size, nonlinearity=nonlinearity)
 
 
 def _json_kind(value: Any) -> str:

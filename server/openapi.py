@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from engine.cliff import CLIFF_FIELDS
 from engine.config import FIELDS, Field
 
 JSON = "application/json"
@@ -83,6 +84,9 @@ TRACE = {
         "forward": {"type": "object", "description": "Each name of layout.forward: an (L, D, T, H) array."},
         "backward": {"type": "object", "description": "grad_h (L, D, T, H) and the per-step (L, D, T) series."},
         "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms."},
+        "model": {"type": "object", "description": "Only for an uploaded model: its sha256, prefix, input_size, "
+                  "read-out and notes on what came from the file."},
+        "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
 CONFIG_FIELDS = {
@@ -115,10 +119,55 @@ LESSONS = {
     },
 }
 
+CLIFF_PATH = {
+    "type": "object",
+    "required": ["w", "b", "loss", "grad_norm", "step", "stopped_at"],
+    "description": "One gradient descent from (w0, b0): the points visited, the loss at each, ‖∇L‖ before clipping "
+    "and the length of each move.",
+}
+CLIFF = {
+    "type": "object",
+    "description": "The one-unit RNN's loss over the (w, b) grid and both descents (docs/protocol.md, \"The cliff\").",
+    "required": ["config", "grid", "paths", "fields", "link_version"],
+    "properties": {
+        "config": {"type": "object", "required": [f.name for f in CLIFF_FIELDS]},
+        "grid": {"type": "object", "required": ["w", "b", "loss"],
+                 "description": "w (R,), b (R,) and loss (R, R), rows along b."},
+        "paths": {"type": "object", "required": ["plain", "clipped"],
+                  "properties": {"plain": CLIFF_PATH, "clipped": CLIFF_PATH}},
+        "fields": {"type": "array", "items": {"type": "object", "required": ["name", "type", "default"]}},
+        "link_version": {"type": "integer"},
+    },
+}  # fmt: skip
+
+
+def query_parameters(table: tuple[Field, ...]) -> list[dict[str, Any]]:
+    """A table's keys as optional query parameters, each with its schema."""
+    return [{"name": f.name, "in": "query", "required": False, "schema": field_schema(f)} for f in table]
+
+
 TRACE_BODY = {
     "required": True,
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
-    "content": {JSON: {"schema": config_schema(complete=False)}},
+    "content": {
+        JSON: {"schema": config_schema(complete=False)},
+        # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["config", "model"],  # or "series" in place of "model": either or both
+            "properties": {
+                "config": {"type": "string", "description": "A config object as JSON text; cell, hidden_size, "
+                           "num_layers and bidirectional come from the file; a vanilla RNN's nonlinearity is "
+                           "required."},
+                "model": {"type": "string", "format": "binary", "description": "torch.save(module.state_dict()) "
+                          "of an nn.RNN/LSTM/GRU or a model holding one (GFL_MAX_MODEL_BYTES, 8 MiB by default)."},
+                "series": {"type": "string", "format": "binary", "description": "A CSV of a numeric series "
+                           "(one column, or the column part's under a header; at most 2 MB): the data becomes "
+                           "windows of seq_len steps predicting the next value, normalised."},
+                "column": {"type": "string", "description": "The series' column: a header name or a 0-based index."},
+            },
+        }},
+    },
 }
 
 # (method, path) -> the operation's responses (and request body).  Every status a route can answer.
@@ -127,11 +176,15 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
         "requestBody": TRACE_BODY,
         "responses": {
             "200": _json("The whole trace.", TRACE),
-            "400": _json("The body is not JSON, not an object, or nested too deeply.", ERROR),
-            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default).", ERROR),
+            "400": _json("The body is not JSON, not an object, or nested too deeply; a multipart body that is "
+                         "malformed or lacks its config or model part.", ERROR),
+            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default), or the "
+                         "uploaded model over GFL_MAX_MODEL_BYTES.", ERROR),
             "422": _json(
                 "A config value outside its range or choices, an unknown key, a model over the work cap, "
-                "or a trace with more per-unit values than JSON is sent for (stream those over /ws).",
+                "or a trace with more per-unit values than JSON is sent for (stream those over /ws); a multipart "
+                "config part that is not a JSON object of config keys; an uploaded model file that is not a "
+                "state_dict of one RNN/LSTM/GRU, naming the key at fault.",
                 ERROR,
             ),
             "503": _json(
@@ -159,6 +212,18 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
     ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
     ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},
+    ("get", "/api/cliff"): {
+        "parameters": query_parameters(CLIFF_FIELDS),
+        "responses": {
+            "200": _json("The loss grid and both descents.", CLIFF),
+            "422": _json("A key outside its range or choices, an unknown key, or a grid edge not above the other.",
+                         ERROR),
+        },
+    },
+    # The page reads the same keys as /api/cliff, but a bad one is a notice on the page, not an error status.
+    ("get", "/cliff"): {
+        "responses": {"200": _html("The cliff view; a bad link key falls back to its default with a notice.")},
+    },
     ("get", "/"): {
         "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}
     },

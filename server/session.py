@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from engine import Config
+from engine import Config, ConfigError
+from engine.checkpoint import CheckpointError
+from engine.series import SeriesError
 from server import cost
 from server.hub import Hub
 from server.messages import ProtocolError, parse_message
+from server.private import OwnModel, load_own_model, load_own_series, serve_private, shape_own
 from server.recording import Unit
 from server.scheduler import Busy
 from server.wire import dumps
@@ -35,16 +40,17 @@ from server.wire import dumps
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    run: int | None  # the run this unit belongs to; None for frames that are never dropped
-    unit: Unit  # its text is labelled with `run` as it is sent
-
-
 @dataclass
 class InFlight:
     run: int
     scope: anyio.CancelScope
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    run: int | None  # the run these units belong to; None for frames that are never dropped
+    units: Sequence[Unit]  # their texts are labelled with `run` as they are sent
+    ends: InFlight | None = None  # the request these are the last units of: it is over once they are sent
 
 
 class Session:
@@ -58,20 +64,24 @@ class Session:
         self.dropped_through = 0  # frames of runs numbered <= this are never sent
         self.tg: TaskGroup | None = None
         self.send_started: float | None = None  # time.monotonic() the send in progress began, if any
+        self.own_model: OwnModel | None = None  # an uploaded model every run and train uses until cleared
+        self.own_series = None  # an uploaded engine.series.Series every run and train uses until cleared
+        self.announced = None  # a model or series message whose binary frame is the next frame
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
+        self.hub.watch(self)
         try:
             async with anyio.create_task_group() as tg:
                 self.tg = tg
                 tg.start_soon(self.sender)
-                tg.start_soon(self.watchdog)
                 try:
                     await self.receiver()
                 finally:
                     tg.cancel_scope.cancel()
         finally:
             self.hub.activity.sessions -= 1
+            self.hub.unwatch(self)
 
     # -- receiving ---------------------------------------------------------------
 
@@ -86,9 +96,15 @@ class Session:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
+            announced, self.announced = self.announced, None
             if text is None:
-                await self.error("binary frames are not accepted; send JSON text", None)
+                if announced is not None:
+                    await self.take_model(announced, message.get("bytes") or b"")
+                else:
+                    await self.error("binary frames are not accepted; send JSON text", None)
                 continue
+            if announced is not None and announced.size <= self.model_cap:
+                await self.error("expected the model file as a binary frame after the model message", "model")
             try:
                 msg = parse_message(text, self.settings.max_message_bytes, self.settings.max_depth)
             except ProtocolError as e:
@@ -98,19 +114,78 @@ class Session:
             if msg.type == "stop":
                 await self.cancel_current()
                 continue
+            if msg.type in ("model", "clear_model", "series", "clear_series"):
+                await self.upload_message(msg)
+                continue
             run = await self.new_run()
-            too_long = training_too_long(msg.config, self.settings.max_train_seconds) if msg.type == "train" else None
+            config, own = msg.config, None
+            if self.own_model is not None or self.own_series is not None:
+                try:
+                    config, ckpt = shape_own(msg.config, self.own_model, self.own_series)
+                except (CheckpointError, ConfigError, SeriesError) as e:
+                    field = (e.field if isinstance(e, ConfigError)
+                             else "seq_len" if isinstance(e, SeriesError) else "model")
+                    await self.error(e.message, field, run)
+                    continue
+                own = (ckpt, self.own_series)
+            too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
             if too_long is not None:
                 await self.error(too_long, "steps", run)
                 continue
             flight = InFlight(run, anyio.CancelScope())
             self.current = flight
             assert self.tg is not None
-            self.tg.start_soon(self.request, flight, msg.type, msg.config)
+            self.tg.start_soon(self.request, flight, msg.type, config, own)
+
+    # -- the socket's own model (server/private.py) -------------------------------
+
+    @property
+    def model_cap(self) -> int:
+        return min(self.settings.max_model_bytes, self.settings.max_frame_bytes)
+
+    async def upload_message(self, msg) -> None:
+        if msg.type in ("clear_model", "clear_series"):
+            if msg.type == "clear_model":
+                self.own_model = None
+            else:
+                self.own_series = None
+            cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
+            await self.outbox.send(Outgoing(None, (Unit(dumps({"type": cleared, "run": None})),)))
+            return
+        self.announced = msg  # the next frame is its file; one over the cap is read and dropped
+        if msg.size > self.model_cap:
+            await self.error(f"the {msg.type} file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
+                             "over the socket", "bytes")
+
+    async def take_model(self, announced, data: bytes) -> None:
+        if announced.size > self.model_cap:
+            return  # refused when announced
+        if len(data) != announced.size:
+            await self.error(f"the binary frame has {len(data):,} bytes; the {announced.type} message announced "
+                             f"{announced.size:,}", "bytes")
+            return
+        if announced.type == "series":
+            try:
+                series, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
+            except SeriesError as e:
+                await self.error(e.message, "series")
+                return
+            self.own_series = series
+            await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
+            return
+        try:
+            model, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
+                                                           announced.nonlinearity)
+        except CheckpointError as e:
+            field = "nonlinearity" if e.key is None and "nonlinearity" in e.message else "model"
+            await self.error(e.message, field)
+            return
+        self.own_model = model
+        await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = {"type": "error", "run": run, "message": message, "field": field}
-        await self.outbox.send(Outgoing(None, Unit(dumps(frame))))  # already labelled; never dropped
+        await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))  # already labelled; never dropped
 
     async def new_run(self) -> int:
         """Cancel the run in flight and number the new request."""
@@ -128,27 +203,31 @@ class Session:
         # Runs start in order, so every run up to this one has finished or is cancelled:
         # the sender drops what they queued, but not the cancelled frame (run None).
         self.dropped_through = flight.run
-        await self.outbox.send(Outgoing(None, Unit(dumps({"type": "cancelled", "run": flight.run}))))
+        await self.outbox.send(Outgoing(None, (Unit(dumps({"type": "cancelled", "run": flight.run})),)))
 
     # -- requests ----------------------------------------------------------------
 
-    async def request(self, flight: InFlight, kind: str, config: Config) -> None:
+    async def request(self, flight: InFlight, kind: str, config: Config, own=None) -> None:
         """Stream the result of a run or train request, shared with every socket that asks the same."""
 
-        async def deliver(unit: Unit) -> None:
-            await self.outbox.send(Outgoing(flight.run, unit))
+        async def deliver(units: Sequence[Unit]) -> None:
+            await self.outbox.send(Outgoing(flight.run, units))
 
         async def waiting(place: int) -> None:
-            await self.outbox.send(Outgoing(flight.run, Unit(dumps({"type": "queued", "position": place}))))
+            await self.outbox.send(Outgoing(flight.run, (Unit(dumps({"type": "queued", "position": place})),)))
 
         with flight.scope:
             try:
-                await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+                if own is None:
+                    await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+                else:  # the socket's own model or data: computed for it alone, never cached (server/private.py)
+                    await serve_private(self.hub.scheduler, kind, config, *own, deliver, self)
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,
                          "retry_after_s": e.retry_after_s}  # fmt: skip
-                await self.outbox.send(Outgoing(flight.run, Unit(dumps(frame))))
-            self._finish(flight)
+                await self.outbox.send(Outgoing(flight.run, (Unit(dumps(frame)),)))
+            # Still the request in flight until the sender has sent its last unit: a stop meanwhile cancels it.
+            await self.outbox.send(Outgoing(flight.run, (), ends=flight))
 
     def _finish(self, flight: InFlight) -> None:
         if self.current is flight:
@@ -159,41 +238,44 @@ class Session:
     async def sender(self) -> None:
         """Drain the outbox onto the socket; a failed send ends the session."""
         activity = self.hub.activity
+        sent = 0
         try:
             async for item in self.outbox_reader:
-                if item.run is not None and item.run <= self.dropped_through:
-                    continue
-                unit = item.unit
-                self.send_started = time.monotonic()
-                if unit.text is not None:
-                    await self.ws.send_text(unit.text_for(item.run) if item.run is not None else unit.text)
-                    activity.frames_sent += 1
-                if unit.data is not None:
-                    await self.ws.send_bytes(unit.data)
-                    activity.frames_sent += 1
-                self.send_started = None
+                for unit in item.units:
+                    # Checked before every unit: a cancel that lands mid-item stops the rest of it.
+                    if item.run is not None and item.run <= self.dropped_through:
+                        break
+                    self.send_started = time.monotonic()
+                    if unit.text is not None:
+                        await self.ws.send_text(unit.text_for(item.run) if item.run is not None else unit.text)
+                        activity.frames_sent += 1
+                    if unit.data is not None:
+                        await self.ws.send_bytes(unit.data)
+                        activity.frames_sent += 1
+                    self.send_started = None
+                    sent += 1
+                    if unit.data is not None or sent % 16 == 0:
+                        # A send into a socket with room does not yield; let a stop be read between messages.
+                        await anyio.lowlevel.checkpoint()
+                if item.ends is not None:
+                    self._finish(item.ends)
         except (WebSocketDisconnect, OSError, RuntimeError):
             assert self.tg is not None
             self.tg.cancel_scope.cancel()
 
-    async def watchdog(self) -> None:
-        """Close the socket when one send has made no progress for ``stall_seconds``.
+    def stalled(self, now: float) -> bool:
+        """Whether one send has made no progress for ``stall_seconds`` (checked by the hub's watchdog)."""
+        started = self.send_started
+        return started is not None and now - started > self.settings.stall_seconds
 
-        A timer around every send would cost more than the send itself in a room of sockets; a
-        check a few times per limit is enough to release a stalled reader within ~1.25 limits.
-        """
-        limit = self.settings.stall_seconds
-        while True:
-            await anyio.sleep(limit / 4)
-            started = self.send_started
-            if started is not None and time.monotonic() - started > limit:
-                break
+    async def close_stalled(self) -> None:
+        """Close with 1008 (policy violation) and end the session, releasing everything it held."""
         self.hub.activity.stalled += 1
-        log.info("closing a socket whose frames stopped draining for %s s", limit)
+        log.info("closing a socket whose frames stopped draining for %s s", self.settings.stall_seconds)
+        if self.tg is not None:
+            self.tg.cancel_scope.cancel()
         with anyio.move_on_after(1.0):
             await self.ws.close(code=1008, reason="frames stopped draining")
-        assert self.tg is not None
-        self.tg.cancel_scope.cancel()
 
 
 def training_too_long(config: Config, budget_s: float) -> str | None:

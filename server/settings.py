@@ -55,6 +55,8 @@ class Settings:
     # Largest websocket frame the transport reads at all (uvicorn `ws_max_size`);
     # a bigger one closes the connection with code 1009.
     max_frame_bytes: int = 1024 * 1024
+    # Largest uploaded model file (a torch.save'd state_dict, POST /api/trace multipart or /ws).
+    max_model_bytes: int = 8 * 1024 * 1024
     # Deepest nesting of arrays/objects a client message may have.
     max_depth: int = 8
     # Frames (or text+binary pairs) buffered per socket before the run waits for the client.
@@ -86,6 +88,7 @@ class Settings:
             torch_threads=_env_int("GFL_TORCH_THREADS", default.torch_threads),
             max_message_bytes=_env_int("GFL_MAX_MESSAGE_BYTES", default.max_message_bytes),
             max_frame_bytes=_env_int("GFL_MAX_FRAME_BYTES", default.max_frame_bytes),
+            max_model_bytes=_env_int("GFL_MAX_MODEL_BYTES", default.max_model_bytes),
             max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
             outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
             max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[Unit], Awaitable[None]]
+Deliver = Callable[[Sequence[Unit]], Awaitable[None]]  # called with the units available, in order
 Waiting = Callable[[int], Awaitable[None]]  # told the flight's place in the queue while it waits
 
 
@@ -109,8 +109,7 @@ class Sharing:
         rec = self.memory.get(key)
         if rec is not None:
             self.stats.hits += 1
-            for unit in rec.units:
-                await deliver(unit)
+            await deliver(rec.units)  # one hand-over for the whole recording: a room asks for the same at once
             return
         flight = self.flights.get(key)
         if flight is None:
@@ -129,9 +128,11 @@ class Sharing:
     async def _follow(self, flight: Flight, deliver: Deliver, waiting: Waiting | None) -> None:
         sent = 0
         while True:
-            while sent < len(flight.units):
-                await deliver(flight.units[sent])
-                sent += 1
+            if sent < len(flight.units):
+                ready = flight.units[sent:]
+                await deliver(ready)
+                sent += len(ready)
+                continue
             if flight.finished:
                 return
             changed = flight.changed

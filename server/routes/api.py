@@ -14,6 +14,7 @@ from server.hub import Hub
 from server.recording import Unit
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
+from server.upload import is_multipart, trace_with_upload
 from server.wire import loads_strict, nesting_too_deep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -40,6 +41,8 @@ async def trace(request: Request) -> Response:
     config value or a trace too large for JSON; each with ``{"message", "field"}``.
     """
     hub: Hub = request.app.state.hub
+    if is_multipart(request):  # a config part and the user's own model (server/upload.py)
+        return await trace_with_upload(request, hub)
     settings = hub.settings
     body = bytearray()
     try:
@@ -77,8 +80,8 @@ async def trace(request: Request) -> Response:
         )
     outcome: dict[str, Unit | Busy] = {}
 
-    async def collect(unit: Unit) -> None:
-        outcome["unit"] = unit  # a document is one unit: the JSON bytes, or an error's text
+    async def collect(units) -> None:
+        outcome["unit"] = units[-1]  # a document is one unit: the JSON bytes, or an error's text
 
     async def compute() -> None:
         try:

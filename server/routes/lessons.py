@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from engine.lesson_numbers import render_lesson
-from engine.lessons import LESSONS, TOPICS, Lesson, lesson_query, try_config
+from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, try_config
 from server.responses import StrictJSONResponse
 
 router = APIRouter(tags=["lessons"])
@@ -30,7 +30,8 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
         "title": shown.title,
         "topic": lesson.topic,
         "summary": shown.summary,
-        "link": "/?" + urlencode(query),
+        "link": lesson_path(lesson) + "?" + urlencode(query),
+        "view": lesson.view,
         "config": dict(lesson.link),
         "explanation": list(shown.explanation),
         "analogy": shown.analogy,
@@ -40,7 +41,7 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
         "answer": shown.answer,
         "tries": [
             {"key": t.key, "value": t.value, "look_for": t.look_for,
-             "link": "/?" + urlencode({**try_config(lesson, i).to_query(), "lesson": lesson.id})}
+             "link": lesson_path(lesson) + "?" + urlencode({**try_config(lesson, i).to_query(), "lesson": lesson.id})}
             for i, t in enumerate(shown.tries)
         ],
         "claims": [c.says for c in lesson.claims],
@@ -50,7 +51,9 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
 
 
 # The lesson picker on every page: titles and links only, so a page without lesson= never waits for measuring.
-PICKER = [{"id": le.id, "title": le.title, "link": "/?" + urlencode(lesson_query(le))} for le in LESSONS]
+PICKER = [
+    {"id": le.id, "title": le.title, "link": lesson_path(le) + "?" + urlencode(lesson_query(le))} for le in LESSONS
+]
 
 _documents: dict[str, dict[str, Any]] | None = None
 _built = threading.Lock()
@@ -85,5 +88,3 @@ async def lessons_json() -> StrictJSONResponse:
 async def lessons_page(request: Request) -> HTMLResponse:
     context = {"lessons": list((await documents()).values()), "topics": TOPICS}
     return request.app.state.templates.TemplateResponse(request, "lessons.html", context)
-
-

@@ -4,6 +4,7 @@
 //   source.run(config)    ask for one trace of `config`; a newer request supersedes it
 //   source.train(config)  ask for a training of `config`, then the trained model's trace
 //   source.stop()         cancel the newest request
+//   source.upload(kind, bytes, extra) / source.clearUpload(kind)   the user's own model or series
 //   new Source(onFrame, onStatus)
 //     onFrame(frame, payload)  one step per forward/backward frame (docs/protocol.md), newest request only
 //     onStatus(status)         'connecting' | 'open' | 'closed'
@@ -37,6 +38,15 @@ export class SocketSource {
 
   stop() {
     this.socket.stop();
+  }
+
+  /** Keep a file on the socket for its runs ('model': a state_dict, 'series': a CSV); see docs/protocol.md. */
+  upload(kind, bytes, extra = {}) {
+    this.socket.upload(kind, bytes, extra);
+  }
+
+  clearUpload(kind) {
+    this.socket.clearUpload(kind);
   }
 
   /** The newest request's run number (a test hook: the e2e harness reads it). */

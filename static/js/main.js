@@ -16,6 +16,7 @@ import { PageState } from "./state.js";
 import { applyStaticCopy, makeSource } from "./static_copy.js";
 import { RunTrace } from "./trace.js";
 import { TrainingPanel } from "./training.js";
+import { UploadPanel, isUploadFrame } from "./upload.js";
 import { TraceViews } from "./views.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -112,6 +113,7 @@ async function main() {
   }, state));
 
   function onFrame(frame, payload) {
+    if (isUploadFrame(frame)) return upload.frame(frame); // the user's own model or series
     switch (frame.type) {
       case "start": {
         state.traceStarted(frame.run);
@@ -204,6 +206,7 @@ async function main() {
   const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form, embed: state.page.embed,
     actions: { play: () => player.play(), train: () => (actions.train(), training.bringIntoView()) } }));
 
+  const upload = (gfl.upload = new UploadPanel($("#upload"), { source, retrace: () => requestTrace("commit", true) }));
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
   bindDownloads(document.body, charts, () => trace);
   if (state.page.embed) applyEmbed(document, player);

@@ -63,6 +63,8 @@ export class TraceSocket {
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
       this.retry = 0;
+      // A new socket has none of the old one's files: send them again before any request.
+      for (const [kind, { bytes, extra }] of Object.entries(this.uploads || {})) this.upload(kind, bytes, extra);
       this.onStatus("open");
       if (this.pending) this.send(this.pending);
       this.pending = null;
@@ -104,6 +106,19 @@ export class TraceSocket {
 
   stop() {
     this.send({ type: "stop" });
+  }
+
+  /** Send a file the socket keeps (kind 'model' or 'series'): its announcement, then one binary frame. */
+  upload(kind, bytes, extra = {}) {
+    this.uploads = { ...(this.uploads || {}), [kind]: { bytes, extra } };
+    if (!this.open) return; // sent when the socket opens
+    this.ws.send(JSON.stringify({ type: kind, bytes: bytes.byteLength, ...extra }));
+    this.ws.send(bytes);
+  }
+
+  clearUpload(kind) {
+    if (this.uploads) delete this.uploads[kind];
+    if (this.open) this.ws.send(JSON.stringify({ type: `clear_${kind}` }));
   }
 
   receive(data) {

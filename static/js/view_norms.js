@@ -2,6 +2,7 @@
 // (with ∂L/∂c_t for the LSTM and the theory's bound), and for stacked or
 // bidirectional models a (layer, direction) × time heatmap of the same norms.
 
+import { handoffMarks } from "./handoff.js";
 import {
   LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, integerTicks, layerLabel,
   logWindow, specialCellsOverlay,
@@ -29,11 +30,77 @@ function allNorms(trace, sources = [trace.gradHNorm, trace.gradCNorm]) {
   return vals;
 }
 
+const WINDOW_COLOUR = "#7b3294";
+// Past this many windows the boundary lines would be a solid band; the legend still names the window.
+const MAX_WINDOW_LINES = 80;
+
+/**
+ * Where truncated BPTT windows of k steps start, for direction d, skipping the first window's own start:
+ * the forward direction's at t = k, 2k, …; the reverse direction's, which start at its own first step
+ * T−1, at T−1−k, T−1−2k, ….  The cut lies between such a t and the step backprop would go to next.
+ */
+export function windowStarts(T, k, d) {
+  const out = [];
+  if (!(k > 0)) return out;
+  for (let j = k; j < T; j += k) out.push(d === 0 ? j : T - 1 - j);
+  return out;
+}
+
+/**
+ * trace.reached(l, d), restarted at every truncation window: a zero in a window the gradient never
+ * entered is the cut's doing (structure), not underflow.
+ */
+function reachedInWindows(trace, l, d, k) {
+  const reached = trace.reached(l, d);
+  if (!(k > 0)) return reached;
+  const { T, L, D } = trace;
+  const out = new Array(T).fill(false);
+  let seen = false;
+  for (let i = 0; i < T; i++) {
+    // Backprop visits each direction's processing steps p = T−1 … 0; it enters a window at its last step.
+    const p = T - 1 - i;
+    if ((p + 1) % k === 0) seen = false;
+    const t = d === 0 ? p : T - 1 - p;
+    const j = t * L * D + l * D + d;
+    const received = t >= T - trace.backwardCount;
+    if (received && (trace.gradHNorm[j] !== 0 || (trace.gradCNorm && trace.gradCNorm[j] !== 0))) seen = true;
+    out[t] = seen && reached[t];
+  }
+  return out;
+}
+
+/** Dotted vertical lines where each direction's tbptt windows start, and a legend entry naming them. */
+function windowMarks(trace) {
+  const k = trace.config.tbptt || 0;
+  const { T, D } = trace;
+  if (!(k > 0) || k >= T) return { shapes: [], data: [] };
+  const shapes = [];
+  const dashes = ["dot", "dashdot"];
+  for (let d = 0; d < D; d++) {
+    const starts = windowStarts(T, k, d);
+    if (starts.length > MAX_WINDOW_LINES) continue;
+    for (const t of starts) {
+      // Between the window's first step and the step just before it in this direction's order.
+      const x = d === 0 ? t - 0.5 : t + 0.5;
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
+        line: { color: WINDOW_COLOUR, width: 1.2, dash: dashes[d] } });
+    }
+  }
+  const data = Array.from({ length: D }, (_, d) => ({
+    type: "scatter", mode: "lines", x: [null], y: [null], hoverinfo: "skip", legendgroup: "tbptt",
+    name: `tbptt window, ${k} step${k === 1 ? "" : "s"}` + (D === 2 ? (d === 0 ? " (forward)" : " (reverse)") : ""),
+    line: { color: WINDOW_COLOUR, width: 1.2, dash: dashes[d] },
+  }));
+  return { shapes, data };
+}
+
 /**
  * ‖∂L/∂h_t‖ per layer and direction, revealed from t = T-1 down to T-shown.
  * Colour says which layer and direction, dash says h (solid) or c (dashed),
  * dotted is the theory's bound.  Exact zeros and inf/NaN sit at the edges of
  * the log axis with their own markers; zeros the loss never reached are gaps.
+ * With truncated BPTT (config tbptt = k) dotted lines mark where each window starts: no gradient
+ * crosses them, and the zeros beyond a cut are gaps too.
  * Returns a note for under the chart ('' when there is nothing to add).
  * @param {import('./charts.js').Chart} chart
  * @param {import('./trace.js').RunTrace} trace
@@ -52,17 +119,21 @@ export function drawGradNorms(chart, trace, shown) {
   const overs = { x: [], y: [], text: [] };
   const zeros = { x: [], y: [], text: [] };
   let structural = false;
+  let truncated = false;
+  const k = trace.config.tbptt || 0;
   for (let l = 0; l < L; l++) {
     for (let d = 0; d < D; d++) {
       const colour = LINE_COLOURS[(l * D + d) % LINE_COLOURS.length];
       const name = L * D > 1 ? layerLabel(l, d, D) : "";
-      const reached = trace.reached(l, d);
+      const plain = trace.reached(l, d);
+      const reached = reachedInWindows(trace, l, d, k);
       const series = [["h", "solid", "‖∂L/∂h_t‖"]];
       if (trace.gradCNorm) series.push(["c", "dash", "‖∂L/∂c_t‖"]);
       for (const [which, dash, label] of series) {
         const raw = trace.normSeries(which, l, d, from, T).map((v, t) => {
           if (v === 0 && !reached[t]) {
-            structural = true;
+            if (plain[t]) truncated = true;
+            else structural = true;
             return null;
           }
           return v;
@@ -139,11 +210,17 @@ export function drawGradNorms(chart, trace, shown) {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: t, x1: t, y0: 0, y1: 1, line: { color: "#bbb", width: 1, dash: "dot" } });
     }
   }
+  const handoff = handoffMarks(trace.start);
+  shapes.push(...handoff.shapes);
+  annotations.push(...handoff.annotations);
   if (trace.gradCNorm) {
     // A legend entry for the dash style alone: colour already says which layer.
     data.push({ type: "scatter", mode: "lines", x: [null], y: [null], name: "‖∂L/∂c_t‖", line: { color: "#555", width: 2, dash: "dash" },
       hoverinfo: "skip" });
   }
+  const windows = windowMarks(trace);
+  data.push(...windows.data);
+  shapes.push(...windows.shapes);
   const legend = data.some((tr) => tr.showlegend !== false && tr.name);
   chart.draw(data, {
     xaxis: timeAxis(T),
@@ -158,8 +235,16 @@ export function drawGradNorms(chart, trace, shown) {
     margin: { t: legend || clip ? 26 : 8, ...memory.layout.margin },
     annotations, shapes,
   });
-  return structural ? "Gaps: ∂L/∂h_t is exactly 0 there because the loss does not depend on h_t at all "
-    + "(e.g. the reverse direction of a many-to-one model); that is structure, not underflow." : "";
+  const notes = [];
+  if (structural) {
+    notes.push("Gaps: ∂L/∂h_t is exactly 0 there because the loss does not depend on h_t at all "
+      + "(e.g. the reverse direction of a many-to-one model); that is structure, not underflow.");
+  }
+  if (truncated) {
+    notes.push(`Truncated BPTT: the state is detached every ${k} steps, so no gradient crosses a dotted line; `
+      + "the gaps beyond one are the cut, not underflow.");
+  }
+  return notes.join(" ");
 }
 
 const MAX_MARKERS = 60;
@@ -225,5 +310,6 @@ export function drawLayerMap(chart, trace, shown) {
     xaxis: timeAxis(T),
     yaxis: { ...AXIS, title: { text: "layer, direction" }, type: "category", autorange: "reversed", ticks: "" },
     margin: { l: 92, r: 8 },
+    ...handoffMarks(trace.start),
   });
 }

@@ -2,6 +2,7 @@
 // as the forward pass runs, log10|∂L/∂h_t| filling in backwards from the
 // loss, and the gates of the LSTM / GRU.
 
+import { handoffMarks } from "./handoff.js";
 import { LINE_COLOURS, log10Abs, specialCellsOverlay } from "./charts.js";
 import { timeAxis } from "./view_norms.js";
 
@@ -57,7 +58,7 @@ export function drawHidden(chart, trace, l, d, shown) {
   }];
   const special = specialCellsOverlay(onlyNonFinite(rows), x, y);
   if (special) data.push(special);
-  chart.draw(data, { xaxis: timeAxis(trace.T), yaxis: unitAxis(trace.H) });
+  chart.draw(data, { xaxis: timeAxis(trace.T), yaxis: unitAxis(trace.H), ...handoffMarks(trace.start) });
 }
 
 // Zeros are ordinary hidden values; only inf / NaN need marking there.
@@ -96,7 +97,7 @@ export function drawGradUnits(chart, trace, l, d, shown) {
   }];
   const special = specialCellsOverlay(rows, x, y);
   if (special) data.push(special);
-  chart.draw(data, { xaxis: timeAxis(T), yaxis: unitAxis(H) });
+  chart.draw(data, { xaxis: timeAxis(T), yaxis: unitAxis(H), ...handoffMarks(trace.start) });
 }
 
 /**
@@ -156,6 +157,9 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
     });
   }
   layout.xaxis = { ...timeAxis(T), anchor: "y" };
+  const handoff = handoffMarks(trace.start);
+  layout.shapes = [...(layout.shapes || []), ...handoff.shapes];
+  layout.annotations.push(...handoff.annotations);
   layout.yaxis = { zeroline: true, zerolinecolor: "#ccc", gridcolor: "#eee", domain: [0, meanTop - 0.04], range: [-1.05, 1.05],
     autorange: false, title: { text: "mean", standoff: 2 }, tickvals: [-1, 0, 1] };
   chart.draw(data, layout);

@@ -1,11 +1,12 @@
 """The screenshots under docs/screenshots/, at 1366×768 (not a test; run it by hand).
 
-.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--only main training lessons] [--full]
+.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--only main training lessons cliff] [--full]
 
 main: the page's main states (default.png, lstm.png, exploding.png, gru-link.png);
 training: training-live.png (mid-run), training.png (done), compare.png (RNN, LSTM and GRU trained on the
 same data); lessons: lesson-<id>.png, each lesson as a class sees it after pressing play, the answer still
-hidden.
+hidden (a lesson on the cliff page is shot by the cliff group); cliff: cliff.png, the loss surface of a one-unit
+RNN with both descents, and lesson-<id>.png for each lesson of the cliff page.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
     page = browser.new_page(viewport=VIEWPORT)
     log = PageLog(page)
     for doc in lessons:
+        if not doc["link"].startswith("/?"):
+            continue  # the cliff group shoots the cliff page's lessons
         page.goto(base + doc["link"])
         page.wait_for_function("() => window.gfl && window.gfl.trace && window.gfl.lastPaint")
         page.select_option("#speed", "0")  # as if played through
@@ -107,7 +110,28 @@ def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
     return [f"lessons: {e}" for e in log.errors + log.foreign_requests()]
 
 
-GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states}
+CLIFF_PAINTED = "() => !!(window.gflCliff && window.gflCliff.lastPaint)"
+
+
+def cliff_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    with urllib.request.urlopen(base + "/api/lessons", timeout=10) as r:
+        lessons = [d for d in json.load(r)["lessons"] if d["link"].startswith("/cliff?")]
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog(page)
+    for name, link in [("cliff", "/cliff")] + [(f"lesson-{d['id']}", d["link"]) for d in lessons]:
+        page.goto(base + link)
+        page.wait_for_function(CLIFF_PAINTED)
+        if page.locator(".lesson-go").count():  # as a class sees it after pressing Run, the answer still hidden
+            page.click(".lesson-go")
+            page.wait_for_function("() => !window.gflCliff.lastPaint.held")
+        shoot(page, out / f"{name}.png", settle_ms=400)
+        if full:
+            page.screenshot(path=str(out / f"{name}-full.png"), full_page=True)
+    page.close()
+    return [f"cliff: {e}" for e in log.errors + log.foreign_requests()]
+
+
+GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states, "cliff": cliff_states}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,7 +65,7 @@ def test_a_skip_link_leads_past_the_top_bar(page, server_url):
     assert page.evaluate("() => document.activeElement.className") == "skip-link"
     assert page.locator(".skip-link").is_visible()  # visible once focused
     page.keyboard.press("Enter")
-    assert page.evaluate("() => document.activeElement.id") == "main"
+    assert page.evaluate("() => document.activeElement.id") == "lesson"  # a lesson page skips to the lesson panel
     page.keyboard.press("Tab")  # the next stop is in the lesson, not in the top bar
     assert page.evaluate("() => !!document.activeElement.closest('#lesson')")
 

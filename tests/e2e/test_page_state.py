@@ -58,6 +58,9 @@ def test_2_stop_after_a_finished_training_says_which_model_the_views_show(page, 
     wait_complete(page)
     page.click("#train")
     page.wait_for_function(TRAINED_SHOWN, timeout=120_000)
+    # A longer training of the same model: the same steps again would be the server's cached replay, over at once.
+    page.fill('[name="steps"]', "5000")
+    page.press('[name="steps"]', "Enter")
     page.click("#train")
     page.wait_for_function(STEPPING)
     page.click("#stop")

@@ -17,16 +17,24 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 
-def _weights(module: nn.RNNBase, layer: int, direction: int) -> dict[str, torch.Tensor]:
+def _weights(module: nn.RNNBase, layer: int, direction: int, live: bool = False) -> dict[str, torch.Tensor]:
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if module.bias else ())
     names += ("weight_hr",) if getattr(module, "proj_size", 0) else ()
-    return {n: getattr(module, n + sfx).detach().clone() for n in names}
+    return {n: getattr(module, n + sfx) if live else getattr(module, n + sfx).detach().clone() for n in names}
 
 
-def _step_for(module: nn.RNNBase, layer: int, direction: int):
-    """A function (x_t (1, I), state) -> state, with the weights of one layer and direction copied."""
-    w = _weights(module, layer, direction)
+_CELL_FNS = {"RNN_TANH": torch.rnn_tanh_cell, "RNN_RELU": torch.rnn_relu_cell, "LSTM": torch.lstm_cell,
+             "GRU": torch.gru_cell}
+
+
+def _step_for(module: nn.RNNBase, layer: int, direction: int, live: bool = False):
+    """A function (x_t (1, I), state) -> state, with the weights of one layer and direction copied.
+
+    ``live``: use the module's own parameters, one PyTorch cell function per step, so that ``backward``
+    leaves the step-by-step parameter gradients on the module.
+    """
+    w = _weights(module, layer, direction, live)
     H, D = module.hidden_size, 2 if module.bidirectional else 1
     if getattr(module, "proj_size", 0):
 
@@ -38,6 +46,10 @@ def _step_for(module: nn.RNNBase, layer: int, direction: int):
             return F.linear(torch.sigmoid(o) * torch.tanh(c), w["weight_hr"]), c
 
         return lstm_proj
+    if live:
+        fn = _CELL_FNS[module.mode]
+        b = (w["bias_ih"], w["bias_hh"]) if module.bias else (None, None)
+        return lambda x, state: fn(x, state, w["weight_ih"], w["weight_hh"], *b)
     state_in = getattr(module, "proj_size", 0) or H
     in_size = module.input_size if layer == 0 else state_in * D
     kw = dict(bias=module.bias, dtype=module.weight_hh_l0.dtype)
@@ -57,11 +69,15 @@ class NaiveRecurrent(nn.Module):
     """Drop-in stand-in for an ``nn.RNN``/``LSTM``/``GRU``: same call, same returns, one step at a time.
 
     Every call appends a record to ``self.calls``; after ``backward``, ``collect(record)`` reads it.
+    ``tbptt`` = k > 0 detaches the state before every k-th step of each direction's own order (the
+    textbook ``h = h.detach()`` every k steps); the input passed to the layer above is never detached.
     """
 
-    def __init__(self, module: nn.RNNBase):
+    def __init__(self, module: nn.RNNBase, tbptt: int = 0, live: bool = False):
         super().__init__()
         self.like = module
+        self.tbptt = tbptt
+        self.live = live
         self.calls: list[dict] = []
 
     def forward(self, inputs, hx=None):
@@ -102,12 +118,14 @@ class NaiveRecurrent(nn.Module):
         layer_in = [[x[t, n : n + 1] for t in range(int(lengths[n]))] for n in range(N)]
         for layer in range(L):
             for d in range(D):
-                step = _step_for(m, layer, d)
+                step = _step_for(m, layer, d, self.live)
                 for n in range(N):
                     k = layer * D + d
                     state = (h0[k][n], c0[k][n]) if lstm else h0[k][n]
                     steps = range(int(lengths[n]))
-                    for t in reversed(steps) if d else steps:
+                    for j, t in enumerate(reversed(steps) if d else steps):
+                        if self.tbptt and j and j % self.tbptt == 0:
+                            state = tuple(s.detach() for s in state) if lstm else state.detach()
                         state = step(layer_in[n][t], state)
                         h = state[0] if lstm else state
                         h.retain_grad()
@@ -174,9 +192,11 @@ def collect(record: dict) -> dict[str, torch.Tensor]:
     return result
 
 
-def reference_trace(module: nn.RNNBase, inputs, loss, hx=None) -> dict:
-    """``collect``'s arrays for ``loss(output)`` (batched layout kept even for unbatched input), plus output, loss."""
-    naive = NaiveRecurrent(module)
+def reference_trace(module: nn.RNNBase, inputs, loss, hx=None, tbptt: int = 0, live: bool = False) -> dict:
+    """``collect``'s arrays for ``loss(output)`` (batched layout kept even for unbatched input), plus output, loss.
+
+    ``live``: the module's parameters are used step by step, and keep the ``.grad`` backward leaves."""
+    naive = NaiveRecurrent(module, tbptt, live)
     output, _ = naive(inputs, hx)
     value = loss(output)
     value.backward()

@@ -210,3 +210,31 @@ def test_eigenvalues_equal_numpy(cell):
         got = np.array(t.theory["eigenvalues"][name]["real"]) + 1j * np.array(t.theory["eigenvalues"][name]["imag"])
         want = np.linalg.eigvals(block)
         np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(want), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(arch="many-to-many", num_layers=2, bidirectional=True)])
+def test_truncated_trace_is_a_loop_that_detaches_every_k_steps(kw):
+    """trace_config with tbptt: ∂L/∂h_t and the parameter gradients of a naive loop detaching every 5 steps."""
+    cfg = _cfg(cell="lstm", task="adding", tbptt=5, **kw)
+    t = trace_config(cfg)
+    model, batch = prepare(cfg)  # float32, as trace_config
+    ref = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch), tbptt=5, live=True)
+    np.testing.assert_allclose(t.grad_h, ref["grad_h"][:, :, :, 0].numpy(), rtol=1e-4, atol=1e-6)
+    for name, p in model.rnn.named_parameters():
+        assert t.param_grad_norms[name] == pytest.approx(float(p.grad.norm()), rel=1e-4), name
+    assert not np.allclose(t.grad_h, trace_config(_cfg(cell="lstm", task="adding", **kw)).grad_h)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True, gain=2.0)])
+def test_geometric_bound_holds_with_truncation(kw):
+    t = trace_config(_cfg(tbptt=4, arch="many-to-many", **kw))
+    bound = t.theory["bound"]
+    assert np.all(t.grad_h_norm <= bound * (1 + 1e-4) + 1e-12)
+    assert np.all(bound[:, 0, 3::4] == t.grad_out_norm[:, 0, 3::4])  # nothing crosses into a window's last step
+
+
+def test_geometric_bound_recurrence_stops_at_window_starts():
+    delta = np.ones((2, 1, 5))
+    b = geometric_bound(delta.reshape(1, 2, 5), [[0.5, 0.5]], tbptt=2)
+    np.testing.assert_allclose(b[0, 0], [1.5, 1.0, 1.5, 1.0, 1.0])  # forward windows t = 0-1, 2-3, 4
+    np.testing.assert_allclose(b[0, 1], [1.0, 1.0, 1.5, 1.0, 1.5])  # reverse windows t = 4-3, 2-1, 0

@@ -140,3 +140,23 @@ def test_classification_reports_accuracy():
     assert all(0.0 <= s.metric <= 1.0 for s in steps)
     _, steps, _ = _losses(_cfg(seq_len=12, steps=2))
     assert all(s.metric is None for s in steps)
+
+
+@pytest.mark.parametrize("with_profile", [False, True])
+def test_training_step_uses_the_truncated_gradient(with_profile):
+    """A step's gradient, profiled or not, is that of a naive loop on the same batch detaching every 4 steps."""
+    from tests.engine.reference import reference_trace
+
+    cfg = _cfg(cell="gru", seq_len=12, batch_size=4, hidden_size=6, num_layers=2, bidirectional=True,
+               arch="many-to-many", clip="none", tbptt=4)
+    trainer = Trainer(cfg)
+    task = get_task(cfg.task)
+    fresh = build_model(cfg, task.input_size, task.output_size)
+    batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+    trainer.step(1, with_profile=with_profile)
+    reference_trace(fresh.rnn, batch.x, lambda out: task_loss(fresh.head(out), batch), tbptt=4, live=True)
+    for (name, p), q in zip(trainer.model.rnn.named_parameters(), fresh.rnn.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
+    full = Trainer(Config.from_dict({**cfg.to_dict(), "tbptt": 0}))
+    full.step(1, with_profile=with_profile)
+    assert not torch.allclose(full.model.rnn.weight_hh_l0.grad, trainer.model.rnn.weight_hh_l0.grad, rtol=1e-3)

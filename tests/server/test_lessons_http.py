@@ -12,6 +12,8 @@ def test_api_lists_every_lesson_with_working_links(client):
     body = client.get("/api/lessons").json()
     assert [d["id"] for d in body["lessons"]] == [lesson.id for lesson in LESSONS]
     for doc, lesson in zip(body["lessons"], LESSONS):
+        if lesson.view != "lab":
+            continue  # the cliff page's lessons: tests/server/test_cliff_api.py
         query = dict(parse_qsl(urlsplit(doc["link"]).query))
         assert query["lesson"] == lesson.id
         config, notices = parse_query(query)

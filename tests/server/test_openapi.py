@@ -84,7 +84,8 @@ def test_every_route_says_what_it_answers(client):
     assert paths["/api/trace"]["post"]["responses"]["503"]["headers"]["Retry-After"]["required"] is True
     assert statuses[("get", "/api/script")] == ["200", "400", "422"]
     assert list(paths["/api/script"]["get"]["responses"]["200"]["content"]) == ["text/x-python"]
-    special = {("post", "/api/trace"), ("get", "/api/script")}
+    assert statuses[("get", "/api/cliff")] == ["200", "422"]
+    special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff")}
     assert all(s == ["200"] for k, s in statuses.items() if k not in special)
 
 

@@ -140,6 +140,11 @@ def test_costs_grow_with_the_work_and_training_is_capped_by_steps():
     assert trace_seconds(small) < trace_seconds(Config.from_dict({"seq_len": 500}))
     assert trace_seconds(Config.from_dict({"cell": "rnn"})) < trace_seconds(Config.from_dict({"cell": "lstm"}))
     assert trace_seconds(small) < trace_seconds(Config.from_dict({"hidden_size": 256}))
+    # truncated BPTT: one more fused call per window, per layer and direction
+    assert trace_seconds(Config.from_dict({"seq_len": 500, "tbptt": 500})) == trace_seconds(
+        Config.from_dict({"seq_len": 500}))
+    assert trace_seconds(Config.from_dict({"seq_len": 500, "tbptt": 1})) > 5 * trace_seconds(
+        Config.from_dict({"seq_len": 500}))
     biggest = Config.from_dict({"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4,
                                 "bidirectional": True, "batch_size": 1, "steps": 5000})  # fmt: skip
     assert train_seconds(biggest) > 3600  # hours: refused by a 10 minute cap

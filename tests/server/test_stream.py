@@ -136,8 +136,9 @@ def test_two_runs_on_one_socket_are_numbered(client):
     assert second.start["gates"] == ["reset", "update", "new"]
 
 
-def _norms(h):
-    return SimpleNamespace(grad_h_norm=np.asarray(h, dtype=float), grad_c_norm=None)
+def _norms(h, tbptt=0):
+    return SimpleNamespace(grad_h_norm=np.asarray(h, dtype=float), grad_c_norm=None,
+                           config=SimpleNamespace(tbptt=tbptt))
 
 
 def test_underflow_ignores_structural_zeros():
@@ -147,6 +148,17 @@ def test_underflow_ignores_structural_zeros():
     assert underflow_step(trace) == 1
     assert underflow_step(_norms([[[0.0, 0.0, 0.0, 2.0]]])) == 2
     assert underflow_step(_norms([[[1.0, 1.0, 1.0]]])) is None
+
+
+def test_underflow_ignores_the_cut_of_truncated_bptt():
+    # T=5, k=2: forward windows start at t = 2, 4, so the fall from t=2 to t=1 is the detach; reverse windows
+    # start at t = 4, 2, 0, so the fall from t=2 to t=3 is too.  Inside a window a fall is still underflow.
+    cut = [[[0.0, 0.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0, 0.0]]]
+    assert underflow_step(_norms(cut)) == 3
+    assert underflow_step(_norms(cut, tbptt=2)) is None
+    assert underflow_step(_norms([[[1.0, 1.0, 0.0, 1.0, 1.0]]], tbptt=2)) == 2
+    real = trace_config(Config.from_dict({"cell": "lstm", "task": "adding", "seq_len": 30, "tbptt": 3}))
+    assert np.all(real.grad_h_norm[0, 0, :27] == 0) and underflow_step(real) is None
 
 
 def test_binary_frames_carry_chunks_of_steps(client, monkeypatch):

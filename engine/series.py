@@ -1,0 +1,143 @@
+"""A user's own data: a numeric series from a CSV file, as a forecasting task like ``sine``.
+
+The series s_0..s_{n-1} is normalised once, z = (s - mean) / std, so the loss reads in units of
+the series' own spread.  A batch is N windows of the series at random starts p:
+
+    x_t = z_{p+t},   y_t = z_{p+t+1},   t = 0..T-1        (T, N, 1) each
+
+and the architecture withholds inputs and scores steps as for any task (engine/tasks.py).  The
+trivial baseline is persistence, as for ``sine``: answer the last value seen, averaged exactly
+over every window of the series.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.tasks import Batch, input_steps, scored_steps
+
+MIN_VALUES = 3  # a window of one step and its next value, and a spread
+
+
+class SeriesError(ValueError):
+    """The CSV is not a numeric series; ``row`` (1-based, as in the file) and ``column`` locate it."""
+
+    def __init__(self, message: str, row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.message, self.row, self.column = message, row, column
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str  # the column's header, or 'column 1'
+    values: np.ndarray  # (n,) float64 as read
+    mean: float
+    std: float
+
+    @property
+    def normalised(self) -> np.ndarray:
+        return (self.values - self.mean) / self.std  # (n,)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_series(data: bytes, column: str | int | None = None, max_bytes: int = 2_000_000,
+                max_values: int = 100_000) -> Series:
+    """Read one numeric column of a CSV file.
+
+    A first row that is not all numbers is a header.  ``column`` is a header name or a 0-based index;
+    without it the file must have exactly one column.  Raises :class:`SeriesError` naming the row and
+    column of the first bad cell.
+    """
+    if len(data) > max_bytes:
+        raise SeriesError(f"the CSV file is {len(data):,} bytes; at most {max_bytes:,} are allowed")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SeriesError(f"the CSV file is not UTF-8 text (byte {e.start})") from None
+    rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in r)]
+    if not rows:
+        raise SeriesError("the CSV file has no rows")
+    first = rows[0][1]
+    header = [c.strip() for c in first] if any(_number(c) is None for c in first) else None
+    width = len(first)
+    if column is None:
+        if width != 1:
+            raise SeriesError(f"the CSV file has {width} columns; choose one ("
+                              + ", ".join(header or [str(k) for k in range(width)]) + ")", rows[0][0])
+        index = 0
+    elif isinstance(column, int) and not isinstance(column, bool):
+        if not 0 <= column < width:
+            raise SeriesError(f"column {column} does not exist; the file has columns 0 to {width - 1}", rows[0][0])
+        index = column
+    else:
+        if header is None or column not in header:
+            known = ", ".join(repr(h) for h in header) if header else "none: the file has no header row"
+            raise SeriesError(f"no column named {column!r}; the header names {known}", rows[0][0], str(column))
+        index = header.index(column)
+    name = header[index] if header else f"column {index + 1}"
+    body = rows[1:] if header else rows
+    if len(body) > max_values:
+        raise SeriesError(f"the series has {len(body):,} values; at most {max_values:,} are allowed")
+    values = np.empty(len(body))
+    for k, (row, cells) in enumerate(body):
+        if index >= len(cells):
+            raise SeriesError(f"row {row} has {len(cells)} column(s); column {name!r} is missing", row, name)
+        value = _number(cells[index].strip())
+        if value is None:
+            raise SeriesError(f"row {row}, column {name!r}: {cells[index]!r} is not a finite number", row, name)
+        values[k] = value
+    if len(values) < MIN_VALUES:
+        raise SeriesError(f"the series has {len(values)} value(s); at least {MIN_VALUES} are needed", None, name)
+    std = float(values.std())
+    if std == 0:
+        raise SeriesError(f"column {name!r} is constant: there is nothing to forecast", None, name)
+    return Series(name, values, float(values.mean()), std)
+
+
+def check_length(series: Series, T: int) -> None:
+    """A window of T steps needs T + 1 values; raises ValueError naming seq_len."""
+    if T + 1 > len(series.values):
+        raise SeriesError(f"seq_len must be at most {len(series.values) - 1} for this series of "
+                          f"{len(series.values)} values; got {T}", None, "seq_len")
+
+
+def series_batch(series: Series, arch: str, T: int, N: int, generator: torch.Generator,
+                 dtype: torch.dtype = torch.float32) -> Batch:
+    """N windows of T steps at random starts (see the module docstring)."""
+    check_length(series, T)
+    z = torch.from_numpy(series.normalised).to(dtype)  # (n,)
+    starts = torch.randint(0, len(z) - T, (N,), generator=generator)  # p in [0, n - T - 1]
+    idx = starts[None, :] + torch.arange(T)[:, None]  # (T, N)
+    x, y = z[idx].unsqueeze(-1), z[idx + 1].unsqueeze(-1)  # (T, N, 1) each
+    fed = torch.zeros(T, dtype=torch.bool)
+    fed[list(input_steps(arch, T))] = True
+    scored = torch.zeros(T, dtype=torch.bool)
+    scored[list(scored_steps(arch, T))] = True
+    return Batch(x=x.masked_fill(~fed[:, None, None], 0), y=y, scored=scored)
+
+
+def series_baseline(series: Series, arch: str, T: int) -> dict:
+    """Persistence's exact mean loss over every window and scored step, as engine.tasks.baseline reports it."""
+    check_length(series, T)
+    z = series.normalised
+    fed = np.zeros(T, dtype=bool)
+    fed[list(input_steps(arch, T))] = True
+    last = np.maximum.accumulate(np.where(fed, np.arange(T), 0))  # the last input seen by step t
+    windows = len(z) - T  # starts 0..n-T-1, as series_batch draws them
+    losses = [np.mean((z[t + 1 : t + 1 + windows] - z[last[t] : last[t] + windows]) ** 2)
+              for t in scored_steps(arch, T)]
+    return {"loss": float(np.mean(losses)), "metric": None, "name": "repeat the last value seen",
+            "description": "The persistence forecast: the next value is the last one seen."}
