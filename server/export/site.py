@@ -39,6 +39,9 @@ from server.routes.lessons import PICKER, lesson_documents
 from server.settings import Settings
 from server.wire import dumps
 
+# The lessons of the main page; a lesson on another page (the cliff's) is left to the live lab.
+EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -176,9 +179,13 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     docs = lesson_documents()
     links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
     links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
+    for lesson in LESSONS:
+        if lesson.view != "lab":  # another page of the server (the cliff): not in the copy; the live lab has it
+            away = (live_url.rstrip("/") + docs[lesson.id]["link"]) if live_url else "index.html"
+            links = {k: (away if k == docs[lesson.id]["link"] else v) for k, v in links.items()}
     recorder = Recorder(out, log)
     pages = []
-    for lesson in LESSONS:
+    for lesson in EXPORTED:
         log(f"lesson {lesson.id}")
         recs = [recorder.record(kind, cfg) for kind, cfg in lesson_settings(lesson)]
         doc = docs[lesson.id]

@@ -18,8 +18,9 @@ from playwright import sync_api
 
 from engine import Config, trace_config
 from engine.experiment import trace_trained
-from engine.lessons import LESSONS, lesson_config, try_config
+from engine.lessons import lesson_config, try_config
 from engine.training import Trainer
+from server.export.site import EXPORTED as LESSONS
 from server.export.site import export_site
 from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch
 
