@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import uvicorn
 
@@ -12,6 +13,11 @@ from server.settings import Settings, usable_cores
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:  # gradient-flow-lab export --out DIR: the static lesson site
+        from server.export.__main__ import main as export
+
+        return export(argv[1:])
     parser = argparse.ArgumentParser(prog="gradient-flow-lab", description="Serve Gradient Flow Lab.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")

@@ -11,7 +11,7 @@
 //
 // SocketSource is the live one: the /ws websocket of this page's host.
 
-import { TraceSocket } from "./socket.js";
+import { TraceSocket, parseFrame, splitSteps } from "./socket.js";
 
 /** The websocket address of this page's server. */
 export function socketUrl(loc = location) {
@@ -57,4 +57,104 @@ export class SocketSource {
   get open() {
     return this.socket.open;
   }
+}
+
+/** Bytes of a base64 string as an ArrayBuffer (the binary frames of a recording). */
+function decodeBase64(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes.buffer;
+}
+
+/**
+ * A static copy's frame source: replays recordings the export made with the server's own encoder, so the
+ * page sees exactly the frames a socket would have sent (server/export/).  A training replays at the pace
+ * it was recorded (each train_step when its `elapsed_s` comes); a trace arrives at once, as from a cache.
+ *
+ * `recordings`: [{kind: 'run'|'train', config, src}], `src` a classic script that sets
+ * `window.GFL_RECORDINGS[src] = [[text, base64|null], ...]` (script tags load from file://, fetch does not).
+ * `keyOf(kind, config)` names what decides a result (the page state's trace or training key).  A request
+ * outside the recordings is answered with an error frame saying so.
+ */
+export class RecordedSource {
+  constructor(onFrame, onStatus = () => {}, { recordings = [], keyOf, missing = "not in this static copy" } = {}) {
+    this.onFrame = onFrame;
+    this.keyOf = keyOf;
+    this.missing = missing;
+    this.byKey = new Map(recordings.map((r) => [`${r.kind} ${keyOf(r.kind, r.config)}`, r.src]));
+    this.newest = 0;
+    this.timers = [];
+    this.open = true;
+    onStatus("open");
+  }
+
+  run(config) {
+    this.request("run", config);
+  }
+
+  train(config) {
+    this.request("train", config);
+  }
+
+  stop() {
+    this.cancelTimers();
+    if (this.newest) this.onFrame({ type: "cancelled", run: this.newest }, null);
+  }
+
+  cancelTimers() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+
+  request(kind, config) {
+    this.cancelTimers();
+    const run = ++this.newest;
+    const src = this.byKey.get(`${kind} ${this.keyOf(kind, config)}`);
+    if (!src) {
+      const later = setTimeout(() => this.onFrame({ type: "error", run, field: null, message: this.missing }, null));
+      this.timers.push(later);
+      return;
+    }
+    loadRecording(src).then(
+      (units) => run === this.newest && this.replay(run, units),
+      () => run === this.newest && this.onFrame({ type: "error", run, field: null, message: `could not load ${src}` }, null),
+    );
+  }
+
+  replay(run, units) {
+    let at = 0; // seconds after the request that the recorded stream reached this unit
+    for (const [text, data] of units) {
+      const frame = parseFrame(text);
+      frame.run = run;
+      if (frame.type === "train_step" && Number.isFinite(frame.elapsed_s)) at = Math.max(at, frame.elapsed_s);
+      const payload = data == null ? null : decodeBase64(data);
+      const deliver = () => {
+        if (run !== this.newest) return;
+        if (frame.type === "forward" || frame.type === "backward") {
+          for (const [step, p] of splitSteps(frame, payload)) this.onFrame(step, p);
+        } else this.onFrame(frame, null);
+      };
+      if (at === 0) deliver();
+      else this.timers.push(setTimeout(deliver, at * 1000));
+    }
+  }
+}
+
+const loading = new Map();
+
+/** The units of recording `src`, loading its script once. */
+function loadRecording(src) {
+  if (!loading.has(src)) {
+    loading.set(src, new Promise((resolve, reject) => {
+      const done = () => (window.GFL_RECORDINGS?.[src] ? resolve(window.GFL_RECORDINGS[src]) : reject(new Error(src)));
+      if (window.GFL_RECORDINGS?.[src]) return done();
+      const el = document.createElement("script");
+      el.src = src;
+      el.onload = done;
+      el.onerror = () => reject(new Error(src));
+      document.head.append(el);
+    }));
+  }
+  return loading.get(src);
 }

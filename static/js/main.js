@@ -7,13 +7,13 @@ import { ComparePanel } from "./compare.js";
 import { Controls } from "./controls.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
-import { SocketSource } from "./frames.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { addDismiss, showNotices } from "./panels.js";
 import { Player, bindPlayerBar } from "./player.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { Schema } from "./schema.js";
 import { PageState } from "./state.js";
+import { applyStaticCopy, makeSource } from "./static_copy.js";
 import { RunTrace } from "./trace.js";
 import { TrainingPanel } from "./training.js";
 import { UploadPanel, isUploadFrame } from "./upload.js";
@@ -101,7 +101,7 @@ async function main() {
   // -- frames ---------------------------------------------------------------------------------------------
   const status = $("#conn-status");
   let dropped = false;
-  const source = (gfl.socket = new SocketSource(onFrame, (s) => {
+  const source = (gfl.socket = makeSource(onFrame, (s) => {
     status.textContent = { connecting: "connecting…", open: "", closed: "reconnecting…" }[s];
     status.hidden = s === "open";
     if (s === "closed") dropped = true;
@@ -110,7 +110,7 @@ async function main() {
       state.trainRefused("the connection to the server dropped");
       requestTrace("commit", true); // a fresh socket after a drop: ask again
     }
-  }));
+  }, state));
 
   function onFrame(frame, payload) {
     if (isUploadFrame(frame)) return upload.frame(frame); // the user's own model or series
@@ -210,6 +210,7 @@ async function main() {
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
   bindDownloads(document.body, charts, () => trace);
   if (state.page.embed) applyEmbed(document, player);
+  applyStaticCopy(document, state);
   requestTrace("commit", true);
 }
 

@@ -90,7 +90,8 @@ export class PageState {
 
   /** From the page's own link (the boot JSON's `config` is the server's reading of it, work cap applied). */
   static fromLocation(schema, boot = {}) {
-    const parsed = parseLink(schema, location.search);
+    // A static copy's page has no query of its own until the page writes one: the export gives the link.
+    const parsed = parseLink(schema, location.search || boot.search || "");
     const state = new PageState(schema, {
       config: boot.config || parsed.config, page: parsed.page,
       writeUrl: (q) => history.replaceState(null, "", q),

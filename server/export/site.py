@@ -1,0 +1,223 @@
+"""The lessons as a static site: every page, recording and asset in one folder that opens from ``file://``.
+
+``DIR/index.html`` lists the lessons; ``DIR/lesson-<id>.html`` is each lesson's page, as the server renders it
+for the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes its frames from recordings of
+exactly what the socket would send (:func:`server.frames.trace_units`, :mod:`server.training`'s frames): the
+lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of
+each.  Each recording is one classic script under ``DIR/data/`` named by its request key, binary frames in
+base64, because a page opened from ``file://`` may load scripts but not ``fetch()`` files.  The page's ES
+modules are bundled into ``DIR/static/gfl.js`` (:mod:`server.export.bundle`), Plotly copied from its package.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from engine import FIELDS, LINK_VERSION, Config, trace_config
+from engine.experiment import trace_trained
+from engine.lessons import LESSONS, Lesson, lesson_config, try_config
+from engine.training import Trainer
+from server import training
+from server.export.bundle import bundle
+from server.frames import trace_units
+from server.keys import request_key
+from server.recording import Unit
+from server.routes.lessons import PICKER, lesson_documents
+from server.settings import Settings
+from server.wire import dumps
+
+# The lessons of the main page; a lesson on another page (the cliff's) is left to the live lab.
+EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    kind: str  # 'run' | 'train'
+    config: Config
+    src: str  # the data script, relative to DIR
+
+
+def run_units(cfg: Config) -> list[Unit]:
+    """What the socket sends for a ``run`` of ``cfg``, without run numbers."""
+    return trace_units(trace_config(cfg), time.perf_counter())
+
+
+def train_units(cfg: Config) -> list[Unit]:
+    """What the socket sends for a ``train`` of ``cfg``: the training stream, then the trained model's trace."""
+    trainer = Trainer(cfg)
+    units = [Unit(training.start_frame(trainer))]
+    units += [Unit(training.step_frame(report, cfg.steps)) for report in trainer.steps()]
+    units.append(Unit(training.done_frame(trainer.result)))
+    return units + trace_units(trace_trained(trainer.model, cfg), time.perf_counter())
+
+
+def recording_script(name: str, units: list[Unit]) -> str:
+    """A classic script that files ``units`` under ``name`` in ``window.GFL_RECORDINGS``."""
+    rows = [[u.text, None if u.data is None else base64.b64encode(u.data).decode("ascii")] for u in units]
+    body = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    return f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(name)}] = {body};\n"
+
+
+def lesson_settings(lesson: Lesson) -> list[tuple[str, Config]]:
+    """(kind, config) of every request a lesson's page makes: its setting and tries, and their trainings."""
+    configs = [lesson_config(lesson), *(try_config(lesson, i) for i in range(len(lesson.tries)))]
+    wanted = [("run", c) for c in configs]
+    if lesson.trains:
+        wanted += [("train", c) for c in configs]
+    return wanted
+
+
+class Recorder:
+    """Records each distinct request once, into ``DIR/data/``."""
+
+    def __init__(self, out: Path, log=print):
+        self.out = out
+        self.log = log
+        self.done: dict[str, Recorded] = {}
+        (out / "data").mkdir(parents=True, exist_ok=True)
+
+    def record(self, kind: str, cfg: Config) -> Recorded:
+        key = request_key(kind, cfg)
+        if key not in self.done:
+            started = time.perf_counter()
+            units = run_units(cfg) if kind == "run" else train_units(cfg)
+            src = f"data/{kind}-{key[:16]}.js"
+            (self.out / src).write_text(recording_script(src, units), encoding="utf-8")
+            self.done[key] = Recorded(kind, cfg, src)
+            self.log(f"  {kind:5s} {cfg.to_query()}  {time.perf_counter() - started:.1f}s")
+        return self.done[key]
+
+
+def _templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(ROOT / "templates")), autoescape=select_autoescape(["html"]))
+    return env
+
+
+_BOOT = re.compile(r'(<script type="application/json" id="gfl-boot">)(.*?)(</script>)', re.S)
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON safe inside a <script> element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def localise(page: str, links: dict[str, str]) -> str:
+    """A rendered page's server addresses as the static copy's relative files."""
+    for link, file in sorted(links.items(), key=lambda kv: -len(kv[0])):
+        page = page.replace(f'"{html.escape(link)}"', f'"{file}"').replace(f'"{link}"', f'"{file}"')
+    page = page.replace('href="/static/', 'href="static/').replace('src="/vendor/', 'src="vendor/')
+    page = page.replace('href="/lessons"', 'href="index.html"').replace('href="/"', 'href="lab.html"')
+    return page.replace('href="/api/script"', 'href="#"')
+
+
+def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded],
+                links: dict[str, str], search: str, live_url: str | None) -> str:  # fmt: skip
+    """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
+    context = {
+        "request": SimpleNamespace(query_params={}),
+        "config": config.to_dict(),
+        "notices": [],
+        "lesson": doc,
+        "lessons": PICKER,
+        "fields": [f.describe() for f in FIELDS],
+        "link_version": LINK_VERSION,
+    }
+    page = env.get_template("index.html").render(**context)
+
+    def boot(m: re.Match) -> str:
+        data = json.loads(m.group(2))
+        # No server read this link: the page reads `search`, as it reads its own query on a live server.
+        data.update(config=None, search=search)
+        return m.group(1) + _json_for_script(data) + m.group(3)
+
+    page = _BOOT.sub(boot, page, count=1)
+    copy = {
+        "recordings": [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src}
+                       for r in recordings],
+        "live_url": live_url,
+    }  # fmt: skip
+    module = '<script type="module" src="/static/js/main.js"></script>'
+    assert module in page, "templates/index.html no longer loads static/js/main.js"
+    page = page.replace(module, f'<script>window.GFL_STATIC = {_json_for_script(copy)};</script>\n'
+                                '  <script src="static/gfl.js" defer></script>')  # fmt: skip
+    return localise(page, links)
+
+
+def export_site(out: Path, live_url: str | None = None, log=print) -> dict[str, Any]:
+    """Write the static site into ``out``; returns what was written (pages, recordings, bytes).
+
+    Computes with the live server's torch threads per computation (``GFL_TORCH_THREADS``, default 1): a
+    training's float32 sums in another order would end a few ulps away from what the live lab shows.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(Settings.from_env().torch_threads)
+    try:
+        return _export(out, live_url, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    env = _templates()
+    docs = lesson_documents()
+    links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
+    links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
+    for lesson in LESSONS:
+        if lesson.view != "lab":  # another page of the server (the cliff): not in the copy; the live lab has it
+            away = (live_url.rstrip("/") + docs[lesson.id]["link"]) if live_url else "index.html"
+            links = {k: (away if k == docs[lesson.id]["link"] else v) for k, v in links.items()}
+    recorder = Recorder(out, log)
+    pages = []
+    for lesson in EXPORTED:
+        log(f"lesson {lesson.id}")
+        recs = [recorder.record(kind, cfg) for kind, cfg in lesson_settings(lesson)]
+        doc = docs[lesson.id]
+        search = doc["link"][1:]
+        file = links[doc["link"]]
+        (out / file).write_text(lesson_page(env, doc, lesson_config(lesson), recs, links, search, live_url), "utf-8")
+        pages.append(file)
+    default = Config()
+    recs = [recorder.record("run", default)]
+    (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url), "utf-8")
+    pages.append("lab.html")
+    index = env.get_template("lessons.html").render(request=SimpleNamespace(query_params={}),
+                                                    lessons=list(docs.values()), topics=_topics())  # fmt: skip
+    (out / "index.html").write_text(localise(index, links), "utf-8")
+    pages.append("index.html")
+    _assets(out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"pages": pages, "recordings": len(recorder.done), "bytes": size}
+
+
+def _topics():
+    from engine.lessons import TOPICS
+
+    return TOPICS
+
+
+def _assets(out: Path) -> None:
+    static = out / "static"
+    if (static / "css").exists():
+        shutil.rmtree(static / "css")
+    shutil.copytree(ROOT / "static" / "css", static / "css")
+    (static / "gfl.js").write_text(bundle(ROOT / "static" / "js" / "main.js"), "utf-8")
+    plotly = resources.files("plotly") / "package_data" / "plotly.min.js"
+    (out / "vendor").mkdir(exist_ok=True)
+    (out / "vendor" / "plotly.min.js").write_bytes(plotly.read_bytes())

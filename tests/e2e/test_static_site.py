@@ -1,0 +1,175 @@
+"""The exported lesson site, opened from file:// with every other request refused: every lesson, every
+"now try" and every training replay plays, and the page shows the numbers the live server computes.
+
+The reference is the engine itself (what the server's tracer and trainer run), computed here in the test,
+not numbers read back from the export.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from playwright import sync_api
+
+from engine import Config, trace_config
+from engine.experiment import trace_trained
+from engine.lessons import lesson_config, try_config
+from engine.training import Trainer
+from server.export.site import EXPORTED as LESSONS
+from server.export.site import export_site
+from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch
+
+pytestmark = pytest.mark.timeout(1500)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The reference computes as the live server does, one torch thread per computation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    import os
+
+    if os.environ.get("GFL_E2E_SITE"):  # a site this checkout exported already: iterate on the page alone
+        out = Path(os.environ["GFL_E2E_SITE"])
+        return out, {"bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
+                     "pages": [p.name for p in out.glob("*.html")]}  # fmt: skip
+    out = tmp_path_factory.mktemp("site")
+    started = time.perf_counter()
+    report = export_site(out, log=lambda _line: None)
+    print(f"exported {report['bytes'] / 1e6:.1f} MB in {time.perf_counter() - started:.0f} s")
+    return out, report
+
+
+@pytest.fixture(scope="module")
+def offline(site):
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        context = browser.new_context(viewport=VIEWPORT)
+        refused: list[str] = []
+
+        def only_files(route):
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_files)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.log = PageLog(page)
+        yield page, refused
+        browser.close()
+
+
+def page_numbers(page) -> dict:
+    """The trace on show: its config, loss and ‖∂L/∂h_t‖ as (L, D, T)."""
+    got = page.evaluate(
+        """() => { const t = gfl.trace, s = t.start.shapes, LD = s.L * s.D;
+           return { config: t.config, loss: String(t.done.loss), L: s.L, D: s.D, T: s.T,
+                    norms: Array.from(t.gradHNorm, v => Number.isFinite(v) ? v : String(v)), LD }; }"""
+    )
+    norms = np.array([float(v) for v in got["norms"]]).reshape(got["T"], got["L"], got["D"]).transpose(1, 2, 0)
+    return {**got, "loss": float(got["loss"]), "norms": norms}
+
+
+def same_number(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, rel_tol=1e-6)
+
+
+def assert_same(got: dict, trace, cfg: Config, what: str) -> None:
+    for key, want in cfg.to_dict().items():
+        have = got["config"].get(key)
+        same = math.isclose(have, want) if isinstance(want, float) and isinstance(have, (int, float)) else have == want
+        assert same, f"{what}: the page shows {key}={have!r}, expected {want!r}"
+    assert same_number(got["loss"], trace.loss), f"{what}: loss {got['loss']} != {trace.loss}"
+    np.testing.assert_allclose(got["norms"], trace.grad_h_norm, rtol=1e-6, err_msg=f"{what}: ‖∂L/∂h_t‖")
+
+
+def wait_painted(page, after: int, trained: bool = False) -> int:
+    page.wait_for_function(
+        "([after, trained]) => { const p = window.gfl && gfl.lastPaint;"
+        " return !!p && p.complete && p.run > after && !!p.trained === trained; }",
+        arg=[after, trained],
+        timeout=120_000,
+    )
+    return page.evaluate("() => gfl.lastPaint.run")
+
+
+def play(page, after: int) -> int:
+    """Press play (the lesson's own run waits at step 0) and wait for the run to be painted whole."""
+    page.select_option("#speed", "0.6")
+    if page.evaluate("() => !gfl.player.playing && gfl.player.cursor < gfl.player.length - 1"):
+        page.click("#play")
+    return wait_painted(page, after)
+
+
+def train(page, after: int, cfg: Config, what: str) -> int:
+    page.click("#train")
+    page.wait_for_function("() => ['trained', 'diverged'].includes(gfl.state.training.status)", timeout=120_000)
+    run = wait_painted(page, after, trained=True)
+    trainer = Trainer(cfg)
+    for _ in trainer.steps():
+        pass
+    final, diverged = page.evaluate("() => [String(gfl.state.training.finalLoss), gfl.state.training.divergedAt]")
+    assert diverged == trainer.result.diverged_at, f"{what}: diverged at {diverged}"
+    assert same_number(float(final), trainer.result.final_loss), f"{what}: final loss {final}"
+    assert_same(page_numbers(page), trace_trained(trainer.model, cfg), cfg, f"{what}, trained")
+    return run
+
+
+def test_site_is_small_and_complete(site):
+    out, report = site
+    assert report["bytes"] < 25e6
+    assert (out / "index.html").is_file() and (out / "vendor" / "plotly.min.js").is_file()
+    index = (out / "index.html").read_text()
+    for lesson in LESSONS:
+        assert f'href="lesson-{lesson.id}.html"' in index
+    for page in report["pages"]:
+        text = (out / page).read_text()
+        assert 'src="/' not in text and 'href="/' not in text, f"{page} refers to a server path"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[le.id for le in LESSONS])
+def test_lesson_plays_offline(site, offline, lesson):
+    out, _ = site
+    page, refused = offline
+    started = time.perf_counter()
+    page.goto((out / f"lesson-{lesson.id}.html").as_uri())
+    page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
+    assert time.perf_counter() - started < 30
+    run = play(page, 0)
+    cfg = lesson_config(lesson)
+    assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
+    if lesson.trains:
+        run = train(page, run, cfg, lesson.id)
+    for i, t in enumerate(lesson.tries):
+        if page.evaluate("() => !document.querySelector('.try-reset').disabled"):
+            page.click(".try-reset")
+            run = wait_painted(page, run)
+        page.click(f'.try[data-try="{i}"]')
+        run = wait_painted(page, run)
+        cfg = try_config(lesson, i)
+        assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, try {t.key}={t.value}")
+        if lesson.trains:
+            run = train(page, run, cfg, f"{lesson.id}, try {t.key}={t.value}")
+    assert not refused, f"the static site asked the network for {refused}"
+    assert not page.log.errors, page.log.errors
+    # Controls outside the recordings are disabled, saying why.
+    assert page.evaluate("() => document.querySelector('#controls fieldset').disabled")
+    assert "static copy" in page.inner_text("#static-note")

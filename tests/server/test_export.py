@@ -1,0 +1,123 @@
+"""The static export's parts: recordings hold what the live socket sends, the bundler keeps modules apart."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from engine import Config
+from server.export.__main__ import main as export_main
+from server.export.bundle import bundle
+from server.export.site import localise, recording_script, run_units, train_units
+from tests.server.ws_helpers import SMALL, receive_frame
+
+TIMED = ("elapsed_ms", "elapsed_s", "steps_per_s", "eta_s")  # wall-clock fields: differ run to run
+
+
+def untimed(frame: dict) -> dict:
+    return {k: v for k, v in frame.items() if k not in TIMED and k != "run"}
+
+
+def socket_frames(client, kind: str, config: dict) -> list[tuple[dict, bytes | None]]:
+    """Every frame the live /ws sends for one request, up to its end."""
+    frames = []
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": kind, "config": config})
+        while True:
+            frame, data = receive_frame(ws)
+            if frame["type"] in ("queued", "cancelled"):
+                continue
+            frames.append((frame, data))
+            if frame["type"] in ("done", "error"):
+                return frames
+
+
+def recorded_frames(units) -> list[tuple[dict, bytes | None]]:
+    """A recording as a page reads it: the script's JSON, binary frames decoded from base64."""
+    script = recording_script("data/x.js", units)
+    rows = json.loads(script.split(" = ", 1)[1].rstrip().rstrip(";"))
+    return [(json.loads(text), None if data is None else base64.b64decode(data)) for text, data in rows]
+
+
+@pytest.mark.parametrize("config", [
+    {**SMALL, "cell": "lstm"},
+    {**SMALL, "cell": "gru", "num_layers": 2, "bidirectional": True},
+    {**SMALL, "nonlinearity": "relu", "init": "orthogonal", "gain": 3.0, "seq_len": 60},  # overflows
+])  # fmt: skip
+def test_a_recorded_trace_is_what_the_socket_sends(client, config):
+    live = socket_frames(client, "run", config)
+    recorded = recorded_frames(run_units(Config.from_dict(config)))
+    assert [untimed(f) for f, _ in recorded] == [untimed(f) for f, _ in live]
+    assert [d for _, d in recorded] == [d for _, d in live]  # the float32 frames, bit for bit
+
+
+def test_a_recorded_training_is_what_the_socket_sends(client):
+    config = {**SMALL, "cell": "gru", "task": "adding", "steps": 12}
+    live = socket_frames(client, "train", config)
+    recorded = recorded_frames(train_units(Config.from_dict(config)))
+    assert [f["type"] for f, _ in recorded].count("train_step") == 12
+    assert [untimed(f) for f, _ in recorded] == [untimed(f) for f, _ in live]
+    assert [d for _, d in recorded] == [d for _, d in live]
+    # The replay's pace: the recorded clock of each step, never running backwards.
+    clock = [f["elapsed_s"] for f, _ in recorded if f["type"] == "train_step"]
+    assert clock == sorted(clock) and clock[-1] > 0
+
+
+def test_pages_refer_to_files_not_to_server_paths():
+    page = ('<a href="/?v=1&amp;seq_len=100&amp;lesson=x">x</a><option value="/?v=1&amp;lesson=y">'
+            '<link href="/static/css/a.css"><script src="/vendor/plotly.min.js"></script>'
+            '<a href="/lessons">all</a><a href="/">lab</a>')  # fmt: skip
+    out = localise(page, {"/?v=1&seq_len=100&lesson=x": "lesson-x.html", "/?v=1&lesson=y": "lesson-y.html"})
+    assert 'href="lesson-x.html"' in out and 'value="lesson-y.html"' in out
+    assert 'href="static/css/a.css"' in out and 'src="vendor/plotly.min.js"' in out
+    assert 'href="index.html"' in out and 'href="lab.html"' in out and '"/' not in out
+
+
+node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+
+
+@node
+def test_bundle_keeps_each_module_in_its_own_scope(tmp_path):
+    (tmp_path / "a.js").write_text(
+        'const helper = () => "a";\nexport const A = helper();\nexport function f() { return 1; }\n'
+    )
+    (tmp_path / "b.js").write_text(
+        'import { A as fromA, f } from "./a.js";\nconst helper = () => "b";\n'
+        'export class B { get v() { return fromA + helper() + f(); } }\nexport { A } from "./a.js";\n'
+    )
+    (tmp_path / "main.js").write_text(
+        'import { B, A } from "./b.js";\nimport "./side.js";\nconsole.log(new B().v, A, globalThis.side);\n'
+    )
+    (tmp_path / "side.js").write_text("globalThis.side = 'ran';\n")
+    (tmp_path / "out.js").write_text(bundle(tmp_path / "main.js"))
+    ran = subprocess.run(["node", str(tmp_path / "out.js")], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "ab1 a ran"
+
+
+def test_bundle_refuses_what_it_does_not_understand(tmp_path):
+    (tmp_path / "main.js").write_text("export default 3;\n")
+    with pytest.raises(ValueError, match="main.js:1"):
+        bundle(tmp_path / "main.js")
+    (tmp_path / "main.js").write_text('import { x } from "https://cdn.example/x.js";\n')
+    with pytest.raises(ValueError, match="relative"):
+        bundle(tmp_path / "main.js")
+
+
+@node
+def test_the_page_bundles_and_parses(tmp_path):
+    from server.export.site import ROOT
+
+    out = tmp_path / "gfl.js"
+    out.write_text(bundle(ROOT / "static" / "js" / "main.js"))
+    assert "class RecordedSource" in out.read_text()
+    subprocess.run(["node", "--check", str(out)], check=True)
+
+
+def test_live_url_must_be_http(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        export_main(["--out", str(tmp_path), "--live-url", "ftp://lab.example"])
+    assert "--live-url" in capsys.readouterr().err
