@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from playwright import sync_api
 
 from engine import Config, trace_config
 from engine.experiment import trace_trained
@@ -22,7 +21,7 @@ from engine.lessons import lesson_config, try_config
 from engine.training import Trainer
 from server.export.site import EXPORTED as LESSONS
 from server.export.site import export_site
-from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch
+from tests.e2e.harness import VIEWPORT, PageLog
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -52,29 +51,24 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def offline(site):
-    import os
+def offline(site, chromium):
+    # The session's browser (tests/e2e/conftest.py): a second Playwright in one process cannot start.
+    context = chromium.new_context(viewport=VIEWPORT)
+    refused: list[str] = []
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        context = browser.new_context(viewport=VIEWPORT)
-        refused: list[str] = []
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
 
-        def only_files(route):
-            if route.request.url.startswith("file://"):
-                route.continue_()
-            else:
-                refused.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", only_files)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.log = PageLog(page)
-        yield page, refused
-        browser.close()
+    context.route("**/*", only_files)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.log = PageLog(page)
+    yield page, refused
+    context.close()
 
 
 def page_numbers(page) -> dict:
