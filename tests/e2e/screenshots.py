@@ -39,7 +39,7 @@ SCROLL_TO_TRAINING = (
 
 def shoot(page, path: Path, settle_ms: int = 300) -> None:
     page.mouse.move(5, 5)  # no hover label or mode bar in the picture
-    page.wait_for_timeout(settle_ms)  # let Plotly settle its hover layers
+    page.wait_for_timeout(settle_ms)  # condition-free: Plotly settles its hover layers with no event to wait on
     page.screenshot(path=str(path))
     print(path)
 

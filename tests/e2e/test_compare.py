@@ -147,6 +147,6 @@ def test_removing_a_setting_while_training_stops_its_training_on_the_server(page
         idle = idle + 1 if h["computing"] == 0 and h["waiting"] == 0 else 0
         if idle == 10:
             break
-        time.sleep(0.05)
+        time.sleep(0.05)  # condition-free: polling /healthz until the server has been idle 10 times running
     assert idle == 10, h
     assert page.log.errors == []

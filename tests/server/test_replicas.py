@@ -42,7 +42,7 @@ def redis_url():
         except redis.ConnectionError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise
-            time.sleep(0.05)
+            time.sleep(0.05)  # condition-free: polling until redis-server answers PING
     try:
         yield f"redis://127.0.0.1:{port}/0", proc
     finally:
@@ -119,9 +119,9 @@ def test_a_socket_that_stops_reading_is_closed_and_releases_it(tmp_path):
         deadline = time.monotonic() + 60
         while health(base)["stalled_closed"] < 1:
             assert time.monotonic() < deadline, f"the stalled socket was not closed: {health(base)}"
-            time.sleep(0.1)
+            time.sleep(0.1)  # condition-free: polling /healthz for the condition asserted
         deadline = time.monotonic() + 10
         while health(base)["sessions"] != 0:
             assert time.monotonic() < deadline, "the stalled session was not released"
-            time.sleep(0.1)
+            time.sleep(0.1)  # condition-free: polling /healthz for the condition asserted
         sock.close()

@@ -51,7 +51,7 @@ def paced(monkeypatch, seconds: float = 0.002) -> None:
     original = Unit.text_for
 
     def text_for(self, run):
-        time.sleep(seconds)
+        time.sleep(seconds)  # condition-free: pacing the stream is the point, not waiting for something
         return original(self, run)
 
     monkeypatch.setattr(Unit, "text_for", text_for)

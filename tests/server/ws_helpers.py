@@ -138,7 +138,7 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
+        time.sleep(0.01)  # condition-free: the poll interval of wait_until, which waits for the condition
 
 
 def run_async(fn, *args, **kwargs):
