@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,38 @@ def decode(rows) -> dict:
     return {"start": start, "forward": forward, "grad_h": grad_h, "series": series, "done": done}
 
 
-_DATA = re.compile(r'<div class="gfl-nb" id="([^"]+)">.*?<script type="application/json" class="gfl-nb-data">(.*?)'
-                   r"</script>", re.S)  # fmt: skip
+class _Blocks(HTMLParser):
+    """Each display root's id and its data script's text, whatever order a renderer writes the attributes in."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self.root: str | None = None
+        self.reading = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div" and a.get("class") == "gfl-nb":
+            self.root = a["id"]
+        elif tag == "script" and a.get("class") == "gfl-nb-data":
+            self.reading = True
+            self.found.append((self.root, ""))
+
+    def handle_data(self, data):
+        if self.reading:
+            root, text = self.found[-1]
+            self.found[-1] = (root, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.reading = False
 
 
 def displays(html: str) -> list[tuple[str, list[dict]]]:
     """Every display block in ``html``: (root id, [{title, units}])."""
-    return [(uid, _strict(text)["sections"]) for uid, text in _DATA.findall(html)]
+    parser = _Blocks()
+    parser.feed(html)
+    return [(uid, _strict(text)["sections"]) for uid, text in parser.found]
 
 
 def execute_notebook(path: Path, save_to: Path):
