@@ -59,6 +59,9 @@ function replay(src, units) {
       else if (frame.type === "backward") trace.addBackward(frame, payload);
       else if (frame.type === "done") {
         trace.done = frame;
+        // A packed batch's sample ends before T: its NaN past the end is padding, not a state that overflowed.
+        const len = trace.start.lengths?.[trace.start.sample ?? 0];
+        if (len < trace.T && trace.forwardOverflowT !== null && trace.forwardOverflowT >= len) trace.forwardOverflowT = null;
         resolve(trace);
       } else if (frame.type === "error") reject(new Error(frame.message));
     };

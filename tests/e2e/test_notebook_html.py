@@ -111,3 +111,32 @@ def test_the_charts_hold_the_traces_numbers(offline, rendered):
         gates = [t for t in chart(page, f"{sid}-gates") if t["type"] == "heatmap"]
         assert len(gates) == 4
         np.testing.assert_allclose(np.array(gates[1]["z"], dtype=float), mt.gates["forget"][0, 0, :, 0].T, rtol=RTOL)
+
+
+def test_a_packed_samples_padding_is_not_called_an_overflow(chromium, tmp_path):
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from server.notebook import to_html
+
+    torch.manual_seed(4)
+    gru = nn.GRU(3, 6, num_layers=2, bidirectional=True)
+    x = pack_padded_sequence(torch.randn(9, 3, 3), torch.tensor([4, 9, 6]), enforce_sorted=False)
+    mt = trace_module(gru, x, lambda out: out.data.pow(2).sum())
+    (tmp_path / "packed.html").write_text("<!doctype html><meta charset='utf-8'><body>" + to_html(mt) + "</body>")
+    context = chromium.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.log = PageLog(page)
+        page.goto((tmp_path / "packed.html").as_uri())
+        page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
+        assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
+        assert page.evaluate("() => document.querySelector('.gfl-nb-banner').textContent") == ""
+        assert "sample 0 has 4 steps" in page.evaluate("() => document.querySelector('.gfl-nb-meta').textContent")
+        sid = page.evaluate("() => document.querySelector('.gfl-nb-section').id")
+        [layers] = [t for t in chart(page, f"{sid}-layers") if t["type"] == "heatmap"][:1]
+        want = np.log10(mt.grad_h_norm.reshape(4, 9))  # rows (layer, direction), over every sequence's real steps
+        np.testing.assert_allclose(np.array(layers["z"], dtype=float), want, rtol=RTOL)
+        assert not page.log.errors, page.log.errors
+    finally:
+        context.close()
