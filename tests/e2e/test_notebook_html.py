@@ -113,6 +113,40 @@ def test_the_charts_hold_the_traces_numbers(offline, rendered):
         np.testing.assert_allclose(np.array(gates[1]["z"], dtype=float), mt.gates["forget"][0, 0, :, 0].T, rtol=RTOL)
 
 
+def open_block(chromium, tmp_path, html: str):
+    """A page holding one display block alone, opened from file:// (no notebook around it)."""
+    (tmp_path / "block.html").write_text("<!doctype html><meta charset='utf-8'><body>" + html + "</body>", "utf-8")
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.log = PageLog(page)
+    page.goto((tmp_path / "block.html").as_uri())
+    page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
+    assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
+    return context, page
+
+
+def test_the_apps_own_trace_paints_as_on_the_page(chromium, tmp_path):
+    from engine import Config, trace_config
+    from server.notebook import to_html
+
+    trace = trace_config(Config(cell="gru", num_layers=2, bidirectional=True, seq_len=8))
+    context, page = open_block(chromium, tmp_path, to_html(trace))
+    try:
+        sid = page.evaluate("() => document.querySelector('.gfl-nb-section').id")
+        lines = [t for t in chart(page, f"{sid}-grad-norm") if t["mode"] == "lines" and t["dash"] == "solid"]
+        assert [t["group"] for t in lines] == ["0,0", "0,1", "1,0", "1,1"]
+        for t in lines:
+            l, d = map(int, t["group"].split(","))
+            got = np.array([np.nan if v is None else v for v in t["y"]], dtype=float)
+            want = trace.grad_h_norm[l, d]
+            reached = want > 0  # a zero the loss never reached is a gap in the line
+            np.testing.assert_allclose(got[reached], want[reached], rtol=RTOL)
+        assert page.evaluate(f"() => !!document.getElementById('{sid}-layers').data")
+        assert not page.log.errors, page.log.errors
+    finally:
+        context.close()
+
+
 def test_a_packed_samples_padding_is_not_called_an_overflow(chromium, tmp_path):
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence
@@ -123,14 +157,8 @@ def test_a_packed_samples_padding_is_not_called_an_overflow(chromium, tmp_path):
     gru = nn.GRU(3, 6, num_layers=2, bidirectional=True)
     x = pack_padded_sequence(torch.randn(9, 3, 3), torch.tensor([4, 9, 6]), enforce_sorted=False)
     mt = trace_module(gru, x, lambda out: out.data.pow(2).sum())
-    (tmp_path / "packed.html").write_text("<!doctype html><meta charset='utf-8'><body>" + to_html(mt) + "</body>")
-    context = chromium.new_context(viewport=VIEWPORT)
+    context, page = open_block(chromium, tmp_path, to_html(mt))
     try:
-        page = context.new_page()
-        page.log = PageLog(page)
-        page.goto((tmp_path / "packed.html").as_uri())
-        page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
-        assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
         assert page.evaluate("() => document.querySelector('.gfl-nb-banner').textContent") == ""
         assert "sample 0 has 4 steps" in page.evaluate("() => document.querySelector('.gfl-nb-meta').textContent")
         sid = page.evaluate("() => document.querySelector('.gfl-nb-section').id")
