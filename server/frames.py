@@ -149,12 +149,28 @@ def trace_units(trace: Trace, started: float) -> list[Unit]:
 
     ``started`` is the time.perf_counter() the work began, for ``done.elapsed_ms``.
     """
-    T = trace.hidden.shape[2]
-    units = [Unit(dumps({"type": "start", **start_fields(trace)}))]
-    outputs = to_jsonable(trace.outputs)  # T lists of O, converted once
-    chunk = chunk_steps(trace)
-    arrays = forward_arrays(trace)
-    L, D, _, H = trace.hidden.shape
+    series = {
+        "grad_h_norm": trace.grad_h_norm,
+        "grad_c_norm": trace.grad_c_norm,
+        "grad_out_norm": trace.grad_out_norm,
+        **per_step_theory(trace),
+    }
+    return run_units(start_fields(trace), forward_arrays(trace), trace.outputs, series, trace.grad_h,
+                     done_fields(trace), started)  # fmt: skip
+
+
+def run_units(start: dict[str, Any], arrays: list[np.ndarray], outputs, series: dict[str, np.ndarray | None],
+              grad_h: np.ndarray, done: dict[str, Any], started: float) -> list[Unit]:  # fmt: skip
+    """A run's frames from its parts: what :func:`trace_units` sends for a Trace, and the notebook for a module's.
+
+    ``start`` and ``done`` are the fields of those frames; ``arrays`` the per-unit forward arrays in
+    ``start["layout"]["forward"]`` order and ``grad_h``, each (L, D, T, H); ``outputs`` (T, O), or T empty
+    lists; ``series`` the per-step (L, D, T) arrays sent with the backward frames (None where a series is).
+    """
+    L, D, T, H = grad_h.shape
+    units = [Unit(dumps({"type": "start", **start}))]
+    outputs = to_jsonable(outputs)  # T lists of O, converted once
+    chunk = max(1, CHUNK_BYTES // (len(arrays) * L * D * H * 4))
     forward_data = np.empty((T, len(arrays), L, D, H), dtype="<f4")  # one copy, in send order
     for k, a in enumerate(arrays):
         forward_data[:, k] = a.transpose(2, 0, 1, 3)  # (T, L, D, H)
@@ -163,20 +179,14 @@ def trace_units(trace: Trace, started: float) -> list[Unit]:
         text = encode({"type": "forward", "t": t, "steps": n, "output": outputs[t : t + n]})
         units.append(Unit(text, forward_data[t : t + n].tobytes()))
     # Per-step (L, D, T) series in send order (t = T-1..0) as (T, L, D), so [i:i+n] is one message's.
-    series = {
-        "grad_h_norm": trace.grad_h_norm,
-        "grad_c_norm": trace.grad_c_norm,
-        "grad_out_norm": trace.grad_out_norm,
-        **per_step_theory(trace),
-    }
     by_step = {k: None if v is None else to_jsonable(v.transpose(2, 0, 1)[::-1]) for k, v in series.items()}
-    backward_data = np.ascontiguousarray(trace.grad_h.transpose(2, 0, 1, 3)[::-1], dtype="<f4")  # (T, L, D, H)
+    backward_data = np.ascontiguousarray(grad_h.transpose(2, 0, 1, 3)[::-1], dtype="<f4")  # (T, L, D, H)
     for i in range(0, T, chunk):
         n = min(chunk, T - i)
         fields = {k: None if v is None else v[i : i + n] for k, v in by_step.items()}
         text = encode({"type": "backward", "t": T - 1 - i, "steps": n, **fields})
         units.append(Unit(text, backward_data[i : i + n].tobytes()))
-    done = {"type": "done", **done_fields(trace)}
+    done = {"type": "done", **done}
     done["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
     units.append(Unit(dumps(done)))
     return units

@@ -1,0 +1,67 @@
+"""The lab's views in a Jupyter notebook (JupyterLab, VS Code, Colab) or any HTML file, offline.
+
+    from engine.tracing import trace_module
+    from server.notebook import show
+
+    trace = trace_module(lstm, x, lambda out: out.pow(2).mean())
+    show(trace)              # the last expression of a cell: ‖∂L/∂h_t‖, h_t, ∂L/∂h_t, gates, layer × time map
+
+``show`` takes a :func:`engine.tracing.trace_module` result, a :func:`engine.modules.trace_submodules` result
+(every recurrent module of a model, each under its name), an app :class:`engine.experiment.Trace`, or a
+``{label: trace}`` dict of any of them (shown one after the other, e.g. two settings to compare).  The views
+are the lab page's own modules; Plotly comes from the installed ``plotly`` package.  :func:`to_html` gives
+the same block as a string, with Plotly inside, to write to a file.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from server.notebook.frames import module_units, sections
+from server.notebook.html import block
+
+__all__ = ["TraceDisplay", "module_units", "show", "to_html"]
+
+# Plotly (4.8 MB) goes into the first output of a kernel session only: later outputs on the same page reuse
+# it, and a saved notebook or its nbconvert HTML keeps that first output ahead of the others.
+_plotly_sent = False
+
+
+def to_html(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool = True) -> str:
+    """A self-contained HTML block painting ``obj``'s views (see the module docstring for what ``obj`` may be).
+
+    ``sample``: the batch sample the per-unit heatmaps show (norms are over the whole batch).  ``tbptt``: the
+    window length a ModuleTrace was traced with, to mark the windows.  ``include_plotly=False`` leaves Plotly
+    out, for a page that already has it.
+    """
+    return block(sections(obj, sample, tbptt), include_plotly=include_plotly)
+
+
+class TraceDisplay:
+    """What :func:`show` returns: Jupyter renders it through ``_repr_html_``."""
+
+    def __init__(self, obj, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None):
+        self.sections = sections(obj, sample, tbptt)  # validated now, so a bad argument fails at the call
+        self.include_plotly = include_plotly
+
+    def _repr_html_(self) -> str:
+        global _plotly_sent
+        include = self.include_plotly
+        if include is None:
+            # Colab shows every output in its own frame, so each needs its own copy.
+            include = not _plotly_sent or "google.colab" in sys.modules
+        _plotly_sent = _plotly_sent or include
+        return block(self.sections, include_plotly=include)
+
+    def __repr__(self) -> str:
+        titles = ", ".join(s["title"] for s in self.sections)
+        return f"<Gradient Flow Lab views: {titles} (shown as HTML in a notebook; to_html() for a file)>"
+
+
+def show(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None) -> TraceDisplay:
+    """The lab's views of ``obj``, shown inline when it is a cell's last expression (or passed to ``display``).
+
+    ``include_plotly``: None puts Plotly in the session's first output only (in Colab, in every one); True or
+    False forces it.  Raises ``TypeError``/``ValueError`` for what cannot be shown, naming the argument.
+    """
+    return TraceDisplay(obj, sample, tbptt, include_plotly)

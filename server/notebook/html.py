@@ -1,0 +1,94 @@
+"""One self-contained HTML block that paints a trace's views, for a notebook's output cell or a file.
+
+The block holds, in order: its own ``<div>`` (a unique id, so several outputs on a page never meet) with the
+trace's frames as JSON; Plotly from the installed ``plotly`` package, unless the page already has it; the
+page's view modules joined into one classic script (:mod:`server.export.bundle`, entry ``static/js/notebook.js``),
+loaded once per page; and a one-line call that paints this block's ``<div>``.  Nothing comes from the network.
+
+Binary frames travel base64-encoded inside the JSON, as the static export's recordings do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from server.export.bundle import bundle
+from server.recording import Unit
+
+ENTRY = Path(__file__).resolve().parents[2] / "static" / "js" / "notebook.js"
+
+_STYLE = """
+.gfl-nb { font: 13px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #222; max-width: 1100px; }
+.gfl-nb-title { margin: 12px 0 2px; font-size: 15px; }
+.gfl-nb-meta, .gfl-nb-note { margin: 0 0 4px; font-size: 12px; color: #444; }
+.gfl-nb-note:empty { display: none; }
+.gfl-nb-view { margin: 6px 0; }
+.gfl-nb-view figcaption { font-weight: 600; font-size: 12px; }
+.gfl-nb-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 4px 16px; }
+.gfl-nb-chart { width: 100%; height: 250px; }
+.gfl-nb-tall { height: 440px; }
+.gfl-nb-short { height: 180px; }
+.gfl-nb-pick { font-size: 12px; }
+.gfl-nb-banner[hidden] { display: none; }
+.gfl-nb-banner .banner { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #d55e00; background: #fff4ec; }
+.gfl-nb-banner .banner-underflow { border-color: #7f7f7f; background: #f3f3f3; }
+"""
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON safe inside a <script> element (no '</script>', no '<!--')."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _units_json(units: list[Unit]) -> list[list[str | None]]:
+    return [[u.text, None if u.data is None else base64.b64encode(u.data).decode("ascii")] for u in units]
+
+
+@cache
+def _plotly_script() -> str:
+    """Plotly from its package, run only where the page has none yet (a second output reuses it)."""
+    src = (resources.files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    src = src.replace("</script", "<\\/script")
+    return "<script>\nif (typeof window.Plotly === 'undefined') {\n" + src + "\n}\n</script>"
+
+
+@cache
+def _views_script() -> str:
+    """The view modules as one classic script, run once per page per version of the modules."""
+    code = bundle(ENTRY)
+    version = hashlib.sha256(code.encode()).hexdigest()[:16]
+    # Each output carries the script; the bundle's top-level consts would clash if it ran twice in one page.
+    code = code.replace("</script", "<\\/script")
+    v = json.dumps(version)
+    publish = f'window.GFLNotebook = {{ version: {v}, paint: __gfl_modules["notebook.js"].paint }};'
+    return (f"<script>\nif (!(window.GFLNotebook && window.GFLNotebook.version === {v})) {{\n"
+            f"(function () {{\n{code}\n{publish}\n}})();\n}}\n</script>")
+
+
+def block(sections: list[dict[str, Any]], include_plotly: bool = True) -> str:
+    """The HTML block for ``sections`` (``[{title, units}]``, see :func:`server.notebook.frames.sections`)."""
+    uid = f"gfl-nb-{uuid.uuid4().hex[:12]}"
+    data = {"sections": [{"title": s["title"], "units": _units_json(s["units"])} for s in sections]}
+    return "\n".join([
+        f'<div class="gfl-nb" id="{uid}">',
+        f"<style>{_STYLE}</style>",
+        '<p class="gfl-nb-wait">Gradient Flow Lab: painting the views… (nothing shows if this notebook is not '
+        "trusted: scripts in its outputs do not run; trust it, or run the cell again)</p>",
+        f'<script type="application/json" class="gfl-nb-data">{_json_for_script(data)}</script>',
+        "</div>",
+        _plotly_script() if include_plotly else "",
+        _views_script(),
+        # The root is found from the script's own place first: a notebook may render outputs in a shadow root
+        # or detached, where document.getElementById would not see it yet.
+        "<script>(function () { var s = document.currentScript, p = s && s.parentNode;"
+        f' var root = (p && p.querySelector && p.querySelector("#{uid}")) || document.getElementById("{uid}");'
+        " if (root) window.GFLNotebook.paint(root); })();</script>",
+    ])  # fmt: skip
