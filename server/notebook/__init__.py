@@ -22,9 +22,29 @@ from server.notebook.html import block
 
 __all__ = ["TraceDisplay", "module_units", "show", "to_html"]
 
-# Plotly (4.8 MB) goes into the first output of a kernel session only: later outputs on the same page reuse
-# it, and a saved notebook or its nbconvert HTML keeps that first output ahead of the others.
-_plotly_sent = False
+# Plotly (4.8 MB) goes into one output of a kernel session: the cell that first showed views (its id, as
+# JupyterLab, Notebook 7 and VS Code send it).  Later outputs reuse it; running that same cell again puts it in
+# the new output, since the old one is replaced.  Where the front end sends no cell id, re-runs cannot be told
+# apart, so every output carries its own copy.
+_plotly_cell: str | None = None
+
+
+def _cell_id() -> str | None:
+    """The id of the notebook cell being run, or None outside a kernel or from a front end that sends none."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent()
+    except TypeError:  # ipykernel < 6 asks which channel
+        parent = kernel.get_parent("shell")
+    cell = (parent or {}).get("metadata", {}).get("cellId")
+    return cell if isinstance(cell, str) and cell else None
 
 
 def to_html(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool = True) -> str:
@@ -45,12 +65,14 @@ class TraceDisplay:
         self.include_plotly = include_plotly
 
     def _repr_html_(self) -> str:
-        global _plotly_sent
+        global _plotly_cell
         include = self.include_plotly
         if include is None:
+            cell = _cell_id()
             # Colab shows every output in its own frame, so each needs its own copy.
-            include = not _plotly_sent or "google.colab" in sys.modules
-        _plotly_sent = _plotly_sent or include
+            include = cell is None or _plotly_cell in (None, cell) or "google.colab" in sys.modules
+            if include and _plotly_cell is None:
+                _plotly_cell = cell
         return block(self.sections, include_plotly=include)
 
     def __repr__(self) -> str:
@@ -61,7 +83,8 @@ class TraceDisplay:
 def show(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None) -> TraceDisplay:
     """The lab's views of ``obj``, shown inline when it is a cell's last expression (or passed to ``display``).
 
-    ``include_plotly``: None puts Plotly in the session's first output only (in Colab, in every one); True or
-    False forces it.  Raises ``TypeError``/``ValueError`` for what cannot be shown, naming the argument.
+    ``include_plotly``: None puts Plotly in the output of the session's first cell that shows views (in every
+    output in Colab, or where the front end does not say which cell runs); True or False forces it.
+    Raises ``TypeError``/``ValueError`` for what cannot be shown, naming the argument.
     """
     return TraceDisplay(obj, sample, tbptt, include_plotly)

@@ -57,7 +57,10 @@ def _plotly_script() -> str:
     """Plotly from its package, run only where the page has none yet (a second output reuses it)."""
     src = (resources.files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
     src = src.replace("</script", "<\\/script")
-    return "<script>\nif (typeof window.Plotly === 'undefined') {\n" + src + "\n}\n</script>"
+    # Outputs above this one that found no Plotly wait for this event (a saved notebook whose Plotly sits in a
+    # later output, or a cell run out of order).
+    return ("<script>\nif (typeof window.Plotly === 'undefined') {\n" + src + "\n}\n"
+            "window.dispatchEvent(new Event('gfl-plotly'));\n</script>")
 
 
 @cache

@@ -14,6 +14,8 @@ import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 // An output's HTML may be inserted before it is attached to the page (JupyterLab evaluates the scripts
 // first); the charts need their width, so painting waits until the root is in the document.
 const ATTACH_WAIT_MS = 30_000;
+// How long an output without Plotly waits for a later output on the page to bring it.
+const PLOTLY_WAIT_MS = 15_000;
 
 function el(tag, attrs = {}, text = "") {
   const e = document.createElement(tag);
@@ -102,6 +104,23 @@ function paintSection(box, id, title, trace) {
   return views;
 }
 
+/**
+ * Plotly travels in one output of a session only; an output rendered before that one (a saved notebook whose
+ * cells ran out of order) waits for it to announce itself, and says how to mend the page if it never comes.
+ */
+function plotlyHere() {
+  if (typeof Plotly !== "undefined") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      window.removeEventListener("gfl-plotly", ready);
+      reject(new Error("Plotly is not on this page (the output that carried it was cleared or deleted): "
+        + "run this cell again with show(..., include_plotly=True)"));
+    }, PLOTLY_WAIT_MS);
+    const ready = () => { clearTimeout(timer); resolve(); };
+    window.addEventListener("gfl-plotly", ready, { once: true });
+  });
+}
+
 function attached(root) {
   if (root.isConnected) return Promise.resolve();
   const until = performance.now() + ATTACH_WAIT_MS;
@@ -123,9 +142,7 @@ function attached(root) {
 export async function paint(root) {
   const wait = root.querySelector(".gfl-nb-wait");
   try {
-    if (typeof Plotly === "undefined") {
-      throw new Error("Plotly is not on this page: re-run the cell with show(..., include_plotly=True)");
-    }
+    await plotlyHere();
     const data = JSON.parse(root.querySelector("script.gfl-nb-data").textContent);
     await attached(root);
     const out = [];

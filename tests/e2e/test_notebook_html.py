@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from engine.tracing import trace_module
@@ -147,8 +148,31 @@ def test_the_apps_own_trace_paints_as_on_the_page(chromium, tmp_path):
         context.close()
 
 
+def test_an_output_above_the_one_carrying_plotly_waits_for_it(chromium, tmp_path):
+    """A saved notebook whose cells ran out of order: the output without Plotly comes first on the page."""
+    from server.notebook import to_html
+
+    mts = [trace_module(nn.GRU(2, 3, dtype=torch.float64), torch.randn(5, 1, 2, dtype=torch.float64),
+                        lambda out: out[-1].pow(2).sum()) for _ in range(2)]
+    html = to_html(mts[0], include_plotly=False) + "<p>another cell</p>" + to_html(mts[1])
+    (tmp_path / "two.html").write_text("<!doctype html><meta charset='utf-8'><body>" + html + "</body>", "utf-8")
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.log = PageLog(page)
+    try:
+        page.goto((tmp_path / "two.html").as_uri())
+        page.wait_for_function("() => [...document.querySelectorAll('.gfl-nb')].every(r => r.dataset.painted)")
+        states = page.evaluate("() => [...document.querySelectorAll('.gfl-nb')].map(r => r.dataset.painted)")
+        assert states == ["1", "1"]
+        sid = page.evaluate("() => document.querySelector('.gfl-nb-section').id")
+        y = [t for t in chart(page, f"{sid}-grad-norm") if t["mode"] == "lines" and t["dash"] == "solid"][0]["y"]
+        np.testing.assert_allclose(np.array(y, dtype=float), mts[0].grad_h_norm[0, 0], rtol=RTOL)
+        assert not page.log.errors, page.log.errors
+    finally:
+        context.close()
+
+
 def test_a_packed_samples_padding_is_not_called_an_overflow(chromium, tmp_path):
-    from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence
 
     from server.notebook import to_html

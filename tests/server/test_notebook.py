@@ -62,8 +62,9 @@ def test_outputs_carry_the_views(executed):
     assert len({uid for uid, _ in blocks}) == 2, "each display has its own root id"
     assert [s["title"] for s in blocks[1][1]] == ["forget-gate bias 0", "forget-gate bias 3"]
     html = html_outputs(nb)
-    # Plotly travels in the session's first output only; both carry the views' script.
-    assert "plotly.js v" in html[0] and "plotly.js v" not in html[1]
+    # nbclient sends no cell id, so a re-run cannot be told from a new cell: each output carries Plotly (and
+    # the views' script) and paints alone.
+    assert all("plotly.js v" in h for h in html)
     assert all("window.GFLNotebook" in h for h in html)
     assert not re.search(r"<script[^>]+src=", "".join(html)), "nothing loaded from outside the output"
 

@@ -178,14 +178,22 @@ def test_what_cannot_be_shown_is_refused_by_name():
         show({})
 
 
-def test_blocks_have_their_own_ids_and_plotly_goes_into_the_first_output_only(monkeypatch):
-    monkeypatch.setattr(notebook, "_plotly_sent", False)
+def test_blocks_have_their_own_ids_and_plotly_goes_into_the_first_cells_output_only(monkeypatch):
+    monkeypatch.setattr(notebook, "_plotly_cell", None)
     monkeypatch.delitem(__import__("sys").modules, "google.colab", raising=False)
+    running = ["cell-a"]
+    monkeypatch.setattr(notebook, "_cell_id", lambda: running[0])
     mt = trace_module(_module("rnn", 1, False), torch.randn(4, 2, 3, dtype=torch.float64), _loss)
     title = "</script><script>alert(1)</script>"
-    first, second = show({title: mt})._repr_html_(), show(mt)._repr_html_()
+    first = show({title: mt})._repr_html_()
+    running[0] = "cell-b"
+    second = show(mt)._repr_html_()
     assert "plotly.js v" in first and "plotly.js v" not in second
     assert "plotly.js v" in show(mt, include_plotly=True)._repr_html_()
+    running[0] = "cell-a"  # the first cell run again: its new output replaces the one that held Plotly
+    assert "plotly.js v" in show(mt)._repr_html_()
+    running[0] = None  # a front end that does not say which cell runs: every output carries its own
+    assert "plotly.js v" in show(mt)._repr_html_()
     (a, secs), (b, _) = displays(first + second)
     assert a != b
     assert secs[0]["title"] == title  # carried as data, never as markup
