@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,32 +105,16 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
     if cfg.arch == "encoder-decoder":
         return _trace_encoder_decoder(model, batch, cfg, figures)
     mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt)
-    grad_norms = {**parameter_grad_norms(model.rnn), **parameter_grad_norms(model.head, "head.")}
-    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
-    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
-    theory["bound"] = geometric_bound(mt.grad_out_norm, theory["contraction"], cfg.tbptt) if cfg.cell == "rnn" else None
-    theory["gate_product"] = gate_products(mt.gates, cfg.cell)
-    return Trace(
-        config=cfg,
-        gate_names=GATES[cfg.cell],
-        hidden=mt.hidden[:, :, :, 0],
-        cell_state=mt.cell_state[:, :, :, 0] if mt.cell_state is not None else None,
-        gates={k: v[:, :, :, 0] for k, v in mt.gates.items()},
-        grad_h=mt.grad_h[:, :, :, 0],
-        grad_h_norm=mt.grad_h_norm,
-        grad_c_norm=mt.grad_c_norm,
-        grad_out_norm=mt.grad_out_norm,
+    return _assemble(
+        model,
+        cfg,
+        figures,
+        lambda name: mt.gates[name] if name in mt.gates else getattr(mt, name),
+        gate_product=gate_products(mt.gates, cfg.cell),
         outputs=preds[-1][:, 0].detach().numpy(),
         input_steps=input_steps(cfg.arch, cfg.seq_len),
         scored_steps=scored_steps(cfg.arch, cfg.seq_len),
         loss=mt.loss,
-        param_grad_norms=grad_norms,
-        total_norm=clip.total_norm,
-        total_norm_clipped=clip.total_norm_clipped,
-        clip_coef=clip.clip_coef,
-        clipped_fraction=clip.clipped_fraction,
-        param_count=parameter_count(model),
-        theory=theory,
     )
 
 
@@ -194,32 +179,71 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
     """
     ht = trace_encoder_decoder(model, batch)
     T = cfg.seq_len
-    grad_norms = {
-        **parameter_grad_norms(model.rnn),
-        **parameter_grad_norms(model.decoder, "decoder."),
-        **parameter_grad_norms(model.head, "head."),
-    }
-    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
-    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
-    gates = {k: ht.joined(k)[:, :, :, 0] for k in GATES[cfg.cell]}
-    theory["bound"] = None
-    theory["gate_product"] = gate_products(gates, cfg.cell)
-    cell_state = ht.joined("cell_state")
     logits = ht.logits[:, 0].numpy()  # (T, O)
-    return Trace(
-        config=cfg,
-        gate_names=GATES[cfg.cell],
-        hidden=ht.joined("hidden")[:, :, :, 0],
-        cell_state=cell_state[:, :, :, 0] if cell_state is not None else None,
-        gates=gates,
-        grad_h=ht.joined("grad_h")[:, :, :, 0],
-        grad_h_norm=ht.joined("grad_h_norm"),
-        grad_c_norm=ht.joined("grad_c_norm"),
-        grad_out_norm=ht.joined("grad_out_norm"),
+    return _assemble(
+        model,
+        cfg,
+        figures,
+        ht.joined,
+        # Of batch sample 0's gates, where trace_model's is of the whole batch's.
+        gate_product=gate_products({k: ht.joined(k)[:, :, :, 0] for k in GATES[cfg.cell]}, cfg.cell),
         outputs=np.concatenate([np.zeros_like(logits), logits]),
         input_steps=tuple(range(2 * T)),
         scored_steps=tuple(range(T, 2 * T)),
         loss=ht.loss,
+        handoff=T,
+        handoff_grad_norm=ht.handoff_grad_norm,
+    )
+
+
+def _assemble(
+    model,
+    cfg: Config,
+    figures: dict | None,
+    traced: Callable[[str], np.ndarray | None],
+    *,
+    gate_product: np.ndarray | None,
+    outputs: np.ndarray,
+    input_steps: tuple[int, ...],
+    scored_steps: tuple[int, ...],
+    loss: float,
+    handoff: int | None = None,
+    handoff_grad_norm: float | None = None,
+) -> Trace:
+    """The Trace of ``model`` right after its backward pass: the one place a Trace is put together.
+
+    ``traced(name)`` is a traced array by ModuleTrace field or gate name: per-unit arrays (L, D, T, N, H), of
+    which the Trace keeps batch sample 0, or norms (L, D, T).  Reads every parameter's gradient norm, then
+    clips the gradients, then completes the weight figures (``figures``, or computed from ``model.rnn``) with
+    the geometric bound (vanilla RNN, one module: not across an encoder-decoder's handoff) and ``gate_product``.
+    """
+    modules = (("", model.rnn), ("decoder.", getattr(model, "decoder", None)), ("head.", model.head))
+    grad_norms = {k: v for prefix, m in modules if m is not None for k, v in parameter_grad_norms(m, prefix).items()}
+    clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
+    theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)
+    theory["bound"] = None
+    if cfg.cell == "rnn" and handoff is None:  # the bound follows one W_hh along the whole axis
+        theory["bound"] = geometric_bound(traced("grad_out_norm"), theory["contraction"], cfg.tbptt)
+    theory["gate_product"] = gate_product
+
+    def sample0(name: str) -> np.ndarray | None:
+        a = traced(name)
+        return None if a is None else a[:, :, :, 0]
+
+    return Trace(
+        config=cfg,
+        gate_names=GATES[cfg.cell],
+        hidden=sample0("hidden"),
+        cell_state=sample0("cell_state"),
+        gates={k: sample0(k) for k in GATES[cfg.cell]},
+        grad_h=sample0("grad_h"),
+        grad_h_norm=traced("grad_h_norm"),
+        grad_c_norm=traced("grad_c_norm"),
+        grad_out_norm=traced("grad_out_norm"),
+        outputs=outputs,
+        input_steps=input_steps,
+        scored_steps=scored_steps,
+        loss=loss,
         param_grad_norms=grad_norms,
         total_norm=clip.total_norm,
         total_norm_clipped=clip.total_norm_clipped,
@@ -227,6 +251,6 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
         clipped_fraction=clip.clipped_fraction,
         param_count=parameter_count(model),
         theory=theory,
-        handoff=T,
-        handoff_grad_norm=ht.handoff_grad_norm,
+        handoff=handoff,
+        handoff_grad_norm=handoff_grad_norm,
     )

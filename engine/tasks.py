@@ -20,12 +20,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engine.config import FIELD_BY_NAME
+from engine.word_tasks import DICTIONARY as DICTIONARY  # `X as X`: re-exported here, so is translation_order
+from engine.word_tasks import copy_sentence, reverse_sentence, sentence_baseline, translate_sentence
+from engine.word_tasks import translation_order as translation_order
 
 ARCHS: tuple[str, ...] = FIELD_BY_NAME["arch"].choices
 
@@ -242,58 +246,12 @@ def _pattern_baseline(arch: str, T: int):
     return pattern_table(T).var(axis=0), None, "average pattern", "Ignores the cue and draws the mean of the patterns."
 
 
-# --- sentences for an encoder-decoder: copy, reverse, translate --------------------------------------
+# --- sentences for an encoder-decoder: copy, reverse, translate (engine/word_tasks.py) ---------------
 
-_WORDS = 8  # source and target vocabulary
-# The fixed "dictionary": source word w translates to target word DICTIONARY[w], the same for every seed.
-DICTIONARY = (3, 6, 0, 7, 1, 4, 2, 5)
-
-
-def translation_order(T: int) -> np.ndarray:
-    """The reordering of the translation task: target position t takes source position order[t].
-
-    Adjacent pairs swap (0 1 2 3 4 -> 1 0 3 2 4), as an adjective and its noun swap between English
-    and Vietnamese; an odd last word stays.
-    """
-    order = np.arange(T)
-    pairs = T - T % 2
-    order[:pairs] = order[:pairs].reshape(-1, 2)[:, ::-1].reshape(-1)
-    return order
-
-
-def _sentence(T: int, N: int, g: torch.Generator) -> torch.Tensor:
-    return torch.randint(0, _WORDS, (T, N), generator=g)  # (T, N) source words
-
-
-def _copy_sentence(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """The encoder-decoder's copy: T words in [0, 8), one-hot in the copy task's 10 inputs; y = the same words."""
-    words = _sentence(T, N, g)
-    return F.one_hot(words, _COPY_DELIMITER + 1).to(dtype), words.clone()  # (T, N, 10), (T, N)
-
-
-def _reverse(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """T words in [0, 8), one-hot (T, N, 8); y_t = the word at T-1-t, (T, N)."""
-    words = _sentence(T, N, g)
-    return F.one_hot(words, _WORDS).to(dtype), words.flip(0)
-
-
-def _translate(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """T words in [0, 8), one-hot (T, N, 8); y_t = DICTIONARY[word at translation_order(T)[t]], (T, N)."""
-    words = _sentence(T, N, g)
-    order = torch.from_numpy(translation_order(T))
-    return F.one_hot(words, _WORDS).to(dtype), torch.tensor(DICTIONARY)[words[order]]
-
-
-def _sentence_baseline(arch: str, T: int):
-    # Every target word is uniform over the 8 words and independent of the previous target word (the
-    # decoder's teacher-forced input), so without the source the best guess is uniform: ln 8 per step.
-    return np.full(T, math.log(_WORDS)), np.full(T, 1 / _WORDS), "guess a word", (
-        "Guesses uniformly among the 8 words without reading the source."
-    )
-
-
-# The copy task reads differently under the encoder-decoder: write the whole source back.
-_SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {"copy": (_copy_sentence, _sentence_baseline)}
+# The copy task reads differently under the encoder-decoder: write the whole source back, in the copy task's inputs.
+_SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {
+    "copy": (partial(copy_sentence, width=_COPY_DELIMITER + 1), sentence_baseline),
+}
 
 
 _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
@@ -312,10 +270,10 @@ _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
         (Task("pattern", 4, 1, False, "one-to-many", "From a single cue at the start, draw one of four waves."),
          _pattern, _pattern_baseline),
         (Task("reverse", 8, 8, True, "encoder-decoder", "Read a sentence of 8 words, then write it backwards."),
-         _reverse, _sentence_baseline),
+         reverse_sentence, sentence_baseline),
         (Task("translate", 8, 8, True, "encoder-decoder",
               "Translate word by word through a fixed dictionary, swapping each adjacent pair."),
-         _translate, _sentence_baseline),
+         translate_sentence, sentence_baseline),
     )
 }  # fmt: skip
 

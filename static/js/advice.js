@@ -1,5 +1,6 @@
 // What to try next, fitted to the model that showed the problem: a banner never advises an LSTM to an
-// LSTM or clipping to a run that already clips.  Pure functions of a config (node --test loads them).
+// LSTM or clipping to a run that already clips.  Pure functions of a config and, where the advice depends
+// on a key's range or on when it applies, the config table (schema.js); node --test loads them.
 
 /** "a, b or c" */
 export function orList(items) {
@@ -17,21 +18,24 @@ export function divergenceAdvice(c) {
   return `Try ${orList(tries)}.`;
 }
 
-/** What may let a gradient that underflowed to 0 reach the early steps, for this config. */
-export function underflowAdvice(c) {
+/**
+ * What may let a gradient that underflowed to 0 reach the early steps, for this config.
+ * @param {import('./schema.js').Schema} schema  the table: a key is advised only where it applies and has room
+ */
+export function underflowAdvice(c, schema) {
   const tries = [];
   if (c.cell === "rnn") tries.push("an LSTM or GRU");
-  if (c.cell === "lstm" && c.forget_bias < 3) tries.push("a larger forget-gate bias");
-  if (c.gain < 10) tries.push("a larger gain");
-  if (c.arch !== "one-to-one" && c.seq_len > 1) tries.push("a shorter sequence");
+  if (schema.applies("forget_bias", c) && c.forget_bias < 3) tries.push("a larger forget-gate bias");
+  if (c.gain < schema.field("gain").max) tries.push("a larger gain");
+  if (schema.applies("seq_len", c) && c.seq_len > schema.field("seq_len").min) tries.push("a shorter sequence");
   return tries.length ? `Try ${orList(tries)}.` : "";
 }
 
-/** What may tame a gradient that overflowed, for this config. */
-export function overflowAdvice(c) {
+/** What may tame a gradient that overflowed, for this config and table (see underflowAdvice). */
+export function overflowAdvice(c, schema) {
   const tries = [];
-  if (c.gain > 0) tries.push("a lower gain");
-  if (c.cell === "rnn" && c.nonlinearity === "relu") tries.push("tanh");
+  if (c.gain > schema.field("gain").min) tries.push("a lower gain");
+  if (schema.applies("nonlinearity", c) && c.nonlinearity === "relu") tries.push("tanh");
   if (c.cell === "rnn") tries.push("a gated cell");
   return tries.length ? `Try ${orList(tries)}.` : "";
 }

@@ -252,7 +252,7 @@ export class ComparePanel {
     const complete = rows.filter((r) => r.trace && r.trace.complete);
     // Charts are drawn only while they are displayed: Plotly sizes a hidden chart wrongly.
     this.root.classList.toggle("has-alternatives", this.active);
-    fillCompareTable(this.table, rows);
+    fillCompareTable(this.table, rows, this.schema);
     if (!this.active) return;
     drawCompareNorms(this.chartNorms, complete);
     const trained = complete.length > 0 && complete.every((r) => r.trace.trained);

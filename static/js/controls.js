@@ -3,14 +3,6 @@
 // A control that does not apply to the current model is disabled, saying why, and keeps its value.
 // The form writes nothing itself: it asks the page state to change, and shows what the state holds.
 
-const GROUP_TITLES = {
-  model: "Model",
-  sequence: "Sequence",
-  initialisation: "Initialisation",
-  clipping: "Clipping",
-  training: "Training",
-};
-
 // Ranges too wide for a linear slider (or spanning decades, like a learning rate) get a number box only.
 function wantsSlider(f) {
   if (f.type !== "int" && f.type !== "float") return false;
@@ -63,7 +55,7 @@ export class Controls {
       const set = document.createElement("fieldset");
       set.className = `group group-${group}`;
       const legend = document.createElement("legend");
-      legend.textContent = GROUP_TITLES[group] || group;
+      legend.textContent = group[0].toUpperCase() + group.slice(1); // the table's group, 'model' -> 'Model'
       set.append(legend);
       for (const f of fields) set.append(this.row(f));
       this.form.append(set);

@@ -5,10 +5,10 @@ import { overflowAdvice, underflowAdvice } from "./advice.js";
 import { fmtNum, layerLabel } from "./charts.js";
 
 /**
- * Fill the summary panel (elements carrying data-stat="...") from a run.
+ * Fill the summary panel (elements carrying data-stat="...") from a run; `schema` is the config table.
  * `waiting`: a lesson's "predict" moment, when the loss and gradient figures would give the answer away.
  */
-export function showSummary(root, trace, waiting = false) {
+export function showSummary(root, trace, schema, waiting = false) {
   const set = (key, text, title = "") => {
     const el = root.querySelector(`[data-stat="${key}"]`);
     if (!el) return;
@@ -34,7 +34,10 @@ export function showSummary(root, trace, waiting = false) {
   set("loss", fmtNum(done.loss, 4));
   set("norm", fmtNum(done.total_norm));
   set("clipped", fmtNum(done.total_norm_clipped));
-  const coef = { none: ["no clipping", "clip is none"], value: ["by value", "clipping by value has no single coefficient"] };
+  const coef = {
+    none: ["no clipping", "clip is none"],
+    value: [schema.choiceLabel("clip", "value"), "clipping by value has no single coefficient"],
+  };
   if (trace.config.clip === "norm") set("coef", fmtNum(done.clip_coef), "min(1, clip_at / ‖g‖)");
   else set("coef", ...coef[trace.config.clip]);
   set("elapsed", done.elapsed_ms == null ? "–" : `${Math.round(done.elapsed_ms)} ms`);
@@ -79,9 +82,10 @@ function perLayer(table, trace) {
 
 /**
  * The banner that says, in words, where the gradient blew up or died.
+ * @param {import('./schema.js').Schema} schema  the config table, for the advice (needed when `trace` is given)
  * @returns {string|null} the text shown
  */
-export function showBanner(el, trace, fwd = 0, bwd = 0) {
+export function showBanner(el, trace, schema, fwd = 0, bwd = 0) {
   const ex = trace ? trace.extremes() : { overflow: null, underflow: null };
   const parts = [];
   // Each is told once the playback has reached its step.
@@ -89,14 +93,14 @@ export function showBanner(el, trace, fwd = 0, bwd = 0) {
   const h = trace ? trace.forwardOverflowT : null;
   if (h !== null && h < fwd) parts.push(["overflow", `hidden state overflowed at t = ${h}`,
     "h_t is inf or NaN from this step of the forward pass on, so the loss is NaN and so is every gradient that depends on it. " +
-    "Clipping cannot help here. " + overflowAdvice(trace.config)]);
+    "Clipping cannot help here. " + overflowAdvice(trace.config, schema)]);
   if (ex.overflow !== null && ex.overflow >= revealedFrom) parts.push(["overflow", `gradient overflowed at t = ${ex.overflow}`,
     h !== null ? "a consequence of the overflow in the forward pass."
       : "going back from the loss, ‖∂L/∂h_t‖ first becomes inf or NaN here: the gradient exploded. " +
-        "Clipping cannot rescue a gradient that is already inf. " + overflowAdvice(trace.config)]);
+        "Clipping cannot rescue a gradient that is already inf. " + overflowAdvice(trace.config, schema)]);
   if (ex.underflow !== null && ex.underflow >= revealedFrom) parts.push(["underflow", `gradient underflowed to 0 at t = ${ex.underflow}`,
     "‖∂L/∂h_t‖ is exactly 0 in float32 from here back: no learning signal reaches earlier steps. " +
-    underflowAdvice(trace.config)]);
+    underflowAdvice(trace.config, schema)]);
   const text = parts.map((p) => p[1]).join("; ");
   // Rebuilt only when it changes: role=alert re-announces every rebuild.
   if (el.dataset.text === text) return text || null;

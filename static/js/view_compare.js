@@ -111,8 +111,9 @@ const COLUMNS = [
  * @param {HTMLTableElement} table
  * @param {Array<{name: string, label: string, colour: string, trace: object|null, run: object|null,
  *   error: string|null, differentData: boolean}>} rows
+ * @param {import('./schema.js').Schema} schema  the config table (a choice's display name)
  */
-export function fillCompareTable(table, rows) {
+export function fillCompareTable(table, rows, schema) {
   const head = document.createElement("thead");
   const hr = document.createElement("tr");
   for (const [, title] of COLUMNS) {
@@ -131,7 +132,7 @@ export function fillCompareTable(table, rows) {
       setting: [row.label, null],
       loss: done ? [fmtNum(done.loss, 4), done.loss] : [row.error ? "refused" : "…", null],
       norm: done ? [fmtNum(done.total_norm), done.total_norm] : ["…", null],
-      coef: done ? coefText(row.trace) : ["…", null],
+      coef: done ? coefText(row.trace, schema) : ["…", null],
       params: row.trace ? [row.trace.start.param_count.toLocaleString("en"), row.trace.start.param_count] : ["…", null],
       trained: trainedText(row.run),
       data: [row.name === "A" ? "A's batch" : row.differentData ? "different data" : "same as A", null],
@@ -159,10 +160,10 @@ export function fillCompareTable(table, rows) {
   table.replaceChildren(head, body);
 }
 
-function coefText(trace) {
+function coefText(trace, schema) {
   const c = trace.config.clip;
   if (c === "none") return ["no clipping", null];
-  if (c === "value") return ["by value", null];
+  if (c === "value") return [schema.choiceLabel("clip", c), null];
   return [fmtNum(trace.done.clip_coef), trace.done.clip_coef];
 }
 

@@ -63,7 +63,7 @@ export class TraceViews {
     this.progressAt = trace.createdAt;
     this.layerOptions(trace);
     this.$("#model-badge").hidden = !this.state.view.incoming?.trained;
-    showSummary(this.$("#summary"), trace, held);
+    showSummary(this.$("#summary"), trace, this.state.schema, held);
     showBanner(this.$("#banner"), null);
   }
 
@@ -113,7 +113,7 @@ export class TraceViews {
       });
     }
     const waits = this.held && bwd === 0;
-    this.paintIf("summary", [trace.run, done, waits], () => showSummary(this.$("#summary"), trace, waits));
+    this.paintIf("summary", [trace.run, done, waits], () => showSummary(this.$("#summary"), trace, this.state.schema, waits));
     this.$("#view-eigen").classList.toggle("empty", waits);
     if (!waits) this.paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
     if (ready(fwd === T)) {
@@ -129,7 +129,7 @@ export class TraceViews {
     if (trace.L * trace.D > 1 && ready(bwd === T)) {
       this.paintIf("layers", [trace.run, bwd, trace.backwardCount], () => drawLayerMap(charts["chart-layers"], trace, bwd));
     }
-    showBanner(this.$("#banner"), trace, fwd, bwd);
+    showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd);
     this.phaseText(cursor, fwd, bwd);
     const complete = trace.complete && fwd === T && bwd === T;
     const shown = this.state.view.shown;

@@ -1,9 +1,14 @@
 // The trace store: frames in, arrays out, checked against values built independently here.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { divergenceAdvice, underflowAdvice } from "../../static/js/advice.js";
+import { divergenceAdvice, overflowAdvice, underflowAdvice } from "../../static/js/advice.js";
+import { Schema } from "../../static/js/schema.js";
 import { RunTrace } from "../../static/js/trace.js";
+
+const table = JSON.parse(readFileSync(new URL("./fields.json", import.meta.url)));
+const schema = new Schema(table.fields, table.link_version);
 
 const shapes = { T: 3, L: 1, D: 2, H: 2 };
 const start = { type: "start", run: 1, config: { cell: "rnn" }, shapes, layout: { forward: ["hidden"], backward: ["grad_h"] } };
@@ -59,11 +64,27 @@ test("CSV has one row per step, layer and direction", () => {
 });
 
 test("advice fits the model: no LSTM for an LSTM, no clipping for a run that clips", () => {
-  const base = { cell: "rnn", clip: "none", clip_at: 1, gain: 1, forget_bias: 0, arch: "many-to-one", seq_len: 50 };
-  assert.match(underflowAdvice(base), /an LSTM or GRU/);
-  assert.doesNotMatch(underflowAdvice({ ...base, cell: "lstm" }), /LSTM or GRU/);
-  assert.match(underflowAdvice({ ...base, cell: "lstm" }), /forget-gate bias/);
+  const base = { ...schema.defaults(), cell: "rnn", clip: "none", clip_at: 1, gain: 1, forget_bias: 0, seq_len: 50 };
+  assert.match(underflowAdvice(base, schema), /an LSTM or GRU/);
+  assert.doesNotMatch(underflowAdvice({ ...base, cell: "lstm" }, schema), /LSTM or GRU/);
+  assert.match(underflowAdvice({ ...base, cell: "lstm" }, schema), /forget-gate bias/);
+  assert.doesNotMatch(underflowAdvice(base, schema), /forget-gate bias/, "the bias is the LSTM's only");
   assert.match(divergenceAdvice(base), /^Try clipping or a smaller learning rate\.$/);
   assert.doesNotMatch(divergenceAdvice({ ...base, clip: "norm" }), /Try clipping/);
   assert.match(divergenceAdvice({ ...base, clip: "norm", gain: 3 }), /a lower clip threshold than 1, a smaller learning rate or a smaller gain/);
+});
+
+test("advice offers a key only where the table lets it move: its range and when it applies", () => {
+  const base = { ...schema.defaults(), cell: "rnn", nonlinearity: "relu", gain: 2, seq_len: 50 };
+  const { min, max } = schema.field("gain");
+  assert.match(underflowAdvice(base, schema), /a larger gain/);
+  assert.doesNotMatch(underflowAdvice({ ...base, gain: max }, schema), /larger gain/, "gain is at the top of its range");
+  assert.match(overflowAdvice(base, schema), /^Try a lower gain, tanh or a gated cell\.$/);
+  assert.doesNotMatch(overflowAdvice({ ...base, gain: min }, schema), /lower gain/, "gain is at the bottom of its range");
+  assert.match(underflowAdvice(base, schema), /a shorter sequence/);
+  assert.doesNotMatch(underflowAdvice({ ...base, seq_len: schema.field("seq_len").min }, schema), /shorter sequence/);
+  assert.doesNotMatch(underflowAdvice({ ...base, arch: "one-to-one" }, schema), /shorter sequence/, "one-to-one has T = 1");
+  // The bounds are the table's, not numbers of the page's own: a wider gain range leaves room above 10.
+  const wider = new Schema(table.fields.map((f) => (f.name === "gain" ? { ...f, max: 20 } : f)));
+  assert.match(underflowAdvice({ ...base, gain: max }, wider), /a larger gain/);
 });
