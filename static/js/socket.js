@@ -173,6 +173,9 @@ export class TraceSocket {
     }
     if (frame.type === "model_loaded" || frame.type === "series_loaded" || frame.type === "upload_expired") {
       this.uploadAnswered(frame);
+    } else if (frame.type === "error" && frame.run == null && this.restoring.size && frame.field === "token") {
+      // A token the server would not read (it gave it, so it cannot be, unless the server changed): the files.
+      for (const kind of this.restoring) this.sendFile(kind);
     } else if (frame.type === "error" && frame.run == null && this.restoring.size) {
       // A file sent again to a new socket was refused (it cannot be, unless the server changed): stop waiting.
       const kind = frame.field === "series" || frame.field === "column" ? "series" : "model";

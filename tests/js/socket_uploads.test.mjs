@@ -79,3 +79,21 @@ test("a reconnect resumes by token, holds the run until the upload is back, and 
   socket.run({ cell: "rnn" });
   assert.deepEqual(texts(fourth), [{ type: "run", config: { cell: "rnn" } }], "a cleared upload is not restored");
 });
+
+test("a file sent to a new socket and refused there stops the wait; a token error sends the file", () => {
+  const socket = new TraceSocket("ws://x/ws", () => {});
+  const first = FakeWebSocket.made.at(-1);
+  first.opened();
+  socket.upload("model", new Uint8Array([9, 9]).buffer, { nonlinearity: "tanh" });
+  first.says({ type: "model_loaded", run: null, sha256: "aa", token: "tok", resumed: false });
+  first.closed();
+  timers.shift()();
+  const second = FakeWebSocket.made.at(-1);
+  second.opened();
+  socket.run({ cell: "gru" });
+  second.says({ type: "error", run: null, field: "token", message: "token must be ..." });
+  assert.deepEqual(texts(second).at(-1), { type: "model", bytes: 2, nonlinearity: "tanh" });
+  second.says({ type: "error", run: null, field: "model", message: "the file is too large" });
+  assert.deepEqual(texts(second).at(-1), { type: "run", config: { cell: "gru" } }, "the run goes, without the model");
+  assert.deepEqual(Object.keys(socket.uploads), []);
+});
