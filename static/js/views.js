@@ -170,7 +170,9 @@ export class TraceViews {
         }
       }
     } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
-      text = `The views show ${schema.differences(shown.config, this.state.config, "trace")}, not the current setting.`;
+      // Only the uploads may differ (a file loaded or cleared since): the setting's words are then the same.
+      const what = schema.differences(shown.config, this.state.config, "trace") || "a trace made with other uploaded files";
+      text = `The views show ${what}, not the current setting.`;
     }
     this.status.hidden = !text;
     setText(this.status, text);
