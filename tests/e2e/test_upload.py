@@ -68,7 +68,8 @@ def test_an_uploaded_series_is_traced_and_a_bad_csv_names_its_row(page, server_u
 # -- the series on the page, and a reconnect that does not send the file again -----------------------------
 
 SERIES_PAGE = "/?seq_len=10&hidden_size=4&batch_size=3&task=sine&arch=many-to-many"
-WINDOWS_SHOWN = "() => { const el = document.getElementById('chart-series'); return !!el.data && el.data.length === 3; }"
+WINDOWS_SHOWN = ("() => { const el = document.getElementById('chart-series');"
+                 " return !!el.data && el.data.length === 3; }")
 TRACE_ON_SERIES = ("() => !!window.gfl.trace && !!window.gfl.trace.start.windows && window.gfl.lastPaint.complete"
                    " && window.gfl.state.showsCurrent()")
 
@@ -95,7 +96,8 @@ def price_csv(tmp_path, n: int = 60):
     import math
 
     path = tmp_path / "prices.csv"
-    path.write_text("day,price\n" + "".join(f"{k},{20 + 3 * math.sin(k / 3.1) + (k % 4) * 0.5:.3f}\n" for k in range(n)))
+    rows = (f"{k},{20 + 3 * math.sin(k / 3.1) + (k % 4) * 0.5:.3f}\n" for k in range(n))
+    path.write_text("day,price\n" + "".join(rows))
     return path
 
 
@@ -153,8 +155,8 @@ def test_the_series_view_shows_the_parsed_values_and_the_engines_windows(page, s
     slider.fill("6")
     slider.dispatch_event("change")
     page.wait_for_function("() => window.gfl.trace.config.seq_len === 6 && window.gfl.lastPaint.complete")
-    page.wait_for_function("() => document.getElementById('chart-series').data[1].x.filter(x => x === null).length === 3"
-                           " && window.gfl.trace.start.windows.seq_len === 6")
+    page.wait_for_function("() => window.gfl.trace.start.windows.seq_len === 6 &&"
+                           " document.getElementById('chart-series').data[1].x.filter(x => x === null).length === 3")
     starts, T, _ = engine_windows(page, path)
     assert segments(plot(page, "chart-series")["data"][1]["x"]) == [list(range(p, p + 6)) for p in starts]
 
