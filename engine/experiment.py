@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from engine.clipping import clip_gradients, parameter_grad_norms
 from engine.config import WEIGHT_KEYS, Config
 from engine.network import DATA_STREAM, build_model, data_generator, parameter_count
 from engine.seq2seq import trace_encoder_decoder
-from engine.series import series_batch
+from engine.series import window_starts, windows_batch
 from engine.tasks import Batch, get_task, input_steps, make_batch, scored_steps, task_loss
 from engine.theory import gate_products, geometric_bound, weight_figures
 from engine.tracing import trace_module
@@ -53,6 +53,9 @@ class Trace:
     # first decoder step (T) and handoff_grad_norm ‖∂L/∂s_0‖, what crosses it.  None for the other archs.
     handoff: int | None = None
     handoff_grad_norm: float | None = None
+    # On an uploaded series: the start p of each of the batch's N windows (inputs z_p..z_{p+T-1}, last target
+    # z_{p+T}), sample 0 first, exactly as the batch was cut.  None for the lab's own tasks.
+    windows: tuple[int, ...] | None = None
 
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
@@ -135,15 +138,26 @@ def uploaded_batch(cfg: Config, input_size: int) -> Batch:
     return fit_inputs(trace_batch(cfg), input_size, cfg.arch, inputs)
 
 
+def series_trace_starts(cfg: Config, series) -> torch.Tensor:
+    """The window starts (N,) of the batch every trace of ``cfg`` on an uploaded series uses."""
+    return window_starts(series, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+
+
 def series_trace_batch(cfg: Config, series) -> Batch:
     """The batch every trace of ``cfg`` on an uploaded series uses: the first windows of the seed's data stream."""
-    return series_batch(series, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+    return windows_batch(series, cfg.arch, cfg.seq_len, series_trace_starts(cfg, series))
+
+
+def trace_on_series(model, cfg: Config, series) -> Trace:
+    """Trace ``model`` on the series batch of ``cfg``; the Trace says which windows that batch cut."""
+    starts = series_trace_starts(cfg, series)
+    trace = trace_model(model, windows_batch(series, cfg.arch, cfg.seq_len, starts), cfg)
+    return replace(trace, windows=tuple(int(p) for p in starts))
 
 
 def trace_series(cfg: Config, series) -> Trace:
     """Trace the configured model (one input, one output) on windows of an engine.series.Series."""
-    model = build_model(cfg, 1, 1)
-    return trace_model(model, series_trace_batch(cfg, series), cfg)
+    return trace_on_series(build_model(cfg, 1, 1), cfg, series)
 
 
 def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
@@ -154,7 +168,14 @@ def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
     if series is None:
         return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
     model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
-    return trace_model(model, series_trace_batch(cfg, series), cfg)
+    return trace_on_series(model, cfg, series)
+
+
+def trace_own_trained(model, cfg: Config, ckpt=None, series=None) -> Trace:
+    """Trace a model trained on a user's own model and/or data on the batch :func:`trace_own` uses."""
+    if series is not None:
+        return trace_on_series(model, cfg, series)
+    return trace_model(model, own_batch(cfg, ckpt, series), cfg)
 
 
 def own_model(cfg: Config, ckpt=None, series=None):

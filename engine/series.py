@@ -114,12 +114,17 @@ def check_length(series: Series, T: int) -> None:
                           f"{len(series.values)} values; got {T}", None, "seq_len")
 
 
-def series_batch(series: Series, arch: str, T: int, N: int, generator: torch.Generator,
-                 dtype: torch.dtype = torch.float32) -> Batch:
-    """N windows of T steps at random starts (see the module docstring)."""
+def window_starts(series: Series, T: int, N: int, generator: torch.Generator) -> torch.Tensor:
+    """The N random window starts p of a batch, each in [0, n - T - 1] so that p + T is a value: (N,) int64."""
+    check_length(series, T)
+    return torch.randint(0, len(series.values) - T, (N,), generator=generator)
+
+
+def windows_batch(series: Series, arch: str, T: int, starts: torch.Tensor,
+                  dtype: torch.dtype = torch.float32) -> Batch:
+    """The batch of the windows starting at ``starts`` (N,): x_t = z_{p+t}, y_t = z_{p+t+1}."""
     check_length(series, T)
     z = torch.from_numpy(series.normalised).to(dtype)  # (n,)
-    starts = torch.randint(0, len(z) - T, (N,), generator=generator)  # p in [0, n - T - 1]
     idx = starts[None, :] + torch.arange(T)[:, None]  # (T, N)
     x, y = z[idx].unsqueeze(-1), z[idx + 1].unsqueeze(-1)  # (T, N, 1) each
     fed = torch.zeros(T, dtype=torch.bool)
@@ -127,6 +132,12 @@ def series_batch(series: Series, arch: str, T: int, N: int, generator: torch.Gen
     scored = torch.zeros(T, dtype=torch.bool)
     scored[list(scored_steps(arch, T))] = True
     return Batch(x=x.masked_fill(~fed[:, None, None], 0), y=y, scored=scored)
+
+
+def series_batch(series: Series, arch: str, T: int, N: int, generator: torch.Generator,
+                 dtype: torch.dtype = torch.float32) -> Batch:
+    """N windows of T steps at random starts (see the module docstring)."""
+    return windows_batch(series, arch, T, window_starts(series, T, N, generator), dtype)
 
 
 def series_baseline(series: Series, arch: str, T: int) -> dict:

@@ -78,6 +78,9 @@ def start_fields(trace: Trace) -> dict[str, Any]:
         "param_count": trace.param_count,
         "layout": layout(trace),
         "handoff": trace.handoff,  # encoder-decoder: the first decoder step of the 2T-step axis; else None
+        # An uploaded series: the windows this trace's batch cut from it (docs/protocol.md, "Your own model").
+        **({"windows": {"starts": list(trace.windows), "seq_len": trace.config.seq_len}}
+           if trace.windows is not None else {}),
     }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from server.scheduler import Scheduler
 from server.settings import Settings
 from server.sharing import Sharing
+from server.upload_store import UploadStore
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Hub:
         self.sharing = Sharing(self.scheduler, tracer, settings.cache_bytes, settings.cache_url)
         self.activity = Activity()
         self.sessions: set = set()  # open sessions, for the stall watchdog
+        # Sockets' uploads kept for a reconnect, bounded (server/upload_store.py); never the shared cache.
+        self.uploads = UploadStore(settings.upload_store_entries, settings.upload_store_bytes,
+                                   settings.upload_token_seconds)
         self._watchdog: asyncio.Task | None = None
 
     def watch(self, session) -> None:

@@ -14,8 +14,10 @@ from server.wire import loads_strict, nesting_too_deep
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity"},
-                "clear_model": set(), "series": {"bytes", "column"}, "clear_series": set()}
+ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity", "token"},
+                "clear_model": set(), "series": {"bytes", "column", "token"}, "clear_series": set()}
+# A token of server/upload_store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
+MAX_TOKEN_CHARS = 64
 
 
 class ProtocolError(ValueError):
@@ -39,6 +41,7 @@ class Message:
     size: int | None = None  # model: bytes of the binary frame that follows
     nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
     column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
+    token: str | None = None  # model/series: resume the upload kept under this token instead of a file
 
 
 def _size(text: str) -> int:
@@ -105,6 +108,14 @@ def validate_message(data: Any) -> Message:
 
 
 def _upload_message(kind: str, data: dict) -> Message:
+    if "token" in data:
+        token = data["token"]
+        if "bytes" in data:
+            raise ProtocolError(f"a {kind!r} message carries either bytes (a file follows) or token, not both", "token")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+            raise ProtocolError(f"token must be the string a {kind}_loaded frame gave, at most {MAX_TOKEN_CHARS} "
+                                f"characters; got {token!r:.80}", "token")
+        return Message(kind, token=token)
     size = data.get("bytes")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ProtocolError(f"bytes must be the {kind} file's size, a positive integer; got {size!r}", "bytes")

@@ -18,7 +18,7 @@ import torch
 
 from engine import Config
 from engine.checkpoint import CheckpointError, configure, find_recurrent, read_state_dict
-from engine.experiment import own_batch, own_model, trace_model, trace_own
+from engine.experiment import own_model, trace_own, trace_own_trained
 from engine.series import Series, check_length, read_series
 from engine.tasks import get_task
 from engine.training import Trainer
@@ -55,11 +55,29 @@ def shape_own(cfg: Config, model: OwnModel | None, series: Series | None):
 
 
 def load_own_series(data: bytes, column: str | int | None) -> tuple[Series, dict]:
-    """Read the CSV; returns the series and the ``series_loaded`` frame's fields.  Raises SeriesError."""
+    """Read the CSV; returns the series and the ``series_loaded`` frame's fields but ``values``.  Raises SeriesError.
+
+    The values (the largest part) are added when a frame is sent (:func:`loaded_frame`), so that an upload kept
+    for a reconnect holds them once, as the array.
+    """
     series = read_series(data, column)
-    fields = {"type": "series_loaded", "name": series.name, "length": len(series.values), "mean": series.mean,
-              "std": series.std, "values": series.values.tolist()}
+    fields = {"type": "series_loaded", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+              "name": series.name, "length": len(series.values), "mean": series.mean, "std": series.std}
     return series, fields
+
+
+def loaded_frame(fields: dict, value, **extra) -> dict:
+    """The ``model_loaded`` / ``series_loaded`` frame: ``fields``, a series' raw values to plot, and ``extra``."""
+    if isinstance(value, Series):
+        fields = {**fields, "values": value.values.tolist()}
+    return {**fields, "run": None, **extra}
+
+
+def held_bytes(value, data: bytes) -> int:
+    """What keeping an upload costs, for the upload store's budget: the file or what was parsed, the larger."""
+    parsed = (value.values.nbytes if isinstance(value, Series)
+              else sum(t.numel() * t.element_size() for t in value.state.values()))
+    return max(len(data), parsed)
 
 
 def load_own_model(data: bytes, max_bytes: int, nonlinearity: str | None) -> tuple[OwnModel, dict]:
@@ -101,7 +119,7 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, s
 
         def trained() -> list[Unit]:
             started = time.perf_counter()
-            return trace_units(trace_model(trainer.model, own_batch(config, ckpt, series), config), started)
+            return trace_units(trace_own_trained(trainer.model, config, ckpt, series), started)
 
         for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
             await deliver((unit,))

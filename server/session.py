@@ -32,7 +32,7 @@ from engine.series import SeriesError
 from server import cost
 from server.hub import Hub
 from server.messages import ProtocolError, parse_message
-from server.private import OwnModel, load_own_model, load_own_series, serve_private, shape_own
+from server.private import OwnModel, held_bytes, load_own_model, load_own_series, loaded_frame, serve_private, shape_own
 from server.recording import Unit
 from server.scheduler import Busy
 from server.wire import dumps
@@ -67,6 +67,7 @@ class Session:
         self.own_model: OwnModel | None = None  # an uploaded model every run and train uses until cleared
         self.own_series = None  # an uploaded engine.series.Series every run and train uses until cleared
         self.announced = None  # a model or series message whose binary frame is the next frame
+        self.tokens: dict[str, str | None] = {"model": None, "series": None}  # this socket's in hub.uploads
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
@@ -128,6 +129,8 @@ class Session:
                     await self.error(e.message, field, run)
                     continue
                 own = (ckpt, self.own_series)
+                for token in self.tokens.values():
+                    self.hub.uploads.touch(token)
             too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
             if too_long is not None:
                 await self.error(too_long, "steps", run)
@@ -145,17 +148,38 @@ class Session:
 
     async def upload_message(self, msg) -> None:
         if msg.type in ("clear_model", "clear_series"):
-            if msg.type == "clear_model":
-                self.own_model = None
-            else:
-                self.own_series = None
+            kind = msg.type.removeprefix("clear_")
+            self.keep(kind, None, None)
             cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
             await self.outbox.send(Outgoing(None, (Unit(dumps({"type": cleared, "run": None})),)))
+            return
+        if msg.token is not None:
+            await self.resume(msg.type, msg.token)
             return
         self.announced = msg  # the next frame is its file; one over the cap is read and dropped
         if msg.size > self.model_cap:
             await self.error(f"the {msg.type} file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
                              "over the socket", "bytes")
+
+    def keep(self, kind: str, value, token: str | None) -> None:
+        """This socket's upload of ``kind`` is now ``value`` under ``token``; its previous token is revoked."""
+        if self.tokens[kind] != token:
+            self.hub.uploads.revoke(self.tokens[kind])
+        self.tokens[kind] = token
+        if kind == "model":
+            self.own_model = value
+        else:
+            self.own_series = value
+
+    async def resume(self, kind: str, token: str) -> None:
+        """A reconnecting page names its upload by token: the kept one, or ``upload_expired`` (send the file)."""
+        kept = self.hub.uploads.take(token, kind)
+        if kept is None:
+            frame = {"type": "upload_expired", "kind": kind, "run": None}
+        else:
+            self.keep(kind, kept.value, token)
+            frame = loaded_frame(kept.fields, kept.value, token=token, resumed=True)
+        await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))
 
     async def take_model(self, announced, data: bytes) -> None:
         if announced.size > self.model_cap:
@@ -164,24 +188,23 @@ class Session:
             await self.error(f"the binary frame has {len(data):,} bytes; the {announced.type} message announced "
                              f"{announced.size:,}", "bytes")
             return
-        if announced.type == "series":
-            try:
-                series, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
-            except SeriesError as e:
-                await self.error(e.message, "series")
-                return
-            self.own_series = series
-            await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
-            return
         try:
-            model, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
-                                                           announced.nonlinearity)
+            if announced.type == "series":
+                value, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
+            else:
+                value, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
+                                                               announced.nonlinearity)
+        except SeriesError as e:
+            await self.error(e.message, "series")
+            return
         except CheckpointError as e:
             field = "nonlinearity" if e.key is None and "nonlinearity" in e.message else "model"
             await self.error(e.message, field)
             return
-        self.own_model = model
-        await self.outbox.send(Outgoing(None, (Unit(dumps({**fields, "run": None})),)))
+        token = self.hub.uploads.put(announced.type, value, fields, held_bytes(value, data))
+        self.keep(announced.type, value, token)
+        frame = loaded_frame(fields, value, token=token, resumed=False)
+        await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
         frame = {"type": "error", "run": run, "message": message, "field": field}

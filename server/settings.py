@@ -57,6 +57,10 @@ class Settings:
     max_frame_bytes: int = 1024 * 1024
     # Largest uploaded model file (a torch.save'd state_dict, POST /api/trace multipart or /ws).
     max_model_bytes: int = 8 * 1024 * 1024
+    # Uploads kept for a reconnect (server/upload_store.py): at most this many, this many bytes, this long idle.
+    upload_store_entries: int = 256
+    upload_store_bytes: int = 128 * 1024 * 1024
+    upload_token_seconds: float = 900.0
     # Deepest nesting of arrays/objects a client message may have.
     max_depth: int = 8
     # Frames (or text+binary pairs) buffered per socket before the run waits for the client.
@@ -89,6 +93,9 @@ class Settings:
             max_message_bytes=_env_int("GFL_MAX_MESSAGE_BYTES", default.max_message_bytes),
             max_frame_bytes=_env_int("GFL_MAX_FRAME_BYTES", default.max_frame_bytes),
             max_model_bytes=_env_int("GFL_MAX_MODEL_BYTES", default.max_model_bytes),
+            upload_store_entries=_env_int("GFL_UPLOAD_STORE_ENTRIES", default.upload_store_entries),
+            upload_store_bytes=_env_int("GFL_UPLOAD_STORE_BYTES", default.upload_store_bytes),
+            upload_token_seconds=_env_float("GFL_UPLOAD_TOKEN_SECONDS", default.upload_token_seconds),
             max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
             outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
             max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),

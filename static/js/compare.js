@@ -38,6 +38,9 @@ export class ComparePanel {
     this.sockets = []; // one per alternative slot, opened on first use
     this.primaryTraining = null; // the TrainingPanel, whose run is A's
     this.timer = 0;
+    // B and C run on sockets of their own, without the page's upload: the section says so while one is active.
+    this.uploadNote = root.querySelector("#compare-upload-note");
+    state.listen((change) => change.type === "uploads" && this.sayUploads());
     this.readLink();
     buildForm(this);
     toggle.addEventListener("click", () => this.show(this.root.hidden));
@@ -58,6 +61,15 @@ export class ComparePanel {
     this.toggle.setAttribute("aria-expanded", String(on));
     this.toggle.classList.toggle("on", on);
     if (on) this.redraw(true);
+  }
+
+  sayUploads() {
+    const kinds = this.state.activeUploads();
+    const what = kinds.length === 2 ? "model and series apply" : `${kinds[0]} applies`;
+    this.uploadNote.hidden = !kinds.length;
+    this.uploadNote.textContent = kinds.length ? `Your uploaded ${what} to A only: B and C run the configured ` +
+      "model on the task's data, so they differ from A by more than the settings named. Clear the upload to compare " +
+      "the settings alone." : "";
   }
 
   /** The link's cmp_b / cmp_c follow the alternatives. */

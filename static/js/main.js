@@ -202,11 +202,19 @@ async function main() {
   const compare = (gfl.compare = new ComparePanel($("#compare"), { state, charts, toggle: $("#compare-toggle"),
     notify: (list, source = "compare") => notify(list, source), actions }));
   compare.follow(training);
-  bindLessonPicker($("#lesson-picker"));
+  // With an upload active the page asks before it leaves for a lesson, which would not have the upload.
+  const picker = $("#lesson-picker");
+  const pickedAtLoad = picker ? picker.value : "";
+  bindLessonPicker(picker, (url) => upload.leaveFor(url, picker.selectedOptions[0]?.textContent.trim() || "the lesson",
+    undefined, () => (picker.value = pickedAtLoad)));
   const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form, embed: state.page.embed,
     actions: { play: () => player.play(), train: () => (actions.train(), training.bringIntoView()) } }));
 
-  const upload = (gfl.upload = new UploadPanel($("#upload"), { source, retrace: () => requestTrace("commit", true) }));
+  const upload = (gfl.upload = new UploadPanel($("#upload"), { source, state, notices }));
+  // A new upload, or none any more: the current setting's trace is due again (a resumed one is the same upload).
+  state.listen((change) => {
+    if (change.type === "uploads" && change.changed) requestTrace("commit");
+  });
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
   bindDownloads(document.body, charts, () => trace);
   if (state.page.embed) applyEmbed(document, player);

@@ -4,6 +4,11 @@
 // drops frames of runs that a newer request has superseded: every run/train message takes the
 // socket's next run number, so the newest request's number is simply the count of those
 // messages sent.
+//
+// Uploads across a reconnect (docs/protocol.md, "Reconnecting with an upload"): the socket keeps each file
+// and the token the server gave for it.  A new socket sends the token, not the file, and the file only when
+// the server answers `upload_expired` (or gave no token); run requests wait until every upload is back, so
+// no trace is computed without it in between.
 
 const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, NaN: NaN };
 
@@ -52,7 +57,9 @@ export class TraceSocket {
     this.ws = null;
     this.header = null; // forward/backward message waiting for its binary payload
     this.newest = 0; // run number of the newest run/train request sent on this socket
-    this.pending = null; // the latest run/train message asked for before the socket opened
+    this.pending = null; // the latest run/train message asked for before the socket opened (or uploads were back)
+    this.uploads = {}; // kind -> {bytes, extra, token}: the files this page uses, to restore on a new socket
+    this.restoring = new Set(); // kinds sent to a new socket and not answered yet: requests wait for them
     this.retry = 0;
     this.connect();
   }
@@ -63,15 +70,19 @@ export class TraceSocket {
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
       this.retry = 0;
-      // A new socket has none of the old one's files: send them again before any request.
-      for (const [kind, { bytes, extra }] of Object.entries(this.uploads || {})) this.upload(kind, bytes, extra);
+      // A new socket has none of the old one's files: their tokens (or the files) go before any request.
+      for (const [kind, kept] of Object.entries(this.uploads)) {
+        this.restoring.add(kind);
+        if (kept.token) this.ws.send(JSON.stringify({ type: kind, token: kept.token }));
+        else this.sendFile(kind);
+      }
       this.onStatus("open");
-      if (this.pending) this.send(this.pending);
-      this.pending = null;
+      this.flush();
     };
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onclose = () => {
       this.ws = null;
+      this.restoring.clear();
       this.header = null;
       this.newest = 0; // a new socket numbers its runs from 1 again
       this.onStatus("closed");
@@ -86,7 +97,7 @@ export class TraceSocket {
   }
 
   send(message) {
-    if (!this.open) {
+    if (!this.open || this.restoring.size) {
       // Only the latest request matters once the socket opens; a stop cancels the one waiting.
       this.pending = message.type === "stop" ? null : message;
       return;
@@ -108,17 +119,44 @@ export class TraceSocket {
     this.send({ type: "stop" });
   }
 
+  /** The request that waited for the socket or its uploads, once neither is in the way. */
+  flush() {
+    if (!this.open || this.restoring.size || !this.pending) return;
+    const message = this.pending;
+    this.pending = null;
+    this.send(message);
+  }
+
   /** Send a file the socket keeps (kind 'model' or 'series'): its announcement, then one binary frame. */
   upload(kind, bytes, extra = {}) {
-    this.uploads = { ...(this.uploads || {}), [kind]: { bytes, extra } };
-    if (!this.open) return; // sent when the socket opens
+    this.uploads[kind] = { bytes, extra, token: null };
+    if (this.open) this.sendFile(kind); // else sent when the socket opens
+  }
+
+  sendFile(kind) {
+    const { bytes, extra } = this.uploads[kind];
     this.ws.send(JSON.stringify({ type: kind, bytes: bytes.byteLength, ...extra }));
     this.ws.send(bytes);
   }
 
   clearUpload(kind) {
-    if (this.uploads) delete this.uploads[kind];
+    delete this.uploads[kind];
+    this.restoring.delete(kind);
     if (this.open) this.ws.send(JSON.stringify({ type: `clear_${kind}` }));
+    this.flush();
+  }
+
+  /** Keep what an upload frame says about the file (its token), answer `upload_expired` with the file. */
+  uploadAnswered(frame) {
+    const kind = frame.type === "upload_expired" ? frame.kind : frame.type.replace(/_loaded$/, "");
+    const kept = this.uploads[kind];
+    if (frame.type === "upload_expired") {
+      if (kept && this.open) this.sendFile(kind);
+      return;
+    }
+    if (kept && frame.type.endsWith("_loaded")) kept.token = frame.token ?? null;
+    this.restoring.delete(kind);
+    this.flush();
   }
 
   receive(data) {
@@ -132,6 +170,20 @@ export class TraceSocket {
     if (frame.type === "forward" || frame.type === "backward") {
       this.header = frame;
       return;
+    }
+    if (frame.type === "model_loaded" || frame.type === "series_loaded" || frame.type === "upload_expired") {
+      this.uploadAnswered(frame);
+    } else if (frame.type === "error" && frame.run == null && this.restoring.size && frame.field === "token") {
+      // A token the server would not read (it gave it, so it cannot be, unless the server changed): the files.
+      for (const kind of this.restoring) this.sendFile(kind);
+    } else if (frame.type === "error" && frame.run == null && this.restoring.size) {
+      // A file sent again to a new socket was refused (it cannot be, unless the server changed): stop waiting.
+      const kind = frame.field === "series" || frame.field === "column" ? "series" : "model";
+      if (this.restoring.has(kind)) {
+        delete this.uploads[kind];
+        this.restoring.delete(kind);
+        this.flush();
+      }
     }
     this.deliver(frame, null);
   }

@@ -4,7 +4,11 @@
 //
 //   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it)
 //   training:  none -> training -> trained | stopped | diverged | refused
+//   uploads:   per kind (model, series): none -> sending -> active | (refused: back to what was active);
+//              active -> resending (the server forgot it on a reconnect) -> active; clear -> none
 //
+// An upload is part of what a result answers (each request and shown result carries the uploads it was
+// made with), but never part of the link: a file cannot travel in one.
 // Only this module reads and writes the URL.  Everything else reads it and asks it to change; it tells
 // its listeners what changed.  No DOM access at import time (node --test loads it).
 
@@ -19,6 +23,7 @@ export const PAGE_KEYS = {
   cmp_c: { pairs: true },
 };
 export const COMPARE_KEYS = ["cmp_b", "cmp_c"];
+export const UPLOAD_KINDS = ["model", "series"];
 
 /**
  * Read a query string leniently: bad or unknown keys fall back to their defaults with a notice
@@ -85,6 +90,8 @@ export class PageState {
     this.training = { status: "none" };
     this.wanted = false; // latest-wins: a slide arrived while a trace was in flight
     this.inFlight = null; // key of the trace request in flight
+    // The user's own files: {status, name, size, echoed (the server's *_loaded frame), message} or null.
+    this.uploads = { model: null, series: null };
     this.syncUrl();
   }
 
@@ -101,7 +108,7 @@ export class PageState {
     return state;
   }
 
-  /** `fn(change)` on every change; change.type is 'values' | 'page' | 'view' | 'training'. */
+  /** `fn(change)` on every change; change.type is 'values' | 'page' | 'view' | 'training' | 'uploads'. */
   listen(fn) {
     this.listeners.push(fn);
     return () => (this.listeners = this.listeners.filter((g) => g !== fn));
@@ -158,6 +165,17 @@ export class PageState {
     return this.schema.settingKey(config, "trace");
   }
 
+  /** What a request depends on besides the config: the active uploads' hashes ("" when none). */
+  uploadKey() {
+    return UPLOAD_KINDS.filter((k) => this.uploadActive(k)).map((k) => `${k}:${this.uploads[k].echoed.sha256}`).join(" ");
+  }
+
+  /** The key of a trace request: its setting and its uploads. */
+  requestKey(config = this.config) {
+    const uploads = this.uploadKey();
+    return uploads ? `${this.traceKey(config)} with ${uploads}` : this.traceKey(config);
+  }
+
   trainKey(config = this.config) {
     return this.schema.settingKey(config, "training");
   }
@@ -170,10 +188,10 @@ export class PageState {
    * one behind the other and the newest setting always goes next; anything else supersedes at once.
    */
   requestTrace(how = "commit", force = false) {
-    const key = this.traceKey();
+    const key = this.requestKey();
     const shown = this.view.shown;
     if (!force && this.inFlight === key) return null;
-    if (!force && !this.inFlight && shown && shown.key === key && !shown.trained && this.view.status === "shown") return null;
+    if (!force && !this.inFlight && shown && shown.requestKey === key && !shown.trained && this.view.status === "shown") return null;
     if (this.inFlight && how === "slide") {
       this.wanted = true;
       return null;
@@ -195,6 +213,7 @@ export class PageState {
   sent(kind, config) {
     this.request = {
       seq: ++this.seq, kind, config: { ...config }, key: this.traceKey(config), at: Date.now(), queuedAt: null,
+      uploads: this.uploadKey(), requestKey: this.requestKey(config),
     };
     if (kind === "run") {
       this.view.status = "computing";
@@ -217,7 +236,8 @@ export class PageState {
     const t = this.training;
     const trained = r && r.kind === "train" && (t.status === "trained" || t.status === "diverged")
       ? { seq: r.seq, steps: t.steps, outcome: t.status, divergedAt: t.divergedAt ?? null } : null;
-    this.view.incoming = { run, seq: r ? r.seq : 0, config: r ? r.config : { ...this.config }, key: r ? r.key : this.traceKey(), trained };
+    this.view.incoming = { run, seq: r ? r.seq : 0, config: r ? r.config : { ...this.config }, key: r ? r.key : this.traceKey(),
+      uploads: r ? r.uploads : this.uploadKey(), requestKey: r ? r.requestKey : this.requestKey(), trained };
     if (r) r.queuedAt = null;
     this.view.status = "computing";
     this.emit({ type: "view" });
@@ -242,7 +262,72 @@ export class PageState {
 
   /** Whether the views show a result of the current setting (trace keys only). */
   showsCurrent() {
-    return !!this.view.shown && this.view.shown.key === this.traceKey();
+    return !!this.view.shown && this.view.shown.requestKey === this.requestKey();
+  }
+
+  // -- uploads: the user's own model and series ---------------------------------------------------------
+
+  uploadActive(kind) {
+    const u = this.uploads[kind];
+    return !!u && (u.status === "active" || u.status === "resending");
+  }
+
+  /** The kinds with an active upload, model first. */
+  activeUploads() {
+    return UPLOAD_KINDS.filter((k) => this.uploadActive(k));
+  }
+
+  /** A file of `kind` leaves for the server: `{name, size}` (bytes).  The active one stays until it is answered. */
+  uploadSent(kind, { name, size }) {
+    this.checkKind(kind);
+    const before = this.uploadActive(kind) ? this.uploads[kind] : null;
+    this.uploads[kind] = { status: "sending", name, size, echoed: null, message: "", before };
+    this.emit({ type: "uploads", kind, changed: false });
+  }
+
+  /**
+   * The server's `model_loaded` / `series_loaded`.  Returns whether the upload in use changed (another file,
+   * or none before): then the current setting's trace is due again.  A resumed or re-sent upload is the same.
+   */
+  uploadLoaded(kind, frame) {
+    this.checkKind(kind);
+    const u = this.uploads[kind];
+    const was = u && (u.status === "sending" ? u.before : u);
+    const changed = !was || !was.echoed || was.echoed.sha256 !== frame.sha256;
+    const name = u && u.name ? u.name : frame.name || kind;
+    this.uploads[kind] = { status: "active", name, size: frame.bytes, echoed: frame, message: "" };
+    this.emit({ type: "uploads", kind, changed });
+    return changed;
+  }
+
+  /** The file was refused: what was active before stays (the server keeps it), or none. */
+  uploadRefused(kind, message) {
+    this.checkKind(kind);
+    const u = this.uploads[kind];
+    const kept = !u ? null : u.status === "sending" ? u.before : u.status === "active" ? u : null;
+    this.uploads[kind] = kept ? { ...kept, message } : null;
+    this.emit({ type: "uploads", kind, changed: !!u && u.status === "resending" });
+    return message;
+  }
+
+  /** On a reconnect the server no longer had the upload: the frame source sends the file again. */
+  uploadExpired(kind) {
+    this.checkKind(kind);
+    if (!this.uploads[kind]) return;
+    this.uploads[kind] = { ...this.uploads[kind], status: "resending" };
+    this.emit({ type: "uploads", kind, changed: false });
+  }
+
+  uploadCleared(kind) {
+    this.checkKind(kind);
+    const changed = this.uploadActive(kind);
+    this.uploads[kind] = null;
+    this.emit({ type: "uploads", kind, changed });
+    return changed;
+  }
+
+  checkKind(kind) {
+    if (!UPLOAD_KINDS.includes(kind)) throw new Error(`upload kind must be model or series; got '${kind}'`);
   }
 
   // -- training -----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import { layerLabel } from "./charts.js";
 import { showBanner, showSummary } from "./panels.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
+import { SeriesView } from "./view_series.js";
 import { drawEigenvalues } from "./view_theory.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
@@ -53,6 +54,8 @@ export class TraceViews {
     state.listen((change) => {
       if (change.type === "view" || change.type === "values") this.sayStatus();
     });
+    // An uploaded series and the windows of the trace on show (drawn at once: the windows come with the start).
+    this.series = new SeriesView(this.$("#view-series"), charts["chart-series"], this.$("#note-series"), state);
   }
 
   /** A new run's start frame: its views start empty. */
@@ -65,6 +68,7 @@ export class TraceViews {
     this.$("#model-badge").hidden = !this.state.view.incoming?.trained;
     showSummary(this.$("#summary"), trace, this.state.schema, held);
     showBanner(this.$("#banner"), null);
+    this.series.setTrace(trace);
   }
 
   layerOptions(tr) {
@@ -166,7 +170,9 @@ export class TraceViews {
         }
       }
     } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
-      text = `The views show ${schema.differences(shown.config, this.state.config, "trace")}, not the current setting.`;
+      // Only the uploads may differ (a file loaded or cleared since): the setting's words are then the same.
+      const what = schema.differences(shown.config, this.state.config, "trace") || "a trace made with other uploaded files";
+      text = `The views show ${what}, not the current setting.`;
     }
     this.status.hidden = !text;
     setText(this.status, text);

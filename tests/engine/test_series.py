@@ -113,3 +113,19 @@ def test_a_csv_series_trains_below_its_trivial_baseline():
     assert base == pytest.approx(series_baseline(s, "many-to-many", 30)["loss"])
     assert result.diverged_at is None
     assert result.final_loss < 0.5 * base, (result.final_loss, base)
+
+
+def test_a_trace_names_the_windows_its_batch_cut():
+    # A strictly increasing series: each window's first input tells its start unambiguously.
+    values = np.arange(60.0) ** 1.5
+    s = read_series(csv_bytes([repr(float(v)) for v in values]))
+    cfg = Config.from_dict({"task": "sine", "cell": "gru", "seq_len": 7, "batch_size": 4, "hidden_size": 3, "seed": 5})
+    trace = trace_series(cfg, s)
+    batch = series_trace_batch(cfg, s)
+    z = s.normalised
+    found = [int(np.argmin(np.abs(z - float(batch.x[0, n, 0])))) for n in range(4)]
+    assert trace.windows == tuple(found)
+    for n, p in enumerate(trace.windows):
+        np.testing.assert_allclose(batch.x[:, n, 0].double().numpy(), z[p : p + 7], rtol=1e-6)
+        assert float(batch.y[-1, n, 0]) == pytest.approx(z[p + 7], rel=1e-6)  # the predicted next value
+    assert trace_series(Config.from_dict({**cfg.to_dict(), "seed": 6}), s).windows != trace.windows

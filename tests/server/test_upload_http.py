@@ -154,6 +154,7 @@ def test_a_series_is_traced_as_the_engine_traces_it(fresh):
     assert doc["done"]["loss"] == pytest.approx(want.loss, rel=1e-6)
     np.testing.assert_allclose(doc["backward"]["grad_h_norm"], want.grad_h_norm, rtol=1e-6)
     assert doc["series"]["name"] == "price" and doc["series"]["length"] == 60 and len(doc["series"]["values"]) == 60
+    assert doc["windows"] == {"starts": list(want.windows), "seq_len": 9} and len(want.windows) == 3
     assert len(fresh.app.state.hub.sharing.memory) == 0
 
     both = post_series(fresh, {**cfg, "seq_len": 5}, PRICES, "price", saved(nn.GRU(1, 3).state_dict()))
