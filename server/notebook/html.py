@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from engine.config import FIELDS, LINK_VERSION
 from server.export.bundle import bundle
 from server.recording import Unit
 
@@ -53,6 +54,12 @@ def _units_json(units: list[Unit]) -> list[list[str | None]]:
 
 
 @cache
+def _fields() -> list[dict[str, Any]]:
+    """The config table as the page gets it (its advice names a key only where the table gives it room)."""
+    return [f.describe() for f in FIELDS]
+
+
+@cache
 def _plotly_script() -> str:
     """Plotly from its package, run only where the page has none yet (a second output reuses it)."""
     src = (resources.files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
@@ -79,7 +86,8 @@ def _views_script() -> str:
 def block(sections: list[dict[str, Any]], include_plotly: bool = True) -> str:
     """The HTML block for ``sections`` (``[{title, units}]``, see :func:`server.notebook.frames.sections`)."""
     uid = f"gfl-nb-{uuid.uuid4().hex[:12]}"
-    data = {"sections": [{"title": s["title"], "units": _units_json(s["units"])} for s in sections]}
+    data = {"sections": [{"title": s["title"], "units": _units_json(s["units"])} for s in sections],
+            "fields": _fields(), "link_version": LINK_VERSION}
     return "\n".join([
         f'<div class="gfl-nb" id="{uid}">',
         f"<style>{_STYLE}</style>",

@@ -7,6 +7,7 @@
 import { Chart, fmtNum, layerLabel } from "./charts.js";
 import { RecordedSource } from "./frames.js";
 import { showBanner } from "./panels.js";
+import { Schema } from "./schema.js";
 import { RunTrace } from "./trace.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
@@ -73,7 +74,7 @@ function replay(src, units) {
 }
 
 /** Paint one trace's views into `box`; returns the charts by view, for a test to read. */
-function paintSection(box, id, title, trace) {
+function paintSection(box, id, title, trace, schema) {
   box.append(el("h3", { class: "gfl-nb-title" }, title));
   const meta = box.appendChild(el("p", { class: "gfl-nb-meta" }, caption(trace)));
   meta.dataset.loss = String(trace.done.loss);
@@ -92,7 +93,7 @@ function paintSection(box, id, title, trace) {
   const { T } = trace;
   views.norms.note.textContent = drawGradNorms(views.norms.chart, trace, T);
   if (views.layers) drawLayerMap(views.layers.chart, trace, T);
-  showBanner(banner, trace, T, T);
+  showBanner(banner, trace, schema, T, T);
   const units = () => {
     const [l, d] = select.value.split(",").map(Number);
     drawHidden(views.hidden.chart, trace, l, d, T);
@@ -144,13 +145,14 @@ export async function paint(root) {
   try {
     await plotlyHere();
     const data = JSON.parse(root.querySelector("script.gfl-nb-data").textContent);
+    const schema = new Schema(data.fields, data.link_version);
     await attached(root);
     const out = [];
     for (const [i, section] of data.sections.entries()) {
       const id = `${root.id}-${i}`;
       const trace = await replay(id, section.units);
       const box = root.appendChild(el("section", { class: "gfl-nb-section", id }));
-      out.push({ title: section.title, trace, views: paintSection(box, id, section.title, trace) });
+      out.push({ title: section.title, trace, views: paintSection(box, id, section.title, trace, schema) });
     }
     root.gfl = { sections: out };
     if (wait) wait.remove();

@@ -192,3 +192,22 @@ def test_a_packed_samples_padding_is_not_called_an_overflow(chromium, tmp_path):
         assert not page.log.errors, page.log.errors
     finally:
         context.close()
+
+
+def test_an_exploding_app_trace_shows_the_banner_and_the_tables_advice(chromium, tmp_path):
+    from engine import Config, trace_config
+    from engine.config import FIELDS
+    from server.notebook import to_html
+
+    cfg = Config(cell="rnn", nonlinearity="relu", init="orthogonal", gain=3.0, seq_len=400)
+    trace = trace_config(cfg)
+    assert not np.isfinite(trace.hidden).all(), "the setting must overflow for this test to mean anything"
+    context, page = open_block(chromium, tmp_path, to_html(trace))
+    try:
+        text = page.evaluate("() => document.querySelector('.gfl-nb-banner').textContent")
+        assert "overflowed at t =" in text
+        gain_min = next(f for f in FIELDS if f.name == "gain").describe()["min"]
+        assert gain_min < cfg.gain and "a lower gain" in text  # the advice reads the table the block carries
+        assert not page.log.errors, page.log.errors
+    finally:
+        context.close()
