@@ -177,7 +177,8 @@ def test_readme_examples_run():
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = text[text.index("## Trace your own model") : text.index("## What you see")]
+    start = text.index("## Trace your own model")
+    section = text[start : text.index("\n## ", start)]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) == 2
     for block in blocks:
