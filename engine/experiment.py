@@ -206,8 +206,7 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
         cfg,
         figures,
         ht.joined,
-        # Of batch sample 0's gates, where trace_model's is of the whole batch's.
-        gate_product=gate_products({k: ht.joined(k)[:, :, :, 0] for k in GATES[cfg.cell]}, cfg.cell),
+        gate_product=gate_products({k: ht.joined(k) for k in GATES[cfg.cell]}, cfg.cell),  # the whole batch's
         outputs=np.concatenate([np.zeros_like(logits), logits]),
         input_steps=tuple(range(2 * T)),
         scored_steps=tuple(range(T, 2 * T)),

@@ -121,3 +121,28 @@ def test_training_learns_the_copy_with_a_handoff_profile():
     assert trainer.result.steps_done == cfg.steps
     # Measured against the exact baseline, ln 8: a model that reads the source through the handoff beats it.
     assert reports[-1].loss < 0.5 * trainer.baseline["loss"]
+
+
+def test_gate_product_is_of_the_whole_batchs_forget_gates():
+    """The memory-path overlay across the handoff: ∏ over later steps of the forget gate averaged over batch and
+    units, with the gates recomputed from the reference's states and the LSTM equations."""
+    cfg = _config(cell="lstm", batch_size=4)
+    model, batch = prepare(cfg, torch.float64)
+    ref = _reference(copy.deepcopy(model), batch, cfg)
+    T, H, O = cfg.seq_len, cfg.hidden_size, model.head.out_features
+    prev = torch.cat([torch.full((1, batch.y.shape[1]), O), batch.y[:-1]])
+
+    def forget(module, x, h, h0):  # x (T, N, I), h (T, N, H) the states the module wrote, h0 (N, H)
+        w_i, w_h = module.weight_ih_l0[H : 2 * H], module.weight_hh_l0[H : 2 * H]
+        b = module.bias_ih_l0[H : 2 * H] + module.bias_hh_l0[H : 2 * H]
+        before = torch.cat([h0[None], h[:-1]])
+        return torch.sigmoid(x @ w_i.T + before @ w_h.T + b).detach()
+
+    with torch.no_grad():
+        h_enc = ref["enc"]["hidden"][0, 0]
+        f_enc = forget(model.rnn, batch.x, h_enc, torch.zeros_like(h_enc[0]))
+        f_dec = forget(model.decoder, F.one_hot(prev, O + 1).double(), ref["dec"]["hidden"][0, 0], h_enc[-1])
+    mean = torch.cat([f_enc, f_dec]).mean(dim=(1, 2)).numpy()  # (2T,)
+    want = [np.prod(mean[s + 1 :]) for s in range(2 * T)]
+    got = trace_config(cfg, torch.float64).theory["gate_product"][0, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-4)
