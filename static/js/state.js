@@ -338,7 +338,8 @@ export class PageState {
     this.inFlight = null; // the server cancels the trace in flight for the train request
     this.wanted = false;
     const config = this.sent("train", this.config);
-    this.training = { status: "training", seq: this.request.seq, config, key: this.trainKey(config), steps: 0, total: config.steps };
+    this.training = { status: "training", seq: this.request.seq, config, key: this.trainKey(config), uploads: this.uploadKey(),
+      steps: 0, total: config.steps };
     this.emit({ type: "training" });
     return config;
   }
@@ -369,9 +370,14 @@ export class PageState {
     this.emit({ type: "training" });
   }
 
-  /** Whether the training on show trained exactly the current setting (every applicable key). */
+  /** Whether the training on show trained exactly the current setting (every applicable key) on the files now loaded. */
   trainingCurrent() {
-    return this.training.status !== "none" && this.training.key === this.trainKey();
+    return this.training.status !== "none" && this.training.key === this.trainKey() && !this.trainingUploadsDiffer();
+  }
+
+  /** Whether the training on show used other uploaded files (or none) than are loaded now. */
+  trainingUploadsDiffer() {
+    return this.training.status !== "none" && (this.training.uploads ?? "") !== this.uploadKey();
   }
 
   /** What the views show, in words: "the untrained model", "the model trained 300 steps". */

@@ -110,7 +110,7 @@ export class TrainingPanel {
       if (this.active) actions.stop();
     });
     state.listen((change) => {
-      if (change.type === "training" || change.type === "values" || change.type === "view") this.update();
+      if (change.type === "training" || change.type === "values" || change.type === "view" || change.type === "uploads") this.update();
     });
     this.update();
   }
@@ -162,7 +162,8 @@ export class TrainingPanel {
     const n = r ? r.steps : t.steps || 0;
     const shows = `The views above show ${st.shownText()}.`;
     const other = st.trainingCurrent() ? "" : st.schema.differences(t.config, st.config);
-    const stale = other ? ` These charts are of the run trained for ${other}; press Train for this setting.` : "";
+    const stale = other ? ` These charts are of the run trained for ${other}; press Train for this setting.`
+      : st.trainingUploadsDiffer() ? " These charts are of a run trained with other uploaded files than are loaded now; press Train to train on these." : "";
     const shownTrained = st.view.shown?.trained?.seq === t.seq;
     if (t.status === "stopped") {
       if (t.reason === "setting") return ["stopped", `Stopped after ${n} steps`, `because a setting changed; press Train to train the new model. ${shows}`];

@@ -220,3 +220,25 @@ def test_compare_and_lessons_say_the_upload_does_not_apply_and_axe_finds_nothing
     page.click("#upload-series-clear")
     page.wait_for_function("() => document.getElementById('compare-upload-note').hidden")
     assert page.log.errors == []
+
+
+def test_a_training_on_a_series_is_not_called_current_once_the_series_is_cleared(page, server_url, tmp_path):
+    page.goto(server_url + "/?seq_len=10&hidden_size=4&task=sine&arch=many-to-many&steps=20")
+    run = wait_complete(page)
+    page.click("#upload summary")
+    good = tmp_path / "good.csv"
+    good.write_text("".join(f"{10 + (k % 9)}\n" for k in range(60)))
+    page.set_input_files("#upload-series", str(good))
+    run = wait_complete(page, after=run)
+    page.wait_for_function(SERIES_SAYS, arg="Your series: .*60 values")
+    page.click("#train")
+    run = wait_complete(page, after=run)
+    page.wait_for_function("() => /20/.test(document.getElementById('train-status').textContent)")
+    assert page.evaluate("() => window.gfl.state.trainingCurrent()")
+    assert "other uploaded files" not in page.inner_text("#train-banner")
+    page.click("#upload-series-clear")
+    wait_complete(page, after=run)
+    assert not page.evaluate("() => window.gfl.state.trainingCurrent()")
+    banner = "() => /trained with other uploaded files/.test(document.getElementById('train-banner').textContent)"
+    page.wait_for_function(banner)
+    assert page.log.errors == []

@@ -94,3 +94,23 @@ test("a file that could not be sent again after a reconnect is gone, and that is
   assert.equal(state.uploads.model, null);
   assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true });
 });
+
+test("a training is current only for the files it trained on", () => {
+  const { state } = fresh();
+  shownOnce(state, 1);
+  state.uploadSent("series", { name: "price.csv", size: 99 });
+  state.uploadLoaded("series", SERIES);
+  assert.ok(state.startTraining());
+  state.trainDone({ steps_done: 10 });
+  assert.ok(state.trainingCurrent(), "trained on the series now loaded");
+  assert.equal(state.trainingUploadsDiffer(), false);
+  state.uploadCleared("series");
+  assert.equal(state.trainingCurrent(), false, "the series it trained on is gone");
+  assert.ok(state.trainingUploadsDiffer());
+  state.uploadSent("series", { name: "other.csv", size: 50 });
+  state.uploadLoaded("series", { ...SERIES, sha256: "cc", token: "t3" });
+  assert.equal(state.trainingCurrent(), false, "another series");
+  state.uploadSent("series", { name: "price.csv", size: 99 });
+  state.uploadLoaded("series", SERIES);
+  assert.ok(state.trainingCurrent(), "the same file again");
+});
