@@ -245,3 +245,29 @@ def test_views_in_sight_are_drawn_first(site, chromium):
         assert not refused and not page.log.errors, (refused, page.log.errors)
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("lesson", CLIFF, ids=[le.id for le in CLIFF])
+def test_cliff_copy_links_to_the_live_lab_at_its_setting(site, chromium, lesson):
+    """With --live-url, the cliff page's note links to the live cliff page at the setting on show."""
+    out, _ = site
+    page_text = (out / f"lesson-{lesson.id}.html").read_text(encoding="utf-8")
+    assert '"live_url":null' in page_text
+    live = out / f"lesson-{lesson.id}-live.html"  # the same page as `--live-url https://lab.example/` writes it
+    live.write_text(page_text.replace('"live_url":null', '"live_url":"https://lab.example/"'), encoding="utf-8")
+    page, refused = offline_page(chromium)
+    try:
+        page.goto(live.as_uri())
+        count = painted(page)
+        here = "() => location.search"
+        assert page.get_attribute("#live-link", "href") == "https://lab.example/cliff" + page.evaluate(here)
+        assert f"lesson={lesson.id}" in page.evaluate(here)
+        t = lesson.tries[-1]
+        page.click(f'.try[data-try="{len(lesson.tries) - 1}"]')
+        painted(page, count)
+        href = page.get_attribute("#live-link", "href")
+        assert href == "https://lab.example/cliff" + page.evaluate(here) and f"{t.key}=" in href, href
+        assert not refused and not page.log.errors, (refused, page.log.errors)
+    finally:
+        page.context.close()
+        live.unlink()
