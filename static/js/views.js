@@ -125,9 +125,11 @@ export class TraceViews {
     // shown that much sooner.  The run is painted `complete` once every view holds it.
     const followUp = this.followUp;
     this.followUp = false;
+    // Measured before anything is drawn: one layout for all of them, not one forced after each drawing.
+    const away = followUp ? [] : Object.keys(VIEW_OF).filter((n) => this.lastPainted[n] === undefined && offScreen(this.$(VIEW_OF[n])));
     const later = [];
     const paint = (name, key, draw) => {
-      if (!followUp && this.lastPainted[name] === undefined && offScreen(this.$(VIEW_OF[name]))) later.push(name);
+      if (away.includes(name)) later.push(name);
       else this.paintIf(name, key, draw);
     };
     if (ready(trace.complete)) {
