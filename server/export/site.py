@@ -5,8 +5,11 @@ for the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes i
 exactly what the socket would send (:func:`server.frames.trace_units`, :mod:`server.training`'s frames): the
 lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of
 each.  Each recording is one classic script under ``DIR/data/`` named by its request key, binary frames in
-base64, because a page opened from ``file://`` may load scripts but not ``fetch()`` files.  The page's ES
-modules are bundled into ``DIR/static/gfl.js`` (:mod:`server.export.bundle`), Plotly copied from its package.
+base64, because a page opened from ``file://`` may load scripts but not ``fetch()`` files.  A page loads its own
+setting's recording with itself; the others load when a try or Train asks for them.  The cliff lesson's page
+(``/cliff``) is there too, with the ``/api/cliff`` answers of its settings (:mod:`server.export.cliff`).  The
+pages' ES modules are bundled into ``DIR/static/gfl.js`` and ``gfl-cliff.js`` (:mod:`server.export.bundle`),
+Plotly copied from its package.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from engine.experiment import trace_trained
 from engine.lessons import LESSONS, Lesson, lesson_config, try_config
 from engine.training import Trainer
 from server import training
+from server.export import cliff
 from server.export.bundle import bundle
 from server.frames import trace_units
 from server.keys import request_key
@@ -39,8 +43,9 @@ from server.routes.lessons import PICKER, lesson_documents
 from server.settings import Settings
 from server.wire import dumps
 
-# The lessons of the main page; a lesson on another page (the cliff's) is left to the live lab.
+# The lessons of the main page, and those of the cliff page (server/export/cliff.py).
 EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
+CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == "cliff")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,8 +159,11 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
     }  # fmt: skip
     module = '<script type="module" src="/static/js/main.js"></script>'
     assert module in page, "templates/index.html no longer loads static/js/main.js"
-    page = page.replace(module, f'<script>window.GFL_STATIC = {_json_for_script(copy)};</script>\n'
-                                '  <script src="static/gfl.js" defer></script>')  # fmt: skip
+    # The first recording (the page's own setting) loads with the page, in parallel with Plotly, so its frames
+    # are there when the script asks; every other one is loaded when a try or Train asks for it.
+    first = f'<script src="{html.escape(recordings[0].src)}" defer></script>\n  ' if recordings else ""
+    page = page.replace(module, f'<script>window.GFL_STATIC = {_json_for_script(copy)};</script>\n  {first}'
+                                '<script src="static/gfl.js" defer></script>')  # fmt: skip
     return localise(page, links)
 
 
@@ -179,10 +187,6 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     docs = lesson_documents()
     links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
     links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
-    for lesson in LESSONS:
-        if lesson.view != "lab":  # another page of the server (the cliff): not in the copy; the live lab has it
-            away = (live_url.rstrip("/") + docs[lesson.id]["link"]) if live_url else "index.html"
-            links = {k: (away if k == docs[lesson.id]["link"] else v) for k, v in links.items()}
     recorder = Recorder(out, log)
     pages = []
     for lesson in EXPORTED:
@@ -192,6 +196,13 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
         search = doc["link"][1:]
         file = links[doc["link"]]
         (out / file).write_text(lesson_page(env, doc, lesson_config(lesson), recs, links, search, live_url), "utf-8")
+        pages.append(file)
+    for lesson in CLIFF:
+        log(f"lesson {lesson.id}")
+        recs = [(cfg, cliff.record(out, cfg)) for cfg in cliff.cliff_settings(lesson)]
+        file = links[docs[lesson.id]["link"]]
+        (out / file).write_text(localise(cliff.cliff_page(env, docs[lesson.id], recs, live_url, _json_for_script),
+                                         links), "utf-8")  # fmt: skip
         pages.append(file)
     default = Config()
     recs = [recorder.record("run", default)]
@@ -203,7 +214,8 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     pages.append("index.html")
     _assets(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return {"pages": pages, "recordings": len(recorder.done), "bytes": size}
+    recordings = len(recorder.done) + len(list((out / "data").glob("cliff-*.js")))
+    return {"pages": pages, "recordings": recordings, "bytes": size}
 
 
 def _topics():
@@ -218,6 +230,7 @@ def _assets(out: Path) -> None:
         shutil.rmtree(static / "css")
     shutil.copytree(ROOT / "static" / "css", static / "css")
     (static / "gfl.js").write_text(bundle(ROOT / "static" / "js" / "main.js"), "utf-8")
+    (static / "gfl-cliff.js").write_text(bundle(ROOT / "static" / "js" / "cliff.js"), "utf-8")
     plotly = resources.files("plotly") / "package_data" / "plotly.min.js"
     (out / "vendor").mkdir(exist_ok=True)
     (out / "vendor" / "plotly.min.js").write_bytes(plotly.read_bytes())

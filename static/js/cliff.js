@@ -4,7 +4,8 @@
 
 /* global Plotly */
 
-import { CliffState, formatValue, parseLink } from "./cliff_state.js";
+import { ApiCliffSource, RecordedCliffSource } from "./cliff_source.js";
+import { CliffState, formatValue, parseLink, queryOf } from "./cliff_state.js";
 
 const COLOURS = { plain: "#E69F00", clipped: "#0072B2" }; // Okabe–Ito orange and blue, as in the lab
 const LOSS_FLOOR = 1e-16; // an exact 0 on a log scale is drawn at this value
@@ -18,8 +19,15 @@ const PLOTLY_CONFIG = {
 
 const boot = JSON.parse(document.getElementById("cliff-boot").textContent);
 const { fields, link_version: linkVersion } = boot;
-const lessonId = new URLSearchParams(location.search).get("lesson");
-const state = new CliffState(fields, parseLink(location.search, fields).config, linkVersion);
+// A static copy has no server to read its link: the export wrote the lesson's query into the boot data.
+const search = location.search || boot.search || "";
+const lessonId = new URLSearchParams(search).get("lesson");
+const state = new CliffState(fields, parseLink(search, fields).config, linkVersion);
+const copy = window.GFL_STATIC || null;
+const source = copy
+  ? new RecordedCliffSource(copy.recordings, (config) => queryOf(fields, config),
+    "this static copy holds only this lesson's setting and its 'now try' variants" + (copy.live_url ? ": open the live lab for any other" : ""))
+  : new ApiCliffSource();
 const lessonConfig = { ...state.config };
 const form = document.getElementById("cliff-controls");
 const status = document.getElementById("cliff-status");
@@ -102,7 +110,29 @@ function writeControls() {
 }
 
 function followLink() {
-  history.replaceState(null, "", "?" + state.link(lessonId ? { lesson: lessonId } : {}));
+  const query = state.link(lessonId ? { lesson: lessonId } : {});
+  history.replaceState(null, "", "?" + query);
+  const live = document.getElementById("live-link");
+  if (live) live.href = new URL("cliff?" + query, copy.live_url.replace(/\/?$/, "/")).href;
+}
+
+/** A static copy: the controls cannot ask for other settings, so they are disabled, saying why. */
+function staticControls() {
+  const set = document.createElement("fieldset");
+  set.className = "static-controls";
+  set.disabled = true;
+  set.append(...form.childNodes);
+  const note = document.createElement("p");
+  note.className = "static-note";
+  note.id = "static-note";
+  note.textContent = "A static copy: the lesson's setting and its 'now try' buttons, in any combination, are recorded here; other settings need the live lab.";
+  if (copy.live_url) {
+    const a = document.createElement("a");
+    a.id = "live-link";
+    a.textContent = " Open this setting in the live lab ↗";
+    note.append(a);
+  }
+  form.append(note, set);
 }
 
 async function compute() {
@@ -112,8 +142,8 @@ async function compute() {
   if (controller) controller.abort();
   controller = new AbortController();
   try {
-    const r = await fetch("/api/cliff?" + tag, { signal: controller.signal });
-    const body = await r.json();
+    const r = await source.get(tag, controller.signal);
+    const body = r.body;
     if (!r.ok) {
       if (state.fail(tag, body.message)) showFailure(body);
       return;
@@ -178,6 +208,7 @@ function paint(data, tag) {
   status.textContent = `T = ${config.T}, start (${config.w0}, ${config.b0}), lr ${config.lr}, clip at ${config.clip_at}.` +
     (held ? " The descents wait: predict, then press Run." : "");
   window.gflCliff.lastPaint = { query: tag, data, held, count: (window.gflCliff.lastPaint?.count || 0) + 1 };
+  window.dispatchEvent(new CustomEvent("gfl:painted", { detail: { query: tag, held, at: performance.now() } }));
 }
 
 function summarise(paths, config) {
@@ -244,6 +275,7 @@ function wireLesson() {
 
 window.gflCliff = { state, lastPaint: null };
 buildControls();
+if (copy) staticControls();
 form.addEventListener("change", onChange);
 form.addEventListener("submit", (e) => e.preventDefault());
 document.getElementById("copy-link").addEventListener("click", () => navigator.clipboard?.writeText(location.href).catch(() => {}));

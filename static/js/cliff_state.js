@@ -61,6 +61,13 @@ export function writeLink(config, fields, linkVersion, extra = {}) {
   return params.toString();
 }
 
+/** The API query of `config`: every key, so that an answer names its question exactly. */
+export function queryOf(fields, config) {
+  const params = new URLSearchParams();
+  for (const f of fields) params.set(f.name, formatValue(f, config[f.name]));
+  return params.toString();
+}
+
 /**
  * One object owns the setting and its request: idle → computing → shown (or failed).  Every answer is
  * tagged with the query that produced it, so a slow answer to an older setting is never shown under a newer one.
@@ -77,9 +84,7 @@ export class CliffState {
 
   /** The API query of the current setting (every key, so an answer names its question exactly). */
   query() {
-    const params = new URLSearchParams();
-    for (const f of this.fields) params.set(f.name, formatValue(f, this.config[f.name]));
-    return params.toString();
+    return queryOf(this.fields, this.config);
   }
 
   /** The page's link for the current setting. */

@@ -143,8 +143,8 @@ export class RecordedSource {
 
 const loading = new Map();
 
-/** The units of recording `src`, loading its script once. */
-function loadRecording(src) {
+/** What recording script `src` filed in `window.GFL_RECORDINGS`, loading the script once. */
+export function loadRecording(src) {
   if (!loading.has(src)) {
     loading.set(src, new Promise((resolve, reject) => {
       const done = () => (window.GFL_RECORDINGS?.[src] ? resolve(window.GFL_RECORDINGS[src]) : reject(new Error(src)));

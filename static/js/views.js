@@ -15,6 +15,17 @@ const PROGRESS_MS = 2000;
 // A computation this long says that it is computing, and for which setting.
 export const COMPUTING_MS = 300;
 
+// The figure of each view that can wait for the next frame.
+const VIEW_OF = { norms: "#view-grad-norm", eigen: "#view-eigen", hidden: "#view-hidden", grad: "#view-grad-units",
+  gates: "#view-gates", layers: "#view-layers" };
+
+/** Whether `el` lies wholly outside the window (an element without a box counts as in sight). */
+function offScreen(el) {
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  return (r.width > 0 || r.height > 0) && (r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth);
+}
+
 const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
 
 export class TraceViews {
@@ -37,6 +48,8 @@ export class TraceViews {
     this.progressAt = 0;
     this.wakeTimer = 0;
     this.statusTimer = 0;
+    this.followUp = false; // this render draws the views that the one before left for later
+    this.followUpTimer = 0;
     this.layerSelect = this.$("#view-layer");
     this.layerSelect.addEventListener("change", () => {
       const [l, d] = this.layerSelect.value.split(",").map(Number);
@@ -111,31 +124,51 @@ export class TraceViews {
     const ready = (complete) => !streaming || progress || complete;
     const { l, d } = this.selected;
     const done = trace.complete ? 1 : 0;
+    // Views in sight first: a view's first drawing of a run, when it is off screen, waits for the next frame
+    // (a first drawing makes Plotly build the chart's axes, the costly part), so the views in sight are
+    // shown that much sooner.  The run is painted `complete` once every view holds it.
+    const followUp = this.followUp;
+    this.followUp = false;
+    // Measured before anything is drawn: one layout for all of them, not one forced after each drawing.
+    const away = followUp ? [] : Object.keys(VIEW_OF).filter((n) => this.lastPainted[n] === undefined && offScreen(this.$(VIEW_OF[n])));
+    const later = [];
+    const paint = (name, key, draw) => {
+      if (away.includes(name)) later.push(name);
+      else this.paintIf(name, key, draw);
+    };
     if (ready(trace.complete)) {
-      this.paintIf("norms", [trace.run, bwd, trace.backwardCount, done, fwd === T], () => {
+      paint("norms", [trace.run, bwd, trace.backwardCount, done, fwd === T], () => {
         this.$("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
       });
     }
     const waits = this.held && bwd === 0;
     this.paintIf("summary", [trace.run, done, waits], () => showSummary(this.$("#summary"), trace, this.state.schema, waits));
     this.$("#view-eigen").classList.toggle("empty", waits);
-    if (!waits) this.paintIf("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
+    if (!waits) paint("eigen", [trace.run], () => drawEigenvalues(charts["chart-eigen"], trace));
     if (ready(fwd === T)) {
-      this.paintIf("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
+      paint("hidden", [trace.run, fwd, trace.forwardCount, l, d], () => drawHidden(charts["chart-hidden"], trace, l, d, fwd));
     }
     if (ready(bwd === T)) {
-      this.paintIf("grad", [trace.run, bwd, trace.backwardCount, l, d], () => drawGradUnits(charts["chart-grad-units"], trace, l, d, bwd));
+      paint("grad", [trace.run, bwd, trace.backwardCount, l, d], () => drawGradUnits(charts["chart-grad-units"], trace, l, d, bwd));
     }
     if (trace.gateNames.length && ready(fwd === T && bwd === T)) {
       // The gates view also carries the memory-path product, which comes with the backward frames.
-      this.paintIf("gates", [trace.run, fwd, trace.forwardCount, bwd, l, d], () => drawGates(charts["chart-gates"], trace, l, d, fwd, bwd));
+      paint("gates", [trace.run, fwd, trace.forwardCount, bwd, l, d], () => drawGates(charts["chart-gates"], trace, l, d, fwd, bwd));
     }
     if (trace.L * trace.D > 1 && ready(bwd === T)) {
-      this.paintIf("layers", [trace.run, bwd, trace.backwardCount], () => drawLayerMap(charts["chart-layers"], trace, bwd));
+      paint("layers", [trace.run, bwd, trace.backwardCount], () => drawLayerMap(charts["chart-layers"], trace, bwd));
+    }
+    if (later.length && !this.followUpTimer) {
+      // A task queued from this animation frame runs once the frame is on screen; the next frame draws the rest.
+      this.followUpTimer = setTimeout(() => {
+        this.followUpTimer = 0;
+        this.followUp = true;
+        this.hooks.invalidate();
+      });
     }
     showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd);
     this.phaseText(cursor, fwd, bwd);
-    const complete = trace.complete && fwd === T && bwd === T;
+    const complete = trace.complete && fwd === T && bwd === T && !later.length;
     const shown = this.state.view.shown;
     this.hooks.painted({ run: trace.run, at: performance.now(), complete, cursor,
       trained: !!(complete && shown && shown.run === trace.run && shown.trained) });

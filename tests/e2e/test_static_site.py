@@ -19,9 +19,11 @@ from engine import Config, trace_config
 from engine.experiment import trace_trained
 from engine.lessons import lesson_config, try_config
 from engine.training import Trainer
+from server.export.cliff import cliff_settings
+from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS
-from server.export.site import export_site
 from tests.e2e.harness import VIEWPORT, PageLog
+from tests.e2e.test_cliff import check_drawn, painted
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -50,8 +52,8 @@ def site(tmp_path_factory):
     return out, report
 
 
-@pytest.fixture(scope="module")
-def offline(site, chromium):
+def offline_page(chromium):
+    """A page in a fresh context of the session's browser that may load files only; and what it was refused."""
     # The session's browser (tests/e2e/conftest.py): a second Playwright in one process cannot start.
     context = chromium.new_context(viewport=VIEWPORT)
     refused: list[str] = []
@@ -67,8 +69,14 @@ def offline(site, chromium):
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.log = PageLog(page)
+    return page, refused
+
+
+@pytest.fixture(scope="module")
+def offline(site, chromium):
+    page, refused = offline_page(chromium)
     yield page, refused
-    context.close()
+    page.context.close()
 
 
 def page_numbers(page) -> dict:
@@ -132,7 +140,7 @@ def test_site_is_small_and_complete(site):
     assert report["bytes"] < 25e6
     assert (out / "index.html").is_file() and (out / "vendor" / "plotly.min.js").is_file()
     index = (out / "index.html").read_text()
-    for lesson in LESSONS:
+    for lesson in (*LESSONS, *CLIFF):
         assert f'href="lesson-{lesson.id}.html"' in index
     for page in report["pages"]:
         text = (out / page).read_text()
@@ -147,6 +155,9 @@ def test_lesson_plays_offline(site, offline, lesson):
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
     page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
     assert time.perf_counter() - started < 30
+    # Lazy: the page came with its own setting's recording, and no other has been loaded yet.
+    first = page.evaluate("() => window.GFL_STATIC.recordings[0].src")
+    assert page.evaluate("() => Object.keys(window.GFL_RECORDINGS)") == [first]
     run = play(page, 0)
     cfg = lesson_config(lesson)
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
@@ -167,3 +178,96 @@ def test_lesson_plays_offline(site, offline, lesson):
     # Controls outside the recordings are disabled, saying why.
     assert page.evaluate("() => document.querySelector('#controls fieldset').disabled")
     assert "static copy" in page.inner_text("#static-note")
+
+
+def gray_code_flips(n: int) -> list[int]:
+    """Which try to press at each move so that the pressed set goes through every subset of n tries once."""
+    return [(i & -i).bit_length() - 1 for i in range(1, 2**n)]
+
+
+@pytest.mark.parametrize("lesson", CLIFF, ids=[le.id for le in CLIFF])
+def test_cliff_lesson_plays_offline(site, offline, server_url, lesson):
+    """The cliff lesson from file://: its surface and both descents are the live /api/cliff's numbers, for
+    the lesson's setting and for every combination of its tries (the page's tries toggle, so they combine)."""
+    out, _ = site
+    page, refused = offline
+    page.goto((out / f"lesson-{lesson.id}.html").as_uri())
+    count = painted(page)
+    assert page.evaluate("() => window.gflCliff.lastPaint.held")  # predict first: the descents wait for Run
+    first = page.evaluate("() => window.GFL_STATIC.recordings[0].src")
+    assert page.evaluate("() => Object.keys(window.GFL_RECORDINGS)") == [first]
+    page.click(".lesson-go")
+    count = painted(page, count)
+    check_drawn(page, server_url)
+    seen = {page.evaluate("() => window.gflCliff.lastPaint.query")}
+    for i in gray_code_flips(len(lesson.tries)):
+        page.click(f'.try[data-try="{i}"]')
+        count = painted(page, count)
+        check_drawn(page, server_url)
+        seen.add(page.evaluate("() => window.gflCliff.lastPaint.query"))
+    assert len(seen) == len(cliff_settings(lesson)) == 2 ** len(lesson.tries)
+    assert not refused, f"the static site asked the network for {refused}"
+    assert not page.log.errors, page.log.errors
+    assert page.evaluate("() => document.querySelector('#cliff-controls fieldset.static-controls').disabled")
+    assert "static copy" in page.inner_text("#static-note")
+
+
+# Every paint: whether it said the run is whole, and which views' charts hold a drawing by then.
+RECORD_PAINTS = """
+window.__paints = [];
+window.addEventListener("gfl:painted", (e) => window.__paints.push({ complete: e.detail.complete,
+  drawn: [...document.querySelectorAll(".views .view")].filter((v) => v.querySelector(".chart .main-svg"))
+    .map((v) => v.id) }));
+"""
+
+
+def test_views_in_sight_are_drawn_first(site, chromium):
+    """A lesson's first paint draws the views in the window; those further down follow on their own a frame
+    later, and a run is painted whole only with every view drawn."""
+    out, _ = site
+    page, refused = offline_page(chromium)
+    try:
+        page.add_init_script(RECORD_PAINTS)
+        page.goto((out / "lesson-lstm-cell-state.html").as_uri())  # an LSTM: its gates view is further down
+        page.wait_for_function("() => window.__paints.some((p) => p.drawn.includes('view-gates'))")
+        below = page.evaluate(
+            """() => [...document.querySelectorAll('.views figure.view:not(.empty)')]
+                 .filter((v) => v.getBoundingClientRect().top >= innerHeight).map((v) => v.id)"""
+        )
+        assert "view-gates" in below and "view-grad-norm" not in below
+        paints = page.evaluate("() => window.__paints")
+        early = next(p for p in paints if "view-grad-norm" in p["drawn"])
+        assert "view-hidden" in early["drawn"] and not set(below) & set(early["drawn"]), paints
+        # Played through, the run is whole; every paint that said so had every view drawn.
+        run = play(page, 0)
+        paints = page.evaluate("() => window.__paints")
+        assert run and all(set(below) <= set(p["drawn"]) for p in paints if p["complete"]), paints
+        assert not refused and not page.log.errors, (refused, page.log.errors)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lesson", CLIFF, ids=[le.id for le in CLIFF])
+def test_cliff_copy_links_to_the_live_lab_at_its_setting(site, chromium, lesson):
+    """With --live-url, the cliff page's note links to the live cliff page at the setting on show."""
+    out, _ = site
+    page_text = (out / f"lesson-{lesson.id}.html").read_text(encoding="utf-8")
+    assert '"live_url":null' in page_text
+    live = out / f"lesson-{lesson.id}-live.html"  # the same page as `--live-url https://lab.example/` writes it
+    live.write_text(page_text.replace('"live_url":null', '"live_url":"https://lab.example/"'), encoding="utf-8")
+    page, refused = offline_page(chromium)
+    try:
+        page.goto(live.as_uri())
+        count = painted(page)
+        here = "() => location.search"
+        assert page.get_attribute("#live-link", "href") == "https://lab.example/cliff" + page.evaluate(here)
+        assert f"lesson={lesson.id}" in page.evaluate(here)
+        t = lesson.tries[-1]
+        page.click(f'.try[data-try="{len(lesson.tries) - 1}"]')
+        painted(page, count)
+        href = page.get_attribute("#live-link", "href")
+        assert href == "https://lab.example/cliff" + page.evaluate(here) and f"{t.key}=" in href, href
+        assert not refused and not page.log.errors, (refused, page.log.errors)
+    finally:
+        page.context.close()
+        live.unlink()

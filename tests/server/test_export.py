@@ -121,3 +121,27 @@ def test_live_url_must_be_http(tmp_path, capsys):
     with pytest.raises(SystemExit):
         export_main(["--out", str(tmp_path), "--live-url", "ftp://lab.example"])
     assert "--live-url" in capsys.readouterr().err
+
+
+def test_the_cliff_lesson_records_what_the_live_api_answers_for_every_combination_of_its_tries(client, tmp_path):
+    from urllib.parse import urlencode
+
+    from server.export.cliff import cliff_settings, record
+    from server.export.site import CLIFF
+
+    (tmp_path / "data").mkdir()
+    for lesson in CLIFF:
+        settings = cliff_settings(lesson)
+        assert len(set(settings)) == len(settings) == 2 ** len(lesson.tries)
+        for t in lesson.tries:  # each try alone is among them, as the lesson's own try link has it
+            assert {**lesson.link, t.key: t.value} in [
+                {k: getattr(c, k) for k in {**lesson.link, t.key: t.value}} for c in settings
+            ]
+        for cfg in settings:
+            src = record(tmp_path, cfg)
+            text = (tmp_path / src).read_text(encoding="utf-8")
+            prefix = f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(src)}] = "
+            assert text.startswith(prefix) and text.endswith(";\n")
+            live = client.get("/api/cliff?" + urlencode({k: str(v) for k, v in cfg.to_dict().items()}))
+            assert live.status_code == 200
+            assert text[len(prefix) : -2] == live.text  # the recorded document is the live answer, byte for byte

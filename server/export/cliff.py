@@ -1,0 +1,69 @@
+"""The cliff lesson in the static site: its page and the ``/api/cliff`` answers of every setting it can reach.
+
+The cliff page's "now try" buttons toggle, each moving one control and back, so they combine: the page can
+reach every subset of its tries.  Each subset's setting is recorded, as the bytes ``GET /api/cliff`` answers
+(:func:`server.routes.cliff.cliff_json`), into one classic script under ``DIR/data/``, and the page's
+recorded source (``static/js/cliff_source.js``) hands it to the same drawing code the live page uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from jinja2 import Environment
+
+from engine.cliff import CliffConfig, describe_fields
+from engine.config import LINK_VERSION
+from engine.lessons import Lesson, lesson_config
+from server.routes.cliff import cliff_json
+from server.routes.lessons import PICKER
+
+MAX_TRIES = 6  # 2**6 settings at most: the recordings of every combination stay a few MB
+
+
+def cliff_settings(lesson: Lesson) -> list[CliffConfig]:
+    """The lesson's setting first, then that of every combination of its tries (each applied in turn)."""
+    if len(lesson.tries) > MAX_TRIES:
+        raise ValueError(f"lesson {lesson.id!r}: {len(lesson.tries)} tries; the export records every "
+                         f"combination of at most {MAX_TRIES}")  # fmt: skip
+    out: list[CliffConfig] = []
+    for n in range(len(lesson.tries) + 1):
+        for subset in itertools.combinations(lesson.tries, n):
+            link = dict(lesson.link)
+            link.update({t.key: t.value for t in subset})
+            cfg = CliffConfig.from_dict(link)
+            if cfg not in out:
+                out.append(cfg)
+    assert out[0] == lesson_config(lesson)
+    return out
+
+
+def record(out: Path, cfg: CliffConfig) -> str:
+    """Write the ``/api/cliff`` answer for ``cfg`` as a recording script; returns its path relative to ``out``."""
+    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    src = f"data/cliff-{digest}.js"
+    body = cliff_json(cfg).decode("utf-8")  # strict JSON, and so a JavaScript expression
+    (out / src).write_text(f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(src)}] = {body};\n", encoding="utf-8")
+    return src
+
+
+def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None,
+               script_for_json: Callable[[object], str]) -> str:  # fmt: skip
+    """The server's /cliff page for the lesson's link, its answers from ``recordings`` ([(setting, src)])."""
+    cfg = recordings[0][0]
+    # No server reads this page's link: the page reads `search` as it reads its own query on a live server.
+    boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": [], "link_version": LINK_VERSION,
+            "search": doc["link"].partition("?")[2]}  # fmt: skip
+    page = env.get_template("cliff.html").render(boot=boot, notices=[], lesson=doc, lessons=PICKER)
+    copy = {"recordings": [{"config": c.to_dict(), "src": src} for c, src in recordings], "live_url": live_url}
+    module = '<script type="module" src="/static/js/cliff.js"></script>'
+    assert module in page, "templates/cliff.html no longer loads static/js/cliff.js"
+    first = html.escape(recordings[0][1])
+    return page.replace(module, f"<script>window.GFL_STATIC = {script_for_json(copy)};</script>\n"
+                                f'  <script src="{first}" defer></script>\n'
+                                '  <script src="static/gfl-cliff.js" defer></script>')  # fmt: skip
