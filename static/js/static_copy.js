@@ -51,6 +51,16 @@ export function applyStaticCopy(doc, state) {
     state.listen(update);
     note.append(a);
   }
+  // Uploads go to a server: a static copy has none to read them.
+  const upload = doc.getElementById("upload");
+  if (upload) {
+    for (const el of upload.querySelectorAll("input, select, button")) el.disabled = true;
+    const say = doc.createElement("p");
+    say.className = "static-note";
+    say.id = "upload-static-note";
+    say.textContent = "Your own model or series needs the live lab (python -m server): a static copy has no server to read files.";
+    upload.querySelector("summary").after(say);
+  }
   for (const id of ["compare-toggle", "copy-script"]) {
     const b = doc.getElementById(id);
     if (!b) continue;

@@ -178,6 +178,11 @@ def test_lesson_plays_offline(site, offline, lesson):
     # Controls outside the recordings are disabled, saying why.
     assert page.evaluate("() => document.querySelector('#controls fieldset').disabled")
     assert "static copy" in page.inner_text("#static-note")
+    # Uploads, Compare and the script need a server: each is disabled, saying so.
+    assert page.evaluate("() => [...document.querySelectorAll('#upload input, #upload select, #upload button')]"
+                         ".every(el => el.disabled)")
+    assert "needs the live lab" in page.evaluate("() => document.getElementById('upload-static-note').textContent")
+    assert page.evaluate("() => ['compare-toggle', 'copy-script'].every(id => document.getElementById(id).disabled)")
 
 
 def gray_code_flips(n: int) -> list[int]:
