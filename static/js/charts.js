@@ -50,10 +50,14 @@ export class Chart {
     // Plotly.react cannot add subplots to a drawn chart: the new axis is laid out before its domain is known and
     // its lines get a NaN path (the gates view going from GRU's three gates to LSTM's four).  A new set of axes
     // is drawn afresh.
-    const axes = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k)).sort().join();
-    if (this.drawn && axes !== this.axes) Plotly.purge(this.el);
+    const axisKeys = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k));
+    for (const k of axisKeys) full[k] = { ticklabeloverflow: "allow", ...full[k] };
+    const axes = axisKeys.sort().join();
+    if (this.drawn && axes !== this.axes) this.reset();
     this.axes = axes;
-    const drawn = Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
+    // The config never changes: given again, Plotly.react deep-copies and compares the whole plot context each
+    // time (several ms a chart on every repaint of a drag).
+    const drawn = this.drawn ? Plotly.react(this.el, traces, full) : Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
     this.toolbarOneStop();
     if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());

@@ -67,7 +67,7 @@ async function main() {
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail }));
   }
 
-  // Latest wins: once the trace in flight is painted (or its sweep plays), the newest setting goes next.
+  // Latest wins: once the trace in flight is received whole (or painted), the newest setting goes next.
   function settle() {
     if (!trace || settled === trace) return;
     settled = trace;
@@ -116,6 +116,7 @@ async function main() {
     if (isUploadFrame(frame)) return upload.frame(frame); // the user's own model or series
     switch (frame.type) {
       case "start": {
+        views.finish(player.cursor); // the run on show, received whole, is painted whole before it goes
         state.traceStarted(frame.run);
         trace = gfl.trace = new RunTrace(frame, { trained: !!state.view.incoming.trained });
         notify([], "error");
@@ -142,7 +143,9 @@ async function main() {
           trace.doneAt = performance.now();
           state.traceDone(frame.run);
           compare.primary(trace);
-          if (player.playing) settle(); // the sweep plays on; the data is all here
+          // The data is all here: the next setting's computation overlaps this one's paint (a drag's throughput
+          // is the slower of the two, not their sum).  Its start frame finishes this paint first.
+          settle();
         }
         player.invalidate();
         break;

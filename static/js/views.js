@@ -50,6 +50,7 @@ export class TraceViews {
     this.statusTimer = 0;
     this.followUp = false; // this render draws the views that the one before left for later
     this.followUpTimer = 0;
+    this.paintedWhole = null; // the last run every view holds
     this.layerSelect = this.$("#view-layer");
     this.layerSelect.addEventListener("change", () => {
       const [l, d] = this.layerSelect.value.split(",").map(Number);
@@ -82,6 +83,20 @@ export class TraceViews {
     showSummary(this.$("#summary"), trace, this.state.schema, held);
     showBanner(this.$("#banner"), null);
     this.series.setTrace(trace);
+  }
+
+  /**
+   * Paint now whatever the run on show still lacks (the off-screen views left for the next frame) when it has
+   * arrived whole and is shown whole (`cursor` at its end): called before the next run replaces it, so every
+   * run a drag receives whole is also painted whole.
+   */
+  finish(cursor) {
+    const tr = this.trace;
+    if (!tr || !tr.complete || cursor < 2 * tr.T || this.paintedWhole === tr) return;
+    clearTimeout(this.followUpTimer); // its frame would otherwise draw the next run's off-screen views at once
+    this.followUpTimer = 0;
+    this.followUp = true;
+    this.render(cursor);
   }
 
   layerOptions(tr) {
@@ -169,6 +184,7 @@ export class TraceViews {
     showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd);
     this.phaseText(cursor, fwd, bwd);
     const complete = trace.complete && fwd === T && bwd === T && !later.length;
+    if (complete) this.paintedWhole = trace;
     const shown = this.state.view.shown;
     this.hooks.painted({ run: trace.run, at: performance.now(), complete, cursor,
       trained: !!(complete && shown && shown.run === trace.run && shown.trained) });

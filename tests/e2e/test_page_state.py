@@ -184,7 +184,13 @@ DRAG = """async (ms) => {
   const g = window.gfl, slider = document.querySelector('[name="gain"]');
   const log = { sends: [], painted: {} };
   const run = g.socket.run.bind(g.socket);
-  g.socket.run = (c) => { run(c); log.sends.push({ run: g.socket.newest, at: performance.now() }); };
+  // What the run before this request had when it left: its done frame's arrival.
+  g.socket.run = (c) => {
+    const before = g.trace;
+    run(c);
+    log.sends.push({ run: g.socket.newest, at: performance.now(), before: before && before.run,
+      doneAt: before && before.doneAt });
+  };
   const onPaint = (e) => {
     if (e.detail.complete && !(e.detail.run in log.painted)) log.painted[e.detail.run] = e.detail.at;
   };
@@ -214,10 +220,37 @@ def test_11_a_drag_pipelines_its_requests_latest_wins(page, server_url):
     sends, painted = log["sends"], {int(k): v for k, v in log["painted"].items()}
     assert len(sends) >= 3, log
     for s in sends[1:]:
-        prev = painted.get(s["run"] - 1)
-        # Each request leaves once the one before it is painted whole: never before, and without waiting.
-        assert prev is not None and prev <= s["at"], (s, prev)
-        assert s["at"] - prev < 40, (s, prev)
+        # Each request leaves once the one before it has arrived whole (its done frame): never before, and
+        # without waiting for its paint, so the next computation overlaps that paint.
+        assert s["before"] == s["run"] - 1 and s["doneAt"] is not None, s
+        assert s["doneAt"] <= s["at"] and s["at"] - s["doneAt"] < 40, s
+    # And none is dropped unpainted: each run the drag asked for is painted whole.
+    for s in sends:
+        assert s["run"] in painted, (s, sorted(painted))
+
+
+# Every view's plotted numbers (each trace's x, y, z), to compare one page's views with another's.
+TRACE_VIEWS = ("chart-grad-norm", "chart-eigen", "chart-hidden", "chart-grad-units", "chart-gates", "chart-layers")
+VIEW_NUMBERS = """(ids) => Object.fromEntries(ids.map((id) =>
+  [id, (document.getElementById(id).data || []).map((t) => [t.x, t.y, t.z])]))"""
+
+
+def test_11_after_a_drag_every_view_shows_the_last_value(page, server_url):
+    link = "/?seq_len=30&hidden_size=16&cell=lstm&num_layers=2"
+    page.goto(server_url + link)
+    page.select_option("#speed", "0")
+    wait_complete(page)
+    page.evaluate(DRAG, 1200)
+    gain = page.evaluate("() => document.querySelector('[name=\"gain\"]').value")
+    assert page.evaluate("() => window.gfl.trace.config.gain") == float(gain)
+    dragged = page.evaluate(VIEW_NUMBERS, TRACE_VIEWS)
+    # The reference: the same setting opened afresh, with no drag before it.
+    page.goto(server_url + link + f"&gain={gain}")
+    wait_complete(page)
+    fresh = page.evaluate(VIEW_NUMBERS, TRACE_VIEWS)
+    assert all(fresh.values()), fresh  # every view drawn (LSTM: gates; two layers: the layer map)
+    for view, traces in fresh.items():
+        assert dragged[view] == traces, view
 
 
 def test_5_banners_advise_what_fits_the_model(page, server_url):
