@@ -28,20 +28,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, stop  # noqa: E402
+from bench.cdp import Page, devtools_page  # noqa: E402
 
 BUDGET_MS = 1000.0
 MARKS = ("fcp", "plotly", "script", "data", "drawn", "views", "all")
@@ -113,37 +108,6 @@ BASELINE = """<!doctype html>
 DONE = "(() => window.__bench && window.__bench.views !== null && window.__bench.all !== null)()"
 
 
-class Page:
-    """The smallest DevTools client that can navigate and evaluate."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.next_id = 0
-
-    async def call(self, method: str, **params):
-        self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(await self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    async def evaluate(self, expression: str):
-        r = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in r:
-            raise RuntimeError(r["exceptionDetails"])
-        return r["result"].get("value")
-
-    async def wait_for(self, expression: str, timeout: float = 60.0):
-        deadline = time.monotonic() + timeout
-        while not await self.evaluate(expression):
-            if time.monotonic() > deadline:
-                raise TimeoutError(expression)
-            await asyncio.sleep(0.02)
-
-
 async def load(page: Page, url: str) -> dict:
     """One fresh load of `url`: the page's marks, in ms after navigation start."""
     await page.call("Page.navigate", url="about:blank")
@@ -172,29 +136,10 @@ def lesson_pages(site: Path, only: list[str] | None) -> list[tuple[str, Path]]:
 
 async def run(site: Path, loads: int, only: list[str] | None) -> dict:
     (site / "bench-baseline.html").write_text(BASELINE, encoding="utf-8")
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="gfl-bench-")
-    args = [CHROMIUM, *CHROMIUM_ARGS, "--headless=new", f"--remote-debugging-port={port}",
-            f"--user-data-dir={profile}", f"--window-size={VIEWPORT['width']},{VIEWPORT['height']}",
-            "about:blank"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results: dict = {}
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1) as r:
-                    targets = json.load(r)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("Chromium's DevTools endpoint did not come up")
-        target = next(t for t in targets if t["type"] == "page")
-        async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
-            page = Page(ws)
+        async with devtools_page(poll_s=0.02) as page:
             await page.call("Page.enable")
-            await page.call("Emulation.setDeviceMetricsOverride", width=VIEWPORT["width"],
-                            height=VIEWPORT["height"], deviceScaleFactor=1, mobile=False)  # fmt: skip
             await page.call("Page.addScriptToEvaluateOnNewDocument", source=INSTRUMENT)
             base = await measure(page, (site / "bench-baseline.html").as_uri(), loads)
             results["baseline"] = base
@@ -213,8 +158,6 @@ async def run(site: Path, loads: int, only: list[str] | None) -> dict:
                       f"  ({r['fcp_vs_baseline']:.2f} / {r['views_vs_baseline']:.2f} × baseline)"
                       f"  | {parts} | {verdict} {BUDGET_MS:.0f} ms", flush=True)  # fmt: skip
     finally:
-        stop(proc)
-        shutil.rmtree(profile, ignore_errors=True)
         (site / "bench-baseline.html").unlink(missing_ok=True)
     return results
 

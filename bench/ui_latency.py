@@ -32,20 +32,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
-
-import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, running_server, stop  # noqa: E402
+from bench.cdp import Page, devtools_page  # noqa: E402
+from tests.e2e.harness import running_server  # noqa: E402
 
 SCENARIOS = [
     ("default", "/", 150.0, 20.0),
@@ -104,37 +98,6 @@ MOVE_AND_WAIT = """
 """
 
 
-class Page:
-    """The smallest DevTools client that can navigate and evaluate."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.next_id = 0
-
-    async def call(self, method: str, **params):
-        self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(await self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    async def evaluate(self, expression: str):
-        r = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in r:
-            raise RuntimeError(r["exceptionDetails"])
-        return r["result"].get("value")
-
-    async def wait_for(self, expression: str, timeout: float = 120.0):
-        deadline = time.monotonic() + timeout
-        while not await self.evaluate(expression):
-            if time.monotonic() > deadline:
-                raise TimeoutError(expression)
-            await asyncio.sleep(0.05)
-
-
 async def measure(page: Page, base: str, link: str, repeats: int) -> dict:
     await page.call("Page.navigate", url=base + link)
     await asyncio.sleep(0.5)
@@ -170,58 +133,24 @@ async def measure(page: Page, base: str, link: str, repeats: int) -> dict:
 
 async def run(repeats: int) -> dict:
     results = {}
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="gfl-bench-")
-    args = [
-        CHROMIUM,
-        *CHROMIUM_ARGS,
-        "--headless=new",
-        f"--remote-debugging-port={port}",
-        f"--user-data-dir={profile}",
-        f"--window-size={VIEWPORT['width']},{VIEWPORT['height']}",
-        "about:blank",
-    ]
     with running_server() as base:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(200):
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1) as r:
-                        targets = json.load(r)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError("Chromium's DevTools endpoint did not come up")
-            target = next(t for t in targets if t["type"] == "page")
-            async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as ws:
-                page = Page(ws)
-                await page.call(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=VIEWPORT["width"],
-                    height=VIEWPORT["height"],
-                    deviceScaleFactor=1,
-                    mobile=False,
+        async with devtools_page() as page:
+            for name, link, target_ms, target_rate in SCENARIOS:
+                r = await measure(page, base, link, repeats)
+                r["target_ms"] = target_ms
+                r["target_repaints_per_s"] = target_rate
+                r["meets_target"] = r["median_ms"] <= target_ms and r["drag_repaints_per_s"] >= target_rate
+                results[name] = r
+                print(
+                    f"{name:20s} median {r['median_ms']:7.1f} ms (min {r['min_ms']:.0f}, max {r['max_ms']:.0f})"
+                    f" | server {r['server_compute_ms']:.0f}, start frame {r['start_frame_ms']:.0f},"
+                    f" done frame {r['done_frame_ms']:.0f}, paint {r['paint_ms']:.0f} ms"
+                    f" | drag {r['drag_repaints_per_s']:.1f} repaints/s"
+                    f" ({r['drag_vs_back_to_back']:.2f} × back-to-back round trips)"
+                    f" | targets {target_ms:.0f} ms, {target_rate:.0f}/s:"
+                    f" {'ok' if r['meets_target'] else 'MISSED'}",
+                    flush=True,
                 )
-                for name, link, target_ms, target_rate in SCENARIOS:
-                    r = await measure(page, base, link, repeats)
-                    r["target_ms"] = target_ms
-                    r["target_repaints_per_s"] = target_rate
-                    r["meets_target"] = r["median_ms"] <= target_ms and r["drag_repaints_per_s"] >= target_rate
-                    results[name] = r
-                    print(
-                        f"{name:20s} median {r['median_ms']:7.1f} ms (min {r['min_ms']:.0f}, max {r['max_ms']:.0f})"
-                        f" | server {r['server_compute_ms']:.0f}, start frame {r['start_frame_ms']:.0f},"
-                        f" done frame {r['done_frame_ms']:.0f}, paint {r['paint_ms']:.0f} ms"
-                        f" | drag {r['drag_repaints_per_s']:.1f} repaints/s"
-                        f" ({r['drag_vs_back_to_back']:.2f} × back-to-back round trips)"
-                        f" | targets {target_ms:.0f} ms, {target_rate:.0f}/s:"
-                        f" {'ok' if r['meets_target'] else 'MISSED'}",
-                        flush=True,
-                    )
-        finally:
-            stop(proc)
-            shutil.rmtree(profile, ignore_errors=True)
     return results
 
 

@@ -119,6 +119,28 @@ class PageLog:
         return [u for u in self.requests if not u.startswith(local)]
 
 
+def offline_page(browser, timeout_ms: float = 60_000):
+    """A page in a fresh context of ``browser`` that may load files only; and the list of what it was refused.
+
+    Pass the session's browser (tests/e2e/conftest.py): a second Playwright in one process cannot start.
+    """
+    context = browser.new_context(viewport=VIEWPORT)
+    refused: list[str] = []
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_files)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.log = PageLog(page)
+    return page, refused
+
+
 def plot(page, chart_id: str) -> dict:
     """The Plotly figure drawn in ``#chart_id``: its traces and its annotations' texts."""
     return page.evaluate(

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.tracing import trace_module
-from tests.e2e.harness import VIEWPORT, PageLog
+from tests.e2e.harness import VIEWPORT, PageLog, offline_page
 from tests.server.notebook_helpers import NOTEBOOK, decode, displays, execute_notebook
 
 pytest.importorskip("nbconvert", reason="rendering the notebook needs nbconvert")
@@ -39,25 +39,12 @@ def rendered(tmp_path_factory):
 @pytest.fixture(scope="module")
 def offline(rendered, chromium):
     out, *_ = rendered
-    context = chromium.new_context(viewport=VIEWPORT)
-    refused: list[str] = []
-
-    def only_files(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_files)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.log = PageLog(page)
+    page, refused = offline_page(chromium, timeout_ms=120_000)
     page.goto((out / "notebook.html").as_uri())
     page.wait_for_function("() => { const r = [...document.querySelectorAll('.gfl-nb')];"
                            " return r.length > 0 && r.every(x => x.dataset.painted); }")  # fmt: skip
     yield page, refused
-    context.close()
+    page.context.close()
 
 
 def test_only_nbconverts_template_links_a_cdn(rendered):

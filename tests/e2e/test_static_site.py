@@ -22,7 +22,7 @@ from engine.training import Trainer
 from server.export.cliff import cliff_settings
 from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS
-from tests.e2e.harness import VIEWPORT, PageLog
+from tests.e2e.harness import offline_page
 from tests.e2e.test_cliff import check_drawn, painted
 
 pytestmark = pytest.mark.timeout(1500)
@@ -50,26 +50,6 @@ def site(tmp_path_factory):
     report = export_site(out, log=lambda _line: None)
     print(f"exported {report['bytes'] / 1e6:.1f} MB in {time.perf_counter() - started:.0f} s")
     return out, report
-
-
-def offline_page(chromium):
-    """A page in a fresh context of the session's browser that may load files only; and what it was refused."""
-    # The session's browser (tests/e2e/conftest.py): a second Playwright in one process cannot start.
-    context = chromium.new_context(viewport=VIEWPORT)
-    refused: list[str] = []
-
-    def only_files(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_files)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.log = PageLog(page)
-    return page, refused
 
 
 @pytest.fixture(scope="module")
