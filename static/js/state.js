@@ -296,7 +296,9 @@ export class PageState {
     const changed = !was || !was.echoed || was.echoed.sha256 !== frame.sha256;
     const name = u && u.name ? u.name : frame.name || kind;
     this.uploads[kind] = { status: "active", name, size: frame.bytes, echoed: frame, message: "" };
-    this.emit({ type: "uploads", kind, changed });
+    // As for a moved setting: the trace request for the new file supersedes a training in progress.
+    const stoppedTraining = changed && this.stopTraining("upload");
+    this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return changed;
   }
 
@@ -306,7 +308,9 @@ export class PageState {
     const u = this.uploads[kind];
     const kept = !u ? null : u.status === "sending" ? u.before : u.status === "active" ? u : null;
     this.uploads[kind] = kept ? { ...kept, message } : null;
-    this.emit({ type: "uploads", kind, changed: !!u && u.status === "resending" });
+    const changed = !!u && u.status === "resending"; // the file in use is gone
+    const stoppedTraining = changed && this.stopTraining("upload");
+    this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return message;
   }
 
@@ -322,7 +326,8 @@ export class PageState {
     this.checkKind(kind);
     const changed = this.uploadActive(kind);
     this.uploads[kind] = null;
-    this.emit({ type: "uploads", kind, changed });
+    const stoppedTraining = changed && this.stopTraining("upload");
+    this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return changed;
   }
 
@@ -356,7 +361,7 @@ export class PageState {
     this.emit({ type: "training" });
   }
 
-  /** Stop pressed (reason 'stop') or a setting moved (reason 'setting'). */
+  /** Stop pressed (reason 'stop'), a setting moved (reason 'setting') or the uploaded files changed ('upload'). */
   stopTraining(reason = "stop") {
     if (this.training.status !== "training") return false;
     Object.assign(this.training, { status: "stopped", reason });

@@ -167,6 +167,7 @@ export class TrainingPanel {
     const shownTrained = st.view.shown?.trained?.seq === t.seq;
     if (t.status === "stopped") {
       if (t.reason === "setting") return ["stopped", `Stopped after ${n} steps`, `because a setting changed; press Train to train the new model. ${shows}`];
+      if (t.reason === "upload") return ["stopped", `Stopped after ${n} steps`, `because the uploaded files changed; press Train to train on the files now loaded. ${shows}`];
       return ["stopped", `Stopped after ${n} steps.`, shows + stale];
     }
     if (t.status === "diverged") {

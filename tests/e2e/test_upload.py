@@ -242,3 +242,24 @@ def test_a_training_on_a_series_is_not_called_current_once_the_series_is_cleared
     banner = "() => /trained with other uploaded files/.test(document.getElementById('train-banner').textContent)"
     page.wait_for_function(banner)
     assert page.log.errors == []
+
+
+def test_another_series_while_training_stops_it_and_says_why(page, server_url, tmp_path):
+    page.goto(server_url + "/?seq_len=10&hidden_size=4&task=sine&arch=many-to-many&steps=5000")
+    run = wait_complete(page)
+    page.click("#upload summary")
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("".join(f"{10 + (k % 9)}\n" for k in range(60)))
+    second.write_text("".join(f"{k % 5}\n" for k in range(80)))
+    page.set_input_files("#upload-series", str(first))
+    run = wait_complete(page, after=run)
+    page.click("#train")
+    page.wait_for_function("() => /step \\d+/.test(document.getElementById('train-status').textContent)")
+    page.set_input_files("#upload-series", str(second))
+    page.wait_for_function(SERIES_SAYS, arg="80 values")
+    page.wait_for_function("() => /because the uploaded files changed/.test("
+                           "document.getElementById('train-banner').textContent)")  # fmt: skip
+    assert page.is_enabled("#train") and page.is_disabled("#stop")
+    wait_complete(page, after=run)  # the new series' trace, untrained
+    assert page.evaluate("() => window.gfl.state.showsCurrent() && !window.gfl.state.view.shown.trained")
+    assert page.log.errors == []

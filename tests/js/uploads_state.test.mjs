@@ -35,7 +35,7 @@ test("an upload goes sending -> active, is tagged on every request, and never en
   assert.equal(state.uploads.model.status, "sending");
   assert.equal(state.uploadActive("model"), false);
   assert.equal(state.uploadLoaded("model", MODEL), true, "a new model: the trace is due again");
-  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true });
+  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true, stoppedTraining: false });
   assert.deepEqual({ ...state.uploads.model, echoed: null }, { status: "active", name: "homework.pt", size: 1234, echoed: null, message: "" });
   assert.equal(state.uploads.model.echoed, MODEL);
   assert.equal(state.uploadKey(), "model:aa");
@@ -80,7 +80,7 @@ test("a resumed or re-sent upload is the same upload: no new trace; a clear is a
   assert.equal(state.uploadLoaded("series", { ...SERIES, token: "t3" }), false);
   assert.equal(state.uploads.series.echoed.token, "t3");
   assert.equal(state.uploadCleared("model"), true);
-  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true });
+  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true, stoppedTraining: false });
   assert.equal(state.uploadKey(), "series:bb");
   assert.equal(state.uploadLoaded("series", { ...SERIES, sha256: "cc" }), true, "another file");
   assert.throws(() => state.uploadSent("weights", { name: "x", size: 1 }), /model or series/);
@@ -92,7 +92,7 @@ test("a file that could not be sent again after a reconnect is gone, and that is
   state.uploadExpired("model");
   state.uploadRefused("model", "the file is too large");
   assert.equal(state.uploads.model, null);
-  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true });
+  assert.deepEqual(changes.at(-1), { type: "uploads", kind: "model", changed: true, stoppedTraining: false });
 });
 
 test("a training is current only for the files it trained on", () => {
@@ -113,4 +113,23 @@ test("a training is current only for the files it trained on", () => {
   state.uploadSent("series", { name: "price.csv", size: 99 });
   state.uploadLoaded("series", SERIES);
   assert.ok(state.trainingCurrent(), "the same file again");
+});
+
+test("another file while training stops the training, saying why; the same file again does not", () => {
+  const { state, changes } = fresh();
+  shownOnce(state, 1);
+  state.uploadSent("series", { name: "price.csv", size: 99 });
+  state.uploadLoaded("series", SERIES);
+  assert.ok(state.startTraining());
+  state.uploadSent("series", { name: "price.csv", size: 99 });
+  state.uploadLoaded("series", { ...SERIES, resumed: true });
+  assert.equal(state.training.status, "training", "a resumed upload is the same file");
+  state.uploadSent("series", { name: "other.csv", size: 50 });
+  state.uploadLoaded("series", { ...SERIES, sha256: "cc", token: "t3" });
+  assert.equal(state.training.status, "stopped");
+  assert.equal(state.training.reason, "upload");
+  assert.equal(changes.at(-1).stoppedTraining, true);
+  assert.ok(state.startTraining());
+  state.uploadCleared("series");
+  assert.deepEqual([state.training.status, state.training.reason], ["stopped", "upload"]);
 });
