@@ -9,6 +9,7 @@ recording, are shared by every socket and the cache and never copied.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,3 +41,9 @@ class Recording:
     def of(cls, units: Sequence[Unit]) -> Recording:
         units = tuple(units)
         return cls(units, sum(u.nbytes for u in units))
+
+
+def recorded_rows(units: Sequence[Unit]) -> list[list[str | None]]:
+    """``units`` as JSON rows ``[text, base64 binary | None]``: the form a page replays without a server
+    (the static export's recordings, a notebook's display; static/js/frames.js RecordedSource)."""
+    return [[u.text, None if u.data is None else base64.b64encode(u.data).decode("ascii")] for u in units]

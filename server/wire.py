@@ -120,3 +120,9 @@ def nesting_too_deep(obj: Any, max_depth: int) -> tuple[str, ...] | None:
             return path
         stack.extend((v, depth + 1, (*path, k)) for k, v in items if isinstance(v, (dict, list)))
     return None
+
+
+def script_json(value: Any) -> str:
+    """Strict JSON text of plain JSON ``value`` that is safe inside a ``<script>`` element (no ``</script>``,
+    no ``<!--``): ``<``, ``>`` and ``&`` are written as ``\\u`` escapes."""
+    return encode(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

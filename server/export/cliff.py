@@ -12,7 +12,6 @@ import hashlib
 import html
 import itertools
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment
@@ -22,6 +21,7 @@ from engine.config import LINK_VERSION
 from engine.lessons import Lesson, lesson_config
 from server.routes.cliff import cliff_json
 from server.routes.lessons import PICKER
+from server.wire import script_json
 
 MAX_TRIES = 6  # 2**6 settings at most: the recordings of every combination stay a few MB
 
@@ -52,8 +52,7 @@ def record(out: Path, cfg: CliffConfig) -> str:
     return src
 
 
-def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None,
-               script_for_json: Callable[[object], str]) -> str:  # fmt: skip
+def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None) -> str:
     """The server's /cliff page for the lesson's link, its answers from ``recordings`` ([(setting, src)])."""
     cfg = recordings[0][0]
     # No server reads this page's link: the page reads `search` as it reads its own query on a live server.
@@ -64,6 +63,6 @@ def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, 
     module = '<script type="module" src="/static/js/cliff.js"></script>'
     assert module in page, "templates/cliff.html no longer loads static/js/cliff.js"
     first = html.escape(recordings[0][1])
-    return page.replace(module, f"<script>window.GFL_STATIC = {script_for_json(copy)};</script>\n"
+    return page.replace(module, f"<script>window.GFL_STATIC = {script_json(copy)};</script>\n"
                                 f'  <script src="{first}" defer></script>\n'
                                 '  <script src="static/gfl-cliff.js" defer></script>')  # fmt: skip

@@ -14,7 +14,6 @@ Plotly copied from its package.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
@@ -38,10 +37,10 @@ from server.export import cliff
 from server.export.bundle import bundle
 from server.frames import trace_units
 from server.keys import request_key
-from server.recording import Unit
+from server.recording import Unit, recorded_rows
 from server.routes.lessons import PICKER, lesson_documents
 from server.settings import Settings
-from server.wire import dumps
+from server.wire import dumps, script_json
 
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
 EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
@@ -73,8 +72,7 @@ def train_units(cfg: Config) -> list[Unit]:
 
 def recording_script(name: str, units: list[Unit]) -> str:
     """A classic script that files ``units`` under ``name`` in ``window.GFL_RECORDINGS``."""
-    rows = [[u.text, None if u.data is None else base64.b64encode(u.data).decode("ascii")] for u in units]
-    body = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(recorded_rows(units), separators=(",", ":"), ensure_ascii=False)
     return f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(name)}] = {body};\n"
 
 
@@ -116,12 +114,6 @@ def _templates() -> Environment:
 _BOOT = re.compile(r'(<script type="application/json" id="gfl-boot">)(.*?)(</script>)', re.S)
 
 
-def _json_for_script(value: Any) -> str:
-    """JSON safe inside a <script> element."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def localise(page: str, links: dict[str, str]) -> str:
     """A rendered page's server addresses as the static copy's relative files."""
     for link, file in sorted(links.items(), key=lambda kv: -len(kv[0])):
@@ -149,7 +141,7 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
         data = json.loads(m.group(2))
         # No server read this link: the page reads `search`, as it reads its own query on a live server.
         data.update(config=None, search=search)
-        return m.group(1) + _json_for_script(data) + m.group(3)
+        return m.group(1) + script_json(data) + m.group(3)
 
     page = _BOOT.sub(boot, page, count=1)
     copy = {
@@ -162,7 +154,7 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
     # The first recording (the page's own setting) loads with the page, in parallel with Plotly, so its frames
     # are there when the script asks; every other one is loaded when a try or Train asks for it.
     first = f'<script src="{html.escape(recordings[0].src)}" defer></script>\n  ' if recordings else ""
-    page = page.replace(module, f'<script>window.GFL_STATIC = {_json_for_script(copy)};</script>\n  {first}'
+    page = page.replace(module, f'<script>window.GFL_STATIC = {script_json(copy)};</script>\n  {first}'
                                 '<script src="static/gfl.js" defer></script>')  # fmt: skip
     return localise(page, links)
 
@@ -201,7 +193,7 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
         log(f"lesson {lesson.id}")
         recs = [(cfg, cliff.record(out, cfg)) for cfg in cliff.cliff_settings(lesson)]
         file = links[docs[lesson.id]["link"]]
-        (out / file).write_text(localise(cliff.cliff_page(env, docs[lesson.id], recs, live_url, _json_for_script),
+        (out / file).write_text(localise(cliff.cliff_page(env, docs[lesson.id], recs, live_url),
                                          links), "utf-8")  # fmt: skip
         pages.append(file)
     default = Config()

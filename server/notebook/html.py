@@ -10,7 +10,6 @@ Binary frames travel base64-encoded inside the JSON, as the static export's reco
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -21,7 +20,8 @@ from typing import Any
 
 from engine.config import FIELDS, LINK_VERSION
 from server.export.bundle import bundle
-from server.recording import Unit
+from server.recording import recorded_rows
+from server.wire import script_json
 
 ENTRY = Path(__file__).resolve().parents[2] / "static" / "js" / "notebook.js"
 
@@ -41,16 +41,6 @@ _STYLE = """
 .gfl-nb-banner .banner { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #d55e00; background: #fff4ec; }
 .gfl-nb-banner .banner-underflow { border-color: #7f7f7f; background: #f3f3f3; }
 """
-
-
-def _json_for_script(value: Any) -> str:
-    """JSON safe inside a <script> element (no '</script>', no '<!--')."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _units_json(units: list[Unit]) -> list[list[str | None]]:
-    return [[u.text, None if u.data is None else base64.b64encode(u.data).decode("ascii")] for u in units]
 
 
 @cache
@@ -86,14 +76,14 @@ def _views_script() -> str:
 def block(sections: list[dict[str, Any]], include_plotly: bool = True) -> str:
     """The HTML block for ``sections`` (``[{title, units}]``, see :func:`server.notebook.frames.sections`)."""
     uid = f"gfl-nb-{uuid.uuid4().hex[:12]}"
-    data = {"sections": [{"title": s["title"], "units": _units_json(s["units"])} for s in sections],
+    data = {"sections": [{"title": s["title"], "units": recorded_rows(s["units"])} for s in sections],
             "fields": _fields(), "link_version": LINK_VERSION}
     return "\n".join([
         f'<div class="gfl-nb" id="{uid}">',
         f"<style>{_STYLE}</style>",
         '<p class="gfl-nb-wait">Gradient Flow Lab: painting the views… (nothing shows if this notebook is not '
         "trusted: scripts in its outputs do not run; trust it, or run the cell again)</p>",
-        f'<script type="application/json" class="gfl-nb-data">{_json_for_script(data)}</script>',
+        f'<script type="application/json" class="gfl-nb-data">{script_json(data)}</script>',
         "</div>",
         _plotly_script() if include_plotly else "",
         _views_script(),
