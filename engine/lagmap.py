@@ -136,29 +136,31 @@ def _active(begins: np.ndarray, T: int) -> list[tuple[int, int]]:
     return [(0, S) if c else (0, 0) for c in count]
 
 
-def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                 torch.Tensor | None]:
+def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor, keep_rows: bool = False):
     """The backward sweep of one layer-direction for S rows at once.
 
     Adds what every row sends into the layer's input at every step to ``below`` (T, S, N, I), input order.
-    Returns ``(grad_h, grad_h0, grad_c0)``: the rows' total ∂/∂h_t (T, S, N, P) in input order, and what
-    leaves through the initial state, (S, N, P) and (S, N, H) (None but for the LSTM).
+    Returns ``(norms, rows, grad_h0, grad_c0)``: ‖∂/∂h_t‖ (S, T) in input order; the rows' ∂/∂h_t (T, S, N, P)
+    in input order if ``keep_rows`` (else None, or the packed rows); what leaves through the initial state,
+    (S, N, P) and (S, N, H) (None but for the LSTM).
     """
     T, S, N, _ = below.shape
     cell, coef, w_hh, w_ih = lb.cell, lb.coef, lb.w_hh, lb.w_ih
     G, P = w_hh.shape
     H = G // {"rnn": 1, "lstm": 4, "gru": 3}[cell]
     dtype = w_hh.dtype
-    # Padded steps map to one input position per step; packed ones to one per sequence: what goes down is
-    # then kept in processing order and mapped once the sweep is over.
+    # Padded steps map to one input position per step, and each step's norms are taken as it is swept; packed
+    # ones map to one position per sequence: their rows are kept in processing order and mapped at the end.
     direct_map = lb.rev is None
     pos = (lambda t: t) if lb.direction == 0 or not direct_map else (lambda t: T - 1 - t)
-    grad_h = torch.zeros(T, S, N, P, dtype=dtype)  # processing order; one norm over all of it at the end
+    norm = torch.zeros(T, S, dtype=torch.float64)
+    kept = torch.zeros(T, S, N, P, dtype=dtype) if keep_rows or not direct_map else None
     down = below if direct_map else torch.zeros_like(below)
     spikes: dict[int, np.ndarray] = {}
     for row, step in enumerate(feed.spike_step):
         if step >= 0:
             spikes.setdefault(int(step), []).append(row)
+    dh_buf = torch.empty(S, N, P, dtype=dtype)
     da_buf = torch.empty(S, N, G, dtype=dtype)
     carry = torch.zeros(S, N, P, dtype=dtype)
     carry_c = torch.zeros(S, N, H, dtype=dtype) if cell == "lstm" else None
@@ -166,7 +168,8 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor) -> tuple[t
     for t, (lo, hi) in reversed(list(enumerate(_active(feed.begins(T), T)))):
         if lo >= hi:
             continue
-        dh, da = grad_h[t, lo:hi], da_buf[lo:hi]
+        dh = kept[t, lo:hi] if kept is not None else dh_buf[lo:hi]
+        da = da_buf[lo:hi]
         if feed.dense is not None:
             torch.add(feed.dense[t, lo:hi], carry[lo:hi], out=dh)
         else:
@@ -175,6 +178,8 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor) -> tuple[t
         if rows is not None:
             index = torch.tensor(rows)
             dh.index_add_(0, index - lo, feed.spike_h[index])
+        if direct_map:
+            torch.linalg.vector_norm(dh, dim=(1, 2), dtype=torch.float64, out=norm[pos(t), lo:hi])
         if cell == "rnn":
             torch.mul(dh, coef["dphi"][t], out=da)
             rec = da
@@ -203,7 +208,9 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor) -> tuple[t
                 carry_c[lo:hi] = 0
     if not direct_map:
         below += to_processing(down, lb)
-    return to_processing(grad_h, lb), carry, carry_c
+        kept = to_processing(kept, lb)
+        norm = torch.linalg.vector_norm(kept, dim=(2, 3), dtype=torch.float64)
+    return norm.T.numpy(), (to_processing(kept, lb) if direct_map and keep_rows else kept), carry, carry_c
 
 
 def norms(grid: torch.Tensor) -> np.ndarray:
@@ -248,18 +255,10 @@ def stack_rows(stack: Sequence[Sequence[LayerBackward]], top: Sequence[Feed], ve
                 part = to_processing(into[..., d * P : (d + 1) * P], lb)
                 feed = Feed(part if feed.dense is None else feed.dense + part, feed.spike_step, feed.spike_h,
                             feed.spike_c)
-            rows, h0[layer * D + d], c0[layer * D + d] = backward_rows(lb, feed, below)
-            grad_h[layer, d] = norms(rows)
-            if vectors:
-                kept[layer * D + d] = rows
+            grad_h[layer, d], rows, h0[layer * D + d], c0[layer * D + d] = backward_rows(lb, feed, below, vectors)
+            kept[layer * D + d] = rows
         into = below
     return RowsResult(grad_h, into, h0, c0, kept if vectors else None)
-
-
-def chunk_size(S: int, T: int, N: int, width: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
-    """Rows per chunk so that (S, T, N, width) stays within ``budget`` bytes."""
-    per_row = T * N * max(width, 1) * itemsize
-    return max(1, min(S, budget // per_row))
 
 
 def choose_rows(steps: Sequence[int], most: int) -> np.ndarray:
@@ -333,21 +332,28 @@ def output_feeds(stack: Sequence[Sequence[LayerBackward]], top_grad: torch.Tenso
     return feeds
 
 
+def chunks(S: int, stacks: Sequence[Sequence[Sequence[LayerBackward]]], budget: int = CHUNK_BYTES):
+    """Ranges (lo, hi) of S rows small enough that one chunk's arrays through ``stacks`` fit ``budget`` bytes.
+
+    Per row a layer holds at once what comes down from the layer above, its own states' gradient and what it
+    sends down: (T, N, D*P + P + I).
+    """
+    first = stacks[0][0][0]
+    T, N = first.keep.shape[0], next(iter(first.coef.values())).shape[1]
+    width = max(lb.w_hh.shape[1] * (len(layer) + 1) + lb.w_ih.shape[1]
+                for stack in stacks for layer in stack for lb in layer)
+    step = max(1, budget // (T * N * width * first.w_hh.element_size()))
+    return [(lo, min(S, lo + step)) for lo in range(0, S, step)]
+
+
 def itemise(stack: Sequence[Sequence[LayerBackward]], S: int, feeds, budget: int = CHUNK_BYTES) -> Itemised:
     """:func:`stack_rows` for S rows, a chunk at a time; ``feeds(lo, hi)`` gives rows lo..hi-1's feeds."""
     L, D = len(stack), len(stack[0])
-    first = stack[0][0]
-    T, N = first.keep.shape[0], next(iter(first.coef.values())).shape[1]
-    if S == 0:
-        return Itemised(np.zeros((L, D, 0, T)), np.zeros((0, T)), [], [])
-    # held at once per row: what comes down from the layer above and what goes on down
-    width = max(lb.w_hh.shape[1] * D + lb.w_ih.shape[1] for layer in stack for lb in layer)
-    step = chunk_size(S, T, N, width, first.w_hh.element_size(), budget)
+    T = stack[0][0].keep.shape[0]
     grad_h, grad_x = np.zeros((L, D, S, T)), np.zeros((S, T))
     h0: list[list[torch.Tensor]] = [[] for _ in range(L * D)]
     c0: list[list[torch.Tensor]] = [[] for _ in range(L * D)]
-    for lo in range(0, S, step):
-        hi = min(S, lo + step)
+    for lo, hi in chunks(S, (stack,), budget):
         part = stack_rows(stack, feeds(lo, hi))
         grad_h[:, :, lo:hi] = part.grad_h
         grad_x[lo:hi] = norms(part.grad_x)
@@ -355,4 +361,5 @@ def itemise(stack: Sequence[Sequence[LayerBackward]], S: int, feeds, budget: int
             h0[k].append(part.grad_h0[k])
             if part.grad_c0[k] is not None:
                 c0[k].append(part.grad_c0[k])
-    return Itemised(grad_h, grad_x, [torch.cat(p) for p in h0], [torch.cat(p) if p else None for p in c0])
+    return Itemised(grad_h, grad_x, [torch.cat(p) if p else None for p in h0],
+                    [torch.cat(p) if p else None for p in c0])

@@ -206,3 +206,55 @@ def test_the_lag_curve_is_the_median_ratio_at_each_lag_in_each_directions_readin
     np.testing.assert_allclose(curve[0, 0], [1, 0.5, 0.25, 0.125])
     np.testing.assert_allclose(curve[0, 1, :3], [1, 0.5, 0.25])
     assert np.isnan(curve[0, 1, 3])
+
+
+def _handoff_reference(model, batch, cfg, rows):
+    """(L, D, S, 2T), (S, 2T): per decoder step s, the step-by-step model backpropagated from ⟨g_s, out_s⟩."""
+    import torch.nn.functional as F
+
+    from engine.network import handoff_state, teacher_inputs
+
+    def forward():
+        enc, dec = NaiveRecurrent(model.rnn), NaiveRecurrent(model.decoder)
+        src = (batch.x.flip(0) if cfg.reverse_source else batch.x).clone().requires_grad_()
+        _, final = enc(src)
+        D = cfg.num_directions
+        state = tuple(handoff_state(f, D) for f in final) if cfg.cell == "lstm" else handoff_state(final, D)
+        fed = teacher_inputs(batch.y, model.head.out_features, DT).requires_grad_()
+        out, _ = dec(fed, state)
+        return enc, dec, src, fed, out
+
+    *_, out = forward()
+    out.retain_grad()
+    O = model.head.out_features
+    F.cross_entropy(model.head(out).reshape(-1, O), batch.y.reshape(-1)).backward()
+    g = out.grad.detach().clone()
+    hs, xs = [], []
+    for s in rows:
+        enc, dec, src, fed, out = forward()
+        (out[s] * g[s]).sum().backward()
+        e, d = (collect(naive.calls[0])["grad_h"] for naive in (enc, dec))
+        d = torch.cat([d, torch.zeros_like(d).expand(-1, e.shape[1] - 1, -1, -1, -1)], 1)  # no reverse decoder
+        hs.append(torch.linalg.vector_norm(torch.cat([e, d], 2), dim=(3, 4)))
+        xs.append(torch.cat([torch.linalg.vector_norm(v.grad, dim=(1, 2)) for v in (src, fed)]))
+    return torch.stack(hs, 2).numpy(), torch.stack(xs).numpy()
+
+
+@pytest.mark.parametrize("kw", [dict(cell="rnn"), dict(cell="lstm", num_layers=2, bidirectional=True),
+                                dict(cell="gru", bidirectional=True, reverse_source=True)],
+                         ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_an_encoder_decoders_rows_are_its_target_steps_and_cross_the_handoff(kw):
+    from engine.config import Config
+    from engine.experiment import prepare
+    from engine.seq2seq import trace_encoder_decoder
+
+    cfg = Config.from_dict(dict(arch="encoder-decoder", task="translate", seq_len=5, hidden_size=4, batch_size=3,
+                                seed=3, **kw))
+    model, batch = prepare(cfg, DT)
+    ht = trace_encoder_decoder(model, batch, lag_rows=64)
+    T = cfg.seq_len
+    assert ht.output_steps.tolist() == list(range(T, 2 * T))  # the decoder's steps on the joined axis
+    want_h, want_x = _handoff_reference(model, batch, cfg, ht.output_steps - T)
+    assert_close(ht.grad_h_by_output, want_h)
+    assert_close(ht.grad_x_by_output, want_x)
+    assert ht.grad_h_by_output[:, :, :, :T].any()  # the target words reach the source, across the handoff
