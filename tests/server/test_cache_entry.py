@@ -232,15 +232,20 @@ JSON = st.recursive(
 @FUZZ
 @given(data=st.data())
 def test_fuzz_hostile_frames_in_a_valid_envelope_never_raise_anything_but_a_refusal(recordings, data):
-    config, units = _units(recordings)
+    kind = data.draw(st.sampled_from(["run", "train", "document"]))
+    config, units = _units(recordings, kind)
     index = data.draw(st.integers(0, len(units) - 1))
-    frame = json.loads(units[index].text)
+    document = units[index].text is None
+    frame = json.loads(units[index].data if document else units[index].text)
     key = data.draw(st.sampled_from(sorted(frame)))
     frame[key] = data.draw(JSON)
     text = data.draw(st.sampled_from([json.dumps(frame), json.dumps(frame[key]), json.dumps(frame)[:-1]]))
-    unit = Unit(text, data.draw(st.sampled_from([units[index].data, None, b"\0" * 8])))
+    if document:
+        unit = Unit(data.draw(st.sampled_from([None, text])), text.encode())
+    else:
+        unit = Unit(text, data.draw(st.sampled_from([units[index].data, None, b"\0" * 8])))
     try:
-        read_entry(pack(Recording.of([*units[:index], unit, *units[index + 1 :]])), "run", config)
+        read_entry(pack(Recording.of([*units[:index], unit, *units[index + 1 :]])), kind, config)
     except EntryError:
         pass
 
