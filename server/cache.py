@@ -140,13 +140,15 @@ class RedisCache:
                 )
         except EntryError as e:
             return await self._refuse(key, str(e))
-        except TimeoutError:
-            return await self._refuse(key, f"not checked within {self.check_s:g} s")
+        except TimeoutError:  # not known to be bad: left for the recomputed result to replace
+            return await self._refuse(key, f"not checked within {self.check_s:g} s", delete=False)
 
-    async def _refuse(self, key: str, why: str) -> None:
+    async def _refuse(self, key: str, why: str, delete: bool = True) -> None:
         """Log the bad entry once and delete it, so the recomputed result replaces it."""
         self.refused += 1
         log.warning("redis cache entry %s refused (%s); computing it again", key[:16], why)
+        if not delete:
+            return
         try:
             await self.client.delete(self.PREFIX + key)
         except Exception as e:  # noqa: BLE001

@@ -20,7 +20,7 @@ from server.keys import request_key
 from server.recording import Recording, Unit
 from server.settings import Settings
 from tests.server.redis_helpers import redis_server
-from tests.server.ws_helpers import SMALL, strict_loads, wait_until
+from tests.server.ws_helpers import SMALL, run_async, strict_loads, wait_until
 
 redis = pytest.importorskip("redis", reason="the shared-cache tests need the redis client package")
 
@@ -167,3 +167,19 @@ def test_a_redeploy_with_changed_code_never_serves_the_old_recordings(store, gen
         stats = app.app.state.hub.sharing.stats
         assert stats.redis_hits == 0 and stats.misses == 1  # computed by the new code, not read back
         wait_until(lambda: client.dbsize() == 2)  # the two codes' recordings side by side
+
+
+def test_an_entry_not_checked_in_time_is_not_used_but_left_for_the_recomputed_one(store, genuine):
+    url, client = store
+    key = request_key("run", _config(RUN))
+    client.set(RedisCache.PREFIX + key, pack(genuine["run"][1]))
+
+    async def read():
+        cache = RedisCache(url, check_s=1e-9)  # no time at all to check it
+        try:
+            return await cache.get(key, "run", _config(RUN)), cache.refused
+        finally:
+            await cache.aclose()
+
+    assert run_async(read) == (None, 1)
+    assert client.exists(RedisCache.PREFIX + key)  # not known to be bad: not deleted
