@@ -182,7 +182,7 @@ def test_the_translation_lessons_link_and_tries_print_the_traces_numbers(walk_re
         printed, doc = walk_results[label]
         assert np.array(printed["grad_h_norm"]).shape == (1, 1, 20)  # the encoder's 10 steps, the decoder's 10
         assert_same_numbers(printed, doc, label)
-    assert "source = x.flip(0)" in walk_scripts[f"{LESSON} link"]  # the lesson reads the source backwards
+    assert "REVERSE_SOURCE = True" in walk_scripts[f"{LESSON} link"]  # the lesson reads the source backwards
 
 
 def test_every_lessons_link_and_try_answers_a_script(client):
