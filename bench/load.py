@@ -31,7 +31,11 @@ from tests.e2e.harness import running_server  # noqa: E402
 
 @contextlib.contextmanager
 def start_server(workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``python -m server`` on a free loopback port; yields its ws:// URL; always stops it."""
+    """Run ``python -m server`` on a free loopback port; yields its ws:// URL; always stops it.
+
+    Every simulated client connects from 127.0.0.1, so the per-address connection cap is lifted.
+    """
+    env = {"GFL_MAX_CONNECTIONS_PER_CLIENT": "100000", **(env or {})}
     with running_server(workers=workers, env=env) as base:
         yield base.replace("http://", "ws://", 1) + "/ws"
 

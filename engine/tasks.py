@@ -120,7 +120,7 @@ def _adding_baseline(arch: str, T: int):
 
 # --- copy memory (Arjovsky et al. 2016) --------------------------------------------------------------
 
-_COPY_SYMBOLS, _COPY_BLANK, _COPY_DELIMITER = 8, 8, 9
+COPY_SYMBOLS, COPY_BLANK, COPY_DELIMITER = 8, 8, 9
 
 
 def copy_length(T: int) -> int:
@@ -134,43 +134,43 @@ def _copy(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch
     at steps T-K..T-1.  T = 1 or 2 leaves nothing to copy (K = 0): all targets are blank.
     """
     K = copy_length(T)
-    symbols = torch.randint(0, _COPY_SYMBOLS, (K, N), generator=g)
-    shown = torch.full((T, N), _COPY_BLANK, dtype=torch.long)
+    symbols = torch.randint(0, COPY_SYMBOLS, (K, N), generator=g)
+    shown = torch.full((T, N), COPY_BLANK, dtype=torch.long)
     shown[:K] = symbols
-    shown[T - K - 1] = _COPY_DELIMITER
-    y = torch.full((T, N), _COPY_BLANK, dtype=torch.long)
+    shown[T - K - 1] = COPY_DELIMITER
+    y = torch.full((T, N), COPY_BLANK, dtype=torch.long)
     y[T - K :] = symbols
-    return F.one_hot(shown, _COPY_DELIMITER + 1).to(dtype), y  # (T, N, 10), (T, N)
+    return F.one_hot(shown, COPY_DELIMITER + 1).to(dtype), y  # (T, N, 10), (T, N)
 
 
 def _copy_baseline(arch: str, T: int):
     # Knowing the step but no symbol: blank for sure, then a uniform guess; many-to-many
     # averages to K ln 8 / T, i.e. 10 ln 8 / (delay + 20) in the standard layout.
     recall = np.arange(T) >= T - copy_length(T)
-    loss = np.where(recall, math.log(_COPY_SYMBOLS), 0.0)
-    accuracy = np.where(recall, 1 / _COPY_SYMBOLS, 1.0)
+    loss = np.where(recall, math.log(COPY_SYMBOLS), 0.0)
+    accuracy = np.where(recall, 1 / COPY_SYMBOLS, 1.0)
     return loss, accuracy, "memoryless", "Answers blank, then guesses uniformly among the 8 symbols when recall starts."
 
 
 # --- sine: price-like next-value prediction ----------------------------------------------------------
 
-_SINE_AMPLITUDE = (0.5, 1.5)  # A ~ U(lo, hi)
-_SINE_OMEGA = (2 * math.pi / 50, 2 * math.pi / 10)  # ω ~ U(lo, hi): periods 10 to 50 steps
-_SINE_WALK = 0.1  # std of the random walk's steps
-_SINE_NOISE = 0.05  # std of the observation noise
+SINE_AMPLITUDE = (0.5, 1.5)  # A ~ U(lo, hi)
+SINE_OMEGA = (2 * math.pi / 50, 2 * math.pi / 10)  # ω ~ U(lo, hi): periods 10 to 50 steps
+SINE_WALK = 0.1  # std of the random walk's steps
+SINE_NOISE = 0.05  # std of the observation noise
 
 
 def _sine(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """s_t = A sin(ω t + φ) + w_t + ε_t for t = 0..T, with φ ~ U(0, 2π), w a random walk
     (steps N(0, 0.1²)) and ε ~ N(0, 0.05²).  x_t = s_t and y_t = s_{t+1}, both (T, N, 1).
     """
-    (a_lo, a_hi), (w_lo, w_hi) = _SINE_AMPLITUDE, _SINE_OMEGA
+    (a_lo, a_hi), (w_lo, w_hi) = SINE_AMPLITUDE, SINE_OMEGA
     amplitude = a_lo + (a_hi - a_lo) * torch.rand(N, generator=g, dtype=dtype)
     omega = w_lo + (w_hi - w_lo) * torch.rand(N, generator=g, dtype=dtype)
     phase = 2 * math.pi * torch.rand(N, generator=g, dtype=dtype)
     t = torch.arange(T + 1, dtype=dtype).unsqueeze(1)  # (T+1, 1)
-    walk = torch.cumsum(_SINE_WALK * torch.randn(T + 1, N, generator=g, dtype=dtype), dim=0)
-    noise = _SINE_NOISE * torch.randn(T + 1, N, generator=g, dtype=dtype)
+    walk = torch.cumsum(SINE_WALK * torch.randn(T + 1, N, generator=g, dtype=dtype), dim=0)
+    noise = SINE_NOISE * torch.randn(T + 1, N, generator=g, dtype=dtype)
     s = amplitude * torch.sin(omega * t + phase) + walk + noise  # (T+1, N)
     return s[:-1].unsqueeze(-1), s[1:].unsqueeze(-1)
 
@@ -183,17 +183,17 @@ def _sine_baseline(arch: str, T: int):
     seen[list(input_steps(arch, T))] = 1
     last = np.maximum.accumulate(np.where(seen == 1, np.arange(T), 0))
     lag = np.arange(T) + 1 - last
-    (a_lo, a_hi), (w_lo, w_hi) = _SINE_AMPLITUDE, _SINE_OMEGA
+    (a_lo, a_hi), (w_lo, w_hi) = SINE_AMPLITUDE, SINE_OMEGA
     amplitude2 = (a_lo**2 + a_lo * a_hi + a_hi**2) / 3
     cos = (np.sin(lag * w_hi) - np.sin(lag * w_lo)) / (lag * (w_hi - w_lo))
-    loss = amplitude2 * (1 - cos) + lag * _SINE_WALK**2 + 2 * _SINE_NOISE**2
+    loss = amplitude2 * (1 - cos) + lag * SINE_WALK**2 + 2 * SINE_NOISE**2
     return loss, None, "repeat the last value seen", "The persistence forecast: tomorrow's price is today's."
 
 
 # --- sentiment: an early word decides the label -----------------------------------------------------
 
 SENTIMENT_WORDS = ("good", "great", "love", "bad", "awful", "hate", "not", "the", "movie", "was", "plot", "and")
-_NOT, _FILLER = 6, 7  # token ids: 0-2 positive, 3-5 negative, 6 'not', 7-11 neutral filler
+SENTIMENT_NOT, SENTIMENT_FILLER = 6, 7  # token ids: 0-2 positive, 3-5 negative, 6 'not', 7-11 neutral filler
 
 
 def _sentiment(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +202,7 @@ def _sentiment(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[
     x is the one-hot token, (T, N, 12); y (T, N) repeats the sequence's label at every step.
     """
     cols = torch.arange(N)
-    tokens = torch.randint(_FILLER, len(SENTIMENT_WORDS), (T, N), generator=g)
+    tokens = torch.randint(SENTIMENT_FILLER, len(SENTIMENT_WORDS), (T, N), generator=g)
     positive = torch.randint(0, 2, (N,), generator=g)
     word = torch.randint(0, 3, (N,), generator=g) + 3 * (1 - positive)
     if T == 1:
@@ -210,7 +210,7 @@ def _sentiment(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[
     else:
         at = torch.randint(1, max(2, T // 4), (N,), generator=g)
         negated = torch.randint(0, 2, (N,), generator=g)
-        tokens[at - 1, cols] = torch.where(negated == 1, _NOT, tokens[at - 1, cols])
+        tokens[at - 1, cols] = torch.where(negated == 1, SENTIMENT_NOT, tokens[at - 1, cols])
     tokens[at, cols] = word
     y = (positive ^ negated).expand(T, N).clone()  # (T, N)
     return F.one_hot(tokens, len(SENTIMENT_WORDS)).to(dtype), y
@@ -223,20 +223,20 @@ def _sentiment_baseline(arch: str, T: int):
 
 # --- pattern: generate a whole sequence from one cue ------------------------------------------------
 
-_PATTERNS = ((12.0, 0.0), (12.0, math.pi / 2), (24.0, 0.0), (24.0, math.pi / 2))  # (period, phase)
+PATTERNS = ((12.0, 0.0), (12.0, math.pi / 2), (24.0, 0.0), (24.0, math.pi / 2))  # (period, phase)
 
 
 def pattern_table(T: int) -> np.ndarray:
     """The K = 4 fixed patterns, (K, T): p_k(t) = sin(2π t / period_k + phase_k)."""
     t = np.arange(T)
-    return np.stack([np.sin(2 * math.pi * t / period + phase) for period, phase in _PATTERNS])
+    return np.stack([np.sin(2 * math.pi * t / period + phase) for period, phase in PATTERNS])
 
 
 def _pattern(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """A cue k ~ U{0..3}, one-hot at t = 0 only: x (T, N, 4); y_t = p_k(t), (T, N, 1)."""
-    cue = torch.randint(0, len(_PATTERNS), (N,), generator=g)
-    x = torch.zeros(T, N, len(_PATTERNS), dtype=dtype)
-    x[0] = F.one_hot(cue, len(_PATTERNS)).to(dtype)
+    cue = torch.randint(0, len(PATTERNS), (N,), generator=g)
+    x = torch.zeros(T, N, len(PATTERNS), dtype=dtype)
+    x[0] = F.one_hot(cue, len(PATTERNS)).to(dtype)
     y = torch.from_numpy(pattern_table(T)).to(dtype)[cue].T.contiguous().unsqueeze(-1)  # (T, N, 1)
     return x, y
 
@@ -250,7 +250,7 @@ def _pattern_baseline(arch: str, T: int):
 
 # The copy task reads differently under the encoder-decoder: write the whole source back, in the copy task's inputs.
 _SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {
-    "copy": (partial(copy_sentence, width=_COPY_DELIMITER + 1), sentence_baseline),
+    "copy": (partial(copy_sentence, width=COPY_DELIMITER + 1), sentence_baseline),
 }
 
 

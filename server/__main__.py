@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import re
 import sys
 
 import uvicorn
 
 from server.security import normalise_origin
 from server.settings import Settings, usable_cores
+
+# What --allow-host takes: a host name (``*.`` for all its subdomains), an IP address, or ``*``.
+_HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,6 +49,13 @@ def main(argv: list[str] | None = None) -> None:
         help="a site (https://host[:port]) whose pages may open the socket; repeatable",
     )
     parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the class uses to reach this server (IP addresses and localhost always work); repeatable",
+    )
+    parser.add_argument(
         "--frame-ancestors",
         metavar="SOURCES",
         help="CSP frame-ancestors: who may show the lab in an iframe (default *)",
@@ -44,9 +64,17 @@ def main(argv: list[str] | None = None) -> None:
     for origin in args.allow_origin:
         if origin != "*" and normalise_origin(origin) is None:
             parser.error(f"--allow-origin must be an origin like https://school.example[:port]; got {origin!r}")
+    for host in args.allow_host:
+        if host != "*" and not _HOST_NAME.match(host) and not _is_address(host):
+            parser.error(f"--allow-host must be a host name like lab.school.example (no scheme, no port); got {host!r}")
     # Through the environment, like every setting: uvicorn's workers build their own app from it.
     if args.allow_origin:
         os.environ["GFL_ALLOW_ORIGIN"] = ",".join(args.allow_origin)
+    hosts = args.allow_host or list(Settings.from_env().allowed_hosts)
+    if args.host and not _is_address(args.host) and args.host not in hosts:
+        hosts.append(args.host)  # bound by name: clients reach it by that name
+    if hosts:
+        os.environ["GFL_ALLOW_HOST"] = ",".join(hosts)
     if args.frame_ancestors:
         os.environ["GFL_FRAME_ANCESTORS"] = args.frame_ancestors
     if args.workers < 1:
@@ -63,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         # Each worker has its own bound; share the cores between them.  Workers inherit the variable.
         os.environ["GFL_MAX_CONCURRENT"] = str(max(1, usable_cores() // args.workers))
     settings = Settings.from_env()
+    from server.connections import GuardedHttp, GuardedWebSocket  # imports uvicorn's protocols: only when serving
+
     uvicorn.run(
         "server.app:app",
         host=args.host,
@@ -72,6 +102,10 @@ def main(argv: list[str] | None = None) -> None:
         ws_max_size=settings.max_frame_bytes,
         # Float32 frames barely compress, and deflating them would run on the event loop.
         ws_per_message_deflate=False,
+        # Per-address connection cap and the header deadline (server/connections.py).
+        http=GuardedHttp,
+        ws=GuardedWebSocket,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
 
 

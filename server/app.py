@@ -19,7 +19,7 @@ from engine import trace_config
 from server import openapi
 from server.hub import Hub
 from server.routes import api, cliff, docs, health, lessons, pages, script, stream
-from server.security import SecurityHeaders
+from server.security import SecurityHeaders, TrustedHosts
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +40,11 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
     for module in (health, pages, lessons, api, script, cliff, stream, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
+    # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the
+    # headers go on every HTTP answer, the Host check's 400 too.
+    app.add_middleware(stream.SocketFastPath)
+    app.add_middleware(TrustedHosts, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
-    app.add_middleware(stream.SocketFastPath)  # outermost of ours: sockets skip the HTTP layers
     openapi.install(app)
     return app
 

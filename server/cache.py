@@ -8,18 +8,22 @@ recording is addressed by what determines it (:mod:`server.keys`) and never goes
 * :class:`RedisCache`: optional, shared by every server process pointed at the same Redis
   (``--cache redis://HOST:PORT/DB``).  Redis bounds its own memory (``maxmemory`` with an LRU
   policy); entries also expire after ``ttl_s``.  If Redis goes away, the server logs one line
-  and carries on with the in-process cache, trying Redis again after ``retry_s``.
+  and carries on with the in-process cache, trying Redis again after ``retry_s``.  Its entries
+  are checked whole before use (:mod:`server.cache_entry`); a bad one is recomputed.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from server.recording import Recording, Unit
+import anyio
+
+from engine import Config
+from server.cache_entry import EntryError, max_entry_bytes, pack, read_entry
+from server.recording import Recording
 
 log = logging.getLogger(__name__)
 
@@ -68,58 +72,33 @@ class MemoryCache:
 
 # -- Redis ---------------------------------------------------------------------------
 
-_MAGIC = b"GFL1"
-_TEXT, _DATA = 1, 2
-
-
-def pack(rec: Recording) -> bytes:
-    """A recording as one byte string: per unit a flags byte, then length-prefixed text and data."""
-    parts = [_MAGIC]
-    for u in rec.units:
-        flags = (_TEXT if u.text is not None else 0) | (_DATA if u.data is not None else 0)
-        parts.append(bytes([flags]))
-        if u.text is not None:
-            text = u.text.encode("utf-8")
-            parts += [struct.pack("<I", len(text)), text]
-        if u.data is not None:
-            parts += [struct.pack("<I", len(u.data)), u.data]
-    return b"".join(parts)
-
-
-def unpack(blob: bytes) -> Recording:
-    if not blob.startswith(_MAGIC):
-        raise ValueError("not a recording")
-    view, i, units = memoryview(blob), len(_MAGIC), []
-    while i < len(blob):
-        flags = blob[i]
-        i += 1
-        text = data = None
-        if flags & _TEXT:
-            (n,) = struct.unpack_from("<I", blob, i)
-            text = bytes(view[i + 4 : i + 4 + n]).decode("utf-8")
-            i += 4 + n
-        if flags & _DATA:
-            (n,) = struct.unpack_from("<I", blob, i)
-            data = bytes(view[i + 4 : i + 4 + n])
-            i += 4 + n
-        units.append(Unit(text, data))
-    return Recording.of(units)
-
 
 class RedisCache:
-    """Recordings in a Redis shared by replicas; every failure degrades to 'not there'."""
+    """Recordings in a Redis shared by replicas; every failure degrades to 'not there'.
+
+    An entry is read only up to the size its request could produce (:func:`max_entry_bytes`, asked
+    of Redis before the entry is fetched), and used only if :func:`read_entry` finds it whole: off the
+    event loop, within ``check_s``.  An entry that fails either is logged, deleted and recomputed
+    (the caller then stores the good one): it never reaches a client or the in-process cache.
+    """
 
     PREFIX = "gfl:rec:"
 
-    def __init__(self, url: str, ttl_s: int = 7 * 24 * 3600, retry_s: float = 30.0, timeout_s: float = 2.0):
+    def __init__(
+        self, url: str, ttl_s: int = 7 * 24 * 3600, retry_s: float = 30.0, timeout_s: float = 2.0, check_s: float = 30.0
+    ):
         import redis.asyncio as aioredis  # the optional 'redis' package, only when --cache asks for it
 
         self.url = url
         self.client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.ttl_s = ttl_s
         self.retry_s = retry_s
+        self.check_s = check_s
         self.down_since: float | None = None
         self.errors = 0
+        self.refused = 0  # entries found but not used: too big, not whole, or not this request's
+        # Checking is CPU work on bytes anyone with Redis access wrote: at most one entry at a time.
+        self.checking = anyio.CapacityLimiter(1)
 
     @property
     def available(self) -> bool:
@@ -136,22 +115,44 @@ class RedisCache:
             log.warning("redis cache %s is back", self.url)
         self.down_since = None
 
-    async def get(self, key: str) -> Recording | None:
+    async def get(self, key: str, kind: str, config: Config) -> Recording | None:
+        """The ``kind`` recording for ``config`` filed under ``key``, if Redis holds a whole one."""
         if not self.available:
             return None
+        name, limit = self.PREFIX + key, max_entry_bytes(kind, config)
         try:
-            blob = await self.client.get(self.PREFIX + key)
+            async with self.client.pipeline(transaction=True) as pipe:  # one round trip, one moment
+                exists, size = await pipe.exists(name).strlen(name).execute()
+            # GETRANGE reads at most limit + 1 bytes, even if the entry grew since STRLEN.
+            blob = await self.client.getrange(name, 0, limit) if exists and size <= limit else None
         except Exception as e:  # noqa: BLE001 - any failure of the shared cache means "not there"
             self._failed("get", e)
             return None
         self._ok()
+        if not exists:
+            return None
         if blob is None:
-            return None
+            return await self._refuse(key, f"{size} bytes, more than the {limit} this request can produce")
         try:
-            return unpack(blob)
-        except (ValueError, struct.error, UnicodeDecodeError) as e:
-            log.warning("redis cache entry %s is not a recording (%s); ignored", key, e)
-            return None
+            with anyio.fail_after(self.check_s):
+                return await anyio.to_thread.run_sync(
+                    read_entry, blob, kind, config, limiter=self.checking, abandon_on_cancel=True
+                )
+        except EntryError as e:
+            return await self._refuse(key, str(e))
+        except TimeoutError:  # not known to be bad: left for the recomputed result to replace
+            return await self._refuse(key, f"not checked within {self.check_s:g} s", delete=False)
+
+    async def _refuse(self, key: str, why: str, delete: bool = True) -> None:
+        """Log the bad entry once and delete it, so the recomputed result replaces it."""
+        self.refused += 1
+        log.warning("redis cache entry %s refused (%s); computing it again", key[:16], why)
+        if not delete:
+            return
+        try:
+            await self.client.delete(self.PREFIX + key)
+        except Exception as e:  # noqa: BLE001
+            self._failed("delete", e)
 
     async def put(self, key: str, rec: Recording) -> None:
         if not self.available:

@@ -1,34 +1,47 @@
 """What identifies a request's result: its kind, its normalised config, and the code that computes it.
 
 Traces and training runs are deterministic, so two requests with the same key get the same
-frames bit for bit, and one computation (or one cached recording) serves them all.  The key
-also names the project's and torch's versions: an upgrade that could change a number never
-serves an old recording.  A shared Redis may hold recordings of other versions side by side.
+frames bit for bit, and one computation (or one cached recording) serves them all.
+
+The key also names the code: :data:`SOURCE`, a hash of the source of the ``engine`` package (the
+numbers; its code and data files) and of the ``server`` package (the frame encoders, the recording
+format), read once at import; and torch's and numpy's versions.  A redeploy that changes any of
+them, even without a new version number, files its results under new keys, so a shared Redis never
+serves a recording computed by other code: replicas running different code keep theirs side by
+side until they expire.  Hashing whole packages rather than a list of the files that matter means a
+new module can never be forgotten; the price is that any change to them starts a cold cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
+from pathlib import Path
 
 import numpy
 import torch
 
 from engine import Config
 
-# Bumped when the recorded frames change shape (the wire protocol), independently of the package version.
-RECORDING_FORMAT = 2
+# Bumped when the recorded frames change shape (the wire protocol) or the entry format (server/cache_entry.py).
+RECORDING_FORMAT = 3
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def _version() -> str:
-    try:
-        return metadata.version("gradient-flow-lab")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+def source_hash(root: Path = ROOT) -> str:
+    """SHA-256 (hex, 16 digits) of the code that determines a result: the ``.py`` and ``.json`` files under
+    ``root/engine`` and the ``.py`` files under ``root/server``, each by its path and its bytes."""
+    digest = hashlib.sha256()
+    files = [*(root / "engine").rglob("*.py"), *(root / "engine").rglob("*.json"), *(root / "server").rglob("*.py")]
+    for path in sorted(files):
+        name, data = path.relative_to(root).as_posix().encode(), path.read_bytes()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(data)) + data)
+    return digest.hexdigest()[:16]
 
 
-CODE = {"format": RECORDING_FORMAT, "lab": _version(), "torch": torch.__version__, "numpy": numpy.__version__}
+SOURCE = source_hash()
+CODE = {"format": RECORDING_FORMAT, "source": SOURCE, "torch": torch.__version__, "numpy": numpy.__version__}
 
 
 def request_key(kind: str, config: Config) -> str:

@@ -204,8 +204,8 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                            'object {"loss", "grad_h_norm", "total_norm", "total_norm_clipped"}, equal to '
                            "/api/trace's numbers for the same setting."),
             "400": _json("A link key given more than once.", ERROR),
-            "422": _json("An unknown link key, a value outside its range or choices, or a model over the work cap.",
-                         ERROR),
+            "422": _json("An unknown link key, a value outside its range or choices, a model over the work cap, or "
+                         "a setting the script cannot write out; field names the key.", ERROR),
         },
     },
     ("get", "/api/config"): {"responses": {"200": _json("Every config key, described.", CONFIG_FIELDS)}},

@@ -20,8 +20,13 @@ class Unit:
     data: bytes | None = None  # the binary frame that follows the text (or a whole document)
 
     def text_for(self, run: int | None) -> str:
-        """The text frame as run ``run`` sends it: ``"run"`` first, then the recorded keys."""
-        assert self.text is not None and self.text.startswith("{")
+        """The text frame as run ``run`` sends it: ``"run"`` first, then the recorded keys.
+
+        The text must be a JSON object's: the server's encoders write nothing else, and a recording from
+        the shared cache is checked to be so before anything uses it (server/cache_entry.py).
+        """
+        if not self.text or self.text[0] != "{":
+            raise ValueError("a recorded text frame is not a JSON object")
         head = "null" if run is None else str(int(run))
         return '{"run":' + head + ("," + self.text[1:] if self.text != "{}" else "}")
 

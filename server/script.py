@@ -4,7 +4,12 @@ The script (``templates/script.py.j2`` and the cell and task pieces under ``temp
 torch and numpy only, re-derives the lab's weights and batch from the seed, runs the recurrence as an
 explicit loop over time steps and prints, last, one JSON line ``{"loss", "grad_h_norm", ...}`` whose
 numbers equal ``/api/trace``'s.  Only the chosen cell's equations and the chosen task's generator are
-written into it, so a student reads nothing that does not apply.
+written into it, so a student reads nothing that does not apply.  The tasks' fixed data (vocabularies, the
+dictionary, the waves) is rendered from the engine's own constants, not retyped.
+
+A setting the template cannot write out is refused by name (:class:`ConfigError`), never rendered as some
+other setting's script: a key the templates never read that is off its default, a choice with no piece of
+its own (``script/task_<task>.py.j2``), or a branch the template marks ``unsupported``.
 """
 
 from __future__ import annotations
@@ -15,13 +20,30 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
+import jinja2.meta
 
-from engine import Config, ConfigError, parse_query
+from engine import Config, ConfigError
 from engine.cells import GATES, NUM_BLOCKS
 from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS
-from engine.tasks import get_task
+from engine.tasks import (
+    COPY_BLANK,
+    COPY_DELIMITER,
+    COPY_SYMBOLS,
+    DICTIONARY,
+    PATTERNS,
+    SENTIMENT_FILLER,
+    SENTIMENT_NOT,
+    SENTIMENT_WORDS,
+    SINE_AMPLITUDE,
+    SINE_NOISE,
+    SINE_OMEGA,
+    SINE_WALK,
+    get_task,
+)
+from engine.word_tasks import WORDS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+MAIN = "script.py.j2"
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -31,8 +53,19 @@ _env = jinja2.Environment(
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
 )
-# A value as a Python literal: "lstm", 0.5, True (json.dumps writes strings as ruff format would).
-_env.filters["py"] = lambda v: json.dumps(v) if isinstance(v, str) else repr(v)
+
+
+def _literal(value: object) -> str:
+    """A value as a Python literal, as ruff format writes it: "lstm", 0.5, True, ("good", "bad"), [3, 6]."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(_literal(v) for v in value)
+        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    return repr(value)
+
+
+_env.filters["py"] = _literal
 
 _CELL_NOTES = {"rnn": "vanilla RNN", "lstm": "long short-term memory", "gru": "gated recurrent unit"}
 _ARCH_NOTES = {
@@ -40,31 +73,77 @@ _ARCH_NOTES = {
     "one-to-many": "input at t = 0 only, loss at every step",
     "many-to-one": "input at every step, loss at the last step only",
     "many-to-many": "input and loss at every step",
+    "encoder-decoder": "an encoder reads the source, a decoder writes the target; loss at every decoder step",
 }
 _MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
+# The engine's fixed task data, written into the task pieces as Python literals.
+_TASK_DATA = {
+    "copy_symbols": COPY_SYMBOLS,
+    "copy_blank": COPY_BLANK,
+    "copy_delimiter": COPY_DELIMITER,
+    "words": WORDS,
+    "dictionary": list(DICTIONARY),
+    "sentiment_words": SENTIMENT_WORDS,
+    "sentiment_not": SENTIMENT_NOT,
+    "sentiment_filler": SENTIMENT_FILLER,
+    "patterns": PATTERNS,
+    "sine_amplitude": SINE_AMPLITUDE,
+    "sine_omega": SINE_OMEGA,
+    "sine_walk": SINE_WALK,
+    "sine_noise": SINE_NOISE,
+}
+
+
+def _unsupported(key: str, value: object) -> str:
+    shown = FIELD_BY_NAME[key].format(value)
+    raise ConfigError(key, f"the script cannot write out {key}={shown} yet; the lab's page and /api/trace can")
+
+
+def _piece(kind: str, value: str) -> str:
+    """The template of one choice (``script/task_copy.py.j2``); a choice with none is refused by name."""
+    name = f"script/{kind}_{value}.py.j2"
+    if name not in _env.list_templates():
+        _unsupported(kind, value)
+    return name
+
+
+_env.globals["unsupported"] = _unsupported
+_env.globals["piece"] = _piece
+
+
+def _read_keys() -> frozenset[str]:
+    """The config keys the templates read: a key outside this set is not in the script at all."""
+    names = set()
+    for name in _env.list_templates(filter_func=lambda n: n == MAIN or n.startswith("script/")):
+        source = _env.loader.get_source(_env, name)[0]
+        names |= jinja2.meta.find_undeclared_variables(_env.parse(source))
+    return frozenset(names & set(FIELD_BY_NAME))
+
+
+# Keys that only change what Train does (optimizer, lr, steps): the script is of the untrained model.
+_TRAINING_ONLY = frozenset(f.name for f in FIELDS if tuple(f.affects) == ("training",))
+_READ = _read_keys()
+
 
 def strict_config(params: dict[str, str]) -> Config:
-    """The config of a teaching link's query, read by :func:`engine.parse_query`, but strictly.
+    """The config of a teaching link's query, each key read as the page reads it, but strictly.
 
     The page opens a mistyped link with defaults and a notice; a script must be of exactly the setting
-    asked for, so any key that :func:`parse_query` would ignore or replace raises :class:`ConfigError`
-    naming it.  The page's own keys (``v``, ``lesson``, ``embed``, ...) are allowed and do not matter.
+    asked for, so an unknown key or a bad value raises :class:`ConfigError` naming it, and so does a
+    setting over the work cap (with the values as given: nothing is shrunk to fit).  The page's own keys
+    (``v``, ``lesson``, ``embed``, ...) are allowed and do not matter.
     """
-    config, notices = parse_query(params)
-    if not notices:
-        return config
-    key = notices[0]["field"]
-    f = FIELD_BY_NAME.get(key)
-    if f is None:
-        raise ConfigError(
-            key, f"unknown link key {key!r}; known keys: " + ", ".join([x.name for x in FIELDS] + sorted(PAGE_KEYS))
-        )
-    if key in params:
-        f.parse(params[key])  # raises the value's own message ("seq_len must be an integer from 1 to 2000; ...")
-    # Each value is fine on its own: the keys together are over the work cap.
-    Config.from_dict({k: FIELD_BY_NAME[k].parse(v) for k, v in params.items() if k in FIELD_BY_NAME})
-    raise ConfigError(key, notices[0]["message"])  # not reached while parse_query notices only these cases
+    values = {}
+    for key, text in params.items():
+        if key in PAGE_KEYS:
+            continue
+        f = FIELD_BY_NAME.get(key)
+        if f is None:
+            known = ", ".join([x.name for x in FIELDS] + sorted(PAGE_KEYS))
+            raise ConfigError(key, f"unknown link key {key!r}; known keys: {known}")
+        values[key] = f.parse(text)  # raises the value's own message ("seq_len must be an integer from 1 to 2000")
+    return Config.from_dict(values)
 
 
 def filename(config: Config) -> str:
@@ -73,24 +152,32 @@ def filename(config: Config) -> str:
 
 
 def render_script(config: Config, base_url: str = "http://127.0.0.1:8000/") -> str:
-    """The standalone script for ``config``; ``base_url`` is where the lab is served, for its link."""
+    """The standalone script for ``config``; ``base_url`` is where the lab is served, for its link.
+
+    Raises :class:`ConfigError` naming the key for a setting the script cannot write out.
+    """
+    for f in FIELDS:
+        value = getattr(config, f.name)
+        if f.name not in _READ and f.name not in _TRAINING_ONLY and value != f.default:
+            _unsupported(f.name, value)
+    _piece("cell", config.cell)  # before the tables below, which know only today's choices
+    _piece("task", config.task)
     task = get_task(config.task)
     link = base_url.rstrip("/") + "/?" + urlencode(config.to_query())
     shown = [f"{k}={FIELD_BY_NAME[k].format(v)}" for k, v in config.non_default().items()]
-    values = config.to_dict()
-    return _env.get_template("script.py.j2").render(
-        **values,
+    return _env.get_template(MAIN).render(
+        **config.to_dict(),
+        **_TASK_DATA,
         summary=textwrap.fill("Setting: " + (", ".join(shown) if shown else "the lab's defaults"), 100),
         link=link,
         filename=filename(config),
-        num_directions=config.num_directions,
         input_size=task.input_size,
         output_size=task.output_size,
         classification=task.classification,
         blocks=NUM_BLOCKS[config.cell],
         gate_order=", ".join(GATES[config.cell]),
-        module=_MODULES[config.cell],
-        cell_note=_CELL_NOTES[config.cell],
-        arch_note=_ARCH_NOTES[config.arch],
+        module=_MODULES.get(config.cell, ""),
+        cell_note=_CELL_NOTES.get(config.cell, ""),
+        arch_note=_ARCH_NOTES.get(config.arch, ""),
         task_note=task.description,
     )

@@ -9,13 +9,20 @@ A browser sends ``Origin`` with every websocket handshake and lets any site open
 host, so the server itself must refuse a socket opened by a page it did not serve (cross-site
 websocket hijacking: a foreign page spending this server's cores).  Clients that are not browsers
 send no ``Origin`` and are let in.
+
+A page can also point a name it owns at this server's address (DNS rebinding): the browser then
+takes the lab for that page's own site, so ``Origin`` matches ``Host`` and the same-origin rules
+let the page read every answer.  What gives it away is the name in ``Host``, which is checked on
+every request and handshake (:class:`TrustedHosts`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -78,6 +85,65 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHosts:
+    """ASGI middleware: a request or handshake whose ``Host`` this server does not answer to gets 400.
+
+    Outermost of the app's layers, so ``/ws`` (which skips the HTTP layers) is checked too; a refused
+    handshake is answered before it is accepted (the websocket denial response: the same 400).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed = settings.allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = _header(scope, b"host")
+            server = scope.get("server")
+            if not host_allowed(host, server[0] if server else None, self.allowed):
+                shown = (host or "")[:80]
+                text = f"Host {shown!r} is not a name this server answers to (start it with --allow-host NAME)"
+                await PlainTextResponse(text, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def host_name(host: str | None) -> str | None:
+    """The name or address of a ``Host`` header, in lower case, without its port or a final dot; None if malformed."""
+    if host is None or not _HOST.match(host):
+        return None
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and ":" in host else host
+    return name.lower().rstrip(".") or None
+
+
+def host_allowed(host: str | None, reached_at: str | None, allowed: tuple[str, ...]) -> bool:
+    """May a request with this ``Host`` go ahead?  ``reached_at`` is the address the server was reached at
+    (the ASGI scope's ``server``: the socket's own address; a test client's made-up name).
+
+    Allowed: an IP address (a page can only rebind a *name*: a page whose address is an IP literal is
+    that address's own), ``localhost`` and its subdomains (browsers resolve them to loopback
+    themselves), ``reached_at``, and every ``allowed`` name (``*.school.example`` for every subdomain,
+    ``*`` for any Host at all).
+    """
+    name = host_name(host)
+    if name is None:
+        return False
+    if "*" in allowed or name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    if reached_at is not None and name == reached_at.lower():
+        return True
+    for pattern in allowed:
+        pattern = pattern.lower().rstrip(".")
+        if name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])):
+            return True
+    return False
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -83,6 +83,16 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # The CSP ``frame-ancestors`` sources: who may show the page in an iframe (``embed=1``).
     frame_ancestors: str = "*"
+    # Host names (besides localhost, IP addresses and the name the server was reached at) that requests may
+    # carry in ``Host``: the names a class types to reach this server.  Others get 400 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    # Connections open at once from one client address (HTTP and sockets); more are answered 503 and closed.
+    max_connections_per_client: int = 64
+    # A request's headers must arrive within this many seconds of the connection opening (or of the
+    # previous answer on a kept-alive connection); a slower client is answered 408 and closed.
+    header_seconds: float = 10.0
+    # A kept-alive HTTP connection with no new request for this long is closed (uvicorn ``timeout_keep_alive``).
+    keep_alive_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -107,4 +117,8 @@ class Settings:
             stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
             allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
             frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,
+            allowed_hosts=_env_list("GFL_ALLOW_HOST"),
+            max_connections_per_client=_env_int("GFL_MAX_CONNECTIONS_PER_CLIENT", default.max_connections_per_client),
+            header_seconds=_env_float("GFL_HEADER_SECONDS", default.header_seconds),
+            keep_alive_seconds=_env_float("GFL_KEEP_ALIVE_SECONDS", default.keep_alive_seconds),
         )

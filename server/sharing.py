@@ -173,7 +173,7 @@ class Sharing:
     async def _produce_in_scope(self, flight: Flight, produce, config: Config, owner: object | None) -> None:
         complete = False
         try:
-            rec = await self._remote_get(flight.key)
+            rec = await self._remote_get(flight.key, flight.kind, config)
             if rec is not None:
                 flight.extend(rec.units)
                 complete = True
@@ -195,10 +195,10 @@ class Sharing:
             if self.memory.put(flight.key, rec) and self.redis is not None:
                 await self.redis.put(flight.key, rec)
 
-    async def _remote_get(self, key: str) -> Recording | None:
+    async def _remote_get(self, key: str, kind: str, config: Config) -> Recording | None:
         if self.redis is None:
             return None
-        rec = await self.redis.get(key)
+        rec = await self.redis.get(key, kind, config)
         if rec is not None:
             self.stats.hits += 1
             self.stats.redis_hits += 1
@@ -255,4 +255,5 @@ class Sharing:
             "budget_bytes": self.memory.budget,
             "evictions": self.memory.evictions,
             "redis": None if self.redis is None else ("down" if self.redis.down_since is not None else "up"),
+            "redis_refused": 0 if self.redis is None else self.redis.refused,
         }

@@ -18,7 +18,8 @@ MEDIA_TYPE = "text/x-python"
 async def script(request: Request) -> Response:
     """The script for the link's setting (text/x-python): torch and numpy only, same numbers as ``/api/trace``.
 
-    400 when a key is given twice, 422 for an unknown key or a bad value; each ``{"message", "field"}``.
+    400 when a key is given twice, 422 for an unknown key, a bad value or a setting the script cannot write
+    out; each ``{"message", "field"}``.
     Rendering the template takes well under a millisecond, so it runs on the event loop.
     """
     items = request.query_params.multi_items()
@@ -28,10 +29,11 @@ async def script(request: Request) -> Response:
         return error_response(400, f"link key {repeated!r} is given more than once", repeated)
     try:
         config = strict_config(dict(items))
-    except ConfigError as e:
+        text = render_script(config, str(request.base_url))
+    except ConfigError as e:  # a bad value, or a setting the script cannot write out: the key at fault
         return error_response(422, e.message, e.field)
     return Response(
-        render_script(config, str(request.base_url)),
+        text,
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'inline; filename="{filename(config)}"'},
     )

@@ -1,4 +1,4 @@
-"""The Content-Security-Policy breaks nothing, /docs is offline, and the Origin rule holds in a real browser.
+"""The Content-Security-Policy breaks nothing, /docs is offline, and the Origin and Host rules hold in a real browser.
 
 "Another site" is a tiny page server on another loopback port: another origin to the browser, and
 (unlike a made-up host name) one Chromium lets frame a loopback page and open a loopback socket.
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from tests.e2e.harness import PageLog, free_port, running_server, wait_complete
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, PageLog, free_port, running_server, wait_complete
 
 # Installed before any page script: every CSP violation the page (or a frame) reports.
 RECORD_VIOLATIONS = """window.__csp = [];
@@ -115,7 +115,7 @@ def test_another_sites_page_cannot_open_the_socket(page, server_url, school):
 
 @pytest.fixture(scope="module")
 def configured_url(school):
-    env = {"GFL_ALLOW_ORIGIN": school, "GFL_FRAME_ANCESTORS": "'self'"}
+    env = {"GFL_ALLOW_ORIGIN": school, "GFL_FRAME_ANCESTORS": "'self'", "GFL_ALLOW_HOST": "lab.test"}
     with running_server(env=env) as base:
         yield base
 
@@ -134,3 +134,29 @@ def test_flags_allow_a_listed_site_and_narrow_the_frames(chromium, configured_ur
         assert not [f for f in page.frames if f.url.startswith(configured_url) and f.evaluate("() => !!window.gfl")]
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def resolving(chromium):
+    """A Chromium whose DNS sends rebind.test and lab.test to 127.0.0.1: what a rebinding attack makes a name do."""
+    rules = "--host-resolver-rules=MAP rebind.test 127.0.0.1, MAP lab.test 127.0.0.1"
+    browser = chromium.browser_type.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules], headless=True)
+    yield browser
+    browser.close()
+
+
+def test_a_rebinding_page_can_neither_read_the_lab_nor_open_its_socket(resolving, configured_url):
+    port = urlsplit(configured_url).port
+    page = resolving.new_page()
+    try:
+        # The attacker's page, now served from the lab's address under the attacker's name.
+        assert page.goto(f"http://rebind.test:{port}/").status == 400
+        read = "url => fetch(url).then(r => r.status)"  # same origin as far as the browser knows
+        assert page.evaluate(read, f"http://rebind.test:{port}/api/config") == 400
+        assert page.evaluate(OPENS_SOCKET, f"ws://rebind.test:{port}/ws") == "refused"
+        # The same lab under a listed name is the lab: the page paints a run over its socket.
+        page.goto(f"http://lab.test:{port}/?seq_len=25")
+        wait_complete(page)
+        assert page.evaluate(OPENS_SOCKET, f"ws://lab.test:{port}/ws") == "open"
+    finally:
+        page.close()

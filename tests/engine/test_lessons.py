@@ -27,8 +27,7 @@ from engine.lessons import (
     load_lessons,
     try_config,
 )
-from engine.tasks import _COPY_SYMBOLS as COPY_SYMBOLS
-from engine.tasks import copy_length, task_loss
+from engine.tasks import COPY_SYMBOLS, copy_length, task_loss
 from tests.engine.reference import reference_gates, reference_trace
 
 

@@ -4,49 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import free_port, never_reading_socket, running_server, stop
+from tests.e2e.harness import never_reading_socket, running_server, stop
+from tests.server.redis_helpers import redis_server
 from tests.server.ws_helpers import run_async
 
 redis = pytest.importorskip("redis", reason="the replica tests need the redis client package")
 websockets = pytest.importorskip("websockets.asyncio.client")
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 RUN = {"seq_len": 30, "hidden_size": 8, "batch_size": 4, "cell": "gru"}
 
 
 @pytest.fixture
 def redis_url():
     """A private redis-server on a free port, stopped afterwards."""
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail("redis-server is not installed (tests/run.sh installs Debian's redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if client.ping():
-                break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise
-            time.sleep(0.05)  # condition-free: polling until redis-server answers PING
-    try:
-        yield f"redis://127.0.0.1:{port}/0", proc
-    finally:
-        stop(proc)
+    with redis_server() as server:
+        yield server
 
 
 def health(base: str) -> dict:
