@@ -16,7 +16,7 @@ MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clea
 # Keys each message type may carry besides "type".
 ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity", "token"},
                 "clear_model": set(), "series": {"bytes", "column", "token"}, "clear_series": set()}
-# A token of server/upload_store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
+# A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
 MAX_TOKEN_CHARS = 64
 
 

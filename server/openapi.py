@@ -151,7 +151,7 @@ TRACE_BODY = {
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
     "content": {
         JSON: {"schema": config_schema(complete=False)},
-        # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
+        # The user's own model (server/uploads/http.py): the config as JSON text beside a torch.save'd state_dict.
         "multipart/form-data": {"schema": {
             "type": "object",
             "required": ["config", "model"],  # or "series" in place of "model": either or both

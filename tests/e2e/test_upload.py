@@ -113,7 +113,7 @@ def engine_windows(page, path, column="price"):
     """The windows the engine itself cuts for the page's setting, and the normalised series it reads."""
     from engine import Config
     from engine.experiment import trace_series
-    from engine.series import read_series
+    from server.uploads import read_series
 
     series = read_series(path.read_bytes(), column)
     config = Config.from_dict(page.evaluate("() => window.gfl.trace.config"))
