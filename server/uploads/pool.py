@@ -159,6 +159,7 @@ class ParsePool:
                 self._discard(worker)
                 raise ParseFailed(f"reading it took longer than the {seconds:g} s allowed") from None
             except (EOFError, OSError, BrokenPipeError):
+                await anyio.to_thread.run_sync(worker.process.join, 5)  # reaped, so its exit code is known
                 code = worker.process.exitcode
                 self._discard(worker)
                 what = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
