@@ -27,13 +27,16 @@ def _refuse(message: str, status: int = 422) -> UploadRefused:
 
 
 def looks_like_safetensors(data: bytes) -> bool:
-    """A header length that fits the file, then ``{``: what every safetensors file starts with."""
-    return len(data) >= 10 and int.from_bytes(data[:8], "little") <= len(data) - 8 and data[8:9] == b"{"
+    """Eight bytes of header length, then ``{``: what every safetensors file starts with."""
+    return len(data) >= 10 and data[8:9] == b"{"
 
 
 def check_header(data: bytes, limits: UploadLimits) -> dict[str, dict]:
     """The header's tensor entries, every one checked as the module docstring says.  Raises UploadRefused."""
     size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise _refuse(f"declares a header of {size:,} bytes but holds {len(data) - 8:,} after the length: was the "
+                      "upload complete?")
     if size > limits.max_safetensors_header_bytes:
         raise _refuse(f"declares a header of {size:,} bytes; at most {limits.max_safetensors_header_bytes:,} are "
                       "allowed (GFL_MAX_SAFETENSORS_HEADER_BYTES)", status=413)
