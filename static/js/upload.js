@@ -85,7 +85,7 @@ export class UploadPanel {
   /** Handle an upload frame (see isUploadFrame): the state learns what the server answered. */
   frame(frame) {
     const kind = uploadKind(frame);
-    this.errors[kind] = "";
+    if (!frame.resumed) this.errors[kind] = ""; // a reconnect taking back the file in use keeps the last refusal shown
     if (frame.type === "error") {
       const u = this.state.uploads[kind];
       const name = u && u.status === "sending" ? u.name : "That file";
