@@ -31,6 +31,7 @@ from server.wire import dumps, loads_strict, nesting_too_deep, quote
 
 # Room for the part headers and boundaries around the config and the model.
 _ENVELOPE_BYTES = 16 * 1024
+RETRY_AFTER_S = 10
 
 
 class UploadError(ValueError):
@@ -178,7 +179,10 @@ def refused_response(e: UploadRefused, filenames: dict[str, str]) -> StrictJSONR
     if name:
         body["file"] = name[:200]
         body["message"] = f"{quote(name)}: {e.message}"
-    headers = {"Retry-After": "10"} if e.status == 503 else None
+    headers = None
+    if e.status == 503:  # the budget is full now: uploads held by sockets go as they close or expire
+        body["retry_after_s"] = RETRY_AFTER_S
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return StrictJSONResponse(body, status_code=e.status, headers=headers)
 
 
