@@ -137,7 +137,7 @@ def quote(text: Any, limit: int = QUOTE_CHARS) -> str:
     The one way a message quotes what a client sent (a cell, a key, a header, a column name): a
     50-million-character header is quoted as its first ``limit`` characters and its length.
     """
-    if isinstance(text, (bool, int, float)):
+    if text is None or isinstance(text, (bool, int, float)):
         return repr(text) if not isinstance(text, int) or text.bit_length() <= 64 else "a very large integer"
     if not isinstance(text, str):  # never repr() a client's object: a deeply nested one recurses
         return f"a {type(text).__name__}"
