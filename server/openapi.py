@@ -65,6 +65,10 @@ ERROR = {
     "properties": {
         "message": {"type": "string", "description": "What is wrong and what is allowed."},
         "field": {"type": ["string", "null"], "description": "The config key at fault, if one is."},
+        "kind": {"enum": ["model", "series"], "description": "For a refused uploaded file: which one."},
+        "file": {"type": "string", "description": "For a refused uploaded file: its part's file name."},
+        "row": {"type": "integer", "description": "For a refused CSV: the row at fault (1-based, as in the file)."},
+        "column": {"type": "string", "description": "For a refused CSV: the column at fault."},
     },
 }
 BUSY = {
@@ -151,7 +155,7 @@ TRACE_BODY = {
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
     "content": {
         JSON: {"schema": config_schema(complete=False)},
-        # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
+        # The user's own model (server/uploads/http.py): the config as JSON text beside a torch.save'd state_dict.
         "multipart/form-data": {"schema": {
             "type": "object",
             "required": ["config", "model"],  # or "series" in place of "model": either or both
@@ -159,8 +163,9 @@ TRACE_BODY = {
                 "config": {"type": "string", "description": "A config object as JSON text; cell, hidden_size, "
                            "num_layers and bidirectional come from the file; a vanilla RNN's nonlinearity is "
                            "required."},
-                "model": {"type": "string", "format": "binary", "description": "torch.save(module.state_dict()) "
-                          "of an nn.RNN/LSTM/GRU or a model holding one (GFL_MAX_MODEL_BYTES, 8 MiB by default)."},
+                "model": {"type": "string", "format": "binary", "description": "The state_dict of an nn.RNN/LSTM/GRU "
+                          "or a model holding one, as a .safetensors file (the safest) or a torch.save file "
+                          "(GFL_MAX_MODEL_BYTES, 8 MiB by default; every check: docs/protocol.md, Security)."},
                 "series": {"type": "string", "format": "binary", "description": "A CSV of a numeric series "
                            "(one column, or the column part's under a header; at most 2 MB): the data becomes "
                            "windows of seq_len steps predicting the next value, normalised."},
@@ -188,7 +193,8 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                 ERROR,
             ),
             "503": _json(
-                "Busy: every computation slot is taken and the queue is full; try again later.",
+                "Busy: every computation slot is taken and the queue is full, or the uploads held by the server "
+                "(or by this client) leave no room for the file now; try again later.",
                 BUSY,
                 headers={"Retry-After": {"description": "Seconds to wait.", "required": True,
                                          "schema": {"type": "integer", "minimum": 0}}},

@@ -14,7 +14,7 @@ from server.hub import Hub
 from server.recording import Unit
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
-from server.upload import is_multipart, trace_with_upload
+from server.uploads import is_multipart, trace_with_upload
 from server.wire import loads_strict, nesting_too_deep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -41,7 +41,7 @@ async def trace(request: Request) -> Response:
     config value or a trace too large for JSON; each with ``{"message", "field"}``.
     """
     hub: Hub = request.app.state.hub
-    if is_multipart(request):  # a config part and the user's own model (server/upload.py)
+    if is_multipart(request):  # a config part and the user's own model (server/uploads/http.py)
         return await trace_with_upload(request, hub)
     settings = hub.settings
     body = bytearray()
