@@ -45,7 +45,7 @@ class RepeatedKey(ConfigError):
 
     def __init__(self, key: str, count: int | None = None):
         times = f"{count} times" if count else "more than once"
-        super().__init__(key, f"{key} is given {times}; give each key once")
+        super().__init__(key[:_QUOTED_CHARS], f"key {quote(key)} is given {times}; give each key once")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
+from engine.fields import RepeatedKey
 from server.frames import json_value_count
 from server.hub import Hub
 from server.recording import Unit
@@ -58,6 +59,8 @@ async def trace(request: Request) -> Response:
         data = loads_strict(bytes(body))
     except RecursionError:
         return error_response(400, "body is nested too deeply", None)
+    except RepeatedKey as e:
+        return error_response(400, f"body {e.message}", e.field)
     except ValueError as e:
         return error_response(400, f"body is not valid JSON: {e}", None)
     if nesting_too_deep(data, settings.max_depth) is not None:
