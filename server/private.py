@@ -19,7 +19,7 @@ import torch
 from engine import Config
 from engine.checkpoint import CheckpointError, configure, find_recurrent, read_state_dict
 from engine.experiment import own_model, trace_own, trace_own_trained
-from engine.series import Series, check_length, read_series
+from engine.series import Series, check_fits, read_series
 from engine.tasks import get_task
 from engine.training import Trainer
 from server import cost, training
@@ -50,7 +50,7 @@ def shape_own(cfg: Config, model: OwnModel | None, series: Series | None):
                                         f"{ckpt.input_size}: clear the model or the series")
         cfg, _ = configure(cfg, ckpt, model.nonlinearity)
     if series is not None:
-        check_length(series, cfg.seq_len)
+        check_fits(series, cfg)
     return cfg, ckpt
 
 

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from engine import Config, ConfigError
 from engine.checkpoint import Checkpoint, CheckpointError, configure, find_recurrent, read_state_dict
 from engine.experiment import trace_own
-from engine.series import SeriesError, check_length, read_series
+from engine.series import SeriesError, check_fits, read_series
 from engine.tasks import get_task
 from server import cost
 from server.frames import json_value_count, trace_document
@@ -119,7 +119,7 @@ def read_upload(parts: dict[str, bytes], max_model_bytes: int, max_depth: int):
                                         f"{ckpt.input_size}")
         config, notes = configure(base, ckpt, data.get("nonlinearity"))
         if series is not None:
-            check_length(series, config.seq_len)
+            check_fits(series, config)
     except (ConfigError, SeriesError) as e:
         raise UploadError(422, e.message, e.field if isinstance(e, ConfigError) else e.column) from None
     except CheckpointError as e:
@@ -137,7 +137,9 @@ def read_series_part(parts: dict[str, bytes], config: Config):
         column = int(text) if text.isdigit() else text or None
     try:
         series = read_series(parts["series"], column)
-        check_length(series, config.seq_len)
+        check_fits(series, config)
+    except ConfigError as e:
+        raise UploadError(422, e.message, e.field) from None
     except SeriesError as e:
         where = "seq_len" if e.column == "seq_len" else "series"
         raise UploadError(413 if "bytes; at most" in e.message else 422, e.message, where) from None
