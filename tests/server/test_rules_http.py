@@ -35,6 +35,12 @@ def test_an_encoder_decoder_link_over_the_work_cap_opens_with_the_largest_batch_
     assert [n["field"] for n in r.context["notices"]] == ["batch_size"]
 
 
+def test_the_script_route_blames_the_work_cap_as_counted(client):
+    r = client.get("/api/script?arch=encoder-decoder&task=copy&seq_len=1000&batch_size=256")
+    assert r.status_code == 422 and r.json()["field"] == "batch_size"
+    assert "2·seq_len 2000 × batch_size 256" in r.json()["message"] and "got 500" not in r.json()["message"]
+
+
 def test_the_cliff_page_mends_both_inverted_axes(client):
     r = client.get("/cliff?w_max=0&b_max=-10")
     assert r.status_code == 200
