@@ -18,6 +18,7 @@ One table, :data:`CLIFF_FIELDS`, drives validation, the API, the page's controls
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,15 +97,16 @@ class CliffConfig:
         return cls(**data)
 
     @classmethod
-    def from_query(cls, params: Any) -> CliffConfig:
+    def from_query(cls, params: Iterable[tuple[str, str]] | Mapping[str, str]) -> CliffConfig:
         """Read link text (``T=80&lr=0.5``: a mapping, or ``(key, text)`` pairs with repeats) as every link is read
         (:func:`engine.fields.read_link`); the first unknown or repeated key or bad value raises :class:`ConfigError`
         naming the key (:class:`engine.fields.RepeatedKey` for a repeated one)."""
         values, problems = read_link(params, CLIFF_FIELD_BY_NAME, ("v",))
-        for p in problems[:1]:
-            if p.field not in CLIFF_FIELD_BY_NAME:
-                raise ConfigError(p.field, f"{p.message}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
-            raise p
+        if problems and problems[0].field not in CLIFF_FIELD_BY_NAME:
+            unknown = problems[0]
+            raise ConfigError(unknown.field, f"{unknown.message}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
+        if problems:
+            raise problems[0]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

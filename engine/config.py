@@ -10,6 +10,7 @@ The cross-key rules are applied by :meth:`Config.normalised` and described by :f
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -174,7 +175,7 @@ def describe_rules() -> list[dict[str, Any]]:
     return rules
 
 
-def parse_query(params: Any) -> tuple[Config, list[dict[str, str]]]:
+def parse_query(params: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[Config, list[dict[str, str]]]:
     """Read a teaching link leniently: its ``(key, text)`` pairs (a mapping, or ``QueryParams.multi_items()``).
 
     Each problem falls back and is reported in the returned notices (``{"field", "message"}``), so a mistyped

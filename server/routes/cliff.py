@@ -48,7 +48,7 @@ async def cliff_api(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-def page_config(params: Any) -> tuple[CliffConfig, list[dict[str, Any]]]:
+def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[str, Any]]]:
     """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.fields.read_link).
 
     An unknown key is ignored and a repeated key or bad value takes its default, each with a notice naming it;
