@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.config import Config, ConfigError
 from engine.tasks import Batch, input_steps, scored_steps
 
 MIN_VALUES = 3  # a window of one step and its next value, and a spread
@@ -76,6 +77,19 @@ def check_length(series: Series, T: int) -> None:
     if T + 1 > len(series.values):
         raise SeriesError(f"seq_len must be at most {len(series.values) - 1} for this series of "
                           f"{len(series.values)} values; got {T}", None, "seq_len")
+
+
+# The archs that cannot read a series: the encoder-decoder's decoder reads class indices (words), not values.
+NOT_FOR_SERIES = ("encoder-decoder",)
+
+
+def check_fits(series: Series, cfg: Config) -> None:
+    """Whether ``cfg`` can read ``series``: an arch that reads values (else a ConfigError naming arch), and T + 1
+    values for a window (else a SeriesError naming seq_len)."""
+    if cfg.arch in NOT_FOR_SERIES:
+        raise ConfigError("arch", f"an uploaded series is read by every arch but {', '.join(map(repr, NOT_FOR_SERIES))}"
+                                  ", which reads and writes sentences: choose another arch")
+    check_length(series, cfg.seq_len)
 
 
 def window_starts(series: Series, T: int, N: int, generator: torch.Generator) -> torch.Tensor:

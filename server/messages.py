@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import Config, ConfigError
+from engine.fields import RepeatedKey
 from server.wire import loads_strict, nesting_too_deep, quote
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
@@ -58,6 +59,8 @@ def parse_message(text: str, max_bytes: int, max_depth: int) -> Message:
         raise ProtocolError(
             f"message is nested too deeply; at most {max_depth} levels of arrays and objects are accepted"
         ) from None
+    except RepeatedKey as e:
+        raise ProtocolError(f"message {e.message}", e.field) from None
     except ValueError as e:
         raise ProtocolError(f"message is not valid JSON: {e}") from None
     deep = nesting_too_deep(data, max_depth)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from engine import Config
 from engine.checkpoint import CheckpointError, configure, find_recurrent
 from engine.experiment import own_model, trace_own, trace_own_trained
-from engine.series import Series, check_length
+from engine.series import Series, check_fits
 from engine.tasks import get_task
 from engine.training import Trainer
 from server import cost, training
@@ -27,7 +27,8 @@ from server.sharing import error_unit
 def shape_own(cfg: Config, model, series: Series | None):
     """(config shaped by the file, checkpoint or None) for a run on an uploaded model (an OwnModel) and/or series.
 
-    Raises CheckpointError, ConfigError or SeriesError (a seq_len too long for the series).
+    Raises CheckpointError, ConfigError (an arch that cannot read a series) or SeriesError (a seq_len too long
+    for the series).
     """
     ckpt = None
     if model is not None:
@@ -37,7 +38,7 @@ def shape_own(cfg: Config, model, series: Series | None):
                                         f"{ckpt.input_size}: clear the model or the series")
         cfg, _ = configure(cfg, ckpt, model.nonlinearity)
     if series is not None:
-        check_length(series, cfg.seq_len)
+        check_fits(series, cfg)
     return cfg, ckpt
 
 
