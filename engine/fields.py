@@ -28,7 +28,8 @@ _INTEGER = re.compile(r"-?[0-9]+")
 MAX_NUMBER_CHARS = 32  # longer text is no number any field takes (and int() of thousands of digits is slow)
 TRUE_WORDS = ("1", "true", "yes", "on")  # how a link may say true or false (static/js/schema.js reads the same)
 FALSE_WORDS = ("0", "false", "no", "off")
-_QUOTED_CHARS = 40  # a message quoting client text cuts it short
+_QUOTED_CHARS = 40  # a field name taken from a client's key is cut to this
+QUOTE_CHARS = 200  # client text quoted in a message: enough to recognise it, never a megabyte echoed back
 
 
 class ConfigError(ValueError):
@@ -170,10 +171,20 @@ class Field:
         return d
 
 
-def quote(value: Any) -> str:
-    """``repr(value)``, cut short: messages quote what a client sent, and a client can send a lot."""
-    text = repr(value)
-    return text if len(text) <= _QUOTED_CHARS else text[: _QUOTED_CHARS - 1] + "…"
+def quote(text: Any, limit: int | None = None) -> str:
+    """``repr(text)`` for a message, cut to about ``limit`` characters (:data:`QUOTE_CHARS`) saying how long it was.
+
+    The one way a message quotes what a client sent (a cell, a key, a value, a header, a column name): a
+    50-million-character header is quoted as its first ``limit`` characters and its length.
+    """
+    limit = QUOTE_CHARS if limit is None else limit
+    if text is None or isinstance(text, (bool, int, float)):
+        return repr(text) if not isinstance(text, int) or text.bit_length() <= 64 else "a very large integer"
+    if not isinstance(text, str):  # never repr() a client's object: a deeply nested one recurses
+        return f"a {type(text).__name__}"
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 def read_link(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import Config, ConfigError
-from engine.fields import RepeatedKey
-from server.wire import loads_strict, nesting_too_deep, quote
+from engine.fields import RepeatedKey, quote
+from server.wire import loads_strict, nesting_too_deep
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".

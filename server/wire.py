@@ -141,19 +141,3 @@ def script_json(value: Any) -> str:
     return encode(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-QUOTE_CHARS = 200  # client text quoted in a message: enough to recognise it, never a megabyte echoed back
-
-
-def quote(text: Any, limit: int = QUOTE_CHARS) -> str:
-    """``repr(text)`` for a message, cut to about ``limit`` characters saying how long it was.
-
-    The one way a message quotes what a client sent (a cell, a key, a header, a column name): a
-    50-million-character header is quoted as its first ``limit`` characters and its length.
-    """
-    if text is None or isinstance(text, (bool, int, float)):
-        return repr(text) if not isinstance(text, int) or text.bit_length() <= 64 else "a very large integer"
-    if not isinstance(text, str):  # never repr() a client's object: a deeply nested one recurses
-        return f"a {type(text).__name__}"
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}… ({len(text):,} characters)"

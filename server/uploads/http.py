@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from engine import Config, ConfigError
 from engine.checkpoint import Checkpoint, CheckpointError, configure
 from engine.experiment import trace_own
+from engine.fields import quote
 from engine.series import SeriesError
 from server import cost
 from server.frames import json_value_count, trace_document
@@ -27,7 +28,7 @@ from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
 from server.uploads.limits import UploadRefused
 from server.uploads.runs import shape_own
-from server.wire import dumps, loads_strict, nesting_too_deep, quote
+from server.wire import dumps, loads_strict, nesting_too_deep
 
 # Room for the part headers and boundaries around the config and the model.
 _ENVELOPE_BYTES = 16 * 1024
@@ -119,7 +120,7 @@ def column_part(parts: dict[str, bytes]) -> str | int | None:
     if "column" not in parts:
         return None
     text = parts["column"].decode("utf-8", "replace").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else text or None
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text or None  # ASCII digits only
 
 
 async def read_upload(parts: dict[str, bytes], uploads, client: str, max_depth: int, held: list) -> Upload:

@@ -18,10 +18,10 @@ import torch
 
 from engine import Config
 from engine.checkpoint import CheckpointError, configure, find_recurrent
+from engine.fields import quote
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
 from server.uploads.safetensors_file import load_safetensors_file, looks_like_safetensors
 from server.uploads.torch_file import load_torch_file
-from server.wire import quote
 
 _REAL = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32, torch.int16,
          torch.int8, torch.uint8, torch.bool)

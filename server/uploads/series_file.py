@@ -7,7 +7,7 @@ more than ``max_series_bytes``; not UTF-8; a first line with more than ``max_ser
 separators (before a row is built); a row of more columns; a cell over ``max_cell_chars``; more than
 ``max_series_values`` values (counted while reading, not after); a cell that is not a finite number;
 a series that cannot be normalised (:func:`engine.series.make_series`).  Every message quotes the
-file's text through :func:`server.wire.quote`, so it is a few hundred characters at most.
+file's text through :func:`engine.fields.quote`, so it is a few hundred characters at most.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
+from engine.fields import quote
 from engine.series import Series, SeriesError, make_series
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
-from server.wire import quote
 
 _NAMES_SHOWN = 8  # header names listed in a message
 

@@ -23,9 +23,9 @@ import zipfile
 
 import torch
 
+from engine.fields import quote
 from server.uploads.limits import UploadLimits, UploadRefused
 from server.uploads.pickle_scan import scan_pickle
-from server.wire import quote
 
 ZIP_MAGIC = b"PK\x03\x04"
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory: signature .. comment length
