@@ -18,12 +18,14 @@ One table, :data:`CLIFF_FIELDS`, drives validation, the API, the page's controls
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
 from engine.config import ConfigError, Field
+from engine.fields import check_against, read_link
 
 X0 = 0.5  # the paper's initial state
 TARGET = 0.7  # the paper's target at the last step
@@ -48,6 +50,15 @@ CLIFF_FIELDS: tuple[Field, ...] = (
     Field("resolution", "int", 121, "Grid points along each axis.", G, low=2, high=201, unit="points"),
 )  # fmt: skip
 CLIFF_FIELD_BY_NAME = {f.name: f for f in CLIFF_FIELDS}
+GRID_AXES = ("w", "b")  # the rule that ties keys together: each axis's edges in order, {axis}_min < {axis}_max
+
+
+def edges_problem(axis: str, low: float, high: float) -> ConfigError | None:
+    """The error for one axis's edges out of order (``high`` not above ``low``), naming ``{axis}_max``; else None."""
+    if low < high:
+        return None
+    return ConfigError(f"{axis}_max", f"{axis}_max must be greater than {axis}_min ({low:g}); got {high:g}")
+
 _D = {f.name: f.default for f in CLIFF_FIELDS}  # the dataclass's defaults are the table's
 
 
@@ -71,10 +82,10 @@ class CliffConfig:
     def __post_init__(self) -> None:
         for f in CLIFF_FIELDS:
             object.__setattr__(self, f.name, f.check(getattr(self, f.name)))
-        for axis in ("w", "b"):
-            lo, hi = getattr(self, f"{axis}_min"), getattr(self, f"{axis}_max")
-            if not lo < hi:
-                raise ConfigError(f"{axis}_max", f"{axis}_max must be greater than {axis}_min ({lo:g}); got {hi:g}")
+        for axis in GRID_AXES:
+            problem = edges_problem(axis, getattr(self, f"{axis}_min"), getattr(self, f"{axis}_max"))
+            if problem is not None:
+                raise problem
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> CliffConfig:
@@ -86,12 +97,17 @@ class CliffConfig:
         return cls(**data)
 
     @classmethod
-    def from_query(cls, params: dict[str, str]) -> CliffConfig:
-        """Read link text (``T=80&lr=0.5``); a bad value raises :class:`ConfigError` naming the key."""
-        unknown = sorted(set(params) - set(CLIFF_FIELD_BY_NAME) - {"v"})
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown key {unknown[0]!r}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
-        return cls(**{k: CLIFF_FIELD_BY_NAME[k].parse(v) for k, v in params.items() if k in CLIFF_FIELD_BY_NAME})
+    def from_query(cls, params: Iterable[tuple[str, str]] | Mapping[str, str]) -> CliffConfig:
+        """Read link text (``T=80&lr=0.5``: a mapping, or ``(key, text)`` pairs with repeats) as every link is read
+        (:func:`engine.fields.read_link`); the first unknown or repeated key or bad value raises :class:`ConfigError`
+        naming the key (:class:`engine.fields.RepeatedKey` for a repeated one)."""
+        values, problems = read_link(params, CLIFF_FIELD_BY_NAME, ("v",))
+        if problems and problems[0].field not in CLIFF_FIELD_BY_NAME:
+            unknown = problems[0]
+            raise ConfigError(unknown.field, f"{unknown.message}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
+        if problems:
+            raise problems[0]
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -99,6 +115,9 @@ class CliffConfig:
     def to_query(self) -> dict[str, str]:
         """The keys that differ from the defaults, as link text."""
         return {f.name: f.format(getattr(self, f.name)) for f in CLIFF_FIELDS if getattr(self, f.name) != f.default}
+
+
+check_against(CliffConfig, CLIFF_FIELDS)
 
 
 def final_state(w: torch.Tensor, b: torch.Tensor, T: int) -> torch.Tensor:

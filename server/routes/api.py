@@ -9,12 +9,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
+from engine.config import describe_rules
+from engine.fields import NUMBER_SYNTAX, RepeatedKey
 from server.frames import json_value_count
 from server.hub import Hub
 from server.recording import Unit
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
-from server.upload import is_multipart, trace_with_upload
+from server.uploads import is_multipart, trace_with_upload
 from server.wire import loads_strict, nesting_too_deep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -27,9 +29,11 @@ async def config_fields() -> StrictJSONResponse:
 
     That is its label, when it applies (``applies`` / ``not_applies``: other keys' values, ``why_not`` in
     words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
-    keeps no copy of the table.
+    keeps no copy of the table.  ``rules`` are the rules that tie keys together, as the server applies them
+    (:func:`engine.config.describe_rules`); ``link_number_syntax`` is how a link writes a number.
     """
-    return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION})
+    return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "rules": describe_rules(),
+                               "link_version": LINK_VERSION, "link_number_syntax": NUMBER_SYNTAX})
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.
@@ -41,7 +45,7 @@ async def trace(request: Request) -> Response:
     config value or a trace too large for JSON; each with ``{"message", "field"}``.
     """
     hub: Hub = request.app.state.hub
-    if is_multipart(request):  # a config part and the user's own model (server/upload.py)
+    if is_multipart(request):  # a config part and the user's own model (server/uploads/http.py)
         return await trace_with_upload(request, hub)
     settings = hub.settings
     body = bytearray()
@@ -58,6 +62,8 @@ async def trace(request: Request) -> Response:
         data = loads_strict(bytes(body))
     except RecursionError:
         return error_response(400, "body is nested too deeply", None)
+    except RepeatedKey as e:
+        return error_response(400, f"body {e.message}", e.field)
     except ValueError as e:
         return error_response(400, f"body is not valid JSON: {e}", None)
     if nesting_too_deep(data, settings.max_depth) is not None:

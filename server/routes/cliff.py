@@ -15,8 +15,9 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig, cliff, describe_fields
+from engine.cliff import CLIFF_FIELD_BY_NAME, GRID_AXES, CliffConfig, cliff, describe_fields, edges_problem
 from engine.config import LINK_VERSION, ConfigError
+from engine.fields import RepeatedKey, quote, read_link
 from server.responses import error_response
 from server.routes import lessons
 from server.wire import dumps
@@ -34,49 +35,49 @@ def cliff_json(cfg: CliffConfig) -> bytes:
 
 @router.get("/api/cliff")
 async def cliff_api(request: Request) -> Response:
-    """The loss over the (w, b) grid and both gradient descents for the link's keys; 422 names a bad key."""
+    """The loss over the (w, b) grid and both gradient descents for the link's keys.
+
+    400 for a key given twice, 422 for an unknown key, a bad value or a grid edge not above the other; each
+    ``{"message", "field"}`` naming the key.
+    """
     try:
-        cfg = CliffConfig.from_query(dict(request.query_params))
+        cfg = CliffConfig.from_query(request.query_params.multi_items())
     except ConfigError as e:
-        return error_response(422, e.message, e.field)
+        return error_response(400 if isinstance(e, RepeatedKey) else 422, e.message, e.field)
     body = await anyio.to_thread.run_sync(cliff_json, cfg, limiter=_one_at_a_time)
     return Response(body, media_type="application/json")
 
 
-def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any]]]:
-    """The page's setting from its link: a bad key falls back to its default with a notice naming it."""
-    good, notices = {}, []
-    for key, text in params.items():
-        if key in ("v", "lesson"):
-            continue
-        field = CLIFF_FIELD_BY_NAME.get(key)
-        if field is None:
-            notices.append({"field": key, "message": f"unknown link key {key!r} ignored"})
-            continue
-        try:
-            good[key] = field.parse(text)
-        except ConfigError as e:
-            notices.append({"field": key, "message": e.message + "; its default is used"})
-    try:
-        return CliffConfig(**good), notices
-    except ConfigError as e:  # each key is fine alone, the grid's edges are not (w_max ≤ w_min)
-        axis = e.field[0]
-        notices.append({"field": e.field, "message": e.message + f"; the default {axis} range is used"})
-        for key in (f"{axis}_min", f"{axis}_max"):
-            good.pop(key, None)
-        return CliffConfig(**good), notices
+def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[str, Any]]]:
+    """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.fields.read_link).
+
+    An unknown key is ignored and a repeated key or bad value takes its default, each with a notice naming it;
+    then an axis whose edges are out of order (each fine alone) takes its default range, so the result is valid.
+    """
+    good, problems = read_link(params, CLIFF_FIELD_BY_NAME, ("v", "lesson"))
+    tails = {True: "; its default is used", False: " ignored"}
+    notices = [{"field": p.field, "message": p.message + tails[p.field in CLIFF_FIELD_BY_NAME]} for p in problems]
+    for axis in GRID_AXES:
+        low, high = (good.get(k, CLIFF_FIELD_BY_NAME[k].default) for k in (f"{axis}_min", f"{axis}_max"))
+        problem = edges_problem(axis, low, high)
+        if problem is not None:
+            notices.append({"field": problem.field, "message": f"{problem.message}; the default {axis} range is used"})
+            good.pop(f"{axis}_min", None)
+            good.pop(f"{axis}_max", None)
+    return CliffConfig(**good), notices
 
 
 @router.get("/cliff", response_class=HTMLResponse)
 async def cliff_page(request: Request) -> HTMLResponse:
     """Render ``templates/cliff.html`` with the table and the link's setting as boot JSON."""
-    cfg, notices = page_config(dict(request.query_params))
+    cfg, notices = page_config(request.query_params.multi_items())
     boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": notices, "link_version": LINK_VERSION}
     lesson = None
     if "lesson" in request.query_params:
         lesson = (await lessons.documents()).get(request.query_params["lesson"])
         if lesson is None or lesson["view"] != "cliff":
             lesson = None
-            notices.append({"field": "lesson", "message": f"no lesson {request.query_params['lesson']!r} on this page"})
+            asked = quote(request.query_params["lesson"])
+            notices.append({"field": "lesson", "message": f"no lesson {asked} on this page"})
     context = {"boot": boot, "notices": notices, "lesson": lesson, "lessons": lessons.PICKER}
     return request.app.state.templates.TemplateResponse(request, "cliff.html", context)

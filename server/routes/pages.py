@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from engine import FIELDS, LINK_VERSION, parse_query
+from engine.fields import quote
 from server.routes import lessons
 
 router = APIRouter(tags=["pages"])
@@ -16,13 +17,13 @@ router = APIRouter(tags=["pages"])
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     """Render ``templates/index.html``; bad or unknown link keys fall back to defaults with a notice."""
-    params = dict(request.query_params)
-    config, notices = parse_query(params)
+    params = request.query_params
+    config, notices = parse_query(params.multi_items())
     lesson = None
     if "lesson" in params:
         lesson = (await lessons.documents()).get(params["lesson"])
         if lesson is None:
-            notices.append({"field": "lesson", "message": f"unknown lesson {params['lesson']!r} ignored"})
+            notices.append({"field": "lesson", "message": f"unknown lesson {quote(params['lesson'])} ignored"})
     context = {
         "config": config.to_dict(),
         "notices": notices,
