@@ -133,7 +133,7 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None, l
     )
 
 
-def trace_uploaded(cfg: Config, ckpt) -> Trace:
+def trace_uploaded(cfg: Config, ckpt, lag_rows: int = 0) -> Trace:
     """Trace an uploaded model (an engine.checkpoint.Checkpoint) under ``cfg`` from ``checkpoint.configure``.
 
     The task's batch when the file's input size is the task's, else N(0, 1) inputs of the file's width
@@ -141,7 +141,7 @@ def trace_uploaded(cfg: Config, ckpt) -> Trace:
     never taken from the per-config cache.
     """
     model = build_uploaded(cfg, ckpt, get_task(cfg.task).output_size)
-    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg)
+    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg, lag_rows=lag_rows)
 
 
 def uploaded_batch(cfg: Config, input_size: int) -> Batch:
@@ -160,10 +160,10 @@ def series_trace_batch(cfg: Config, series) -> Batch:
     return windows_batch(series, cfg.arch, cfg.seq_len, series_trace_starts(cfg, series))
 
 
-def trace_on_series(model, cfg: Config, series) -> Trace:
+def trace_on_series(model, cfg: Config, series, lag_rows: int = 0) -> Trace:
     """Trace ``model`` on the series batch of ``cfg``; the Trace says which windows that batch cut."""
     starts = series_trace_starts(cfg, series)
-    trace = trace_model(model, windows_batch(series, cfg.arch, cfg.seq_len, starts), cfg)
+    trace = trace_model(model, windows_batch(series, cfg.arch, cfg.seq_len, starts), cfg, lag_rows=lag_rows)
     return replace(trace, windows=tuple(int(p) for p in starts))
 
 
@@ -172,15 +172,16 @@ def trace_series(cfg: Config, series) -> Trace:
     return trace_on_series(build_model(cfg, 1, 1), cfg, series)
 
 
-def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
+def trace_own(cfg: Config, ckpt=None, series=None, lag_rows: int = 0) -> Trace:
     """Trace a user's own model (a Checkpoint), own data (a Series), or both; see trace_uploaded/trace_series.
 
     With a series the model has one input and one output; a checkpoint must then take one input.
+    ``lag_rows``: as :func:`trace_config`.
     """
     if series is None:
-        return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
+        return trace_uploaded(cfg, ckpt, lag_rows) if ckpt is not None else trace_config(cfg, lag_rows=lag_rows)
     model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
-    return trace_on_series(model, cfg, series)
+    return trace_on_series(model, cfg, series, lag_rows)
 
 
 def trace_own_trained(model, cfg: Config, ckpt=None, series=None) -> Trace:

@@ -41,6 +41,17 @@ import torch
 # Bytes of per-row arrays (gate gradients, states' gradients, inputs' gradients) one chunk of rows may hold.
 CHUNK_BYTES = 96 * 1024 * 1024
 
+# How many rows a setting's map holds: every output (up to MAX_ROWS) while the setting is small (every lesson's
+# default size), then fewer as it grows, so that rows × state values stays about ROW_CELLS, never under MIN_ROWS.
+SMALL_CELLS = 100_000  # T·N·H·L·D state values
+MAX_ROWS, MIN_ROWS = 64, 8
+ROW_CELLS = MAX_ROWS * SMALL_CELLS
+
+
+def rows_for(cells: int) -> int:
+    """The most output steps the lag map of a setting with ``cells`` state values (T·N·H·L·D) itemises."""
+    return MAX_ROWS if cells <= SMALL_CELLS else max(MIN_ROWS, min(MAX_ROWS, ROW_CELLS // cells))
+
 
 @dataclass
 class LayerBackward:
