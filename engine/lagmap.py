@@ -166,13 +166,19 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor, keep_rows:
     pos = (lambda t: t) if lb.direction == 0 or not direct_map else (lambda t: T - 1 - t)
     norm = torch.zeros(T, S, dtype=torch.float64)
     kept = torch.zeros(T, S, N, P, dtype=dtype) if keep_rows or not direct_map else None
+    # What goes down, W_ihᵀ of every step's gate gradients: a matrix product per step, into ``down``; or, when a
+    # step's rows are few and W_ih is large (a per-step product would read all of W_ih for a handful of rows),
+    # one product after the sweep over every step's gate gradients, kept in ``gates``.
+    w_in = w_ih.shape[1]
+    after = S * N < 64 and G * w_in >= 4096
+    gates = torch.zeros(T, S, N, G, dtype=dtype) if after else None
+    da_buf = None if after else torch.empty(S, N, G, dtype=dtype)
     down = below if direct_map else torch.zeros_like(below)
     spikes: dict[int, np.ndarray] = {}
     for row, step in enumerate(feed.spike_step):
         if step >= 0:
             spikes.setdefault(int(step), []).append(row)
     dh_buf = torch.empty(S, N, P, dtype=dtype)
-    da_buf = torch.empty(S, N, G, dtype=dtype)
     carry = torch.zeros(S, N, P, dtype=dtype)
     carry_c = torch.zeros(S, N, H, dtype=dtype) if cell == "lstm" else None
     keep = lb.keep.tolist()
@@ -180,7 +186,7 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor, keep_rows:
         if lo >= hi:
             continue
         dh = kept[t, lo:hi] if kept is not None else dh_buf[lo:hi]
-        da = da_buf[lo:hi]
+        da = gates[t, lo:hi] if after else da_buf[lo:hi]
         if feed.dense is not None:
             torch.add(feed.dense[t, lo:hi], carry[lo:hi], out=dh)
         else:
@@ -207,8 +213,9 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor, keep_rows:
             torch.mul(dh, coef["update"][t], out=da[..., H : 2 * H])
             torch.mul(dn, coef["reset"][t], out=da[..., :H])
             rec = torch.cat([da[..., : 2 * H], dn * coef["r"][t]], -1)
-        at = down[pos(t), lo:hi]
-        at.view(-1, at.shape[-1]).addmm_(da.view(-1, G), w_ih)
+        if not after:
+            at = down[pos(t), lo:hi]
+            at.view(-1, w_in).addmm_(da.reshape(-1, G), w_ih)
         if keep[t] or t == 0:  # step 0's carry is what leaves through the initial state
             torch.matmul(rec, w_hh, out=carry[lo:hi])
             if cell == "gru":
@@ -217,8 +224,11 @@ def backward_rows(lb: LayerBackward, feed: Feed, below: torch.Tensor, keep_rows:
             carry[lo:hi] = 0
             if carry_c is not None:
                 carry_c[lo:hi] = 0
-    if not direct_map:
+    if after:
+        below += to_processing(gates @ w_ih, lb)
+    elif not direct_map:
         below += to_processing(down, lb)
+    if not direct_map:
         kept = to_processing(kept, lb)
         norm = torch.linalg.vector_norm(kept, dim=(2, 3), dtype=torch.float64)
     return norm.T.numpy(), (to_processing(kept, lb) if direct_map and keep_rows else kept), carry, carry_c
@@ -346,12 +356,12 @@ def output_feeds(stack: Sequence[Sequence[LayerBackward]], top_grad: torch.Tenso
 def chunks(S: int, stacks: Sequence[Sequence[Sequence[LayerBackward]]], budget: int = CHUNK_BYTES):
     """Ranges (lo, hi) of S rows small enough that one chunk's arrays through ``stacks`` fit ``budget`` bytes.
 
-    Per row a layer holds at once what comes down from the layer above, its own states' gradient and what it
-    sends down: (T, N, D*P + P + I).
+    Per row a layer holds at once what comes down from the layer above, its gate gradients, its own states'
+    gradient and what it sends down: (T, N, D*P + G*H + P + I).
     """
     first = stacks[0][0][0]
     T, N = first.keep.shape[0], next(iter(first.coef.values())).shape[1]
-    width = max(lb.w_hh.shape[1] * (len(layer) + 1) + lb.w_ih.shape[1]
+    width = max(lb.w_hh.shape[1] * (len(layer) + 1) + lb.w_hh.shape[0] + lb.w_ih.shape[1]
                 for stack in stacks for layer in stack for lb in layer)
     step = max(1, budget // (T * N * width * first.w_hh.element_size()))
     return [(lo, min(S, lo + step)) for lo in range(0, S, step)]

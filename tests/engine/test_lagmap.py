@@ -100,6 +100,18 @@ def test_packed_sequences_of_unequal_lengths_are_itemised_within_each_length():
     assert_close(trace.grad_x_by_output, want_x)
 
 
+def test_few_rows_through_wide_layers_send_their_gradient_down_in_one_product_after_the_sweep():
+    # One sequence, few rows and W_ih of 4H × 2H = 8192 entries: the layer's gradient for the one below is one
+    # matrix product after the sweep (engine/lagmap.py), exact all the same.
+    torch.manual_seed(8)
+    module = nn.LSTM(3, 32, num_layers=2, bidirectional=True, dtype=DT)
+    x = torch.randn(6, 1, 3, dtype=DT)
+    trace = trace_module(module, x, every_step_loss, lag_rows=64)
+    want_h, want_x = reference_rows(module, x, every_step_loss, trace.output_steps)
+    assert_close(trace.grad_h_by_output, want_h)
+    assert_close(trace.grad_x_by_output, want_x)
+
+
 def test_batch_first_and_unbatched_inputs_give_the_same_rows_as_time_major():
     torch.manual_seed(2)
     module = nn.LSTM(3, 4, batch_first=True, dtype=DT)
