@@ -33,6 +33,7 @@ of S × T × N × H arrays is held at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,9 +79,13 @@ def layer_backward(cell: str, direction: int, weights, gates: dict[str, torch.Te
     """The factors of one layer-direction's backward step, from what the trace computed (processing order).
 
     ``weights`` is ``(w_ih, w_hh, b_ih, b_hh, w_hr)``; ``gates`` as :func:`engine.cells.gate_activations`
-    names them, each (T, N, H); ``h``, ``h_prev`` (T, N, P); ``c``, ``c_prev`` (T, N, H) for the LSTM.
+    names them, each (T, N, H); ``h``, ``h_prev`` (T, N, P); ``c``, ``c_prev`` (T, N, H) for the LSTM.  The rows
+    are swept in float64 whatever the module's dtype (see :func:`stack_rows`).
     """
-    w_ih, w_hh, _, b_hh, w_hr = (w.detach() if w is not None else None for w in weights)
+    w_ih, w_hh, _, b_hh, w_hr = (w.detach().double() if w is not None else None for w in weights)
+    gates = {k: v.double() for k, v in gates.items()}
+    h, h_prev = h.double(), h_prev.double()
+    c, c_prev = (None, None) if c is None else (c.double(), c_prev.double())
     if cell == "rnn":
         dphi = (h > 0).to(h.dtype) if nonlinearity == "relu" else 1 - h * h  # φ'(a_t) from h_t = φ(a_t)
         coef = {"dphi": dphi}
@@ -250,13 +255,35 @@ class RowsResult:
     vectors: list[torch.Tensor] | None = None  # per layer*D + d: the rows' ∂/∂h_t (T, S, N, P), if asked for
 
 
+@contextmanager
+def _denormals_flushed():
+    """Numbers under float64's smallest normal (2.2e-308) count as zero while this thread sweeps the rows.
+
+    A processor works on denormal numbers at a small fraction of its speed (a matrix product of them here:
+    200× slower), and a vanishing gradient reaches them within a few hundred steps.  Swept in float64, that is
+    far below anything a float32 module's gradient can hold (1.4e-45), so its rows lose nothing.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def stack_rows(stack: Sequence[Sequence[LayerBackward]], top: Sequence[Feed], vectors: bool = False) -> RowsResult:
     """Every layer and direction of a stack, top layer first, for one chunk of rows.
 
     ``stack[layer][d]``; ``top[layer*D + d]`` what each row sends into that layer-direction from outside the
     stack (its outputs, for the top layer; final states), in its processing order.  ``vectors`` keeps every
-    row's ∂/∂h_t, not only its norms.
+    row's ∂/∂h_t, not only its norms.  The rows are swept in float64 with denormal numbers flushed to zero
+    (:func:`_denormals_flushed`): exact to the module's own rounding for a float32 module; for a float64 one, a
+    value under 2.2e-308 counts as 0.
     """
+    with _denormals_flushed():
+        return _stack_rows(stack, top, vectors)
+
+
+def _stack_rows(stack, top, vectors: bool) -> RowsResult:
     L, D = len(stack), len(stack[0])
     S = len(top[0].spike_step)
     T = stack[0][0].keep.shape[0]
@@ -341,13 +368,13 @@ def output_feeds(stack: Sequence[Sequence[LayerBackward]], top_grad: torch.Tenso
     index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
     for d, lb in enumerate(stack[-1]):
         P = lb.w_hh.shape[1]
-        values = top_grad[index, :, d * P : (d + 1) * P]  # (S, N, P)
+        values = top_grad[index, :, d * P : (d + 1) * P].double()  # (S, N, P)
         if lb.direction == 0:
             feeds.append(Feed(None, np.asarray(rows), values))
         elif lb.rev is None:
             feeds.append(Feed(None, T - 1 - np.asarray(rows), values))
         else:  # packed, reverse: each sequence reads output s at its own step
-            dense = top_grad.new_zeros(T, len(rows), *values.shape[1:])
+            dense = values.new_zeros(T, len(rows), *values.shape[1:])
             dense[index, torch.arange(len(rows))] = values
             feeds.append(Feed(to_processing(dense, lb), none))
     return feeds

@@ -24,8 +24,9 @@ from engine.lagmap import rows_for
 C0, C_STEP, C_ELEM, C_MAC = 6e-3, 3e-6, 4.5e-8, 4.6e-10
 C_WINDOW = 1e-3
 # The lag map's sweep (engine/lagmap.py): a few small tensor operations per step and layer, and the matrix products
-# of every row with W_hh and W_ih: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted like the trace's.
-C_LAG_STEP, C_LAG_MAC = 5e-5, 6e-11
+# of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted like the
+# trace's.
+C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
 
 
 def trace_seconds(cfg: Config, lag: bool = False) -> float:
