@@ -47,7 +47,7 @@ def measure(name: str, cfg: Config, repeats: int, target: float | None = None) -
         lag.append(request_seconds(cfg, rows))
     p, q = statistics.median(plain), statistics.median(lag)
     outputs = len(trace_config(cfg, lag_rows=rows).output_steps)
-    verdict = "" if target is None else ("  (target ≤ %.1f×: %s)" % (target, "met" if q / p <= target else "NOT met"))
+    verdict = "" if target is None else f"  (target ≤ {target:.1f}×: {'met' if q / p <= target else 'NOT met'})"
     print(f"{name:34s} rows {outputs:3d}  plain {p * 1e3:9.1f} ms  with the map {q * 1e3:9.1f} ms  "
           f"ratio {q / p:5.2f}×{verdict}", flush=True)
 
