@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from engine import lagmap
 from engine.cells import GATES
 from engine.checkpoint import build_uploaded, fit_inputs
 from engine.clipping import clip_gradients, parameter_grad_norms
@@ -56,6 +57,14 @@ class Trace:
     # On an uploaded series: the start p of each of the batch's N windows (inputs z_p..z_{p+T-1}, last target
     # z_{p+T}), sample 0 first, exactly as the batch was cut.  None for the lab's own tasks.
     windows: tuple[int, ...] | None = None
+    # The lag map (engine/lagmap.py), when traced with lag_rows > 0, over the whole batch: the output steps s
+    # it itemises (S,), ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ (L, D, S, T), the same for x_t (S, T), and the lag curve
+    # (L, D, T): the median share of an output's gradient left k steps back.  theory['lag_bound'] is (γ·σ_max)^k
+    # for the top layer of a vanilla RNN, per direction, (D, T).  None otherwise.
+    output_steps: np.ndarray | None = None
+    grad_h_by_output: np.ndarray | None = None
+    grad_x_by_output: np.ndarray | None = None
+    lag_curve: np.ndarray | None = None
 
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
@@ -83,20 +92,22 @@ def _cached_weight_figures(model, cfg: Config) -> dict:
     return copy.deepcopy(_figures_cache[key])
 
 
-def trace_config(cfg: Config, dtype: torch.dtype = torch.float32) -> Trace:
+def trace_config(cfg: Config, dtype: torch.dtype = torch.float32, lag_rows: int = 0) -> Trace:
+    """The trace of ``cfg``'s model on its batch; ``lag_rows`` = S > 0 adds the lag map of at most S output steps."""
     model, batch = prepare(cfg, dtype)
-    return trace_model(model, batch, cfg, figures=_cached_weight_figures(model, cfg))
+    return trace_model(model, batch, cfg, figures=_cached_weight_figures(model, cfg), lag_rows=lag_rows)
 
 
-def trace_trained(model, cfg: Config) -> Trace:
+def trace_trained(model, cfg: Config, lag_rows: int = 0) -> Trace:
     """Trace a trained model on the batch :func:`trace_config` uses, so before and after compare directly."""
-    return trace_model(model, trace_batch(cfg), cfg)
+    return trace_model(model, trace_batch(cfg), cfg, lag_rows=lag_rows)
 
 
-def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -> Trace:
+def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None, lag_rows: int = 0) -> Trace:
     """Trace ``model`` (an engine.network.RecurrentModel) on ``batch``: used for fresh and trained models alike.
 
-    ``figures``: precomputed ``weight_figures`` of this model's weights, if known.
+    ``figures``: precomputed ``weight_figures`` of this model's weights, if known.  ``lag_rows``: see
+    :func:`trace_config`.
     """
     preds: list[torch.Tensor] = []
 
@@ -106,8 +117,8 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
 
     model.zero_grad(set_to_none=True)
     if cfg.arch == "encoder-decoder":
-        return _trace_encoder_decoder(model, batch, cfg, figures)
-    mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt)
+        return _trace_encoder_decoder(model, batch, cfg, figures, lag_rows)
+    mt = trace_module(model.rnn, batch.x, loss, tbptt=cfg.tbptt, lag_rows=lag_rows)
     return _assemble(
         model,
         cfg,
@@ -118,10 +129,11 @@ def trace_model(model, batch: Batch, cfg: Config, figures: dict | None = None) -
         input_steps=input_steps(cfg.arch, cfg.seq_len),
         scored_steps=scored_steps(cfg.arch, cfg.seq_len),
         loss=mt.loss,
+        lag=mt,
     )
 
 
-def trace_uploaded(cfg: Config, ckpt) -> Trace:
+def trace_uploaded(cfg: Config, ckpt, lag_rows: int = 0) -> Trace:
     """Trace an uploaded model (an engine.checkpoint.Checkpoint) under ``cfg`` from ``checkpoint.configure``.
 
     The task's batch when the file's input size is the task's, else N(0, 1) inputs of the file's width
@@ -129,7 +141,7 @@ def trace_uploaded(cfg: Config, ckpt) -> Trace:
     never taken from the per-config cache.
     """
     model = build_uploaded(cfg, ckpt, get_task(cfg.task).output_size)
-    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg)
+    return trace_model(model, uploaded_batch(cfg, ckpt.input_size), cfg, lag_rows=lag_rows)
 
 
 def uploaded_batch(cfg: Config, input_size: int) -> Batch:
@@ -148,10 +160,10 @@ def series_trace_batch(cfg: Config, series) -> Batch:
     return windows_batch(series, cfg.arch, cfg.seq_len, series_trace_starts(cfg, series))
 
 
-def trace_on_series(model, cfg: Config, series) -> Trace:
+def trace_on_series(model, cfg: Config, series, lag_rows: int = 0) -> Trace:
     """Trace ``model`` on the series batch of ``cfg``; the Trace says which windows that batch cut."""
     starts = series_trace_starts(cfg, series)
-    trace = trace_model(model, windows_batch(series, cfg.arch, cfg.seq_len, starts), cfg)
+    trace = trace_model(model, windows_batch(series, cfg.arch, cfg.seq_len, starts), cfg, lag_rows=lag_rows)
     return replace(trace, windows=tuple(int(p) for p in starts))
 
 
@@ -160,15 +172,16 @@ def trace_series(cfg: Config, series) -> Trace:
     return trace_on_series(build_model(cfg, 1, 1), cfg, series)
 
 
-def trace_own(cfg: Config, ckpt=None, series=None) -> Trace:
+def trace_own(cfg: Config, ckpt=None, series=None, lag_rows: int = 0) -> Trace:
     """Trace a user's own model (a Checkpoint), own data (a Series), or both; see trace_uploaded/trace_series.
 
     With a series the model has one input and one output; a checkpoint must then take one input.
+    ``lag_rows``: as :func:`trace_config`.
     """
     if series is None:
-        return trace_uploaded(cfg, ckpt) if ckpt is not None else trace_config(cfg)
+        return trace_uploaded(cfg, ckpt, lag_rows) if ckpt is not None else trace_config(cfg, lag_rows=lag_rows)
     model = build_model(cfg, 1, 1) if ckpt is None else build_uploaded(cfg, ckpt, 1)
-    return trace_on_series(model, cfg, series)
+    return trace_on_series(model, cfg, series, lag_rows)
 
 
 def trace_own_trained(model, cfg: Config, ckpt=None, series=None) -> Trace:
@@ -192,13 +205,13 @@ def own_batch(cfg: Config, ckpt=None, series=None) -> Batch:
     return uploaded_batch(cfg, ckpt.input_size) if ckpt is not None else trace_batch(cfg)
 
 
-def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | None) -> Trace:
+def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | None, lag_rows: int) -> Trace:
     """The encoder-decoder's Trace: both halves joined on one 2T-step axis (see engine/seq2seq.py).
 
     The weight figures are the encoder's; the geometric bound (one W_hh along the whole axis) does not apply.
     Outputs at the encoder's steps, where the model writes nothing, are 0.
     """
-    ht = trace_encoder_decoder(model, batch)
+    ht = trace_encoder_decoder(model, batch, lag_rows)
     T = cfg.seq_len  # the handoff: the decoder's first step on the span's 2·T steps
     logits = ht.logits[:, 0].numpy()  # (T, O)
     return _assemble(
@@ -213,6 +226,7 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
         loss=ht.loss,
         handoff=T,
         handoff_grad_norm=ht.handoff_grad_norm,
+        lag=ht,
     )
 
 
@@ -229,6 +243,7 @@ def _assemble(
     loss: float,
     handoff: int | None = None,
     handoff_grad_norm: float | None = None,
+    lag=None,
 ) -> Trace:
     """The Trace of ``model`` right after its backward pass: the one place a Trace is put together.
 
@@ -236,6 +251,8 @@ def _assemble(
     which the Trace keeps batch sample 0, or norms (L, D, T).  Reads every parameter's gradient norm, then
     clips the gradients, then completes the weight figures (``figures``, or computed from ``model.rnn``) with
     the geometric bound (vanilla RNN, one module: not across an encoder-decoder's handoff) and ``gate_product``.
+    ``lag`` holds the lag map's arrays (``output_steps``, ``grad_h_by_output``, ``grad_x_by_output``), all None
+    when none was asked for.
     """
     modules = (("", model.rnn), ("decoder.", getattr(model, "decoder", None)), ("head.", model.head))
     grad_norms = {k: v for prefix, m in modules if m is not None for k, v in parameter_grad_norms(m, prefix).items()}
@@ -245,6 +262,14 @@ def _assemble(
     if cfg.cell == "rnn" and handoff is None:  # the bound follows one W_hh along the whole axis
         theory["bound"] = geometric_bound(traced("grad_out_norm"), theory["contraction"], cfg.tbptt)
     theory["gate_product"] = gate_product
+    lag_curve = None
+    theory["lag_bound"] = None
+    if lag is not None and lag.output_steps is not None:
+        lag_curve = lagmap.lag_curve(lag.grad_h_by_output, lag.output_steps)
+        if cfg.cell == "rnn" and handoff is None:  # the top layer's rows: one injection each, then W_hh alone
+            T = lag.grad_h_by_output.shape[-1]
+            with np.errstate(over="ignore"):
+                theory["lag_bound"] = np.power(np.asarray(theory["contraction"][-1])[:, None], np.arange(T))
 
     def sample0(name: str) -> np.ndarray | None:
         a = traced(name)
@@ -273,4 +298,8 @@ def _assemble(
         theory=theory,
         handoff=handoff,
         handoff_grad_norm=handoff_grad_norm,
+        output_steps=None if lag is None else lag.output_steps,
+        grad_h_by_output=None if lag is None else lag.grad_h_by_output,
+        grad_x_by_output=None if lag is None else lag.grad_x_by_output,
+        lag_curve=lag_curve,
     )

@@ -7,13 +7,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from engine.tracing import ModuleTrace, TraceRun, finish_trace, start_trace
+from engine.tracing import ModuleTrace, TraceRun, finish_trace, start_trace, with_lag_map
 
 _STOCK_FORWARD = {nn.RNN.forward, nn.LSTM.forward, nn.GRU.forward}
 
 
 def trace_submodules(
-    model: nn.Module, compute_loss: Callable[[], torch.Tensor]
+    model: nn.Module, compute_loss: Callable[[], torch.Tensor], lag_rows: int = 0
 ) -> dict[str, ModuleTrace | list[ModuleTrace]]:
     """Run ``compute_loss()`` forward and backward once while every ``nn.RNN``/``LSTM``/``GRU`` in ``model`` is traced.
 
@@ -27,10 +27,31 @@ def trace_submodules(
     parameter's ``.grad`` is what a plain ``compute_loss().backward()`` would leave.
 
     A module registered under several names is keyed by the first ``model.named_modules()`` gives.
+    ``lag_rows`` = S > 0 adds each call's lag map over its own outputs, as :func:`engine.tracing.trace_module`.
 
     Raises ``ValueError`` naming the module by its qualified name for what cannot be traced: dropout
     between layers while training, a module subclass with its own ``forward``, a call with gradients
     disabled.
+    """
+    if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
+        raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
+    runs, loss = run_submodules(model, compute_loss)
+    traces: dict[str, ModuleTrace | list[ModuleTrace]] = {}
+    for name, calls in runs.items():
+        if calls:
+            done = [finish_trace(run, loss, keep_backward=lag_rows > 0) for run in calls]
+            if lag_rows:
+                done = [with_lag_map(trace, run, lag_rows) for trace, run in zip(done, calls)]
+            traces[name] = done[0] if len(done) == 1 else done
+    return traces
+
+
+def run_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor]) -> tuple[dict[str, list[TraceRun]],
+                                                                                         float]:
+    """Run ``compute_loss()`` forward and backward with every recurrent module traced, not yet finished.
+
+    Returns ``({qualified name: [run per call]}, loss)``; :func:`engine.tracing.finish_trace` reads each run.
+    Raises as :func:`trace_submodules` does.
     """
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.RNNBase)]
     if not targets:
@@ -64,10 +85,4 @@ def trace_submodules(
         got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
         raise ValueError(f"compute_loss must return a scalar tensor that depends on the model's parameters; got {got}")
     value.backward()
-    loss = float(value.detach())
-    traces: dict[str, ModuleTrace | list[ModuleTrace]] = {}
-    for name, calls in runs.items():
-        if calls:
-            done = [finish_trace(run, loss) for run in calls]
-            traces[name] = done[0] if len(done) == 1 else done
-    return traces
+    return runs, float(value.detach())

@@ -19,14 +19,15 @@ over its steps, direction 1's rows (bidirectional encoder) are 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from engine.modules import trace_submodules
+from engine import lagmap
+from engine.modules import run_submodules
 from engine.tasks import task_loss
-from engine.tracing import ModuleTrace
+from engine.tracing import ModuleTrace, TraceRun, finish_trace
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class HandoffTrace:
     logits: torch.Tensor  # (T, N, O) the head's output at every decoder step, detached
     loss: float
     handoff: int  # T: the joined time axis's first decoder step
+    # The lag map on the joined axis (lag_rows > 0): rows are decoder steps (joined indices T + s), columns
+    # every encoder and decoder step; what each target word sends back, across the handoff.  None otherwise.
+    output_steps: np.ndarray | None = None  # (S,)
+    grad_h_by_output: np.ndarray | None = None  # (L, D, S, 2T)
+    grad_x_by_output: np.ndarray | None = None  # (S, 2T)
 
     @property
     def handoff_grad_norm(self) -> float:
@@ -76,10 +82,11 @@ def encoder_decoder_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     return task_loss(logits, batch), logits
 
 
-def trace_encoder_decoder(model, batch) -> HandoffTrace:
+def trace_encoder_decoder(model, batch, lag_rows: int = 0) -> HandoffTrace:
     """Forward and backward once through ``model`` (an EncoderDecoderModel) on ``batch``, both halves traced.
 
     Afterwards every parameter's ``.grad`` is what a plain ``encoder_decoder_loss(...)[0].backward()`` leaves.
+    ``lag_rows`` = S > 0 adds the lag map of at most S decoder steps on the joined axis.
     """
     logits: list[torch.Tensor] = []
 
@@ -88,6 +95,36 @@ def trace_encoder_decoder(model, batch) -> HandoffTrace:
         logits.append(out)
         return value
 
-    traces = trace_submodules(model, compute_loss)
-    enc, dec = traces["rnn"], traces["decoder"]
-    return HandoffTrace(enc, dec, logits[-1].detach(), dec.loss, batch.x.shape[0])
+    runs, loss = run_submodules(model, compute_loss)
+    (enc_run,), (dec_run,) = runs["rnn"], runs["decoder"]
+    enc, dec = (finish_trace(run, loss, keep_backward=lag_rows > 0) for run in (enc_run, dec_run))
+    T = batch.x.shape[0]
+    ht = HandoffTrace(enc, dec, logits[-1].detach(), loss, T)
+    if not lag_rows:
+        return ht
+    rows = lagmap.choose_rows(lagmap.output_steps(dec_run.top_grad), lag_rows)
+    grad_h, grad_x = _handoff_lag_map(enc_run, dec_run, rows)
+    return replace(ht, output_steps=rows + T, grad_h_by_output=grad_h, grad_x_by_output=grad_x)
+
+
+def _handoff_lag_map(enc_run: TraceRun, dec_run: TraceRun, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, D, S, 2T) and (S, 2T): the decoder's rows through the decoder, then across the handoff.
+
+    ∂s_0^l/∂h_final^{l,d} is the identity for each direction d (s_0^l is their sum), so what a row sends into
+    the decoder's initial state enters each encoder direction's final state as it is.
+    """
+    enc, dec = enc_run.stack, dec_run.stack
+    L, D = len(enc), len(enc[0])
+    T = dec[0][0].keep.shape[0]
+    S = len(rows)
+    grad_h, grad_x = np.zeros((L, D, S, 2 * T)), np.zeros((S, 2 * T))
+    for lo, hi in lagmap.chunks(S, (enc, dec)):
+        back = lagmap.stack_rows(dec, lagmap.output_feeds(dec, dec_run.top_grad, rows[lo:hi]))
+        last = np.full(hi - lo, T - 1)  # both directions' last processed step: the handoff
+        feeds = [lagmap.Feed(None, last, back.grad_h0[layer], back.grad_c0[layer])
+                 for layer in range(L) for _ in range(D)]
+        front = lagmap.stack_rows(enc, feeds)
+        grad_h[:, :, lo:hi, :T] = front.grad_h
+        grad_h[:, 0, lo:hi, T:] = back.grad_h[:, 0]
+        grad_x[lo:hi] = np.concatenate([lagmap.norms(front.grad_x), lagmap.norms(back.grad_x)], axis=1)
+    return grad_h, grad_x

@@ -40,13 +40,14 @@ are zero across a cut.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from engine import lagmap
 from engine.cells import GATES, gate_activations
 from engine.sequences import PackedLayout, PaddedLayout, initial_states, read_inputs
 
@@ -78,6 +79,11 @@ class ModuleTrace:
     grad_h0: np.ndarray  # (L, D, N, H) ∂L/∂h_0 of the initial state (given or zero); unbatched (L, D, H)
     grad_c0: np.ndarray | None  # (L, D, N, H) ∂L/∂c_0 (LSTM)
     lengths: np.ndarray  # (N,) each sequence's length, T for every sequence of a padded tensor
+    # The lag map (engine/lagmap.py), when asked for with lag_rows > 0: the output steps s it itemises, ascending,
+    # ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ (L, D, S, T) and ‖(∂out_s/∂x_t)ᵀ ∂L/∂out_s‖ (S, T).  None otherwise.
+    output_steps: np.ndarray | None = None
+    grad_h_by_output: np.ndarray | None = None
+    grad_x_by_output: np.ndarray | None = None
 
 
 def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
@@ -157,6 +163,10 @@ class TraceRun:
     output: torch.Tensor | PackedSequence
     unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
     tbptt: int = 0  # window length of truncated BPTT; 0 is full BPTT
+    # Filled by finish_trace(..., keep_backward=True) for the lag map: stack[layer][d] and ∂L/∂out as a
+    # (T, N, D*P) grid in input order.
+    stack: list[list[lagmap.LayerBackward]] | None = None
+    top_grad: torch.Tensor | None = None
 
 
 def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0):
@@ -232,8 +242,11 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
     return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
 
 
-def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
-    """Read the trace of ``run`` once the loss built on its outputs has been backpropagated."""
+def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> ModuleTrace:
+    """Read the trace of ``run`` once the loss built on its outputs has been backpropagated.
+
+    ``keep_backward`` keeps on ``run`` what the lag map needs (``run.stack``, ``run.top_grad``).
+    """
     module, cell, layout = run.module, run.cell, run.layout
     T, N, H, L, D = layout.T, layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
     P = getattr(module, "proj_size", 0) or H
@@ -250,12 +263,15 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
     if run.tbptt:
         cut[run.tbptt :: run.tbptt] = True
     keep = torch.from_numpy(~cut)[:, None, None]
+    rev = torch.from_numpy(layout._rev_t) if layout.packed else None
+    stack: list[list[lagmap.LayerBackward]] = []
     with torch.no_grad():
         layer_in = run.x
         for layer in range(L):
             out, extra = run.outs[layer], run.extras[layer]
             g_out = out.grad if out.grad is not None else torch.zeros_like(out)
             g_extra = extra.grad if extra.grad is not None else torch.zeros_like(extra)
+            stack.append([])
             for d in range(D):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
@@ -308,7 +324,20 @@ def finish_trace(run: TraceRun, loss: float) -> ModuleTrace:
                     grad_c0[layer, d] = f[0] * grad_c[0]
                     per_unit["cell_state"][layer, d] = unflip(c)
                     per_unit["grad_c"][layer, d] = unflip(grad_c)
+                if keep_backward:
+                    cs = (None, None)
+                    if cell == "lstm":
+                        c_t = torch.from_numpy(c)
+                        c_first = torch.from_numpy(c0)[None] if c0 is not None else c_t.new_zeros(1, N, H)
+                        cs = (c_t, torch.cat([c_first, c_t[:-1]]))
+                    stack[layer].append(lagmap.layer_backward(
+                        cell, d, (w_ih, w_hh, b_ih, b_hh, w_hr), gates, h, h_prev, *cs,
+                        getattr(module, "nonlinearity", "tanh"), keep[:, 0, 0], rev))
             layer_in = out
+    if keep_backward:
+        top = run.outs[-1]
+        run.stack = stack
+        run.top_grad = layout.grid(top.grad if top.grad is not None else torch.zeros_like(top))
 
     grad_h_norm = np.sqrt(np.square(per_unit["grad_h"], dtype=np.float64).sum(axis=(3, 4)))
     grad_c_norm = np.sqrt(np.square(per_unit["grad_c"], dtype=np.float64).sum(axis=(3, 4))) if cell == "lstm" else None
@@ -367,6 +396,7 @@ def trace_module(
     loss: Callable[[torch.Tensor | PackedSequence], torch.Tensor],
     hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
     tbptt: int = 0,
+    lag_rows: int = 0,
 ) -> ModuleTrace:
     """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
 
@@ -384,8 +414,25 @@ def trace_module(
     steps is detached (each direction's windows start at its own first step; every layer is cut at the same
     steps), and ``grad_h``, ``grad_c`` and the parameters' ``.grad`` are the truncated gradient a loop that
     detaches every k steps leaves.  0 is full backpropagation through time.
+
+    ``lag_rows`` = S > 0 adds the lag map (engine/lagmap.py): for at most S of the output steps s that receive
+    a gradient (all of them when there are at most S, else S evenly spaced, the first and last among them),
+    ``grad_h_by_output`` (L, D, S, T) = ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ and ``grad_x_by_output`` (S, T), the same for
+    the inputs; ``output_steps`` names the rows.  A gradient the loss sends into the final state ``h_n`` other
+    than through the outputs is in ``grad_h`` but in no row.
     """
+    if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
+        raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
     run, output, _ = start_trace(module, inputs, hx, tbptt=tbptt)
     value = loss(output)
     value.backward()
-    return finish_trace(run, float(value.detach()))
+    trace = finish_trace(run, float(value.detach()), keep_backward=lag_rows > 0)
+    return with_lag_map(trace, run, lag_rows) if lag_rows else trace
+
+
+def with_lag_map(trace: ModuleTrace, run: TraceRun, most: int) -> ModuleTrace:
+    """``trace`` with the lag map of at most ``most`` of its output steps (``run`` kept its backward)."""
+    rows = lagmap.choose_rows(lagmap.output_steps(run.top_grad), most)
+    item = lagmap.itemise(run.stack, len(rows),
+                          lambda lo, hi: lagmap.output_feeds(run.stack, run.top_grad, rows[lo:hi]))
+    return replace(trace, output_steps=rows, grad_h_by_output=item.grad_h, grad_x_by_output=item.grad_x)

@@ -32,8 +32,10 @@ from collections.abc import Sequence
 
 from engine import Config
 from engine.cells import GATES
+from engine.lagmap import MAX_ROWS
 from engine.tasks import get_task
 from engine.training import profile_every
+from server.keys import base_kind, with_lag
 from server.recording import Recording, Unit
 from server.wire import loads_strict
 
@@ -55,6 +57,7 @@ FIELDS = {
     "train_step": {"step", "loss", "grad_norm", "grad_norm_clipped", "clip_coef", "clipped", "metric", "elapsed_s",
                    "steps_per_s", "eta_s"},
     "train_done": {"steps_done", "stopped", "diverged_at", "message", "final_loss"},
+    "lag": {"output_steps", "rows", "lag_curve"},
 }  # fmt: skip
 FIELDS["trace"] = FIELDS["start"] | {"output", "forward", "backward", "done"}  # a POST /api/trace document
 
@@ -135,6 +138,7 @@ def read_entry(blob: bytes, kind: str, config: Config) -> Recording:
 def check_units(kind: str, config: Config, units: Sequence[Unit]) -> None:
     """Raise :class:`EntryError` unless ``units`` are a complete ``kind`` result for ``config``, as sent."""
     expected = json.loads(json.dumps(config.to_dict()))  # as JSON reads it back
+    lag, kind = with_lag(kind), base_kind(kind)
     if kind == "document":
         if len(units) != 1 or units[0].text is not None or units[0].data is None:
             raise EntryError("a trace document is one unit of JSON bytes")
@@ -142,14 +146,18 @@ def check_units(kind: str, config: Config, units: Sequence[Unit]) -> None:
             text = units[0].data.decode("utf-8")
         except UnicodeDecodeError:
             raise EntryError("the document is not UTF-8") from None
-        _for_config(_frame(text, "trace"), expected)
+        document = _frame(text, "trace")
+        _for_config(document, expected)
+        lag_keys = {"output_steps", "grad_h_by_output", "grad_x_by_output", "lag_curve"}
+        if lag and not (isinstance(document["backward"], dict) and lag_keys <= document["backward"].keys()):
+            raise EntryError("a document asked with the lag map lacks it")
         return
     frames = _Frames(units)
     if kind == "train":
         _check_training(frames, config, expected)
     elif kind != "run":
         raise EntryError(f"no recording kind {kind!r}")
-    _check_run(frames, config, expected)
+    _check_run(frames, config, expected, lag)
     if frames.i != len(units):
         raise EntryError(f"{len(units) - frames.i} units follow the final frame")
 
@@ -214,7 +222,7 @@ def _per_step(frame: dict, keys, n: int) -> None:
             raise EntryError(f"{frame['type']}.{key} does not hold one entry for each of its {n} steps")
 
 
-def _check_run(frames: _Frames, config: Config, expected: dict) -> None:
+def _check_run(frames: _Frames, config: Config, expected: dict, lag: bool = False) -> None:
     start, _ = frames.next("start")
     _for_config(start, expected)
     shapes, layout = start["shapes"], start["layout"]
@@ -244,6 +252,15 @@ def _check_run(frames: _Frames, config: Config, expected: dict) -> None:
         if length != n * step_bytes:
             raise EntryError(f"a backward frame of {n} steps carries {length} bytes")
         t -= n
+    if lag:
+        frame, length = frames.next("lag", data=True)
+        S = _integer("lag.rows", frame["rows"], 0, MAX_ROWS)
+        steps = frame["output_steps"]
+        if not (isinstance(steps, list) and len(steps) == S and all(type(s) is int and 0 <= s < T for s in steps)):
+            raise EntryError(f"lag.output_steps must be {S} steps from 0 to {T - 1}")
+        L, D = config.num_layers, config.num_directions
+        if length != 4 * (L * D + 1) * S * T:
+            raise EntryError(f"a lag frame of {S} rows carries {length} bytes")
     frames.next("done")
 
 
@@ -282,7 +299,10 @@ def max_entry_bytes(kind: str, config: Config) -> int:
     T = _steps(config)
     numbers = T * get_task(config.task).output_size + 5 * L * D * T + 2 * T + 2 * G * H + 16 * L * D * G + 256
     size = HEADER.size + 4 * (K + 1) * L * D * T * H + _NUMBER * numbers + _FRAME * (2 * T + 2)
-    if kind == "document":
+    if with_lag(kind):  # the map's float32 rows (L, D, S, T) and (S, T); the lag curve; as text in a document
+        cells = (L * D + 1) * MAX_ROWS * T
+        size += _FRAME + _NUMBER * (L * D * T + MAX_ROWS) + (_NUMBER if kind.startswith("document") else 4) * cells
+    if kind.startswith("document"):
         size += _NUMBER * (K + 1) * L * D * T * H
     elif kind == "train":
         profiles = config.steps // profile_every(config.steps) + 2

@@ -19,18 +19,26 @@ from __future__ import annotations
 
 from engine import Config
 from engine.cells import GATES
+from engine.lagmap import rows_for
 
 C0, C_STEP, C_ELEM, C_MAC = 6e-3, 3e-6, 4.5e-8, 4.6e-10
 C_WINDOW = 1e-3
+# The lag map's sweep (engine/lagmap.py): a few small tensor operations per step and layer, and the matrix products
+# of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted like the
+# trace's.
+C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
 
 
-def trace_seconds(cfg: Config) -> float:
-    """Estimated seconds to trace ``cfg`` once (forward, backward, figures and encoding)."""
+def trace_seconds(cfg: Config, lag: bool = False) -> float:
+    """Estimated seconds to trace ``cfg`` once (forward, backward, figures, encoding); ``lag``: with its lag map."""
     blocks = max(1, len(GATES[cfg.cell]))
     steps = cfg.span * cfg.num_layers * cfg.num_directions
     elems = steps * cfg.batch_size * blocks * cfg.hidden_size
     windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
     extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions
+    if lag:
+        extra += C_LAG_STEP * steps + C_LAG_MAC * elems * rows_for(cfg.trace_cells) * cfg.hidden_size * (
+            1 + cfg.num_directions)
     return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
 
 

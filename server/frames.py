@@ -8,7 +8,10 @@ Frame order for one run (see docs/protocol.md), each text frame a message of sev
    arrays of ``layout.forward`` for steps t..t+n-1: (n, K, L, D, H);
 3. backward messages for t = T-1..0, likewise: text ``backward`` with n tables per series, then
    one binary frame with grad_h for the n steps t, t-1, ..., t-n+1 in that order: (n, L, D, H);
-4. text ``done``.
+4. with the lag map only (a run asked with ``lag``): text ``lag`` with its rows' output steps and the lag
+   curve, then one binary frame, float32 little-endian, grad_h_by_output (L, D, S, T) then
+   grad_x_by_output (S, T);
+5. text ``done``.
 
 Browsers and servers pay per websocket message, and a class of sockets multiplies that cost,
 so a message carries as many steps as fit in ``CHUNK_BYTES`` of binary data: a small model's
@@ -147,10 +150,23 @@ def chunk_steps(trace: Trace) -> int:
     return max(1, CHUNK_BYTES // step_bytes)
 
 
+def lag_fields(trace: Trace) -> dict[str, Any]:
+    """The ``lag`` frame's text fields: which output steps the map's rows are, and the lag curve (L, D, T)."""
+    return {"output_steps": trace.output_steps.tolist(), "rows": len(trace.output_steps),
+            "lag_curve": to_jsonable(trace.lag_curve)}
+
+
+def lag_unit(trace: Trace) -> Unit:
+    """The ``lag`` frame and its binary data: grad_h_by_output (L, D, S, T) then grad_x_by_output (S, T), float32."""
+    data = np.concatenate([trace.grad_h_by_output.ravel(), trace.grad_x_by_output.ravel()]).astype("<f4")
+    return Unit(encode({"type": "lag", **lag_fields(trace)}), data.tobytes())
+
+
 def trace_units(trace: Trace, started: float) -> list[Unit]:
     """Encode ``trace`` as a run's frames, without run numbers (see :mod:`server.recording`).
 
-    ``started`` is the time.perf_counter() the work began, for ``done.elapsed_ms``.
+    ``started`` is the time.perf_counter() the work began, for ``done.elapsed_ms``.  A trace with a lag map
+    (``trace.output_steps`` not None) sends its ``lag`` frame before ``done``.
     """
     series = {
         "grad_h_norm": trace.grad_h_norm,
@@ -158,8 +174,11 @@ def trace_units(trace: Trace, started: float) -> list[Unit]:
         "grad_out_norm": trace.grad_out_norm,
         **per_step_theory(trace),
     }
-    return run_units(start_fields(trace), forward_arrays(trace), trace.outputs, series, trace.grad_h,
-                     done_fields(trace), started)  # fmt: skip
+    units = run_units(start_fields(trace), forward_arrays(trace), trace.outputs, series, trace.grad_h,
+                      done_fields(trace), started)  # fmt: skip
+    if trace.output_steps is not None:
+        units.insert(-1, lag_unit(trace))
+    return units
 
 
 def run_units(start: dict[str, Any], arrays: list[np.ndarray], outputs, series: dict[str, np.ndarray | None],
@@ -214,7 +233,9 @@ def trace_document(trace: Trace, started: float) -> dict[str, Any]:
     """The whole trace as one JSON-able document (``POST /api/trace``); same numbers as the frames.
 
     ``forward`` maps each name of ``layout.forward`` to its (L, D, T, H) array, ``backward``
-    holds ``grad_h`` (L, D, T, H) and the per-step (L, D, T) series, ``output`` is (T, O).
+    holds ``grad_h`` (L, D, T, H) and the per-step (L, D, T) series, ``output`` is (T, O).  With the lag map,
+    ``backward`` also holds ``output_steps`` (S), ``grad_h_by_output`` [L][D][S][T], ``grad_x_by_output`` [S][T]
+    and ``lag_curve`` [L][D][T].
     Arrays are nested lists indexed [l][d][t][h], t by input position.
     """
     doc: dict[str, Any] = {"type": "trace", **start_fields(trace)}
@@ -228,6 +249,9 @@ def trace_document(trace: Trace, started: float) -> dict[str, Any]:
         "grad_out_norm": trace.grad_out_norm,
         **per_step_theory(trace),
     }
+    if trace.output_steps is not None:  # the lag map, asked for with ?lag=1
+        doc["backward"].update(output_steps=trace.output_steps, grad_h_by_output=trace.grad_h_by_output,
+                               grad_x_by_output=trace.grad_x_by_output, lag_curve=trace.lag_curve)
     doc["done"] = done_fields(trace)
     doc["done"]["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return doc

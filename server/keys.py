@@ -22,6 +22,7 @@ import numpy
 import torch
 
 from engine import Config
+from engine.lagmap import rows_for
 
 # Bumped when the recorded frames change shape (the wire protocol) or the entry format (server/cache_entry.py).
 RECORDING_FORMAT = 3
@@ -42,6 +43,24 @@ def source_hash(root: Path = ROOT) -> str:
 
 SOURCE = source_hash()
 CODE = {"format": RECORDING_FORMAT, "source": SOURCE, "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+# A run or document asked with the lag map is its own result (more numbers, more work): kind "run+lag".
+LAG = "+lag"
+
+
+def with_lag(kind: str) -> bool:
+    return kind.endswith(LAG)
+
+
+def base_kind(kind: str) -> str:
+    """'run', 'train' or 'document', without the lag map's suffix."""
+    return kind.removesuffix(LAG)
+
+
+def lag_rows_for(config: Config) -> int:
+    """How many output steps the lag map of ``config`` itemises (engine.lagmap.rows_for its state values)."""
+    return rows_for(config.trace_cells)
 
 
 def request_key(kind: str, config: Config) -> str:

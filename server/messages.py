@@ -15,8 +15,9 @@ from server.wire import loads_strict, nesting_too_deep
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity", "token"},
-                "clear_model": set(), "series": {"bytes", "column", "token"}, "clear_series": set()}
+ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config"}, "stop": set(),
+                "model": {"bytes", "nonlinearity", "token"}, "clear_model": set(),
+                "series": {"bytes", "column", "token"}, "clear_series": set()}
 # A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
 MAX_TOKEN_CHARS = 64
 
@@ -43,6 +44,7 @@ class Message:
     nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
     column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
     token: str | None = None  # model/series: resume the upload kept under this token instead of a file
+    lag: bool = False  # run: add the lag map (engine/lagmap.py) to the trace
 
 
 def _size(text: str) -> int:
@@ -107,7 +109,10 @@ def validate_message(data: Any) -> Message:
         config = Config.from_dict(raw)
     except ConfigError as e:
         raise ProtocolError(e.message, e.field, request) from None
-    return Message(kind, config)
+    lag = data.get("lag", False)
+    if not isinstance(lag, bool):
+        raise ProtocolError(f"lag must be true or false (whether to add the lag map); got {quote(lag)}", "lag", request)
+    return Message(kind, config, lag=lag)
 
 
 def _upload_message(kind: str, data: dict) -> Message:

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from engine import Config
 from server import cost
 from server.hub import Hub
+from server.keys import LAG
 from server.messages import ProtocolError, parse_message
 from server.recording import Unit
 from server.scheduler import Busy
@@ -124,7 +125,8 @@ class Session:
             flight = InFlight(run, anyio.CancelScope())
             self.current = flight
             assert self.tg is not None
-            self.tg.start_soon(self.request, flight, msg.type, config, own)
+            kind = msg.type + LAG if msg.lag else msg.type
+            self.tg.start_soon(self.request, flight, kind, config, own)
 
     async def send_frame(self, frame: dict) -> None:
         """Queue a frame that belongs to no run (an upload's answer): never dropped."""

@@ -32,7 +32,7 @@ from engine.training import Trainer
 from server import cost, training
 from server.cache import CacheStats, MemoryCache, RedisCache
 from server.frames import trace_document, trace_units
-from server.keys import request_key
+from server.keys import base_kind, lag_rows_for, request_key, with_lag
 from server.recording import Recording, Unit
 from server.wire import dumps
 
@@ -148,14 +148,21 @@ class Sharing:
                 await changed.wait()
 
     def _first_cost(self, kind: str, config: Config) -> float:
-        return cost.trace_seconds(config)
+        return cost.trace_seconds(config, lag=with_lag(kind))
 
     def _start(self, key: str, kind: str, config: Config, owner: object | None) -> Flight:
         flight = Flight(key, kind, owner)
         self.flights[key] = flight
         produce = {"run": self._produce_run, "document": self._produce_document, "train": self._produce_training}
-        flight.task = asyncio.get_running_loop().create_task(self._produce(flight, produce[kind], config, owner))
+        task = self._produce(flight, produce[base_kind(kind)], config, owner)
+        flight.task = asyncio.get_running_loop().create_task(task)
         return flight
+
+    def _trace(self, flight: Flight, config: Config):
+        """The tracer's Trace of ``config``, with the lag map when the request asked for it."""
+        if with_lag(flight.kind):
+            return self.tracer(config, lag_rows=lag_rows_for(config))
+        return self.tracer(config)
 
     def _cancel(self, flight: Flight) -> None:
         if self.flights.get(flight.key) is flight:
@@ -213,16 +220,18 @@ class Sharing:
     async def _produce_run(self, flight: Flight, config: Config, owner: object | None) -> None:
         def encode() -> list[Unit]:
             started = time.perf_counter()
-            return trace_units(self.tracer(config), started)
+            return trace_units(self._trace(flight, config), started)
 
-        flight.extend(await self._compute(flight, encode, cost_s=cost.trace_seconds(config), owner=owner))
+        cost_s = cost.trace_seconds(config, lag=with_lag(flight.kind))
+        flight.extend(await self._compute(flight, encode, cost_s=cost_s, owner=owner))
 
     async def _produce_document(self, flight: Flight, config: Config, owner: object | None) -> None:
         def document() -> Unit:
             started = time.perf_counter()
-            return Unit(None, dumps(trace_document(self.tracer(config), started)).encode("utf-8"))
+            return Unit(None, dumps(trace_document(self._trace(flight, config), started)).encode("utf-8"))
 
-        flight.append(await self._compute(flight, document, cost_s=cost.trace_seconds(config), owner=owner))
+        cost_s = cost.trace_seconds(config, lag=with_lag(flight.kind))
+        flight.append(await self._compute(flight, document, cost_s=cost_s, owner=owner))
 
     async def _produce_training(self, flight: Flight, config: Config, owner: object | None) -> None:
         """Each optimizer step is its own computation, so a class of trainers and tracers take turns."""

@@ -10,9 +10,10 @@ from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
 from engine.config import describe_rules
-from engine.fields import NUMBER_SYNTAX, RepeatedKey
+from engine.fields import NUMBER_SYNTAX, Field, RepeatedKey, read_link
 from server.frames import json_value_count
 from server.hub import Hub
+from server.keys import LAG
 from server.recording import Unit
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
@@ -37,16 +38,28 @@ async def config_fields() -> StrictJSONResponse:
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.
+# The query options of POST /api/trace (the body is the config).
+TRACE_OPTIONS = {f.name: f for f in (
+    Field("lag", "bool", False, "Add the lag map: where each step's gradient comes from, by output step "
+          "(backward.output_steps, grad_h_by_output, grad_x_by_output, lag_curve).", "options"),
+)}
+
+
 @router.post("/trace", response_class=StrictJSONResponse)
 async def trace(request: Request) -> Response:
     """One forward+backward pass of the posted config, as one JSON document (same numbers as /ws).
 
     400 for a body that is not a JSON object, 413 for one over the size cap, 422 for a bad
-    config value or a trace too large for JSON; each with ``{"message", "field"}``.
+    config value or a trace too large for JSON; each with ``{"message", "field"}``.  ``?lag=1`` adds the lag map.
     """
     hub: Hub = request.app.state.hub
+    options, problems = read_link(request.query_params.multi_items(), TRACE_OPTIONS)
+    if problems:
+        return error_response(400 if isinstance(problems[0], RepeatedKey) else 422, problems[0].message,
+                              problems[0].field)
+    kind = "document" + LAG if options.get("lag") else "document"
     if is_multipart(request):  # a config part and the user's own model (server/uploads/http.py)
-        return await trace_with_upload(request, hub)
+        return await trace_with_upload(request, hub, lag=kind != "document")
     settings = hub.settings
     body = bytearray()
     try:
@@ -91,7 +104,7 @@ async def trace(request: Request) -> Response:
 
     async def compute() -> None:
         try:
-            await hub.sharing.serve("document", config, collect)
+            await hub.sharing.serve(kind, config, collect)
         except Busy as e:
             outcome["busy"] = e
         tg.cancel_scope.cancel()

@@ -24,6 +24,7 @@ from engine.fields import quote
 from engine.series import SeriesError
 from server import cost
 from server.frames import json_value_count, trace_document
+from server.keys import lag_rows_for
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
 from server.uploads.limits import UploadRefused
@@ -187,8 +188,10 @@ def refused_response(e: UploadRefused, filenames: dict[str, str]) -> StrictJSONR
     return StrictJSONResponse(body, status_code=e.status, headers=headers)
 
 
-async def trace_with_upload(request: Request, hub) -> Response:
-    """Answer a multipart ``POST /api/trace``: the same document as for the config alone, plus ``model``."""
+async def trace_with_upload(request: Request, hub, lag: bool = False) -> Response:
+    """Answer a multipart ``POST /api/trace``: the same document as for the config alone, plus ``model``.
+
+    ``lag``: with the lag map (``?lag=1``)."""
     settings = hub.settings
     limit = settings.max_message_bytes + settings.max_model_bytes + settings.max_series_bytes + _ENVELOPE_BYTES
     body = bytearray()
@@ -207,7 +210,7 @@ async def trace_with_upload(request: Request, hub) -> Response:
     try:
         parts = parse_parts(bytes(body), request.headers["content-type"], filenames)
         del body
-        return await answer(hub, await read_upload(parts, hub.uploads, client, settings.max_depth, held))
+        return await answer(hub, await read_upload(parts, hub.uploads, client, settings.max_depth, held), lag)
     except UploadError as e:
         return error_response(e.status, e.message, e.field)
     except UploadRefused as e:
@@ -217,7 +220,7 @@ async def trace_with_upload(request: Request, hub) -> Response:
             hub.uploads.release(value)
 
 
-async def answer(hub, upload: Upload) -> Response:
+async def answer(hub, upload: Upload, lag: bool = False) -> Response:
     """The trace document of an uploaded model and/or series, computed on the scheduler for this request alone."""
     settings, config, ckpt, series = hub.settings, upload.config, upload.ckpt, upload.series
     count = json_value_count(config)
@@ -232,12 +235,12 @@ async def answer(hub, upload: Upload) -> Response:
 
     def document() -> bytes:
         started = time.perf_counter()
-        doc = trace_document(trace_own(config, ckpt, series), started)
+        doc = trace_document(trace_own(config, ckpt, series, lag_rows_for(config) if lag else 0), started)
         return dumps({**doc, **extra}).encode("utf-8")
 
     try:
-        hub.scheduler.admit(cost.trace_seconds(config))
-        data = await hub.scheduler.run(document, cost=cost.trace_seconds(config))
+        hub.scheduler.admit(cost.trace_seconds(config, lag=lag))
+        data = await hub.scheduler.run(document, cost=cost.trace_seconds(config, lag=lag))
     except Busy as e:
         return busy_response(e)
     except Exception as e:  # noqa: BLE001 - the engine failed on a checked file: the file is named, never a 500

@@ -19,6 +19,7 @@ from engine.tasks import get_task
 from engine.training import Trainer
 from server import cost, training
 from server.frames import trace_units
+from server.keys import base_kind, lag_rows_for, with_lag
 from server.recording import Unit
 from server.scheduler import Scheduler
 from server.sharing import error_unit
@@ -44,15 +45,18 @@ def shape_own(cfg: Config, model, series: Series | None):
 
 async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
                         deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object) -> None:
-    """Deliver the frames of a ``run`` or ``train`` of an uploaded model, as a shared request would.
+    """Deliver the frames of a ``run`` (``run+lag``: with the lag map) or ``train`` of an uploaded model, as a shared
+    request would.
 
     Raises :class:`server.scheduler.Busy` when the queue is full.
     """
-    trace_s = cost.trace_seconds(config)
+    lag = with_lag(kind)
+    trace_s = cost.trace_seconds(config, lag=lag)
     scheduler.admit(trace_s)
     try:
-        if kind == "run":
-            units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series), time.perf_counter()),
+        if base_kind(kind) == "run":
+            rows = lag_rows_for(config) if lag else 0
+            units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series, rows), time.perf_counter()),
                                         cost=trace_s, owner=owner)
             for unit in units:
                 await deliver((unit,))

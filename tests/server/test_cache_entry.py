@@ -28,7 +28,10 @@ CASES = {
             {"arch": "encoder-decoder", "task": "translate", "seq_len": 4, "hidden_size": 3, "batch_size": 2},
             {**SMALL, "cell": "gru", "seq_len": 40}],
     "train": [{**SMALL, "cell": "gru", "steps": 12}],
+    "run+lag": [{**SMALL, "arch": "many-to-many", "cell": "lstm", "bidirectional": True},
+                {"arch": "encoder-decoder", "task": "reverse", "seq_len": 4, "hidden_size": 3, "batch_size": 2}],
     "document": [{**SMALL, "cell": "lstm"}],
+    "document+lag": [{**SMALL, "arch": "many-to-many"}],
 }  # fmt: skip
 
 
@@ -40,18 +43,20 @@ def recordings() -> dict[tuple[str, int], tuple[Config, Recording]]:
         sharing = client.app.state.hub.sharing
         with client.websocket_connect("/ws") as ws:
             run = 0
-            for kind in ("run", "train"):
+            for kind in ("run", "train", "run+lag"):
                 for number, config in enumerate(CASES[kind]):
                     run += 1
-                    ws.send_json({"type": kind, "config": config})
+                    lag = {"lag": True} if kind == "run+lag" else {}
+                    ws.send_json({"type": kind.removesuffix("+lag"), "config": config, **lag})
                     if kind == "train":
                         while ws.receive_json()["type"] != "train_done":
                             pass
                     assert read_run(ws, run).end["type"] == "done"
                     out[kind, number] = Config.from_dict(config)
-        for number, config in enumerate(CASES["document"]):
-            assert client.post("/api/trace", json=config).status_code == 200
-            out["document", number] = Config.from_dict(config)
+        for kind, query in (("document", ""), ("document+lag", "?lag=1")):
+            for number, config in enumerate(CASES[kind]):
+                assert client.post("/api/trace" + query, json=config).status_code == 200
+                out[kind, number] = Config.from_dict(config)
         return {case: (config, sharing.memory.get(request_key(case[0], config))) for case, config in out.items()}
 
 

@@ -34,6 +34,7 @@ class Run:
     forward: list[tuple[dict, bytes]] = field(default_factory=list)
     backward: list[tuple[dict, bytes]] = field(default_factory=list)
     end: dict | None = None  # done, cancelled or error
+    lag: tuple[dict, bytes] | None = None  # the lag map's frame and its binary data, when asked for
     messages: list[int] = field(default_factory=list)  # steps of each forward/backward message, in order
 
     def floats(self, payload: bytes) -> np.ndarray:
@@ -41,11 +42,15 @@ class Run:
 
 
 def receive_frame(ws) -> tuple[dict, bytes | None]:
-    """One text frame and, for a forward or backward message, the binary frame that must follow it."""
+    """One text frame and, for a forward, backward or lag message, the binary frame that must follow it."""
     message = ws.receive()
     assert message["type"] == "websocket.send", message
     assert message.get("text") is not None, "a binary frame arrived without a text header"
     frame = strict_loads(message["text"])
+    if frame["type"] == "lag":
+        follow = ws.receive()
+        assert follow.get("bytes") is not None, "the lag frame is not followed by a binary frame"
+        return frame, follow["bytes"]
     if frame["type"] in ("forward", "backward"):
         assert isinstance(frame["steps"], int) and frame["steps"] >= 1, frame
         follow = ws.receive()
@@ -102,14 +107,17 @@ def read_run(ws, number: int) -> Run:
             run.start = frame
         elif kind == "queued":
             assert run.start is None, "queued after start"
+        elif kind == "lag":
+            assert run.lag is None and len(run.backward) == run.start["shapes"]["T"], "lag before the whole sweep"
+            run.lag = (frame, payload)
         else:
             assert kind in ("done", "cancelled", "error"), frame
             run.end = frame
             return run
 
 
-def run_config(ws, config: dict, number: int) -> Run:
-    ws.send_json({"type": "run", "config": config})
+def run_config(ws, config: dict, number: int, lag: bool = False) -> Run:
+    ws.send_json({"type": "run", "config": config, **({"lag": True} if lag else {})})
     return read_run(ws, number)
 
 
