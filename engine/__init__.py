@@ -3,6 +3,7 @@
 from engine.config import FIELDS, LINK_VERSION, Config, ConfigError, parse_query
 from engine.experiment import Trace, trace_config
 from engine.modules import trace_submodules
+from engine.recurrence import mark_state
 from engine.tracing import ModuleTrace, trace_module
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ConfigError",
     "ModuleTrace",
     "Trace",
+    "mark_state",
     "parse_query",
     "trace_config",
     "trace_module",

@@ -112,18 +112,18 @@ def test_encoder_decoder_matches_reference(cell, stepwise):
     _check_against(encoder, collect(naive.encoder.rnn.calls[0]), cell == "lstm")
     decoder = traces["decoder.rnn"]
     calls = naive.decoder.rnn.calls
-    if stepwise:
-        assert isinstance(decoder, list) and len(decoder) == TGT_LEN == len(calls)
-        for trace, record in zip(decoder, calls):  # call order
-            assert trace.hidden.shape == (LAYERS, 1, 1, len(SRC_LENGTHS), HIDDEN)
-            _check_against(trace, collect(record), cell == "lstm")
+    if stepwise:  # each call's hx is the h_n the call before returned: one trace along time
+        assert isinstance(decoder, ModuleTrace) and len(calls) == TGT_LEN
+        assert decoder.hidden.shape == (LAYERS, 1, TGT_LEN, len(SRC_LENGTHS), HIDDEN)
+        refs = [collect(record) for record in calls]
+        ref = {k: torch.cat([r[k] for r in refs], dim=2) if not k.endswith("0") else refs[0][k] for k in refs[0]}
+        _check_against(decoder, ref, cell == "lstm")
     else:
         assert isinstance(decoder, ModuleTrace) and len(calls) == 1
         _check_against(decoder, collect(calls[0]), cell == "lstm")
     # what the encoder receives from its decoder reaches its final steps: the reverse direction's at input
     # position 0, the forward direction's at each sequence's last step
-    first_decoder = decoder[0] if stepwise else decoder
-    assert np.all(np.abs(first_decoder.grad_h0) > 0)
+    assert np.all(np.abs(decoder.grad_h0) > 0)
     last = np.array(SRC_LENGTHS) - 1
     assert np.all(encoder.grad_h[:, 0, last, np.arange(len(SRC_LENGTHS))] != 0)
 
@@ -145,7 +145,7 @@ def test_forward_is_restored_even_after_an_error():
 def test_errors_name_the_module():
     model = Seq2Seq("lstm")
     model.decoder.rnn = nn.LSTM(EMBED, HIDDEN, num_layers=LAYERS, dropout=0.2, batch_first=True, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"^decoder\.rnn: dropout=0\.2 while training"):
+    with pytest.raises(ValueError, match=r"^decoder\.rnn: dropout=0\.2 between its layers while training"):
         trace_submodules(model, lambda: _loss(model, False))
     model.eval()
     assert isinstance(trace_submodules(model, lambda: _loss(model, False))["decoder.rnn"], ModuleTrace)
@@ -158,15 +158,17 @@ def test_errors_name_the_module():
     with pytest.raises(ValueError, match=r"^encoder\.rnn: ran with gradients disabled"):
         trace_submodules(model, frozen_encoder)
 
-    class Custom(nn.GRU):
+    class ByHand(nn.GRU):  # its own forward never reaches the stock computation, and nothing feeds back
         def forward(self, x, hx=None):
-            return super().forward(x * 2, hx)
+            return torch.tanh(x @ self.weight_ih_l0[:HIDDEN].T), None
 
-    model.encoder.rnn = Custom(EMBED, HIDDEN, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"^encoder\.rnn: Custom has its own forward"):
+    model.encoder.rnn = ByHand(EMBED, HIDDEN, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^encoder\.rnn: ByHand has its own forward, which never reached the stock "
+                                         r"nn\.GRU computation"):
         trace_submodules(model, lambda: model.encoder.rnn(torch.zeros(2, 1, EMBED, dtype=torch.float64))[0].sum())
-    with pytest.raises(ValueError, match="no nn.RNN, nn.LSTM or nn.GRU"):
-        trace_submodules(nn.Linear(2, 2), lambda: torch.zeros(()))
+    linear = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=r"nothing recurrent ran in the model.*H = mark_state\(H, \"H\"\)"):
+        trace_submodules(linear, lambda: linear(torch.ones(2)).sum())
     with pytest.raises(ValueError, match=r"compute_loss must return a scalar tensor .* got shape \(3,\)"):
         trace_submodules(Seq2Seq("rnn"), lambda: torch.zeros(3))
 

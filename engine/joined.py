@@ -1,0 +1,296 @@
+"""One trace along time for a recurrence run one call at a time: torch cells, custom modules, marked states.
+
+Step t returned the state s_t = (h_t, c_t, ...) (h first; an LSTM cell's c second) and took s_{t-1} as its
+state input.  With autograd's total derivatives (the ``.grad`` of the tensors the steps returned)::
+
+    total_t  = ∂L/∂s_t
+    rec_t    = (∂s_{t+1}/∂s_{t}|step t+1)ᵀ total_{t+1}     what flows back through the next step's state
+    direct_t = total_t − rec_t                            everything else: what the loss, or the rest of the
+                                                          model, asks of s_t (``grad_out_norm``)
+
+∂s_{t+1}/∂s_t|step t+1 is taken through step t+1 alone, from the state it took to the state it returned.
+For a torch cell, whose outputs are its state, rec_t is the ``.grad`` of the view the next call took in
+place of s_t; for a custom module, whose other outputs may depend on its state input too (the classic
+char-RNN's output does), it is one vector-Jacobian product per step through its state alone; for a mark,
+one through everything between the marked state t and the tensor marked at t+1.
+
+The lag map itemises total_t by the step whose direct part it comes from::
+
+    δ_s^{(s)} = direct_s,    δ_t^{(s)} = (∂s_{t+1}/∂s_t|step t+1)ᵀ δ_{t+1}^{(s)},    Σ_s δ_t^{(s)} = total_t
+
+one vector-Jacobian product per step for all the rows at once (vectorised over the rows by autograd;
+one per row where an operation has no vectorised rule), over the graph the trace recorded.
+
+A state of shape (H,) is unbatched, (N, H) one layer, (..., N, H) the leading dimensions flattened into
+layers (as ``h_n`` is (layers·directions, N, H)): per-unit arrays are (L, 1, T, N, H) or (1, 1, T, H),
+norms (L, 1, T), as for a stock module.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from engine import lagmap
+from engine.cells import gate_activations
+from engine.recurrence import Step
+from engine.tracing import ModuleTrace, TraceRun
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    return (t if t.dtype in (torch.float64, torch.float32, torch.float16) else t.float()).numpy()
+
+
+def grid(stacked: torch.Tensor) -> np.ndarray:
+    """(T, *state shape) -> (L, 1, T, N, H), or (1, 1, T, H) for an unbatched (H,) state."""
+    a = to_numpy(stacked)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim == 2:
+        return a[None, None]
+    T, N, H = a.shape[0], a.shape[-2], a.shape[-1]
+    return np.moveaxis(a.reshape(T, -1, N, H), 0, 1)[:, None]
+
+
+def norms(per_unit: np.ndarray) -> np.ndarray:
+    """(L, D, T, ...) -> (L, D, T): Frobenius norm over batch and units, in float64."""
+    return np.sqrt(np.square(per_unit, dtype=np.float64).sum(axis=tuple(range(3, per_unit.ndim))))
+
+
+def _grad(t: torch.Tensor) -> torch.Tensor:
+    return t.grad if t.grad is not None else torch.zeros_like(t)
+
+
+def vjp(outs: Sequence[torch.Tensor], ins: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
+        batched: bool = False) -> list[torch.Tensor]:
+    """(∂outs/∂ins)ᵀ grads over the recorded graph (kept for later products); zeros where an input is unused.
+
+    ``batched``: each grad has a leading row axis, and so does each result.  Raises what autograd raises
+    when it cannot vectorise an operation over the rows (:func:`rows_vjp` then goes a row at a time)."""
+    lead = (grads[0].shape[0],) if batched else ()
+    pairs = [(o, g) for o, g in zip(outs, grads) if o.requires_grad]
+    got = [None] * len(ins)
+    if pairs and ins:
+        got = torch.autograd.grad([o for o, _ in pairs], list(ins), [g for _, g in pairs], retain_graph=True,
+                                  allow_unused=True, is_grads_batched=batched)
+    return [g if g is not None else torch.zeros(lead + tuple(i.shape), dtype=i.dtype) for g, i in zip(got, ins)]
+
+
+def rows_vjp(outs, ins, grads, vectorise: list[bool]) -> list[torch.Tensor]:
+    """:func:`vjp` for a batch of rows: vectorised while ``vectorise[0]``, else (from the first failure) row by row."""
+    if vectorise[0]:
+        try:
+            return vjp(outs, ins, grads, batched=True)
+        except (RuntimeError, NotImplementedError):
+            vectorise[0] = False
+    rows = [vjp(outs, ins, [g[r] for g in grads]) for r in range(grads[0].shape[0])]
+    return [torch.stack(parts) for parts in zip(*rows)]
+
+
+def parts_of(steps: list[Step], kind: str) -> tuple[list[tuple], list[tuple]]:
+    """(totals, recs): per step, per part of the state, ∂L/∂s_t and what flowed back through step t+1."""
+    totals = [tuple(_grad(s) for s in step.state) for step in steps]
+    recs = []
+    for t in range(len(steps) - 1):
+        nxt = steps[t + 1]
+        if kind == "cell":
+            recs.append(tuple(_grad(v) for v in nxt.state_in))
+        else:
+            recs.append(tuple(vjp(nxt.out, nxt.state_in, totals[t + 1])))
+    recs.append(tuple(torch.zeros_like(g) for g in totals[-1]))
+    return totals, recs
+
+
+def initial_grad(steps: list[Step], kind: str, totals) -> tuple | None:
+    """What left through the first step's state input; None when that input was a constant nobody can read."""
+    first = steps[0]
+    if first.state_in is None:
+        return None
+    if kind == "cell":
+        return tuple(_grad(v) for v in first.state_in)
+    return tuple(vjp(first.out, first.state_in, totals[0]))
+
+
+def _stack(key: str, values: list[torch.Tensor]) -> torch.Tensor:
+    shapes = {tuple(v.shape) for v in values}
+    if len(shapes) > 1:
+        raise ValueError(f"{key}: the state changes shape between steps ({', '.join(map(str, sorted(shapes)))}); "
+                         "a trace needs one shape along time")
+    return torch.stack([v.detach() for v in values])
+
+
+def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, gates=None,
+               lag_rows: int = 0) -> ModuleTrace:
+    """The :class:`ModuleTrace` of one segment of chained steps (see the module docstring).
+
+    ``lag_rows`` = S > 0 adds the lag map over at most S rows (:func:`lag_map`; ∂/∂x_t for a torch cell)."""
+    totals, recs = parts_of(steps, kind)
+    h0 = initial_grad(steps, kind, totals)
+    direct = [tuple(g - r for g, r in zip(tot, rec)) for tot, rec in zip(totals, recs)]
+    per_part = []
+    for i in range(min(2, len(steps[0].state))):
+        hidden = grid(_stack(key, [s.state[i] for s in steps]))
+        grad = grid(torch.stack([g[i] for g in totals]))
+        first = grid(h0[i][None]) if h0 is not None else np.full_like(hidden[:, :, :1], np.nan)
+        per_part.append((hidden, grad, grid(torch.stack([d[i] for d in direct])), first[:, :, 0]))
+    (hidden, grad_h, direct_h, grad_h0), pair = per_part[0], per_part[1] if len(per_part) > 1 else None
+    N = hidden.shape[3] if hidden.ndim == 5 else 1
+    rows = grad_by_output = grad_x = None
+    if lag_rows:
+        rows, grad_by_output, grad_x = lag_map(steps, direct, lag_rows, inputs=kind == "cell")
+    return ModuleTrace(
+        cell=cell,
+        hidden=hidden,
+        cell_state=pair[0] if pair else None,
+        gates=gates or {},
+        grad_h=grad_h,
+        grad_c=pair[1] if pair else None,
+        grad_h_norm=norms(grad_h),
+        grad_c_norm=norms(pair[1]) if pair else None,
+        grad_out_norm=norms(direct_h),
+        output=_stack(key, [s.state[0] for s in steps]),
+        loss=loss,
+        grad_h0=grad_h0,
+        grad_c0=pair[3] if pair else None,
+        lengths=np.full(N, len(steps)),
+        output_steps=rows,
+        grad_h_by_output=grad_by_output,
+        grad_x_by_output=grad_x,
+        kind=kind,
+    )
+
+
+def cell_gates(module, cell: str, steps: list[Step]) -> dict[str, np.ndarray]:
+    """A torch cell's gate activations at every step, from the inputs and states it was fed (engine/cells.py)."""
+    with torch.no_grad():
+        x = torch.stack([s.x.detach() for s in steps])  # (T, N, I) or (T, I)
+        h_prev = torch.stack([s.state_in[0].detach() for s in steps])  # (T, N, H) or (T, H)
+        acts = gate_activations(cell, x, h_prev, module.weight_ih, module.weight_hh, module.bias_ih,
+                                module.bias_hh)
+    return {name: grid(a) for name, a in acts.items()}
+
+
+def _row_norms(t: torch.Tensor) -> np.ndarray:
+    """(S, *state shape) -> (L, S): each row's norm per layer, the state's layers as :func:`grid` lays them."""
+    S = t.shape[0]
+    layers = int(np.prod(t.shape[1:-2])) if t.dim() > 3 else 1
+    return torch.linalg.vector_norm(t.reshape(S, layers, -1), dim=-1, dtype=torch.float64).T.numpy()
+
+
+def lag_map(steps: list[Step], direct: list[tuple], most: int, inputs: bool):
+    """``(output_steps, grad_h_by_output (L, 1, S, T), grad_x_by_output (S, T) or None)``.
+
+    Rows are at most ``most`` of the steps whose direct part is not zero (:func:`engine.lagmap.choose_rows`).
+    ``inputs``: each step's ``x`` is a view fed to it, and the rows' ∂/∂x_t are measured too.
+    """
+    T = len(steps)
+    starts = [t for t in range(T) if any(bool(d.ne(0).any()) for d in direct[t])]
+    rows = lagmap.choose_rows(starts, most)
+    S = len(rows)
+    L = _row_norms(direct[0][0][None]).shape[0]
+    grad_h = np.zeros((L, 1, S, T))
+    grad_x = np.zeros((S, T)) if inputs else None
+    carry = None  # δ_t of rows[lo:] that started after t, per part of the state
+    row_list = rows.tolist()
+    vectorise = [True]
+    for t in range(T - 1, -1, -1):
+        lo = bisect_left(row_list, t)
+        if lo < S and row_list[lo] == t:
+            new = tuple(d[None] for d in direct[t])
+            carry = new if carry is None else tuple(torch.cat([n, c]) for n, c in zip(new, carry))
+        if carry is None:
+            continue
+        grad_h[:, 0, lo:, t] = _row_norms(carry[0])
+        step = steps[t]
+        ins = tuple(step.state_in) if t and step.state_in is not None else ()
+        ins += (step.x,) if inputs else ()
+        if not ins:
+            carry = None
+            continue
+        got = rows_vjp(step.out, ins, carry, vectorise)
+        if inputs:
+            grad_x[lo:, t] = torch.linalg.vector_norm(got[-1].flatten(1), dim=1, dtype=torch.float64).numpy()
+            got = got[:-1]
+        carry = tuple(got) if got else None
+    return rows, grad_h, grad_x
+
+
+# -- a stock nn.RNN/LSTM/GRU stepped a token (or a chunk) at a time ----------------------------------------------
+
+
+def joinable(runs: Sequence[TraceRun]) -> bool:
+    """Calls that can share one time axis: padded, one direction, the same batch and dtype, full BPTT."""
+    first = runs[0]
+    return all(not r.layout.packed and not r.module.bidirectional and not r.tbptt and r.batched == first.batched
+               and r.layout.N == first.layout.N and r.x.dtype == first.x.dtype for r in runs)
+
+
+def join_stock(traces: Sequence[ModuleTrace], runs: Sequence[TraceRun]) -> ModuleTrace:
+    """Chained calls' traces on one time axis (axis 2 of every array); ``grad_h0`` is the first call's.
+
+    At each call's last step, what the next call's initial state sent back is recurrence, not direct."""
+    def cat(name: str):
+        parts = [getattr(t, name) for t in traces]
+        return None if parts[0] is None else np.concatenate(parts, axis=2)
+
+    grad_out_norm = cat("grad_out_norm")
+    end = 0
+    for here, nxt in zip(traces[:-1], traces[1:]):
+        end += here.grad_h.shape[2]
+        direct = here.grad_h[:, :, -1] - nxt.grad_h0  # (L, D, N, P) or (L, D, P)
+        grad_out_norm[:, :, end - 1] = np.sqrt(np.square(direct, dtype=np.float64).sum(
+            axis=tuple(range(2, direct.ndim))))
+    first = runs[0]
+    time_axis = 1 if first.module.batch_first and first.batched else 0
+    return replace(
+        traces[0],
+        hidden=cat("hidden"), cell_state=cat("cell_state"), grad_h=cat("grad_h"), grad_c=cat("grad_c"),
+        gates={k: np.concatenate([t.gates[k] for t in traces], axis=2) for k in traces[0].gates},
+        grad_h_norm=cat("grad_h_norm"), grad_c_norm=cat("grad_c_norm"), grad_out_norm=grad_out_norm,
+        output=torch.cat([t.output for t in traces], dim=time_axis),
+        lengths=np.full_like(traces[0].lengths, sum(t.grad_h.shape[2] for t in traces)),
+    )
+
+
+def stock_lag_map(runs: Sequence[TraceRun], most: int):
+    """``(output_steps, grad_h_by_output (L, 1, S, T), grad_x_by_output (S, T))`` over chained calls' joined axis.
+
+    Each call's rows run through its stack (engine/lagmap.py), the last call first; what a row sends out through
+    a call's initial state enters the call before at its last step, the step whose final state that was."""
+    sizes = [r.layout.T for r in runs]
+    offsets = np.cumsum([0] + sizes)
+    rows = lagmap.choose_rows(np.concatenate([off + lagmap.output_steps(r.top_grad)
+                                              for off, r in zip(offsets, runs)]), most)
+    L, T, S = len(runs[0].stack), int(offsets[-1]), len(rows)
+    grad_h, grad_x = np.zeros((L, 1, S, T)), np.zeros((S, T))
+    for lo, hi in lagmap.chunks(S, [r.stack for r in runs]):
+        r = rows[lo:hi]
+        carry_h: list = [None] * L
+        carry_c: list = [None] * L
+        for k in range(len(runs) - 1, -1, -1):
+            run, off, size = runs[k], int(offsets[k]), sizes[k]
+            inside, later = (r >= off) & (r < off + size), r >= off + size
+            feeds = []
+            for layer, (lb,) in enumerate(run.stack):
+                N, P = run.layout.N, lb.w_hh.shape[1]
+                h = run.top_grad.new_zeros(len(r), N, P)
+                c = run.top_grad.new_zeros(len(r), N, lb.w_ih.shape[0] // 4) if lb.cell == "lstm" else None
+                step = np.where(later, size - 1, -1)
+                if carry_h[layer] is not None:
+                    h[later] = carry_h[layer][later]
+                    if c is not None:
+                        c[later] = carry_c[layer][later]
+                if layer == L - 1:
+                    step = np.where(inside, r - off, step)
+                    h[inside] = run.top_grad[torch.from_numpy(r[inside] - off)]
+                feeds.append(lagmap.Feed(None, step, h, c))
+            part = lagmap.stack_rows(run.stack, feeds)
+            grad_h[:, :, lo:hi, off : off + size] = part.grad_h
+            grad_x[lo:hi, off : off + size] = lagmap.norms(part.grad_x)
+            carry_h, carry_c = part.grad_h0, part.grad_c0
+    return rows, grad_h, grad_x
