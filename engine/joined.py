@@ -92,28 +92,30 @@ def rows_vjp(outs, ins, grads, vectorise: list[bool]) -> list[torch.Tensor]:
     return [torch.stack(parts) for parts in zip(*rows)]
 
 
-def parts_of(steps: list[Step], kind: str) -> tuple[list[tuple], list[tuple]]:
-    """(totals, recs): per step, per part of the state, ∂L/∂s_t and what flowed back through step t+1."""
-    totals = [tuple(_grad(s) for s in step.state) for step in steps]
+def parts_of(steps: list[Step], kind: str) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """``(totals, arriving, recs)``: per step and part of the state, ∂L/∂s_t (autograd's total derivative), what
+    arrived at s_t from outside its step, and what of that flowed back through step t+1's state."""
+    totals = [tuple(_grad(s) for s in step.out) for step in steps]
+    arriving = [tuple(_grad(s) for s in step.state) for step in steps]
     recs = []
     for t in range(len(steps) - 1):
         nxt = steps[t + 1]
         if kind == "cell":
             recs.append(tuple(_grad(v) for v in nxt.state_in))
         else:
-            recs.append(tuple(vjp(nxt.out, nxt.state_in, totals[t + 1])))
+            recs.append(tuple(vjp(nxt.out, nxt.state_in, arriving[t + 1])))
     recs.append(tuple(torch.zeros_like(g) for g in totals[-1]))
-    return totals, recs
+    return totals, arriving, recs
 
 
-def initial_grad(steps: list[Step], kind: str, totals) -> tuple | None:
+def initial_grad(steps: list[Step], kind: str, arriving) -> tuple | None:
     """What left through the first step's state input; None when that input was a constant nobody can read."""
     first = steps[0]
     if first.state_in is None:
         return None
     if kind == "cell":
         return tuple(_grad(v) for v in first.state_in)
-    return tuple(vjp(first.out, first.state_in, totals[0]))
+    return tuple(vjp(first.out, first.state_in, arriving[0]))
 
 
 def _stack(key: str, values: list[torch.Tensor]) -> torch.Tensor:
@@ -129,8 +131,8 @@ def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, g
     """The :class:`ModuleTrace` of one segment of chained steps (see the module docstring).
 
     ``lag_rows`` = S > 0 adds the lag map over at most S rows (:func:`lag_map`; ∂/∂x_t for a torch cell)."""
-    totals, recs = parts_of(steps, kind)
-    h0 = initial_grad(steps, kind, totals)
+    totals, arriving, recs = parts_of(steps, kind)
+    h0 = initial_grad(steps, kind, arriving)
     direct = [tuple(g - r for g, r in zip(tot, rec)) for tot, rec in zip(totals, recs)]
     per_part = []
     for i in range(min(2, len(steps[0].state))):
@@ -142,7 +144,8 @@ def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, g
     N = hidden.shape[3] if hidden.ndim == 5 else 1
     rows = grad_by_output = grad_x = None
     if lag_rows:
-        rows, grad_by_output, grad_x = lag_map(steps, direct, lag_rows, inputs=kind == "cell")
+        seeds = [tuple(g - r for g, r in zip(arr, rec)) for arr, rec in zip(arriving, recs)]
+        rows, grad_by_output, grad_x = lag_map(steps, seeds, lag_rows, inputs=kind == "cell")
     return ModuleTrace(
         cell=cell,
         hidden=hidden,
@@ -185,11 +188,13 @@ def _row_norms(t: torch.Tensor) -> np.ndarray:
 def lag_map(steps: list[Step], direct: list[tuple], most: int, inputs: bool):
     """``(output_steps, grad_h_by_output (L, 1, S, T), grad_x_by_output (S, T) or None)``.
 
-    Rows are at most ``most`` of the steps whose direct part is not zero (:func:`engine.lagmap.choose_rows`).
+    ``direct`` is, per step and part, what arrived at s_t from outside its step less what flowed back through
+    step t+1: the seeds.  Rows are at most ``most`` of the steps whose seed for h is not zero
+    (:func:`engine.lagmap.choose_rows`).
     ``inputs``: each step's ``x`` is a view fed to it, and the rows' ∂/∂x_t are measured too.
     """
     T = len(steps)
-    starts = [t for t in range(T) if any(bool(d.ne(0).any()) for d in direct[t])]
+    starts = [t for t in range(T) if bool(direct[t][0].ne(0).any())]
     rows = lagmap.choose_rows(starts, most)
     S = len(rows)
     L = _row_norms(direct[0][0][None]).shape[0]

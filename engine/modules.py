@@ -71,7 +71,7 @@ def trace_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor],
     steps += [s for segs in custom.values() for seg in segs for s in seg]
     steps += [s for seq in recorder.marks.values() for s in seq]
     for s in steps:
-        for t in s.state:
+        for t in (*s.state, *s.out):
             t.retain_grad()
     _backward(value, retain_graph=bool(custom or recorder.marks or (lag_rows and steps)))
     loss = float(value.detach())
@@ -154,16 +154,13 @@ def _step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, 
     return joined.step_trace(key or "the model", kind, cell, steps, loss, gates, lag_rows)
 
 
-def _state_ids(segments) -> set[int]:
-    return {id(t) for seg in segments for step in seg for t in step.state}
-
-
 def _custom_segments(recorder: Recorder, stock: dict) -> dict[str, list[list[Step]]]:
     """Each custom module's chained segments, innermost first; a module whose every state is a traced module's
     state (a wrapper) is left out, and so is one with no segment of two steps or more."""
-    traced = {id(t) for calls in recorder.stock.values() for c in calls for t in c.state}
-    traced |= {i for segs in recorder.cells.values() for i in _state_ids(segs)}
-    traced |= {id(t) for seq in recorder.marks.values() for s in seq for t in s.state}
+    root = recorder.resolve
+    traced = {id(root(t)) for calls in recorder.stock.values() for c in calls for t in c.state}
+    traced |= {id(root(t)) for segs in recorder.cells.values() for seg in segs for s in seg for t in s.state}
+    traced |= {id(root(t)) for seq in recorder.marks.values() for s in seq for t in s.state}
     chains = {name: [seg for seg in rec.segments if len(seg) > 1] for name, rec in recorder.custom.items()}
     found: dict[str, list[list[Step]]] = {}
     for name in sorted((n for n in chains if chains[n]), key=lambda n: -(n.count(".") + bool(n))):

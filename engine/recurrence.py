@@ -19,6 +19,11 @@ fed back too (PyTorch's ``(output, state)`` convention: an output fed back as th
 A view the recorder feeds a module in place of a state remembers what it views, so a module inside sees
 the state its own previous call returned.
 
+What a cell or a custom module returns reaches the caller as an identity view of it too (a mark returns
+one).  The ``.grad`` of the tensor computed inside is autograd's total derivative, also through what the
+step computed from it (an LSTM's h_t from its c_t); the view's is what arrives from outside the step,
+the cotangent a vector-Jacobian product through the step takes (engine/joined.py).
+
 Stock classes are intercepted by swapping the instance's class for a subclass whose ``forward`` records
 (restored afterwards), which is also how ``super().forward`` inside a user's subclass is reached.
 """
@@ -57,14 +62,14 @@ def mark_state(state, name: str):
 
 @dataclass
 class Step:
-    """One step of a recurrence.
+    """One step of a recurrence (engine/joined.py reads it after the backward pass).
 
-    ``state`` is what the step returned, as the caller received it (h first, c second), whose ``.grad`` is
-    the total derivative; ``out`` the tensors a vector-Jacobian product starts from (``state``, or for a
-    mark the tensors it was given); ``state_in`` what the step took as its state: for a cell or custom
-    module the views fed in its place, for a mark the previous step's marked state, for a first step the
-    given initial state or None.  ``x`` is a cell's input as fed; ``given`` the state objects it was
-    given (views resolved).
+    ``out`` is the state the step computed (h first, c second): its ``.grad`` is the total derivative.
+    ``state`` is the same as the caller received it (views, or for a mark the marked tensors): its ``.grad``
+    is what arrived from outside the step.  ``state_in`` is what the step took as its state: for a cell or a
+    custom module the views fed in its place, for a mark the previous step's ``state``; for a first step the
+    given initial state, or None when nothing can be read through it.  ``x`` is a cell's input as fed;
+    ``given`` the state objects a cell was given.
     """
 
     state: tuple[torch.Tensor, ...]
@@ -97,8 +102,8 @@ class _Custom:
     """A custom module's bookkeeping: its last call and its segments of chained steps."""
 
     calls: int = 0
-    last_inputs: list = field(default_factory=list)  # [(path, tensor)] of the previous call, resolved
-    last_outputs: list = field(default_factory=list)  # [(path, tensor)]
+    last_inputs: list = field(default_factory=list)  # [(path, tensor)] of the previous call
+    last_outputs: list = field(default_factory=list)  # [(path, view returned)]
     paths: tuple = ()  # output paths of the open segment's state
     open: bool = False
     segments: list[list[Step]] = field(default_factory=list)
@@ -157,7 +162,7 @@ class Recorder:
         self.cells: dict[str, list[list[Step]]] = {}
         self.custom: dict[str, _Custom] = {}
         self.marks: dict[str, list[Step]] = {}
-        self.alias: dict[int, torch.Tensor] = {}  # id(view fed in place of a state) -> what it views
+        self.alias: dict[int, torch.Tensor] = {}  # id(a view the recorder made) -> what it views
         self._keep: list[torch.Tensor] = []  # the views, alive so that their ids are not reused
         self._handles: list = []
         self._classes: list[tuple[nn.Module, type]] = []
@@ -199,7 +204,15 @@ class Recorder:
         return t
 
     def _chains(self, given: tuple, previous: tuple) -> bool:
-        return len(given) == len(previous) > 0 and all(self.resolve(g) is p for g, p in zip(given, previous))
+        return len(given) == len(previous) > 0 and all(self.resolve(g) is self.resolve(p)
+                                                         for g, p in zip(given, previous))
+
+    def _view(self, t: torch.Tensor) -> torch.Tensor:
+        """An identity view of ``t`` that resolves to it."""
+        v = t.view_as(t)
+        self.alias[id(v)] = t
+        self._keep.append(v)
+        return v
 
     # -- stock modules and cells -----------------------------------------------------------------------------
     def stock_call(self, module: nn.Module, stock: type, input, hx):
@@ -226,14 +239,15 @@ class Recorder:
         fed = tuple(_as_leaf(t) for t in hx)
         x = _as_leaf(input) if self.inputs and input.is_floating_point() else input
         out = stock.forward(module, x, fed if lstm else fed[0])
-        state = tuple(out) if lstm else (out,)
-        step = Step(state, state, fed, given, x)
+        raw = tuple(out) if lstm else (out,)
+        state = tuple(self._view(t) for t in raw)
+        step = Step(state, raw, fed, given, x)
         segments = self.cells.setdefault(name, [])
         if segments and self._chains(given, segments[-1][-1].state):
             segments[-1].append(step)
         else:
             segments.append([step])
-        return out
+        return state if lstm else state[0]
 
     # -- any other module ----------------------------------------------------------------------------------
     def _pre_hook(self, module, args, kwargs):
@@ -244,11 +258,11 @@ class Recorder:
         inputs = leaves((args, kwargs))
         links = []
         if rec.last_outputs:
-            previous = {id(t): (p, t) for p, t in rec.last_outputs}
-            own = {id(t) for _, t in rec.last_inputs}  # an output that was an input is no new state
+            previous = {id(self.resolve(t)): (p, t) for p, t in rec.last_outputs}
+            own = {id(self.resolve(t)) for _, t in rec.last_inputs}  # an output that was an input is no new state
             for path, t in inputs:
                 hit = previous.get(id(self.resolve(t)))
-                if hit is not None and id(hit[1]) not in own and hit[1].requires_grad:
+                if hit is not None and id(self.resolve(t)) not in own and hit[1].requires_grad:
                     links.append((hit[0], path))
             links = _state_links(links, rec.last_outputs)
         frame = _Frame(inputs, links)
@@ -256,12 +270,9 @@ class Recorder:
         if not links:
             return None
         given = dict(inputs)
-        views = {}
-        for _, path in links:
-            v = given[path].view_as(given[path])
-            self.alias[id(v)] = given[path]
-            self._keep.append(v)
-            views[path] = v
+        views = {path: self._view(given[path]) for _, path in links}
+        for v in views.values():
+            v.retain_grad()
         frame.views = tuple(views[path] for _, path in links)
         return _replace((args, kwargs), views)
 
@@ -271,6 +282,9 @@ class Recorder:
         if frame is None:
             return None
         rec.calls += 1
+        # every returned tensor that can carry a gradient reaches the caller as a view (the module docstring)
+        gates = {p: self._view(t) for p, t in leaves(output) if t.requires_grad and t.is_floating_point()}
+        output = _replace(output, gates) if gates else output
         outputs = leaves(output)
         paths = tuple(p for p, _ in frame.links)
         if paths:
@@ -278,21 +292,23 @@ class Recorder:
             state = tuple(by_path.get(p) for p in paths)
             if not rec.open or rec.paths != paths:  # a new segment, from the previous call
                 before, inputs = dict(rec.last_outputs), dict(rec.last_inputs)
-                first_in = tuple(inputs.get(q) for _, q in frame.links)
                 first = tuple(before[p] for p in paths)
-                rec.segments.append([Step(first, first, first_in if all(
-                    t is not None and t.requires_grad for t in first_in) else None)])
+                first_in = tuple(inputs.get(q) for _, q in frame.links)
+                readable = all(t is not None and t.requires_grad for t in first_in)
+                rec.segments.append([Step(first, tuple(self.resolve_once(t) for t in first),
+                                          first_in if readable else None)])
                 rec.paths = paths
-            if all(t is not None and t.requires_grad for t in state):
-                rec.segments[-1].append(Step(state, state, frame.views))
-                rec.open = True
-            else:
-                rec.open = False
+            rec.open = all(t is not None and id(t) in self.alias for t in state)
+            if rec.open:
+                rec.segments[-1].append(Step(state, tuple(self.resolve_once(t) for t in state), frame.views))
         else:
             rec.open = False
-        rec.last_inputs = [(p, self.resolve(t)) for p, t in frame.inputs]
+        rec.last_inputs = frame.inputs
         rec.last_outputs = outputs
-        return None
+        return output
+
+    def resolve_once(self, t: torch.Tensor) -> torch.Tensor:
+        return self.alias.get(id(t), t)
 
     # -- marks ---------------------------------------------------------------------------------------------
     def mark(self, state, name: str):
@@ -306,7 +322,7 @@ class Recorder:
             raise ValueError(f"mark_state({name!r}): the state does not require grad (it depends on no parameter, or "
                              "gradients are disabled): mark it after each update from the model's parameters, not "
                              "the constant it starts from")
-        marked = tuple(p.view_as(p) for p in parts)
+        marked = tuple(self._view(p) for p in parts)
         steps = self.marks.setdefault(name, [])
         steps.append(Step(marked, parts, steps[-1].state if steps else None))
         return type(state)(marked) if isinstance(state, tuple | list) else marked[0]
