@@ -62,8 +62,14 @@ def norms(per_unit: np.ndarray) -> np.ndarray:
     return np.sqrt(np.square(per_unit, dtype=np.float64).sum(axis=tuple(range(3, per_unit.ndim))))
 
 
-def _grad(t: torch.Tensor) -> torch.Tensor:
-    return t.grad if t.grad is not None else torch.zeros_like(t)
+def snapshot(steps) -> dict[int, torch.Tensor]:
+    """The ``.grad`` of every tensor the steps hold, read once after the backward pass and before any
+    vector-Jacobian product: autograd adds what later products pass through a tensor to its ``.grad``."""
+    grads = {}
+    for step in steps:
+        for t in (*step.state, *step.out, *(step.state_in or ())):
+            grads[id(t)] = t.grad.clone() if t.grad is not None else torch.zeros_like(t)
+    return grads
 
 
 def vjp(outs: Sequence[torch.Tensor], ins: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
@@ -92,29 +98,31 @@ def rows_vjp(outs, ins, grads, vectorise: list[bool]) -> list[torch.Tensor]:
     return [torch.stack(parts) for parts in zip(*rows)]
 
 
-def parts_of(steps: list[Step], kind: str) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def parts_of(steps: list[Step], kind: str, grads: dict) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """``(totals, arriving, recs)``: per step and part of the state, ∂L/∂s_t (autograd's total derivative), what
-    arrived at s_t from outside its step, and what of that flowed back through step t+1's state."""
-    totals = [tuple(_grad(s) for s in step.out) for step in steps]
-    arriving = [tuple(_grad(s) for s in step.state) for step in steps]
+    arrived at s_t from outside its step, and what of that flowed back through step t+1's state.
+
+    ``grads`` is :func:`snapshot` of the steps."""
+    totals = [tuple(grads[id(s)] for s in step.out) for step in steps]
+    arriving = [tuple(grads[id(s)] for s in step.state) for step in steps]
     recs = []
     for t in range(len(steps) - 1):
         nxt = steps[t + 1]
         if kind == "cell":
-            recs.append(tuple(_grad(v) for v in nxt.state_in))
+            recs.append(tuple(grads[id(v)] for v in nxt.state_in))
         else:
             recs.append(tuple(vjp(nxt.out, nxt.state_in, arriving[t + 1])))
     recs.append(tuple(torch.zeros_like(g) for g in totals[-1]))
     return totals, arriving, recs
 
 
-def initial_grad(steps: list[Step], kind: str, arriving) -> tuple | None:
+def initial_grad(steps: list[Step], kind: str, arriving, grads: dict) -> tuple | None:
     """What left through the first step's state input; None when that input was a constant nobody can read."""
     first = steps[0]
     if first.state_in is None:
         return None
     if kind == "cell":
-        return tuple(_grad(v) for v in first.state_in)
+        return tuple(grads[id(v)] for v in first.state_in)
     return tuple(vjp(first.out, first.state_in, arriving[0]))
 
 
@@ -126,13 +134,14 @@ def _stack(key: str, values: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([v.detach() for v in values])
 
 
-def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, gates=None,
+def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, grads: dict, gates=None,
                lag_rows: int = 0) -> ModuleTrace:
     """The :class:`ModuleTrace` of one segment of chained steps (see the module docstring).
 
-    ``lag_rows`` = S > 0 adds the lag map over at most S rows (:func:`lag_map`; ∂/∂x_t for a torch cell)."""
-    totals, arriving, recs = parts_of(steps, kind)
-    h0 = initial_grad(steps, kind, arriving)
+    ``grads`` is :func:`snapshot` of the steps; ``lag_rows`` = S > 0 adds the lag map over at most S rows
+    (:func:`lag_map`; ∂/∂x_t for a torch cell)."""
+    totals, arriving, recs = parts_of(steps, kind, grads)
+    h0 = initial_grad(steps, kind, arriving, grads)
     direct = [tuple(g - r for g, r in zip(tot, rec)) for tot, rec in zip(totals, recs)]
     per_part = []
     for i in range(min(2, len(steps[0].state))):

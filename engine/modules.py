@@ -75,20 +75,25 @@ def trace_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor],
             t.retain_grad()
     _backward(value, retain_graph=bool(custom or recorder.marks or (lag_rows and steps)))
     loss = float(value.detach())
+    # every .grad is read before the first vector-Jacobian product adds to those it passes through
+    finished = {name: [[finish_trace(c.run, loss, keep_backward=lag_rows > 0) for c in seg] for seg in segs]
+                for name, segs in stock.items()}
+    grads = joined.snapshot(steps)
     traces: Traces = {}
     for name in recorder.modules:
         if name in custom:  # before a subclass's stock runs: its own state is not theirs
-            traces[name] = _one_or_list([_step_trace(name, "custom", "custom", seg, loss, lag_rows)
+            traces[name] = _one_or_list([_step_trace(name, "custom", "custom", seg, loss, grads, lag_rows)
                                          for seg in custom[name]])
         elif name in stock:
-            traces[name] = _one_or_list([_stock_trace(seg, loss, lag_rows) for seg in stock[name]])
+            traces[name] = _one_or_list([_stock_trace(seg, done, lag_rows)
+                                         for seg, done in zip(stock[name], finished[name])])
         elif name in cells:
             module = recorder.modules[name]
             cell = next(v for k, v in CELL_NAMES.items() if isinstance(module, k))
-            traces[name] = _one_or_list([_step_trace(name, "cell", cell, seg, loss, lag_rows, module)
+            traces[name] = _one_or_list([_step_trace(name, "cell", cell, seg, loss, grads, lag_rows, module)
                                          for seg in cells[name]])
     for name, seq in recorder.marks.items():
-        traces[name] = _step_trace(name, "marked", "custom", seq, loss, lag_rows)
+        traces[name] = _step_trace(name, "marked", "custom", seq, loss, grads, lag_rows)
     return traces
 
 
@@ -136,9 +141,9 @@ def _stock_segments(recorder: Recorder, calls: list[StockCall]) -> list[list[Sto
     return segments
 
 
-def _stock_trace(segment: list[StockCall], loss: float, lag_rows: int) -> ModuleTrace:
+def _stock_trace(segment: list[StockCall], traces: list[ModuleTrace], lag_rows: int) -> ModuleTrace:
+    """One segment's trace from its calls' finished traces: joined along time when there are several."""
     runs: list[TraceRun] = [c.run for c in segment]
-    traces = [finish_trace(run, loss, keep_backward=lag_rows > 0) for run in runs]
     if len(traces) == 1:
         return with_lag_map(traces[0], runs[0], lag_rows) if lag_rows else traces[0]
     trace = joined.join_stock(traces, runs)
@@ -148,10 +153,10 @@ def _stock_trace(segment: list[StockCall], loss: float, lag_rows: int) -> Module
     return replace(trace, output_steps=rows, grad_h_by_output=grad_h, grad_x_by_output=grad_x)
 
 
-def _step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, lag_rows: int,
+def _step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, grads: dict, lag_rows: int,
                 module: nn.Module | None = None) -> ModuleTrace:
     gates = joined.cell_gates(module, cell, steps) if kind == "cell" else None
-    return joined.step_trace(key or "the model", kind, cell, steps, loss, gates, lag_rows)
+    return joined.step_trace(key or "the model", kind, cell, steps, loss, grads, gates, lag_rows)
 
 
 def _custom_segments(recorder: Recorder, stock: dict) -> dict[str, list[list[Step]]]:

@@ -48,7 +48,9 @@ def frobenius(tensors) -> np.ndarray:
 
 
 def lag_rows(states, direct, rows) -> np.ndarray:
-    """(S, T) ‖δ_t^{(s)}‖ of h: h_s's direct part carried back through the user's own graph."""
+    """(S, T) ‖δ_t^{(s)}‖ of h: h_s's direct part carried back through the user's own graph.
+
+    Each ``autograd.grad`` adds to the ``.grad`` of the states it passes: read them before."""
     T = len(states)
     out = np.zeros((len(rows), T))
     for i, s in enumerate(rows):
