@@ -173,24 +173,47 @@ def test_errors_name_the_module():
         trace_submodules(Seq2Seq("rnn"), lambda: torch.zeros(3))
 
 
-def test_readme_examples_run():
-    """The README's "Trace your own model" code runs as printed and gives the shapes its comments promise."""
+def _readme_blocks(title: str) -> list[dict]:
+    """Each ```python block of the README's section ``title`` run as printed, in its own namespace."""
     import re
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = text.index("## Trace your own model")
+    start = text.index(f"## {title}\n")
     section = text[start : text.index("\n## ", start)]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 2
-    for block in blocks:
+    scopes = []
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
         scope: dict = {}
         exec(block, scope)
-    traces = scope["traces"]
+        scopes.append(scope)
+    return scopes
+
+
+def test_readme_examples_run():
+    """The README's "Trace your own model" code runs as printed and gives the shapes its comments promise."""
+    scopes = _readme_blocks("Trace your own model")
+    assert len(scopes) == 2
+    traces = scopes[-1]["traces"]
     assert set(traces) == {"encoder", "decoder"}
     assert traces["encoder"].grad_h_norm.shape == (2, 1, 12)
     assert traces["decoder"].grad_h0.shape == (2, 1, 4, 32)
     assert np.all(np.isnan(traces["encoder"].hidden[:, :, 3:, 3]))  # the 3-token sentence ends at step 3
+
+
+def test_readme_loops_run():
+    """The README's "Trace the model you wrote" code runs as printed and gives what its comments promise."""
+    torch.manual_seed(0)
+    cells, char_rnn, marked = _readme_blocks("Trace the model you wrote")
+    traces = cells["traces"]
+    assert set(traces) == {"lstm1", "lstm2"} and traces["lstm2"].kind == "cell"
+    assert traces["lstm2"].grad_h_norm.shape == traces["lstm2"].grad_out_norm.shape == (1, 1, 119)
+    assert traces["lstm1"].gates["forget"].shape == (1, 1, 119, 8, 51)
+    trace = char_rnn["trace"]
+    assert (trace.kind, trace.grad_h_norm.shape) == ("custom", (1, 1, 9))
+    assert set(trace_submodules(char_rnn["rnn"], char_rnn["train_step"])) == {""}
+    traces = marked["traces"]
+    assert list(traces) == ["H"] and traces["H"].grad_h_norm.shape == (1, 1, 30)
+    np.testing.assert_array_equal(traces["H"].output_steps, [29])
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "lstm_proj"])
