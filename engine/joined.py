@@ -64,11 +64,12 @@ def norms(per_unit: np.ndarray) -> np.ndarray:
 
 def snapshot(steps) -> dict[int, torch.Tensor]:
     """The ``.grad`` of every tensor the steps hold, read once after the backward pass and before any
-    vector-Jacobian product: autograd adds what later products pass through a tensor to its ``.grad``."""
+    vector-Jacobian product: autograd adds what later products pass through a tensor to its ``.grad`` (as a new
+    tensor, tests/engine/test_loops.py checks, so the ones read here stay as they were)."""
     grads = {}
     for step in steps:
         for t in (*step.state, *step.out, *(step.state_in or ())):
-            grads[id(t)] = t.grad.clone() if t.grad is not None else torch.zeros_like(t)
+            grads[id(t)] = t.grad if t.grad is not None else torch.zeros_like(t)
     return grads
 
 
@@ -134,12 +135,12 @@ def _stack(key: str, values: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([v.detach() for v in values])
 
 
-def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, grads: dict, gates=None,
+def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, grads: dict, module=None,
                lag_rows: int = 0) -> ModuleTrace:
     """The :class:`ModuleTrace` of one segment of chained steps (see the module docstring).
 
-    ``grads`` is :func:`snapshot` of the steps; ``lag_rows`` = S > 0 adds the lag map over at most S rows
-    (:func:`lag_map`; ∂/∂x_t for a torch cell)."""
+    ``grads`` is :func:`snapshot` of the steps; ``module`` the torch cell for ``kind`` 'cell' (its gates are
+    recomputed from what it was fed); ``lag_rows`` = S > 0 adds the lag map over at most S rows."""
     totals, arriving, recs = parts_of(steps, kind, grads)
     h0 = initial_grad(steps, kind, arriving, grads)
     direct = [tuple(g - r for g, r in zip(tot, rec)) for tot, rec in zip(totals, recs)]
@@ -151,15 +152,19 @@ def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, g
         per_part.append((hidden, grad, grid(torch.stack([d[i] for d in direct])), first[:, :, 0]))
     (hidden, grad_h, direct_h, grad_h0), pair = per_part[0], per_part[1] if len(per_part) > 1 else None
     N = hidden.shape[3] if hidden.ndim == 5 else 1
+    gates = cell_gates(module, cell, steps) if kind == "cell" else {}
     rows = grad_by_output = grad_x = None
     if lag_rows:
         seeds = [tuple(g - r for g, r in zip(arr, rec)) for arr, rec in zip(arriving, recs)]
-        rows, grad_by_output, grad_x = lag_map(steps, seeds, lag_rows, inputs=kind == "cell")
+        if kind == "cell":
+            rows, grad_by_output, grad_x = cell_lag_map(module, cell, steps, gates, seeds, lag_rows)
+        else:
+            rows, grad_by_output, grad_x = lag_map(steps, seeds, lag_rows, inputs=False)
     return ModuleTrace(
         cell=cell,
         hidden=hidden,
         cell_state=pair[0] if pair else None,
-        gates=gates or {},
+        gates={name: grid(a) for name, a in gates.items()},
         grad_h=grad_h,
         grad_c=pair[1] if pair else None,
         grad_h_norm=norms(grad_h),
@@ -177,14 +182,42 @@ def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, g
     )
 
 
-def cell_gates(module, cell: str, steps: list[Step]) -> dict[str, np.ndarray]:
-    """A torch cell's gate activations at every step, from the inputs and states it was fed (engine/cells.py)."""
+def cell_gates(module, cell: str, steps: list[Step]) -> dict[str, torch.Tensor]:
+    """A torch cell's gate activations at every step, (T, N, H) or (T, H), from the inputs and states it was fed
+    (engine/cells.py)."""
     with torch.no_grad():
         x = torch.stack([s.x.detach() for s in steps])  # (T, N, I) or (T, I)
         h_prev = torch.stack([s.state_in[0].detach() for s in steps])  # (T, N, H) or (T, H)
-        acts = gate_activations(cell, x, h_prev, module.weight_ih, module.weight_hh, module.bias_ih,
+        return gate_activations(cell, x, h_prev, module.weight_ih, module.weight_hh, module.bias_ih,
                                 module.bias_hh)
-    return {name: grid(a) for name, a in acts.items()}
+
+
+def cell_lag_map(module, cell: str, steps: list[Step], gates: dict, seeds: list[tuple], most: int):
+    """:func:`lag_map` of a torch cell, swept by engine/lagmap.py as the one layer it is: every row at once."""
+    batched = steps[0].out[0].dim() == 2
+    grid3 = (lambda t: t) if batched else (lambda t: t.unsqueeze(1))  # (T, N, ·)
+    with torch.no_grad():
+        h = grid3(torch.stack([s.out[0].detach() for s in steps]))
+        h_prev = grid3(torch.stack([s.state_in[0].detach() for s in steps]))
+        c = c_prev = None
+        if cell == "lstm":
+            c = grid3(torch.stack([s.out[1].detach() for s in steps]))
+            c_prev = grid3(torch.stack([s.state_in[1].detach() for s in steps]))
+        weights = (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh, None)
+        lb = lagmap.layer_backward(cell, 0, weights, {k: grid3(v) for k, v in gates.items()}, h, h_prev, c, c_prev,
+                                   getattr(module, "nonlinearity", "tanh"), torch.ones(len(steps), dtype=torch.bool),
+                                   None)
+        starts = [t for t in range(len(steps)) if bool(seeds[t][0].ne(0).any())]
+        rows = lagmap.choose_rows(starts, most)
+        seed_h = grid3(torch.stack([s[0] for s in seeds]))
+        seed_c = grid3(torch.stack([s[1] for s in seeds])) if cell == "lstm" else None
+
+        def feeds(lo, hi):
+            index = torch.from_numpy(rows[lo:hi])
+            return [lagmap.Feed(None, rows[lo:hi], seed_h[index], seed_c[index] if seed_c is not None else None)]
+
+        item = lagmap.itemise([[lb]], len(rows), feeds)
+    return rows, item.grad_h, item.grad_x
 
 
 def _row_norms(t: torch.Tensor) -> np.ndarray:

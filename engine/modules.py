@@ -56,7 +56,7 @@ def trace_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor],
     """
     if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
         raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
-    recorder = Recorder(model, inputs=lag_rows > 0)
+    recorder = Recorder(model, lag=lag_rows > 0)
     value = _run(model, compute_loss, recorder)
     stock = {name: _stock_segments(recorder, calls) for name, calls in recorder.stock.items()}
     cells = recorder.cells
@@ -71,7 +71,7 @@ def trace_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor],
     steps += [s for segs in custom.values() for seg in segs for s in seg]
     steps += [s for seq in recorder.marks.values() for s in seq]
     for s in steps:
-        for t in (*s.state, *s.out):
+        for t in {id(t): t for t in (*s.state, *s.out)}.values():
             t.retain_grad()
     _backward(value, retain_graph=bool(custom or recorder.marks or (lag_rows and steps)))
     loss = float(value.detach())
@@ -155,8 +155,7 @@ def _stock_trace(segment: list[StockCall], traces: list[ModuleTrace], lag_rows: 
 
 def _step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, grads: dict, lag_rows: int,
                 module: nn.Module | None = None) -> ModuleTrace:
-    gates = joined.cell_gates(module, cell, steps) if kind == "cell" else None
-    return joined.step_trace(key or "the model", kind, cell, steps, loss, grads, gates, lag_rows)
+    return joined.step_trace(key or "the model", kind, cell, steps, loss, grads, module, lag_rows)
 
 
 def _custom_segments(recorder: Recorder, stock: dict) -> dict[str, list[list[Step]]]:

@@ -8,7 +8,8 @@ of recurrence, each keyed as the trace will be:
 - a stock ``nn.RNNCell``/``LSTMCell``/``GRUCell`` (``kind`` 'cell'): every call, its state input replaced by an
   identity view (a leaf copy when it is a constant, zeros when it is not given) whose ``.grad`` is what flows
   back through that input;
-- any other module whose returned state feeds its next call (``kind`` 'custom'), seen through forward hooks;
+- any other module whose returned state feeds its next call (``kind`` 'custom'), seen through forward hooks
+  (torch.nn's own layers without submodules, Linear, Embedding, activations, are parts of steps: not hooked);
 - a tensor marked with :func:`mark_state` (``kind`` 'marked').
 
 A call *chains* to the previous call of the same module when the state it is given *is* (the same tensor
@@ -151,13 +152,13 @@ def _as_leaf(t: torch.Tensor) -> torch.Tensor:
 class Recorder:
     """Hooks and interceptors on every submodule of ``model`` while it is active (a context manager).
 
-    ``inputs`` asks cells to take their input as a view too, so that a lag map can read ∂/∂x_t.
+    ``lag``: a lag map is wanted, and a cell's outputs reach the caller as views too (the module docstring).
     """
 
-    def __init__(self, model: nn.Module, inputs: bool = False):
+    def __init__(self, model: nn.Module, lag: bool = False):
         self.names = {id(m): name for name, m in model.named_modules()}
         self.modules = dict(model.named_modules())
-        self.inputs = inputs
+        self.lag = lag
         self.stock: dict[str, list[StockCall]] = {}
         self.cells: dict[str, list[list[Step]]] = {}
         self.custom: dict[str, _Custom] = {}
@@ -177,7 +178,7 @@ class Recorder:
                 if stock is not None:
                     self._classes.append((m, type(m)))
                     m.__class__ = _traced_class(type(m), stock)
-                if own:
+                if own and not _building_block(m):
                     self.custom[name] = _Custom()
                     self._handles.append(m.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
                     self._handles.append(m.register_forward_hook(self._post_hook, with_kwargs=True))
@@ -237,11 +238,11 @@ class Recorder:
             hx = tuple(hx) if lstm else (hx,)
             given = tuple(self.resolve(t) for t in hx)
         fed = tuple(_as_leaf(t) for t in hx)
-        x = _as_leaf(input) if self.inputs and input.is_floating_point() else input
-        out = stock.forward(module, x, fed if lstm else fed[0])
+        out = stock.forward(module, input, fed if lstm else fed[0])
         raw = tuple(out) if lstm else (out,)
-        state = tuple(self._view(t) for t in raw)
-        step = Step(state, raw, fed, given, x)
+        # views only for a lag map, whose seeds are what arrives from outside the step (the module docstring)
+        state = tuple(self._view(t) for t in raw) if self.lag else raw
+        step = Step(state, raw, fed, given, input)
         segments = self.cells.setdefault(name, [])
         if segments and self._chains(given, segments[-1][-1].state):
             segments[-1].append(step)
@@ -344,6 +345,12 @@ def _state_links(links: list, outputs: list) -> list:
     if any(p[:1] != (0,) for p, _ in unique) and any(p[:1] == (0,) for p, _ in unique):
         unique = [link for link in unique if link[0][:1] != (0,)]
     return unique
+
+
+def _building_block(module: nn.Module) -> bool:
+    """One of torch.nn's own layers without submodules (Linear, Embedding, an activation, a loss): a part of a
+    step, not a step.  A loop that feeds such a layer its own output needs a mark."""
+    return type(module).__module__.startswith("torch.nn.") and not module._modules
 
 
 def _own_forward(module: nn.Module, stock: type) -> bool:

@@ -366,3 +366,16 @@ def test_clear_messages_for_what_cannot_be_traced():
 
     with pytest.raises(ValueError, match=r"nothing recurrent ran .*mark_state"):
         trace_submodules(plain_loop, unmarked)
+
+
+def test_autograd_replaces_a_retained_grad_it_adds_to():
+    """engine.joined.snapshot keeps the .grad tensors the backward pass left, and later vector-Jacobian products
+    pass through the same tensors: autograd must add to a retained .grad by replacing it, not in place."""
+    a = torch.randn(3, requires_grad=True)
+    b = a * 2
+    b.retain_grad()
+    c = b * 3
+    c.sum().backward(retain_graph=True)
+    kept = b.grad
+    torch.autograd.grad(c, b, torch.ones(3), retain_graph=True)
+    assert b.grad is not kept and torch.equal(kept, torch.full((3,), 3.0))
