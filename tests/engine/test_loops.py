@@ -270,6 +270,35 @@ def test_the_classic_char_rnn_called_per_character_with_nll_loss():
     check_plain_grads(rnn, plain)
 
 
+def test_a_char_rnns_lag_rows_follow_its_hidden_state_alone():
+    """Scored at every character, each output reads the hidden state before it: rows start one step early and
+    travel back through the hidden state only."""
+    torch.manual_seed(6)
+    rnn = CharRNN(V, H, 3).to(f64)
+    line = F.one_hot(torch.randint(V, (T,)), V).to(f64)[:, None]
+    targets = torch.randint(3, (T,))
+
+    def every_char(m, trail=None):
+        hidden, loss = m.initHidden(), 0
+        for i in range(T):
+            output, hidden = m(line[i], hidden)
+            if trail is not None:
+                hidden.retain_grad()
+                trail.append((hidden,))
+            loss = loss + F.nll_loss(output, targets[i : i + 1])
+        return loss
+
+    plain, trail = twin(rnn), []
+    every_char(plain, trail).backward(retain_graph=True)
+    trace = trace_submodules(rnn, lambda: every_char(rnn), lag_rows=T)[""]
+    direct = direct_by_vjp(trail, lambda t, s: (plain(line[t], s[0])[1],))
+    check_steps(trace, trail, direct)
+    np.testing.assert_array_equal(trace.output_steps, np.arange(T - 1))  # the last hidden state is read by nothing
+    np.testing.assert_allclose(trace.grad_h_by_output[0, 0], lag_rows(trail, direct, trace.output_steps), rtol=1e-9,
+                               atol=1e-13)
+    assert trace.grad_x_by_output is None
+
+
 # -- a from-scratch LSTM of nn.Parameter tensors, its state marked ---------------------------------------------
 
 

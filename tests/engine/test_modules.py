@@ -138,6 +138,8 @@ def test_forward_is_restored_even_after_an_error():
     with pytest.raises(RuntimeError, match="user code failed"):
         trace_submodules(model, boom)
     assert all("forward" not in m.__dict__ for m in model.modules())
+    assert type(model.encoder.rnn) is nn.GRU  # its own class again, and no hook left on any module
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     out, _ = model.encoder.rnn(torch.zeros(3, 1, EMBED, dtype=torch.float64))  # the stock forward again
     assert out.shape == (3, 1, 2 * HIDDEN)
 
