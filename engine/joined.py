@@ -4,22 +4,28 @@ Step t returned the state s_t = (h_t, c_t, ...) (h first; an LSTM cell's c secon
 state input.  With autograd's total derivatives (the ``.grad`` of the tensors the steps returned)::
 
     total_t  = ∂L/∂s_t
-    rec_t    = (∂s_{t+1}/∂s_{t}|step t+1)ᵀ total_{t+1}     what flows back through the next step's state
+    e_t      = what arrives at s_t from outside step t     (total_t, less what reaches c_t through the h_t
+                                                          the step computed from it)
+    rec_t    = (∂s_{t+1}/∂s_{t}|step t+1)ᵀ e_{t+1}         what flows back through the next step's state
     direct_t = total_t − rec_t                            everything else: what the loss, or the rest of the
                                                           model, asks of s_t (``grad_out_norm``)
 
 ∂s_{t+1}/∂s_t|step t+1 is taken through step t+1 alone, from the state it took to the state it returned.
 For a torch cell, whose outputs are its state, rec_t is the ``.grad`` of the view the next call took in
-place of s_t; for a custom module, whose other outputs may depend on its state input too (the classic
-char-RNN's output does), it is one vector-Jacobian product per step through its state alone; for a mark,
-one through everything between the marked state t and the tensor marked at t+1.
+place of s_t.  A custom module's other outputs may depend on its state input too (the classic char-RNN's
+output does): its rec_t are vector-Jacobian products through its state alone, all steps in one pass over
+the recorded graph with every gate closed (engine/recurrence.py).  For a mark, one product per step
+through everything between the marked state t and the tensor marked at t+1.
 
 The lag map itemises total_t by the step whose direct part it comes from::
 
     δ_s^{(s)} = direct_s,    δ_t^{(s)} = (∂s_{t+1}/∂s_t|step t+1)ᵀ δ_{t+1}^{(s)},    Σ_s δ_t^{(s)} = total_t
 
-one vector-Jacobian product per step for all the rows at once (vectorised over the rows by autograd;
-one per row where an operation has no vectorised rule), over the graph the trace recorded.
+with e_s − rec_s for direct_s (the same for h).  A torch cell's rows are swept by engine/lagmap.py as the
+one layer it is; a custom module's in one pass over the recorded graph with the gates on what the steps
+returned closed, so that each row travels along the chain of states alone; a mark's one product per step.
+The passes run every row at once, vectorised by autograd (row by row where an operation has no
+vectorised rule).
 
 A state of shape (H,) is unbatched, (N, H) one layer, (..., N, H) the leading dimensions flattened into
 layers (as ``h_n`` is (layers·directions, N, H)): per-unit arrays are (L, 1, T, N, H) or (1, 1, T, H),
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -69,7 +76,8 @@ def snapshot(steps) -> dict[int, torch.Tensor]:
     grads = {}
     for step in steps:
         for t in (*step.state, *step.out, *(step.state_in or ())):
-            grads[id(t)] = t.grad if t.grad is not None else torch.zeros_like(t)
+            if t.is_leaf or t.retains_grad:  # a first step's given state may be neither: nothing to read there
+                grads[id(t)] = t.grad if t.grad is not None else torch.zeros_like(t)
     return grads
 
 
@@ -99,22 +107,42 @@ def rows_vjp(outs, ins, grads, vectorise: list[bool]) -> list[torch.Tensor]:
     return [torch.stack(parts) for parts in zip(*rows)]
 
 
+@contextmanager
+def closed(gates: dict, *sides: str):
+    """The recorder's :class:`engine.recurrence.Gate` s on ``sides`` closed for the duration."""
+    kept = dict(gates)
+    gates.update({side: False for side in sides})
+    try:
+        yield
+    finally:
+        gates.update(kept)
+
+
 def parts_of(steps: list[Step], kind: str, grads: dict) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """``(totals, arriving, recs)``: per step and part of the state, ∂L/∂s_t (autograd's total derivative), what
     arrived at s_t from outside its step, and what of that flowed back through step t+1's state.
 
-    ``grads`` is :func:`snapshot` of the steps."""
+    ``grads`` is :func:`snapshot` of the steps.  A custom module's steps are measured in one pass with every
+    gate closed, each step's product alone; a mark's one step at a time (what runs between two marks is
+    unknown)."""
     totals = [tuple(grads[id(s)] for s in step.out) for step in steps]
     arriving = [tuple(grads[id(s)] for s in step.state) for step in steps]
-    recs = []
-    for t in range(len(steps) - 1):
-        nxt = steps[t + 1]
-        if kind == "cell":
-            recs.append(tuple(grads[id(v)] for v in nxt.state_in))
-        else:
-            recs.append(tuple(vjp(nxt.out, nxt.state_in, arriving[t + 1])))
-    recs.append(tuple(torch.zeros_like(g) for g in totals[-1]))
-    return totals, arriving, recs
+    if kind == "custom":  # the next step takes its state through a gate of its own, beside the caller's view
+        arriving = [tuple(a + grads[id(v)] for a, v in zip(arr, nxt.state_in))
+                    for arr, nxt in zip(arriving, steps[1:])] + arriving[-1:]
+    zeros = tuple(torch.zeros_like(g) for g in totals[-1])
+    if kind == "cell":
+        recs = [tuple(grads[id(v)] for v in nxt.state_in) for nxt in steps[1:]]
+    elif kind == "custom" and len(steps) > 1:
+        later = steps[1:]
+        with closed(steps[0].gates, "in", "out"):
+            flat = vjp([o for s in later for o in s.out], [v for s in later for v in s.state_in],
+                       [g for a in arriving[1:] for g in a])
+        width = len(steps[0].out)
+        recs = [tuple(flat[k * width : (k + 1) * width]) for k in range(len(later))]
+    else:
+        recs = [tuple(vjp(nxt.out, nxt.state_in, arriving[t + 1])) for t, nxt in enumerate(steps[1:])]
+    return totals, arriving, [*recs, zeros]
 
 
 def initial_grad(steps: list[Step], kind: str, arriving, grads: dict) -> tuple | None:
@@ -158,8 +186,10 @@ def step_trace(key: str, kind: str, cell: str, steps: list[Step], loss: float, g
         seeds = [tuple(g - r for g, r in zip(arr, rec)) for arr, rec in zip(arriving, recs)]
         if kind == "cell":
             rows, grad_by_output, grad_x = cell_lag_map(module, cell, steps, gates, seeds, lag_rows)
+        elif kind == "custom":
+            rows, grad_by_output = gated_lag_map(steps, seeds, lag_rows)
         else:
-            rows, grad_by_output, grad_x = lag_map(steps, seeds, lag_rows, inputs=False)
+            rows, grad_by_output = marked_lag_map(steps, seeds, lag_rows)
     return ModuleTrace(
         cell=cell,
         hidden=hidden,
@@ -207,8 +237,7 @@ def cell_lag_map(module, cell: str, steps: list[Step], gates: dict, seeds: list[
         lb = lagmap.layer_backward(cell, 0, weights, {k: grid3(v) for k, v in gates.items()}, h, h_prev, c, c_prev,
                                    getattr(module, "nonlinearity", "tanh"), torch.ones(len(steps), dtype=torch.bool),
                                    None)
-        starts = [t for t in range(len(steps)) if bool(seeds[t][0].ne(0).any())]
-        rows = lagmap.choose_rows(starts, most)
+        rows = _starts(seeds, most)
         seed_h = grid3(torch.stack([s[0] for s in seeds]))
         seed_c = grid3(torch.stack([s[1] for s in seeds])) if cell == "lstm" else None
 
@@ -227,44 +256,60 @@ def _row_norms(t: torch.Tensor) -> np.ndarray:
     return torch.linalg.vector_norm(t.reshape(S, layers, -1), dim=-1, dtype=torch.float64).T.numpy()
 
 
-def lag_map(steps: list[Step], direct: list[tuple], most: int, inputs: bool):
-    """``(output_steps, grad_h_by_output (L, 1, S, T), grad_x_by_output (S, T) or None)``.
+def _starts(seeds: list[tuple], most: int) -> np.ndarray:
+    return lagmap.choose_rows([t for t in range(len(seeds)) if bool(seeds[t][0].ne(0).any())], most)
 
-    ``direct`` is, per step and part, what arrived at s_t from outside its step less what flowed back through
-    step t+1: the seeds.  Rows are at most ``most`` of the steps whose seed for h is not zero
-    (:func:`engine.lagmap.choose_rows`).
-    ``inputs``: each step's ``x`` is a view fed to it, and the rows' ∂/∂x_t are measured too.
-    """
-    T = len(steps)
-    starts = [t for t in range(T) if bool(direct[t][0].ne(0).any())]
-    rows = lagmap.choose_rows(starts, most)
+
+def gated_lag_map(steps: list[Step], seeds: list[tuple], most: int):
+    """``(output_steps, grad_h_by_output (L, 1, S, T))`` of a custom module: one pass for a chunk of rows.
+
+    Every step's returned gates closed and its state gates open, row s seeded at step s's state runs back along
+    the chain of states alone; what each step's state gate receives is δ_{t-1}^{(s)}."""
+    T, width = len(steps), len(steps[0].out)
+    rows = _starts(seeds, most)
     S = len(rows)
-    L = _row_norms(direct[0][0][None]).shape[0]
+    L = _row_norms(seeds[0][0][None]).shape[0]
     grad_h = np.zeros((L, 1, S, T))
-    grad_x = np.zeros((S, T)) if inputs else None
-    carry = None  # δ_t of rows[lo:] that started after t, per part of the state
+    outs = [o for s in steps for o in s.out]
+    ins = [v for s in steps[1:] for v in s.state_in]
+    per_row = sum(o.numel() * o.element_size() for o in outs)
+    vectorise = [True]
+    for lo in range(0, S, max(1, lagmap.CHUNK_BYTES // per_row)):
+        chunk = rows[lo : lo + max(1, lagmap.CHUNK_BYTES // per_row)]
+        seeded = [o.new_zeros(len(chunk), *o.shape) for o in outs]
+        for i, s in enumerate(chunk.tolist()):
+            for k in range(width):
+                seeded[s * width + k][i] = seeds[s][k]
+        with closed(steps[0].gates, "out"):
+            got = rows_vjp(outs, ins, seeded, vectorise) if ins else []
+        for t in range(T - 1):
+            grad_h[:, 0, lo : lo + len(chunk), t] = _row_norms(got[t * width])
+        for i, s in enumerate(chunk.tolist()):
+            grad_h[:, 0, lo + i, s] = _row_norms(seeds[s][0][None])[:, 0]
+    return rows, grad_h
+
+
+def marked_lag_map(steps: list[Step], seeds: list[tuple], most: int):
+    """``(output_steps, grad_h_by_output (L, 1, S, T))`` of a marked state: one product per step for every row
+    under way at once, from the tensors marked at step t back to those marked at t-1."""
+    T = len(steps)
+    rows = _starts(seeds, most)
+    S = len(rows)
+    grad_h = np.zeros((_row_norms(seeds[0][0][None]).shape[0], 1, S, T))
+    carry = None  # δ_t of rows[lo:], those that started at or after t, per part of the state
     row_list = rows.tolist()
     vectorise = [True]
     for t in range(T - 1, -1, -1):
         lo = bisect_left(row_list, t)
         if lo < S and row_list[lo] == t:
-            new = tuple(d[None] for d in direct[t])
+            new = tuple(d[None] for d in seeds[t])
             carry = new if carry is None else tuple(torch.cat([n, c]) for n, c in zip(new, carry))
         if carry is None:
             continue
         grad_h[:, 0, lo:, t] = _row_norms(carry[0])
-        step = steps[t]
-        ins = tuple(step.state_in) if t and step.state_in is not None else ()
-        ins += (step.x,) if inputs else ()
-        if not ins:
-            carry = None
-            continue
-        got = rows_vjp(step.out, ins, carry, vectorise)
-        if inputs:
-            grad_x[lo:, t] = torch.linalg.vector_norm(got[-1].flatten(1), dim=1, dtype=torch.float64).numpy()
-            got = got[:-1]
-        carry = tuple(got) if got else None
-    return rows, grad_h, grad_x
+        if t:
+            carry = tuple(rows_vjp(steps[t].out, steps[t].state_in, carry, vectorise))
+    return rows, grad_h
 
 
 # -- a stock nn.RNN/LSTM/GRU stepped a token (or a chunk) at a time ----------------------------------------------

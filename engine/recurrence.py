@@ -25,6 +25,13 @@ one).  The ``.grad`` of the tensor computed inside is autograd's total derivativ
 step computed from it (an LSTM's h_t from its c_t); the view's is what arrives from outside the step,
 the cotangent a vector-Jacobian product through the step takes (engine/joined.py).
 
+A custom module's views are :class:`Gate` s: identities in the user's backward pass that engine/joined.py
+can close for its own passes over the recorded graph.  Closing every gate cuts the graph at each step's
+state input and at everything the step returned, so that one pass seeded at every step's state measures
+each step's vector-Jacobian product alone; closing the returned ones only leaves the chain of states, the
+lag map's path.  The gate a step takes its state through is made from the tensor the step before computed
+(not from the view the caller holds), so that chain bypasses the closed views.
+
 Stock classes are intercepted by swapping the instance's class for a subclass whose ``forward`` records
 (restored afterwards), which is also how ``super().forward`` inside a user's subclass is reached.
 """
@@ -78,6 +85,7 @@ class Step:
     state_in: tuple[torch.Tensor, ...] | None
     given: tuple[torch.Tensor, ...] = ()
     x: torch.Tensor | None = None
+    gates: dict | None = None  # a custom module's switch (:class:`Gate`), shared by all its recorder's gates
 
 
 @dataclass
@@ -139,6 +147,26 @@ def _replace(obj, repl: dict, path: tuple = ()):
     return {k: _replace(v, repl, (*path, k)) for k, v in obj.items()}
 
 
+class Gate(torch.autograd.Function):
+    """An identity view whose backward passes the gradient on while ``switch[side]`` is true, else nothing.
+
+    ``side`` is 'in' (a step's state input) or 'out' (what a step returned)."""
+
+    generate_vmap_rule = True  # the lag map's pass runs over many rows at once
+
+    @staticmethod
+    def forward(x, switch, side):
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.switch, ctx.side = inputs[1], inputs[2]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad if ctx.switch[ctx.side] else None), None, None
+
+
 def _as_leaf(t: torch.Tensor) -> torch.Tensor:
     """What a cell takes in place of ``t``: a view whose ``.grad`` is what flows back into ``t`` through it, or a
     leaf copy of a constant (gradients disabled upstream make no difference to the user's graph)."""
@@ -159,6 +187,7 @@ class Recorder:
         self.names = {id(m): name for name, m in model.named_modules()}
         self.modules = dict(model.named_modules())
         self.lag = lag
+        self.switch = {"in": True, "out": True}  # the custom modules' gates, open while the user's backward runs
         self.stock: dict[str, list[StockCall]] = {}
         self.cells: dict[str, list[list[Step]]] = {}
         self.custom: dict[str, _Custom] = {}
@@ -208,10 +237,10 @@ class Recorder:
         return len(given) == len(previous) > 0 and all(self.resolve(g) is self.resolve(p)
                                                          for g, p in zip(given, previous))
 
-    def _view(self, t: torch.Tensor) -> torch.Tensor:
-        """An identity view of ``t`` that resolves to it."""
-        v = t.view_as(t)
-        self.alias[id(v)] = t
+    def _view(self, t: torch.Tensor, side: str | None = None, of: torch.Tensor | None = None) -> torch.Tensor:
+        """An identity view of ``t`` that resolves to ``of`` (default ``t``); a :class:`Gate` on ``side``."""
+        v = t.view_as(t) if side is None else Gate.apply(t, self.switch, side)
+        self.alias[id(v)] = t if of is None else of
         self._keep.append(v)
         return v
 
@@ -271,7 +300,7 @@ class Recorder:
         if not links:
             return None
         given = dict(inputs)
-        views = {path: self._view(given[path]) for _, path in links}
+        views = {path: self._view(self.resolve(given[path]), "in", given[path]) for _, path in links}
         for v in views.values():
             v.retain_grad()
         frame.views = tuple(views[path] for _, path in links)
@@ -284,7 +313,7 @@ class Recorder:
             return None
         rec.calls += 1
         # every returned tensor that can carry a gradient reaches the caller as a view (the module docstring)
-        gates = {p: self._view(t) for p, t in leaves(output) if t.requires_grad and t.is_floating_point()}
+        gates = {p: self._view(t, "out") for p, t in leaves(output) if t.requires_grad and t.is_floating_point()}
         output = _replace(output, gates) if gates else output
         outputs = leaves(output)
         paths = tuple(p for p, _ in frame.links)
@@ -296,20 +325,18 @@ class Recorder:
                 first = tuple(before[p] for p in paths)
                 first_in = tuple(inputs.get(q) for _, q in frame.links)
                 readable = all(t is not None and t.requires_grad for t in first_in)
-                rec.segments.append([Step(first, tuple(self.resolve_once(t) for t in first),
-                                          first_in if readable else None)])
+                rec.segments.append([Step(first, tuple(self.resolve(t) for t in first),
+                                          first_in if readable else None, gates=self.switch)])
                 rec.paths = paths
             rec.open = all(t is not None and id(t) in self.alias for t in state)
             if rec.open:
-                rec.segments[-1].append(Step(state, tuple(self.resolve_once(t) for t in state), frame.views))
+                rec.segments[-1].append(Step(state, tuple(self.resolve(t) for t in state), frame.views,
+                                             gates=self.switch))
         else:
             rec.open = False
         rec.last_inputs = frame.inputs
         rec.last_outputs = outputs
         return output
-
-    def resolve_once(self, t: torch.Tensor) -> torch.Tensor:
-        return self.alias.get(id(t), t)
 
     # -- marks ---------------------------------------------------------------------------------------------
     def mark(self, state, name: str):
