@@ -4,7 +4,8 @@ Three models, each timed against its own plain ``compute_loss().backward()`` in 
 an LSTMCell stepped in a loop (T=100, batch 32, H=64), the classic char-RNN built from nn.Linear and
 called once per character (a 12-character name, H=128, batch 1, as the tutorial trains it), and the seq2seq
 tutorial's GRU decoder stepped one token at a time after its encoder (20 tokens, batch 32, H=64).  Each is
-traced without and with a lag map of 16 rows.  Target: every ratio without the lag map ≤ 2.
+traced without and with a lag map of 16 rows.  Target: every ratio without the lag map ≤ 2.  Times are the
+process's CPU time (one thread), so that other work on a shared machine does not count.
 Run: .venv/bin/python bench/loops.py [--repeats N]
 """
 
@@ -103,12 +104,12 @@ def ratio(build, repeats: int, lag_rows: int) -> float:
     plain(), traced()  # warm-up
     p, t = [], []
     for _ in range(repeats):  # interleaved, so both share whatever else the machine is doing
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         plain()
-        p.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        p.append(time.process_time() - t0)
+        t0 = time.process_time()
         traced()
-        t.append(time.perf_counter() - t0)
+        t.append(time.process_time() - t0)
     return statistics.median(t) / statistics.median(p)
 
 

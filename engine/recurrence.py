@@ -102,6 +102,7 @@ class _Frame:
     """A custom module's call between its pre-hook and its forward hook."""
 
     inputs: list  # [(path, tensor)] as given
+    roots: set  # ids of what the inputs resolve to
     links: list  # [(previous call's output path, this call's input path)] of the state
     views: tuple = ()
 
@@ -113,6 +114,8 @@ class _Custom:
     calls: int = 0
     last_inputs: list = field(default_factory=list)  # [(path, tensor)] of the previous call
     last_outputs: list = field(default_factory=list)  # [(path, view returned)]
+    last_roots: dict = field(default_factory=dict)  # id(what an output resolves to) -> (path, output)
+    last_input_roots: set = field(default_factory=set)
     paths: tuple = ()  # output paths of the open segment's state
     open: bool = False
     segments: list[list[Step]] = field(default_factory=list)
@@ -134,33 +137,31 @@ def leaves(obj, path: tuple = (), depth: int = 0):
     return [leaf for key, value in items for leaf in leaves(value, (*path, key), depth + 1)]
 
 
-def _replace(obj, repl: dict, path: tuple = ()):
+def _replace(obj, repl: dict, path: tuple = (), within: set | None = None):
     """``obj`` with the tensors at ``repl``'s paths replaced; untouched branches are the same objects."""
     if path in repl:
         return repl[path]
-    if not any(p[: len(path)] == path for p in repl):
+    if within is None:
+        within = {p[:i] for p in repl for i in range(len(p))}
+    if path not in within:
         return obj
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a namedtuple
-        return type(obj)(*(_replace(v, repl, (*path, i)) for i, v in enumerate(obj)))
+        return type(obj)(*(_replace(v, repl, (*path, i), within) for i, v in enumerate(obj)))
     if isinstance(obj, tuple | list):
-        return type(obj)(_replace(v, repl, (*path, i)) for i, v in enumerate(obj))
-    return {k: _replace(v, repl, (*path, k)) for k, v in obj.items()}
+        return type(obj)(_replace(v, repl, (*path, i), within) for i, v in enumerate(obj))
+    return {k: _replace(v, repl, (*path, k), within) for k, v in obj.items()}
 
 
 class Gate(torch.autograd.Function):
     """An identity view whose backward passes the gradient on while ``switch[side]`` is true, else nothing.
 
-    ``side`` is 'in' (a step's state input) or 'out' (what a step returned)."""
-
-    generate_vmap_rule = True  # the lag map's pass runs over many rows at once
+    ``side`` is 'in' (a step's state input) or 'out' (what a step returned).  The backward is plain enough for
+    autograd to run it over many rows at once (``is_grads_batched``)."""
 
     @staticmethod
-    def forward(x, switch, side):
+    def forward(ctx, x, switch, side):
+        ctx.switch, ctx.side = switch, side
         return x.view_as(x)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.switch, ctx.side = inputs[1], inputs[2]
 
     @staticmethod
     def backward(ctx, grad):
@@ -192,7 +193,7 @@ class Recorder:
         self.cells: dict[str, list[list[Step]]] = {}
         self.custom: dict[str, _Custom] = {}
         self.marks: dict[str, list[Step]] = {}
-        self.alias: dict[int, torch.Tensor] = {}  # id(a view the recorder made) -> what it views
+        self.root: dict[int, torch.Tensor] = {}  # id(a view the recorder made) -> the tensor it stands for
         self._keep: list[torch.Tensor] = []  # the views, alive so that their ids are not reused
         self._handles: list = []
         self._classes: list[tuple[nn.Module, type]] = []
@@ -229,18 +230,17 @@ class Recorder:
         self._handles, self._classes = [], []
 
     def resolve(self, t: torch.Tensor) -> torch.Tensor:
-        while id(t) in self.alias:
-            t = self.alias[id(t)]
-        return t
+        """The tensor ``t`` stands for: itself, or what the recorder's views of views were first made from."""
+        return self.root.get(id(t), t)
 
     def _chains(self, given: tuple, previous: tuple) -> bool:
         return len(given) == len(previous) > 0 and all(self.resolve(g) is self.resolve(p)
                                                          for g, p in zip(given, previous))
 
-    def _view(self, t: torch.Tensor, side: str | None = None, of: torch.Tensor | None = None) -> torch.Tensor:
-        """An identity view of ``t`` that resolves to ``of`` (default ``t``); a :class:`Gate` on ``side``."""
+    def _view(self, t: torch.Tensor, side: str | None = None) -> torch.Tensor:
+        """An identity view of ``t`` (a :class:`Gate` on ``side``) that resolves to what ``t`` resolves to."""
         v = t.view_as(t) if side is None else Gate.apply(t, self.switch, side)
-        self.alias[id(v)] = t if of is None else of
+        self.root[id(v)] = self.resolve(t)
         self._keep.append(v)
         return v
 
@@ -286,21 +286,21 @@ class Recorder:
             rec.stack.append(None)
             return None
         inputs = leaves((args, kwargs))
+        roots = [id(self.resolve(t)) for _, t in inputs]
         links = []
-        if rec.last_outputs:
-            previous = {id(self.resolve(t)): (p, t) for p, t in rec.last_outputs}
-            own = {id(self.resolve(t)) for _, t in rec.last_inputs}  # an output that was an input is no new state
-            for path, t in inputs:
-                hit = previous.get(id(self.resolve(t)))
-                if hit is not None and id(self.resolve(t)) not in own and hit[1].requires_grad:
+        if rec.last_roots:
+            own = rec.last_input_roots  # an output that was an input is no new state
+            for (path, _), root in zip(inputs, roots):
+                hit = rec.last_roots.get(root)
+                if hit is not None and root not in own and hit[1].requires_grad:
                     links.append((hit[0], path))
-            links = _state_links(links, rec.last_outputs)
-        frame = _Frame(inputs, links)
+            links = _state_links(links, rec.last_outputs) if links else links
+        frame = _Frame(inputs, set(roots), links)
         rec.stack.append(frame)
         if not links:
             return None
         given = dict(inputs)
-        views = {path: self._view(self.resolve(given[path]), "in", given[path]) for _, path in links}
+        views = {path: self._view(self.resolve(given[path]), "in") for _, path in links}
         for v in views.values():
             v.retain_grad()
         frame.views = tuple(views[path] for _, path in links)
@@ -328,14 +328,15 @@ class Recorder:
                 rec.segments.append([Step(first, tuple(self.resolve(t) for t in first),
                                           first_in if readable else None, gates=self.switch)])
                 rec.paths = paths
-            rec.open = all(t is not None and id(t) in self.alias for t in state)
+            rec.open = all(t is not None and id(t) in self.root for t in state)
             if rec.open:
                 rec.segments[-1].append(Step(state, tuple(self.resolve(t) for t in state), frame.views,
                                              gates=self.switch))
         else:
             rec.open = False
-        rec.last_inputs = frame.inputs
+        rec.last_inputs, rec.last_input_roots = frame.inputs, frame.roots
         rec.last_outputs = outputs
+        rec.last_roots = {id(self.resolve(t)): (p, t) for p, t in outputs}
         return output
 
     # -- marks ---------------------------------------------------------------------------------------------
