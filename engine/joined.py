@@ -4,7 +4,7 @@ Step t returned the state s_t = (h_t, c_t, ...) (h first; an LSTM cell's c secon
 state input.  With autograd's total derivatives (the ``.grad`` of the tensors the steps returned)::
 
     total_t  = ∂L/∂s_t
-    e_t      = what arrives at s_t from outside step t     (total_t, less what reaches c_t through the h_t
+    e_t      = ∂L/∂s_t with its parts independent          (total_t, less what reaches c_t through the h_t
                                                           the step computed from it)
     rec_t    = (∂s_{t+1}/∂s_{t}|step t+1)ᵀ e_{t+1}         what flows back through the next step's state
     direct_t = total_t − rec_t                            everything else: what the loss, or the rest of the
@@ -118,6 +118,25 @@ def closed(gates: dict, *sides: str):
         gates.update(kept)
 
 
+def partials(steps: list[Step], totals: list[tuple]) -> list[tuple]:
+    """∂L/∂s_t with s_t's parts taken as independent (what a product through the step that returned them takes):
+    the total derivative of a part less what reaches it through another part the step computed from it (an
+    LSTM's c_t through h_t).  Exact for a state of one or two tensors."""
+    width = len(steps[0].out)
+    if width == 1:
+        return totals
+    outs = [[s.out[i] for s in steps] for i in range(width)]
+    bar = [list(t) for t in totals]
+    with closed(steps[0].gates, "in", "out"):  # each step's own graph alone, all steps in one pass per pair
+        for i in range(width):
+            for j in range(width):
+                if i != j:
+                    into = vjp(outs[j], outs[i], [t[j] for t in totals])
+                    for t, g in enumerate(into):
+                        bar[t][i] = bar[t][i] - g
+    return [tuple(b) for b in bar]
+
+
 def parts_of(steps: list[Step], kind: str, grads: dict) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """``(totals, arriving, recs)``: per step and part of the state, ∂L/∂s_t (autograd's total derivative), what
     arrived at s_t from outside its step, and what of that flowed back through step t+1's state.
@@ -127,9 +146,8 @@ def parts_of(steps: list[Step], kind: str, grads: dict) -> tuple[list[tuple], li
     unknown)."""
     totals = [tuple(grads[id(s)] for s in step.out) for step in steps]
     arriving = [tuple(grads[id(s)] for s in step.state) for step in steps]
-    if kind == "custom":  # the next step takes its state through a gate of its own, beside the caller's view
-        arriving = [tuple(a + grads[id(v)] for a, v in zip(arr, nxt.state_in))
-                    for arr, nxt in zip(arriving, steps[1:])] + arriving[-1:]
+    if kind == "custom":
+        arriving = partials(steps, totals)
     zeros = tuple(torch.zeros_like(g) for g in totals[-1])
     if kind == "cell":
         recs = [tuple(grads[id(v)] for v in nxt.state_in) for nxt in steps[1:]]

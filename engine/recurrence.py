@@ -15,8 +15,9 @@ of recurrence, each keyed as the trace will be:
 A call *chains* to the previous call of the same module when the state it is given *is* (the same tensor
 object as) the state that call returned: the calls of a module fall into segments of chained calls, each
 one trace along time.  The stock module and cell interceptors see ``hx``; a custom module's state is any
-tensor it returned that its next call takes, minus the first element of a returned tuple when others are
-fed back too (PyTorch's ``(output, state)`` convention: an output fed back as the next input is an input).
+tensor it returned that its next call takes, minus the first element of a returned tuple when that goes
+back in as the first argument and others are fed back elsewhere (PyTorch's ``(output, state)``
+convention: an output fed back as the next input is an input).
 A view the recorder feeds a module in place of a state remembers what it views, so a module inside sees
 the state its own previous call returned.
 
@@ -360,8 +361,10 @@ class Recorder:
 def _state_links(links: list, outputs: list) -> list:
     """The links that carry the state, in the order the module returned them.
 
-    When the module returns a tuple and feeds back some of it beyond the first element, the first element is
-    its output (fed back as an input, as a prediction is), not part of its state.
+    When the module returns a tuple, its first element goes back in as the first argument and other elements
+    go back elsewhere (``pred, h = model(pred, h)``), the first element is its output fed back as an input, as
+    a prediction is, not part of its state (PyTorch's ``(output, state)``); ``h, c = cell(x, (h, c))`` and
+    ``h, c = cell(x, h, c)`` feed back a state pair.
     """
     order = {p: i for i, (p, _) in enumerate(outputs)}
     links = sorted(set(links), key=lambda link: (order[link[0]], link[1]))
@@ -370,7 +373,8 @@ def _state_links(links: list, outputs: list) -> list:
         if out_path not in seen:
             seen.add(out_path)
             unique.append((out_path, in_path))
-    if any(p[:1] != (0,) for p, _ in unique) and any(p[:1] == (0,) for p, _ in unique):
+    first = [link for link in unique if link[0][:1] == (0,)]
+    if len(first) < len(unique) and any(in_path[:2] == (0, 0) for _, in_path in first):
         unique = [link for link in unique if link[0][:1] != (0,)]
     return unique
 

@@ -408,3 +408,95 @@ def test_autograd_replaces_a_retained_grad_it_adds_to():
     kept = b.grad
     torch.autograd.grad(c, b, torch.ones(3), retain_graph=True)
     assert b.grad is not kept and torch.equal(kept, torch.full((3,), 3.0))
+
+
+class LinearLSTMCell(nn.Module):
+    """An LSTM cell written from one nn.Linear, returning its state pair (h, c): h is computed from c."""
+
+    def __init__(self):
+        super().__init__()
+        self.gates = nn.Linear(I + H, 4 * H)
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = self.gates(torch.cat([x, h], -1)).chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def test_a_cell_written_from_a_linear_layer_returning_h_and_c():
+    torch.manual_seed(7)
+    model = nn.ModuleDict({"cell": LinearLSTMCell(), "head": nn.Linear(H, 1)}).to(f64)
+    X, Y = torch.randn(T, N, I, dtype=f64), torch.randn(T, N, 1, dtype=f64)
+
+    def loss(m, trail=None, cut=None):
+        state, total = (torch.zeros(N, H, dtype=f64),) * 2, 0
+        for t in range(T):
+            if cut == t - 1:
+                state = tuple(s.detach() for s in state)
+            state = m["cell"](X[t], state)
+            if trail is not None:
+                for s in state:
+                    s.retain_grad()
+                trail.append(state)
+            total = total + F.mse_loss(m["head"](state[0]), Y[t])
+        return total
+
+    plain, trail = twin(model), []
+    loss(plain, trail).backward(retain_graph=True)
+    trace = trace_submodules(model, lambda: loss(model), lag_rows=T)["cell"]
+    assert (trace.kind, trace.cell, trace.cell_state.shape) == ("custom", "custom", (1, 1, T, N, H))
+
+    def run(cut):
+        again = []
+        loss(twin(model), again, cut).backward()
+        return again
+
+    direct = direct_by_cut(run, T)
+    check_steps(trace, trail, direct)  # grad_c too: the total derivative, also through h
+    np.testing.assert_array_equal(trace.output_steps, np.arange(T))
+    np.testing.assert_allclose(trace.grad_h_by_output[0, 0], lag_rows(trail, direct, trace.output_steps), rtol=1e-9,
+                               atol=1e-13)
+    check_plain_grads(model, plain)
+
+
+class Forecaster(nn.Module):
+    """Called once per step; its prediction goes back in as the next input, its hidden state as the state."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Linear(1 + H, H)
+        self.head = nn.Linear(H, 1)
+
+    def forward(self, pred, h):
+        h = torch.tanh(self.cell(torch.cat([pred, h], -1)))
+        return self.head(h), h
+
+
+def test_a_model_whose_prediction_is_its_next_input_has_the_hidden_state_as_its_state():
+    torch.manual_seed(8)
+    model = Forecaster().to(f64)
+    Y = torch.randn(T, N, 1, dtype=f64)
+
+    def loss(m, trail=None, cut=None):
+        pred, h, total = torch.zeros(N, 1, dtype=f64), torch.zeros(N, H, dtype=f64), 0
+        for t in range(T):
+            pred, h = m(pred, h.detach() if cut == t - 1 else h)
+            if trail is not None:
+                h.retain_grad()
+                trail.append((h,))
+            total = total + F.mse_loss(pred, Y[t])
+        return total
+
+    plain, trail = twin(model), []
+    loss(plain, trail).backward()
+    traces = trace_submodules(model, lambda: loss(model))
+    assert set(traces) == {""} and traces[""].cell_state is None  # the prediction is an input, not state
+
+    def run(cut):
+        again = []
+        loss(twin(model), again, cut).backward()
+        return again
+
+    check_steps(traces[""], trail, direct_by_cut(run, T))
+    check_plain_grads(model, plain)
