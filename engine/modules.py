@@ -8,7 +8,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from engine import joined
+from engine import joined, joined_stock
 from engine.recurrence import CELL_NAMES, STOCK, Recorder, Step, StockCall
 from engine.tracing import ModuleTrace, TraceRun, finish_trace, with_lag_map
 
@@ -133,7 +133,7 @@ def _stock_segments(recorder: Recorder, calls: list[StockCall]) -> list[list[Sto
     """A module's calls grouped into runs of chained calls that can share a time axis; the others alone."""
     segments: list[list[StockCall]] = []
     for call in calls:
-        if segments and recorder._chains(call.given, segments[-1][-1].state) and joined.joinable(
+        if segments and recorder._chains(call.given, segments[-1][-1].state) and joined_stock.joinable(
                 [segments[-1][0].run, call.run]):
             segments[-1].append(call)
         else:
@@ -146,10 +146,10 @@ def _stock_trace(segment: list[StockCall], traces: list[ModuleTrace], lag_rows: 
     runs: list[TraceRun] = [c.run for c in segment]
     if len(traces) == 1:
         return with_lag_map(traces[0], runs[0], lag_rows) if lag_rows else traces[0]
-    trace = joined.join_stock(traces, runs)
+    trace = joined_stock.join_stock(traces, runs)
     if not lag_rows:
         return trace
-    rows, grad_h, grad_x = joined.stock_lag_map(runs, lag_rows)
+    rows, grad_h, grad_x = joined_stock.stock_lag_map(runs, lag_rows)
     return replace(trace, output_steps=rows, grad_h_by_output=grad_h, grad_x_by_output=grad_x)
 
 
