@@ -125,6 +125,14 @@ class PackedLayout:
         grid[self._last if isinstance(grid, torch.Tensor) else self._last_np] += value
 
 
+def _same_dtype(t: torch.Tensor, dtype: torch.dtype, what: str, name: str) -> torch.Tensor:
+    """``t`` if it has the module's dtype; the module itself would refuse any other, and so does the trace."""
+    if t.dtype != dtype:
+        raise ValueError(f"{name}: the dtype of {what} is {t.dtype} but the module's weights are {dtype}; convert one "
+                         f"(.to({dtype}) or module.to({t.dtype})): a trace is computed in the dtype it is given")
+    return t
+
+
 def read_inputs(module, inputs, dtype: torch.dtype, name: str):
     """A module's ``inputs`` as the tracer runs them: ``(layout, x, batched, sorted_indices, unsorted_indices)``.
 
@@ -138,7 +146,7 @@ def read_inputs(module, inputs, dtype: torch.dtype, name: str):
         layout = PackedLayout(inputs.batch_sizes)
         sorted_indices, unsort = inputs.sorted_indices, inputs.unsorted_indices
         batched = True
-        x = inputs.data.to(dtype=dtype)  # (R, I)
+        x = _same_dtype(inputs.data, dtype, "inputs", name)  # (R, I)
     else:
         if not isinstance(inputs, torch.Tensor) or inputs.dim() not in (2, 3):
             got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
@@ -150,7 +158,7 @@ def read_inputs(module, inputs, dtype: torch.dtype, name: str):
         x = inputs if batched else inputs.unsqueeze(0 if module.batch_first else 1)
         if module.batch_first:
             x = x.transpose(0, 1)
-        x = x.to(dtype=dtype)  # (T, N, I)
+        x = _same_dtype(x, dtype, "inputs", name)  # (T, N, I)
         layout = PaddedLayout(x.shape[0], x.shape[1])
     if x.shape[-1] != module.input_size:
         raise ValueError(f"{name}: inputs have {x.shape[-1]} features per step; the module's input_size is "
@@ -181,7 +189,7 @@ def initial_states(module, hx, batched: bool, N: int, dtype: torch.dtype, name: 
         if not isinstance(s, torch.Tensor) or tuple(s.shape) != want:
             got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
             raise ValueError(f"{name}: hx's {label} must be shaped (num_layers*directions, N, H) = {want}; got {got}")
-        s = s.to(dtype=dtype)
+        s = _same_dtype(s, dtype, f"hx's {label}", name)
         s = s if batched else s.unsqueeze(1)
         states.append(s if sorted_indices is None else s.index_select(1, sorted_indices))
     return states

@@ -84,6 +84,7 @@ class ModuleTrace:
     output_steps: np.ndarray | None = None
     grad_h_by_output: np.ndarray | None = None
     grad_x_by_output: np.ndarray | None = None
+    kind: str = "module"  # 'module' (stock nn.RNN/LSTM/GRU), 'cell', 'custom' or 'marked' (engine/joined.py)
 
 
 def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
@@ -93,7 +94,9 @@ def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
         return "gru", "GRU"
     if isinstance(module, nn.RNN):
         return "rnn", module.mode
-    raise TypeError(f"{name} must be a torch.nn.RNN, LSTM or GRU; got {type(module).__name__}")
+    cls = type(module)
+    raise TypeError(f"{name} must be a torch.nn.RNN, LSTM or GRU; got {cls.__module__}.{cls.__qualname__}, which is "
+                    "not one (a model of your own is traced by engine.trace_submodules)")
 
 
 def _layer_weights(module: nn.RNNBase, layer: int, direction: int):
@@ -185,7 +188,8 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
                          f"got {tbptt!r}")
     if module.training and module.dropout > 0 and module.num_layers > 1:
         raise ValueError(
-            f"{name}: dropout={module.dropout} while training makes the trace random; call .eval() or set dropout=0"
+            f"{name}: dropout={module.dropout} between its layers while training is drawn inside PyTorch's fused "
+            "kernel, where no trace can see it; call .eval() or set dropout=0 (nn.Dropout elsewhere is traced)"
         )
     dtype = module.weight_hh_l0.dtype
     layout, x, batched, sorted_indices, unsort = read_inputs(module, inputs, dtype, name)
@@ -423,6 +427,10 @@ def trace_module(
     """
     if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
         raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
+    stock = next((c for c in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(module, c)), None)
+    if stock is not None and type(module).forward is not stock.forward:
+        raise ValueError(f"module: {type(module).__name__} has its own forward, which trace_module would not run; "
+                         "engine.trace_submodules(module, compute_loss) traces it through that forward")
     run, output, _ = start_trace(module, inputs, hx, tbptt=tbptt)
     value = loss(output)
     value.backward()

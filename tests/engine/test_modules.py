@@ -112,18 +112,18 @@ def test_encoder_decoder_matches_reference(cell, stepwise):
     _check_against(encoder, collect(naive.encoder.rnn.calls[0]), cell == "lstm")
     decoder = traces["decoder.rnn"]
     calls = naive.decoder.rnn.calls
-    if stepwise:
-        assert isinstance(decoder, list) and len(decoder) == TGT_LEN == len(calls)
-        for trace, record in zip(decoder, calls):  # call order
-            assert trace.hidden.shape == (LAYERS, 1, 1, len(SRC_LENGTHS), HIDDEN)
-            _check_against(trace, collect(record), cell == "lstm")
+    if stepwise:  # each call's hx is the h_n the call before returned: one trace along time
+        assert isinstance(decoder, ModuleTrace) and len(calls) == TGT_LEN
+        assert decoder.hidden.shape == (LAYERS, 1, TGT_LEN, len(SRC_LENGTHS), HIDDEN)
+        refs = [collect(record) for record in calls]
+        ref = {k: torch.cat([r[k] for r in refs], dim=2) if not k.endswith("0") else refs[0][k] for k in refs[0]}
+        _check_against(decoder, ref, cell == "lstm")
     else:
         assert isinstance(decoder, ModuleTrace) and len(calls) == 1
         _check_against(decoder, collect(calls[0]), cell == "lstm")
     # what the encoder receives from its decoder reaches its final steps: the reverse direction's at input
     # position 0, the forward direction's at each sequence's last step
-    first_decoder = decoder[0] if stepwise else decoder
-    assert np.all(np.abs(first_decoder.grad_h0) > 0)
+    assert np.all(np.abs(decoder.grad_h0) > 0)
     last = np.array(SRC_LENGTHS) - 1
     assert np.all(encoder.grad_h[:, 0, last, np.arange(len(SRC_LENGTHS))] != 0)
 
@@ -138,6 +138,8 @@ def test_forward_is_restored_even_after_an_error():
     with pytest.raises(RuntimeError, match="user code failed"):
         trace_submodules(model, boom)
     assert all("forward" not in m.__dict__ for m in model.modules())
+    assert type(model.encoder.rnn) is nn.GRU  # its own class again, and no hook left on any module
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     out, _ = model.encoder.rnn(torch.zeros(3, 1, EMBED, dtype=torch.float64))  # the stock forward again
     assert out.shape == (3, 1, 2 * HIDDEN)
 
@@ -145,7 +147,7 @@ def test_forward_is_restored_even_after_an_error():
 def test_errors_name_the_module():
     model = Seq2Seq("lstm")
     model.decoder.rnn = nn.LSTM(EMBED, HIDDEN, num_layers=LAYERS, dropout=0.2, batch_first=True, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"^decoder\.rnn: dropout=0\.2 while training"):
+    with pytest.raises(ValueError, match=r"^decoder\.rnn: dropout=0\.2 between its layers while training"):
         trace_submodules(model, lambda: _loss(model, False))
     model.eval()
     assert isinstance(trace_submodules(model, lambda: _loss(model, False))["decoder.rnn"], ModuleTrace)
@@ -158,37 +160,62 @@ def test_errors_name_the_module():
     with pytest.raises(ValueError, match=r"^encoder\.rnn: ran with gradients disabled"):
         trace_submodules(model, frozen_encoder)
 
-    class Custom(nn.GRU):
+    class ByHand(nn.GRU):  # its own forward never reaches the stock computation, and nothing feeds back
         def forward(self, x, hx=None):
-            return super().forward(x * 2, hx)
+            return torch.tanh(x @ self.weight_ih_l0[:HIDDEN].T), None
 
-    model.encoder.rnn = Custom(EMBED, HIDDEN, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"^encoder\.rnn: Custom has its own forward"):
+    model.encoder.rnn = ByHand(EMBED, HIDDEN, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^encoder\.rnn: ByHand has its own forward, which never reached the stock "
+                                         r"nn\.GRU computation"):
         trace_submodules(model, lambda: model.encoder.rnn(torch.zeros(2, 1, EMBED, dtype=torch.float64))[0].sum())
-    with pytest.raises(ValueError, match="no nn.RNN, nn.LSTM or nn.GRU"):
-        trace_submodules(nn.Linear(2, 2), lambda: torch.zeros(()))
+    linear = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=r"nothing recurrent ran in the model.*H = mark_state\(H, \"H\"\)"):
+        trace_submodules(linear, lambda: linear(torch.ones(2)).sum())
     with pytest.raises(ValueError, match=r"compute_loss must return a scalar tensor .* got shape \(3,\)"):
         trace_submodules(Seq2Seq("rnn"), lambda: torch.zeros(3))
 
 
-def test_readme_examples_run():
-    """The README's "Trace your own model" code runs as printed and gives the shapes its comments promise."""
+def _readme_blocks(title: str) -> list[dict]:
+    """Each ```python block of the README's section ``title`` run as printed, in its own namespace."""
     import re
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = text.index("## Trace your own model")
+    start = text.index(f"## {title}\n")
     section = text[start : text.index("\n## ", start)]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 2
-    for block in blocks:
+    scopes = []
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
         scope: dict = {}
         exec(block, scope)
-    traces = scope["traces"]
+        scopes.append(scope)
+    return scopes
+
+
+def test_readme_examples_run():
+    """The README's "Trace your own model" code runs as printed and gives the shapes its comments promise."""
+    scopes = _readme_blocks("Trace your own model")
+    assert len(scopes) == 2
+    traces = scopes[-1]["traces"]
     assert set(traces) == {"encoder", "decoder"}
     assert traces["encoder"].grad_h_norm.shape == (2, 1, 12)
     assert traces["decoder"].grad_h0.shape == (2, 1, 4, 32)
     assert np.all(np.isnan(traces["encoder"].hidden[:, :, 3:, 3]))  # the 3-token sentence ends at step 3
+
+
+def test_readme_loops_run():
+    """The README's "Trace the model you wrote" code runs as printed and gives what its comments promise."""
+    torch.manual_seed(0)
+    cells, char_rnn, marked = _readme_blocks("Trace the model you wrote")
+    traces = cells["traces"]
+    assert set(traces) == {"lstm1", "lstm2"} and traces["lstm2"].kind == "cell"
+    assert traces["lstm2"].grad_h_norm.shape == traces["lstm2"].grad_out_norm.shape == (1, 1, 119)
+    assert traces["lstm1"].gates["forget"].shape == (1, 1, 119, 8, 51)
+    trace = char_rnn["trace"]
+    assert (trace.kind, trace.grad_h_norm.shape) == ("custom", (1, 1, 9))
+    assert set(trace_submodules(char_rnn["rnn"], char_rnn["train_step"])) == {""}
+    traces = marked["traces"]
+    assert list(traces) == ["H"] and traces["H"].grad_h_norm.shape == (1, 1, 30)
+    np.testing.assert_array_equal(traces["H"].output_steps, [29])
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "lstm_proj"])

@@ -183,7 +183,7 @@ def test_proj_size_float32_close_to_float64():
 
 def test_rejects_what_it_cannot_trace_with_the_field_named():
     lstm = nn.LSTM(2, 4, num_layers=2, dropout=0.5)
-    with pytest.raises(ValueError, match=r"module: dropout=0.5 while training"):
+    with pytest.raises(ValueError, match=r"module: dropout=0.5 between its layers while training"):
         trace_module(lstm, torch.zeros(3, 1, 2), lambda o: o.sum())
     lstm.eval()
     with pytest.raises(ValueError, match=r"hx for an LSTM must be a tuple"):

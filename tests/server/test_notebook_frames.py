@@ -125,8 +125,8 @@ def test_trace_submodules_each_module_and_each_call_under_its_name():
 
     def compute_loss():
         _, h = model.encoder(x)
-        out1, h = model.decoder(h, h)  # two calls: a decoder stepped one token at a time
-        out2, _ = model.decoder(out1, h)
+        out1, h = model.decoder(h, h)  # two calls that do not chain: the second starts from its own state
+        out2, _ = model.decoder(out1, torch.zeros_like(h))
         return out2.pow(2).sum()
 
     traces = trace_submodules(model, compute_loss)
