@@ -182,9 +182,10 @@ def quote(text: Any, limit: int | None = None) -> str:
         return repr(text) if not isinstance(text, int) or text.bit_length() <= 64 else "a very large integer"
     if not isinstance(text, str):  # never repr() a client's object: a deeply nested one recurses
         return f"a {type(text).__name__}"
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}… ({len(text):,} characters)"
+    shown = repr(text[:limit])  # a character may take four to show (\x00): the shown text is cut, not the text
+    if len(text) <= limit and len(shown) <= limit + 2:
+        return shown
+    return f"{shown[:limit]}… ({len(text):,} characters)"
 
 
 def read_link(
