@@ -27,9 +27,13 @@ MAX_TRACE_CELLS = 16_000_000
 SEQ2SEQ_TASKS = ("copy", "reverse", "translate")
 
 
-# Link keys that belong to the page, not the model: the link version, the lesson, teacher options
-# (embed, hide) and compare mode's alternatives (cmp_b, cmp_c).
-PAGE_KEYS = frozenset({"v", "lesson", "embed", "hide", "cmp_b", "cmp_c"})
+# Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
+# lesson (a lesson's id), teacher options (embed: a yes/no flag; hide: control names, comma-separated) and
+# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated).  The page reads them from
+# GET /api/config's page_keys; /api/script allows and ignores them.
+PAGE_KEYS: dict[str, str] = {
+    "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
+}
 
 
 _WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too
@@ -222,6 +226,12 @@ class Config:
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def span(self) -> int:
+        """Steps on the trace's time axis: T, or 2·T for the encoder-decoder (the source's T steps, then the
+        target's T steps).  Every (L, D, ·, H) array of a trace, and a training profile, is this long."""
+        return 2 * self.seq_len if self.arch == "encoder-decoder" else self.seq_len
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None = None) -> Config:

@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from engine.cliff import CLIFF_FIELDS
-from engine.config import FIELDS, Field
+from engine.cliff import describe_rules as describe_cliff_rules
+from engine.config import FIELDS, PAGE_KEYS, Field
 
 JSON = "application/json"
 
@@ -89,16 +90,35 @@ TRACE = {
         "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
+PAGE_KEYS_SCHEMA = {
+    "type": "object",
+    "description": "The link keys that belong to the page, not the model, each with how a link writes it: 'version' "
+    "(v), 'lesson' (a lesson's id), 'flag' (yes/no), 'keys' (control names, comma-separated), 'pairs' (key:value "
+    "pairs, comma-separated).",
+    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs"]},
+}
 CONFIG_FIELDS = {
     "type": "object",
-    "required": ["fields", "link_version"],
+    "required": ["fields", "link_version", "page_keys"],
     "properties": {
         "fields": {
             "type": "array",
             "items": {"type": "object", "required": ["name", "type", "default", "description", "group"]},
         },
         "link_version": {"type": "integer"},
+        "page_keys": PAGE_KEYS_SCHEMA,
     },
+}
+RULES = {
+    "type": "array",
+    "description": "The rules that tie keys together, as the server applies them; 'greater': field must be greater "
+    "than the key named by 'than' (each is fine alone, the pair is not), refused naming field.",
+    "items": {"type": "object", "required": ["kind", "field", "description"]},
+}
+CLIFF_TABLE = {
+    "type": "object",
+    "required": [*CONFIG_FIELDS["required"], "rules"],
+    "properties": {**CONFIG_FIELDS["properties"], "rules": RULES},
 }
 HEALTH = {
     "type": "object",
@@ -198,7 +218,7 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/script"): {
         "description": "The query is a teaching link's (the keys of GET /api/config in their URL form, as on "
         "GET /); unlike the page, this route refuses a bad or unknown key instead of using its default. "
-        "The page's own keys (v, lesson, embed, hide, cmp_b, cmp_c) are allowed and ignored.",
+        f"The page's own keys ({', '.join(PAGE_KEYS)}) are allowed and ignored.",
         "responses": {
             "200": _python("A standalone script (torch and numpy only) whose last output line is one JSON "
                            'object {"loss", "grad_h_norm", "total_norm", "total_norm_clipped"}, equal to '
@@ -212,7 +232,12 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
     ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
     ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},
+    ("get", "/api/cliff/config"): {"responses": {"200": _json("Every key of the cliff's table, described, and the "
+                                                              "rules between keys.", CLIFF_TABLE)}},
     ("get", "/api/cliff"): {
+        "description": "The keys of GET /api/cliff/config, each within its range or choices, and its rules: "
+        + "; ".join(r["description"] for r in describe_cliff_rules()) + " (x-rules).",
+        "x-rules": describe_cliff_rules(),
         "parameters": query_parameters(CLIFF_FIELDS),
         "responses": {
             "200": _json("The loss grid and both descents.", CLIFF),

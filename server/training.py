@@ -23,7 +23,7 @@ def start_frame(trainer: Trainer) -> str:
         "config": cfg.to_dict(),
         "steps": cfg.steps,
         "profile_every": profile_every(cfg.steps),
-        "shapes": {"L": cfg.num_layers, "D": cfg.num_directions, "T": cfg.seq_len},
+        "shapes": {"L": cfg.num_layers, "D": cfg.num_directions, "T": cfg.span},  # a profile's (L, D, span)
         "baseline": trainer.baseline,
         "clip": cfg.clip,
         "clip_at": cfg.clip_at,

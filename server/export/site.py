@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine import FIELDS, LINK_VERSION, Config, trace_config
+from engine import Config, trace_config
 from engine.experiment import trace_trained
 from engine.lessons import LESSONS, Lesson, lesson_config, try_config
 from engine.training import Trainer
@@ -38,6 +38,7 @@ from server.export.bundle import bundle
 from server.frames import trace_units
 from server.keys import request_key
 from server.recording import Unit, recorded_rows
+from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
 from server.settings import Settings
 from server.wire import dumps, script_json
@@ -128,12 +129,10 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
     """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
     context = {
         "request": SimpleNamespace(query_params={}),
-        "config": config.to_dict(),
         "notices": [],
         "lesson": doc,
         "lessons": PICKER,
-        "fields": [f.describe() for f in FIELDS],
-        "link_version": LINK_VERSION,
+        "boot": {**config_table(), "config": config.to_dict(), "notices": []},
     }
     page = env.get_template("index.html").render(**context)
 

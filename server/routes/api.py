@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
+from engine.config import PAGE_KEYS
 from server.frames import json_value_count
 from server.hub import Hub
 from server.recording import Unit
@@ -27,9 +29,15 @@ async def config_fields() -> StrictJSONResponse:
 
     That is its label, when it applies (``applies`` / ``not_applies``: other keys' values, ``why_not`` in
     words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
-    keeps no copy of the table.
+    keeps no copy of the table.  ``page_keys`` are the link keys that belong to the page, not the model.
     """
-    return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION})
+    return StrictJSONResponse(config_table())
+
+
+def config_table() -> dict[str, Any]:
+    """What ``GET /api/config`` answers, and what the page boots with: the table, the link version and the page's
+    own link keys (:data:`engine.config.PAGE_KEYS`, each with how a link writes it)."""
+    return {"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION, "page_keys": dict(PAGE_KEYS)}
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.

@@ -1,6 +1,7 @@
-"""The cliff view: ``GET /api/cliff`` (the loss grid and both descents as JSON) and ``GET /cliff`` (the page).
+"""The cliff view: ``GET /api/cliff`` (the loss grid and both descents as JSON), ``GET /api/cliff/config`` (its
+table, as ``GET /api/config`` describes the lab's) and ``GET /cliff`` (the page).
 
-Both read the same link keys, those of :data:`engine.cliff.CLIFF_FIELDS`.  A computation (about a second at the
+All read the same link keys, those of :data:`engine.cliff.CLIFF_FIELDS`.  A computation (about a second at the
 table's largest setting on a busy core) runs in a worker thread, one at a time per process, so the event loop
 never waits on torch and a burst of requests queues instead of taking every core; finished answers are kept in
 a small LRU (a setting is deterministic: the same link gives the same bytes).
@@ -15,9 +16,19 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig, cliff, describe_fields
+from engine.cliff import (
+    CLIFF_FIELD_BY_NAME,
+    CLIFF_PAGE_KEYS,
+    GRID_AXES,
+    CliffConfig,
+    cliff,
+    describe_fields,
+    describe_table,
+    edges_problem,
+)
+from engine.cliff_lessons import CLIFF_PAGE
 from engine.config import LINK_VERSION, ConfigError
-from server.responses import error_response
+from server.responses import StrictJSONResponse, error_response
 from server.routes import lessons
 from server.wire import dumps
 
@@ -43,11 +54,23 @@ async def cliff_api(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+@router.get("/api/cliff/config", response_class=StrictJSONResponse)
+async def cliff_table() -> StrictJSONResponse:
+    """The cliff's table, as ``GET /api/config`` describes the lab's: every key (type, default, bounds or choices,
+    label, group), the rules that tie keys together (each grid axis's edges in order), the link version and the
+    page's own link keys."""
+    return StrictJSONResponse(describe_table())
+
+
 def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any]]]:
-    """The page's setting from its link: a bad key falls back to its default with a notice naming it."""
+    """The page's setting from its link: a bad key falls back to its default with a notice naming it.
+
+    Each key is read alone; then each grid axis whose edges are out of order (w_max ≤ w_min, b_max ≤ b_min) takes
+    its default range, with a notice, so the setting is valid whatever the link says.
+    """
     good, notices = {}, []
     for key, text in params.items():
-        if key in ("v", "lesson"):
+        if key in CLIFF_PAGE_KEYS:
             continue
         field = CLIFF_FIELD_BY_NAME.get(key)
         if field is None:
@@ -57,26 +80,23 @@ def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any
             good[key] = field.parse(text)
         except ConfigError as e:
             notices.append({"field": key, "message": e.message + "; its default is used"})
-    try:
-        return CliffConfig(**good), notices
-    except ConfigError as e:  # each key is fine alone, the grid's edges are not (w_max ≤ w_min)
-        axis = e.field[0]
-        notices.append({"field": e.field, "message": e.message + f"; the default {axis} range is used"})
-        for key in (f"{axis}_min", f"{axis}_max"):
-            good.pop(key, None)
-        return CliffConfig(**good), notices
+    for axis in GRID_AXES:
+        low, high = (good.get(k, CLIFF_FIELD_BY_NAME[k].default) for k in (f"{axis}_min", f"{axis}_max"))
+        problem = edges_problem(axis, low, high)
+        if problem is not None:
+            notices.append({"field": problem.field, "message": f"{problem.message}; the default {axis} range is used"})
+            good.pop(f"{axis}_min", None)
+            good.pop(f"{axis}_max", None)
+    return CliffConfig(**good), notices
 
 
 @router.get("/cliff", response_class=HTMLResponse)
 async def cliff_page(request: Request) -> HTMLResponse:
     """Render ``templates/cliff.html`` with the table and the link's setting as boot JSON."""
-    cfg, notices = page_config(dict(request.query_params))
-    boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": notices, "link_version": LINK_VERSION}
-    lesson = None
-    if "lesson" in request.query_params:
-        lesson = (await lessons.documents()).get(request.query_params["lesson"])
-        if lesson is None or lesson["view"] != "cliff":
-            lesson = None
-            notices.append({"field": "lesson", "message": f"no lesson {request.query_params['lesson']!r} on this page"})
+    params = dict(request.query_params)
+    cfg, notices = page_config(params)
+    lesson, lesson_notices = await lessons.lesson_on_page(CLIFF_PAGE.name, params.get("lesson"))
+    notices += lesson_notices
+    boot = {**describe_table(), "config": cfg.to_dict(), "notices": notices}
     context = {"boot": boot, "notices": notices, "lesson": lesson, "lessons": lessons.PICKER}
     return request.app.state.templates.TemplateResponse(request, "cliff.html", context)

@@ -78,6 +78,20 @@ async def documents() -> dict[str, dict[str, Any]]:
     return await run_in_threadpool(lesson_documents)
 
 
+async def lesson_on_page(view: str, lesson_id: str | None) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """A page's lesson from its link's ``lesson=<id>``: the document when that lesson opens on this page (``view``),
+    else None with a notice naming it.  Every page reads its lesson this way."""
+    if lesson_id is None:
+        return None, []
+    doc = (await documents()).get(lesson_id)
+    if doc is None:
+        return None, [{"field": "lesson", "message": f"unknown lesson {lesson_id!r} ignored"}]
+    if doc["view"] != view:
+        where = doc["link"].partition("?")[0]
+        return None, [{"field": "lesson", "message": f"no lesson {lesson_id!r} on this page: it opens on {where}"}]
+    return doc, []
+
+
 @router.get("/api/lessons", response_class=StrictJSONResponse)
 async def lessons_json() -> StrictJSONResponse:
     """Every lesson with its explanation, question, tries and teaching link, in syllabus order."""

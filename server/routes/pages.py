@@ -7,8 +7,10 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from engine import FIELDS, LINK_VERSION, parse_query
+from engine import parse_query
+from engine.lab_lessons import LAB_PAGE
 from server.routes import lessons
+from server.routes.api import config_table
 
 router = APIRouter(tags=["pages"])
 
@@ -18,18 +20,13 @@ async def index(request: Request) -> HTMLResponse:
     """Render ``templates/index.html``; bad or unknown link keys fall back to defaults with a notice."""
     params = dict(request.query_params)
     config, notices = parse_query(params)
-    lesson = None
-    if "lesson" in params:
-        lesson = (await lessons.documents()).get(params["lesson"])
-        if lesson is None:
-            notices.append({"field": "lesson", "message": f"unknown lesson {params['lesson']!r} ignored"})
+    lesson, lesson_notices = await lessons.lesson_on_page(LAB_PAGE.name, params.get("lesson"))
+    notices += lesson_notices
     context = {
-        "config": config.to_dict(),
         "notices": notices,
         "lesson": lesson,
         "lessons": lessons.PICKER,
-        "fields": [f.describe() for f in FIELDS],
-        "link_version": LINK_VERSION,
+        "boot": {**config_table(), "config": config.to_dict(), "notices": notices},
     }
     return request.app.state.templates.TemplateResponse(request, "index.html", context)
 

@@ -48,3 +48,7 @@ def test_training_streams_and_ends_in_the_trained_trace(client):
     losses = [r.loss for r in expected.steps()]
     assert [s["loss"] for s in steps] == pytest.approx(losses, rel=1e-5)
     assert trace.start["handoff"] == ENCDEC["seq_len"]
+    # The profile spans the encoder's steps and then the decoder's, and train_start says so (it said T once).
+    profiles = [s["profile"] for s in steps if "profile" in s]
+    assert profiles and all(len(p[0][0]) == 2 * ENCDEC["seq_len"] for p in profiles)
+    assert start["shapes"] == {"L": 1, "D": 2, "T": 2 * ENCDEC["seq_len"]}
