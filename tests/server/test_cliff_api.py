@@ -13,8 +13,8 @@ from server.wire import from_wire, loads_strict
 
 
 def boot_data(text: str) -> dict:
-    m = re.search(r'<script type="application/json" id="cliff-boot">(.*?)</script>', text, re.S)
-    assert m, "no cliff-boot island on the page"
+    m = re.search(r'<script type="application/json" id="gfl-boot">(.*?)</script>', text, re.S)
+    assert m, "no gfl-boot island on the page"
     return json.loads(m.group(1))
 
 
