@@ -21,7 +21,7 @@ from engine.lessons import Lesson, lesson_config
 from server.export.page import recording_script, static_page
 from server.recording import Unit
 from server.routes.cliff import cliff_json
-from server.routes.lessons import PICKER
+from server.routes.pages import page_context
 
 MAX_TRIES = 6  # 2**6 settings at most: the recordings of every combination stay a few MB
 
@@ -57,8 +57,6 @@ def record(out: Path, cfg: CliffConfig) -> str:
 def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None,
                links: dict[str, str]) -> str:  # fmt: skip
     """The server's /cliff page for the lesson's link, its answers from ``recordings`` ([(setting, src)])."""
-    cfg = recordings[0][0]
-    boot = {**describe_table(), "config": cfg.to_dict(), "notices": []}
-    page = env.get_template("cliff.html").render(boot=boot, notices=[], lesson=doc, lessons=PICKER)
+    page = env.get_template("cliff.html").render(**page_context(doc, describe_table(), recordings[0][0].to_dict(), []))
     recorded = [{"kind": "run", "config": c.to_dict(), "src": src} for c, src in recordings]
     return static_page(page, "cliff.js", "gfl-cliff.js", recorded, doc["link"].partition("?")[2], live_url, links)

@@ -39,6 +39,7 @@ from server.keys import request_key
 from server.recording import Unit
 from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
+from server.routes.pages import page_context
 from server.settings import Settings
 from server.wire import dumps
 
@@ -108,14 +109,8 @@ def _templates() -> Environment:
 def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded],
                 links: dict[str, str], search: str, live_url: str | None) -> str:  # fmt: skip
     """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
-    context = {
-        "request": SimpleNamespace(query_params={}),
-        "notices": [],
-        "lesson": doc,
-        "lessons": PICKER,
-        "boot": {**config_table(), "config": config.to_dict(), "notices": []},
-    }
-    page = env.get_template("index.html").render(**context)
+    context = page_context(doc, config_table(), config.to_dict(), [])
+    page = env.get_template("index.html").render(request=SimpleNamespace(query_params={}), **context)
     recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src} for r in recordings]
     return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links)
 

@@ -29,7 +29,7 @@ from engine.cliff import (
 from engine.cliff_lessons import CLIFF_PAGE
 from engine.config import LINK_VERSION, ConfigError
 from server.responses import StrictJSONResponse, error_response
-from server.routes import lessons
+from server.routes.pages import render_page
 from server.wire import dumps
 
 router = APIRouter(tags=["cliff"])
@@ -93,10 +93,5 @@ def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any
 @router.get("/cliff", response_class=HTMLResponse)
 async def cliff_page(request: Request) -> HTMLResponse:
     """Render ``templates/cliff.html`` with the table and the link's setting as boot JSON."""
-    params = dict(request.query_params)
-    cfg, notices = page_config(params)
-    lesson, lesson_notices = await lessons.lesson_on_page(CLIFF_PAGE.name, params.get("lesson"))
-    notices += lesson_notices
-    boot = {**describe_table(), "config": cfg.to_dict(), "notices": notices}
-    context = {"boot": boot, "notices": notices, "lesson": lesson, "lessons": lessons.PICKER}
-    return request.app.state.templates.TemplateResponse(request, "cliff.html", context)
+    cfg, notices = page_config(dict(request.query_params))
+    return await render_page(request, "cliff.html", CLIFF_PAGE, describe_table(), cfg.to_dict(), notices)

@@ -1,7 +1,11 @@
-// What every page does first: read the boot JSON its template embeds (the table the server describes, as its
-// API says it, and the server's reading of the link), set up the notices, and say so when the start fails.
+// What every page does first (templates/page.html): read the boot JSON its template embeds (the table the server
+// describes, as its API says it, and the server's reading of the link), build the page state, the notices and the
+// settings form from it, and say so when the start fails.
 
+import { Controls } from "./controls.js";
 import { addDismiss, showNotices } from "./panels.js";
+import { Schema } from "./schema.js";
+import { PageState } from "./state.js";
 
 /** The boot JSON of `#gfl-boot`; the table from `api` (the page's table route) when a copy of the page has none. */
 export async function loadBoot(api) {
@@ -20,6 +24,22 @@ export function noticeBoard(el, linkNotices = []) {
   for (const p of el.querySelectorAll(".notice")) addDismiss(p);
   notify(linkNotices.map((n) => ({ ...n, message: `Link: ${n.message}` })), "page-link");
   return notify;
+}
+
+/**
+ * Open a page: its boot data (the table from `api`, the page's table route, when a copy of the page has none), its
+ * settings folded on a narrow screen, the page state, the notices (`notify(list, source)` adds the page's own) and
+ * the settings form built from the table.
+ */
+export async function openPage(api) {
+  const boot = await loadBoot(api);
+  foldOnNarrowScreens(document.querySelector(".sidebar-fold"));
+  const schema = new Schema(boot.fields, boot.link_version ?? 1);
+  const state = PageState.fromLocation(schema, boot);
+  const notify = noticeBoard(document.getElementById("notices"), state.linkNotices);
+  const form = document.getElementById("controls");
+  const controls = new Controls(form, state, (list) => notify(list, "form"));
+  return { schema, state, notify, form, controls };
 }
 
 /** Run a page's `main`; a failure is shown in its notices, then thrown for the console. */

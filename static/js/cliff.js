@@ -3,28 +3,19 @@
 // lesson panel, and one frame source (/api/cliff, or a static copy's recordings) whose answers the cliff's
 // views draw.  Each concern lives in its module; this one only connects them.
 
-import { foldOnNarrowScreens, loadBoot, noticeBoard, startPage } from "./boot.js";
+import { openPage, startPage } from "./boot.js";
 import { CliffSource } from "./cliff_source.js";
-import { Controls } from "./controls.js";
 import { copyLink } from "./export.js";
 import { LessonPanel } from "./lesson.js";
 import { settingQuery } from "./link.js";
 import { Requests } from "./requests.js";
-import { Schema } from "./schema.js";
-import { PageState } from "./state.js";
 import { applyStaticCopy, makeSource } from "./static_copy.js";
 import { CliffViews } from "./view_cliff.js";
 
 const $ = (sel) => document.querySelector(sel);
 
 async function main() {
-  const boot = await loadBoot("/api/cliff/config");
-  foldOnNarrowScreens($(".sidebar-fold"));
-  const schema = new Schema(boot.fields, boot.link_version ?? 1);
-  const state = PageState.fromLocation(schema, boot);
-  const notify = noticeBoard($("#notices"), state.linkNotices);
-  const form = $("#controls");
-  const controls = new Controls(form, state, (list) => notify(list, "form"));
+  const { schema, state, form, controls } = await openPage("/api/cliff/config");
   const views = new CliffViews(document, state);
   // A read-only hook for the browser tests and screenshots; no module reads it.
   const hook = (window.gflCliff = { state, lastPaint: null });

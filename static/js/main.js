@@ -1,22 +1,19 @@
-// The lab's glue: the page state from the boot data (the config table and the server's reading of the link),
-// the modules that show it, one frame source and its frame dispatcher, wired together.  Each concern lives in
-// its module (state.js, requests.js, dispatch.js, show.js, controls.js, training.js, compare.js, lesson.js,
-// upload.js); this one only connects them and keeps no state of its own.
+// The lab's glue: the page (boot.js: the page state from the boot data, the notices, the settings form), the
+// modules that show it, one frame source and its frame dispatcher, wired together.  Each concern lives in its
+// module (state.js, requests.js, dispatch.js, show.js, training.js, compare.js, lesson.js, upload.js); this one
+// only connects them and keeps no state of its own.
 
-import { foldOnNarrowScreens, loadBoot, noticeBoard, startPage } from "./boot.js";
+import { openPage, startPage } from "./boot.js";
 import { Chart } from "./charts.js";
 import { ComparePanel } from "./compare.js";
-import { Controls } from "./controls.js";
 import { FrameDispatcher } from "./dispatch.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
-import { Schema } from "./schema.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { TraceShow } from "./show.js";
-import { PageState } from "./state.js";
 import { applyStaticCopy, makeSource } from "./static_copy.js";
 import { TrainingPanel } from "./training.js";
 import { UploadPanel, isUploadFrame } from "./upload.js";
@@ -24,14 +21,8 @@ import { UploadPanel, isUploadFrame } from "./upload.js";
 const $ = (sel) => document.querySelector(sel);
 
 async function main() {
-  const boot = await loadBoot("/api/config");
-  foldOnNarrowScreens($(".sidebar-fold"));
-  const schema = new Schema(boot.fields, boot.link_version ?? 1);
-  const state = PageState.fromLocation(schema, boot);
-  const notify = noticeBoard($("#notices"), state.linkNotices);
+  const { state, notify, form, controls } = await openPage("/api/config");
   const charts = Object.fromEntries([...document.querySelectorAll(".chart")].map((el) => [el.id, new Chart(el)]));
-  const form = $("#controls");
-  const controls = new Controls(form, state, (list) => notify(list, "form"));
   const unknownHidden = hideControls(form, state.page.hide);
   notify(unknownHidden.map((k) => ({ field: "hide", message: `Link: hide names no control '${k}'` })), "hide");
   // A read-only hook for the browser tests and benches; no module reads it.
@@ -45,9 +36,8 @@ async function main() {
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail }));
   });
   gfl.player = show.player;
-  let animateNext = true;
   const requests = new Requests(state, (config, how) => {
-    animateNext = how !== "slide";
+    show.expect(how);
     gfl.requestedAt = performance.now();
     compare.setBase(config);
     source.run(config);
@@ -67,8 +57,7 @@ async function main() {
       gfl.trace = trace;
       notify([], "error");
       controls.markInvalid(null);
-      show.load(trace, { held: lesson.holds(trace), animate: animateNext }); // a lesson's own run waits at step 0
-      animateNext = true;
+      show.load(trace, lesson.holds(trace)); // a lesson's own run waits at step 0
     },
     data: () => show.invalidate(),
     done: (trace, frame) => {

@@ -14,6 +14,7 @@ export class TraceShow {
    */
   constructor(doc, charts, state, painted) {
     this.trace = null;
+    this.animateNext = true; // whether the next run plays its sweep (a slide's runs are shown whole at once)
     this.player = new Player((cursor) => this.views.render(cursor), () => {});
     bindPlayerBar(doc, this.player);
     this.views = new TraceViews(doc, charts, state, {
@@ -21,12 +22,18 @@ export class TraceShow {
     });
   }
 
-  /** A new run's trace, just started: `held` keeps it at its start, `animate` plays it (else shows it whole). */
-  load(trace, { held = false, animate = true } = {}) {
+  /** A request leaves (`how`: 'commit' or 'slide'): a slide's run will be shown whole at once, not played. */
+  expect(how) {
+    this.animateNext = how !== "slide";
+  }
+
+  /** A new run's trace, just started: `held` keeps it at its start. */
+  load(trace, held = false) {
     this.views.finish(this.player.cursor);
     this.trace = trace;
     this.views.load(trace, held);
-    this.player.load(trace.T, { animate });
+    this.player.load(trace.T, { animate: this.animateNext });
+    this.animateNext = true;
     if (held) this.player.pause();
   }
 
