@@ -8,7 +8,7 @@ import { Schema } from "./schema.js";
 import { PageState } from "./state.js";
 
 /** The boot JSON of `#gfl-boot`; the table from `api` (the page's table route) when a copy of the page has none. */
-export async function loadBoot(api) {
+async function loadBoot(api) {
   const el = document.getElementById("gfl-boot");
   const boot = el ? JSON.parse(el.textContent || "{}") : {};
   if (!Array.isArray(boot.fields) || !boot.fields.length) Object.assign(boot, await (await fetch(api)).json());
@@ -19,7 +19,7 @@ export async function loadBoot(api) {
  * The notices of `el`: those the server rendered get the same dismiss button as the page's own, the link's
  * notices the page read itself are shown; returns `notify(list, source)`, which shows a batch of the page's own.
  */
-export function noticeBoard(el, linkNotices = []) {
+function noticeBoard(el, linkNotices = []) {
   const notify = (list, source) => showNotices(el, list, source);
   for (const p of el.querySelectorAll(".notice")) addDismiss(p);
   notify(linkNotices.map((n) => ({ ...n, message: `Link: ${n.message}` })), "page-link");
@@ -52,6 +52,6 @@ export function startPage(main) {
 }
 
 /** On a narrow screen a page's settings (`fold`, a <details>) start folded, so the views come first. */
-export function foldOnNarrowScreens(fold) {
+function foldOnNarrowScreens(fold) {
   if (fold && window.matchMedia("(max-width: 820px)").matches) fold.open = false;
 }
