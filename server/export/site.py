@@ -27,7 +27,9 @@ import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine import Config, trace_config
+from engine.cliff_lessons import CLIFF_PAGE
 from engine.experiment import trace_trained
+from engine.lab_lessons import LAB_PAGE
 from engine.lessons import LESSONS, Lesson, lesson_config, try_config
 from engine.training import Trainer
 from server import training
@@ -44,8 +46,8 @@ from server.settings import Settings
 from server.wire import dumps
 
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
-EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
-CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == "cliff")
+EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == LAB_PAGE.name)
+CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == CLIFF_PAGE.name)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -75,6 +75,14 @@ def test_the_table_is_described_as_the_labs_is_with_its_rules(client):
         assert r.status_code == 422 and r.json()["field"] == rule["field"]
 
 
+def test_the_openapi_document_states_the_rules_no_key_states_alone(client):
+    """A setting whose keys are each within range may still be refused: the document says which, as the table does."""
+    op = client.get("/openapi.json").json()["paths"]["/api/cliff"]["get"]
+    rules = client.get("/api/cliff/config").json()["rules"]
+    assert op["x-rules"] == rules
+    assert all(r["description"] in op["description"] for r in rules)
+
+
 def test_the_page_boots_with_the_table_and_the_link(client):
     r = client.get("/cliff?v=1&T=80&clip_at=0.25")
     assert r.status_code == 200
