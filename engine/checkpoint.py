@@ -1,7 +1,7 @@
-"""A user's own model: a ``torch.save(module.state_dict())`` file of an nn.RNN/LSTM/GRU, or of a model holding one.
+"""A user's own model: the state_dict of an nn.RNN/LSTM/GRU, or of a model holding one.
 
-The file is read with ``torch.load(..., weights_only=True)``, which only rebuilds tensors and plain
-containers and refuses any other pickled object, so a file cannot run code while it is read.  The
+Reading the uploaded file (``torch.save`` or ``.safetensors`` bytes) into a dict of tensors is the
+server's, at its edge (server/uploads/); this module starts from that dict.  The
 recurrent module's parameters are found by PyTorch's names (``weight_ih_l0``, ``weight_hh_l0``,
 ``bias_ih_l0``, ``bias_hh_l0``, suffix ``_reverse``) under any common prefix (``encoder.rnn.``); its
 cell, hidden size, layers, directions and input size come from the shapes::
@@ -15,8 +15,6 @@ when O is the task's output size.  Every problem raises :class:`CheckpointError`
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from dataclasses import dataclass, replace
 
@@ -58,36 +56,6 @@ class Checkpoint:
     heads_seen: tuple[str, ...]  # every Linear-shaped pair whose input fits D*H, fitting or not
 
 
-def read_state_dict(data: bytes, max_bytes: int) -> dict[str, torch.Tensor]:
-    """Unpickle ``data`` as a state_dict of tensors, refusing anything else; at most ``max_bytes``."""
-    if len(data) > max_bytes:
-        raise CheckpointError(None, f"the model file is {len(data):,} bytes; at most {max_bytes:,} are allowed")
-    if not data:
-        raise CheckpointError(None, "the model file is empty")
-    if not data.startswith(b"PK\x03\x04"):
-        # torch.save has written a zip archive since PyTorch 1.6; the older bare pickle is not read at all.
-        raise CheckpointError(None, "the model file is not a file written by torch.save (which writes a zip "
-                                    "archive): save it with torch.save(model.state_dict(), path)")
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        # weights_only refuses every global that is not a tensor or plain container: nothing was run.
-        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise CheckpointError(None, "the model file holds something other than tensors, which is never loaded "
-                                    f"(save module.state_dict(), not the module or other objects): {first}") from None
-    except Exception as e:  # a truncated zip, random bytes: torch raises several types
-        raise CheckpointError(None, f"the model file is not a file written by torch.save: {e}") from None
-    if not isinstance(obj, dict):
-        got = type(obj).__name__
-        raise CheckpointError(None, f"the model file must hold a state_dict (a dict of tensors); got {got}")
-    for key, value in obj.items():
-        if not isinstance(key, str):
-            raise CheckpointError(str(key), f"state_dict keys must be strings; got {key!r}")
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(key, f"{key} must be a tensor; got {type(value).__name__}")
-    return obj
-
-
 def find_recurrent(state: dict[str, torch.Tensor], output_size: int) -> Checkpoint:
     """Find the one recurrent module in ``state`` and read its shape; see the module docstring."""
     groups: dict[str, dict[str, torch.Tensor]] = {}
@@ -100,7 +68,8 @@ def find_recurrent(state: dict[str, torch.Tensor], output_size: int) -> Checkpoi
         raise CheckpointError(None, "no recurrent module found: expected keys such as 'weight_ih_l0' and "
                                     "'weight_hh_l0' (optionally under a prefix, e.g. 'rnn.weight_ih_l0')")
     if len(found) > 1:
-        names = ", ".join(repr(p.rstrip(".") or "(top level)") for p in found)
+        names = ", ".join(repr(p.rstrip(".")[:80] or "(top level)") for p in found[:3])
+        names += ", ..." if len(found) > 3 else ""  # a file may hold thousands: the message stays short
         raise CheckpointError(found[1] + "weight_hh_l0", f"the file holds {len(found)} recurrent modules ({names}); "
                                                          "upload a state_dict with one")
     prefix = found[0]

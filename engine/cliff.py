@@ -19,12 +19,14 @@ field machinery as the lab's (:class:`engine.fields.Field`); :func:`describe_tab
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 
 from engine.config import LINK_VERSION, PAGE_KEYS, ConfigError, Field
+from engine.fields import NUMBER_SYNTAX, check_against, read_link
 
 X0 = 0.5  # the paper's initial state
 TARGET = 0.7  # the paper's target at the last step
@@ -102,12 +104,17 @@ class CliffConfig:
         return cls(**data)
 
     @classmethod
-    def from_query(cls, params: dict[str, str]) -> CliffConfig:
-        """Read link text (``T=80&lr=0.5``); a bad value raises :class:`ConfigError` naming the key."""
-        unknown = sorted(set(params) - set(CLIFF_FIELD_BY_NAME) - {"v"})
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown key {unknown[0]!r}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
-        return cls(**{k: CLIFF_FIELD_BY_NAME[k].parse(v) for k, v in params.items() if k in CLIFF_FIELD_BY_NAME})
+    def from_query(cls, params: Iterable[tuple[str, str]] | Mapping[str, str]) -> CliffConfig:
+        """Read link text (``T=80&lr=0.5``: a mapping, or ``(key, text)`` pairs with repeats) as every link is read
+        (:func:`engine.fields.read_link`); the first unknown or repeated key or bad value raises :class:`ConfigError`
+        naming the key (:class:`engine.fields.RepeatedKey` for a repeated one)."""
+        values, problems = read_link(params, CLIFF_FIELD_BY_NAME, ("v",))
+        if problems and problems[0].field not in CLIFF_FIELD_BY_NAME:
+            unknown = problems[0]
+            raise ConfigError(unknown.field, f"{unknown.message}; known keys: {', '.join(CLIFF_FIELD_BY_NAME)}")
+        if problems:
+            raise problems[0]
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -117,6 +124,9 @@ class CliffConfig:
         that differ from the defaults, as link text."""
         changed = {f.name: f.format(getattr(self, f.name)) for f in CLIFF_FIELDS if getattr(self, f.name) != f.default}
         return {"v": str(LINK_VERSION), **changed}
+
+
+check_against(CliffConfig, CLIFF_FIELDS)
 
 
 def final_state(w: torch.Tensor, b: torch.Tensor, T: int) -> torch.Tensor:
@@ -222,6 +232,8 @@ def describe_rules() -> list[dict[str, Any]]:
 
 def describe_table() -> dict[str, Any]:
     """Everything the page and a client need to read and write a cliff link, as ``GET /api/config`` says it for
-    the lab: every key, the rules between keys, the link version and the page's own link keys."""
+    the lab: every key, the rules between keys, the link version, how a link writes a number and the page's own
+    link keys."""
+    page_keys = {key: PAGE_KEYS[key] for key in CLIFF_PAGE_KEYS}
     return {"fields": describe_fields(), "rules": describe_rules(), "link_version": LINK_VERSION,
-            "page_keys": {key: PAGE_KEYS[key] for key in CLIFF_PAGE_KEYS}}  # fmt: skip
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": page_keys}  # fmt: skip

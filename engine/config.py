@@ -1,230 +1,69 @@
-"""The model space: one validated configuration object.
+"""The model space: one validated configuration object, and the rules that tie its keys together.
 
-One table, :data:`FIELDS`, drives validation, the API's description of every
-key, and the teaching link (its keys are the URL's keys).  Nothing else in the
-project lists the keys again.  What one key is (type, bounds, link text, its
-description) is :class:`engine.fields.Field`; ``Field`` and ``ConfigError`` are
-importable from here too.
+Each key is one :class:`engine.fields.Field` of the table :data:`engine.config_fields.FIELDS` (importable
+from here, as are ``Field`` and ``ConfigError``).  :class:`Config` holds one value per key; its properties
+are the quantities derived from several keys (the time axis's ``span``, the work cap's ``trace_cells``),
+computed here once for every caller: the engine, the server's caps and cost estimates, link reading, tests.
+The cross-key rules are applied by :meth:`Config.normalised` and described by :func:`describe_rules`
+(``GET /api/config`` and the OpenAPI document say what is enforced, from this code).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.fields import ConfigError, Field
+from engine.config_fields import DATA_KEYS, FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, WEIGHT_KEYS
+from engine.fields import ConfigError, Field, check_against, read_link
 
-# Bumped when the meaning of a link changes; written as `v=` in teaching links.
-LINK_VERSION = 1
+__all__ = [
+    "DATA_KEYS", "FIELDS", "FIELD_BY_NAME", "LINK_VERSION", "MAX_TRACE_CELLS", "PAGE_KEYS", "SEQ2SEQ_TASKS",
+    "TASKS_FOR_ARCH", "WEIGHT_KEYS", "Config", "ConfigError", "Field", "describe_rules", "parse_query",
+]  # fmt: skip
 
-# Traces keep every per-timestep array; this caps their size so one request
-# cannot exhaust memory.  The largest advertised model (T=2000, H=256, four
-# bidirectional layers) at batch 1 uses 4.1 M cells.
+# Traces keep every per-timestep array; this caps their size so one request cannot exhaust memory.  The
+# largest model of the table at batch_size 1 (an encoder-decoder, 2·2000 steps, H=256, four bidirectional
+# layers) is 8.2 M cells: every model fits at batch_size 1 (tests/engine/test_config.py).
 MAX_TRACE_CELLS = 16_000_000
-
 
 # Tasks with a source and a target sentence, what an encoder-decoder can learn.
 SEQ2SEQ_TASKS = ("copy", "reverse", "translate")
+# The archs that take only some tasks; every other arch takes every task.
+TASKS_FOR_ARCH: dict[str, tuple[str, ...]] = {"encoder-decoder": SEQ2SEQ_TASKS}
 
-
-# Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
-# lesson (a lesson's id), teacher options (embed: a yes/no flag; hide: control names, comma-separated) and
-# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated).  The page reads them from
-# GET /api/config's page_keys; /api/script allows and ignores them.
-PAGE_KEYS: dict[str, str] = {
-    "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
-}
-
-
-_WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too
-_DATA = ("data", "trace")
-
-FIELDS: tuple[Field, ...] = (
-    # model
-    Field(
-        "cell", "choice", "rnn", "Recurrent cell: vanilla RNN, LSTM or GRU.", "model", choices=("rnn", "lstm", "gru"),
-        label="Cell", affects=_WEIGHTS, choice_labels=(("rnn", "vanilla RNN"), ("lstm", "LSTM"), ("gru", "GRU")),
-        self_named=True,
-    ),
-    Field(
-        "nonlinearity",
-        "choice",
-        "tanh",
-        "Activation of the vanilla RNN (LSTM and GRU always use tanh).",
-        "model",
-        choices=("tanh", "relu"),
-        label="Nonlinearity", applies=(("cell", ("rnn",)),), why_not="vanilla RNN only", affects=_WEIGHTS,
-        self_named=True,
-    ),
-    Field(
-        "arch",
-        "choice",
-        "many-to-one",
-        "Where inputs enter and where the loss is measured.",
-        "model",
-        choices=("one-to-one", "one-to-many", "many-to-one", "many-to-many", "encoder-decoder"),
-        label="Architecture", affects=("weights", "data", "trace"), self_named=True,
-    ),
-    Field(
-        "hidden_size", "int", 32, "Number of units in each hidden state h_t.", "model", low=1, high=256, unit="units",
-        label="Hidden size H", affects=_WEIGHTS,
-    ),
-    Field("num_layers", "int", 1, "Stacked recurrent layers.", "model", low=1, high=4, unit="layers",
-          label="Layers L", affects=_WEIGHTS),
-    Field("bidirectional", "bool", False, "Add a second direction that reads the sequence backwards.", "model",
-          label="Bidirectional", affects=_WEIGHTS),
-    # The encoder-decoder's source order: Sutskever et al. (2014) fed the source backwards.
-    Field("reverse_source", "bool", False, "Feed the source sentence to the encoder backwards (encoder-decoder only).",
-          "model", label="Reverse the source", applies=(("arch", ("encoder-decoder",)),),
-          why_not="encoder-decoder only"),
-    # sequence
-    Field(
-        "task",
-        "choice",
-        "random",
-        "What the sequences contain and what the model must predict.",
-        "sequence",
-        choices=("random", "adding", "copy", "sine", "sentiment", "pattern", "reverse", "translate"),
-        # The task sets the input and output sizes, so it decides the weights' shapes too.
-        label="Task", affects=("weights", "data", "trace"), self_named=True,
-    ),
-    Field(
-        "seq_len",
-        "int",
-        50,
-        "Number of timesteps T (one-to-one always uses 1).",
-        "sequence",
-        low=1,
-        high=2000,
-        unit="steps",
-        label="Sequence length T", not_applies=(("arch", ("one-to-one",)),), why_not="one-to-one uses T = 1",
-        affects=_DATA,
-    ),
-    Field(
-        "tbptt",
-        "int",
-        0,
-        "Truncated BPTT: the state is detached every this many steps, so no gradient travels back past a"
-        " window's start (0: full backpropagation through time).",
-        "sequence",
-        low=0,
-        high=2000,
-        unit="steps",
-        label="Truncated BPTT window k", affects=("trace", "training"),
-        not_applies=(("arch", ("encoder-decoder",)),), why_not="not for the encoder–decoder",
-    ),
-    Field(
-        "seed",
-        "int",
-        0,
-        "Seed for weights and data: the same seed gives the same numbers.",
-        "sequence",
-        low=0,
-        high=2**31 - 1,
-        label="Seed", affects=("weights", "data", "trace"),
-    ),
-    # initialisation
-    Field(
-        "init",
-        "choice",
-        "pytorch",
-        "How the weights are drawn before gain is applied.",
-        "initialisation",
-        choices=("pytorch", "orthogonal", "normal", "identity"),
-        label="Initialisation", affects=_WEIGHTS, self_named=True,
-    ),
-    Field(
-        "gain",
-        "float",
-        1.0,
-        "Multiplies the recurrent weights W_hh after initialisation.",
-        "initialisation",
-        low=0.0,
-        high=10.0,
-        unit="×",
-        label="Gain on W_hh", affects=_WEIGHTS,
-    ),
-    Field(
-        "forget_bias",
-        "float",
-        0.0,
-        "Added to the LSTM forget-gate bias (LSTM only).",
-        "initialisation",
-        low=-10.0,
-        high=10.0,
-        # A bias, not W_hh: the weight figures (eigenvalues, σ_max) stay as they are.
-        label="Forget-gate bias", applies=(("cell", ("lstm",)),), why_not="LSTM only",
-    ),
-    # clipping
-    Field(
-        "clip",
-        "choice",
-        "none",
-        "Gradient clipping: none, by total norm, or by value.",
-        "clipping",
-        choices=("none", "norm", "value"),
-        label="Clipping", choice_labels=(("none", "none"), ("norm", "by total norm"), ("value", "by value")),
-    ),
-    Field(
-        "clip_at",
-        "float",
-        1.0,
-        "Clipping threshold (max total norm, or max absolute value).",
-        "clipping",
-        low=0.0,
-        high=1e6,
-        low_open=True,
-        label="Clip threshold", not_applies=(("clip", ("none",)),), why_not="no clipping",
-    ),
-    # training
-    Field(
-        "optimizer", "choice", "adam", "Optimizer used when training.", "training", choices=("sgd", "adam", "rmsprop"),
-        label="Optimizer", affects=("training",), self_named=True,
-        choice_labels=(("sgd", "SGD"), ("adam", "Adam"), ("rmsprop", "RMSprop")),
-    ),
-    Field("lr", "float", 0.01, "Learning rate.", "training", low=1e-6, high=10.0, label="Learning rate",
-          affects=("training",)),
-    # The trace runs on one batch of batch_size sequences: it is the data's size, not a training-only key.
-    Field("batch_size", "int", 16, "Sequences per batch.", "training", low=1, high=256, unit="sequences",
-          label="Batch size N", affects=_DATA),
-    Field("steps", "int", 500, "Optimizer steps when training.", "training", low=1, high=5000, unit="steps",
-          label="Training steps", affects=("training",)),
-)
-
-FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
-
-# Keys whose change draws another W_hh (the weight-figure cache's key), or another batch.
-WEIGHT_KEYS: tuple[str, ...] = tuple(f.name for f in FIELDS if "weights" in f.affects)
-DATA_KEYS: tuple[str, ...] = tuple(f.name for f in FIELDS if "data" in f.affects)
+_D = {f.name: f.default for f in FIELDS}  # the dataclass's defaults are the table's
 
 
 @dataclass(frozen=True)
 class Config:
-    """A validated point of the model space.  Build it with :meth:`from_dict`."""
+    """A validated point of the model space: one attribute per key of :data:`FIELDS`, in its order, with its
+    type and default (checked when this module loads).  Build it with :meth:`from_dict`."""
 
-    cell: str = "rnn"  # 'rnn' | 'lstm' | 'gru'
-    nonlinearity: str = "tanh"  # 'tanh' | 'relu', RNN only
-    arch: str = "many-to-one"  # where inputs enter and where the loss enters
-    hidden_size: int = 32  # H
-    num_layers: int = 1  # L
-    bidirectional: bool = False  # D = 2 when true
-    task: str = "random"  # data generator, engine.tasks
-    seq_len: int = 50  # T
-    tbptt: int = 0  # truncation window k: the state is detached every k steps; 0 is full BPTT
-    seed: int = 0  # seeds weights and data
-    init: str = "pytorch"  # weight initialisation scheme
-    gain: float = 1.0  # multiplies W_hh after init
-    forget_bias: float = 0.0  # added to the LSTM forget-gate bias
-    clip: str = "none"  # 'none' | 'norm' | 'value'
-    clip_at: float = 1.0  # clip threshold
-    optimizer: str = "adam"  # training optimizer
-    lr: float = 0.01  # learning rate
-    batch_size: int = 16  # N
-    steps: int = 500  # training steps
-    reverse_source: bool = False  # encoder-decoder: the encoder reads the source backwards
+    cell: str = _D["cell"]  # 'rnn' | 'lstm' | 'gru'
+    nonlinearity: str = _D["nonlinearity"]  # 'tanh' | 'relu', RNN only
+    arch: str = _D["arch"]  # where inputs enter and where the loss enters
+    hidden_size: int = _D["hidden_size"]  # H
+    num_layers: int = _D["num_layers"]  # L
+    bidirectional: bool = _D["bidirectional"]  # D = 2 when true
+    reverse_source: bool = _D["reverse_source"]  # encoder-decoder: the encoder reads the source backwards
+    task: str = _D["task"]  # data generator, engine.tasks
+    seq_len: int = _D["seq_len"]  # T
+    tbptt: int = _D["tbptt"]  # truncation window k: the state is detached every k steps; 0 is full BPTT
+    seed: int = _D["seed"]  # seeds weights and data
+    init: str = _D["init"]  # weight initialisation scheme
+    gain: float = _D["gain"]  # multiplies W_hh after init
+    forget_bias: float = _D["forget_bias"]  # added to the LSTM forget-gate bias
+    clip: str = _D["clip"]  # 'none' | 'norm' | 'value'
+    clip_at: float = _D["clip_at"]  # clip threshold
+    optimizer: str = _D["optimizer"]  # training optimizer
+    lr: float = _D["lr"]  # learning rate
+    batch_size: int = _D["batch_size"]  # N
+    steps: int = _D["steps"]  # training steps
 
     @property
     def num_directions(self) -> int:
+        """D: 2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
     @property
@@ -233,50 +72,51 @@ class Config:
         target's T steps).  Every (L, D, ·, H) array of a trace, and a training profile, is this long."""
         return 2 * self.seq_len if self.arch == "encoder-decoder" else self.seq_len
 
+    @property
+    def cells_per_sequence(self) -> int:
+        """span × hidden_size × num_layers × D: one sequence's share of each (L, D, span, H) array."""
+        return self.span * self.hidden_size * self.num_layers * self.num_directions
+
+    @property
+    def trace_cells(self) -> int:
+        """What the work cap counts: span × batch_size × hidden_size × num_layers × D (at most MAX_TRACE_CELLS)."""
+        return self.cells_per_sequence * self.batch_size
+
+    def largest_batch_size(self) -> int:
+        """The most sequences per batch this model may trace: within the work cap and batch_size's own bounds."""
+        return min(int(FIELD_BY_NAME["batch_size"].high), MAX_TRACE_CELLS // self.cells_per_sequence)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None = None) -> Config:
-        """Validate ``data``; missing keys take their defaults.
+        """Validate ``data`` (JSON values); missing keys take their defaults.
 
         Raises :class:`ConfigError` naming the first bad key and what is allowed.
         """
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise ConfigError("config", "config must be an object of key: value pairs")
-        unknown = sorted(k for k in data if k not in FIELD_BY_NAME)
+        unknown = sorted(str(k) for k in data if k not in FIELD_BY_NAME)
         if unknown:
-            raise ConfigError(
-                str(unknown[0]), f"unknown config key {unknown[0]!r}; known keys: " + ", ".join(FIELD_BY_NAME)
-            )
+            raise ConfigError(unknown[0], f"unknown config key {unknown[0]!r}; known keys: " + ", ".join(FIELD_BY_NAME))
         values = {f.name: f.check(data[f.name]) if f.name in data else f.default for f in FIELDS}
         return cls(**values).normalised()
 
     def normalised(self) -> Config:
-        """Apply the rules that tie keys together, then check cross-key limits."""
-        cfg = self
-        if cfg.arch == "one-to-one" and cfg.seq_len != 1:
-            cfg = replace(cfg, seq_len=1)
-        if cfg.cell != "rnn" and cfg.nonlinearity != "tanh":
-            cfg = replace(cfg, nonlinearity="tanh")
-        if cfg.arch == "encoder-decoder" and cfg.tbptt != 0:  # its trace joins two modules; windows are not cut
-            cfg = replace(cfg, tbptt=0)
-        if cfg.arch == "encoder-decoder" and cfg.task not in SEQ2SEQ_TASKS:
+        """Apply the rules that tie keys together (see :func:`describe_rules`), then check the cross-key limits."""
+        values = self.to_dict()
+        pinned = {f.name: f.pinned for f in FIELDS if f.pinned is not None and not f.applies_to(values)}
+        cfg = replace(self, **pinned)
+        allowed = TASKS_FOR_ARCH.get(cfg.arch)
+        if allowed is not None and cfg.task not in allowed:
             raise ConfigError(
-                "task", f"arch 'encoder-decoder' needs task one of {', '.join(map(repr, SEQ2SEQ_TASKS))}; "
-                f"got {cfg.task!r}",
+                "task", f"arch {cfg.arch!r} needs task one of {', '.join(map(repr, allowed))}; got {cfg.task!r}"
             )
-        # An encoder-decoder traces the source's T steps and the target's T steps.
-        span = 2 * cfg.seq_len if cfg.arch == "encoder-decoder" else cfg.seq_len
-        cells = span * cfg.batch_size * cfg.hidden_size * cfg.num_layers * cfg.num_directions
-        if cells > MAX_TRACE_CELLS:
-            raise ConfigError(
-                "batch_size",
-                f"seq_len × batch_size × hidden_size × num_layers × directions is {cells:,}; "
-                f"at most {MAX_TRACE_CELLS:,} is allowed: lower batch_size, seq_len or hidden_size",
-            )
+        if cfg.trace_cells > MAX_TRACE_CELLS:
+            raise _over_work_cap(cfg)
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in FIELDS}
 
     def non_default(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in FIELDS if getattr(self, f.name) != f.default}
@@ -288,35 +128,80 @@ class Config:
         return q
 
 
-def parse_query(params: dict[str, str]) -> tuple[Config, list[dict[str, str]]]:
-    """Read a teaching link leniently.
+check_against(Config, FIELDS)
 
-    Every bad or unknown key falls back to its default and is reported in the
-    returned notices (``{"field", "message"}``), so a mistyped link still opens.
+
+def _over_work_cap(cfg: Config) -> ConfigError:
+    span = f"2·seq_len {cfg.span}" if cfg.arch == "encoder-decoder" else f"seq_len {cfg.span}"
+    factors = (f"{span} × batch_size {cfg.batch_size} × hidden_size {cfg.hidden_size} × num_layers "
+               f"{cfg.num_layers} × directions {cfg.num_directions}")
+    fits = cfg.largest_batch_size()
+    advice = "lower seq_len or hidden_size"
+    if fits:
+        advice = f"lower batch_size (at most {fits} fits), seq_len or hidden_size"
+    return ConfigError(
+        "batch_size", f"{factors} is {cfg.trace_cells:,} cells; at most {MAX_TRACE_CELLS:,} are allowed: {advice}"
+    )
+
+
+def describe_rules() -> list[dict[str, Any]]:
+    """The rules that tie keys together, as :meth:`Config.normalised` applies them (``GET /api/config``'s ``rules``).
+
+    ``pinned``: where ``field`` does not apply (its ``applies``/``not_applies``), it is set to ``value``.
+    ``choices``: under ``when``, ``field`` must be one of ``choices``; any other value is refused naming ``field``.
+    ``work_cap``: ``span × batch_size × hidden_size × num_layers × D`` at most ``max``, else refused naming
+    ``batch_size``; ``span`` is ``2·seq_len`` for the archs in ``double_span``, else ``seq_len``.
     """
-    notices: list[dict[str, str]] = []
-    values: dict[str, Any] = {}
-    for key, text in params.items():
-        if key in PAGE_KEYS:
-            continue
-        f = FIELD_BY_NAME.get(key)
-        if f is None:
-            notices.append({"field": key, "message": f"unknown key {key!r} ignored"})
-            continue
-        try:
-            values[key] = f.parse(text)
-        except ConfigError as e:
-            notices.append({"field": key, "message": f"{e.message}; using the default {f.format(f.default)}"})
-    try:
-        return Config.from_dict(values), notices
-    except ConfigError as e:
-        if e.field == "task":  # an encoder-decoder link with a task it cannot learn: keep the task
-            notices.append({"field": "arch", "message": f"{e.message}; using the default arch"})
-            values.pop("arch", None)
-            return parse_query({k: v for k, v in params.items() if k != "arch"})[0], notices
-        # Only the work cap ties keys together: shrink the batch to fit rather than drop the link.
-        probe = Config(**{**Config().to_dict(), **values, "batch_size": 1})
-        per_sequence = probe.seq_len * probe.hidden_size * probe.num_layers * probe.num_directions
-        values["batch_size"] = max(1, MAX_TRACE_CELLS // per_sequence)
-        notices.append({"field": e.field, "message": f"{e.message}; using batch_size {values['batch_size']}"})
-        return Config.from_dict(values), notices
+    rules: list[dict[str, Any]] = [
+        {"kind": "pinned", "field": f.name, "value": f.pinned, "applies": {k: list(v) for k, v in f.applies},
+         "not_applies": {k: list(v) for k, v in f.not_applies},
+         "description": f"{f.name} is set to {f.format(f.pinned)} where it does not apply ({f.why_not})."}
+        for f in FIELDS if f.pinned is not None
+    ]  # fmt: skip
+    for arch, tasks in TASKS_FOR_ARCH.items():
+        rules.append({
+            "kind": "choices", "field": "task", "when": {"arch": [arch]}, "choices": list(tasks),
+            "description": f"arch {arch!r} takes task one of {', '.join(map(repr, tasks))}; another task is "
+                           "refused (field task).",
+        })  # fmt: skip
+    rules.append({
+        "kind": "work_cap", "field": "batch_size", "max": MAX_TRACE_CELLS,
+        "product": ["span", "batch_size", "hidden_size", "num_layers", "D"], "double_span": ["encoder-decoder"],
+        "description": f"span × batch_size × hidden_size × num_layers × D is at most {MAX_TRACE_CELLS:,} "
+                       "(else refused, field batch_size), where span = 2·seq_len for the encoder-decoder (it traces "
+                       "the source's T steps, then the target's) and seq_len otherwise, D = 2 when bidirectional. "
+                       "Every model fits at batch_size 1.",
+    })  # fmt: skip
+    return rules
+
+
+def parse_query(params: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[Config, list[dict[str, str]]]:
+    """Read a teaching link leniently: its ``(key, text)`` pairs (a mapping, or ``QueryParams.multi_items()``).
+
+    Each problem falls back and is reported in the returned notices (``{"field", "message"}``), so a mistyped
+    link still opens: an unknown key is ignored, a repeated key or a bad value takes its default
+    (:func:`engine.fields.read_link`).  Then the cross-key rules: an arch that does not take the link's task
+    gives way to the default arch (the task is kept), and a model over the work cap keeps its keys with the
+    largest ``batch_size`` that fits (:meth:`Config.largest_batch_size`), so the result is always a valid Config.
+    """
+    values, problems = read_link(params, FIELD_BY_NAME, PAGE_KEYS)
+    notices = [_notice(p) for p in problems]
+    allowed = TASKS_FOR_ARCH.get(values.get("arch", _D["arch"]))
+    if allowed is not None and values.get("task", _D["task"]) not in allowed:
+        arch = values.pop("arch", _D["arch"])
+        notices.append({"field": "arch", "message": f"arch {arch!r} needs task one of "
+                        f"{', '.join(map(repr, allowed))}; using the default arch {_D['arch']!r}"})  # fmt: skip
+    one = Config.from_dict({**values, "batch_size": 1})  # every model fits at batch_size 1
+    batch = values.get("batch_size", _D["batch_size"])
+    if batch > one.largest_batch_size():
+        over = replace(one, batch_size=batch)
+        batch = one.largest_batch_size()
+        notices.append({"field": "batch_size", "message": f"{_over_work_cap(over).message}; using batch_size {batch}"})
+    return Config.from_dict({**values, "batch_size": batch}), notices
+
+
+def _notice(problem: ConfigError) -> dict[str, str]:
+    f = FIELD_BY_NAME.get(problem.field)
+    if f is None:
+        return {"field": problem.field, "message": f"{problem.message} ignored"}
+    return {"field": problem.field, "message": f"{problem.message}; using the default {f.format(f.default)}"}

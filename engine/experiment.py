@@ -199,7 +199,7 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
     Outputs at the encoder's steps, where the model writes nothing, are 0.
     """
     ht = trace_encoder_decoder(model, batch)
-    T = cfg.seq_len
+    T = cfg.seq_len  # the handoff: the decoder's first step on the span's 2·T steps
     logits = ht.logits[:, 0].numpy()  # (T, O)
     return _assemble(
         model,
@@ -208,8 +208,8 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
         ht.joined,
         gate_product=gate_products({k: ht.joined(k) for k in GATES[cfg.cell]}, cfg.cell),  # the whole batch's
         outputs=np.concatenate([np.zeros_like(logits), logits]),
-        input_steps=tuple(range(2 * T)),
-        scored_steps=tuple(range(T, 2 * T)),
+        input_steps=tuple(range(cfg.span)),
+        scored_steps=tuple(range(T, cfg.span)),
         loss=ht.loss,
         handoff=T,
         handoff_grad_norm=ht.handoff_grad_norm,

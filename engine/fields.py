@@ -4,13 +4,32 @@ A :class:`Field` checks a value (:meth:`Field.check`), reads and writes it in a 
 (:meth:`Field.parse`, :meth:`Field.format`) and describes itself to the page and the API
 (:meth:`Field.describe`: label, choice labels, when it applies and why not, what it affects).
 The model's table is :data:`engine.config.FIELDS`; the cliff page has its own (engine/cliff.py).
+
+Every reader of link text (the page's link, ``/api/script``, ``/api/cliff``, the cliff page) goes through
+:func:`read_link` and :meth:`Field.parse`, so they accept and refuse exactly the same text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+# How a link writes a number: ASCII digits, an optional minus, fraction and exponent, as JSON and JavaScript's
+# String(x) write numbers.  Nothing else: no spaces around it, no '_' between digits, no other script's digits,
+# no 'inf' or 'nan' (Python's int() and float() accept all of these).
+NUMBER_SYNTAX = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER_SYNTAX)
+_INTEGER = re.compile(r"-?[0-9]+")
+MAX_NUMBER_CHARS = 32  # longer text is no number any field takes (and int() of thousands of digits is slow)
+TRUE_WORDS = ("1", "true", "yes", "on")  # how a link may say true or false (static/js/schema.js reads the same)
+FALSE_WORDS = ("0", "false", "no", "off")
+_QUOTED_CHARS = 40  # a field name taken from a client's key is cut to this
+QUOTE_CHARS = 200  # client text quoted in a message: enough to recognise it, never a megabyte echoed back
 
 
 class ConfigError(ValueError):
@@ -20,6 +39,14 @@ class ConfigError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class RepeatedKey(ConfigError):
+    """A key given more than once (in a link's query or a JSON object): which one is meant cannot be known."""
+
+    def __init__(self, key: str, count: int | None = None):
+        times = f"{count} times" if count else "more than once"
+        super().__init__(key[:_QUOTED_CHARS], f"key {quote(key)} is given {times}; give each key once")
 
 
 @dataclass(frozen=True)
@@ -40,6 +67,8 @@ class Field:
     applies: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     not_applies: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # {other key: values under which it does not}
     why_not: str = ""  # why it does not apply, for the page ('LSTM only')
+    # Where the key does not apply, Config.normalised() sets it to this value (None: it keeps the value given).
+    pinned: Any = None
     # What a change of this key changes: 'weights' (the initial model), 'data' (the batch), 'trace' (the
     # forward/backward pass of that model on that batch), 'training' (only what Train does).
     affects: tuple[str, ...] = ("trace",)
@@ -63,7 +92,7 @@ class Field:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised to this field's type, or raise ConfigError."""
-        bad = ConfigError(self.name, f"{self.name} must be {self.allowed()}; got {value!r}")
+        bad = ConfigError(self.name, f"{self.name} must be {self.allowed()}; got {quote(value)}")
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
                 raise bad
@@ -88,29 +117,22 @@ class Field:
         return value
 
     def parse(self, text: str) -> Any:
-        """Read this field from URL text (``'true'``, ``'0.5'``, ``'lstm'``)."""
+        """Read this field from link text: ``'lstm'``, ``'0.5'``, ``'1e-3'``, ``'true'`` (or 1/yes/on, 0/false/no/off).
+
+        Numbers must match :data:`NUMBER_SYNTAX` exactly; anything else raises :class:`ConfigError` naming the field.
+        """
         if self.kind == "bool":
-            low = text.strip().lower()
-            if low in ("1", "true", "yes", "on"):
+            word = text.lower()
+            if word in TRUE_WORDS:
                 return True
-            if low in ("0", "false", "no", "off"):
+            if word in FALSE_WORDS:
                 return False
-            return self.check(text)
-        if self.kind == "int":
+        elif self.kind in ("int", "float") and len(text) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(text):
             try:
-                return self.check(int(text))
-            except ValueError:
-                pass
-            try:
-                return self.check(float(text))
-            except ValueError:
-                return self.check(text)
-        if self.kind == "float":
-            try:
-                return self.check(float(text))
-            except ValueError:
-                return self.check(text)
-        return self.check(text)
+                return self.check(int(text) if _INTEGER.fullmatch(text) else float(text))
+            except ConfigError:
+                pass  # out of range: the message below quotes the link's text
+        return self.check(text)  # a choice, or text that is not this field's: check() says what is allowed
 
     def format(self, value: Any) -> str:
         """Write this field for a URL; ``parse(format(v)) == v``."""
@@ -140,11 +162,75 @@ class Field:
         d["applies"] = {k: list(vs) for k, vs in self.applies}
         d["not_applies"] = {k: list(vs) for k, vs in self.not_applies}
         d["why_not"] = self.why_not
+        if self.pinned is not None:
+            d["pinned"] = self.pinned
         d["affects"] = list(self.affects)
         if self.choice_labels:
             d["choice_labels"] = dict(self.choice_labels)
         d["self_named"] = self.self_named
         return d
+
+
+def quote(text: Any, limit: int | None = None) -> str:
+    """``repr(text)`` for a message, cut to about ``limit`` characters (:data:`QUOTE_CHARS`) saying how long it was.
+
+    The one way a message quotes what a client sent (a cell, a key, a value, a header, a column name): a
+    50-million-character header is quoted as its first ``limit`` characters and its length.
+    """
+    limit = QUOTE_CHARS if limit is None else limit
+    if text is None or isinstance(text, (bool, int, float)):
+        return repr(text) if not isinstance(text, int) or text.bit_length() <= 64 else "a very large integer"
+    if not isinstance(text, str):  # never repr() a client's object: a deeply nested one recurses
+        return f"a {type(text).__name__}"
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+def read_link(
+    items: Iterable[tuple[str, str]] | Mapping[str, str], by_name: Mapping[str, Field], ignored: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[ConfigError]]:
+    """A link's query read key by key with :meth:`Field.parse`: ``(values, problems)``.
+
+    ``items`` are the query's ``(key, text)`` pairs in order, repeats included (Starlette's
+    ``QueryParams.multi_items()``).  An unknown key, a key given more than once and a bad value each give one
+    :class:`ConfigError` naming the key, in the order met, and no value; keys in ``ignored`` (the page's own) are
+    skipped.  Strict readers raise the first problem; the pages fall back to defaults with a notice for each.
+    """
+    pairs = list(items.items() if isinstance(items, Mapping) else items)
+    skip = frozenset(ignored)
+    counts = Counter(key for key, _ in pairs)
+    values: dict[str, Any] = {}
+    problems: list[ConfigError] = []
+    seen: set[str] = set()
+    for key, text in pairs:
+        if key in skip or key in seen:
+            continue
+        seen.add(key)
+        f = by_name.get(key)
+        if f is None:
+            problems.append(ConfigError(key[:_QUOTED_CHARS], f"unknown key {quote(key)}"))
+        elif counts[key] > 1:
+            problems.append(RepeatedKey(key, counts[key]))
+        else:
+            try:
+                values[key] = f.parse(text)
+            except ConfigError as e:
+                problems.append(e)
+    return values, problems
+
+
+_TYPES = {"choice": "str", "int": "int", "float": "float", "bool": "bool"}
+
+
+def check_against(cls: type, table: tuple[Field, ...]) -> None:
+    """Raise ``TypeError`` unless dataclass ``cls`` has exactly ``table``'s keys, in its order, each with the
+    field's type and default: a settings class is written out (readable, typed) but cannot drift from its table."""
+    have = [(f.name, getattr(f.type, "__name__", f.type), f.default) for f in dataclasses.fields(cls)]
+    want = [(f.name, _TYPES[f.kind], f.default) for f in table]
+    if have != want:
+        first = next((h, w) for h, w in zip([*have, None], [*want, None]) if h != w)
+        raise TypeError(f"{cls.__name__} disagrees with its table: has {first[0]}, the table says {first[1]}")
 
 
 def _fmt(x: float | None) -> str:

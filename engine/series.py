@@ -7,26 +7,26 @@ the series' own spread.  A batch is N windows of the series at random starts p:
 
 and the architecture withholds inputs and scores steps as for any task (engine/tasks.py).  The
 trivial baseline is persistence, as for ``sine``: answer the last value seen, averaged exactly
-over every window of the series.
+over every window of the series.  Reading a CSV file is the server's (server/uploads/series_file.py):
+this module starts from the values.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from engine.config import Config, ConfigError
 from engine.tasks import Batch, input_steps, scored_steps
 
 MIN_VALUES = 3  # a window of one step and its next value, and a spread
 
 
 class SeriesError(ValueError):
-    """The CSV is not a numeric series; ``row`` (1-based, as in the file) and ``column`` locate it."""
+    """The values are not a usable series; ``row`` (1-based, as in a file) and ``column`` locate the problem."""
 
     def __init__(self, message: str, row: int | None = None, column: str | None = None):
         super().__init__(message)
@@ -45,66 +45,31 @@ class Series:
         return (self.values - self.mean) / self.std  # (n,)
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+def make_series(name: str, values: np.ndarray) -> Series:
+    """The series of finite ``values`` (n,) named ``name``, with the mean and spread it is normalised by.
 
-
-def read_series(data: bytes, column: str | int | None = None, max_bytes: int = 2_000_000,
-                max_values: int = 100_000) -> Series:
-    """Read one numeric column of a CSV file.
-
-    A first row that is not all numbers is a header.  ``column`` is a header name or a 0-based index;
-    without it the file must have exactly one column.  Raises :class:`SeriesError` naming the row and
-    column of the first bad cell.
+    Raises :class:`SeriesError` (naming ``name``) when there are fewer than MIN_VALUES values, when they
+    are constant, or when normalising them overflows (values near float64's limit, or a spread so small
+    that z = (s - mean) / std is not a finite float32): such a series is refused, never silently zeroed.
     """
-    if len(data) > max_bytes:
-        raise SeriesError(f"the CSV file is {len(data):,} bytes; at most {max_bytes:,} are allowed")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SeriesError(f"the CSV file is not UTF-8 text (byte {e.start})") from None
-    rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text)), start=1) if any(c.strip() for c in r)]
-    if not rows:
-        raise SeriesError("the CSV file has no rows")
-    first = rows[0][1]
-    header = [c.strip() for c in first] if any(_number(c) is None for c in first) else None
-    width = len(first)
-    if column is None:
-        if width != 1:
-            raise SeriesError(f"the CSV file has {width} columns; choose one ("
-                              + ", ".join(header or [str(k) for k in range(width)]) + ")", rows[0][0])
-        index = 0
-    elif isinstance(column, int) and not isinstance(column, bool):
-        if not 0 <= column < width:
-            raise SeriesError(f"column {column} does not exist; the file has columns 0 to {width - 1}", rows[0][0])
-        index = column
-    else:
-        if header is None or column not in header:
-            known = ", ".join(repr(h) for h in header) if header else "none: the file has no header row"
-            raise SeriesError(f"no column named {column!r}; the header names {known}", rows[0][0], str(column))
-        index = header.index(column)
-    name = header[index] if header else f"column {index + 1}"
-    body = rows[1:] if header else rows
-    if len(body) > max_values:
-        raise SeriesError(f"the series has {len(body):,} values; at most {max_values:,} are allowed")
-    values = np.empty(len(body))
-    for k, (row, cells) in enumerate(body):
-        if index >= len(cells):
-            raise SeriesError(f"row {row} has {len(cells)} column(s); column {name!r} is missing", row, name)
-        value = _number(cells[index].strip())
-        if value is None:
-            raise SeriesError(f"row {row}, column {name!r}: {cells[index]!r} is not a finite number", row, name)
-        values[k] = value
+    values = np.asarray(values, dtype=np.float64)
     if len(values) < MIN_VALUES:
         raise SeriesError(f"the series has {len(values)} value(s); at least {MIN_VALUES} are needed", None, name)
-    std = float(values.std())
+    if not np.isfinite(values).all():
+        raise SeriesError(f"column {name!r} holds a value that is not a finite number", None, name)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(values.mean()), float(values.std())
+        z = (values - mean) / std if std else np.zeros_like(values)
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        biggest = float(np.abs(values).max())
+        raise SeriesError(f"column {name!r} cannot be normalised: with values up to {biggest:.3g} its mean or "
+                          "spread overflows a float64; rescale the column", None, name)
     if std == 0:
         raise SeriesError(f"column {name!r} is constant: there is nothing to forecast", None, name)
-    return Series(name, values, float(values.mean()), std)
+    if not (np.isfinite(z) & (np.abs(z) <= np.finfo(np.float32).max)).all():
+        raise SeriesError(f"column {name!r} cannot be normalised: its spread ({std:.3g}) is too small for "
+                          "(value - mean) / spread to be a finite number; rescale the column", None, name)
+    return Series(name, values, mean, std)
 
 
 def check_length(series: Series, T: int) -> None:
@@ -112,6 +77,19 @@ def check_length(series: Series, T: int) -> None:
     if T + 1 > len(series.values):
         raise SeriesError(f"seq_len must be at most {len(series.values) - 1} for this series of "
                           f"{len(series.values)} values; got {T}", None, "seq_len")
+
+
+# The archs that cannot read a series: the encoder-decoder's decoder reads class indices (words), not values.
+NOT_FOR_SERIES = ("encoder-decoder",)
+
+
+def check_fits(series: Series, cfg: Config) -> None:
+    """Whether ``cfg`` can read ``series``: an arch that reads values (else a ConfigError naming arch), and T + 1
+    values for a window (else a SeriesError naming seq_len)."""
+    if cfg.arch in NOT_FOR_SERIES:
+        raise ConfigError("arch", f"an uploaded series is read by every arch but {', '.join(map(repr, NOT_FOR_SERIES))}"
+                                  ", which reads and writes sentences: choose another arch")
+    check_length(series, cfg.seq_len)
 
 
 def window_starts(series: Series, T: int, N: int, generator: torch.Generator) -> torch.Tensor:

@@ -4,9 +4,10 @@ The scheduler orders and caps work by these estimates before anything runs, so t
 cheap and need no trace.  A trace's time is fitted on this project's fused-kernel tracer
 (one torch thread, 2-core CPU) as
 
-    seconds ≈ c0 + c_step·S + c_elem·E + c_mac·E·H,   S = T·L·D,  E = S·N·G·H
+    seconds ≈ c0 + c_step·S + c_elem·E + c_mac·E·H,   S = span·L·D,  E = S·N·G·H
 
-with G the gate blocks per cell (RNN 1, GRU 3, LSTM 4): a per-call overhead, a per-step
+with span the trace's steps (``Config.span``: T, or 2·T for the encoder-decoder, which runs its encoder and then
+its decoder) and G the gate blocks per cell (RNN 1, GRU 3, LSTM 4): a per-call overhead, a per-step
 overhead of the kernels, elementwise work on the gates, and the recurrent matrix products.
 The fit is within about 2× of measured times from the default config to the largest one,
 which is what ordering and caps need.  A training step costs about one trace of its batch.
@@ -26,7 +27,7 @@ C_WINDOW = 1e-3
 def trace_seconds(cfg: Config) -> float:
     """Estimated seconds to trace ``cfg`` once (forward, backward, figures and encoding)."""
     blocks = max(1, len(GATES[cfg.cell]))
-    steps = cfg.seq_len * cfg.num_layers * cfg.num_directions
+    steps = cfg.span * cfg.num_layers * cfg.num_directions
     elems = steps * cfg.batch_size * blocks * cfg.hidden_size
     windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
     extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions

@@ -198,12 +198,11 @@ def run_units(start: dict[str, Any], arrays: list[np.ndarray], outputs, series: 
 def json_value_count(cfg: Config) -> int:
     """Per-unit and per-step values a JSON document of ``cfg``'s trace holds, known before computing it.
 
-    Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, T, H), and the (T, O) outputs.
+    Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, span, H), and the (span, O)
+    outputs (``Config.span``: T, or 2·T for the encoder-decoder).
     """
     K = 1 + (cfg.cell == "lstm") + len(GATES[cfg.cell])
-    span = 2 * cfg.seq_len if cfg.arch == "encoder-decoder" else cfg.seq_len  # encoder then decoder steps
-    cells = cfg.num_layers * cfg.num_directions * span * cfg.hidden_size
-    return (K + 1) * cells + span * get_task(cfg.task).output_size
+    return (K + 1) * cfg.cells_per_sequence + cfg.span * get_task(cfg.task).output_size
 
 
 def value_count(trace: Trace) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from server.scheduler import Scheduler
 from server.settings import Settings
 from server.sharing import Sharing
-from server.upload_store import UploadStore
+from server.uploads import Uploads
 
 
 @dataclass
@@ -31,9 +31,8 @@ class Hub:
         self.sharing = Sharing(self.scheduler, tracer, settings.cache_bytes, settings.cache_url)
         self.activity = Activity()
         self.sessions: set = set()  # open sessions, for the stall watchdog
-        # Sockets' uploads kept for a reconnect, bounded (server/upload_store.py); never the shared cache.
-        self.uploads = UploadStore(settings.upload_store_entries, settings.upload_store_bytes,
-                                   settings.upload_token_seconds)
+        # Uploads: the parse pool, the byte budget and the reconnect store (server/uploads/); never the shared cache.
+        self.uploads = Uploads(settings)
         self._watchdog: asyncio.Task | None = None
 
     def watch(self, session) -> None:

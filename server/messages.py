@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import Config, ConfigError
+from engine.fields import RepeatedKey, quote
 from server.wire import loads_strict, nesting_too_deep
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".
 ALLOWED_KEYS = {"run": {"config"}, "train": {"config"}, "stop": set(), "model": {"bytes", "nonlinearity", "token"},
                 "clear_model": set(), "series": {"bytes", "column", "token"}, "clear_series": set()}
-# A token of server/upload_store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
+# A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
 MAX_TOKEN_CHARS = 64
 
 
@@ -58,6 +59,8 @@ def parse_message(text: str, max_bytes: int, max_depth: int) -> Message:
         raise ProtocolError(
             f"message is nested too deeply; at most {max_depth} levels of arrays and objects are accepted"
         ) from None
+    except RepeatedKey as e:
+        raise ProtocolError(f"message {e.message}", e.field) from None
     except ValueError as e:
         raise ProtocolError(f"message is not valid JSON: {e}") from None
     deep = nesting_too_deep(data, max_depth)
@@ -83,13 +86,13 @@ def validate_message(data: Any) -> Message:
         raise ProtocolError('message has no "type"; expected one of ' + ", ".join(MESSAGE_TYPES), "type")
     kind = data["type"]
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
-        raise ProtocolError(f"unknown message type {kind!r}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
+        raise ProtocolError(f"unknown message type {quote(kind)}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
     request = kind if kind in ("run", "train") else None
     unknown = sorted(str(k) for k in data if k != "type" and k not in ALLOWED_KEYS[kind])
     if unknown:
         allowed = ", ".join(sorted(ALLOWED_KEYS[kind])) or "nothing"
         raise ProtocolError(
-            f"unknown key {unknown[0]!r} in a {kind!r} message; it may carry {allowed}", unknown[0], request
+            f"unknown key {quote(unknown[0])} in a {kind!r} message; it may carry {allowed}", unknown[0], request
         )
     if kind in ("stop", "clear_model", "clear_series"):
         return Message(kind)
@@ -114,19 +117,19 @@ def _upload_message(kind: str, data: dict) -> Message:
             raise ProtocolError(f"a {kind!r} message carries either bytes (a file follows) or token, not both", "token")
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
             raise ProtocolError(f"token must be the string a {kind}_loaded frame gave, at most {MAX_TOKEN_CHARS} "
-                                f"characters; got {token!r:.80}", "token")
+                                f"characters; got {quote(token, 80)}", "token")
         return Message(kind, token=token)
     size = data.get("bytes")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ProtocolError(f"bytes must be the {kind} file's size, a positive integer; got {size!r}", "bytes")
+        raise ProtocolError(f"bytes must be the {kind} file's size, a positive integer; got {quote(size)}", "bytes")
     if kind == "series":
         column = data.get("column")
         if column is not None and (isinstance(column, bool) or not isinstance(column, (str, int))):
-            raise ProtocolError(f"column must be a header name or a 0-based index; got {column!r}", "column")
+            raise ProtocolError(f"column must be a header name or a 0-based index; got {quote(column)}", "column")
         return Message("series", size=size, column=column)
     nonlinearity = data.get("nonlinearity")
     if nonlinearity is not None and nonlinearity not in ("tanh", "relu"):
-        raise ProtocolError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}", "nonlinearity")
+        raise ProtocolError(f"nonlinearity must be 'tanh' or 'relu'; got {quote(nonlinearity)}", "nonlinearity")
     return Message("model", size=size, nonlinearity=nonlinearity)
 
 

@@ -1,9 +1,11 @@
 """The OpenAPI document, made true: every route's real statuses and the ``/api/trace`` body key by key.
 
-The body schema is generated from :data:`engine.config.FIELDS`, the one config table, so the
-document cannot drift from what the server accepts.  FastAPI only sees ``Request`` parameters and
-would document a bare "200"; :func:`install` replaces each operation's ``responses`` with the ones
-in :data:`RESPONSES`, and refuses to build a document for a route that is missing there (a new
+The body schema is generated from :data:`engine.config.FIELDS`, the one config table, and the rules that tie
+keys together from :func:`engine.config.describe_rules` (a JSON Schema ``if``/``then`` where JSON Schema can
+say the rule, e.g. the tasks an arch takes; words and ``x-rules`` where it cannot, e.g. the work cap, a
+product of five keys), so the document cannot drift from what the server accepts.  FastAPI only sees
+``Request`` parameters and would document a bare "200"; :func:`install` replaces each operation's ``responses``
+with the ones in :data:`RESPONSES`, and refuses to build a document for a route that is missing there (a new
 route must say what it answers) or an entry whose route is gone.
 """
 
@@ -16,7 +18,9 @@ from fastapi.openapi.utils import get_openapi
 
 from engine.cliff import CLIFF_FIELDS
 from engine.cliff import describe_rules as describe_cliff_rules
-from engine.config import FIELDS, PAGE_KEYS, Field
+from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS, TASKS_FOR_ARCH, Field, describe_rules
+from engine.fields import NUMBER_SYNTAX
+from engine.series import NOT_FOR_SERIES
 
 JSON = "application/json"
 
@@ -36,12 +40,25 @@ def field_schema(f: Field) -> dict[str, Any]:
     return schema
 
 
+def arch_task_rules() -> list[dict[str, Any]]:
+    """The tasks each arch takes (:data:`engine.config.TASKS_FOR_ARCH`) as JSON Schema: another arch (or none),
+    or ``task`` given (its default is not among them) and one of them.  (Said with ``if``/``then`` or ``not``,
+    the rule stops schemathesis from generating a multipart body beside its binary parts.)"""
+    archs = FIELD_BY_NAME["arch"].choices
+    return [
+        {"anyOf": [{"properties": {"arch": {"enum": [a for a in archs if a != arch]}}},
+                   {"properties": {"task": {"enum": list(tasks)}}, "required": ["task"]}]}
+        for arch, tasks in TASKS_FOR_ARCH.items()
+    ]  # fmt: skip
+
+
 def config_schema(*, complete: bool) -> dict[str, Any]:
     """A config object: any subset of the keys (a request) or all of them (the normalised echo)."""
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {f.name: field_schema(f) for f in FIELDS},
+        "allOf": arch_task_rules(),
     }
     if complete:
         schema["required"] = [f.name for f in FIELDS]
@@ -66,6 +83,10 @@ ERROR = {
     "properties": {
         "message": {"type": "string", "description": "What is wrong and what is allowed."},
         "field": {"type": ["string", "null"], "description": "The config key at fault, if one is."},
+        "kind": {"enum": ["model", "series"], "description": "For a refused uploaded file: which one."},
+        "file": {"type": "string", "description": "For a refused uploaded file: its part's file name."},
+        "row": {"type": "integer", "description": "For a refused CSV: the row at fault (1-based, as in the file)."},
+        "column": {"type": "string", "description": "For a refused CSV: the column at fault."},
     },
 }
 BUSY = {
@@ -99,27 +120,31 @@ PAGE_KEYS_SCHEMA = {
 }
 CONFIG_FIELDS = {
     "type": "object",
-    "required": ["fields", "link_version", "page_keys"],
+    "required": ["fields", "rules", "link_version", "link_number_syntax", "page_keys"],
     "properties": {
         "fields": {
             "type": "array",
             "items": {"type": "object", "required": ["name", "type", "default", "description", "group"]},
         },
+        "rules": {
+            "type": "array",
+            "description": "The rules that tie keys together, as the server applies them: 'pinned' (a key set to "
+                           "a value where it does not apply), 'choices' (the tasks an arch takes), 'work_cap'.",
+            "items": {"type": "object", "required": ["kind", "field", "description"]},
+        },
         "link_version": {"type": "integer"},
+        "link_number_syntax": {"type": "string", "description": "The regular expression every number in a link "
+                               "matches whole (ASCII digits only)."},
         "page_keys": PAGE_KEYS_SCHEMA,
     },
-}
-RULES = {
+}  # fmt: skip
+# The cliff's table (GET /api/cliff/config) is described as the lab's is, with the cliff's kind of rule.
+CLIFF_TABLE = {**CONFIG_FIELDS, "properties": {**CONFIG_FIELDS["properties"], "rules": {
     "type": "array",
-    "description": "The rules that tie keys together, as the server applies them; 'greater': field must be greater "
-    "than the key named by 'than' (each is fine alone, the pair is not), refused naming field.",
-    "items": {"type": "object", "required": ["kind", "field", "description"]},
-}
-CLIFF_TABLE = {
-    "type": "object",
-    "required": [*CONFIG_FIELDS["required"], "rules"],
-    "properties": {**CONFIG_FIELDS["properties"], "rules": RULES},
-}
+    "description": "The rules that tie keys together, as the server applies them: 'greater' (field must be greater "
+                   "than the key named by 'than'; each is fine alone, the pair is not), refused naming field.",
+    "items": {"type": "object", "required": ["kind", "field", "than", "description"]},
+}}}  # fmt: skip
 HEALTH = {
     "type": "object",
     "required": ["status"],
@@ -161,9 +186,18 @@ CLIFF = {
 }  # fmt: skip
 
 
-def query_parameters(table: tuple[Field, ...]) -> list[dict[str, Any]]:
-    """A table's keys as optional query parameters, each with its schema."""
-    return [{"name": f.name, "in": "query", "required": False, "schema": field_schema(f)} for f in table]
+def query_parameters(table: tuple[Field, ...], above: dict[str, str]) -> list[dict[str, Any]]:
+    """A table's keys as optional query parameters, each with its schema; ``above``: {key: the key it must exceed}."""
+    params = [{"name": f.name, "in": "query", "required": False, "schema": field_schema(f)} for f in table]
+    for p in params:
+        if p["name"] in above:
+            p["description"] = f"Must be greater than {above[p['name']]} (a 422 naming {p['name']} otherwise)."
+    return params
+
+
+LINK_TEXT = (f"Every number in the query is written whole in ASCII digits, matching {NUMBER_SYNTAX} (no spaces, no "
+             "'_', no other digits); a key given twice is a 400 naming it.")
+CLIFF_ABOVE = {r["field"]: r["than"] for r in describe_cliff_rules()}  # the grid's edges in order
 
 
 TRACE_BODY = {
@@ -171,21 +205,30 @@ TRACE_BODY = {
     "description": 'A config object (missing keys take their defaults), e.g. {"cell": "lstm", "seq_len": 100}.',
     "content": {
         JSON: {"schema": config_schema(complete=False)},
-        # The user's own model (server/upload.py): the config as JSON text beside a torch.save'd state_dict.
+        # The user's own model (server/uploads/http.py): the config as JSON text beside a torch.save'd state_dict.
         "multipart/form-data": {"schema": {
             "type": "object",
             "required": ["config", "model"],  # or "series" in place of "model": either or both
             "properties": {
-                "config": {"type": "string", "description": "A config object as JSON text; cell, hidden_size, "
-                           "num_layers and bidirectional come from the file; a vanilla RNN's nonlinearity is "
-                           "required."},
-                "model": {"type": "string", "format": "binary", "description": "torch.save(module.state_dict()) "
-                          "of an nn.RNN/LSTM/GRU or a model holding one (GFL_MAX_MODEL_BYTES, 8 MiB by default)."},
+                "config": {**config_schema(complete=False), "description": "A config object as JSON; cell, "
+                           "hidden_size, num_layers and bidirectional come from the file; a vanilla RNN's "
+                           "nonlinearity is required."},
+                "model": {"type": "string", "format": "binary", "description": "The state_dict of an nn.RNN/LSTM/GRU "
+                          "or a model holding one, as a .safetensors file (the safest) or a torch.save file "
+                          "(GFL_MAX_MODEL_BYTES, 8 MiB by default; every check: docs/protocol.md, Security)."},
                 "series": {"type": "string", "format": "binary", "description": "A CSV of a numeric series "
                            "(one column, or the column part's under a header; at most 2 MB): the data becomes "
                            "windows of seq_len steps predicting the next value, normalised."},
                 "column": {"type": "string", "description": "The series' column: a header name or a 0-based index."},
             },
+            "anyOf": [  # a series is read by every arch but those of engine.series.NOT_FOR_SERIES
+                {"properties": {"series": False}},
+                {"properties": {"config": {"properties": {"arch": {"enum": [
+                    a for a in FIELD_BY_NAME["arch"].choices if a not in NOT_FOR_SERIES]}}}}},
+            ],
+        }, "encoding": {
+            "config": {"contentType": JSON}, "model": {"contentType": "application/octet-stream"},
+            "series": {"contentType": "text/csv"}, "column": {"contentType": "text/plain"},
         }},
     },
 }
@@ -194,21 +237,28 @@ TRACE_BODY = {
 RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/trace"): {
         "requestBody": TRACE_BODY,
+        "description": "The rules that tie config keys together are in x-rules (GET /api/config's rules): JSON "
+        "Schema states the tasks each arch takes (allOf), not the work cap, a product of five keys. A trace is "
+        "sent as JSON only up to x-max-json-values per-unit values, (K + 1)·span·H·L·D + span·O, K the forward "
+        "arrays per unit (hidden, cell state, gates), O the task's outputs; longer ones stream over /ws.",
+        "x-rules": describe_rules(),
         "responses": {
             "200": _json("The whole trace.", TRACE),
-            "400": _json("The body is not JSON, not an object, or nested too deeply; a multipart body that is "
-                         "malformed or lacks its config or model part.", ERROR),
+            "400": _json("The body is not JSON, not an object, nested too deeply, or gives a key twice (field: "
+                         "that key); a multipart body that is malformed or lacks its config or model part.", ERROR),
             "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default), or the "
                          "uploaded model over GFL_MAX_MODEL_BYTES.", ERROR),
             "422": _json(
-                "A config value outside its range or choices, an unknown key, a model over the work cap, "
-                "or a trace with more per-unit values than JSON is sent for (stream those over /ws); a multipart "
+                "A config value outside its range or choices, an unknown key, a task the arch does not take "
+                "(field task), a model over the work cap (field batch_size), or a trace with more per-unit values "
+                "than x-max-json-values (field seq_len; stream those over /ws); a multipart "
                 "config part that is not a JSON object of config keys; an uploaded model file that is not a "
                 "state_dict of one RNN/LSTM/GRU, naming the key at fault.",
                 ERROR,
             ),
             "503": _json(
-                "Busy: every computation slot is taken and the queue is full; try again later.",
+                "Busy: every computation slot is taken and the queue is full, or the uploads held by the server "
+                "(or by this client) leave no room for the file now; try again later.",
                 BUSY,
                 headers={"Retry-After": {"description": "Seconds to wait.", "required": True,
                                          "schema": {"type": "integer", "minimum": 0}}},
@@ -235,12 +285,13 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/cliff/config"): {"responses": {"200": _json("Every key of the cliff's table, described, and the "
                                                               "rules between keys.", CLIFF_TABLE)}},
     ("get", "/api/cliff"): {
-        "description": "The keys of GET /api/cliff/config, each within its range or choices, and its rules: "
-        + "; ".join(r["description"] for r in describe_cliff_rules()) + " (x-rules).",
+        "description": LINK_TEXT + " Each axis's edges are in order: " + ", ".join(
+            f"{high} > {low}" for high, low in CLIFF_ABOVE.items()) + " (x-rules).",
+        "parameters": query_parameters(CLIFF_FIELDS, CLIFF_ABOVE),
         "x-rules": describe_cliff_rules(),
-        "parameters": query_parameters(CLIFF_FIELDS),
         "responses": {
             "200": _json("The loss grid and both descents.", CLIFF),
+            "400": _json("A key given more than once.", ERROR),
             "422": _json("A key outside its range or choices, an unknown key, or a grid edge not above the other.",
                          ERROR),
         },
@@ -266,6 +317,8 @@ def document(app: FastAPI) -> dict[str, Any]:
                 raise KeyError(f"{method.upper()} {path} is not documented in server/openapi.py RESPONSES")
             seen.add(key)
             operation.update(RESPONSES[key])
+    if "/api/trace" in schema["paths"]:  # this server's own cap (Settings.max_json_values, GFL_MAX_JSON_VALUES)
+        schema["paths"]["/api/trace"]["post"]["x-max-json-values"] = app.state.hub.settings.max_json_values
     stale = sorted(set(RESPONSES) - seen)
     if stale:
         raise KeyError(f"server/openapi.py documents routes the app does not have: {stale}")

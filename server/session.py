@@ -26,15 +26,13 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from engine import Config, ConfigError
-from engine.checkpoint import CheckpointError
-from engine.series import SeriesError
+from engine import Config
 from server import cost
 from server.hub import Hub
 from server.messages import ProtocolError, parse_message
-from server.private import OwnModel, held_bytes, load_own_model, load_own_series, loaded_frame, serve_private, shape_own
 from server.recording import Unit
 from server.scheduler import Busy
+from server.uploads import UPLOAD_MESSAGES, SocketUploads, UploadRefused, serve_private
 from server.wire import dumps
 
 log = logging.getLogger(__name__)
@@ -64,10 +62,9 @@ class Session:
         self.dropped_through = 0  # frames of runs numbered <= this are never sent
         self.tg: TaskGroup | None = None
         self.send_started: float | None = None  # time.monotonic() the send in progress began, if any
-        self.own_model: OwnModel | None = None  # an uploaded model every run and train uses until cleared
-        self.own_series = None  # an uploaded engine.series.Series every run and train uses until cleared
-        self.announced = None  # a model or series message whose binary frame is the next frame
-        self.tokens: dict[str, str | None] = {"model": None, "series": None}  # this socket's in hub.uploads
+        # This socket's own model and series (server/uploads/socket.py); a client is its peer address.
+        client = ws.client.host if ws.client else ""
+        self.uploads = SocketUploads(hub.uploads, client, self.settings.max_frame_bytes, self.send_frame)
 
     async def serve(self) -> None:
         self.hub.activity.sessions += 1
@@ -83,6 +80,7 @@ class Session:
         finally:
             self.hub.activity.sessions -= 1
             self.hub.unwatch(self)
+            self.uploads.close()  # its uploads' memory goes now, not at the next garbage collection
 
     # -- receiving ---------------------------------------------------------------
 
@@ -97,15 +95,10 @@ class Session:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            announced, self.announced = self.announced, None
             if text is None:
-                if announced is not None:
-                    await self.take_model(announced, message.get("bytes") or b"")
-                else:
-                    await self.error("binary frames are not accepted; send JSON text", None)
+                await self.uploads.binary(message.get("bytes") or b"")
                 continue
-            if announced is not None and announced.size <= self.model_cap:
-                await self.error("expected the model file as a binary frame after the model message", "model")
+            await self.uploads.text()
             try:
                 msg = parse_message(text, self.settings.max_message_bytes, self.settings.max_depth)
             except ProtocolError as e:
@@ -115,22 +108,15 @@ class Session:
             if msg.type == "stop":
                 await self.cancel_current()
                 continue
-            if msg.type in ("model", "clear_model", "series", "clear_series"):
-                await self.upload_message(msg)
+            if msg.type in UPLOAD_MESSAGES:
+                await self.uploads.message(msg)
                 continue
             run = await self.new_run()
-            config, own = msg.config, None
-            if self.own_model is not None or self.own_series is not None:
-                try:
-                    config, ckpt = shape_own(msg.config, self.own_model, self.own_series)
-                except (CheckpointError, ConfigError, SeriesError) as e:
-                    field = (e.field if isinstance(e, ConfigError)
-                             else "seq_len" if isinstance(e, SeriesError) else "model")
-                    await self.error(e.message, field, run)
-                    continue
-                own = (ckpt, self.own_series)
-                for token in self.tokens.values():
-                    self.hub.uploads.touch(token)
+            try:
+                config, own = self.uploads.for_run(msg.config)
+            except UploadRefused as e:
+                await self.error(e.message, e.field, run)
+                continue
             too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
             if too_long is not None:
                 await self.error(too_long, "steps", run)
@@ -140,70 +126,8 @@ class Session:
             assert self.tg is not None
             self.tg.start_soon(self.request, flight, msg.type, config, own)
 
-    # -- the socket's own model (server/private.py) -------------------------------
-
-    @property
-    def model_cap(self) -> int:
-        return min(self.settings.max_model_bytes, self.settings.max_frame_bytes)
-
-    async def upload_message(self, msg) -> None:
-        if msg.type in ("clear_model", "clear_series"):
-            kind = msg.type.removeprefix("clear_")
-            self.keep(kind, None, None)
-            cleared = "model_cleared" if msg.type == "clear_model" else "series_cleared"
-            await self.outbox.send(Outgoing(None, (Unit(dumps({"type": cleared, "run": None})),)))
-            return
-        if msg.token is not None:
-            await self.resume(msg.type, msg.token)
-            return
-        self.announced = msg  # the next frame is its file; one over the cap is read and dropped
-        if msg.size > self.model_cap:
-            await self.error(f"the {msg.type} file is {msg.size:,} bytes; at most {self.model_cap:,} are allowed "
-                             "over the socket", "bytes")
-
-    def keep(self, kind: str, value, token: str | None) -> None:
-        """This socket's upload of ``kind`` is now ``value`` under ``token``; its previous token is revoked."""
-        if self.tokens[kind] != token:
-            self.hub.uploads.revoke(self.tokens[kind])
-        self.tokens[kind] = token
-        if kind == "model":
-            self.own_model = value
-        else:
-            self.own_series = value
-
-    async def resume(self, kind: str, token: str) -> None:
-        """A reconnecting page names its upload by token: the kept one, or ``upload_expired`` (send the file)."""
-        kept = self.hub.uploads.take(token, kind)
-        if kept is None:
-            frame = {"type": "upload_expired", "kind": kind, "run": None}
-        else:
-            self.keep(kind, kept.value, token)
-            frame = loaded_frame(kept.fields, kept.value, token=token, resumed=True)
-        await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))
-
-    async def take_model(self, announced, data: bytes) -> None:
-        if announced.size > self.model_cap:
-            return  # refused when announced
-        if len(data) != announced.size:
-            await self.error(f"the binary frame has {len(data):,} bytes; the {announced.type} message announced "
-                             f"{announced.size:,}", "bytes")
-            return
-        try:
-            if announced.type == "series":
-                value, fields = await anyio.to_thread.run_sync(load_own_series, data, announced.column)
-            else:
-                value, fields = await anyio.to_thread.run_sync(load_own_model, data, self.model_cap,
-                                                               announced.nonlinearity)
-        except SeriesError as e:
-            await self.error(e.message, "series")
-            return
-        except CheckpointError as e:
-            field = "nonlinearity" if e.key is None and "nonlinearity" in e.message else "model"
-            await self.error(e.message, field)
-            return
-        token = self.hub.uploads.put(announced.type, value, fields, held_bytes(value, data))
-        self.keep(announced.type, value, token)
-        frame = loaded_frame(fields, value, token=token, resumed=False)
+    async def send_frame(self, frame: dict) -> None:
+        """Queue a frame that belongs to no run (an upload's answer): never dropped."""
         await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))
 
     async def error(self, message: str, field: str | None, run: int | None = None) -> None:
@@ -243,7 +167,7 @@ class Session:
             try:
                 if own is None:
                     await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
-                else:  # the socket's own model or data: computed for it alone, never cached (server/private.py)
+                else:  # the socket's own model or data: computed for it alone, never cached (server/uploads/runs.py)
                     await serve_private(self.hub.scheduler, kind, config, *own, deliver, self)
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,

@@ -57,10 +57,37 @@ class Settings:
     max_frame_bytes: int = 1024 * 1024
     # Largest uploaded model file (a torch.save'd state_dict, POST /api/trace multipart or /ws).
     max_model_bytes: int = 8 * 1024 * 1024
-    # Uploads kept for a reconnect (server/upload_store.py): at most this many, this many bytes, this long idle.
+    # Uploads kept for a reconnect (server/uploads/store.py): at most this many, this many bytes, this long idle.
     upload_store_entries: int = 256
     upload_store_bytes: int = 128 * 1024 * 1024
     upload_token_seconds: float = 900.0
+    # -- Uploads are checked before they are parsed (server/uploads/; docs/protocol.md, "Security") --
+    # Largest uploaded CSV series, most values read from it, most columns in a row, most characters in a cell.
+    max_series_bytes: int = 2_000_000
+    max_series_values: int = 100_000
+    max_series_columns: int = 1000
+    max_cell_chars: int = 256
+    # An uploaded model: most tensors (zip entries, safetensors entries), most bytes they hold once
+    # unpacked (a zip's inflated entries, a safetensors file's data), longest state_dict key.
+    max_upload_tensors: int = 4096
+    max_unpacked_bytes: int = 16 * 1024 * 1024
+    max_key_chars: int = 256
+    # torch.save's pickle (data.pkl), scanned before torch.load sees it: most opcodes, deepest nesting.
+    max_pickle_opcodes: int = 200_000
+    max_pickle_depth: int = 32
+    # A .safetensors file's JSON header: most bytes.
+    max_safetensors_header_bytes: int = 1024 * 1024
+    # Files are parsed in this many worker processes, each parse for at most this long (then the worker is
+    # killed and replaced), each worker in at most this much more address space than it starts with.
+    upload_parse_workers: int = 2
+    upload_parse_seconds: float = 5.0
+    upload_parse_memory_bytes: int = 1024 * 1024 * 1024
+    # Bytes of uploads held at once by every socket, parse in flight and kept token together; and by one
+    # client (its peer address) of those, over all its sockets and tokens.
+    upload_budget_bytes: int = 256 * 1024 * 1024
+    upload_client_bytes: int = 32 * 1024 * 1024
+    # Uploads one client may keep for reconnecting: a new one past this replaces its own oldest, never another's.
+    upload_client_entries: int = 8
     # Deepest nesting of arrays/objects a client message may have.
     max_depth: int = 8
     # Frames (or text+binary pairs) buffered per socket before the run waits for the client.
@@ -106,6 +133,23 @@ class Settings:
             upload_store_entries=_env_int("GFL_UPLOAD_STORE_ENTRIES", default.upload_store_entries),
             upload_store_bytes=_env_int("GFL_UPLOAD_STORE_BYTES", default.upload_store_bytes),
             upload_token_seconds=_env_float("GFL_UPLOAD_TOKEN_SECONDS", default.upload_token_seconds),
+            max_series_bytes=_env_int("GFL_MAX_SERIES_BYTES", default.max_series_bytes),
+            max_series_values=_env_int("GFL_MAX_SERIES_VALUES", default.max_series_values),
+            max_series_columns=_env_int("GFL_MAX_SERIES_COLUMNS", default.max_series_columns),
+            max_cell_chars=_env_int("GFL_MAX_CELL_CHARS", default.max_cell_chars),
+            max_upload_tensors=_env_int("GFL_MAX_UPLOAD_TENSORS", default.max_upload_tensors),
+            max_unpacked_bytes=_env_int("GFL_MAX_UNPACKED_BYTES", default.max_unpacked_bytes),
+            max_key_chars=_env_int("GFL_MAX_KEY_CHARS", default.max_key_chars),
+            max_pickle_opcodes=_env_int("GFL_MAX_PICKLE_OPCODES", default.max_pickle_opcodes),
+            max_pickle_depth=_env_int("GFL_MAX_PICKLE_DEPTH", default.max_pickle_depth),
+            max_safetensors_header_bytes=_env_int("GFL_MAX_SAFETENSORS_HEADER_BYTES",
+                                                  default.max_safetensors_header_bytes),
+            upload_parse_workers=_env_int("GFL_UPLOAD_PARSE_WORKERS", default.upload_parse_workers),
+            upload_parse_seconds=_env_float("GFL_UPLOAD_PARSE_SECONDS", default.upload_parse_seconds),
+            upload_parse_memory_bytes=_env_int("GFL_UPLOAD_PARSE_MEMORY_BYTES", default.upload_parse_memory_bytes),
+            upload_budget_bytes=_env_int("GFL_UPLOAD_BUDGET_BYTES", default.upload_budget_bytes),
+            upload_client_bytes=_env_int("GFL_UPLOAD_CLIENT_BYTES", default.upload_client_bytes),
+            upload_client_entries=_env_int("GFL_UPLOAD_CLIENT_ENTRIES", default.upload_client_entries),
             max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
             outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
             max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from engine.fields import RepeatedKey
 
 NON_FINITE = {"nan", "inf", "-inf"}
 
@@ -94,12 +97,22 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        repeated = next(k for k, _ in pairs if counts[k] > 1)
+        raise RepeatedKey(repeated, counts[repeated])
+    return obj
+
+
 def loads_strict(text: str | bytes) -> Any:
-    """Parse standard JSON only: ``NaN``/``Infinity`` tokens raise ``ValueError``.
+    """Parse standard JSON only: ``NaN``/``Infinity`` tokens raise ``ValueError``; an object that gives a key
+    twice raises :class:`engine.fields.RepeatedKey` (a ``ValueError`` naming the key: which value is meant?).
 
     Deep nesting that exhausts the parser's stack raises ``RecursionError``.
     """
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_each_key_once)
 
 
 def nesting_too_deep(obj: Any, max_depth: int) -> tuple[str, ...] | None:
@@ -126,3 +139,5 @@ def script_json(value: Any) -> str:
     """Strict JSON text of plain JSON ``value`` that is safe inside a ``<script>`` element (no ``</script>``,
     no ``<!--``): ``<``, ``>`` and ``&`` are written as ``\\u`` escapes."""
     return encode(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+

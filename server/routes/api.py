@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
-from engine.config import PAGE_KEYS
+from engine.config import PAGE_KEYS, describe_rules
+from engine.fields import NUMBER_SYNTAX, RepeatedKey
 from server.frames import json_value_count
 from server.hub import Hub
 from server.recording import Unit
 from server.responses import StrictJSONResponse, busy_response, error_response
 from server.scheduler import Busy
-from server.upload import is_multipart, trace_with_upload
+from server.uploads import is_multipart, trace_with_upload
 from server.wire import loads_strict, nesting_too_deep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -29,15 +30,19 @@ async def config_fields() -> StrictJSONResponse:
 
     That is its label, when it applies (``applies`` / ``not_applies``: other keys' values, ``why_not`` in
     words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
-    keeps no copy of the table.  ``page_keys`` are the link keys that belong to the page, not the model.
+    keeps no copy of the table.  ``rules`` are the rules that tie keys together, as the server applies them
+    (:func:`engine.config.describe_rules`); ``link_number_syntax`` is how a link writes a number; ``page_keys`` are
+    the link keys that belong to the page, not the model.
     """
     return StrictJSONResponse(config_table())
 
 
 def config_table() -> dict[str, Any]:
-    """What ``GET /api/config`` answers, and what the page boots with: the table, the link version and the page's
-    own link keys (:data:`engine.config.PAGE_KEYS`, each with how a link writes it)."""
-    return {"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION, "page_keys": dict(PAGE_KEYS)}
+    """What ``GET /api/config`` answers, and what the page boots with: the table, its rules, the link version, how a
+    link writes a number and the page's own link keys (:data:`engine.config.PAGE_KEYS`, each with how a link
+    writes it)."""
+    return {"fields": [f.describe() for f in FIELDS], "rules": describe_rules(), "link_version": LINK_VERSION,
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS)}  # fmt: skip
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.
@@ -49,7 +54,7 @@ async def trace(request: Request) -> Response:
     config value or a trace too large for JSON; each with ``{"message", "field"}``.
     """
     hub: Hub = request.app.state.hub
-    if is_multipart(request):  # a config part and the user's own model (server/upload.py)
+    if is_multipart(request):  # a config part and the user's own model (server/uploads/http.py)
         return await trace_with_upload(request, hub)
     settings = hub.settings
     body = bytearray()
@@ -66,6 +71,8 @@ async def trace(request: Request) -> Response:
         data = loads_strict(bytes(body))
     except RecursionError:
         return error_response(400, "body is nested too deeply", None)
+    except RepeatedKey as e:
+        return error_response(400, f"body {e.message}", e.field)
     except ValueError as e:
         return error_response(400, f"body is not valid JSON: {e}", None)
     if nesting_too_deep(data, settings.max_depth) is not None:

@@ -28,6 +28,7 @@ from engine.cliff import (
 )
 from engine.cliff_lessons import CLIFF_PAGE
 from engine.config import LINK_VERSION, ConfigError
+from engine.fields import RepeatedKey, read_link
 from server.responses import StrictJSONResponse, error_response
 from server.routes.pages import render_page
 from server.wire import dumps
@@ -45,11 +46,15 @@ def cliff_json(cfg: CliffConfig) -> bytes:
 
 @router.get("/api/cliff")
 async def cliff_api(request: Request) -> Response:
-    """The loss over the (w, b) grid and both gradient descents for the link's keys; 422 names a bad key."""
+    """The loss over the (w, b) grid and both gradient descents for the link's keys.
+
+    400 for a key given twice, 422 for an unknown key, a bad value or a grid edge not above the other; each
+    ``{"message", "field"}`` naming the key.
+    """
     try:
-        cfg = CliffConfig.from_query(dict(request.query_params))
+        cfg = CliffConfig.from_query(request.query_params.multi_items())
     except ConfigError as e:
-        return error_response(422, e.message, e.field)
+        return error_response(400 if isinstance(e, RepeatedKey) else 422, e.message, e.field)
     body = await anyio.to_thread.run_sync(cliff_json, cfg, limiter=_one_at_a_time)
     return Response(body, media_type="application/json")
 
@@ -62,24 +67,15 @@ async def cliff_table() -> StrictJSONResponse:
     return StrictJSONResponse(describe_table())
 
 
-def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any]]]:
-    """The page's setting from its link: a bad key falls back to its default with a notice naming it.
+def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[str, Any]]]:
+    """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.fields.read_link).
 
-    Each key is read alone; then each grid axis whose edges are out of order (w_max ≤ w_min, b_max ≤ b_min) takes
-    its default range, with a notice, so the setting is valid whatever the link says.
+    An unknown key is ignored and a repeated key or bad value takes its default, each with a notice naming it;
+    then an axis whose edges are out of order (each fine alone) takes its default range, so the result is valid.
     """
-    good, notices = {}, []
-    for key, text in params.items():
-        if key in CLIFF_PAGE_KEYS:
-            continue
-        field = CLIFF_FIELD_BY_NAME.get(key)
-        if field is None:
-            notices.append({"field": key, "message": f"unknown link key {key!r} ignored"})
-            continue
-        try:
-            good[key] = field.parse(text)
-        except ConfigError as e:
-            notices.append({"field": key, "message": e.message + "; its default is used"})
+    good, problems = read_link(params, CLIFF_FIELD_BY_NAME, CLIFF_PAGE_KEYS)
+    tails = {True: "; its default is used", False: " ignored"}
+    notices = [{"field": p.field, "message": p.message + tails[p.field in CLIFF_FIELD_BY_NAME]} for p in problems]
     for axis in GRID_AXES:
         low, high = (good.get(k, CLIFF_FIELD_BY_NAME[k].default) for k in (f"{axis}_min", f"{axis}_max"))
         problem = edges_problem(axis, low, high)
@@ -93,5 +89,5 @@ def page_config(params: dict[str, str]) -> tuple[CliffConfig, list[dict[str, Any
 @router.get("/cliff", response_class=HTMLResponse)
 async def cliff_page(request: Request) -> HTMLResponse:
     """Render ``templates/cliff.html`` with the table and the link's setting as boot JSON."""
-    cfg, notices = page_config(dict(request.query_params))
+    cfg, notices = page_config(request.query_params.multi_items())
     return await render_page(request, "cliff.html", CLIFF_PAGE, describe_table(), cfg.to_dict(), notices)

@@ -24,5 +24,6 @@ async def healthz(request: Request) -> StrictJSONResponse:
             "computations": scheduler.computations,
             "stalled_closed": hub.activity.stalled,
             "cache": hub.sharing.report(),
+            "uploads": hub.uploads.report(),
         }
     )

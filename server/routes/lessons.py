@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from engine.fields import quote
 from engine.lesson_numbers import render_lesson
 from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, try_config
 from server.responses import StrictJSONResponse
@@ -85,10 +86,10 @@ async def lesson_on_page(view: str, lesson_id: str | None) -> tuple[dict[str, An
         return None, []
     doc = (await documents()).get(lesson_id)
     if doc is None:
-        return None, [{"field": "lesson", "message": f"unknown lesson {lesson_id!r} ignored"}]
+        return None, [{"field": "lesson", "message": f"unknown lesson {quote(lesson_id)} ignored"}]
     if doc["view"] != view:
         where = doc["link"].partition("?")[0]
-        return None, [{"field": "lesson", "message": f"no lesson {lesson_id!r} on this page: it opens on {where}"}]
+        return None, [{"field": "lesson", "message": f"no lesson {quote(lesson_id)} on this page: it opens on {where}"}]
     return doc, []
 
 

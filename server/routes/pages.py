@@ -20,7 +20,7 @@ router = APIRouter(tags=["pages"])
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     """Render ``templates/index.html``; bad or unknown link keys fall back to defaults with a notice."""
-    config, notices = parse_query(dict(request.query_params))
+    config, notices = parse_query(request.query_params.multi_items())
     return await render_page(request, "index.html", LAB_PAGE, config_table(), config.to_dict(), notices)
 
 

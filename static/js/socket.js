@@ -8,7 +8,9 @@
 // Uploads across a reconnect (docs/protocol.md, "Reconnecting with an upload"): the socket keeps each file
 // and the token the server gave for it.  A new socket sends the token, not the file, and the file only when
 // the server answers `upload_expired` (or gave no token); run requests wait until every upload is back, so
-// no trace is computed without it in between.
+// no trace is computed without it in between.  A file the server refused is never sent again: the file
+// before it (accepted, with its token) stays the one to restore.  A file whose socket closed twice before it
+// was answered is not sent a third time either: the page says it was not used.
 
 const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, NaN: NaN };
 
@@ -58,7 +60,9 @@ export class TraceSocket {
     this.header = null; // forward/backward message waiting for its binary payload
     this.newest = 0; // run number of the newest run/train request sent on this socket
     this.pending = null; // the latest run/train message asked for before the socket opened (or uploads were back)
-    this.uploads = {}; // kind -> {bytes, extra, token}: the files this page uses, to restore on a new socket
+    // kind -> {bytes, extra, token, accepted, previous, attempts}: the files this page uses, to restore on a new
+    // socket; `previous` is the accepted upload a file not yet answered would replace.
+    this.uploads = {};
     this.restoring = new Set(); // kinds sent to a new socket and not answered yet: requests wait for them
     this.retry = 0;
     this.connect();
@@ -72,8 +76,14 @@ export class TraceSocket {
       this.retry = 0;
       // A new socket has none of the old one's files: their tokens (or the files) go before any request.
       for (const [kind, kept] of Object.entries(this.uploads)) {
+        if (!kept.accepted && kept.attempts >= 2) {
+          this.forget(kind);
+          this.deliver({ type: "error", run: null, kind, field: kind, message: `the connection closed twice ` +
+            `while the server was reading the ${kind} file, so it was not sent again` }, null);
+          if (!this.uploads[kind]) continue;
+        }
         this.restoring.add(kind);
-        if (kept.token) this.ws.send(JSON.stringify({ type: kind, token: kept.token }));
+        if (this.uploads[kind].token) this.ws.send(JSON.stringify({ type: kind, token: this.uploads[kind].token }));
         else this.sendFile(kind);
       }
       this.onStatus("open");
@@ -82,6 +92,7 @@ export class TraceSocket {
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onclose = () => {
       this.ws = null;
+      for (const kept of Object.values(this.uploads)) if (!kept.accepted) kept.attempts += 1;
       this.restoring.clear();
       this.header = null;
       this.newest = 0; // a new socket numbers its runs from 1 again
@@ -129,8 +140,29 @@ export class TraceSocket {
 
   /** Send a file the socket keeps (kind 'model' or 'series'): its announcement, then one binary frame. */
   upload(kind, bytes, extra = {}) {
-    this.uploads[kind] = { bytes, extra, token: null };
+    const kept = this.uploads[kind];
+    const previous = kept && kept.accepted ? kept : kept ? kept.previous : null;
+    this.uploads[kind] = { bytes, extra, token: null, accepted: false, previous, attempts: 0 };
     if (this.open) this.sendFile(kind); // else sent when the socket opens
+  }
+
+  /** The file of `kind` not yet answered is dropped: the accepted one it would have replaced stays, or none. */
+  forget(kind) {
+    const kept = this.uploads[kind];
+    if (kept && kept.previous) this.uploads[kind] = kept.previous;
+    else delete this.uploads[kind];
+  }
+
+  /** The server refused the file of `kind` (an error frame about it): it is never sent again. */
+  uploadRefused(kind) {
+    const kept = this.uploads[kind];
+    if (kept && (this.restoring.has(kind) || !kept.accepted)) {
+      // A file restored to a new socket and refused there (the server changed) is dropped with its token.
+      if (this.restoring.has(kind)) delete this.uploads[kind];
+      else this.forget(kind);
+    }
+    this.restoring.delete(kind);
+    this.flush();
   }
 
   sendFile(kind) {
@@ -154,7 +186,8 @@ export class TraceSocket {
       if (kept && this.open) this.sendFile(kind);
       return;
     }
-    if (kept && frame.type.endsWith("_loaded")) kept.token = frame.token ?? null;
+    if (kept && frame.type.endsWith("_loaded")) Object.assign(kept, { token: frame.token ?? null, accepted: true,
+      previous: null });
     this.restoring.delete(kind);
     this.flush();
   }
@@ -176,14 +209,8 @@ export class TraceSocket {
     } else if (frame.type === "error" && frame.run == null && this.restoring.size && frame.field === "token") {
       // A token the server would not read (it gave it, so it cannot be, unless the server changed): the files.
       for (const kind of this.restoring) this.sendFile(kind);
-    } else if (frame.type === "error" && frame.run == null && this.restoring.size) {
-      // A file sent again to a new socket was refused (it cannot be, unless the server changed): stop waiting.
-      const kind = frame.field === "series" || frame.field === "column" ? "series" : "model";
-      if (this.restoring.has(kind)) {
-        delete this.uploads[kind];
-        this.restoring.delete(kind);
-        this.flush();
-      }
+    } else if (frame.type === "error" && frame.run == null && (frame.kind || this.restoring.size)) {
+      this.uploadRefused(frame.kind || (frame.field === "series" || frame.field === "column" ? "series" : "model"));
     }
     this.deliver(frame, null);
   }

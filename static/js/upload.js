@@ -12,12 +12,12 @@ const UPLOAD_FIELDS = new Set(["model", "series", "bytes", "nonlinearity", "colu
 /** Whether a frame answers an upload (a loaded/cleared/expired frame, or an error with no run about a file). */
 export function isUploadFrame(frame) {
   if (UPLOAD_FRAMES.has(frame.type)) return true;
-  return frame.type === "error" && frame.run == null && UPLOAD_FIELDS.has(frame.field);
+  return frame.type === "error" && frame.run == null && (!!frame.kind || UPLOAD_FIELDS.has(frame.field));
 }
 
 /** The kind of upload ('model' | 'series') an upload frame is about. */
 export function uploadKind(frame) {
-  if (frame.type === "upload_expired") return frame.kind;
+  if (frame.type === "upload_expired" || frame.kind) return frame.kind;
   if (frame.type === "error") return frame.field === "series" || frame.field === "column" ? "series" : "model";
   return frame.type.startsWith("model") ? "model" : "series";
 }
@@ -85,9 +85,11 @@ export class UploadPanel {
   /** Handle an upload frame (see isUploadFrame): the state learns what the server answered. */
   frame(frame) {
     const kind = uploadKind(frame);
-    this.errors[kind] = "";
+    if (!frame.resumed) this.errors[kind] = ""; // a reconnect taking back the file in use keeps the last refusal shown
     if (frame.type === "error") {
-      this.errors[kind] = `That file was not used: ${frame.message}`;
+      const u = this.state.uploads[kind];
+      const name = u && u.status === "sending" ? u.name : "That file";
+      this.errors[kind] = `${name} was not used: ${frame.message}`;
       this.state.uploadRefused(kind, frame.message);
     } else if (frame.type === "upload_expired") this.state.uploadExpired(kind);
     else if (frame.type.endsWith("_loaded")) this.state.uploadLoaded(kind, frame);

@@ -113,7 +113,7 @@ def engine_windows(page, path, column="price"):
     """The windows the engine itself cuts for the page's setting, and the normalised series it reads."""
     from engine import Config
     from engine.experiment import trace_series
-    from engine.series import read_series
+    from server.uploads import read_series
 
     series = read_series(path.read_bytes(), column)
     config = Config.from_dict(page.evaluate("() => window.gfl.trace.config"))
@@ -262,4 +262,34 @@ def test_another_series_while_training_stops_it_and_says_why(page, server_url, t
     assert page.is_enabled("#train") and page.is_disabled("#stop")
     wait_complete(page, after=run)  # the new series' trace, untrained
     assert page.evaluate("() => window.gfl.state.showsCurrent() && !window.gfl.state.view.shown.trained")
+    assert page.log.errors == []
+
+
+def test_a_refused_file_shows_its_error_once_and_is_not_sent_again_after_a_reconnect(page, server_url, tmp_path):
+    wire = Wire(page)
+    answers: list[dict] = []  # the server's upload errors, as the page received them
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda p: answers.append(json.loads(p))
+                                          if isinstance(p, str) and '"kind"' in p and '"error"' in p else None))
+    page.goto(server_url + SERIES_PAGE)
+    wait_complete(page)
+    good = price_csv(tmp_path)
+    upload_series(page, good)
+    bad = tmp_path / "huge-cell.csv"
+    bad.write_text("price\n1\n" + "9" * 300 + "\n3\n")  # a cell over the 256 characters allowed
+    page.set_input_files("#upload-series", str(bad))
+    page.wait_for_function(SERIES_SAYS, arg="huge-cell.csv was not used: row 3 has a cell over 256")
+    assert len(answers) == 1 and answers[0]["kind"] == "series" and answers[0]["row"] == 3
+    assert len(wire.binaries) == 2  # the good file, then the refused one
+    assert page.evaluate("() => window.gfl.state.uploads.series.name") == "prices.csv"  # still the good one
+
+    dropped = page.evaluate("() => { window.gfl.socket.socket.ws.close(); return performance.now(); }")
+    page.wait_for_function("() => document.getElementById('conn-status').hidden && window.gfl.socket.open")
+    page.wait_for_function("t => window.gfl.trace.createdAt > t", arg=dropped)
+    page.wait_for_function(TRACE_ON_SERIES)
+    assert len(wire.binaries) == 2, "no file went again: the good one came back by its token"
+    assert wire.uploads()[-1] == {"type": "series", "token": wire.uploads()[-1]["token"]}
+    assert len(answers) == 1, "the refusal was not asked for, nor shown, again"
+    status = page.inner_text("#upload-series-status")
+    assert status.count("was not used") == 1
+    assert page.evaluate("() => window.gfl.state.uploads.series.status") == "active"
     assert page.log.errors == []

@@ -1,4 +1,7 @@
-"""A CSV series as a forecasting task: read strictly, windowed like sine, trained below its persistence baseline."""
+"""A series as a forecasting task: normalised or refused, windowed like sine, trained below its persistence baseline.
+
+Reading the CSV file itself is the server's: tests/server/test_upload_series.py.
+"""
 
 from __future__ import annotations
 
@@ -11,57 +14,41 @@ import torch
 from engine import Config
 from engine.experiment import series_trace_batch, trace_series
 from engine.network import build_model
-from engine.series import SeriesError, read_series, series_baseline, series_batch
+from engine.series import SeriesError, make_series, series_baseline, series_batch
 from engine.tasks import task_loss
 from engine.tracing import trace_module
 from engine.training import Trainer
 
 
-def csv_bytes(lines: list[str]) -> bytes:
-    return ("\n".join(lines) + "\n").encode()
+def series(values, name: str = "column 1"):
+    return make_series(name, np.asarray(values, dtype=np.float64))
 
 
-def test_one_column_without_header():
-    s = read_series(csv_bytes(["1", "2.5", "-3e1", "", "4"]))
-    np.testing.assert_array_equal(s.values, [1, 2.5, -30, 4])
-    assert s.name == "column 1"
+def test_a_series_is_normalised_by_its_own_mean_and_spread():
+    s = series([1, 2.5, -30, 4])
     assert s.mean == pytest.approx(np.mean([1, 2.5, -30, 4])) and s.std == pytest.approx(np.std([1, 2.5, -30, 4]))
+    np.testing.assert_allclose(s.normalised, (s.values - s.mean) / s.std)
 
 
-def test_a_chosen_column_under_a_header():
-    s = read_series(csv_bytes(["date,price,volume", "d1,10,5", "d2,11,6", "d3,9.5,7"]), "price")
-    np.testing.assert_array_equal(s.values, [10, 11, 9.5])
-    assert s.name == "price"
-    assert read_series(csv_bytes(["date,price,volume", "d1,10,5", "d2,11,6", "d3,9.5,7"]), 2).name == "volume"
-
-
-@pytest.mark.parametrize("lines, column, row, field, words", [
-    (["price", "1", "abc", "3"], None, 3, "price", "row 3, column 'price': 'abc' is not a finite number"),
-    (["a,b", "1,2", "3", "5,6"], "b", 3, "b", "row 3 has 1 column(s)"),
-    (["1", "2", "nan"], None, 3, "column 1", "'nan' is not a finite number"),
-    (["a,b", "1,2", "3,4", "5,6"], None, 1, None, "has 2 columns; choose one (a, b)"),
-    (["a,b", "1,2", "3,4", "5,6"], "c", 1, "c", "no column named 'c'"),
-    (["a,b", "1,2", "3,4", "5,6"], 5, 1, None, "column 5 does not exist"),
-    (["1", "2"], None, None, "column 1", "at least 3 are needed"),
-    (["4", "4", "4"], None, None, "column 1", "constant"),
+@pytest.mark.parametrize("values, words", [
+    ([1, 2], "at least 3 are needed"),
+    ([4, 4, 4], "constant"),
+    ([1e308, -1e308, 1e308], "cannot be normalised: with values up to 1e.308"),
+    ([1.0, 1.0 + 2**-52, 1.0], None),  # a tiny spread is still a series
+    ([1.0, float("inf"), 2.0], "not a finite number"),
 ])  # fmt: skip
-def test_malformed_csv_names_row_and_column(lines, column, row, field, words):
-    with pytest.raises(SeriesError) as e:
-        read_series(csv_bytes(lines), column)
-    assert words in e.value.message
-    assert (e.value.row, e.value.column) == (row, field)
-
-
-def test_size_cap_and_encoding():
-    with pytest.raises(SeriesError, match="at most 10 are allowed"):
-        read_series(b"1\n2\n3\n4\n5\n6\n", max_bytes=10)
-    with pytest.raises(SeriesError, match="not UTF-8"):
-        read_series(b"\xff\xfe1\n")
+def test_a_series_that_cannot_be_normalised_is_refused_by_name(values, words):
+    if words is None:
+        assert np.isfinite(series(values, "price").normalised).all()
+        return
+    with pytest.raises(SeriesError, match=words) as e:
+        series(values, "price")
+    assert e.value.column == "price"
 
 
 def test_windows_are_the_series_next_values_normalised():
     values = np.arange(40.0) ** 1.5
-    s = read_series(csv_bytes([str(v) for v in values]))
+    s = series(values)
     batch = series_batch(s, "many-to-many", 6, 5, torch.Generator().manual_seed(0))
     z = (values - values.mean()) / values.std()
     for n in range(5):
@@ -76,7 +63,7 @@ def test_windows_are_the_series_next_values_normalised():
 def test_persistence_baseline_is_the_mean_over_every_window():
     rng = np.random.default_rng(0)
     values = rng.normal(size=30).cumsum()
-    s = read_series(csv_bytes([repr(float(v)) for v in values]))
+    s = series(values)
     z = s.normalised
     T = 5
     errors = [(z[p + t + 1] - z[p + t]) ** 2 for p in range(len(z) - T) for t in range(T)]  # naive loop
@@ -89,7 +76,7 @@ def test_persistence_baseline_is_the_mean_over_every_window():
 
 def test_trace_is_trace_module_on_the_windows():
     values = [math.sin(0.3 * k) for k in range(100)]
-    s = read_series(csv_bytes([repr(float(v)) for v in values]))
+    s = series(values)
     cfg = Config.from_dict({"task": "sine", "cell": "lstm", "seq_len": 12, "batch_size": 3, "hidden_size": 5})
     got = trace_series(cfg, s)
     model = build_model(cfg, 1, 1)
@@ -103,7 +90,7 @@ def test_a_csv_series_trains_below_its_trivial_baseline():
     rng = np.random.default_rng(1)
     k = np.arange(1500)
     values = 20 + 3 * np.sin(2 * np.pi * k / 23) + 0.05 * rng.normal(size=k.size)
-    s = read_series(csv_bytes(["price"] + [f"{v:.4f}" for v in values]), "price")
+    s = series(np.round(values, 4), "price")
     cfg = Config.from_dict({"task": "sine", "arch": "many-to-many", "cell": "gru", "seq_len": 30,
                             "batch_size": 16, "hidden_size": 16, "steps": 300, "lr": 0.01, "seed": 2})
     trainer = Trainer(cfg, series=s)
@@ -118,7 +105,7 @@ def test_a_csv_series_trains_below_its_trivial_baseline():
 def test_a_trace_names_the_windows_its_batch_cut():
     # A strictly increasing series: each window's first input tells its start unambiguously.
     values = np.arange(60.0) ** 1.5
-    s = read_series(csv_bytes([repr(float(v)) for v in values]))
+    s = series(values)
     cfg = Config.from_dict({"task": "sine", "cell": "gru", "seq_len": 7, "batch_size": 4, "hidden_size": 3, "seed": 5})
     trace = trace_series(cfg, s)
     batch = series_trace_batch(cfg, s)

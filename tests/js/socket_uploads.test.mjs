@@ -97,3 +97,50 @@ test("a file sent to a new socket and refused there stops the wait; a token erro
   assert.deepEqual(texts(second).at(-1), { type: "run", config: { cell: "gru" } }, "the run goes, without the model");
   assert.deepEqual(Object.keys(socket.uploads), []);
 });
+
+test("a refused file is never sent again: a reconnect restores the accepted file before it, by its token", () => {
+  const got = [];
+  const socket = new TraceSocket("ws://x/ws", (f) => got.push(f));
+  const first = FakeWebSocket.made.at(-1);
+  first.opened();
+  socket.upload("series", new Uint8Array([1]).buffer);
+  first.says({ type: "series_loaded", run: null, sha256: "ok", token: "good", resumed: false });
+  socket.upload("series", new Uint8Array([6, 6, 6]).buffer); // a file the server refuses
+  first.says({ type: "error", run: null, kind: "series", field: "series", message: "row 3 has a cell over 256" });
+  assert.equal(got.filter((f) => f.type === "error").length, 1);
+  first.closed();
+  timers.shift()();
+  const second = FakeWebSocket.made.at(-1);
+  second.opened();
+  assert.deepEqual(texts(second), [{ type: "series", token: "good" }], "the accepted file's token, not the refused file");
+  assert.equal(binaries(second).length, 0);
+
+  socket.upload("model", new Uint8Array([7]).buffer); // no model before it: a refusal leaves none
+  second.says({ type: "error", run: null, kind: "model", field: "model", message: "data.pkl nests too deep" });
+  second.closed();
+  timers.shift()();
+  const third = FakeWebSocket.made.at(-1);
+  third.opened();
+  assert.equal(texts(third).filter((m) => m.type === "model").length, 0, "the refused model is not re-sent");
+  assert.equal(got.filter((f) => f.type === "error").length, 2, "each refusal was shown once");
+});
+
+test("a file whose socket closes twice before it is answered is not sent a third time, and the page is told", () => {
+  const got = [];
+  const socket = new TraceSocket("ws://x/ws", (f) => got.push(f));
+  let ws = FakeWebSocket.made.at(-1);
+  ws.opened();
+  socket.upload("model", new Uint8Array([1, 2]).buffer);
+  for (let drop = 0; drop < 2; drop++) {
+    ws.closed(); // no answer: the server dropped the connection while reading the file
+    timers.shift()();
+    ws = FakeWebSocket.made.at(-1);
+    ws.opened();
+  }
+  assert.equal(binaries(ws).length, 0, "not sent a third time");
+  assert.deepEqual(Object.keys(socket.uploads), []);
+  const told = got.at(-1);
+  assert.equal(told.type, "error");
+  assert.equal(told.kind, "model");
+  assert.match(told.message, /closed twice/);
+});

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { describeUpload, isUploadFrame } from "../../static/js/upload.js";
+import { describeUpload, isUploadFrame, uploadKind } from "../../static/js/upload.js";
 
 test("upload frames are the loaded/cleared frames and run-less errors about a file", () => {
   for (const type of ["model_loaded", "model_cleared", "series_loaded", "series_cleared"]) {
@@ -10,6 +10,10 @@ test("upload frames are the loaded/cleared frames and run-less errors about a fi
   }
   assert.equal(isUploadFrame({ type: "error", run: null, field: "model", message: "x" }), true);
   assert.equal(isUploadFrame({ type: "error", run: null, field: "series", message: "x" }), true);
+  // A refusal names its kind: a full server (field bytes) or a seq_len too long for the series is the file's.
+  const full = { type: "error", run: null, kind: "series", field: "bytes", message: "x" };
+  assert.equal(isUploadFrame(full), true);
+  assert.equal(uploadKind(full), "series");
   // A run's own error (a seq_len too long for the series) belongs to the run, not the panel.
   assert.equal(isUploadFrame({ type: "error", run: 3, field: "seq_len", message: "x" }), false);
   assert.equal(isUploadFrame({ type: "error", run: null, field: null, message: "not JSON" }), false);

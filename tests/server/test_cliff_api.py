@@ -80,7 +80,9 @@ def test_the_openapi_document_states_the_rules_no_key_states_alone(client):
     op = client.get("/openapi.json").json()["paths"]["/api/cliff"]["get"]
     rules = client.get("/api/cliff/config").json()["rules"]
     assert op["x-rules"] == rules
-    assert all(r["description"] in op["description"] for r in rules)
+    assert all(f"{r['field']} > {r['than']}" in op["description"] for r in rules)
+    params = {p["name"]: p for p in op["parameters"]}
+    assert all(r["than"] in params[r["field"]]["description"] for r in rules)
 
 
 def test_the_page_boots_with_the_table_and_the_link(client):

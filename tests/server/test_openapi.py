@@ -1,44 +1,38 @@
 """The app against its own OpenAPI document: schemathesis, every check, on every documented operation.
 
 The fuzzer sends what the document says is valid (and what it says is not) and fails on any status,
-header, content type or body the document does not promise.  The app is the real one with the real
-engine; a low ``max_json_values`` refuses big traces (the fuzzer likes the largest seq_len) so the
-run stays short.
+header, content type or body the document does not promise, and on a schema-valid request refused:
+every check at its defaults, as ``schemathesis run --checks all``, with the hooks of
+tests/server/schemathesis_hooks.py (the rules the document states beside its JSON Schema; real files in
+an upload).  The app is the real one with the real engine; a low ``max_json_values`` refuses big traces
+(the fuzzer likes the largest seq_len) so the run stays short.
 """
 
 from __future__ import annotations
 
+import random
+
+import jsonschema_rs  # schemathesis's own JSON Schema validator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from engine.config import FIELDS, ConfigError
+from engine.config import FIELDS, Config, ConfigError
 from server.app import create_app
 from server.openapi import document
 from server.settings import Settings
+from tests.server.schemathesis_hooks import breaks_a_rule
+from tests.server.settings_space import random_setting
 
 app = create_app(Settings(max_concurrent=1, max_json_values=20_000))
-
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "checks": {
-            "enabled": True,
-            # A config can be valid key by key and still be refused as a whole: the work cap ties
-            # seq_len × batch_size × hidden_size × layers × directions together, and the JSON cap
-            # (max_json_values) does too.  JSON Schema cannot say a product is bounded, so a
-            # key-by-key valid body may get the documented 422.
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "422"]},
-        },
-        "generation": {"mode": "all"},
-    }
-)
+DOCUMENT = document(app)
+CONFIG = schemathesis.Config.from_dict({"checks": {"enabled": True}, "generation": {"mode": "all"}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 
 @schema.parametrize()
-@pytest.mark.timeout(120)
-# Derandomized: the same examples every run, so the run's length does not depend on luck (a few
-# valid configs are large traces, computed before the JSON cap refuses them).
+@pytest.mark.timeout(180)
+# Derandomized: the same examples every run, so the run's length does not depend on luck.
 @settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_to_the_document(case):
     case.call_and_validate()
@@ -84,7 +78,7 @@ def test_every_route_says_what_it_answers(client):
     assert paths["/api/trace"]["post"]["responses"]["503"]["headers"]["Retry-After"]["required"] is True
     assert statuses[("get", "/api/script")] == ["200", "400", "422"]
     assert list(paths["/api/script"]["get"]["responses"]["200"]["content"]) == ["text/x-python"]
-    assert statuses[("get", "/api/cliff")] == ["200", "422"]
+    assert statuses[("get", "/api/cliff")] == ["200", "400", "422"]
     special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff")}
     assert all(s == ["200"] for k, s in statuses.items() if k not in special)
 
@@ -98,3 +92,23 @@ def test_a_route_missing_from_the_table_is_an_error():
 
     with pytest.raises(KeyError, match="GET /undocumented"):
         document(extra)
+
+
+def test_the_documented_rules_are_the_ones_the_server_applies():
+    """Over seeded settings valid key by key, the body schema plus x-rules refuse exactly what Config.from_dict does."""
+    operation = DOCUMENT["paths"]["/api/trace"]["post"]
+    body = jsonschema_rs.validator_for(operation["requestBody"]["content"]["application/json"]["schema"])
+    rng = random.Random(23)
+    defaults = {f.name: f.default for f in FIELDS}
+    answers = []
+    for _ in range(400):
+        values = random_setting(FIELDS, rng)
+        documented = body.is_valid(values) and not breaks_a_rule(operation["x-rules"], {**defaults, **values})
+        try:
+            Config.from_dict(values)
+            enforced = True
+        except ConfigError:
+            enforced = False
+        assert documented == enforced, values
+        answers.append(enforced)
+    assert 40 < answers.count(False) < 360  # both answers were tried

@@ -16,7 +16,7 @@ from engine.network import build_model
 from engine.tasks import get_task
 from server.app import create_app
 from server.settings import Settings
-from tests.engine.test_checkpoint import Payload
+from tests.server.test_upload_files import Payload
 
 
 def saved(state) -> bytes:
@@ -97,7 +97,7 @@ def test_errors_a_user_sees(fresh, tmp_path):
 
     flag = tmp_path / "ran"
     r = post(fresh, cfg, saved({"x": Payload(str(flag))}))
-    assert r.status_code == 422 and "other than tensors" in r.json()["message"]
+    assert r.status_code == 422 and "names 'io'" in r.json()["message"] and r.json()["file"] == "model.pt"
     assert not flag.exists()
 
     r = post(fresh, cfg, saved(nn.RNN(1, 3).state_dict()))
@@ -144,7 +144,7 @@ def test_a_series_is_traced_as_the_engine_traces_it(fresh):
     import numpy as np
 
     from engine.experiment import trace_series
-    from engine.series import read_series
+    from server.uploads import read_series
 
     cfg = {"cell": "lstm", "seq_len": 9, "batch_size": 3, "hidden_size": 4, "arch": "many-to-many"}
     r = post_series(fresh, cfg, PRICES, "price")
@@ -170,6 +170,6 @@ def test_a_bad_series_says_row_and_column(fresh):
     r = post_series(fresh, {"seq_len": 100}, PRICES, "price")
     assert r.status_code == 422 and r.json()["field"] == "seq_len" and "at most 59" in r.json()["message"]
     r = post_series(fresh, {"seq_len": 5}, PRICES)  # two columns, none chosen
-    assert r.status_code == 422 and "choose one (day, price)" in r.json()["message"]
+    assert r.status_code == 422 and "choose one ('day', 'price')" in r.json()["message"]
     r = post_series(fresh, {"seq_len": 5}, PRICES, "price", saved(nn.GRU(3, 2).state_dict()))
     assert r.status_code == 422 and r.json()["field"] == "model" and "one input" in r.json()["message"]

@@ -8,10 +8,9 @@ from fastapi.testclient import TestClient
 
 from engine import Config
 from engine.experiment import trace_series
-from engine.series import read_series
 from server.app import create_app
 from server.settings import Settings
-from server.upload_store import UploadStore
+from server.uploads import UploadStore, read_series
 from tests.server.test_upload_ws import PRICES, send_series
 from tests.server.ws_helpers import receive_frame, run_config
 
@@ -99,7 +98,7 @@ def test_a_new_socket_resumes_an_upload_by_its_token_without_the_file(small_stor
     assert again.start["windows"] == first.start["windows"] and again.end["loss"] == first.end["loss"]
     want = trace_series(Config.from_dict(CFG), read_series(PRICES))  # the engine's batch, its windows
     assert first.start["windows"] == {"starts": list(want.windows), "seq_len": 10}
-    assert len(small_store.app.state.hub.uploads) == 0  # cleared: the token is revoked
+    assert len(small_store.app.state.hub.uploads.store) == 0  # cleared: the token is revoked
     with small_store.websocket_connect("/ws") as ws:
         ws.send_json({"type": "series", "token": token})
         assert receive_frame(ws)[0] == {"type": "upload_expired", "kind": "series", "run": None}
@@ -111,14 +110,14 @@ def test_a_socket_holds_one_token_per_kind_and_the_store_its_count(small_store):
     hub = small_store.app.state.hub
     with small_store.websocket_connect("/ws") as ws:
         tokens = [send_series(ws, PRICES)["token"] for _ in range(5)]  # each replaces the last
-        assert len(hub.uploads) == 1 and list(hub.uploads.entries) == tokens[-1:]
+        assert len(hub.uploads.store) == 1 and list(hub.uploads.store.entries) == tokens[-1:]
         ws.send_json({"type": "series", "token": tokens[0]})
         assert receive_frame(ws)[0]["type"] == "upload_expired"
     for _ in range(3):  # the first socket's upload stays after it closes; four in two places: two evicted
         with small_store.websocket_connect("/ws") as ws:
             send_series(ws, PRICES)
-    assert len(hub.uploads) == 2 and hub.uploads.evicted == 2
-    assert hub.uploads.bytes == 2 * max(len(PRICES), np.zeros(80).nbytes)
+    assert len(hub.uploads.store) == 2 and hub.uploads.store.evicted == 2
+    assert hub.uploads.store.bytes == 2 * max(len(PRICES), np.zeros(80).nbytes)
 
 
 def test_a_bad_token_message_gets_one_error(small_store):

@@ -120,7 +120,8 @@ def send_series(ws, data: bytes, **extra) -> dict:
 
 def test_a_series_runs_and_trains_as_the_engine_does(fresh):
     from engine.experiment import trace_series
-    from engine.series import read_series, series_baseline
+    from engine.series import series_baseline
+    from server.uploads import read_series
 
     cfg = {"cell": "gru", "seq_len": 10, "hidden_size": 4, "batch_size": 2, "arch": "many-to-many"}
     with fresh.websocket_connect("/ws") as ws:

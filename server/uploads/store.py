@@ -7,8 +7,16 @@ token is unknown (evicted, expired, another process) does the page send the file
 
 Bounds, so that no client can make the server hold more than the settings allow: at most
 ``max_entries`` uploads and ``max_bytes`` bytes (each counted at the larger of its file and what was
-parsed from it), least recently used evicted first; an entry unused for ``ttl_seconds`` is gone.  A
-socket holds at most one token per kind: a new upload or a clear revokes its previous one.
+parsed from it); an entry unused for ``ttl_seconds`` is gone.  A socket holds at most one token per
+kind: a new upload or a clear revokes its previous one.
+
+One client cannot evict another's token.  A *client* is the peer address the upload came from (behind
+a reverse proxy, the address uvicorn reports from ``X-Forwarded-For``; a class behind one NAT is one
+client).  Each client keeps at most ``client_entries`` uploads and ``client_bytes`` bytes here: a new
+upload past those, or one that does not fit the whole store, replaces that client's own least recently
+used uploads, and when the client has none left to give up it is simply not kept (its token is null:
+it works on its socket, and a reconnect sends the file again).  What the store keeps is also counted in
+the process's upload budget (:class:`server.uploads.budget.UploadBudget`) while it keeps it.
 
 A token is a 128-bit secret from :mod:`secrets`, given only to the socket that uploaded the file;
 it is never put in a link, never logged, and an entry is found by its token alone.  Entries are this
@@ -19,7 +27,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,42 +38,64 @@ KINDS = ("model", "series")
 @dataclass
 class Kept:
     kind: str  # 'model' | 'series'
-    value: Any  # server.private.OwnModel or engine.series.Series, as parsed
+    value: Any  # server.uploads.OwnModel or engine.series.Series, as parsed
     fields: dict  # the model_loaded / series_loaded frame's fields (without token and run)
     size: int  # bytes counted against the budget
     used: float  # the clock when last stored or resumed
+    client: str = ""  # who uploaded it (the peer address)
 
 
 class UploadStore:
     """Token -> upload, bounded by count, bytes and idle time; see the module docstring."""
 
     def __init__(self, max_entries: int, max_bytes: int, ttl_seconds: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, client_entries: int | None = None,
+                 client_bytes: int | None = None, budget=None):
         if max_entries < 1 or max_bytes < 1 or ttl_seconds <= 0:
             raise ValueError("an upload store needs max_entries >= 1, max_bytes >= 1 and ttl_seconds > 0")
         self.max_entries, self.max_bytes, self.ttl_seconds = max_entries, max_bytes, ttl_seconds
+        self.client_entries = client_entries or max_entries
+        self.client_bytes = client_bytes or max_bytes
+        self.budget = budget  # a server.uploads.UploadBudget that counts what is kept, or None
         self.clock = clock
         self.entries: OrderedDict[str, Kept] = OrderedDict()  # least recently used first
         self.bytes = 0
-        self.evicted = 0  # entries dropped for room (not expired or revoked), for /api/health and tests
+        self.by_client: Counter[str] = Counter()  # bytes kept per client
+        self.count_by_client: Counter[str] = Counter()
+        self.evicted = 0  # entries dropped for room (not expired or revoked), for /healthz and tests
+        self.not_kept = 0  # uploads not kept: their client had nothing of its own left to give up
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def put(self, kind: str, value: Any, fields: dict, size: int) -> str | None:
-        """Keep ``value`` and return its new token, or None when it alone is over the byte budget."""
+    def put(self, kind: str, value: Any, fields: dict, size: int, client: str = "") -> str | None:
+        """Keep ``value`` and return its new token, or None when it is not kept (see the module docstring)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
         self.expire()
-        if size > self.max_bytes:
+        if size > min(self.max_bytes, self.client_bytes):
             return None
-        while self.entries and (len(self.entries) >= self.max_entries or self.bytes + size > self.max_bytes):
-            self._drop(next(iter(self.entries)))
+        while self._over(client, size):
+            own = next((t for t, k in self.entries.items() if k.client == client), None)
+            if own is None:
+                self.not_kept += 1
+                return None
+            self._drop(own)
             self.evicted += 1
         token = secrets.token_urlsafe(16)
-        self.entries[token] = Kept(kind, value, dict(fields), size, self.clock())
+        self.entries[token] = Kept(kind, value, dict(fields), size, self.clock(), client)
         self.bytes += size
+        self.by_client[client] += size
+        self.count_by_client[client] += 1
+        if self.budget is not None:
+            self.budget.hold(value, size, client)
         return token
+
+    def _over(self, client: str, size: int) -> bool:
+        """Whether keeping ``size`` more bytes for ``client`` passes a bound of the store or of the client."""
+        return (len(self.entries) >= self.max_entries or self.bytes + size > self.max_bytes
+                or self.count_by_client[client] >= self.client_entries
+                or self.by_client[client] + size > self.client_bytes)
 
     def take(self, token: str, kind: str) -> Kept | None:
         """The upload of ``kind`` under ``token`` (its idle time starts again), or None: unknown or expired."""
@@ -98,4 +128,15 @@ class UploadStore:
             self._drop(token)
 
     def _drop(self, token: str) -> None:
-        self.bytes -= self.entries.pop(token).size
+        kept = self.entries.pop(token)
+        self.bytes -= kept.size
+        self.by_client[kept.client] -= kept.size
+        self.count_by_client[kept.client] -= 1
+        if self.count_by_client[kept.client] <= 0:
+            del self.count_by_client[kept.client], self.by_client[kept.client]
+        if self.budget is not None:
+            self.budget.drop(kept.value)
+
+    def report(self) -> dict:
+        return {"entries": len(self.entries), "bytes": self.bytes, "clients": len(self.count_by_client),
+                "evicted": self.evicted, "not_kept": self.not_kept}

@@ -1,0 +1,77 @@
+"""Runs on an upload: a socket's (or a request's) own model and series, computed for it alone, never shared.
+
+A socket keeps its parsed model and series (server/uploads/socket.py) until it clears them or closes;
+every ``run``/``train`` meanwhile traces or trains on them.  Those results are computed for this socket
+alone on the shared scheduler (the same queue, slots and per-client fairness as everything else) and
+bypass single flight and both caches: no key ever names them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from engine import Config
+from engine.checkpoint import CheckpointError, configure, find_recurrent
+from engine.experiment import own_model, trace_own, trace_own_trained
+from engine.series import Series, check_fits
+from engine.tasks import get_task
+from engine.training import Trainer
+from server import cost, training
+from server.frames import trace_units
+from server.recording import Unit
+from server.scheduler import Scheduler
+from server.sharing import error_unit
+
+
+def shape_own(cfg: Config, model, series: Series | None):
+    """(config shaped by the file, checkpoint or None) for a run on an uploaded model (an OwnModel) and/or series.
+
+    Raises CheckpointError, ConfigError (an arch that cannot read a series) or SeriesError (a seq_len too long
+    for the series).
+    """
+    ckpt = None
+    if model is not None:
+        ckpt = find_recurrent(model.state, 1 if series is not None else get_task(cfg.task).output_size)
+        if series is not None and ckpt.input_size != 1:
+            raise CheckpointError(None, f"a series feeds the model one input; the uploaded model takes "
+                                        f"{ckpt.input_size}: clear the model or the series")
+        cfg, _ = configure(cfg, ckpt, model.nonlinearity)
+    if series is not None:
+        check_fits(series, cfg)
+    return cfg, ckpt
+
+
+async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
+                        deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object) -> None:
+    """Deliver the frames of a ``run`` or ``train`` of an uploaded model, as a shared request would.
+
+    Raises :class:`server.scheduler.Busy` when the queue is full.
+    """
+    trace_s = cost.trace_seconds(config)
+    scheduler.admit(trace_s)
+    try:
+        if kind == "run":
+            units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series), time.perf_counter()),
+                                        cost=trace_s, owner=owner)
+            for unit in units:
+                await deliver((unit,))
+            return
+        step_s = cost.train_step_seconds(config)
+        trainer = await scheduler.run(lambda: Trainer(config, own_model(config, ckpt, series), series),
+                                      cost=step_s, owner=owner)
+        await deliver((Unit(training.start_frame(trainer)),))
+        steps = trainer.steps()
+        while (report := await scheduler.run(next, steps, None, cost=step_s, owner=owner)) is not None:
+            await deliver((Unit(training.step_frame(report, config.steps)),))
+        await deliver((Unit(training.done_frame(trainer.result)),))
+
+        def trained() -> list[Unit]:
+            started = time.perf_counter()
+            return trace_units(trace_own_trained(trainer.model, config, ckpt, series), started)
+
+        for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
+            await deliver((unit,))
+    except Exception as e:  # the engine failed on a validated file: reported to this socket, not a crash
+        verb = "training" if kind == "train" else "the trace"
+        await deliver((error_unit(f"{verb} failed: {type(e).__name__}: {e}"),))
