@@ -12,7 +12,8 @@ needed, σ′ ≤ 1/4), x_T jumps from one to the other within a sliver of (w, b
 gradient is huge there, and one plain gradient step can throw (w, b) far away.  Rescaling the gradient to norm
 ``clip_at`` when it is longer (``torch.nn.utils.clip_grad_norm_``) keeps that step short.
 
-One table, :data:`CLIFF_FIELDS`, drives validation, the API, the page's controls and the link.
+One table, :data:`CLIFF_FIELDS`, drives validation, the API, the page's controls and the link, with the same
+field machinery as the lab's (:class:`engine.fields.Field`); :func:`describe_table` is its description.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import Any
 
 import torch
 
-from engine.config import ConfigError, Field
-from engine.fields import check_against, read_link
+from engine.config import LINK_VERSION, PAGE_KEYS, ConfigError, Field
+from engine.fields import NUMBER_SYNTAX, check_against, read_link
 
 X0 = 0.5  # the paper's initial state
 TARGET = 0.7  # the paper's target at the last step
@@ -33,24 +34,30 @@ TARGET = 0.7  # the paper's target at the last step
 N, D, G = "network", "descent", "grid"  # the page's groups of controls
 CLIFF_FIELDS: tuple[Field, ...] = (
     Field("T", "int", 50, "Number of steps T the unit runs before the loss is measured.", N, low=1, high=100,
-          unit="steps"),
+          unit="steps", label="Steps T"),
     Field("readout", "choice", "sigmoid", "What the loss scores: σ(x_T) as in the paper, or x_T itself.", N,
-          choices=("sigmoid", "linear")),
-    Field("w0", "float", 4.5, "Starting recurrent weight w of both descents.", D, low=-20, high=20),
-    Field("b0", "float", -2.0, "Starting bias b of both descents.", D, low=-20, high=20),
+          choices=("sigmoid", "linear"), label="Loss scores", self_named=True,
+          choice_labels=(("sigmoid", "σ(x_T)"), ("linear", "x_T"))),
+    Field("w0", "float", 4.5, "Starting recurrent weight w of both descents.", D, low=-20, high=20, label="Start w"),
+    Field("b0", "float", -2.0, "Starting bias b of both descents.", D, low=-20, high=20, label="Start b"),
     Field("lr", "float", 0.5, "Learning rate of gradient descent: each step moves by lr × gradient.", D,
-          low=0, high=100, low_open=True),
+          low=0, high=100, low_open=True, label="Learning rate"),
     Field("clip_at", "float", 0.5, "The clipped descent rescales a gradient longer than this to this norm.", D,
-          low=0, high=100, low_open=True),
-    Field("steps", "int", 30, "Gradient descent steps in each path.", D, low=1, high=200, unit="steps"),
-    Field("w_min", "float", 1.0, "Left edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
-    Field("w_max", "float", 10.0, "Right edge of the drawn grid (recurrent weight w).", G, low=-20, high=20),
-    Field("b_min", "float", -5.0, "Bottom edge of the drawn grid (bias b).", G, low=-20, high=20),
-    Field("b_max", "float", 8.0, "Top edge of the drawn grid (bias b).", G, low=-20, high=20),
-    Field("resolution", "int", 121, "Grid points along each axis.", G, low=2, high=201, unit="points"),
+          low=0, high=100, low_open=True, label="Clip threshold"),
+    Field("steps", "int", 30, "Gradient descent steps in each path.", D, low=1, high=200, unit="steps",
+          label="Descent steps"),
+    Field("w_min", "float", 1.0, "Left edge of the drawn grid (recurrent weight w).", G, low=-20, high=20,
+          label="w from"),
+    Field("w_max", "float", 10.0, "Right edge of the drawn grid (recurrent weight w).", G, low=-20, high=20,
+          label="w to"),
+    Field("b_min", "float", -5.0, "Bottom edge of the drawn grid (bias b).", G, low=-20, high=20, label="b from"),
+    Field("b_max", "float", 8.0, "Top edge of the drawn grid (bias b).", G, low=-20, high=20, label="b to"),
+    Field("resolution", "int", 121, "Grid points along each axis.", G, low=2, high=201, unit="points",
+          label="Grid points"),
 )  # fmt: skip
 CLIFF_FIELD_BY_NAME = {f.name: f for f in CLIFF_FIELDS}
 GRID_AXES = ("w", "b")  # the rule that ties keys together: each axis's edges in order, {axis}_min < {axis}_max
+CLIFF_PAGE_KEYS = ("v", "lesson")  # the page's own link keys (engine.config.PAGE_KEYS says how each is written)
 
 
 def edges_problem(axis: str, low: float, high: float) -> ConfigError | None:
@@ -113,8 +120,10 @@ class CliffConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_query(self) -> dict[str, str]:
-        """The keys that differ from the defaults, as link text."""
-        return {f.name: f.format(getattr(self, f.name)) for f in CLIFF_FIELDS if getattr(self, f.name) != f.default}
+        """The link's query, as :meth:`engine.config.Config.to_query` writes one: the link version, then the keys
+        that differ from the defaults, as link text."""
+        changed = {f.name: f.format(getattr(self, f.name)) for f in CLIFF_FIELDS if getattr(self, f.name) != f.default}
+        return {"v": str(LINK_VERSION), **changed}
 
 
 check_against(CliffConfig, CLIFF_FIELDS)
@@ -212,3 +221,19 @@ def cliff(cfg: CliffConfig) -> dict[str, Any]:
 def describe_fields() -> list[dict[str, Any]]:
     """The table as wire data, for the API and the page's controls."""
     return [f.describe() for f in CLIFF_FIELDS]
+
+
+def describe_rules() -> list[dict[str, Any]]:
+    """The rules that tie keys together, as :class:`CliffConfig` checks them: each axis's edges in order."""
+    return [{"kind": "greater", "field": f"{axis}_max", "than": f"{axis}_min",
+             "description": f"{axis}_max must be greater than {axis}_min: the grid's edges in order"}
+            for axis in GRID_AXES]  # fmt: skip
+
+
+def describe_table() -> dict[str, Any]:
+    """Everything the page and a client need to read and write a cliff link, as ``GET /api/config`` says it for
+    the lab: every key, the rules between keys, the link version, how a link writes a number and the page's own
+    link keys."""
+    page_keys = {key: PAGE_KEYS[key] for key in CLIFF_PAGE_KEYS}
+    return {"fields": describe_fields(), "rules": describe_rules(), "link_version": LINK_VERSION,
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": page_keys}  # fmt: skip

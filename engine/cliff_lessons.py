@@ -1,7 +1,7 @@
 """Lessons on the cliff page: the claims they make about the two descents and the numbers their prose quotes.
 
-A lesson with ``"view": "cliff"`` (see :mod:`engine.lessons`) has a link and tries made of
-:data:`engine.cliff.CLIFF_FIELDS` keys; its claims are of the kinds in :data:`CLIFF_CLAIM_KINDS` and its
+A lesson whose page is :data:`CLIFF_PAGE` (``"view": "cliff"``, see :mod:`engine.lessons`) has a link and tries
+made of :data:`engine.cliff.CLIFF_FIELDS` keys; its claims are of the kinds in :data:`CLIFF_CLAIM_KINDS` and its
 placeholders name :data:`CLIFF_MEASURES`, all measured on the two descents of :func:`engine.cliff.descend`.
 
 A path's "largest step" is the longest move ‖Δ(w, b)‖ it makes; its "final loss" is the loss where it ends.
@@ -13,17 +13,18 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.cliff import CliffConfig, Path, descend
+from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig, Path, descend
+from engine.lesson_pages import LessonPage
 
-# kind -> (required parameters, optional parameters), as in engine.lessons.CLAIM_KINDS (which adds what a config needs).
-CLIFF_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+# kind -> (required parameters, optional parameters, what the setting needs), as engine.lesson_pages.LessonPage says.
+CLIFF_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], None]] = {
     # the plain descent's largest step over the clipped descent's largest step
-    "thrown": ({"step_ratio_above": float}, {}),
-    "not_thrown": ({"step_ratio_below": float}, {}),
+    "thrown": ({"step_ratio_above": float}, {}, None),
+    "not_thrown": ({"step_ratio_below": float}, {}, None),
     # the clipped descent's final loss over the plain descent's
-    "clipped_ends_lower": ({"loss_ratio_below": float}, {}),
+    "clipped_ends_lower": ({"loss_ratio_below": float}, {}, None),
     # clipping never acted: every gradient norm on the way was at most clip_at, so both paths are one
-    "same_path": ({}, {}),
+    "same_path": ({}, {}, None),
 }
 
 
@@ -69,3 +70,7 @@ def check_cliff_claim(cfg: CliffConfig, kind: str, params: Mapping[str, Any]) ->
         ok = plain.w == clipped.w and plain.b == clipped.b
         return ok, f"largest gradient norm {max(plain.grad_norm):.4g} against clip_at {cfg.clip_at:g}; {said}"
     raise ValueError(f"unknown cliff claim kind {kind!r}")
+
+
+CLIFF_PAGE = LessonPage("cliff", "/cliff", CliffConfig.from_dict, CLIFF_FIELD_BY_NAME, CLIFF_CLAIM_KINDS,
+                        dict.fromkeys(CLIFF_MEASURES), check_cliff_claim)  # fmt: skip

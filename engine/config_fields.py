@@ -12,9 +12,13 @@ from engine.fields import Field
 # Bumped when the meaning of a link changes; written as `v=` in teaching links.
 LINK_VERSION = 1
 
-# Link keys that belong to the page, not the model: the link version, the lesson, teacher options
-# (embed, hide) and compare mode's alternatives (cmp_b, cmp_c).
-PAGE_KEYS = frozenset({"v", "lesson", "embed", "hide", "cmp_b", "cmp_c"})
+# Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
+# lesson (a lesson's id), teacher options (embed: a yes/no flag; hide: control names, comma-separated) and
+# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated).  The page reads them from
+# GET /api/config's page_keys; the model's link readers and /api/script skip them.
+PAGE_KEYS: dict[str, str] = {
+    "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
+}
 
 
 _WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too

@@ -1,11 +1,12 @@
 """Measured numbers in a lesson's text: placeholders filled from the trace of the lesson's own link.
 
 A lesson's text may hold ``{measure}`` (measured on the lesson's link) or ``{measure@i}`` (on the link after try
-``i``), with ``measure`` one of :data:`engine.lessons.MEASURES`.  :func:`render_lesson` replaces each placeholder
+``i``), with ``measure`` one of its page's measures (:data:`engine.lab_lessons.MEASURES`,
+:data:`engine.cliff_lessons.CLIFF_MEASURES`).  :func:`render_lesson` replaces each placeholder
 by the value :func:`measure` computes with ``trace_config`` for that exact config, so the prose can never drift
 from what the page shows for the same link.
 
-Ratios are those of :mod:`engine.lessons`: ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction.
+Ratios are those of :mod:`engine.lab_lessons`: ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 
 from engine.cliff_lessons import CLIFF_MEASURES
 from engine.config import Config
-from engine.lessons import PLACEHOLDER, Lesson, _ratio, _trace, lesson_config, try_config
+from engine.lab_lessons import ratio, trace
+from engine.lessons import PLACEHOLDER, Lesson, lesson_config, try_config
 from engine.network import build_model
 from engine.tasks import get_task
 
@@ -45,7 +47,7 @@ def two_decimals(x: float) -> str:
 
 def _edges(cfg: Config) -> tuple[float, float]:
     # Each direction's far quarter over its near end, as the both_ends claim measures it.
-    g = _trace(cfg).grad_h_norm.astype(np.float64)
+    g = trace(cfg).grad_h_norm.astype(np.float64)
     q = max(1, cfg.seq_len // 4)
     return float(g[0, 0, :q].mean() / g[0, 0, -1]), float(g[0, 1, -q:].mean() / g[0, 1, 0])
 
@@ -57,12 +59,12 @@ def _rnn_params(cfg: Config) -> int:
 
 # measure -> (value of a config, how the text writes it)
 _MEASURES = {
-    "ratio": (lambda c: _ratio(_trace(c).grad_h_norm), magnitude),
-    "sigma_max": (lambda c: _trace(c).theory["sigma_max"][0][0], two_decimals),
-    "spectral_radius": (lambda c: _trace(c).theory["spectral_radius"][0][0], two_decimals),
-    "gate_product": (lambda c: float(_trace(c).theory["gate_product"][0, 0, 0]), magnitude),
+    "ratio": (lambda c: ratio(trace(c).grad_h_norm), magnitude),
+    "sigma_max": (lambda c: trace(c).theory["sigma_max"][0][0], two_decimals),
+    "spectral_radius": (lambda c: trace(c).theory["spectral_radius"][0][0], two_decimals),
+    "gate_product": (lambda c: float(trace(c).theory["gate_product"][0, 0, 0]), magnitude),
     # the bottom layer's gradient over the top layer's, at the last step
-    "layer_fraction": (lambda c: float(_trace(c).grad_h_norm[0, 0, -1] / _trace(c).grad_h_norm[-1, 0, -1]),
+    "layer_fraction": (lambda c: float(trace(c).grad_h_norm[0, 0, -1] / trace(c).grad_h_norm[-1, 0, -1]),
                        magnitude),  # fmt: skip
     "edge_forward": (lambda c: _edges(c)[0], magnitude),
     "edge_reverse": (lambda c: _edges(c)[1], magnitude),

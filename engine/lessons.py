@@ -8,100 +8,42 @@ The lessons are data, in ``lessons.json`` next to this module.  Each one has
 - ``question`` and ``answer``: "predict, then press play", the answer shown after;
 - ``tries``: 2 or 3 suggestions ``{"key", "value", "look_for"}``, each moving one control of the link;
 - ``claims``: ``{"kind", "says", ...}``, a statement about what the link (or, with ``"try": i``, the link after
-  try i) shows, which :func:`check_claim` measures.  :data:`CLAIM_KINDS` lists the kinds and their parameters;
-- optionally ``view``: ``"lab"`` (the default, the main page ``/``) or ``"cliff"`` (the page ``/cliff``, whose link,
-  tries, claims and measures are those of :mod:`engine.cliff` and :mod:`engine.cliff_lessons`).
+  try i) shows, which :func:`check_claim` measures with its page's checker; the page lists the kinds and their
+  parameters (the lab's: :data:`engine.lab_lessons.CLAIM_KINDS`);
+- optionally ``view``: the page the link opens, a key of :data:`PAGES`: ``"lab"`` (the default, the main page
+  ``/``, :mod:`engine.lab_lessons`) or ``"cliff"`` (the page ``/cliff``, :mod:`engine.cliff_lessons`).  The page
+  says what the link, tries, claims and placeholders are made of; nothing else depends on which page it is.
 
 Text is plain Unicode with no markup: every string is one paragraph, equations are written out (``‖∂L/∂h_t‖``).
 A number the link measures is written as a placeholder, ``{measure}`` or ``{measure@i}`` for the link after try
-i (:data:`MEASURES`); :func:`engine.lesson_numbers.render_lesson` fills it from the trace of that exact config.
-
-Ratios are ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction: how much of the gradient at the last step
-is left at the first.  Training claims train for the link's own ``steps``, exactly what pressing Train shows.
+i (the page's ``measures``); :func:`engine.lesson_numbers.render_lesson` fills it from that exact setting.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
-from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig
-from engine.cliff_lessons import CLIFF_CLAIM_KINDS, CLIFF_MEASURES, check_cliff_claim
-from engine.config import FIELD_BY_NAME, LINK_VERSION, Config, ConfigError
-from engine.experiment import trace_config
-from engine.network import build_model, parameter_count
-from engine.tasks import get_task
-from engine.training import Trainer
+from engine.cliff_lessons import CLIFF_PAGE
+from engine.config import ConfigError
+from engine.lab_lessons import LAB_PAGE, claim_trains
+from engine.lesson_pages import LessonPage
 
 LESSONS_PATH = Path(__file__).with_name("lessons.json")
 
 # The syllabus: every topic has at least one lesson.
 TOPICS = ("architectures", "vanishing", "exploding", "clipping", "lstm", "gru", "bidirectional", "deep", "practice")
 
-# kind -> (required parameters, optional parameters, what the measured config needs).  A parameter's spec is a
-# type or a tuple of the allowed strings.  Every claim also has "says" and may have "try".
-_CELLS = FIELD_BY_NAME["cell"].choices
-_GATED = (lambda c: c.cell != "rnn", "an LSTM or GRU")
-CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
-    "loss_enters": ({"at": ("last", "all")}, {}, None),  # exactly the steps where the loss injects gradient
-    "vanishes": ({"ratio_below": float}, {}, None),
-    "explodes": ({"ratio_above": float}, {"not_finite": bool}, None),  # or not finite; not_finite: must not be
-    "survives": ({"ratio_above": float}, {"after_training": bool}, None),  # after_training: the final profile
-    "learns": ({"below_baseline_fraction": float, "last": int}, {}, None),  # mean of the last losses
-    "plateaus": ({"above_baseline_fraction": float, "last": int}, {}, None),
-    "diverges_without_clipping": ({}, {}, (lambda c: c.clip != "none", "a link that clips")),
-    "fewer_params_than": ({"cell": _CELLS}, {}, None),
-    # each direction's far quarter over its near end
-    "both_ends": ({"edge_ratio_above": float}, {}, (lambda c: c.bidirectional, "a bidirectional link")),
-    # the top layer's reverse direction gets gradient only at the last step
-    "one_end": ({}, {}, (lambda c: c.bidirectional and c.arch == "many-to-one", "a bidirectional many-to-one link")),
-    # at the last step: bottom layer / top layer, and rising layer by layer
-    "layers": ({"ratio_below": float}, {}, (lambda c: c.num_layers >= 2, "num_layers of 2 or more")),
-    # product of the mean forget (LSTM) or update (GRU) gate over t = 1..T-1
-    "memory_open": ({"gate_product_above": float}, {}, _GATED),
-    "memory_closed": ({"gate_product_below": float}, {}, _GATED),
-}
-# Claim kinds measured by training (as is any claim with after_training).
-_TRAINED_KINDS = ("learns", "plateaus", "diverges_without_clipping")
-
-# Measured numbers in the text: {measure} on the link, {measure@i} on the link after try i (see
-# engine/lesson_numbers.py).  measure -> what the measured config needs, or None.
-MEASURES: dict[str, tuple | None] = {
-    "ratio": None,
-    "sigma_max": None,
-    "spectral_radius": ((lambda c: c.cell == "rnn"), "a vanilla RNN"),
-    "gate_product": _GATED,
-    "layer_fraction": ((lambda c: c.num_layers >= 2), "num_layers of 2 or more"),
-    "edge_forward": ((lambda c: c.bidirectional), "a bidirectional link"),
-    "edge_reverse": ((lambda c: c.bidirectional), "a bidirectional link"),
-    "rnn_params": None,
-}
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:@(\d+))?\}")
 
 
-@dataclass(frozen=True)
-class _View:
-    """What a lesson's link, tries, claims and placeholders are made of on the page it opens."""
-
-    make: Any  # dict -> a validated config (raises ConfigError)
-    fields: dict  # key -> Field
-    claim_kinds: dict  # as CLAIM_KINDS
-    measures: dict  # as MEASURES
-
-
-VIEWS = {
-    "lab": _View(Config.from_dict, FIELD_BY_NAME, CLAIM_KINDS, MEASURES),
-    "cliff": _View(CliffConfig.from_dict, CLIFF_FIELD_BY_NAME, {k: (*v, None) for k, v in CLIFF_CLAIM_KINDS.items()},
-                   dict.fromkeys(CLIFF_MEASURES)),
-}  # fmt: skip
+# Every page a lesson can open, by the name a lesson's "view" gives it.
+PAGES: dict[str, LessonPage] = {page.name: page for page in (LAB_PAGE, CLIFF_PAGE)}
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TEXT = ("title", "summary", "analogy", "equation", "equation_says", "question", "answer")
 _KEYS = {"id", "topic", "link", "explanation", "tries", "claims", *_TEXT}
@@ -120,7 +62,7 @@ class Try:
 
 @dataclass(frozen=True)
 class Claim:
-    kind: str  # one of CLAIM_KINDS
+    kind: str  # one of its page's claim_kinds
     says: str  # the claim in one line, for people
     params: MappingProxyType  # the kind's parameters
     on_try: int | None  # measure the link after try i instead of the link itself
@@ -128,7 +70,7 @@ class Claim:
     @property
     def trains(self) -> bool:
         """Whether measuring the claim needs training (the Trainer) rather than one trace."""
-        return self.kind in _TRAINED_KINDS or bool(self.params.get("after_training"))
+        return claim_trains(self.kind, self.params)
 
 
 @dataclass(frozen=True)
@@ -146,7 +88,7 @@ class Lesson:
     answer: str
     tries: tuple[Try, ...]
     claims: tuple[Claim, ...]
-    view: str = "lab"  # the page the link opens: one of VIEWS
+    view: str = "lab"  # the page the link opens: a key of PAGES
 
     @property
     def trains(self) -> bool:
@@ -187,8 +129,8 @@ def _parse_lesson(item: Any, err) -> Lesson:
     slug = isinstance(item["id"], str) and _SLUG.match(item["id"])
     _require(slug, err, "id must be a slug: lowercase letters and digits joined by single hyphens")
     view_name = item.get("view", "lab")
-    _require(view_name in VIEWS, err, f"view must be one of {', '.join(VIEWS)}; got {view_name!r}")
-    view = VIEWS[view_name]
+    _require(view_name in PAGES, err, f"view must be one of {', '.join(PAGES)}; got {view_name!r}")
+    view = PAGES[view_name]
     _require(item["topic"] in TOPICS, err, f"topic must be one of {', '.join(TOPICS)}; got {item['topic']!r}")
     paragraphs = item["explanation"]
     ok = isinstance(paragraphs, list) and 2 <= len(paragraphs) <= 4
@@ -220,7 +162,7 @@ def _check_text(value: Any, name: str, err) -> None:
     _require(not markup, err, f"{name} must be plain text, one paragraph, without markup: {value[:40]!r}")
 
 
-def _check_placeholders(text: str, configs: list, view: _View, err) -> None:
+def _check_placeholders(text: str, configs: list, view: LessonPage, err) -> None:
     for m in PLACEHOLDER.finditer(text):
         name, on_try = m.group(1), m.group(2)
         known = view.measures
@@ -231,7 +173,7 @@ def _check_placeholders(text: str, configs: list, view: _View, err) -> None:
         _require(not needs or needs[0](cfg), err, f"{m.group(0)}: {name} needs {needs and needs[1]}")
 
 
-def _parse_try(t: Any, link: dict, base, view: _View, err) -> Try:
+def _parse_try(t: Any, link: dict, base, view: LessonPage, err) -> Try:
     _require(
         isinstance(t, dict) and set(t) == {"key", "value", "look_for"}, err, 'must be {"key", "value", "look_for"}'
     )
@@ -247,7 +189,7 @@ def _parse_try(t: Any, link: dict, base, view: _View, err) -> Try:
     return Try(key, value, t["look_for"])
 
 
-def _parse_claim(c: Any, configs: list, view: _View, err) -> Claim:
+def _parse_claim(c: Any, configs: list, view: LessonPage, err) -> Claim:
     _require(isinstance(c, dict), err, "must be an object")
     kind, kinds = c.get("kind"), view.claim_kinds
     _require(kind in kinds, err, f"kind must be one of {', '.join(kinds)}; got {kind!r}")
@@ -282,114 +224,31 @@ def get_lesson(lesson_id: str) -> Lesson:
     return _BY_ID[lesson_id]
 
 
-def lesson_config(lesson: Lesson) -> Config | CliffConfig:
-    """The lesson's setting: a :class:`Config` (view ``lab``) or a :class:`CliffConfig` (view ``cliff``)."""
-    return VIEWS[lesson.view].make(dict(lesson.link))
+def lesson_config(lesson: Lesson) -> Any:
+    """The lesson's setting, as its page makes it (a :class:`engine.config.Config` on the lab page)."""
+    return PAGES[lesson.view].make(dict(lesson.link))
 
 
-def try_config(lesson: Lesson, i: int) -> Config | CliffConfig:
+def try_config(lesson: Lesson, i: int) -> Any:
     """The lesson's link with try ``i``'s one control moved."""
     t = lesson.tries[i]
-    return VIEWS[lesson.view].make({**lesson.link, t.key: t.value})
+    return PAGES[lesson.view].make({**lesson.link, t.key: t.value})
 
 
 def lesson_query(lesson: Lesson) -> dict[str, str]:
-    """The lesson's teaching-link query: the config's keys, the link version and ``lesson=<id>``."""
-    if lesson.view == "cliff":
-        return {"v": str(LINK_VERSION), **lesson_config(lesson).to_query(), "lesson": lesson.id}
+    """The lesson's teaching-link query: the link version, the setting's keys and ``lesson=<id>``."""
     return {**lesson_config(lesson).to_query(), "lesson": lesson.id}
 
 
 def lesson_path(lesson: Lesson) -> str:
     """The page a lesson's link opens."""
-    return "/cliff" if lesson.view == "cliff" else "/"
-
-
-# --- measuring claims -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Run:
-    losses: tuple[float, ...]
-    final_profile: np.ndarray  # (L, D, T)
-    diverged_at: int | None
-    baseline: float
-
-
-_trace = functools.lru_cache(maxsize=32)(trace_config)
-
-
-@functools.lru_cache(maxsize=16)
-def _train(cfg: Config) -> _Run:
-    trainer, steps = Trainer(cfg), []
-    trainer.add_listener(steps.append)
-    result = trainer.run()
-    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"])
-
-
-def _ratio(grad_h_norm: np.ndarray) -> float:
-    g = grad_h_norm[0, 0].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(g[0] / g[-1])
+    return PAGES[lesson.view].path
 
 
 def check_claim(lesson: Lesson, claim: Claim) -> tuple[bool, str]:
-    """Measure ``claim`` on the lesson's link (or its try) with trace_config or Trainer: (holds, what was measured).
+    """Measure ``claim`` on the lesson's link (or its try) with its page's checker: (holds, what was measured).
 
-    Results are memoised per config: a config is deterministic, so the same link gives the same numbers.
+    Results are memoised per setting: a setting is deterministic, so the same link gives the same numbers.
     """
     cfg = lesson_config(lesson) if claim.on_try is None else try_config(lesson, claim.on_try)
-    p, kind = claim.params, claim.kind
-    if lesson.view == "cliff":
-        return check_cliff_claim(cfg, kind, p)
-    if kind == "fewer_params_than":
-        task = get_task(cfg.task)
-        mine, other = (parameter_count(build_model(replace(cfg, cell=c), task.input_size, task.output_size))
-                       for c in (cfg.cell, p["cell"]))  # fmt: skip
-        return mine < other, f"{cfg.cell}: {mine} parameters, {p['cell']}: {other}"
-    if kind == "diverges_without_clipping":
-        at = _train(replace(cfg, clip="none")).diverged_at
-        return at is not None, f"without clipping, training diverged at step {at}" if at else "it did not diverge"
-    if claim.trains:
-        run = _train(cfg)
-        if run.diverged_at is not None:
-            return False, f"training diverged at step {run.diverged_at}"
-        if kind == "survives":
-            ratio = _ratio(run.final_profile)
-            return ratio > p["ratio_above"], f"after training, ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {ratio:.3g}"
-        mean = float(np.mean(run.losses[-p["last"] :]))
-        frac = mean / run.baseline
-        ok = frac < p["below_baseline_fraction"] if kind == "learns" else frac > p["above_baseline_fraction"]
-        return ok, f"mean of the last {p['last']} losses {mean:.4g} = {frac:.3g} × baseline {run.baseline:.4g}"
-    trace = _trace(cfg)
-    g, ratio = trace.grad_h_norm, _ratio(trace.grad_h_norm)
-    finite = math.isfinite(trace.loss) and bool(np.isfinite(g).all())
-    said = f"‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {ratio:.3g}" + ("" if finite else "; the loss or a gradient is not finite")
-    if kind == "explodes":
-        return (not finite if p.get("not_finite") else not finite or ratio > p["ratio_above"]), said
-    if kind == "vanishes":
-        return finite and ratio < p["ratio_below"], said
-    if kind == "survives":
-        return finite and ratio > p["ratio_above"], said
-    if kind == "loss_enters":
-        want = (cfg.seq_len - 1,) if p["at"] == "last" else tuple(range(cfg.seq_len))
-        seen = tuple(int(t) for t in np.nonzero(trace.grad_out_norm[-1, 0] > 0)[0])
-        return trace.scored_steps == want and seen == want, f"scored {trace.scored_steps}, gradient enters at {seen}"
-    if kind == "both_ends":
-        q = max(1, cfg.seq_len // 4)
-        fwd, rev = g[0, 0, :q].mean() / g[0, 0, -1], g[0, 1, -q:].mean() / g[0, 1, 0]
-        ok = bool(min(fwd, rev) > p["edge_ratio_above"])
-        return ok, f"forward: first quarter / last step {fwd:.3g}; reverse: last quarter / first step {rev:.3g}"
-    if kind == "one_end":
-        rev = g[-1, 1]
-        ok = bool((rev[:-1] == 0).all() and rev[-1] > 0)
-        return ok, f"the reverse direction's gradient is non-zero at steps {np.nonzero(rev)[0].tolist()}"
-    if kind == "layers":
-        last = g[:, 0, -1]
-        ok = bool(last[0] / last[-1] < p["ratio_below"] and (np.diff(last) > 0).all())
-        return ok, "at the last step, from the bottom layer up: " + ", ".join(f"{v:.3g}" for v in last)
-    if kind in ("memory_open", "memory_closed"):
-        product = float(trace.theory["gate_product"][0, 0, 0])
-        ok = product > p["gate_product_above"] if kind == "memory_open" else product < p["gate_product_below"]
-        return ok, f"gate product from step 1 to {cfg.seq_len - 1}: {product:.3g}"
-    raise ValueError(f"unknown claim kind {kind!r}")
+    return PAGES[lesson.view].check(cfg, claim.kind, claim.params)

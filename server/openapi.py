@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from engine.cliff import CLIFF_FIELDS, GRID_AXES
-from engine.config import FIELD_BY_NAME, FIELDS, TASKS_FOR_ARCH, Field, describe_rules
+from engine.cliff import CLIFF_FIELDS
+from engine.cliff import describe_rules as describe_cliff_rules
+from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS, TASKS_FOR_ARCH, Field, describe_rules
 from engine.fields import NUMBER_SYNTAX
 from engine.series import NOT_FOR_SERIES
 
@@ -110,9 +111,16 @@ TRACE = {
         "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
+PAGE_KEYS_SCHEMA = {
+    "type": "object",
+    "description": "The link keys that belong to the page, not the model, each with how a link writes it: 'version' "
+    "(v), 'lesson' (a lesson's id), 'flag' (yes/no), 'keys' (control names, comma-separated), 'pairs' (key:value "
+    "pairs, comma-separated).",
+    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs"]},
+}
 CONFIG_FIELDS = {
     "type": "object",
-    "required": ["fields", "rules", "link_version", "link_number_syntax"],
+    "required": ["fields", "rules", "link_version", "link_number_syntax", "page_keys"],
     "properties": {
         "fields": {
             "type": "array",
@@ -127,8 +135,16 @@ CONFIG_FIELDS = {
         "link_version": {"type": "integer"},
         "link_number_syntax": {"type": "string", "description": "The regular expression every number in a link "
                                "matches whole (ASCII digits only)."},
+        "page_keys": PAGE_KEYS_SCHEMA,
     },
 }  # fmt: skip
+# The cliff's table (GET /api/cliff/config) is described as the lab's is, with the cliff's kind of rule.
+CLIFF_TABLE = {**CONFIG_FIELDS, "properties": {**CONFIG_FIELDS["properties"], "rules": {
+    "type": "array",
+    "description": "The rules that tie keys together, as the server applies them: 'greater' (field must be greater "
+                   "than the key named by 'than'; each is fine alone, the pair is not), refused naming field.",
+    "items": {"type": "object", "required": ["kind", "field", "than", "description"]},
+}}}  # fmt: skip
 HEALTH = {
     "type": "object",
     "required": ["status"],
@@ -181,7 +197,7 @@ def query_parameters(table: tuple[Field, ...], above: dict[str, str]) -> list[di
 
 LINK_TEXT = (f"Every number in the query is written whole in ASCII digits, matching {NUMBER_SYNTAX} (no spaces, no "
              "'_', no other digits); a key given twice is a 400 naming it.")
-CLIFF_ABOVE = {f"{axis}_max": f"{axis}_min" for axis in GRID_AXES}  # the grid's edges in order
+CLIFF_ABOVE = {r["field"]: r["than"] for r in describe_cliff_rules()}  # the grid's edges in order
 
 
 TRACE_BODY = {
@@ -252,7 +268,7 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/script"): {
         "description": "The query is a teaching link's (the keys of GET /api/config in their URL form, as on "
         "GET /); unlike the page, this route refuses a bad or unknown key instead of using its default. "
-        "The page's own keys (v, lesson, embed, hide, cmp_b, cmp_c) are allowed and ignored.",
+        f"The page's own keys ({', '.join(PAGE_KEYS)}) are allowed and ignored.",
         "responses": {
             "200": _python("A standalone script (torch and numpy only) whose last output line is one JSON "
                            'object {"loss", "grad_h_norm", "total_norm", "total_norm_clipped"}, equal to '
@@ -266,11 +282,13 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
     ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
     ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},
+    ("get", "/api/cliff/config"): {"responses": {"200": _json("Every key of the cliff's table, described, and the "
+                                                              "rules between keys.", CLIFF_TABLE)}},
     ("get", "/api/cliff"): {
         "description": LINK_TEXT + " Each axis's edges are in order: " + ", ".join(
             f"{high} > {low}" for high, low in CLIFF_ABOVE.items()) + " (x-rules).",
         "parameters": query_parameters(CLIFF_FIELDS, CLIFF_ABOVE),
-        "x-rules": [{"kind": "greater", "field": high, "than": low} for high, low in CLIFF_ABOVE.items()],
+        "x-rules": describe_cliff_rules(),
         "responses": {
             "200": _json("The loss grid and both descents.", CLIFF),
             "400": _json("A key given more than once.", ERROR),

@@ -2,26 +2,26 @@
 
 The cliff page's "now try" buttons toggle, each moving one control and back, so they combine: the page can
 reach every subset of its tries.  Each subset's setting is recorded, as the bytes ``GET /api/cliff`` answers
-(:func:`server.routes.cliff.cliff_json`), into one classic script under ``DIR/data/``, and the page's
-recorded source (``static/js/cliff_source.js``) hands it to the same drawing code the live page uses.
+(:func:`server.routes.cliff.cliff_json`), into one classic script under ``DIR/data/``, and in the copy the page's
+frame source (``static/js/frames.js`` RecordedSource, standing in for ``static/js/cliff_source.js``) hands it
+to the same drawing code the live page uses.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 from pathlib import Path
 
 from jinja2 import Environment
 
-from engine.cliff import CliffConfig, describe_fields
-from engine.config import LINK_VERSION
+from engine.cliff import CliffConfig, describe_table
 from engine.lessons import Lesson, lesson_config
+from server.export.page import recording_script, static_page
+from server.recording import Unit
 from server.routes.cliff import cliff_json
-from server.routes.lessons import PICKER
-from server.wire import script_json
+from server.routes.pages import page_context
 
 MAX_TRIES = 6  # 2**6 settings at most: the recordings of every combination stay a few MB
 
@@ -44,25 +44,19 @@ def cliff_settings(lesson: Lesson) -> list[CliffConfig]:
 
 
 def record(out: Path, cfg: CliffConfig) -> str:
-    """Write the ``/api/cliff`` answer for ``cfg`` as a recording script; returns its path relative to ``out``."""
+    """Write the ``/api/cliff`` answer for ``cfg`` as a recording script; returns its path relative to ``out``.
+
+    The answer is one frame of the page's source, as the live source reads it (static/js/cliff_source.js).
+    """
     digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     src = f"data/cliff-{digest}.js"
-    body = cliff_json(cfg).decode("utf-8")  # strict JSON, and so a JavaScript expression
-    (out / src).write_text(f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(src)}] = {body};\n", encoding="utf-8")
+    (out / src).write_text(recording_script(src, [Unit(cliff_json(cfg).decode("utf-8"))]), encoding="utf-8")
     return src
 
 
-def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None) -> str:
+def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None,
+               links: dict[str, str]) -> str:  # fmt: skip
     """The server's /cliff page for the lesson's link, its answers from ``recordings`` ([(setting, src)])."""
-    cfg = recordings[0][0]
-    # No server reads this page's link: the page reads `search` as it reads its own query on a live server.
-    boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": [], "link_version": LINK_VERSION,
-            "search": doc["link"].partition("?")[2]}  # fmt: skip
-    page = env.get_template("cliff.html").render(boot=boot, notices=[], lesson=doc, lessons=PICKER)
-    copy = {"recordings": [{"config": c.to_dict(), "src": src} for c, src in recordings], "live_url": live_url}
-    module = '<script type="module" src="/static/js/cliff.js"></script>'
-    assert module in page, "templates/cliff.html no longer loads static/js/cliff.js"
-    first = html.escape(recordings[0][1])
-    return page.replace(module, f"<script>window.GFL_STATIC = {script_json(copy)};</script>\n"
-                                f'  <script src="{first}" defer></script>\n'
-                                '  <script src="static/gfl-cliff.js" defer></script>')  # fmt: skip
+    page = env.get_template("cliff.html").render(**page_context(doc, describe_table(), recordings[0][0].to_dict(), []))
+    recorded = [{"kind": "run", "config": c.to_dict(), "src": src} for c, src in recordings]
+    return static_page(page, "cliff.js", "gfl-cliff.js", recorded, doc["link"].partition("?")[2], live_url, links)

@@ -14,9 +14,7 @@ Plotly copied from its package.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -28,23 +26,28 @@ from typing import Any
 import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from engine import FIELDS, LINK_VERSION, Config, trace_config
+from engine import Config, trace_config
+from engine.cliff_lessons import CLIFF_PAGE
 from engine.experiment import trace_trained
+from engine.lab_lessons import LAB_PAGE
 from engine.lessons import LESSONS, Lesson, lesson_config, try_config
 from engine.training import Trainer
 from server import training
 from server.export import cliff
 from server.export.bundle import bundle
+from server.export.page import localise, recording_script, static_page
 from server.frames import trace_units
 from server.keys import request_key
-from server.recording import Unit, recorded_rows
+from server.recording import Unit
+from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
+from server.routes.pages import page_context
 from server.settings import Settings
-from server.wire import dumps, script_json
+from server.wire import dumps
 
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
-EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == "lab")
-CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == "cliff")
+EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == LAB_PAGE.name)
+CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == CLIFF_PAGE.name)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,12 +71,6 @@ def train_units(cfg: Config) -> list[Unit]:
     units += [Unit(training.step_frame(report, cfg.steps)) for report in trainer.steps()]
     units.append(Unit(training.done_frame(trainer.result)))
     return units + trace_units(trace_trained(trainer.model, cfg), time.perf_counter())
-
-
-def recording_script(name: str, units: list[Unit]) -> str:
-    """A classic script that files ``units`` under ``name`` in ``window.GFL_RECORDINGS``."""
-    body = json.dumps(recorded_rows(units), separators=(",", ":"), ensure_ascii=False)
-    return f"(window.GFL_RECORDINGS ||= {{}})[{json.dumps(name)}] = {body};\n"
 
 
 def lesson_settings(lesson: Lesson) -> list[tuple[str, Config]]:
@@ -111,52 +108,13 @@ def _templates() -> Environment:
     return env
 
 
-_BOOT = re.compile(r'(<script type="application/json" id="gfl-boot">)(.*?)(</script>)', re.S)
-
-
-def localise(page: str, links: dict[str, str]) -> str:
-    """A rendered page's server addresses as the static copy's relative files."""
-    for link, file in sorted(links.items(), key=lambda kv: -len(kv[0])):
-        page = page.replace(f'"{html.escape(link)}"', f'"{file}"').replace(f'"{link}"', f'"{file}"')
-    page = page.replace('href="/static/', 'href="static/').replace('src="/vendor/', 'src="vendor/')
-    page = page.replace('href="/lessons"', 'href="index.html"').replace('href="/"', 'href="lab.html"')
-    return page.replace('href="/api/script"', 'href="#"')
-
-
 def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded],
                 links: dict[str, str], search: str, live_url: str | None) -> str:  # fmt: skip
     """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
-    context = {
-        "request": SimpleNamespace(query_params={}),
-        "config": config.to_dict(),
-        "notices": [],
-        "lesson": doc,
-        "lessons": PICKER,
-        "fields": [f.describe() for f in FIELDS],
-        "link_version": LINK_VERSION,
-    }
-    page = env.get_template("index.html").render(**context)
-
-    def boot(m: re.Match) -> str:
-        data = json.loads(m.group(2))
-        # No server read this link: the page reads `search`, as it reads its own query on a live server.
-        data.update(config=None, search=search)
-        return m.group(1) + script_json(data) + m.group(3)
-
-    page = _BOOT.sub(boot, page, count=1)
-    copy = {
-        "recordings": [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src}
-                       for r in recordings],
-        "live_url": live_url,
-    }  # fmt: skip
-    module = '<script type="module" src="/static/js/main.js"></script>'
-    assert module in page, "templates/index.html no longer loads static/js/main.js"
-    # The first recording (the page's own setting) loads with the page, in parallel with Plotly, so its frames
-    # are there when the script asks; every other one is loaded when a try or Train asks for it.
-    first = f'<script src="{html.escape(recordings[0].src)}" defer></script>\n  ' if recordings else ""
-    page = page.replace(module, f'<script>window.GFL_STATIC = {script_json(copy)};</script>\n  {first}'
-                                '<script src="static/gfl.js" defer></script>')  # fmt: skip
-    return localise(page, links)
+    context = page_context(doc, config_table(), config.to_dict(), [])
+    page = env.get_template("index.html").render(request=SimpleNamespace(query_params={}), **context)
+    recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src} for r in recordings]
+    return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links)
 
 
 def export_site(out: Path, live_url: str | None = None, log=print) -> dict[str, Any]:
@@ -193,8 +151,7 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
         log(f"lesson {lesson.id}")
         recs = [(cfg, cliff.record(out, cfg)) for cfg in cliff.cliff_settings(lesson)]
         file = links[docs[lesson.id]["link"]]
-        (out / file).write_text(localise(cliff.cliff_page(env, docs[lesson.id], recs, live_url),
-                                         links), "utf-8")  # fmt: skip
+        (out / file).write_text(cliff.cliff_page(env, docs[lesson.id], recs, live_url, links), "utf-8")
         pages.append(file)
     default = Config()
     recs = [recorder.record("run", default)]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
-from engine.config import describe_rules
+from engine.config import PAGE_KEYS, describe_rules
 from engine.fields import NUMBER_SYNTAX, Field, RepeatedKey, read_link
 from server.frames import json_value_count
 from server.hub import Hub
@@ -31,10 +32,18 @@ async def config_fields() -> StrictJSONResponse:
     That is its label, when it applies (``applies`` / ``not_applies``: other keys' values, ``why_not`` in
     words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
     keeps no copy of the table.  ``rules`` are the rules that tie keys together, as the server applies them
-    (:func:`engine.config.describe_rules`); ``link_number_syntax`` is how a link writes a number.
+    (:func:`engine.config.describe_rules`); ``link_number_syntax`` is how a link writes a number; ``page_keys`` are
+    the link keys that belong to the page, not the model.
     """
-    return StrictJSONResponse({"fields": [f.describe() for f in FIELDS], "rules": describe_rules(),
-                               "link_version": LINK_VERSION, "link_number_syntax": NUMBER_SYNTAX})
+    return StrictJSONResponse(config_table())
+
+
+def config_table() -> dict[str, Any]:
+    """What ``GET /api/config`` answers, and what the page boots with: the table, its rules, the link version, how a
+    link writes a number and the page's own link keys (:data:`engine.config.PAGE_KEYS`, each with how a link
+    writes it)."""
+    return {"fields": [f.describe() for f in FIELDS], "rules": describe_rules(), "link_version": LINK_VERSION,
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS)}  # fmt: skip
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.

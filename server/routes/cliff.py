@@ -1,6 +1,7 @@
-"""The cliff view: ``GET /api/cliff`` (the loss grid and both descents as JSON) and ``GET /cliff`` (the page).
+"""The cliff view: ``GET /api/cliff`` (the loss grid and both descents as JSON), ``GET /api/cliff/config`` (its
+table, as ``GET /api/config`` describes the lab's) and ``GET /cliff`` (the page).
 
-Both read the same link keys, those of :data:`engine.cliff.CLIFF_FIELDS`.  A computation (about a second at the
+All read the same link keys, those of :data:`engine.cliff.CLIFF_FIELDS`.  A computation (about a second at the
 table's largest setting on a busy core) runs in a worker thread, one at a time per process, so the event loop
 never waits on torch and a burst of requests queues instead of taking every core; finished answers are kept in
 a small LRU (a setting is deterministic: the same link gives the same bytes).
@@ -15,11 +16,21 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from engine.cliff import CLIFF_FIELD_BY_NAME, GRID_AXES, CliffConfig, cliff, describe_fields, edges_problem
+from engine.cliff import (
+    CLIFF_FIELD_BY_NAME,
+    CLIFF_PAGE_KEYS,
+    GRID_AXES,
+    CliffConfig,
+    cliff,
+    describe_fields,
+    describe_table,
+    edges_problem,
+)
+from engine.cliff_lessons import CLIFF_PAGE
 from engine.config import LINK_VERSION, ConfigError
-from engine.fields import RepeatedKey, quote, read_link
-from server.responses import error_response
-from server.routes import lessons
+from engine.fields import RepeatedKey, read_link
+from server.responses import StrictJSONResponse, error_response
+from server.routes.pages import render_page
 from server.wire import dumps
 
 router = APIRouter(tags=["cliff"])
@@ -48,13 +59,21 @@ async def cliff_api(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+@router.get("/api/cliff/config", response_class=StrictJSONResponse)
+async def cliff_table() -> StrictJSONResponse:
+    """The cliff's table, as ``GET /api/config`` describes the lab's: every key (type, default, bounds or choices,
+    label, group), the rules that tie keys together (each grid axis's edges in order), the link version and the
+    page's own link keys."""
+    return StrictJSONResponse(describe_table())
+
+
 def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[str, Any]]]:
     """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.fields.read_link).
 
     An unknown key is ignored and a repeated key or bad value takes its default, each with a notice naming it;
     then an axis whose edges are out of order (each fine alone) takes its default range, so the result is valid.
     """
-    good, problems = read_link(params, CLIFF_FIELD_BY_NAME, ("v", "lesson"))
+    good, problems = read_link(params, CLIFF_FIELD_BY_NAME, CLIFF_PAGE_KEYS)
     tails = {True: "; its default is used", False: " ignored"}
     notices = [{"field": p.field, "message": p.message + tails[p.field in CLIFF_FIELD_BY_NAME]} for p in problems]
     for axis in GRID_AXES:
@@ -71,13 +90,4 @@ def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[s
 async def cliff_page(request: Request) -> HTMLResponse:
     """Render ``templates/cliff.html`` with the table and the link's setting as boot JSON."""
     cfg, notices = page_config(request.query_params.multi_items())
-    boot = {"fields": describe_fields(), "config": cfg.to_dict(), "notices": notices, "link_version": LINK_VERSION}
-    lesson = None
-    if "lesson" in request.query_params:
-        lesson = (await lessons.documents()).get(request.query_params["lesson"])
-        if lesson is None or lesson["view"] != "cliff":
-            lesson = None
-            asked = quote(request.query_params["lesson"])
-            notices.append({"field": "lesson", "message": f"no lesson {asked} on this page"})
-    context = {"boot": boot, "notices": notices, "lesson": lesson, "lessons": lessons.PICKER}
-    return request.app.state.templates.TemplateResponse(request, "cliff.html", context)
+    return await render_page(request, "cliff.html", CLIFF_PAGE, describe_table(), cfg.to_dict(), notices)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from engine.fields import quote
 from engine.lesson_numbers import render_lesson
 from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, try_config
 from server.responses import StrictJSONResponse
@@ -76,6 +77,20 @@ async def documents() -> dict[str, dict[str, Any]]:
     if _documents is not None:
         return _documents
     return await run_in_threadpool(lesson_documents)
+
+
+async def lesson_on_page(view: str, lesson_id: str | None) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """A page's lesson from its link's ``lesson=<id>``: the document when that lesson opens on this page (``view``),
+    else None with a notice naming it.  Every page reads its lesson this way."""
+    if lesson_id is None:
+        return None, []
+    doc = (await documents()).get(lesson_id)
+    if doc is None:
+        return None, [{"field": "lesson", "message": f"unknown lesson {quote(lesson_id)} ignored"}]
+    if doc["view"] != view:
+        where = doc["link"].partition("?")[0]
+        return None, [{"field": "lesson", "message": f"no lesson {quote(lesson_id)} on this page: it opens on {where}"}]
+    return doc, []
 
 
 @router.get("/api/lessons", response_class=StrictJSONResponse)

@@ -1,39 +1,39 @@
-// Where the cliff page's answers come from: GET /api/cliff on the page's server, or, in a static copy of
-// the lessons (python -m server.export), the recordings the export made of that same response.  Both give
-// the page the same document for the same setting, so the page draws it with the same code.
-//
-//   source.get(query, signal) -> Promise<{ok, body}>   `query` the API query of one setting (every key)
-//
-// A static copy sets window.GFL_STATIC = {recordings: [{config, src}], live_url}; `src` is a classic script
-// that files the /api/cliff document in window.GFL_RECORDINGS[src] (scripts load from file://, fetch does not).
+// The cliff's live frame source: GET /api/cliff on this page's server.  It has the surface of frames.js's
+// sources (`run(config)`, `stop()`; `onFrame`, `onStatus`), so in a static copy frames.js's RecordedSource,
+// replaying the export's recordings of the same answers, stands in for it and the page cannot tell them apart.
+// Each answer is one frame: the /api/cliff document (non-finite numbers read back from the wire's strings) with
+// the request's run number, or an error frame {type: "error", run, field, message}.  Newest request wins.
 
-import { loadRecording } from "./frames.js";
+import { parseFrame } from "./socket.js";
 
-/** The live source: this page's server. */
-export class ApiCliffSource {
-  async get(query, signal) {
-    const r = await fetch("/api/cliff?" + query, { signal });
-    return { ok: r.ok, body: await r.json() };
-  }
-}
-
-/**
- * A static copy's source.  `queryOf(config)` is the page's own API query of a recorded setting, so a setting
- * is found by exactly the text the page asks with; any other setting is answered with `missing`.
- */
-export class RecordedCliffSource {
-  constructor(recordings, queryOf, missing) {
-    this.bySetting = new Map(recordings.map((r) => [queryOf(r.config), r.src]));
-    this.missing = missing;
+export class CliffSource {
+  /**
+   * @param {(frame: object, payload: null) => void} onFrame  the newest request's answer only
+   * @param {(status: string) => void} onStatus  'open': there is no connection to lose
+   * @param {(config: object) => string} queryOf  the API query of a setting (every key)
+   */
+  constructor(onFrame, onStatus = () => {}, queryOf) {
+    this.onFrame = onFrame;
+    this.queryOf = queryOf;
+    this.newest = 0;
+    this.controller = null;
+    onStatus("open");
   }
 
-  async get(query) {
-    const src = this.bySetting.get(query);
-    if (!src) return { ok: false, body: { field: null, message: this.missing } };
-    try {
-      return { ok: true, body: await loadRecording(src) };
-    } catch {
-      return { ok: false, body: { field: null, message: `could not load ${src}` } };
-    }
+  /** Ask for the answer of `config`; a newer request supersedes this one (its fetch is aborted). */
+  run(config) {
+    const run = ++this.newest;
+    this.stop();
+    const controller = (this.controller = new AbortController());
+    fetch("/api/cliff?" + this.queryOf(config), { signal: controller.signal })
+      .then(async (r) => (r.ok ? parseFrame(await r.text()) : { ...(await r.json()), type: "error" }))
+      .catch((e) => (e.name === "AbortError" ? null : { type: "error", field: null, message: String(e) }))
+      .then((frame) => {
+        if (frame && run === this.newest) this.onFrame({ ...frame, run }, null);
+      });
+  }
+
+  stop() {
+    this.controller?.abort();
   }
 }

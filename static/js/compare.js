@@ -5,10 +5,9 @@
 // marks as affecting the data, so alternatives that keep those see A's very batch.
 
 import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
+import { FrameDispatcher } from "./dispatch.js";
 import { SocketSource } from "./frames.js";
-import { COMPARE_KEYS } from "./state.js";
-import { RunTrace } from "./trace.js";
-import { TrainingRun } from "./training.js";
+import { keysOfKind } from "./link.js";
 import { COMPARE_COLOURS, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
 
 const REDRAW_MS = 100;
@@ -26,6 +25,7 @@ export class ComparePanel {
   constructor(root, { state, charts, toggle, notify, actions }) {
     Object.assign(this, { root, state, toggle, notify, actions });
     this.schema = state.schema;
+    this.keys = keysOfKind(state.pageKeys, "pairs"); // the link's keys of B and C, in order (cmp_b, cmp_c)
     this.chartNorms = charts["chart-compare-norms"];
     this.chartLoss = charts["chart-compare-loss"];
     this.table = root.querySelector("#compare-table");
@@ -34,7 +34,7 @@ export class ComparePanel {
     this.title = root.querySelector("#compare-norms-title");
     this.base = null; // A's config, as the page's controls say
     this.alts = []; // [{pairs}], B then C
-    this.entries = { A: blankEntry("A") }; // name -> what arrived for it
+    this.entries = { A: { name: "A", trace: null, run: null, error: null } }; // name -> what arrived for it
     this.sockets = []; // one per alternative slot, opened on first use
     this.primaryTraining = null; // the TrainingPanel, whose run is A's
     this.timer = 0;
@@ -53,7 +53,7 @@ export class ComparePanel {
 
   /** cmp_b / cmp_c as the page state read them (pairs it could not read were dropped with a notice). */
   readLink() {
-    for (const key of COMPARE_KEYS) if (this.state.page[key].length) this.alts.push({ pairs: this.state.page[key] });
+    for (const key of this.keys) if (this.state.page[key].length) this.alts.push({ pairs: this.state.page[key] });
   }
 
   show(on) {
@@ -74,7 +74,7 @@ export class ComparePanel {
 
   /** The link's cmp_b / cmp_c follow the alternatives. */
   writeLink() {
-    COMPARE_KEYS.forEach((key, i) => this.state.setPage(key, this.alts[i] ? this.alts[i].pairs : []));
+    this.keys.forEach((key, i) => this.state.setPage(key, this.alts[i] ? this.alts[i].pairs : []));
   }
 
   config(i) {
@@ -114,7 +114,7 @@ export class ComparePanel {
   runAlternatives() {
     if (!this.base) return;
     this.alts.forEach((_, i) => {
-      this.entries[SLOTS[i]] = blankEntry(SLOTS[i]);
+      this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
       this.socket(i).run(this.config(i));
     });
     for (const slot of SLOTS.slice(this.alts.length)) delete this.entries[slot];
@@ -138,12 +138,12 @@ export class ComparePanel {
   socket(i) {
     if (!this.sockets[i]) {
       let dropped = false;
-      this.sockets[i] = new SocketSource((f, p) => this.onFrame(SLOTS[i], f, p), (s) => {
+      this.sockets[i] = new SocketSource((f, p) => this.entries[SLOTS[i]]?.dispatcher.accept(f, p), (s) => {
         if (s === "closed") dropped = true;
         // A fresh socket after a drop: ask again for what this slot shows.
         if (s === "open" && dropped && i < this.alts.length) {
           dropped = false;
-          this.entries[SLOTS[i]] = blankEntry(SLOTS[i]);
+          this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
           this.sockets[i].run(this.config(i));
         }
       });
@@ -174,8 +174,8 @@ export class ComparePanel {
   train(cfg) {
     this.base = { ...cfg };
     this.alts.forEach((_, i) => {
-      const e = (this.entries[SLOTS[i]] ||= blankEntry(SLOTS[i]));
-      e.run = null;
+      const e = (this.entries[SLOTS[i]] ||= this.slotEntry(SLOTS[i]));
+      e.dispatcher.clearTraining();
       e.trainRequested = true;
       this.socket(i).train(this.config(i));
     });
@@ -193,51 +193,44 @@ export class ComparePanel {
     this.redraw();
   }
 
-  onFrame(name, frame, payload) {
-    const e = this.entries[name];
-    if (!e) return;
-    switch (frame.type) {
-      case "start":
-        // Only the train request's own trace is of the trained model; a retrace is not.
-        e.trace = new RunTrace(frame, { trained: !!(e.run && e.run.done && e.run.run === frame.run) });
-        e.error = null;
-        break;
-      case "forward":
-        if (e.trace) e.trace.addForward(frame, payload);
-        return;
-      case "backward":
-        if (e.trace) e.trace.addBackward(frame, payload);
-        return;
-      case "done":
-        if (e.trace) e.trace.done = frame;
-        break;
-      case "error": {
-        const refusedTrain = e.trainRequested;
-        e.error = frame.message;
-        e.trainRequested = false;
+  /**
+   * What arrives for alternative `name`: its own frame dispatcher (its socket's frames: the trace, and its training
+   * while one is asked for) and what the section says about it.  `trace` and `run` are the dispatcher's.
+   */
+  slotEntry(name) {
+    const redraw = () => this.redraw();
+    const entry = {
+      name, error: null, trainRequested: false,
+      get trace() { return this.dispatcher.trace; },
+      get run() { return this.dispatcher.training; },
+    };
+    entry.dispatcher = new FrameDispatcher({
+      start: () => {
+        entry.error = null;
+        redraw();
+      },
+      done: redraw,
+      error: (frame) => {
+        const refusedTrain = entry.trainRequested;
+        entry.error = frame.message;
+        entry.trainRequested = false;
         this.notify([{ field: frame.field, message: `Compare ${name}: ${frame.message}` }], "compare-run");
         if (refusedTrain) this.retrace(name);
-        break;
-      }
-      case "train_start":
-        if (e.trainRequested) e.run = new TrainingRun(frame);
-        break;
-      case "train_step":
-        if (e.run && e.trainRequested) e.run.add(frame);
-        break;
-      case "train_done":
-        if (e.run) e.run.finish(frame);
-        e.trainRequested = false;
-        break;
-      case "cancelled":
-        if (e.run) e.run.stop();
-        e.trainRequested = false;
+        redraw();
+      },
+      trainStart: redraw,
+      trainStep: redraw,
+      trainDone: () => {
+        entry.trainRequested = false;
+        redraw();
+      },
+      cancelled: () => {
+        entry.trainRequested = false;
         this.retrace(name);
-        break;
-      default:
-        return;
-    }
-    this.redraw();
+        redraw();
+      },
+    }, { trains: () => entry.trainRequested });
+    return entry;
   }
 
   /** Repaint at most every REDRAW_MS, on an animation frame; `now` skips the wait. */
@@ -285,8 +278,4 @@ export class ComparePanel {
     this.runAlternatives();
     this.redraw(true);
   }
-}
-
-function blankEntry(name) {
-  return { name, trace: null, run: null, error: null, trainRequested: false };
 }

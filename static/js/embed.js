@@ -2,16 +2,6 @@
 //   embed=1       only the views, for a slide or an iframe (the run still plays);
 //   hide=k1,k2    those controls are hidden, and keep the values the link gives them.
 
-import { TRUE_WORDS } from "./state.js";
-
-/** {embed, hide} from a query string. */
-export function pageOptions(search) {
-  const params = new URLSearchParams(search);
-  const embed = TRUE_WORDS.has((params.get("embed") || "").trim().toLowerCase());
-  const hide = params.getAll("hide").flatMap((v) => v.split(",")).map((k) => k.trim()).filter(Boolean);
-  return { embed, hide };
-}
-
 /**
  * Hide the named controls (their rows stay in the form, so read() and the link keep their values)
  * and any group left with nothing to show.  Returns the keys that name no control.

@@ -85,13 +85,15 @@ export class LessonPanel {
    * @param {import('./state.js').PageState} o.state
    * @param {HTMLFormElement} o.form  the settings form, for the controls' own words on the try buttons
    * @param {{play: () => void, train: () => void}} o.actions  the page's Play and Train
+   * @param {HTMLElement|null} o.watch  what to watch once Play is pressed: brought into sight when none of it is
    * @param {boolean} o.embed
    */
-  constructor(root, { state, form, actions, embed = false }) {
+  constructor(root, { state, form, actions, watch = null, embed = false }) {
     this.root = root;
     this.state = state;
     this.form = form;
     this.actions = actions;
+    this.watch = watch;
     this.held = null; // the lesson's own trace, kept at its start, until it opens the answer
     this.pending = !!root && !embed; // the first run of the page is the lesson's own
     this.armed = false; // from Train's press until the trained model of the lesson's setting opens the answer
@@ -128,9 +130,8 @@ export class LessonPanel {
         this.actions.train(); // the glue brings the loss chart into sight: it is what to watch meanwhile
       } else {
         this.actions.play();
-        // On a small screen the panel can fill it: bring the gradient into sight when no part of it is.
-        const chart = document.getElementById("chart-grad-norm");
-        if (chart && !onScreen(chart)) intoView(chart, "start");
+        // On a small screen the panel can fill it: bring what to watch into sight when no part of it is.
+        if (this.watch && !onScreen(this.watch)) intoView(this.watch, "start");
       }
     });
     for (const b of this.tries) b.addEventListener("click", () => this.tryOut(b));

@@ -1,14 +1,15 @@
 // The lab's views in a notebook's output cell (server/notebook): the page's own trace store, frame source
 // and view modules, painting into one output's <div> instead of the page's fixed elements.  Python embeds
 // each trace's frames exactly as the socket would send them ([text, base64 binary | null], the recorded
-// form of docs/protocol.md); a RecordedSource replays them into a RunTrace, and the views draw it whole.
+// form of docs/protocol.md); a RecordedSource replays them to a frame dispatcher, whose RunTrace the views
+// draw whole.
 // Several outputs on one page each paint their own root: every element is found inside it.
 
 import { Chart, fmtNum, layerLabel } from "./charts.js";
+import { FrameDispatcher } from "./dispatch.js";
 import { RecordedSource } from "./frames.js";
 import { showBanner } from "./panels.js";
 import { Schema } from "./schema.js";
-import { RunTrace } from "./trace.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
@@ -51,23 +52,20 @@ export function caption(trace) {
   return parts.join(" · ");
 }
 
-/** Replay one section's recorded frames into a RunTrace; resolves once its `done` frame has arrived. */
+/** Replay one section's recorded frames into a RunTrace (the page's frame dispatcher); resolves once it is whole. */
 function replay(src, units) {
   (window.GFL_RECORDINGS ||= {})[src] = units;
   return new Promise((resolve, reject) => {
-    let trace = null;
-    const onFrame = (frame, payload) => {
-      if (frame.type === "start") trace = new RunTrace(frame);
-      else if (frame.type === "forward") trace.addForward(frame, payload);
-      else if (frame.type === "backward") trace.addBackward(frame, payload);
-      else if (frame.type === "done") {
-        trace.done = frame;
+    const dispatcher = new FrameDispatcher({
+      done: (trace) => {
         // A packed batch's sample ends before T: its NaN past the end is padding, not a state that overflowed.
         const len = trace.start.lengths?.[trace.start.sample ?? 0];
         if (len < trace.T && trace.forwardOverflowT !== null && trace.forwardOverflowT >= len) trace.forwardOverflowT = null;
         resolve(trace);
-      } else if (frame.type === "error") reject(new Error(frame.message));
-    };
+      },
+      error: (frame) => reject(new Error(frame.message)),
+    });
+    const onFrame = (frame, payload) => dispatcher.accept(frame, payload);
     const source = new RecordedSource(onFrame, () => {}, { recordings: [{ kind: "run", config: null, src }], keyOf: () => src });
     source.run(null);
   });

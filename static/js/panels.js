@@ -141,3 +141,20 @@ export function showNotices(el, notices, source) {
     el.append(p);
   }
 }
+
+/**
+ * The connection line of the top bar (`el`), for a frame source's status ('connecting' | 'open' | 'closed'):
+ * returns the source's onStatus.  `reopened()` runs when a socket that dropped is open again.
+ */
+export function connectionStatus(el, reopened) {
+  let dropped = false;
+  return (status) => {
+    el.textContent = { connecting: "connecting…", open: "", closed: "reconnecting…" }[status];
+    el.hidden = status === "open";
+    if (status === "closed") dropped = true;
+    if (status === "open" && dropped) {
+      dropped = false;
+      reopened();
+    }
+  };
+}

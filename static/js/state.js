@@ -1,6 +1,6 @@
-// The page's one owner of state, as TensorFlow Playground's state.ts is: every link key (the config
-// table's keys, read with the Schema, and the page's own lesson, embed, hide, cmp_b, cmp_c), the control
-// values, and the request lifecycle as an explicit state machine:
+// The page's one owner of state, as TensorFlow Playground's state.ts is: every link key (the config table's
+// keys and the page's own, read and written by link.js from the tables the server sends), the control values,
+// and the request lifecycle as an explicit state machine:
 //
 //   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it)
 //   training:  none -> training -> trained | stopped | diverged | refused
@@ -9,79 +9,26 @@
 //
 // An upload is part of what a result answers (each request and shown result carries the uploads it was
 // made with), but never part of the link: a file cannot travel in one.
-// Only this module reads and writes the URL.  Everything else reads it and asks it to change; it tells
-// its listeners what changed.  No DOM access at import time (node --test loads it).
+// Only this module writes the URL.  Everything else reads it and asks it to change; it tells its listeners
+// what changed.  Every page uses it: the lab, and the cliff (whose one request is its answer; it never trains).
+// No DOM access at import time (node --test loads it).
 
-import { TRUE_WORDS } from "./schema.js";
+import { emptyPage, formatLink, parseLink } from "./link.js";
 
-/** The page's own link keys (not the model's), each with how it is read and written. */
-export const PAGE_KEYS = {
-  lesson: { read: (s) => s.trim() || null, write: (v) => v },
-  embed: { read: (s) => TRUE_WORDS.has(s.trim().toLowerCase()), write: (v) => (v ? "1" : null) },
-  hide: { read: (s) => s.split(",").map((k) => k.trim()).filter(Boolean), write: (v) => (v.length ? v.join(",") : null) },
-  cmp_b: { pairs: true },
-  cmp_c: { pairs: true },
-};
-export const COMPARE_KEYS = ["cmp_b", "cmp_c"];
 export const UPLOAD_KINDS = ["model", "series"];
-
-/**
- * Read a query string leniently: bad or unknown keys fall back to their defaults with a notice
- * ({field, message}).  Cross-key limits (the work cap) are the server's to apply: `/` embeds its reading.
- */
-export function parseLink(schema, search) {
-  const params = new URLSearchParams(search);
-  const config = schema.defaults();
-  const page = { lesson: null, embed: false, hide: [], cmp_b: [], cmp_c: [] };
-  const notices = [];
-  for (const [key, text] of params) {
-    if (key === "v") continue;
-    const prop = PAGE_KEYS[key];
-    if (prop && prop.pairs) {
-      const { pairs, problems } = schema.parsePairs(text);
-      page[key] = pairs;
-      for (const p of problems) notices.push({ field: key, message: `compare (${key}): ${p}; ignored` });
-    } else if (prop) {
-      page[key] = key === "hide" ? [...page.hide, ...prop.read(text)] : prop.read(text);
-    } else if (!schema.has(key)) {
-      notices.push({ field: key, message: `unknown key '${key}' ignored` });
-    } else {
-      try {
-        config[key] = schema.parseValue(key, text);
-      } catch (e) {
-        notices.push({ field: key, message: `${e.message}; using the default ${schema.formatValue(key, schema.field(key).default)}` });
-      }
-    }
-  }
-  return { config, page, notices };
-}
-
-/** The query of a link: `v=`, every applicable non-default key in table order, then the page's keys. */
-export function formatLink(schema, config, page = {}) {
-  const params = new URLSearchParams();
-  params.set("v", String(schema.linkVersion));
-  const c = schema.applicableOnly(config);
-  for (const f of schema.fields) if (c[f.name] !== undefined && c[f.name] !== f.default) params.set(f.name, schema.formatValue(f.name, c[f.name]));
-  for (const [key, prop] of Object.entries(PAGE_KEYS)) {
-    const v = page[key];
-    if (v === undefined || v === null) continue;
-    const text = prop.pairs ? (v.length ? schema.formatPairs(v) : null) : prop.write(v);
-    if (text !== null && text !== "") params.set(key, text);
-  }
-  // ":" and "," are legal in a query and keep compare links readable (cmp_b=cell:lstm,clip:norm).
-  return "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
-}
 
 export class PageState {
   /**
    * @param {import('./schema.js').Schema} schema
-   * @param {{config: object, page: object, writeUrl?: (query: string) => void}} o
-   *   `config`: the control values to start from (the server's reading of the link when it gave one)
+   * @param {{config: object, page?: object, pageKeys?: object, writeUrl?: (query: string) => void}} o
+   *   `config`: the control values to start from (the server's reading of the link when it gave one);
+   *   `pageKeys`: the page's own link keys, as the server describes them (`page_keys`)
    */
-  constructor(schema, { config, page, writeUrl = () => {} }) {
+  constructor(schema, { config, page = {}, pageKeys = {}, writeUrl = () => {} }) {
     this.schema = schema;
+    this.pageKeys = pageKeys;
     this.config = { ...schema.defaults(), ...config };
-    this.page = { lesson: null, embed: false, hide: [], cmp_b: [], cmp_c: [], ...page };
+    this.page = { ...emptyPage(pageKeys), ...page };
     this.writeUrl = writeUrl;
     this.listeners = [];
     this.seq = 0; // requests sent so far; each result carries its request's number
@@ -98,13 +45,14 @@ export class PageState {
   /** From the page's own link (the boot JSON's `config` is the server's reading of it, work cap applied). */
   static fromLocation(schema, boot = {}) {
     // A static copy's page has no query of its own until the page writes one: the export gives the link.
-    const parsed = parseLink(schema, location.search || boot.search || "");
+    const pageKeys = boot.page_keys || {};
+    const parsed = parseLink(schema, pageKeys, location.search || boot.search || "");
     const state = new PageState(schema, {
-      config: boot.config || parsed.config, page: parsed.page,
+      config: boot.config || parsed.config, page: parsed.page, pageKeys,
       writeUrl: (q) => history.replaceState(null, "", q),
     });
     // The server read (and noticed) the model keys already; the page's own keys are read only here.
-    state.linkNotices = boot.config ? parsed.notices.filter((n) => n.field in PAGE_KEYS) : parsed.notices;
+    state.linkNotices = boot.config ? parsed.notices.filter((n) => n.field in pageKeys) : parsed.notices;
     return state;
   }
 
@@ -119,11 +67,11 @@ export class PageState {
   }
 
   syncUrl() {
-    this.writeUrl(formatLink(this.schema, this.config, this.page));
+    this.writeUrl(this.query);
   }
 
   get query() {
-    return formatLink(this.schema, this.config, this.page);
+    return formatLink(this.schema, this.pageKeys, this.config, this.page);
   }
 
   // -- control values -----------------------------------------------------------------------------------
@@ -150,7 +98,7 @@ export class PageState {
   }
 
   setPage(key, value) {
-    if (!(key in PAGE_KEYS)) throw new Error(`unknown page key '${key}'`);
+    if (!(key in this.page)) throw new Error(`unknown page key '${key}'`);
     this.page[key] = value;
     this.syncUrl();
     this.emit({ type: "page", key });
@@ -394,6 +342,3 @@ export class PageState {
     return `the model trained ${s.trained.steps} steps`;
   }
 }
-
-// embed.js reads the true words from here.
-export { TRUE_WORDS } from "./schema.js";

@@ -10,25 +10,30 @@ export function staticCopy(win = window) {
   return win.GFL_STATIC || null;
 }
 
-/** The page's frame source: the socket, or in a static copy its recordings. */
-export function makeSource(onFrame, onStatus, state) {
+/**
+ * The page's frame source: the live one (`live(onFrame, onStatus)`: the lab's socket, the cliff's /api/cliff) or,
+ * in a static copy, its recordings, found by the page state's keys of a request.
+ */
+export function makeSource(onFrame, onStatus, state, live = (f, s) => new SocketSource(f, s)) {
   const copy = staticCopy();
-  if (!copy) return new SocketSource(onFrame, onStatus);
+  if (!copy) return live(onFrame, onStatus);
   const keyOf = (kind, config) => (kind === "run" ? state.traceKey(config) : state.trainKey(config));
-  const missing = copy.live_url
-    ? "this static copy holds only this lesson's settings: open the live lab for any other"
-    : "this static copy holds only this lesson's settings and its 'now try' variants";
+  const missing = "this static copy holds only this lesson's settings and its 'now try' variants" +
+    (copy.live_url ? ": open the live lab for any other" : "");
   return new RecordedSource(onFrame, onStatus, { recordings: copy.recordings, keyOf, missing });
 }
 
-/** The live lab's page for the page's setting, or null without one. */
-export function liveLink(copy, query) {
+/** The live lab's page (`path`: 'cliff', or '' for the lab) at `query`, or null without a live lab. */
+export function liveLink(copy, path, query) {
   if (!copy.live_url) return null;
-  return new URL(query, copy.live_url.replace(/\/?$/, "/")).href;
+  return new URL(path + query, copy.live_url.replace(/\/?$/, "/")).href;
 }
 
-/** Disable what a static copy cannot answer, with a note (and the live lab's link when there is one). */
-export function applyStaticCopy(doc, state) {
+/**
+ * Disable what a static copy cannot answer, with a note (and the live lab's link when there is one, to the same
+ * page, `path`, at the setting on show).
+ */
+export function applyStaticCopy(doc, state, path = "") {
   const copy = staticCopy();
   if (!copy) return;
   doc.body.classList.add("static-copy");
@@ -40,13 +45,14 @@ export function applyStaticCopy(doc, state) {
   const note = doc.createElement("p");
   note.className = "static-note";
   note.id = "static-note";
-  note.textContent = "A static copy: the lesson's setting, its 'now try' buttons and its training are recorded here; other settings need the live lab.";
+  note.textContent = "A static copy: the lesson's setting, its 'now try' buttons and a training lesson's training are " +
+    "recorded here; other settings need the live lab.";
   form.append(note, fieldset);
   if (copy.live_url) {
     const a = doc.createElement("a");
     a.id = "live-link";
     a.textContent = " Open this setting in the live lab ↗";
-    const update = () => (a.href = liveLink(copy, state.query));
+    const update = () => (a.href = liveLink(copy, path, state.query));
     update();
     state.listen(update);
     note.append(a);

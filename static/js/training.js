@@ -1,7 +1,7 @@
 // The training panel: Train / Stop, a progress bar with steps/s and time left,
 // the live loss, gradient-norm and ‖∂L/∂h_t‖-profile views, and a banner that
 // says how training ended.  train_step frames arrive far faster than a chart can
-// be redrawn, so steps are collected into arrays (a TrainingRun) and the views
+// be redrawn: the frame dispatcher collects them into a TrainingRun and the views
 // are repainted on an animation frame at most about ten times a second.
 
 import { divergenceAdvice } from "./advice.js";
@@ -10,65 +10,6 @@ import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_train
 
 // Repaint at most this often; slower when a repaint itself takes long, so the page never freezes.
 const MIN_INTERVAL_MS = 100;
-
-/** One training request's steps as they arrive: parallel arrays, index i is step step[i]. */
-export class TrainingRun {
-  /** @param {object} start  the train_start frame */
-  constructor(start) {
-    this.start = start;
-    this.run = start.run;
-    this.config = start.config;
-    this.total = start.steps;
-    this.baseline = start.baseline || null;
-    this.classification = !!start.classification;
-    this.clip = start.clip;
-    this.clipAt = start.clip_at;
-    this.shapes = start.shapes; // {L, D, T}
-    this.step = [];
-    this.loss = [];
-    this.gradNorm = [];
-    this.gradClipped = [];
-    this.clipped = [];
-    this.metric = [];
-    this.clippedCount = 0;
-    this.profileSteps = []; // steps that carried a profile
-    this.profiles = []; // each (L, D, T) ‖∂L/∂h_t‖
-    this.last = null; // the newest train_step frame
-    this.done = null; // the train_done frame
-    this.divergedAt = null;
-    this.stopped = false;
-  }
-
-  /** A train_step frame. */
-  add(frame) {
-    this.step.push(frame.step);
-    this.loss.push(frame.loss);
-    this.gradNorm.push(frame.grad_norm);
-    this.gradClipped.push(frame.grad_norm_clipped);
-    this.clipped.push(!!frame.clipped);
-    this.metric.push(frame.metric ?? null);
-    if (frame.clipped) this.clippedCount += 1;
-    if (frame.profile) {
-      this.profileSteps.push(frame.step);
-      this.profiles.push(frame.profile);
-    }
-    this.last = frame;
-  }
-
-  /** The run ended before its last step (Stop, a setting moved, the server cancelled it). */
-  stop() {
-    if (!this.done) this.stopped = true;
-  }
-
-  finish(frame) {
-    this.done = frame;
-    this.divergedAt = frame.diverged_at ?? null;
-  }
-
-  get steps() {
-    return this.step.length;
-  }
-}
 
 export class TrainingPanel {
   /**
@@ -232,9 +173,10 @@ export class TrainingPanel {
     this.charts.loss.el?.closest("figure")?.scrollIntoView({ block: "center", behavior: "instant" });
   }
 
-  started(frame) {
+  /** A training began: `run` is the frame dispatcher's TrainingRun of it, `frame` its train_start. */
+  started(run, frame) {
     if (!this.active) return;
-    this.run = new TrainingRun(frame);
+    this.run = run;
     this.drawn = { steps: -1, profiles: -1, layer: "" };
     this.root.classList.add("has-data");
     if (this.wantsView) this.scrollToCharts();
@@ -245,17 +187,16 @@ export class TrainingPanel {
     this.schedule();
   }
 
-  step(frame) {
-    if (!this.active || !this.run) return; // steps already on the wire when Stop was pressed
-    this.run.add(frame);
-    this.state.trainProgress(this.run.steps);
+  /** One more step of `run` arrived. */
+  step(run) {
+    if (!this.active || run !== this.run) return; // steps already on the wire when Stop was pressed
+    this.state.trainProgress(run.steps);
     this.schedule();
   }
 
-  /** train_done: the run's last frame; the state is told by the glue. */
-  finished(frame) {
-    if (!this.run) return;
-    this.run.finish(frame);
+  /** train_done, the run's last frame (`run` holds it already); the state is told by the glue. */
+  finished(run, frame) {
+    if (!run || run !== this.run) return;
     this.draw();
     const r = this.run;
     if (frame.diverged_at != null) this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);

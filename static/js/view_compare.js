@@ -60,7 +60,7 @@ export function drawCompareNorms(chart, entries) {
 /**
  * Every setting's loss per training step on a log axis, over the baseline
  * (one line per distinct baseline: settings with different data may have their own).
- * @param {Array<{label: string, colour: string, run: import('./training.js').TrainingRun}>} entries
+ * @param {Array<{label: string, colour: string, run: import('./training_run.js').TrainingRun}>} entries
  */
 export function drawCompareLoss(chart, entries, steps = 1) {
   const data = [];

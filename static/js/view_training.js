@@ -102,7 +102,7 @@ function logTop(values, extra = []) {
  * classification, accuracy on a second axis (right) with the baseline's accuracy.
  * Trace 0 is always the loss.
  * @param {import('./charts.js').Chart} chart
- * @param {import('./training.js').TrainingRun} run
+ * @param {import('./training_run.js').TrainingRun} run
  */
 export function drawLoss(chart, run) {
   const total = run.total;

@@ -121,7 +121,7 @@ def cliff_states(browser, base: str, out: Path, full: bool) -> list[str]:
     for name, link in [("cliff", "/cliff")] + [(f"lesson-{d['id']}", d["link"]) for d in lessons]:
         page.goto(base + link)
         page.wait_for_function(CLIFF_PAINTED)
-        if page.locator(".lesson-go").count():  # as a class sees it after pressing Run, the answer still hidden
+        if page.locator(".lesson-go").count():  # as a class sees it after pressing Run: the descents and the answer
             page.click(".lesson-go")
             page.wait_for_function("() => !window.gflCliff.lastPaint.held")
         shoot(page, out / f"{name}.png", settle_ms=400)

@@ -193,7 +193,7 @@ def test_cliff_lesson_plays_offline(site, offline, server_url, lesson):
     assert len(seen) == len(cliff_settings(lesson)) == 2 ** len(lesson.tries)
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors
-    assert page.evaluate("() => document.querySelector('#cliff-controls fieldset.static-controls').disabled")
+    assert page.evaluate("() => document.querySelector('#controls fieldset.static-controls').disabled")
     assert "static copy" in page.inner_text("#static-note")
 
 

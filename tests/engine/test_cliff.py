@@ -109,7 +109,7 @@ def test_a_path_that_leaves_the_finite_numbers_stops_and_says_where():
 def test_the_dataclass_is_the_table():
     assert [f.name for f in fields(CliffConfig)] == [f.name for f in CLIFF_FIELDS]
     assert CliffConfig().to_dict() == {f.name: f.default for f in CLIFF_FIELDS}
-    assert CliffConfig().to_query() == {}
+    assert CliffConfig().to_query() == {"v": "1"}  # as a lab link: the version, then what differs
     cfg = CliffConfig.from_query({"T": "80", "lr": "0.25", "readout": "linear", "v": "1"})
     assert (cfg.T, cfg.lr, cfg.readout) == (80, 0.25, "linear")
     assert CliffConfig.from_query(cfg.to_query()) == cfg

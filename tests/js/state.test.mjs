@@ -4,22 +4,24 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
+import { formatLink, keysOfKind, parseLink } from "../../static/js/link.js";
 import { Schema } from "../../static/js/schema.js";
-import { PageState, formatLink, parseLink } from "../../static/js/state.js";
+import { PageState } from "../../static/js/state.js";
 
 const table = JSON.parse(readFileSync(new URL("./fields.json", import.meta.url)));
 const schema = new Schema(table.fields, table.link_version);
+const pageKeys = table.page_keys; // the page's own link keys, as GET /api/config says them
 
 function fresh(config = {}, page = {}) {
   const urls = [];
-  const state = new PageState(schema, { config, page, writeUrl: (q) => urls.push(q) });
+  const state = new PageState(schema, { config, page, pageKeys, writeUrl: (q) => urls.push(q) });
   const changes = [];
   state.listen((c) => changes.push(c));
   return { state, urls, changes };
 }
 
 test("parseLink reads model and page keys; bad values fall back with a notice naming the key", () => {
-  const { config, page, notices } = parseLink(schema,
+  const { config, page, notices } = parseLink(schema, pageKeys,
     "?v=1&cell=lstm&seq_len=abc&colour=red&lesson=vanishing-gradients&embed=yes&hide=cell,seq_len&cmp_b=cell:gru,gain:99");
   assert.equal(config.cell, "lstm");
   assert.equal(config.seq_len, 50);
@@ -34,13 +36,24 @@ test("parseLink reads model and page keys; bad values fall back with a notice na
 
 test("formatLink writes v=, the applicable non-default keys in table order, then the page keys", () => {
   const config = { ...schema.defaults(), seq_len: 120, cell: "lstm", forget_bias: 3, nonlinearity: "relu" };
-  const q = formatLink(schema, config, { lesson: "x", embed: false, hide: ["gain"], cmp_b: [["cell", "gru"], ["clip", "norm"]], cmp_c: [] });
+  const q = formatLink(schema, pageKeys, config, { lesson: "x", embed: false, hide: ["gain"], cmp_b: [["cell", "gru"], ["clip", "norm"]], cmp_c: [] });
   // nonlinearity does not apply to an LSTM: the link leaves it out.
   assert.equal(q, "?v=1&cell=lstm&seq_len=120&forget_bias=3&lesson=x&hide=gain&cmp_b=cell:gru,clip:norm");
-  const back = parseLink(schema, q);
+  const back = parseLink(schema, pageKeys, q);
   assert.deepEqual(back.config, schema.applicableOnly(config));
   assert.deepEqual(back.page.cmp_b, [["cell", "gru"], ["clip", "norm"]]);
   assert.deepEqual(back.notices, []);
+});
+
+test("the page's keys are the server's: an unknown one is refused, compare's are its pairs keys in order", () => {
+  const { state } = fresh();
+  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "hide", "cmp_b", "cmp_c"]);
+  assert.deepEqual(keysOfKind(pageKeys, "pairs"), ["cmp_b", "cmp_c"]);
+  assert.throws(() => state.setPage("colour", "red"), /unknown page key 'colour'/);
+  // Another page's keys (the cliff's: v and lesson) read only those; the lab's others are unknown there.
+  const { page, notices } = parseLink(schema, { v: "version", lesson: "lesson" }, "?v=1&lesson=the-cliff&embed=1");
+  assert.deepEqual(page, { lesson: "the-cliff" });
+  assert.deepEqual(notices.map((n) => n.field), ["embed"]);
 });
 
 test("set checks values, writes the link and says what changed; a refused value changes nothing", () => {

@@ -1,18 +1,24 @@
-"""The node unit tests (tests/js/*.test.mjs) read the config table from fields.json: it must be the table."""
+"""The node unit tests (tests/js/*.test.mjs) read the tables from fixtures: each must be what its route answers."""
 
 import json
 from pathlib import Path
 
-from engine.config import FIELDS, LINK_VERSION
+import pytest
 
-FIXTURE = Path(__file__).with_name("fields.json")
+from engine.cliff import describe_table
+from engine.config import FIELDS
+from server.routes.api import config_table
+
+HERE = Path(__file__).parent
+# Regenerate: python -c "import json; from server.routes.api import config_table; from engine.cliff import \
+#   describe_table; json.dump(config_table(), open('tests/js/fields.json', 'w')); \
+#   json.dump(describe_table(), open('tests/js/cliff_table.json', 'w'))"
+FIXTURES = {"fields.json": config_table, "cliff_table.json": describe_table}  # GET /api/config, /api/cliff/config
 
 
-def test_fixture_is_the_config_table():
-    # Regenerate: python -c "import json; from engine.config import FIELDS, LINK_VERSION; json.dump(
-    #   {'fields': [f.describe() for f in FIELDS], 'link_version': LINK_VERSION}, open('tests/js/fields.json', 'w'))"
-    data = json.loads(FIXTURE.read_text())
-    assert data == {"fields": [f.describe() for f in FIELDS], "link_version": LINK_VERSION}
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_is_the_table_its_route_describes(name):
+    assert json.loads((HERE / name).read_text()) == json.loads(json.dumps(FIXTURES[name]()))
 
 
 def test_applies_to_follows_the_rules_normalised_applies():

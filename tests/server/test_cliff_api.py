@@ -13,8 +13,8 @@ from server.wire import from_wire, loads_strict
 
 
 def boot_data(text: str) -> dict:
-    m = re.search(r'<script type="application/json" id="cliff-boot">(.*?)</script>', text, re.S)
-    assert m, "no cliff-boot island on the page"
+    m = re.search(r'<script type="application/json" id="gfl-boot">(.*?)</script>', text, re.S)
+    assert m, "no gfl-boot island on the page"
     return json.loads(m.group(1))
 
 
@@ -61,11 +61,35 @@ def test_a_bad_key_is_a_422_naming_it_and_its_range(client, params, field, messa
     assert body["field"] == field and message in body["message"]
 
 
+def test_the_table_is_described_as_the_labs_is_with_its_rules(client):
+    lab, table = client.get("/api/config").json(), client.get("/api/cliff/config").json()
+    assert table["fields"] == [f.describe() for f in CLIFF_FIELDS] and set(lab) <= set(table)
+    assert table["link_version"] == lab["link_version"]
+    assert table["page_keys"] == {"v": "version", "lesson": "lesson"}  # the lab's way of writing each
+    assert {k: lab["page_keys"][k] for k in table["page_keys"]} == table["page_keys"]
+    # The rule each key cannot state alone: the grid's edges in order, as CliffConfig refuses them.
+    assert [(r["kind"], r["field"], r["than"]) for r in table["rules"]] == [("greater", "w_max", "w_min"),
+                                                                             ("greater", "b_max", "b_min")]
+    for rule in table["rules"]:
+        r = client.get("/api/cliff", params={rule["than"]: "3", rule["field"]: "3"})
+        assert r.status_code == 422 and r.json()["field"] == rule["field"]
+
+
+def test_the_openapi_document_states_the_rules_no_key_states_alone(client):
+    """A setting whose keys are each within range may still be refused: the document says which, as the table does."""
+    op = client.get("/openapi.json").json()["paths"]["/api/cliff"]["get"]
+    rules = client.get("/api/cliff/config").json()["rules"]
+    assert op["x-rules"] == rules
+    assert all(f"{r['field']} > {r['than']}" in op["description"] for r in rules)
+    params = {p["name"]: p for p in op["parameters"]}
+    assert all(r["than"] in params[r["field"]]["description"] for r in rules)
+
+
 def test_the_page_boots_with_the_table_and_the_link(client):
     r = client.get("/cliff?v=1&T=80&clip_at=0.25")
     assert r.status_code == 200
     boot = boot_data(r.text)
-    assert boot["fields"] == [f.describe() for f in CLIFF_FIELDS]
+    assert {k: v for k, v in boot.items() if k not in ("config", "notices")} == client.get("/api/cliff/config").json()
     assert boot["config"] == CliffConfig(T=80, clip_at=0.25).to_dict() and boot["notices"] == []
     assert '<script type="module" src="/static/js/cliff.js"></script>' in r.text
     assert "<script>" not in r.text  # the CSP allows no inline script: the island is data only
@@ -78,6 +102,14 @@ def test_a_bad_link_key_on_the_page_is_a_notice_not_an_error(client):
     assert {n["field"] for n in boot["notices"]} == {"T", "w_max", "shape"}
     assert boot["config"] == CliffConfig(lr=0.1).to_dict()  # the rest of the link still applies
     assert "Link: T must be an integer from 1 to 100; got &#39;500&#39;" in r.text
+
+
+def test_both_axes_inverted_take_both_default_ranges_with_a_notice_each(client):
+    r = client.get("/cliff?w_max=0&b_max=-10&T=20")
+    assert r.status_code == 200
+    boot = boot_data(r.text)
+    assert [n["field"] for n in boot["notices"]] == ["w_max", "b_max"]
+    assert boot["config"] == CliffConfig(T=20).to_dict()
 
 
 def test_a_lesson_of_another_page_is_a_notice(client):

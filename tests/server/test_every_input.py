@@ -112,7 +112,8 @@ def check_page(notices: list[dict], sent: set[str]) -> None:
 def lab_page(client, link):
     r = client.get("/?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in link))
     assert r.status_code == 200, (link, r.status_code)
-    assert Config.from_dict(r.context["config"]).to_dict() == r.context["config"]  # a setting its checks accept
+    config = r.context["boot"]["config"]  # the page's boot data: the server's reading of the link
+    assert Config.from_dict(config).to_dict() == config  # a setting its checks accept
     check_page(r.context["notices"], {k for k, _ in link} | {"batch_size", "arch"})  # the rules' fallbacks
 
 

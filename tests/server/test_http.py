@@ -22,16 +22,20 @@ def test_api_config_lists_every_key(client):
     assert body["link_version"] == LINK_VERSION
     assert [f["name"] for f in body["fields"]] == [f.name for f in FIELDS]
     assert body["fields"] == [f.describe() for f in FIELDS]
+    # The page's own link keys, each with how a link writes it: the page keeps no list of them.
+    assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys",
+                                 "cmp_b": "pairs", "cmp_c": "pairs"}  # fmt: skip
 
 
 def test_page_with_a_good_link(client):
     r = client.get("/", params={"cell": "lstm", "seq_len": "120", "bidirectional": "1", "v": "1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.template.name == "index.html"
-    assert r.context["notices"] == []
-    assert r.context["config"]["cell"] == "lstm" and r.context["config"]["seq_len"] == 120
-    assert r.context["config"]["bidirectional"] is True
-    assert r.context["fields"] == [f.describe() for f in FIELDS] and r.context["link_version"] == LINK_VERSION
+    boot = r.context["boot"]  # the page's boot JSON: what /api/config says, and the server's reading of the link
+    assert r.context["notices"] == [] == boot["notices"]
+    assert boot["config"]["cell"] == "lstm" and boot["config"]["seq_len"] == 120
+    assert boot["config"]["bidirectional"] is True
+    assert {k: v for k, v in boot.items() if k not in ("config", "notices")} == client.get("/api/config").json()
 
 
 def test_page_with_a_bad_link_still_opens_with_notices(client):
@@ -40,7 +44,8 @@ def test_page_with_a_bad_link_still_opens_with_notices(client):
     assert "seq_len must be an integer" in r.text and "using the default 50" in r.text
     assert "unknown key &#39;colour&#39; ignored" in r.text or "unknown key 'colour' ignored" in r.text
     assert [n["field"] for n in r.context["notices"]] == ["seq_len", "colour"]
-    assert r.context["config"]["cell"] == "lstm" and r.context["config"]["seq_len"] == 50  # good keys survive
+    config = r.context["boot"]["config"]
+    assert config["cell"] == "lstm" and config["seq_len"] == 50  # good keys survive
 
 
 def test_plotly_is_served_locally(client):

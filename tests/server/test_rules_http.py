@@ -30,7 +30,7 @@ PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 def test_an_encoder_decoder_link_over_the_work_cap_opens_with_the_largest_batch_that_fits(client, query, batch_size):
     r = client.get("/?" + query)
     assert r.status_code == 200
-    config = r.context["config"]
+    config = r.context["boot"]["config"]
     assert config["batch_size"] == batch_size and Config.from_dict(config).trace_cells <= MAX_TRACE_CELLS
     assert [n["field"] for n in r.context["notices"]] == ["batch_size"]
 
@@ -53,7 +53,7 @@ def test_the_cliff_page_mends_both_inverted_axes(client):
 @pytest.mark.parametrize("text", ["５０", "1_0", " 50 ", "٥٠"])
 def test_every_link_reader_refuses_text_that_is_no_ascii_number(client, text):
     page = client.get("/", params={"seq_len": text})
-    assert page.status_code == 200 and page.context["config"]["seq_len"] == 50
+    assert page.status_code == 200 and page.context["boot"]["config"]["seq_len"] == 50
     assert [n["field"] for n in page.context["notices"]] == ["seq_len"]
     script = client.get("/api/script", params={"seq_len": text})
     assert script.status_code == 422 and script.json()["field"] == "seq_len"
@@ -71,7 +71,7 @@ def test_a_key_given_twice_is_refused_naming_it_on_every_route(client):
     r = client.post("/api/trace", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["field"] == "seq_len" and "'seq_len' is given 2" in r.json()["message"]
     page = client.get("/?seq_len=10&seq_len=20&cell=lstm")
-    assert page.context["config"]["seq_len"] == 50 and page.context["config"]["cell"] == "lstm"
+    assert page.context["boot"]["config"]["seq_len"] == 50 and page.context["boot"]["config"]["cell"] == "lstm"
     assert [n["field"] for n in page.context["notices"]] == ["seq_len"]
     cliff_page = client.get("/cliff?T=10&T=20")
     assert cliff_page.context["boot"]["config"]["T"] == 50

@@ -1,0 +1,90 @@
+// The page's link: its query string read and written from two tables the server sends, the config table (read
+// with the Schema) and the page's own keys (`page_keys` of GET /api/config, or of /api/cliff/config: each key
+// with how a link writes it).  Nothing here lists a key.  No DOM: node --test loads this module directly.
+//
+//   version  v=, the link version: written first, never read into the page
+//   lesson   a lesson's id                      flag   yes/no (1/true/yes/on)
+//   keys     control names, comma-separated     pairs  key:value pairs of the config table, comma-separated
+
+import { TRUE_WORDS } from "./schema.js";
+
+// How each kind of page key is read from link text and written back (null: left out of the link).
+const KINDS = {
+  version: { empty: null },
+  lesson: { empty: null, read: (s) => s.trim() || null, write: (v) => v },
+  flag: { empty: false, read: (s) => TRUE_WORDS.has(s.trim().toLowerCase()), write: (v) => (v ? "1" : null) },
+  keys: {
+    empty: [], repeats: true,
+    read: (s) => s.split(",").map((k) => k.trim()).filter(Boolean), write: (v) => (v.length ? v.join(",") : null),
+  },
+  pairs: { empty: [] },
+};
+
+/** The page's keys of `kind` ('pairs': compare mode's alternatives), in the server's order. */
+export function keysOfKind(pageKeys, kind) {
+  return Object.keys(pageKeys).filter((k) => pageKeys[k] === kind);
+}
+
+/** The page part of a link that says nothing: each page key at its empty value. */
+export function emptyPage(pageKeys) {
+  const page = {};
+  for (const [key, kind] of Object.entries(pageKeys)) {
+    const empty = KINDS[kind].empty;
+    if (kind !== "version") page[key] = Array.isArray(empty) ? [] : empty;
+  }
+  return page;
+}
+
+/**
+ * Read a query string leniently: bad or unknown keys fall back to their defaults with a notice
+ * ({field, message}).  Cross-key rules (the work cap, the cliff's grid edges) are the server's to apply: a page
+ * embeds its reading.
+ */
+export function parseLink(schema, pageKeys, search) {
+  const params = new URLSearchParams(search);
+  const config = schema.defaults();
+  const page = emptyPage(pageKeys);
+  const notices = [];
+  for (const [key, text] of params) {
+    const kind = pageKeys[key];
+    if (kind === "version") continue;
+    if (kind === "pairs") {
+      const { pairs, problems } = schema.parsePairs(text);
+      page[key] = pairs;
+      for (const p of problems) notices.push({ field: key, message: `compare (${key}): ${p}; ignored` });
+    } else if (kind) {
+      const value = KINDS[kind].read(text);
+      page[key] = KINDS[kind].repeats ? [...page[key], ...value] : value;
+    } else if (!schema.has(key)) {
+      notices.push({ field: key, message: `unknown key '${key}' ignored` });
+    } else {
+      try {
+        config[key] = schema.parseValue(key, text);
+      } catch (e) {
+        notices.push({ field: key, message: `${e.message}; using the default ${schema.formatValue(key, schema.field(key).default)}` });
+      }
+    }
+  }
+  return { config, page, notices };
+}
+
+/** The query of a link: `v=`, every applicable non-default key in table order, then the page's keys. */
+export function formatLink(schema, pageKeys, config, page = {}) {
+  const params = new URLSearchParams();
+  params.set("v", String(schema.linkVersion));
+  const c = schema.applicableOnly(config);
+  for (const f of schema.fields) if (c[f.name] !== undefined && c[f.name] !== f.default) params.set(f.name, schema.formatValue(f.name, c[f.name]));
+  for (const [key, kind] of Object.entries(pageKeys)) {
+    const v = page[key];
+    if (kind === "version" || v === undefined || v === null) continue;
+    const text = kind === "pairs" ? (v.length ? schema.formatPairs(v) : null) : KINDS[kind].write(v);
+    if (text !== null && text !== "") params.set(key, text);
+  }
+  // ":" and "," are legal in a query and keep compare links readable (cmp_b=cell:lstm,clip:norm).
+  return "?" + params.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
+}
+
+/** Every key of `config` in table order, as an API's query writes a setting (so an answer names its question). */
+export function settingQuery(schema, config) {
+  return new URLSearchParams(schema.fields.map((f) => [f.name, schema.formatValue(f.name, config[f.name])])).toString();
+}

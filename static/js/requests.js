@@ -1,0 +1,39 @@
+// When a page asks its frame source for the views' data again: on a moved control that changes them (or a new
+// upload), latest wins.  The page state decides whether a request is due (PageState.requestTrace: a slide waits
+// for the request in flight, anything else supersedes it); this module sends what it returns and, once the
+// request in flight has settled (received whole, painted, or refused), sends the newest setting a slide left
+// waiting.  Every page uses it: the lab (its socket's trace) and the cliff (its /api/cliff answer).
+
+export class Requests {
+  /**
+   * @param {import('./state.js').PageState} state
+   * @param {(config: object, how: string) => void} send  the request leaves: `how` is 'commit' or 'slide'
+   */
+  constructor(state, send) {
+    this.state = state;
+    this.send = send;
+    this.settled = null; // what names the request that has let the next one go (its trace, its run number)
+    state.listen((change) => {
+      if (change.type === "values" && state.needsTrace(change.changed)) this.request(change.how);
+      // A new upload, or none any more: the current setting's data is due again (a resumed one is the same upload).
+      if (change.type === "uploads" && change.changed) this.request("commit");
+    });
+  }
+
+  /** Ask for the current setting if the state says a request is due; `force` asks even for the setting on show. */
+  request(how = "commit", force = false) {
+    const config = this.state.requestTrace(how, force);
+    if (config) this.send(config, how);
+  }
+
+  /**
+   * The request named by `token` (its trace, its run number) has settled: its data arrived whole or was painted, or
+   * it `failed`.  The newest setting a slide left waiting goes next.  Once per request; a refusal always lets it go.
+   */
+  settle(token, failed = false) {
+    if (!failed && (token == null || this.settled === token)) return;
+    this.settled = token;
+    const next = this.state.traceSettled();
+    if (next) this.send(next, "slide");
+  }
+}
