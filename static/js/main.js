@@ -7,6 +7,7 @@ import { ComparePanel } from "./compare.js";
 import { Controls } from "./controls.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
+import { RecordedSource } from "./frames.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { addDismiss, showNotices } from "./panels.js";
 import { Player, bindPlayerBar } from "./player.js";
@@ -111,6 +112,12 @@ async function main() {
       requestTrace("commit", true); // a fresh socket after a drop: ask again
     }
   }, state));
+
+  // "instant" in the speed list shows everything at once: in a static copy, a recorded training too.
+  if (source instanceof RecordedSource) {
+    const speed = $("#speed");
+    speed.addEventListener("change", () => source.setPace(Number(speed.value) === 0 ? Infinity : 1));
+  }
 
   function onFrame(frame, payload) {
     if (isUploadFrame(frame)) return upload.frame(frame); // the user's own model or series
