@@ -32,16 +32,6 @@ from engine.tasks import copy_length, task_loss
 from tests.engine.reference import reference_gates, reference_trace
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These models are tiny: one thread is the fastest, and on a busy two-core machine torch's default pool
-    # of two spinning threads can make each step many times slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _measured(lesson, claim):
     return lesson_config(lesson) if claim.on_try is None else try_config(lesson, claim.on_try)
 
