@@ -7,7 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# pip resolves and rebuilds the editable install every time (half a minute): only when pyproject.toml changed
+# since the last install into this .venv.
+stamp=.venv/.installed-pyproject
+if ! cmp -s pyproject.toml "$stamp"; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  cp pyproject.toml "$stamp"
+fi
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -24,4 +30,6 @@ fi
 .venv/bin/ruff check .
 # The page's JavaScript unit tests (state, links, trace store).
 node --test tests/js/
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (at most 4: each runs its own server and Chromium); a module marked xdist_group runs whole
+# on one worker (tests/e2e/test_static_site.py). `-n 0` among the arguments runs everything in this process.
+exec .venv/bin/python -m pytest -n auto --maxprocesses 4 --dist loadgroup "$@"
