@@ -17,8 +17,7 @@ from tests.server.notebook_helpers import decode, displays
 
 pytest.importorskip("nbconvert", reason="rendering the notebook needs nbconvert")
 pytest.importorskip("ipykernel", reason="executing the notebook needs nbclient and ipykernel")
-# With the other notebook module on one worker (tests/run.sh: --dist loadgroup): neither waits for the kernel.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("notebook")]
+pytestmark = pytest.mark.timeout(900)
 
 RTOL = 1e-6
 

@@ -25,8 +25,7 @@ from tests.e2e.harness import offline_page
 from tests.e2e.test_cliff import check_drawn, painted
 from tests.shared import built_once
 
-# One worker takes the whole module (tests/run.sh: --dist loadgroup), so the others never wait for the export.
-pytestmark = [pytest.mark.timeout(1500), pytest.mark.xdist_group("static-site")]
+pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture(scope="session")

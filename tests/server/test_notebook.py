@@ -16,8 +16,7 @@ from tests.server.notebook_helpers import decode, displays, same_interpreter
 
 pytest.importorskip("nbclient", reason="executing the notebook needs nbclient and ipykernel")
 pytest.importorskip("ipykernel", reason="executing the notebook needs nbclient and ipykernel")
-# With the other notebook module on one worker (tests/run.sh: --dist loadgroup): neither waits for the kernel.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("notebook")]
+pytestmark = pytest.mark.timeout(900)
 
 # float32 throughout (the notebook's model is a plain nn.LSTM): the fused kernel and the step-by-step cells
 # sum in different orders.
