@@ -1,5 +1,7 @@
 """The exported lesson site, opened from file:// with every other request refused: every lesson, every
-"now try" and every training replay plays, and the page shows the numbers the live server computes.
+"now try" and every training replay plays, and the page shows the numbers the live server computes.  This is
+where each lesson is opened in the browser (the static copy is the lab's own page): its panel, controls and
+views are checked here too.
 
 The reference is the engine itself (what the server's tracer and trainer run), computed here in the test,
 not numbers read back from the export.
@@ -21,11 +23,15 @@ from engine.training import Trainer
 from server.export.cliff import cliff_settings
 from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS
+from server.routes.lessons import lesson_documents
 from tests.e2e.harness import offline_page
 from tests.e2e.test_cliff import check_drawn, painted
+from tests.e2e.test_lessons_page import CONTROL_VALUES, check_opened, check_try, check_try_undone, check_views, query
 from tests.shared import built_once
 
 pytestmark = pytest.mark.timeout(1500)
+
+DOCUMENTS = lesson_documents()  # what the lessons index and /api/lessons say of each lesson
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +121,14 @@ def test_site_is_small_and_complete(site):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[le.id for le in LESSONS])
 def test_lesson_plays_offline(site, offline, lesson):
+    """Each lesson, once: its panel, controls and views (the checks of tests/e2e/test_lessons_page.py), then its
+    numbers, each "now try" (which moves exactly its control and the link, and pressed again puts them back) and
+    each training, against the engine."""
     out, _ = site
     page, refused = offline
+    doc = DOCUMENTS[lesson.id]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
-    page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
+    check_opened(page, doc, picker=f"lesson-{lesson.id}.html")
     # Lazy: the page came with its own setting's recording, and no other has been loaded yet.
     first = page.evaluate("() => window.GFL_STATIC.recordings[0].src")
     assert page.evaluate("() => Object.keys(window.GFL_RECORDINGS)") == [first]
@@ -126,19 +136,23 @@ def test_lesson_plays_offline(site, offline, lesson):
     page.select_option("#speed", "0")
     run = wait_painted(page, 0)
     cfg = lesson_config(lesson)
+    check_views(page, doc, cfg.to_dict())
+    assert query(page)["lesson"] == [lesson.id], "the link keeps its lesson"
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
     if lesson.trains:
         run = train(page, run, cfg, lesson.id)
     for i, t in enumerate(lesson.tries):
-        if page.evaluate("() => !document.querySelector('.try-reset').disabled"):
-            page.click(".try-reset")
-            run = wait_painted(page, run)
+        before, link_before = page.evaluate(CONTROL_VALUES), query(page)
         page.click(f'.try[data-try="{i}"]')
         run = wait_painted(page, run)
         cfg = try_config(lesson, i)
+        check_try(page, doc, i, before, link_before, cfg.to_dict())
         assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, try {t.key}={t.value}")
         if lesson.trains:
             run = train(page, run, cfg, f"{lesson.id}, try {t.key}={t.value}")
+        page.click(f'.try[data-try="{i}"]')
+        run = wait_painted(page, run)
+        check_try_undone(page, i, before, link_before)
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors
     # Controls outside the recordings are disabled, saying why.
