@@ -31,6 +31,7 @@ fi
 # The page's JavaScript unit tests (state, links, trace store).
 node --test tests/js/
 # One worker per core, at most 4 (each runs its own server and Chromium); `-n 0` among the arguments runs
-# everything in this process. Not --dist loadscope/loadgroup: those run one of several tests sharing a node id
-# (schemathesis' cases in tests/server/test_openapi.py) and drop the rest without a word.
-exec .venv/bin/python -m pytest -n auto --maxprocesses 4 "$@"
+# everything in this process. Each worker starts on its share of the tests in order and an idle one takes half of
+# another's queue (worksteal), so no worker is left alone with a long tail. Not loadscope/loadgroup: those run one
+# of several tests sharing a node id (schemathesis' cases in tests/server/test_openapi.py) and drop the rest.
+exec .venv/bin/python -m pytest -n auto --maxprocesses 4 --dist worksteal "$@"
