@@ -8,10 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # pip resolves and rebuilds the editable install every time (half a minute): only when pyproject.toml changed
-# since the last install into this .venv.
+# since the last install into this .venv. --no-compile: byte-compiling every installed module (all of torch) took
+# longer than the rest of the install; Python compiles the modules the tests import as it first imports them.
 stamp=.venv/.installed-pyproject
 if ! cmp -s pyproject.toml "$stamp"; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e '.[test]'
   cp pyproject.toml "$stamp"
 fi
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
