@@ -6,6 +6,18 @@ import pytest
 
 from tests.shared import built_once
 
+# What a session builds once (tests/shared.py): the tests that use it run first, so that under pytest-xdist the
+# worker that builds it is the one that starts on them (each worker starts on its share of the tests in order,
+# tests/run.sh) and no other worker waits on the build while it has work of its own.
+BUILT_ONCE = ("site", "executed_notebook")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        return next((k for k, name in enumerate(BUILT_ONCE) if name in item.fixturenames), len(BUILT_ONCE))
+
+    items.sort(key=rank)  # stable: in collection order within each rank
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
