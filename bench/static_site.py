@@ -20,7 +20,7 @@ taken in the same way, and each lesson's figures are also printed as a ratio to 
 1.0 means a lesson paints its views as soon as Plotly alone can draw anything.
 
 Chromium is driven over the DevTools protocol directly (Page and Runtime only, no network tracking), as in
-bench/ui_latency.py.  The budget (issue 14): first paint of a lesson under 1 s.
+bench/ui_latency.py.  The budget: first paint of a lesson under 1 s.
 """
 
 from __future__ import annotations

@@ -7,7 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# pip resolves and rebuilds the editable install every time (half a minute): only when pyproject.toml changed
+# since the last install into this .venv. --no-compile: byte-compiling every installed module (all of torch) took
+# longer than the rest of the install; Python compiles the modules the tests import as it first imports them.
+stamp=.venv/.installed-pyproject
+if ! cmp -s pyproject.toml "$stamp"; then
+  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e '.[test]'
+  cp pyproject.toml "$stamp"
+fi
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -24,4 +31,8 @@ fi
 .venv/bin/ruff check .
 # The page's JavaScript unit tests (state, links, trace store).
 node --test tests/js/
-exec .venv/bin/python -m pytest "$@"
+# One worker per core, at most 4 (each runs its own server and Chromium); `-n 0` among the arguments runs
+# everything in this process. Each worker starts on its share of the tests in order and an idle one takes half of
+# another's queue (worksteal), so no worker is left alone with a long tail. Not loadscope/loadgroup: those run one
+# of several tests sharing a node id (schemathesis' cases in tests/server/test_openapi.py) and drop the rest.
+exec .venv/bin/python -m pytest -n auto --maxprocesses 4 --dist worksteal "$@"

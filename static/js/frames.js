@@ -70,7 +70,9 @@ function decodeBase64(text) {
 /**
  * A static copy's frame source: replays recordings the export made with the server's own encoder, so the
  * page sees exactly the frames a socket would have sent (server/export/).  A training replays at the pace
- * it was recorded (each train_step when its `elapsed_s` comes); a trace arrives at once, as from a cache.
+ * it was recorded (each train_step when its `elapsed_s` comes) times `pace`: 1 by default, 4 four times
+ * faster, Infinity all at once; `setPace` changes it, also for the rest of a replay under way.  A trace
+ * arrives at once, as from a cache.
  *
  * `recordings`: [{kind: 'run'|'train', config, src}], `src` a classic script that sets
  * `window.GFL_RECORDINGS[src] = [[text, base64|null], ...]` (script tags load from file://, fetch does not).
@@ -78,13 +80,16 @@ function decodeBase64(text) {
  * outside the recordings is answered with an error frame saying so.
  */
 export class RecordedSource {
-  constructor(onFrame, onStatus = () => {}, { recordings = [], keyOf, missing = "not in this static copy" } = {}) {
+  constructor(onFrame, onStatus = () => {}, { recordings = [], keyOf, missing = "not in this static copy", pace = 1 } = {}) {
     this.onFrame = onFrame;
     this.keyOf = keyOf;
     this.missing = missing;
     this.byKey = new Map(recordings.map((r) => [`${r.kind} ${keyOf(r.kind, r.config)}`, r.src]));
     this.newest = 0;
-    this.timers = [];
+    this.timer = 0;
+    this.pending = []; // the replay's frames still due: {at (recorded seconds), deliver}
+    this.clock = { recorded: 0, wall: 0 }; // the recorded time the replay had reached at a wall-clock time
+    this.pace = checkPace(pace);
     this.open = true;
     onStatus("open");
   }
@@ -98,22 +103,29 @@ export class RecordedSource {
   }
 
   stop() {
-    this.cancelTimers();
+    this.cancel();
     if (this.newest) this.onFrame({ type: "cancelled", run: this.newest }, null);
   }
 
-  cancelTimers() {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+  /** Replay trainings `pace` times as fast as they were recorded (Infinity: at once), from now on. */
+  setPace(pace) {
+    this.clock = { recorded: this.recordedNow(), wall: performance.now() };
+    this.pace = checkPace(pace);
+    if (this.pending.length) this.pump();
+  }
+
+  cancel() {
+    clearTimeout(this.timer);
+    this.timer = 0;
+    this.pending = [];
   }
 
   request(kind, config) {
-    this.cancelTimers();
+    this.cancel();
     const run = ++this.newest;
     const src = this.byKey.get(`${kind} ${this.keyOf(kind, config)}`);
     if (!src) {
-      const later = setTimeout(() => this.onFrame({ type: "error", run, field: null, message: this.missing }, null));
-      this.timers.push(later);
+      this.timer = setTimeout(() => this.onFrame({ type: "error", run, field: null, message: this.missing }, null));
       return;
     }
     loadRecording(src).then(
@@ -124,21 +136,44 @@ export class RecordedSource {
 
   replay(run, units) {
     let at = 0; // seconds after the request that the recorded stream reached this unit
-    for (const [text, data] of units) {
+    this.pending = units.map(([text, data]) => {
       const frame = parseFrame(text);
       frame.run = run;
       if (frame.type === "train_step" && Number.isFinite(frame.elapsed_s)) at = Math.max(at, frame.elapsed_s);
-      const payload = data == null ? null : decodeBase64(data);
       const deliver = () => {
-        if (run !== this.newest) return;
+        const payload = data == null ? null : decodeBase64(data);
         if (frame.type === "forward" || frame.type === "backward") {
           for (const [step, p] of splitSteps(frame, payload)) this.onFrame(step, p);
         } else this.onFrame(frame, null);
       };
-      if (at === 0) deliver();
-      else this.timers.push(setTimeout(deliver, at * 1000));
-    }
+      return { at, deliver };
+    });
+    this.clock = { recorded: 0, wall: performance.now() };
+    this.pump();
   }
+
+  /** The recorded time the replay has reached by now. */
+  recordedNow() {
+    if (this.pace === Infinity) return Infinity;
+    return this.clock.recorded + ((performance.now() - this.clock.wall) / 1000) * this.pace;
+  }
+
+  /** Deliver every frame that is due, and wake up when the next one is. */
+  pump() {
+    clearTimeout(this.timer);
+    this.timer = 0;
+    const reached = this.recordedNow();
+    // A frame may make the page ask for something else (a newer request empties `pending`): take them one by one.
+    while (this.pending.length && this.pending[0].at <= reached) this.pending.shift().deliver();
+    if (!this.pending.length) return;
+    const wait = ((this.pending[0].at - reached) / this.pace) * 1000;
+    this.timer = setTimeout(() => this.pump(), wait);
+  }
+}
+
+function checkPace(pace) {
+  if (!(pace > 0)) throw new RangeError(`pace must be a number above 0 (Infinity: at once); got ${pace}`);
+  return pace;
 }
 
 const loading = new Map();

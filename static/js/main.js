@@ -7,6 +7,7 @@ import { openPage, startPage } from "./boot.js";
 import { Chart } from "./charts.js";
 import { ComparePanel } from "./compare.js";
 import { FrameDispatcher } from "./dispatch.js";
+import { RecordedSource } from "./frames.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
@@ -92,6 +93,11 @@ async function main() {
     state.trainRefused("the connection to the server dropped");
     requests.request("commit", true); // a fresh socket after a drop: ask again
   }), state));
+  // "instant" in the speed list shows everything at once: in a static copy, a recorded training too.
+  if (source instanceof RecordedSource) {
+    const speed = $("#speed");
+    speed.addEventListener("change", () => source.setPace(Number(speed.value) === 0 ? Infinity : 1));
+  }
 
   const actions = {
     train: () => {

@@ -57,8 +57,8 @@ def test_bad_link_values_show_a_notice_and_fall_back(page, server_url):
 
 
 def test_refused_config_is_shown_next_to_the_control(page, server_url):
-    # 1000 x 16 x 250 x 4 cells: exactly the server's budget for one trace.
-    page.goto(f"{server_url}/?seq_len=1000&hidden_size=250&num_layers=4")
+    # 1000 x 1 x 250 x 4 cells: a sixteenth of the server's budget for one trace.
+    page.goto(f"{server_url}/?seq_len=1000&hidden_size=250&num_layers=4&batch_size=1")
     run = wait_complete(page)
     assert page.locator("#notices .notice").count() == 0
     # Past the budget: the server refuses and the page says why, next to the control.
@@ -66,7 +66,8 @@ def test_refused_config_is_shown_next_to_the_control(page, server_url):
     page.wait_for_selector("#notices .notice[data-field='batch_size']")
     assert "batch_size" in page.inner_text("#notices")
     assert page.get_attribute('[name="batch_size"]', "aria-invalid") == "true"
-    page.fill('[name="batch_size"]', "16")
+    # Back within it, the notice goes and the new setting is traced.
+    page.fill('[name="batch_size"]', "2")
     wait_complete(page, after=run)
     assert page.locator("#notices .notice[data-field='batch_size']").count() == 0
 

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from engine.tracing import trace_module
 from tests.e2e.harness import VIEWPORT, PageLog, offline_page
-from tests.server.notebook_helpers import NOTEBOOK, decode, displays, execute_notebook
+from tests.server.notebook_helpers import decode, displays
 
 pytest.importorskip("nbconvert", reason="rendering the notebook needs nbconvert")
 pytest.importorskip("ipykernel", reason="executing the notebook needs nbclient and ipykernel")
@@ -23,17 +23,17 @@ RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, executed_notebook):
     from nbconvert import HTMLExporter
 
     out = tmp_path_factory.mktemp("nbhtml")
-    nb = execute_notebook(NOTEBOOK, out / "model.pt")
+    nb, saved = executed_notebook  # tests/conftest.py: run once per session, also for tests/server/test_notebook.py
     # nbconvert's own template links require.js and MathJax from a CDN; the views need neither, and with
     # those two links emptied the file asks for nothing at all, which this test then asserts.
     default_html, _ = HTMLExporter().from_notebook_node(nb)
     html, _ = HTMLExporter(require_js_url="", mathjax_url="").from_notebook_node(nb)
     (out / "notebook.html").write_text(html, encoding="utf-8")
-    return out, html, default_html, torch.load(out / "model.pt", weights_only=False)
+    return out, html, default_html, saved
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""Issue 11, part A: one owner of the page's state.  One test per numbered problem (1, 2, 4, 5, 7, 10, 11):
-what the page shows is always labelled with the setting that produced it, focus and scrolling follow the
-user, and a slider drag pipelines its requests (latest wins) instead of waiting on a fixed throttle."""
+"""The page's one owner of state, seen in the browser: what the page shows is always labelled with the setting
+that produced it, focus and scrolling follow the user, and a slider drag pipelines its requests (latest wins)
+instead of waiting on a fixed throttle."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def in_view(page, selector: str) -> bool:
     )
 
 
-def test_1_a_try_that_changes_a_training_key_labels_the_old_training(page, server_url):
+def test_a_try_that_changes_a_training_key_labels_the_old_training(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
     page.click("#lesson .lesson-go")
@@ -53,7 +53,7 @@ def test_1_a_try_that_changes_a_training_key_labels_the_old_training(page, serve
     assert page.log.errors == []
 
 
-def test_2_stop_after_a_finished_training_says_which_model_the_views_show(page, server_url):
+def test_stop_after_a_finished_training_says_which_model_the_views_show(page, server_url):
     page.goto(server_url + "/?steps=300&cell=gru&task=adding&seq_len=20&hidden_size=16")
     wait_complete(page)
     page.click("#train")
@@ -73,7 +73,7 @@ def test_2_stop_after_a_finished_training_says_which_model_the_views_show(page, 
     assert page.log.errors == []
 
 
-def test_4_train_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page, server_url):
+def test_training_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
     # Where the loss chart is at the first paint of the training (200 steps may be over in a second).
@@ -88,22 +88,9 @@ def test_4_train_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page,
     assert in_view(page, "#lesson-answer"), "the answer opened out of sight"
 
 
-def test_4_on_a_tablet_play_brings_the_gradient_chart_on_screen(chromium, server_url):
-    context = chromium.new_context(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    try:
-        page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
-        page.wait_for_function(HELD)
-        assert not page.evaluate("() => document.querySelector('.lesson-more').open"), "Read first starts folded"
-        page.tap("#lesson .lesson-go")
-        page.wait_for_function("() => window.gfl.player.playing || window.gfl.player.cursor > 0")
-        assert in_view(page, "#chart-grad-norm")
-    finally:
-        context.close()
-
-
-def test_5_a_long_computation_says_it_is_computing_and_for_which_setting(page, server_url):
-    page.goto(server_url + "/?cell=lstm&seq_len=2000&hidden_size=256&num_layers=4&bidirectional=1")
+def test_a_long_computation_says_it_is_computing_and_for_which_setting(page, server_url):
+    # A quarter of the largest trace's work: seconds of computing, far past the page's 300 ms before it says so.
+    page.goto(server_url + "/?cell=lstm&seq_len=2000&hidden_size=256&batch_size=8")
     page.wait_for_selector("#view-status:not([hidden])", timeout=5_000)
     text = page.inner_text("#view-status")
     assert "Computing the trace for" in text and "Cell = LSTM" in text, text
@@ -118,7 +105,7 @@ def test_5_a_long_computation_says_it_is_computing_and_for_which_setting(page, s
     page.goto("about:blank")  # the server stops the big computation when the socket closes
 
 
-def test_7_focus_stays_on_the_button_pressed(page, server_url):
+def test_focus_stays_on_the_button_pressed(page, server_url):
     page.goto(server_url + "/?steps=2000&seq_len=20&hidden_size=8")
     wait_complete(page)
     page.focus("#train")
@@ -135,7 +122,7 @@ def test_7_focus_stays_on_the_button_pressed(page, server_url):
     assert page.evaluate("() => window.gfl.state.training.status") == "stopped"
 
 
-def test_7_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, server_url):
+def test_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, server_url):
     page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
     page.wait_for_function(HELD)
     for _ in range(40):
@@ -149,7 +136,7 @@ def test_7_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, se
     assert where == "lesson"
 
 
-def test_7_the_lesson_picker_changes_lesson_only_on_enter(page, server_url):
+def test_the_lesson_picker_changes_lesson_only_on_enter(page, server_url):
     page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
     page.wait_for_function(HELD)
     before = page.url
@@ -164,7 +151,7 @@ def test_7_the_lesson_picker_changes_lesson_only_on_enter(page, server_url):
     assert parse_qs(urlparse(page.url).query)["lesson"] == parse_qs(urlparse(server_url + chosen).query)["lesson"]
 
 
-def test_10_after_stop_no_time_is_left_and_the_progress_agrees(page, server_url):
+def test_after_stop_no_time_is_left_and_the_progress_agrees(page, server_url):
     page.goto(server_url + "/?steps=3000&seq_len=20&hidden_size=8")
     wait_complete(page)
     page.click("#train")
@@ -212,7 +199,7 @@ DRAG = """async (ms) => {
 }"""
 
 
-def test_11_a_drag_pipelines_its_requests_latest_wins(page, server_url):
+def test_a_drag_pipelines_its_requests_latest_wins(page, server_url):
     page.goto(server_url + "/?seq_len=30&hidden_size=16")
     page.select_option("#speed", "0")
     wait_complete(page)
@@ -235,7 +222,7 @@ VIEW_NUMBERS = """(ids) => Object.fromEntries(ids.map((id) =>
   [id, (document.getElementById(id).data || []).map((t) => [t.x, t.y, t.z])]))"""
 
 
-def test_11_after_a_drag_every_view_shows_the_last_value(page, server_url):
+def test_after_a_drag_every_view_shows_the_last_value(page, server_url):
     link = "/?seq_len=30&hidden_size=16&cell=lstm&num_layers=2"
     page.goto(server_url + link)
     page.select_option("#speed", "0")
@@ -253,7 +240,7 @@ def test_11_after_a_drag_every_view_shows_the_last_value(page, server_url):
         assert dragged[view] == traces, view
 
 
-def test_5_banners_advise_what_fits_the_model(page, server_url):
+def test_banners_advise_what_fits_the_model(page, server_url):
     # An LSTM whose forget gate is shut: the gradient underflows.  No banner tells an LSTM to try an LSTM.
     page.goto(server_url + "/?cell=lstm&seq_len=300&hidden_size=8&batch_size=2&forget_bias=-10&gain=0.1")
     page.select_option("#speed", "0")

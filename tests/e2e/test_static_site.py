@@ -1,5 +1,7 @@
 """The exported lesson site, opened from file:// with every other request refused: every lesson, every
-"now try" and every training replay plays, and the page shows the numbers the live server computes.
+"now try" and every training replay plays, and the page shows the numbers the live server computes.  This is
+where each lesson is opened in the browser (the static copy is the lab's own page): its panel, controls and
+views are checked here too.
 
 The reference is the engine itself (what the server's tracer and trainer run), computed here in the test,
 not numbers read back from the export.
@@ -8,12 +10,11 @@ not numbers read back from the export.
 from __future__ import annotations
 
 import math
-import time
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from engine import Config, trace_config
 from engine.experiment import trace_trained
@@ -22,34 +23,25 @@ from engine.training import Trainer
 from server.export.cliff import cliff_settings
 from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS
+from server.routes.lessons import lesson_documents
 from tests.e2e.harness import offline_page
 from tests.e2e.test_cliff import check_drawn, painted
+from tests.e2e.test_lessons_page import CONTROL_VALUES, check_opened, check_try, check_try_undone, check_views, query
+from tests.shared import built_once
 
 pytestmark = pytest.mark.timeout(1500)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The reference computes as the live server does, one torch thread per computation."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+DOCUMENTS = lesson_documents()  # what the lessons index and /api/lessons say of each lesson
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory):
-    import os
-
+    """The exported site, written once per session (across xdist workers too), and the export's report."""
     if os.environ.get("GFL_E2E_SITE"):  # a site this checkout exported already: iterate on the page alone
         out = Path(os.environ["GFL_E2E_SITE"])
         return out, {"bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
                      "pages": [p.name for p in out.glob("*.html")]}  # fmt: skip
-    out = tmp_path_factory.mktemp("site")
-    started = time.perf_counter()
-    report = export_site(out, log=lambda _line: None)
-    print(f"exported {report['bytes'] / 1e6:.1f} MB in {time.perf_counter() - started:.0f} s")
-    return out, report
+    return built_once(tmp_path_factory, "site", lambda folder: export_site(folder, log=lambda _line: None))
 
 
 @pytest.fixture(scope="module")
@@ -129,30 +121,38 @@ def test_site_is_small_and_complete(site):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[le.id for le in LESSONS])
 def test_lesson_plays_offline(site, offline, lesson):
+    """Each lesson, once: its panel, controls and views (the checks of tests/e2e/test_lessons_page.py), then its
+    numbers, each "now try" (which moves exactly its control and the link, and pressed again puts them back) and
+    each training, against the engine."""
     out, _ = site
     page, refused = offline
-    started = time.perf_counter()
+    doc = DOCUMENTS[lesson.id]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
-    page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
-    assert time.perf_counter() - started < 30
+    check_opened(page, doc, picker=f"lesson-{lesson.id}.html")
     # Lazy: the page came with its own setting's recording, and no other has been loaded yet.
     first = page.evaluate("() => window.GFL_STATIC.recordings[0].src")
     assert page.evaluate("() => Object.keys(window.GFL_RECORDINGS)") == [first]
-    run = play(page, 0)
+    # "instant": each run is shown whole, and a recorded training arrives at once rather than at its recorded pace.
+    page.select_option("#speed", "0")
+    run = wait_painted(page, 0)
     cfg = lesson_config(lesson)
+    check_views(page, doc, cfg.to_dict())
+    assert query(page)["lesson"] == [lesson.id], "the link keeps its lesson"
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
     if lesson.trains:
         run = train(page, run, cfg, lesson.id)
     for i, t in enumerate(lesson.tries):
-        if page.evaluate("() => !document.querySelector('.try-reset').disabled"):
-            page.click(".try-reset")
-            run = wait_painted(page, run)
+        before, link_before = page.evaluate(CONTROL_VALUES), query(page)
         page.click(f'.try[data-try="{i}"]')
         run = wait_painted(page, run)
         cfg = try_config(lesson, i)
+        check_try(page, doc, i, before, link_before, cfg.to_dict())
         assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, try {t.key}={t.value}")
         if lesson.trains:
             run = train(page, run, cfg, f"{lesson.id}, try {t.key}={t.value}")
+        page.click(f'.try[data-try="{i}"]')
+        run = wait_painted(page, run)
+        check_try_undone(page, i, before, link_before)
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors
     # Controls outside the recordings are disabled, saying why.
@@ -172,8 +172,11 @@ def gray_code_flips(n: int) -> list[int]:
 
 @pytest.mark.parametrize("lesson", CLIFF, ids=[le.id for le in CLIFF])
 def test_cliff_lesson_plays_offline(site, offline, server_url, lesson):
-    """The cliff lesson from file://: its surface and both descents are the live /api/cliff's numbers, for
-    the lesson's setting and for every combination of its tries (the page's tries toggle, so they combine)."""
+    """The cliff lesson from file://: the page's tries toggle, so they combine, and every combination is in the
+    copy and drawn from its own recording; the surface and both descents are the live /api/cliff's numbers.
+
+    That each recording is the live answer, byte for byte, is tests/server/test_export.py's to check: here the
+    drawing is checked against the live API for the lesson's setting and the last combination reached."""
     out, _ = site
     page, refused = offline
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
@@ -184,12 +187,17 @@ def test_cliff_lesson_plays_offline(site, offline, server_url, lesson):
     page.click(".lesson-go")
     count = painted(page, count)
     check_drawn(page, server_url)
+    loaded = {first}
     seen = {page.evaluate("() => window.gflCliff.lastPaint.query")}
     for i in gray_code_flips(len(lesson.tries)):
         page.click(f'.try[data-try="{i}"]')
         count = painted(page, count)
-        check_drawn(page, server_url)
         seen.add(page.evaluate("() => window.gflCliff.lastPaint.query"))
+        # Each combination drew a recording of its own, loaded for it.
+        now = set(page.evaluate("() => Object.keys(window.GFL_RECORDINGS)"))
+        assert len(now) == len(loaded) + 1, (sorted(loaded), sorted(now))
+        loaded = now
+    check_drawn(page, server_url)
     assert len(seen) == len(cliff_settings(lesson)) == 2 ** len(lesson.tries)
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors

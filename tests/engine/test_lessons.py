@@ -31,16 +31,6 @@ from engine.tasks import COPY_SYMBOLS, copy_length, task_loss
 from tests.engine.reference import reference_gates, reference_trace
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # These models are tiny: one thread is the fastest, and on a busy two-core machine torch's default pool
-    # of two spinning threads can make each step many times slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _measured(lesson, claim):
     return lesson_config(lesson) if claim.on_try is None else try_config(lesson, claim.on_try)
 
@@ -93,10 +83,6 @@ def test_link_and_tries_are_valid_configs_and_each_try_moves_one_control(lesson)
         # one-to-one forces seq_len = 1: still one control moved by the student
         assert changed == {t.key} or (t.value == "one-to-one" and changed == {"arch", "seq_len"})
         assert parse_query({**moved.to_query()}) == (moved, [])
-
-
-def test_the_shipped_file_is_what_load_lessons_reads():
-    assert load_lessons(LESSONS_PATH) == LESSONS
 
 
 # --- every claim, measured ----------------------------------------------------------------------------------

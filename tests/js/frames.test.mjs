@@ -73,3 +73,30 @@ test("stop cancels the newest request", async () => {
   await settle(80);
   assert.deepEqual(got.map(([f]) => `${f.type}:${f.run}`), ["train_start:1", "cancelled:1"]);
 });
+
+test("a faster pace replays a training sooner, and a pace set during a replay applies to the rest", async () => {
+  window.GFL_RECORDINGS["data/train-slow.js"] = [
+    ['{"type":"train_start","steps":2}', null],
+    ['{"type":"train_step","step":1,"elapsed_s":1}', null],
+    ['{"type":"train_step","step":2,"elapsed_s":600}', null],
+    ['{"type":"train_done","final_loss":0.1}', null],
+  ];
+  const got = [];
+  const recorded = [{ kind: "train", config: { cell: "lstm", lr: 0.1 }, src: "data/train-slow.js" }];
+  const src = new RecordedSource((f) => got.push(f.type), () => {}, { recordings: recorded, keyOf, pace: 50 });
+  src.train({ cell: "lstm", lr: 0.1 });
+  await settle();
+  assert.deepEqual(got, ["train_start"]);
+  await settle(150); // step 1 was recorded at 1 s: due after 20 ms at 50 times the pace; step 2 after 12 s
+  assert.deepEqual(got, ["train_start", "train_step"]);
+  src.setPace(Infinity);
+  await settle();
+  assert.deepEqual(got, ["train_start", "train_step", "train_step", "train_done"]);
+});
+
+test("a pace is a number above 0", () => {
+  for (const pace of [0, -1, NaN, "fast"]) {
+    assert.throws(() => new RecordedSource(() => {}, () => {}, { recordings, keyOf, pace }), /pace must be a number above 0/);
+  }
+  assert.throws(() => source().src.setPace(0), /pace must be a number above 0/);
+});

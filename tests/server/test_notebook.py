@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from tests.engine.reference import reference_gates, reference_trace
-from tests.server.notebook_helpers import NOTEBOOK, decode, displays, execute_notebook, same_interpreter
+from tests.server.notebook_helpers import decode, displays, same_interpreter
 
 pytest.importorskip("nbclient", reason="executing the notebook needs nbclient and ipykernel")
 pytest.importorskip("ipykernel", reason="executing the notebook needs nbclient and ipykernel")
@@ -24,10 +24,8 @@ RTOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    save = tmp_path_factory.mktemp("nb") / "model.pt"
-    nb = execute_notebook(NOTEBOOK, save)
-    return nb, torch.load(save, weights_only=False)
+def executed(executed_notebook):
+    return executed_notebook  # tests/conftest.py: run once per session, also for tests/e2e/test_notebook_html.py
 
 
 def html_outputs(nb) -> list[str]:

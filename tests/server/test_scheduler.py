@@ -49,9 +49,9 @@ def test_big_jobs_leave_a_slot_for_small_ones():
 
     async def main():
         async with anyio.create_task_group() as tg:
-            for name, cost in (("big1", 5.0), ("big2", 5.0), ("small", 0.01)):
+            for k, (name, cost) in enumerate((("big1", 5.0), ("big2", 5.0), ("small", 0.01)), 1):
                 tg.start_soon(lambda n=name, c=cost: s.run(gates.job(n), cost=c))
-                await anyio.sleep(0.01)
+                await until(lambda k=k: s.running + len(s.waiting) == k)  # in the scheduler's hands, in this order
             await until(lambda: len(gates.started) == 2)
             assert gates.started == ["big1", "small"] and [j.cost for j in s.waiting] == [5.0]
             gates.release["small"].set()
@@ -70,7 +70,7 @@ def test_short_jobs_go_first_and_waiting_raises_a_long_jobs_priority():
             tg.start_soon(lambda: s.run(gates.job("hold"), cost=0.01))
             await until(lambda: gates.started == ["hold"])
             tg.start_soon(lambda: s.run(gates.job("long"), cost=1.0))
-            await anyio.sleep(0.01)
+            await until(lambda: len(s.waiting) == 1)  # queued before the short one
             tg.start_soon(lambda: s.run(gates.job("short"), cost=0.01))
             await until(lambda: len(s.waiting) == 2)
             gates.release["hold"].set()
@@ -95,8 +95,10 @@ def test_a_client_gets_one_core_at_a_time():
             tg.start_soon(lambda: s.run(gates.job("a1"), cost=0.01, owner=alice))
             await until(lambda: gates.started == ["a1"])
             tg.start_soon(lambda: s.run(gates.job("a2"), cost=0.01, owner=alice))
-            await anyio.sleep(0.02)
-            assert gates.started == ["a1"] and len(s.waiting) == 1  # a slot is free, but not for alice
+            # Once the scheduler has a2 it has decided (it dispatches as a job arrives): a slot is free, but not
+            # for alice.
+            await until(lambda: s.running + len(s.waiting) == 2)
+            assert s.running == 1 and len(s.waiting) == 1 and gates.started == ["a1"]
             tg.start_soon(lambda: s.run(gates.job("b1"), cost=0.01, owner=bob))
             await until(lambda: "b1" in gates.started)
             gates.release["a1"].set()

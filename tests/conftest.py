@@ -1,0 +1,53 @@
+"""Fixtures shared by the test packages: what is expensive is built once per session (tests/shared.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.shared import built_once
+
+# What a session builds once (tests/shared.py): the tests that use it run first, so that under pytest-xdist the
+# worker that builds it is the one that starts on them (each worker starts on its share of the tests in order,
+# tests/run.sh) and no other worker waits on the build while it has work of its own.
+BUILT_ONCE = ("site", "executed_notebook")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        return next((k for k, name in enumerate(BUILT_ONCE) if name in item.fixturenames), len(BUILT_ONCE))
+
+    items.sort(key=rank)  # stable: in collection order within each rank
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Every test computes on one torch thread, as the server does per computation (GFL_TORCH_THREADS, default 1).
+
+    The suite runs one pytest worker per core: torch's default pool of a spinning thread per core in each worker
+    (or beside a browser) makes each step many times slower, and a reference computed with the server's thread
+    count sums in the server's order.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """docs/notebook.ipynb run once in a real kernel (tests/server/notebook_helpers.py): the executed notebook
+    and what its model, data and kernel saved, for tests/server/test_notebook.py and the e2e rendering of it."""
+    pytest.importorskip("nbclient", reason="executing the notebook needs nbclient and ipykernel")
+    pytest.importorskip("ipykernel", reason="executing the notebook needs nbclient and ipykernel")
+    import nbformat
+    import torch
+
+    from tests.server.notebook_helpers import NOTEBOOK, execute_notebook
+
+    def build(out):
+        nbformat.write(execute_notebook(NOTEBOOK, out / "model.pt"), out / "notebook.ipynb")
+
+    out, _ = built_once(tmp_path_factory, "notebook", build)
+    return nbformat.read(out / "notebook.ipynb", as_version=4), torch.load(out / "model.pt", weights_only=False)
