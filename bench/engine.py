@@ -188,7 +188,7 @@ def largest(threads: int) -> None:
     and the plain module's forward+backward on the same model and data; prints seconds and peak RSS in MB."""
     torch.set_num_threads(threads)
     from engine import Config, trace_config
-    from engine.experiment import prepare
+    from engine.lab import prepare
 
     cfg = Config.from_dict({"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4,
                             "bidirectional": True, "batch_size": 1})

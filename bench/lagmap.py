@@ -1,7 +1,7 @@
 """The lag map's cost against the plain trace of the same setting, measured in the same run.
 
 For each setting, what the server computes per request: the trace and its frames (``trace_units``), plain and
-with the lag map (as many rows as the server takes for that setting, ``engine.lagmap.rows_for``).  Both are
+with the lag map (as many rows as the server takes for that setting, ``engine.tracing.lagmap.rows_for``).  Both are
 timed in turn, several times, with one torch thread (as a server slot has); the ratio of the medians is printed.
 Settings: the default size many-to-many (target: all rows within 3× the plain trace), the LSTM lesson's setting,
 every lab lesson's own link, and the largest setting the app allows, as a many-to-many task (its rows are fewer;
@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from engine import Config  # noqa: E402
-from engine.experiment import trace_config  # noqa: E402
-from engine.lagmap import rows_for  # noqa: E402
+from engine.lab import trace_config  # noqa: E402
 from engine.lessons import LESSONS, lesson_config  # noqa: E402
-from server.frames import trace_units  # noqa: E402
+from engine.tracing import rows_for  # noqa: E402
+from server.wire import trace_units  # noqa: E402
 
 LARGEST = {"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4, "bidirectional": True,
            "batch_size": 1, "arch": "many-to-many", "task": "sine"}

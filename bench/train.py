@@ -31,9 +31,9 @@ import torch  # noqa: E402
 from load import open_socket, start_server  # noqa: E402
 
 from engine import Config  # noqa: E402
-from engine.network import build_model, data_generator  # noqa: E402
-from engine.tasks import baseline, get_task, make_batch, task_loss  # noqa: E402
-from engine.training import OPTIMIZERS  # noqa: E402
+from engine.data import baseline, get_task, make_batch, task_loss  # noqa: E402
+from engine.lab import OPTIMIZERS  # noqa: E402
+from engine.models import build_model, data_generator  # noqa: E402
 
 BASE = {
     "task": "adding",

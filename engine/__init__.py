@@ -1,11 +1,17 @@
 """Gradient Flow Lab's compute core: pure torch, numpy and the standard library."""
 
 from engine.config import FIELDS, LINK_VERSION, Config, ConfigError, parse_query
-from engine.experiment import Trace, trace_config
-from engine.modules import trace_submodules
-from engine.recurrence import mark_state
-from engine.trace_file import TraceFileError, TraceFileLimits, load_traces, save_traces
-from engine.tracing import ModuleTrace, trace_module
+from engine.lab import Trace, trace_config
+from engine.tracing import (
+    ModuleTrace,
+    TraceFileError,
+    TraceFileLimits,
+    load_traces,
+    mark_state,
+    save_traces,
+    trace_module,
+    trace_submodules,
+)
 
 __all__ = [
     "FIELDS",

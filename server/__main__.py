@@ -10,7 +10,7 @@ import sys
 
 import uvicorn
 
-from server.security import normalise_origin
+from server.guard import normalise_origin
 from server.settings import Settings, usable_cores
 
 # What --allow-host takes: a host name (``*.`` for all its subdomains), an IP address, or ``*``.
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         # Each worker has its own bound; share the cores between them.  Workers inherit the variable.
         os.environ["GFL_MAX_CONCURRENT"] = str(max(1, usable_cores() // args.workers))
     settings = Settings.from_env()
-    from server.connections import GuardedHttp, GuardedWebSocket  # imports uvicorn's protocols: only when serving
+    from server.guard import GuardedHttp, GuardedWebSocket  # imports uvicorn's protocols: only when serving
 
     uvicorn.run(
         "server.app:app",
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         ws_max_size=settings.max_frame_bytes,
         # Float32 frames barely compress, and deflating them would run on the event loop.
         ws_per_message_deflate=False,
-        # Per-address connection cap and the header deadline (server/connections.py).
+        # Per-address connection cap and the header deadline (server/guard/connections.py).
         http=GuardedHttp,
         ws=GuardedWebSocket,
         timeout_keep_alive=settings.keep_alive_seconds,

@@ -17,9 +17,9 @@ from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
 from server import openapi
+from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
 from server.routes import api, cliff, docs, health, lessons, pages, script, stream
-from server.security import SecurityHeaders, TrustedHosts
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

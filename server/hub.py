@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from server.scheduler import Scheduler
+from server.scheduling import Scheduler
 from server.settings import Settings
 from server.sharing import Sharing
 from server.uploads import Uploads

@@ -1,7 +1,7 @@
 """The OpenAPI document, made true: every route's real statuses and the ``/api/trace`` body key by key.
 
-The body schema is generated from :data:`engine.config.FIELDS`, the one config table, and the rules that tie
-keys together from :func:`engine.config.describe_rules` (a JSON Schema ``if``/``then`` where JSON Schema can
+The body schema is generated from :data:`engine.config.space.FIELDS`, the one config table, and the rules that tie
+keys together from :func:`engine.config.space.describe_rules` (a JSON Schema ``if``/``then`` where JSON Schema can
 say the rule, e.g. the tasks an arch takes; words and ``x-rules`` where it cannot, e.g. the work cap, a
 product of five keys), so the document cannot drift from what the server accepts.  FastAPI only sees
 ``Request`` parameters and would document a bare "200"; :func:`install` replaces each operation's ``responses``
@@ -16,11 +16,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from engine.cliff import CLIFF_FIELDS
-from engine.cliff import describe_rules as describe_cliff_rules
-from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS, TASKS_FOR_ARCH, Field, describe_rules
-from engine.fields import NUMBER_SYNTAX
-from engine.series import NOT_FOR_SERIES
+from engine.config import FIELD_BY_NAME, FIELDS, NUMBER_SYNTAX, PAGE_KEYS, TASKS_FOR_ARCH, Field, describe_rules
+from engine.data import NOT_FOR_SERIES
+from engine.lab import CLIFF_FIELDS
+from engine.lab import describe_rules as describe_cliff_rules
 
 JSON = "application/json"
 
@@ -41,7 +40,7 @@ def field_schema(f: Field) -> dict[str, Any]:
 
 
 def arch_task_rules() -> list[dict[str, Any]]:
-    """The tasks each arch takes (:data:`engine.config.TASKS_FOR_ARCH`) as JSON Schema: another arch (or none),
+    """The tasks each arch takes (:data:`engine.config.space.TASKS_FOR_ARCH`) as JSON Schema: another arch (or none),
     or ``task`` given (its default is not among them) and one of them.  (Said with ``if``/``then`` or ``not``,
     the rule stops schemathesis from generating a multipart body beside its binary parts.)"""
     archs = FIELD_BY_NAME["arch"].choices
@@ -221,7 +220,7 @@ TRACE_BODY = {
                            "windows of seq_len steps predicting the next value, normalised."},
                 "column": {"type": "string", "description": "The series' column: a header name or a 0-based index."},
             },
-            "anyOf": [  # a series is read by every arch but those of engine.series.NOT_FOR_SERIES
+            "anyOf": [  # a series is read by every arch but those of engine.data.series.NOT_FOR_SERIES
                 {"properties": {"series": False}},
                 {"properties": {"config": {"properties": {"arch": {"enum": [
                     a for a in FIELD_BY_NAME["arch"].choices if a not in NOT_FOR_SERIES]}}}}},

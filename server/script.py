@@ -23,9 +23,8 @@ import jinja2
 import jinja2.meta
 
 from engine import Config, ConfigError
-from engine.cells import GATES, NUM_BLOCKS
 from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS
-from engine.tasks import (
+from engine.data import (
     COPY_BLANK,
     COPY_DELIMITER,
     COPY_SYMBOLS,
@@ -38,9 +37,10 @@ from engine.tasks import (
     SINE_NOISE,
     SINE_OMEGA,
     SINE_WALK,
+    WORDS,
     get_task,
 )
-from engine.word_tasks import WORDS
+from engine.models import GATES, NUM_BLOCKS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAIN = "script.py.j2"

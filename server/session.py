@@ -1,7 +1,7 @@
 """One websocket session: a receiver, a sender and at most one request in flight.
 
 The receiver reads client messages and starts or cancels requests; a request subscribes to
-its result through :class:`server.sharing.Sharing` (the cache, or the one computation in
+its result through :class:`server.sharing.flights.Sharing` (the cache, or the one computation in
 flight for the same key) and queues the units in a bounded outbox, labelled with this
 socket's run number; the sender drains the outbox onto the socket.  All three live in one
 task group, so a disconnect cancels everything the session started, and unsubscribes it
@@ -27,14 +27,11 @@ from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config
-from server import cost
 from server.hub import Hub
-from server.keys import LAG
-from server.messages import ProtocolError, parse_message
-from server.recording import Unit
-from server.scheduler import Busy
+from server.scheduling import Busy, cost
+from server.sharing import LAG
 from server.uploads import UPLOAD_MESSAGES, SocketUploads, UploadRefused, serve_private
-from server.wire import dumps
+from server.wire import ProtocolError, Unit, dumps, parse_message
 
 log = logging.getLogger(__name__)
 

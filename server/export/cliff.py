@@ -16,12 +16,12 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from engine.cliff import CliffConfig, describe_table
+from engine.lab import CliffConfig, describe_table
 from engine.lessons import Lesson, lesson_config
 from server.export.page import recording_script, static_page
-from server.recording import Unit
 from server.routes.cliff import cliff_json
 from server.routes.pages import page_context
+from server.wire import Unit
 
 MAX_TRIES = 6  # 2**6 settings at most: the recordings of every combination stay a few MB
 

@@ -12,8 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from server.recording import Unit, recorded_rows
-from server.wire import script_json
+from server.wire import Unit, recorded_rows, script_json
 
 _BOOT = re.compile(r'(<script type="application/json" id="gfl-boot">)(.*?)(</script>)', re.S)
 

@@ -2,7 +2,7 @@
 
 ``DIR/index.html`` lists the lessons; ``DIR/lesson-<id>.html`` is each lesson's page, as the server renders it
 for the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes its frames from recordings of
-exactly what the socket would send (:func:`server.frames.trace_units`, :mod:`server.training`'s frames): the
+exactly what the socket would send (:func:`server.wire.trace_units`, :mod:`server.wire.training_frames`'s frames): the
 lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of
 each.  Each recording is one classic script under ``DIR/data/`` named by its request key, binary frames in
 base64, because a page opened from ``file://`` may load scripts but not ``fetch()`` files.  A page loads its own
@@ -27,23 +27,18 @@ import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine import Config, trace_config
-from engine.cliff_lessons import CLIFF_PAGE
-from engine.experiment import trace_trained
-from engine.lab_lessons import LAB_PAGE
-from engine.lessons import LESSONS, Lesson, lesson_config, try_config
-from engine.training import Trainer
-from server import training
+from engine.lab import Trainer, trace_trained
+from engine.lessons import CLIFF_PAGE, LAB_PAGE, LESSONS, Lesson, lesson_config, try_config
 from server.export import cliff
 from server.export.bundle import bundle
 from server.export.page import localise, recording_script, static_page
-from server.frames import trace_units
-from server.keys import request_key
-from server.recording import Unit
 from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
 from server.routes.pages import page_context
 from server.settings import Settings
-from server.wire import dumps
+from server.sharing import request_key
+from server.wire import Unit, dumps, trace_units
+from server.wire import training_frames as training
 
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
 EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == LAB_PAGE.name)

@@ -1,10 +1,10 @@
 """Any trace as the frames the lab's socket sends (docs/protocol.md), so the page's own views can paint it.
 
-The app's :class:`engine.experiment.Trace` is encoded exactly as the socket does (:func:`server.frames.trace_units`).
-A :class:`engine.tracing.ModuleTrace` (the user's own ``nn.RNN``/``LSTM``/``GRU``) has no
+The app's :class:`engine.Trace` is encoded exactly as the socket does (:func:`server.wire.frames.trace_units`).
+A :class:`engine.tracing.fused.ModuleTrace` (the user's own ``nn.RNN``/``LSTM``/``GRU``) has no
 :class:`engine.Config`, so its start frame's fields are read from its arrays: cell, layers, directions, units,
 steps, batch and gate names.  Per-unit arrays are one batch sample's (``sample``, 0 as the app shows); the
-norms are over the whole batch, as :func:`engine.tracing.trace_module` took them.  Positions past a packed
+norms are over the whole batch, as :func:`engine.tracing.fused.trace_module` took them.  Positions past a packed
 sequence's length are NaN: they travel in the binary frames as IEEE NaN, and every JSON field goes through
 :mod:`server.wire`, which writes a non-finite number as the string ``"nan"``.
 """
@@ -17,11 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.experiment import Trace
-from engine.theory import gate_products
+from engine.lab import Trace, gate_products
 from engine.tracing import ModuleTrace
-from server.frames import overflow_step, run_units, trace_units, underflow_step
-from server.recording import Unit
+from server.wire import Unit, overflow_step, run_units, trace_units, underflow_step
 
 
 def _nonlinearity(mt: ModuleTrace) -> str:
@@ -41,7 +39,7 @@ def _per_unit(a: np.ndarray, sample: int) -> np.ndarray:
 
 
 def _memory_path(mt: ModuleTrace) -> np.ndarray | None:
-    """engine.theory.gate_products over the steps each sequence really has (a packed batch's padding is NaN)."""
+    """engine.lab.theory.gate_products over the steps each sequence really has (a packed batch's padding is NaN)."""
     if mt.cell == "rnn":
         return None
     L, D, T = mt.grad_h_norm.shape
@@ -52,7 +50,7 @@ def _memory_path(mt: ModuleTrace) -> np.ndarray | None:
 
 
 def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]:
-    """``mt`` as a run's frames, without run numbers (the recorded form :mod:`server.recording` describes).
+    """``mt`` as a run's frames, without run numbers (the recorded form :mod:`server.wire.recording` describes).
 
     ``sample`` picks the batch sample the per-unit views show; ``tbptt`` is the window length the trace was
     taken with (``trace_module(..., tbptt=k)``; a ModuleTrace does not record it), for the views' window lines.
@@ -60,7 +58,7 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
     with ``proj_size`` (its h_t is narrower than its gates, and the views take one width for both).
     """
     if not isinstance(mt, ModuleTrace):
-        raise TypeError(f"module_units takes an engine.tracing.ModuleTrace; got {type(mt).__name__}")
+        raise TypeError(f"module_units takes an engine.tracing.fused.ModuleTrace; got {type(mt).__name__}")
     L, D, T = mt.grad_h_norm.shape
     batched = mt.hidden.ndim == 5
     N = mt.hidden.shape[3] if batched else 1
@@ -106,7 +104,7 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
 def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
     """``[{title, units}]``: one section per trace in ``obj``.
 
-    ``obj`` is a :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.modules.trace_submodules` returns
+    ``obj`` is a :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.trace_submodules` returns
     (``{qualified name: ModuleTrace or [one per call]}``), any such ``{label: trace}`` dict, or a list of traces.
     """
 
@@ -115,7 +113,7 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
             return {"title": title, "units": trace_units(t, time.perf_counter())}
         if isinstance(t, ModuleTrace):
             return {"title": title, "units": module_units(t, sample, tbptt)}
-        raise TypeError(f"{title}: expected an engine.tracing.ModuleTrace or engine.experiment.Trace; got "
+        raise TypeError(f"{title}: expected an engine.tracing.fused.ModuleTrace or engine.lab.experiment.Trace; got "
                         f"{type(t).__name__}")  # fmt: skip
 
     if isinstance(obj, Trace):
@@ -137,4 +135,4 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
             raise ValueError("nothing to show: the list of traces is empty")
         return [one(f"trace {i + 1}", t) for i, t in enumerate(obj)]
     raise TypeError(f"cannot show {type(obj).__name__}: pass a trace_module(...) or trace_submodules(...) result, "
-                    "or an engine.experiment.Trace")  # fmt: skip
+                    "or an engine.lab.experiment.Trace")  # fmt: skip

@@ -20,8 +20,7 @@ from typing import Any
 
 from engine.config import FIELDS, LINK_VERSION
 from server.export.bundle import bundle
-from server.recording import recorded_rows
-from server.wire import script_json
+from server.wire import recorded_rows, script_json
 
 ENTRY = Path(__file__).resolve().parents[2] / "static" / "js" / "notebook.js"
 

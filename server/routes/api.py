@@ -10,16 +10,20 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
-from engine.config import PAGE_KEYS, describe_rules
-from engine.fields import NUMBER_SYNTAX, Field, RepeatedKey, read_link
-from server.frames import json_value_count
+from engine.config import NUMBER_SYNTAX, PAGE_KEYS, Field, RepeatedKey, describe_rules, read_link
 from server.hub import Hub
-from server.keys import LAG
-from server.recording import Unit
-from server.responses import StrictJSONResponse, busy_response, error_response
-from server.scheduler import Busy
+from server.scheduling import Busy
+from server.sharing import LAG
 from server.uploads import is_multipart, trace_with_upload
-from server.wire import loads_strict, nesting_too_deep
+from server.wire import (
+    StrictJSONResponse,
+    Unit,
+    busy_response,
+    error_response,
+    json_value_count,
+    loads_strict,
+    nesting_too_deep,
+)
 
 router = APIRouter(prefix="/api", tags=["api"])
 log = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ async def config_fields() -> StrictJSONResponse:
 
 def config_table() -> dict[str, Any]:
     """What ``GET /api/config`` answers, and what the page boots with: the table, its rules, the link version, how a
-    link writes a number and the page's own link keys (:data:`engine.config.PAGE_KEYS`, each with how a link
+    link writes a number and the page's own link keys (:data:`engine.config.space.PAGE_KEYS`, each with how a link
     writes it)."""
     return {"fields": [f.describe() for f in FIELDS], "rules": describe_rules(), "link_version": LINK_VERSION,
             "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS)}  # fmt: skip

@@ -1,7 +1,7 @@
 """The cliff view: ``GET /api/cliff`` (the loss grid and both descents as JSON), ``GET /api/cliff/config`` (its
 table, as ``GET /api/config`` describes the lab's) and ``GET /cliff`` (the page).
 
-All read the same link keys, those of :data:`engine.cliff.CLIFF_FIELDS`.  A computation (about a second at the
+All read the same link keys, those of :data:`engine.lab.cliff.CLIFF_FIELDS`.  A computation (about a second at the
 table's largest setting on a busy core) runs in a worker thread, one at a time per process, so the event loop
 never waits on torch and a burst of requests queues instead of taking every core; finished answers are kept in
 a small LRU (a setting is deterministic: the same link gives the same bytes).
@@ -16,7 +16,8 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from engine.cliff import (
+from engine.config import LINK_VERSION, ConfigError, RepeatedKey, read_link
+from engine.lab import (
     CLIFF_FIELD_BY_NAME,
     CLIFF_PAGE_KEYS,
     GRID_AXES,
@@ -26,12 +27,9 @@ from engine.cliff import (
     describe_table,
     edges_problem,
 )
-from engine.cliff_lessons import CLIFF_PAGE
-from engine.config import LINK_VERSION, ConfigError
-from engine.fields import RepeatedKey, read_link
-from server.responses import StrictJSONResponse, error_response
+from engine.lessons import CLIFF_PAGE
 from server.routes.pages import render_page
-from server.wire import dumps
+from server.wire import StrictJSONResponse, dumps, error_response
 
 router = APIRouter(tags=["cliff"])
 
@@ -40,7 +38,7 @@ _one_at_a_time = anyio.CapacityLimiter(1)
 
 @functools.lru_cache(maxsize=16)  # an answer at the largest resolution is under 2 MB
 def cliff_json(cfg: CliffConfig) -> bytes:
-    """The strict JSON document of one setting (non-finite numbers as "inf"/"nan" strings, see server/wire.py)."""
+    """The strict JSON document of one setting (non-finite numbers as "inf"/"nan" strings: server/wire/encoding.py)."""
     return dumps({**cliff(cfg), "fields": describe_fields(), "link_version": LINK_VERSION}).encode("utf-8")
 
 
@@ -68,7 +66,7 @@ async def cliff_table() -> StrictJSONResponse:
 
 
 def page_config(params: list[tuple[str, str]]) -> tuple[CliffConfig, list[dict[str, Any]]]:
-    """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.fields.read_link).
+    """The page's setting from its link (``(key, text)`` pairs, read as every link is: engine.config.fields.read_link).
 
     An unknown key is ignored and a repeated key or bad value takes its default, each with a notice naming it;
     then an axis whose edges are out of order (each fine alone) takes its default range, so the result is valid.

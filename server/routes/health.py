@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from server.responses import StrictJSONResponse
+from server.wire import StrictJSONResponse
 
 router = APIRouter(tags=["health"])
 

@@ -1,6 +1,6 @@
 """Lessons: ``GET /api/lessons`` (the lessons as JSON) and ``GET /lessons`` (the page that lists them).
 
-A lesson's text holds placeholders for the numbers measured on its own link (``engine/lesson_numbers.py``).
+A lesson's text holds placeholders for the numbers measured on its own link (``engine/lessons/numbers.py``).
 They are filled once, on the first request that needs them, by tracing each lesson's link in a worker thread
 (about two seconds in all): server start-up stays fast and the event loop never waits on torch.
 """
@@ -15,10 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from engine.fields import quote
-from engine.lesson_numbers import render_lesson
-from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, try_config
-from server.responses import StrictJSONResponse
+from engine.config import quote
+from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, render_lesson, try_config
+from server.wire import StrictJSONResponse
 
 router = APIRouter(tags=["lessons"])
 

@@ -9,8 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from engine import parse_query
-from engine.lab_lessons import LAB_PAGE
-from engine.lesson_pages import LessonPage
+from engine.lessons import LAB_PAGE, LessonPage
 from server.routes import lessons
 from server.routes.api import config_table
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from engine import ConfigError
-from server.responses import error_response
 from server.script import filename, render_script, strict_config
+from server.wire import error_response
 
 router = APIRouter(prefix="/api", tags=["api"])
 

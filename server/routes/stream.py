@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket, status
 
-from server.security import origin_allowed
+from server.guard import origin_allowed
 from server.session import Session
 
 router = APIRouter(tags=["socket"])

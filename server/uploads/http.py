@@ -18,18 +18,23 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from engine import Config, ConfigError
-from engine.checkpoint import Checkpoint, CheckpointError, configure
-from engine.experiment import trace_own
-from engine.fields import quote
-from engine.series import SeriesError
-from server import cost
-from server.frames import json_value_count, trace_document
-from server.keys import lag_rows_for
-from server.responses import StrictJSONResponse, busy_response, error_response
-from server.scheduler import Busy
+from engine.config import quote
+from engine.data import Checkpoint, CheckpointError, SeriesError, configure
+from engine.lab import trace_own
+from server.scheduling import Busy, cost
+from server.sharing import lag_rows_for
 from server.uploads.limits import UploadRefused
 from server.uploads.runs import shape_own
-from server.wire import dumps, loads_strict, nesting_too_deep
+from server.wire import (
+    StrictJSONResponse,
+    busy_response,
+    dumps,
+    error_response,
+    json_value_count,
+    loads_strict,
+    nesting_too_deep,
+    trace_document,
+)
 
 # Room for the part headers and boundaries around the config and the model.
 _ENVELOPE_BYTES = 16 * 1024
@@ -159,7 +164,7 @@ class Upload:
     model: object | None  # the OwnModel, if a model part was sent
     ckpt: Checkpoint | None
     notes: list[str]
-    series: object | None  # the engine.series.Series, if a series part was sent
+    series: object | None  # the engine.data.series.Series, if a series part was sent
 
 
 def series_fields(series) -> dict:

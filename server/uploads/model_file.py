@@ -3,7 +3,7 @@
 :func:`read_model` is the worker's job: the file's format by its first bytes, the format's own checks
 (:mod:`server.uploads.torch_file`, :mod:`server.uploads.safetensors_file`), then the tensors' (string keys
 of at most ``max_key_chars``, strided real tensors, every floating-point value finite), then the
-recurrent module by :func:`engine.checkpoint.find_recurrent`.  It hands back only what the app uses (the
+recurrent module by :func:`engine.data.checkpoint.find_recurrent`.  It hands back only what the app uses (the
 recurrent module's parameters and every ``nn.Linear``-shaped pair that could be its read-out) as float32
 numpy arrays, plain data that crosses back to the server without unpickling anything of the file's.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from engine import Config
-from engine.checkpoint import CheckpointError, configure, find_recurrent
-from engine.fields import quote
+from engine.config import quote
+from engine.data import CheckpointError, configure, find_recurrent
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
 from server.uploads.safetensors_file import load_safetensors_file, looks_like_safetensors
 from server.uploads.torch_file import load_torch_file

@@ -12,17 +12,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from engine import Config
-from engine.checkpoint import CheckpointError, configure, find_recurrent
-from engine.experiment import own_model, trace_own, trace_own_trained
-from engine.series import Series, check_fits
-from engine.tasks import get_task
-from engine.training import Trainer
-from server import cost, training
-from server.frames import trace_units
-from server.keys import base_kind, lag_rows_for, with_lag
-from server.recording import Unit
-from server.scheduler import Scheduler
-from server.sharing import error_unit
+from engine.data import CheckpointError, Series, check_fits, configure, find_recurrent, get_task
+from engine.lab import Trainer, own_model, trace_own, trace_own_trained
+from server.scheduling import Scheduler, cost
+from server.sharing import base_kind, error_unit, lag_rows_for, with_lag
+from server.wire import Unit, trace_units
+from server.wire import training_frames as training
 
 
 def shape_own(cfg: Config, model, series: Series | None):
@@ -48,7 +43,7 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, s
     """Deliver the frames of a ``run`` (``run+lag``: with the lag map) or ``train`` of an uploaded model, as a shared
     request would.
 
-    Raises :class:`server.scheduler.Busy` when the queue is full.
+    Raises :class:`server.scheduling.scheduler.Busy` when the queue is full.
     """
     lag = with_lag(kind)
     trace_s = cost.trace_seconds(config, lag=lag)

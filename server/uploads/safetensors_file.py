@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 
-from engine.fields import quote
+from engine.config import quote
 from server.uploads.limits import UploadLimits, UploadRefused
 
 ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}

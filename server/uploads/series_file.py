@@ -6,8 +6,8 @@ lone ``\\r``).  Refused, with the row (1-based, as in the file) and the column w
 more than ``max_series_bytes``; not UTF-8; a first line with more than ``max_series_columns``
 separators (before a row is built); a row of more columns; a cell over ``max_cell_chars``; more than
 ``max_series_values`` values (counted while reading, not after); a cell that is not a finite number;
-a series that cannot be normalised (:func:`engine.series.make_series`).  Every message quotes the
-file's text through :func:`engine.fields.quote`, so it is a few hundred characters at most.
+a series that cannot be normalised (:func:`engine.data.series.make_series`).  Every message quotes the
+file's text through :func:`engine.config.fields.quote`, so it is a few hundred characters at most.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from engine.fields import quote
-from engine.series import Series, SeriesError, make_series
+from engine.config import quote
+from engine.data import Series, SeriesError, make_series
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
 
 _NAMES_SHOWN = 8  # header names listed in a message
@@ -76,7 +76,7 @@ DEFAULT_LIMITS = UploadLimits()
 
 
 def read_series(data: bytes, column: str | int | None = None, limits: UploadLimits = DEFAULT_LIMITS) -> Series:
-    """The chosen column of the CSV ``data`` as a :class:`engine.series.Series`; raises :class:`UploadRefused`."""
+    """The chosen column of the CSV ``data`` as a :class:`engine.data.series.Series`; raises :class:`UploadRefused`."""
     if len(data) > limits.max_series_bytes:
         raise too_big("series", "the CSV file", len(data), limits.max_series_bytes)
     try:

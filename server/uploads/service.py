@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from engine.series import Series
+from engine.data import Series
 from server.uploads.budget import UploadBudget
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
 from server.uploads.model_file import own_model, read_model

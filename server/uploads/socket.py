@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from engine import ConfigError
-from engine.checkpoint import CheckpointError
-from engine.series import Series, SeriesError
+from engine.data import CheckpointError, Series, SeriesError
 from server.uploads.limits import KINDS, UploadRefused
 from server.uploads.runs import shape_own
 from server.uploads.service import Uploads

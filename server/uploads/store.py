@@ -38,7 +38,7 @@ KINDS = ("model", "series")
 @dataclass
 class Kept:
     kind: str  # 'model' | 'series'
-    value: Any  # server.uploads.OwnModel or engine.series.Series, as parsed
+    value: Any  # server.uploads.OwnModel or engine.data.series.Series, as parsed
     fields: dict  # the model_loaded / series_loaded frame's fields (without token and run)
     size: int  # bytes counted against the budget
     used: float  # the clock when last stored or resumed

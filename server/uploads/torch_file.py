@@ -23,7 +23,7 @@ import zipfile
 
 import torch
 
-from engine.fields import quote
+from engine.config import quote
 from server.uploads.limits import UploadLimits, UploadRefused
 from server.uploads.pickle_scan import scan_pickle
 

@@ -1,16 +1,16 @@
 // The config table as the server describes it (GET /api/config, or the boot JSON the page embeds from
-// the same engine.config.FIELDS): one entry per key with its type, bounds, label, when it applies and what
+// the same engine.config.space.FIELDS): one entry per key with its type, bounds, label, when it applies and what
 // it affects.  Everything the page knows about a key comes from here; nothing in static/js lists keys.
 // No DOM access: node --test loads this module directly.
 
-/** How a link may say true or false (engine.config.Field.parse reads the same words). */
+/** How a link may say true or false (engine.config.space.Field.parse reads the same words). */
 export const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
 const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
 
 export class Schema {
   /**
    * @param {Array<object>} fields  `[f.describe() for f in FIELDS]`
-   * @param {number} linkVersion  engine.config.LINK_VERSION, written as `v=` in a link
+   * @param {number} linkVersion  engine.config.space.LINK_VERSION, written as `v=` in a link
    */
   constructor(fields, linkVersion = 1) {
     this.fields = fields;
@@ -43,7 +43,7 @@ export class Schema {
     return f?.choice_labels?.[value] ?? String(value);
   }
 
-  /** Whether key `name` matters for `config` (engine.config.Field.applies_to). */
+  /** Whether key `name` matters for `config` (engine.config.space.Field.applies_to). */
   applies(name, config) {
     const f = this.field(name);
     const ok = Object.entries(f.applies || {}).every(([k, vs]) => vs.includes(config[k]));

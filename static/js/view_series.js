@@ -10,7 +10,7 @@ const WINDOW_FILL = "rgba(230, 159, 0, 0.12)";
 const WINDOW_LINE = "rgba(230, 159, 0, 0.55)";
 const AXIS = { zeroline: true, zerolinecolor: "#ccc", gridcolor: "#eee", linecolor: "#888", ticks: "outside", ticklen: 4 };
 
-/** z = (value − mean) / std, as the server normalises the series (engine/series.py). */
+/** z = (value − mean) / std, as the server normalises the series (engine/data/series.py). */
 export function normalise(echoed) {
   return echoed.values.map((v) => (v - echoed.mean) / echoed.std);
 }

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 
 from engine import Config, trace_config
-from engine.experiment import trace_trained
+from engine.lab import Trainer, trace_trained
 from engine.lessons import lesson_config, try_config
-from engine.training import Trainer
 from server.export.cliff import cliff_settings
 from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS

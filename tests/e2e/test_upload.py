@@ -112,7 +112,7 @@ def upload_series(page, path, column="price"):
 def engine_windows(page, path, column="price"):
     """The windows the engine itself cuts for the page's setting, and the normalised series it reads."""
     from engine import Config
-    from engine.experiment import trace_series
+    from engine.lab.experiment import trace_series
     from server.uploads import read_series
 
     series = read_series(path.read_bytes(), column)

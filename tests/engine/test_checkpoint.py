@@ -11,10 +11,9 @@ import torch
 from torch import nn
 
 from engine import Config
-from engine.checkpoint import CheckpointError, configure, find_recurrent
-from engine.experiment import trace_uploaded, uploaded_batch
-from engine.network import build_model
-from engine.tasks import get_task, task_loss
+from engine.data import CheckpointError, configure, find_recurrent, get_task, task_loss
+from engine.lab.experiment import trace_uploaded, uploaded_batch
+from engine.models import build_model
 from engine.tracing import trace_module
 
 
@@ -173,7 +172,7 @@ def test_module_without_biases_keeps_the_configs_biases():
     cfg, notes = configure(Config(task="sine", seq_len=5, batch_size=2, init="orthogonal"), ckpt, None)
     assert any("no recurrent biases" in n for n in notes)
     model = build_model(cfg, 1, 1)
-    from engine.checkpoint import build_uploaded
+    from engine.data import build_uploaded
 
     up = build_uploaded(cfg, ckpt, 1)
     assert torch.equal(up.rnn.weight_hh_l0, rnn.weight_hh_l0)
@@ -182,15 +181,14 @@ def test_module_without_biases_keeps_the_configs_biases():
 
 def test_training_starts_from_the_uploaded_weights():
     """Step 1's loss is the uploaded model's loss on that batch; a plain Trainer's is not."""
-    from engine.training import Trainer
+    from engine.lab import Trainer
 
     torch.manual_seed(2)
     rnn = nn.LSTM(1, 6)
     ckpt = find_recurrent(rnn.state_dict(), 1)
     cfg, _ = configure(Config(task="sine", seq_len=10, batch_size=4, steps=3), ckpt, None)
-    from engine.checkpoint import build_uploaded
-    from engine.network import data_generator
-    from engine.tasks import make_batch
+    from engine.data import build_uploaded, make_batch
+    from engine.models import data_generator
 
     trainer = Trainer(cfg, build_uploaded(cfg, ckpt, 1))
     head = build_model(cfg, 1, 1).head  # the file has no read-out: the config's

@@ -6,8 +6,9 @@ from dataclasses import fields
 import pytest
 import torch
 
-from engine.cliff import CLIFF_FIELDS, CliffConfig, cliff, descend, loss_grid
 from engine.config import ConfigError
+from engine.lab import CLIFF_FIELDS, CliffConfig, cliff, descend
+from engine.lab.cliff import loss_grid
 
 
 def direct_loss(w: float, b: float, T: int, readout: str) -> float:

@@ -8,21 +8,10 @@ from types import MappingProxyType
 
 import pytest
 
-from engine.cliff import CLIFF_FIELD_BY_NAME, CliffConfig
-from engine.lesson_numbers import magnitude, measure, render_lesson
-from engine.lessons import (
-    LESSONS,
-    LESSONS_PATH,
-    PLACEHOLDER,
-    Claim,
-    LessonError,
-    check_claim,
-    lesson_config,
-    lesson_path,
-    lesson_query,
-    load_lessons,
-    try_config,
-)
+from engine.lab import CLIFF_FIELD_BY_NAME, CliffConfig
+from engine.lessons import LESSONS, lesson_config, lesson_path, lesson_query, render_lesson, try_config
+from engine.lessons.catalogue import LESSONS_PATH, PLACEHOLDER, Claim, LessonError, check_claim, load_lessons
+from engine.lessons.numbers import magnitude, measure
 from tests.engine.test_cliff import direct_loss, reference_path
 
 CLIFF = [lesson for lesson in LESSONS if lesson.view == "cliff"]

@@ -10,14 +10,13 @@ from engine.config import (
     FIELD_BY_NAME,
     FIELDS,
     LINK_VERSION,
-    MAX_TRACE_CELLS,
-    SEQ2SEQ_TASKS,
     Config,
     ConfigError,
+    check_against,
     describe_rules,
     parse_query,
 )
-from engine.fields import check_against
+from engine.config.space import MAX_TRACE_CELLS, SEQ2SEQ_TASKS
 
 BAD_VALUES = {
     "cell": ["lstmx", 3, None],

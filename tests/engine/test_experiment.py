@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from engine import Config, trace_config
-from engine.clipping import clip_gradients
-from engine.experiment import prepare
-from engine.tasks import Batch, task_loss
-from engine.theory import geometric_bound
+from engine.data import Batch, task_loss
+from engine.lab import prepare
+from engine.lab.clipping import clip_gradients
+from engine.lab.theory import geometric_bound
 from tests.engine.reference import reference_trace
 
 

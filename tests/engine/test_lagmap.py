@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from engine import lagmap
-from engine.tracing import finish_trace, start_trace, trace_module
+from engine.tracing import lagmap, start_trace, trace_module
+from engine.tracing.fused import finish_trace
 from tests.engine.reference import NaiveRecurrent, collect
 
 DT = torch.float64
@@ -102,7 +102,7 @@ def test_packed_sequences_of_unequal_lengths_are_itemised_within_each_length():
 
 def test_few_rows_through_wide_layers_send_their_gradient_down_in_one_product_after_the_sweep():
     # One sequence, few rows and W_ih of 4H × 2H = 8192 entries: the layer's gradient for the one below is one
-    # matrix product after the sweep (engine/lagmap.py), exact all the same.
+    # matrix product after the sweep (engine/tracing/lagmap.py), exact all the same.
     torch.manual_seed(8)
     module = nn.LSTM(3, 32, num_layers=2, bidirectional=True, dtype=DT)
     x = torch.randn(6, 1, 3, dtype=DT)
@@ -224,7 +224,7 @@ def _handoff_reference(model, batch, cfg, rows):
     """(L, D, S, 2T), (S, 2T): per decoder step s, the step-by-step model backpropagated from ⟨g_s, out_s⟩."""
     import torch.nn.functional as F
 
-    from engine.network import handoff_state, teacher_inputs
+    from engine.models.network import handoff_state, teacher_inputs
 
     def forward():
         enc, dec = NaiveRecurrent(model.rnn), NaiveRecurrent(model.decoder)
@@ -257,8 +257,8 @@ def _handoff_reference(model, batch, cfg, rows):
                          ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
 def test_an_encoder_decoders_rows_are_its_target_steps_and_cross_the_handoff(kw):
     from engine.config import Config
-    from engine.experiment import prepare
-    from engine.seq2seq import trace_encoder_decoder
+    from engine.lab import prepare
+    from engine.tracing import trace_encoder_decoder
 
     cfg = Config.from_dict(dict(arch="encoder-decoder", task="translate", seq_len=5, hidden_size=4, batch_size=3,
                                 seed=3, **kw))

@@ -11,23 +11,20 @@ import pytest
 import torch
 
 from engine.config import FIELD_BY_NAME, Config, parse_query
-from engine.experiment import prepare
-from engine.lesson_numbers import magnitude, measure, render_lesson
-from engine.lessons import (
-    LESSONS,
+from engine.data import COPY_SYMBOLS, task_loss
+from engine.data.tasks import copy_length
+from engine.lab import prepare
+from engine.lessons import LESSONS, TOPICS, lesson_config, lesson_query, render_lesson, try_config
+from engine.lessons.catalogue import (
     LESSONS_PATH,
     PLACEHOLDER,
-    TOPICS,
     Claim,
     LessonError,
     check_claim,
     get_lesson,
-    lesson_config,
-    lesson_query,
     load_lessons,
-    try_config,
 )
-from engine.tasks import COPY_SYMBOLS, copy_length, task_loss
+from engine.lessons.numbers import magnitude, measure
 from tests.engine.reference import reference_gates, reference_trace
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cliff import CLIFF_FIELD_BY_NAME
-from engine.config import FIELD_BY_NAME
-from engine.fields import MAX_NUMBER_CHARS, ConfigError, RepeatedKey, read_link
+from engine.config import FIELD_BY_NAME, ConfigError, RepeatedKey, read_link
+from engine.config.fields import MAX_NUMBER_CHARS
+from engine.lab import CLIFF_FIELD_BY_NAME
 
 SEQ_LEN, GAIN, LR = FIELD_BY_NAME["seq_len"], FIELD_BY_NAME["gain"], FIELD_BY_NAME["lr"]
 

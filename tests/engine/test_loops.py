@@ -398,7 +398,7 @@ def test_clear_messages_for_what_cannot_be_traced():
 
 
 def test_autograd_replaces_a_retained_grad_it_adds_to():
-    """engine.joined.snapshot keeps the .grad tensors the backward pass left, and later vector-Jacobian products
+    """engine.tracing.joined.snapshot keeps the .grad tensors the backward pass left, and later vector-Jacobian products
     pass through the same tensors: autograd must add to a retained .grad by replacing it, not in place."""
     a = torch.randn(3, requires_grad=True)
     b = a * 2

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import Config, ConfigError
-from engine.experiment import prepare, trace_config
-from engine.seq2seq import trace_encoder_decoder
+from engine.lab import prepare, trace_config
+from engine.tracing import trace_encoder_decoder
 from tests.engine.reference import NaiveRecurrent, collect
 
 CASES = [
@@ -111,7 +111,7 @@ def test_encoder_decoder_needs_a_sentence_task():
 
 
 def test_training_learns_the_copy_with_a_handoff_profile():
-    from engine.training import Trainer
+    from engine.lab import Trainer
 
     cfg = _config(cell="gru", task="copy", seq_len=4, hidden_size=32, batch_size=32, steps=150, lr=0.02)
     trainer = Trainer(cfg)

@@ -12,12 +12,11 @@ import pytest
 import torch
 
 from engine import Config
-from engine.experiment import series_trace_batch, trace_series
-from engine.network import build_model
-from engine.series import SeriesError, make_series, series_baseline, series_batch
-from engine.tasks import task_loss
+from engine.data import SeriesError, make_series, series_baseline, series_batch, task_loss
+from engine.lab import Trainer
+from engine.lab.experiment import series_trace_batch, trace_series
+from engine.models import build_model
 from engine.tracing import trace_module
-from engine.training import Trainer
 
 
 def series(values, name: str = "column 1"):

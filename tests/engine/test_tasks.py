@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import tasks
 from engine.config import FIELD_BY_NAME
-from engine.tasks import ARCHS, TASKS, baseline, get_task, input_steps, make_batch, metric, scored_steps, task_loss
+from engine.data import baseline, get_task, input_steps, make_batch, metric, scored_steps, task_loss, tasks
+from engine.data.tasks import ARCHS, TASKS
 
 LENGTHS = (1, 2, 5, 24)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.tasks import DICTIONARY, baseline, make_batch, translation_order
+from engine.data import DICTIONARY, baseline, make_batch
+from engine.data.tasks import translation_order
 
 
 def _batch(task, seed=5, T=7, N=400, arch="encoder-decoder"):

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from engine import ModuleTrace, TraceFileError, TraceFileLimits, load_traces, mark_state, save_traces, trace_submodules
-from engine.trace_file import MAGIC, encode_traces
+from engine.tracing.trace_file import MAGIC, encode_traces
 
 f64 = torch.float64
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from engine import Config
-from engine.network import build_model, data_generator
-from engine.tasks import get_task, make_batch, task_loss
-from engine.training import OPTIMIZERS, Trainer, profile_every
+from engine.data import get_task, make_batch, task_loss
+from engine.lab import OPTIMIZERS, Trainer, profile_every
+from engine.models import build_model, data_generator
 
 
 def _cfg(**kw):
@@ -128,7 +128,8 @@ def test_at_least_100_profiles_and_they_are_exact():
     assert profiles[0].step == 1 and steps[-1].profile is not None
     assert profiles[0].profile.shape == (1, 1, 8)
     # the first profile is the fresh model's trace on the first batch
-    from engine.experiment import prepare, trace_model
+    from engine.lab import prepare
+    from engine.lab.experiment import trace_model
 
     model, _ = prepare(cfg)
     batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.cliff import describe_table
 from engine.config import FIELDS
+from engine.lab import describe_table
 from server.routes.api import config_table
 
 HERE = Path(__file__).parent
-# Regenerate: python -c "import json; from server.routes.api import config_table; from engine.cliff import \
+# Regenerate: python -c "import json; from server.routes.api import config_table; from engine.lab.cliff import \
 #   describe_table; json.dump(config_table(), open('tests/js/fields.json', 'w')); \
 #   json.dump(describe_table(), open('tests/js/cliff_table.json', 'w'))"
 FIXTURES = {"fields.json": config_table, "cliff_table.json": describe_table}  # GET /api/config, /api/cliff/config

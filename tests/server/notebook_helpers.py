@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from server.recording import Unit
+from server.wire import Unit
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "docs" / "notebook.ipynb"

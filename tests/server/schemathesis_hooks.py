@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from engine.config import FIELDS, Config, ConfigError
-from server.frames import json_value_count
+from server.wire import json_value_count
 
 # The files of a positive multipart case: a GRU of one input and 2 units, and a series longer than any seq_len.
 _buffer = io.BytesIO()

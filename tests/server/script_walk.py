@@ -4,7 +4,7 @@ The walk takes, for each cell, every architecture with every task it can be laid
 with each of its sentence tasks, its source read both ways, one and two encoder directions), and rotates the
 other keys through their choices (init, clip, nonlinearity, bidirectional, layers, a tbptt window, the forget
 bias, gain, seed) so that each of them meets each cell.  :func:`missing_choices` says what it fails to cover;
-the choices come from engine/config.py's FIELDS, so a choice added there is missing here until walked.
+the choices come from engine/config/space.py's FIELDS, so a choice added there is missing here until walked.
 Sizes are small (T of 5 to 9, H = 4, N = 3) except where a choice needs more: the copy task reaches its
 10 symbols at T = 23, and the sentiment word moves past step 1 once T // 4 > 2.
 """
@@ -12,8 +12,10 @@ Sizes are small (T of 5 to 9, H = 4, N = 3) except where a choice needs more: th
 from __future__ import annotations
 
 from engine import Config
-from engine.config import FIELD_BY_NAME, FIELDS, SEQ2SEQ_TASKS
-from engine.lessons import get_lesson, lesson_config, try_config
+from engine.config import FIELD_BY_NAME, FIELDS
+from engine.config.space import SEQ2SEQ_TASKS
+from engine.lessons import lesson_config, try_config
+from engine.lessons.catalogue import get_lesson
 
 ENCODER_DECODER = "encoder-decoder"
 # The choice and yes/no keys that change the trace (optimizer only changes what Train does).

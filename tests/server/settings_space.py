@@ -9,7 +9,7 @@ import math
 import random
 from typing import Any
 
-from engine.fields import Field
+from engine.config import Field
 
 
 def edges(f: Field) -> list[tuple[Any, bool]]:

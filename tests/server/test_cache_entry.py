@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from engine import Config
 from server.app import create_app
-from server.cache_entry import FIELDS, HEADER, MAGIC, EntryError, max_entry_bytes, pack, read_entry, unpack
-from server.keys import ROOT, request_key, source_hash
-from server.recording import Recording, Unit
 from server.settings import Settings
+from server.sharing import request_key
+from server.sharing.entry import FIELDS, HEADER, MAGIC, EntryError, max_entry_bytes, pack, read_entry, unpack
+from server.sharing.keys import ROOT, source_hash
+from server.wire import Recording, Unit
 from tests.server.ws_helpers import SMALL, read_run
 
 CASES = {
@@ -267,7 +268,7 @@ def test_the_code_hash_changes_with_any_byte_of_the_engine_or_the_encoders(tmp_p
     for package in ("engine", "server"):
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     assert source_hash(tmp_path) == source_hash(ROOT)
-    for changed in ("engine/cells.py", "server/frames.py", "engine/lessons.json"):
+    for changed in ("engine/models/cells.py", "server/wire/frames.py", "engine/lessons/lessons.json"):
         path = tmp_path / changed
         original = path.read_bytes()
         path.write_bytes(original.replace(b"0", b"1", 1))

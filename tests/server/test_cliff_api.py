@@ -8,8 +8,10 @@ import re
 
 import pytest
 
-from engine.cliff import CLIFF_FIELDS, CliffConfig, descend, loss_grid
-from server.wire import from_wire, loads_strict
+from engine.lab import CLIFF_FIELDS, CliffConfig, descend
+from engine.lab.cliff import loss_grid
+from server.wire import loads_strict
+from server.wire.encoding import from_wire
 
 
 def boot_data(text: str) -> dict:

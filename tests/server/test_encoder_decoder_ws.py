@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine import Config, trace_config
-from engine.training import Trainer
-from server.frames import json_value_count, value_count
+from engine.lab import Trainer
+from server.wire import json_value_count
+from server.wire.frames import value_count
 from tests.server.test_training_ws import read_training
 from tests.server.ws_helpers import run_config
 

@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine import trace_config
-from engine.cliff import CLIFF_FIELD_BY_NAME, CLIFF_FIELDS, CliffConfig
 from engine.config import FIELD_BY_NAME, FIELDS, Config
+from engine.lab import CLIFF_FIELD_BY_NAME, CLIFF_FIELDS, CliffConfig
 from server.app import create_app
 from server.routes import cliff as cliff_route
 from server.settings import Settings

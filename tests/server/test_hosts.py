@@ -12,7 +12,7 @@ from starlette.testclient import WebSocketDenialResponse
 
 import server.__main__ as entry
 from server.app import create_app
-from server.security import host_allowed
+from server.guard.headers import host_allowed
 from server.settings import Settings
 from tests.server.ws_helpers import SMALL, read_run
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import FIELDS, LINK_VERSION
-from server.wire import from_wire
+from server.wire.encoding import from_wire
 from tests.server.ws_helpers import SMALL, run_config, strict_loads
 
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from engine import Config
-from engine.experiment import trace_config
-from engine.lagmap import MIN_ROWS, rows_for
-from server.cache_entry import EntryError, check_units
-from server.frames import trace_units
-from server.wire import from_wire
+from engine.lab import trace_config
+from engine.tracing import rows_for
+from engine.tracing.lagmap import MIN_ROWS
+from server.sharing.entry import EntryError, check_units
+from server.wire import trace_units
+from server.wire.encoding import from_wire
 from tests.server.ws_helpers import run_config
 
 MANY = {"arch": "many-to-many", "task": "sine", "seq_len": 12, "hidden_size": 5, "batch_size": 3}

@@ -17,11 +17,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 import server.notebook as notebook
 from engine import Config, trace_config
-from engine.modules import trace_submodules
-from engine.tracing import trace_module
-from server.frames import trace_units
+from engine.tracing import trace_module, trace_submodules
 from server.notebook import module_units, show, to_html
 from server.notebook.frames import sections
+from server.wire import trace_units
 from tests.server.notebook_helpers import decode, displays
 
 GATES = {"rnn": [], "lstm": ["input", "forget", "cell", "output"], "gru": ["reset", "update", "new"]}
@@ -172,7 +171,7 @@ def test_what_cannot_be_shown_is_refused_by_name():
         show(pt)
     with pytest.raises(TypeError, match="cannot show int"):
         show(42)
-    with pytest.raises(TypeError, match="b: expected an engine.tracing.ModuleTrace"):
+    with pytest.raises(TypeError, match="b: expected an engine.tracing.fused.ModuleTrace"):
         show({"a": mt, "b": "text"})
     with pytest.raises(ValueError, match="empty"):
         show({})

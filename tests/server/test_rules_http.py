@@ -14,8 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from engine.config import MAX_TRACE_CELLS, SEQ2SEQ_TASKS, Config, describe_rules
-from server.cost import trace_seconds
+from engine.config import Config, describe_rules
+from engine.config.space import MAX_TRACE_CELLS, SEQ2SEQ_TASKS
+from server.scheduling.cost import trace_seconds
 from tests.server.ws_helpers import SMALL, receive_frame
 
 ENCDEC = {"arch": "encoder-decoder", "task": "copy"}

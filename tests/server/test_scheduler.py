@@ -8,8 +8,9 @@ import anyio
 import pytest
 
 from engine import Config
-from server.cost import max_train_steps, trace_seconds, train_seconds
-from server.scheduler import Busy, Job, Scheduler
+from server.scheduling import Busy, Scheduler
+from server.scheduling.cost import max_train_steps, trace_seconds, train_seconds
+from server.scheduling.scheduler import Job
 from server.settings import Settings
 from tests.server.ws_helpers import run_async
 
@@ -180,7 +181,7 @@ def test_a_stream_of_small_jobs_does_not_starve_a_big_one():
 
 def test_big_jobs_give_their_freed_memory_back(monkeypatch):
     calls = []
-    monkeypatch.setattr("server.scheduler.release_free_memory", lambda: calls.append(1))
+    monkeypatch.setattr("server.scheduling.scheduler.release_free_memory", lambda: calls.append(1))
     s = scheduler()
 
     async def main():

@@ -5,7 +5,7 @@ directory they are installed in) but not this project: its editable install work
 only the main environment's own ``.pth`` files switch on, and those are not read for a directory named
 that way.  Each run first proves ``importlib.util.find_spec("engine")`` is None.
 
-The reference is the lab's own trace (fused PyTorch kernels plus the zero-input trick of engine/tracing.py);
+The reference is the lab's own trace (fused PyTorch kernels plus the zero-input trick of engine/tracing/fused.py);
 the script computes the same quantities independently, with an explicit loop and plain autograd.  Every
 setting of tests/server/script_walk.py (every choice of every field, with every cell) runs in one
 subprocess, while the server computes the traces to compare with.
@@ -30,8 +30,8 @@ import torch
 
 from engine import Config, ConfigError
 from engine.config import FIELD_BY_NAME
+from engine.data import DICTIONARY, SENTIMENT_WORDS
 from engine.lessons import LESSONS, lesson_query
-from engine.tasks import DICTIONARY, SENTIMENT_WORDS
 from server import script as script_module
 from server.script import render_script, strict_config
 from tests.server.script_walk import CHOICE_FIELDS, LESSON, missing_choices, walk

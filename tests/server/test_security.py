@@ -10,7 +10,8 @@ from starlette.websockets import WebSocketDisconnect
 
 import server.__main__ as entry
 from server.app import create_app
-from server.security import content_security_policy, normalise_origin
+from server.guard import normalise_origin
+from server.guard.headers import content_security_policy
 from server.settings import Settings
 from tests.server.ws_helpers import run_async
 

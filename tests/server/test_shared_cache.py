@@ -1,7 +1,7 @@
 """Bad entries in a real Redis are never served and never cached in process: each is refused, logged once,
 deleted and recomputed, while the server serves its other clients and stays up.
 
-Entries are planted under the exact key a request reads (server.keys.request_key).
+Entries are planted under the exact key a request reads (server.sharing.keys.request_key).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine import Config
-from server import keys
 from server.app import create_app
-from server.cache import RedisCache
-from server.cache_entry import pack, read_entry
-from server.keys import request_key
-from server.recording import Recording, Unit
 from server.settings import Settings
+from server.sharing import keys, request_key
+from server.sharing.cache import RedisCache
+from server.sharing.entry import pack, read_entry
+from server.wire import Recording, Unit
 from tests.server.redis_helpers import redis_server
 from tests.server.ws_helpers import SMALL, run_async, strict_loads, wait_until
 
@@ -92,7 +91,7 @@ def bad_entries(rec: Recording, other: Recording) -> dict[str, bytes]:
 
 
 def refusals(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "server.cache" and "refused" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if r.name == "server.sharing.cache" and "refused" in r.getMessage()]
 
 
 @pytest.mark.parametrize("name", ["valid JSON, not an object", "truncated", "empty", "cut between frames",

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine import Config, trace_config
-from engine.training import Trainer
-from server import sharing
+from engine.lab import Trainer
 from server.app import create_app
-from server.keys import request_key
 from server.settings import Settings
+from server.sharing import flights as sharing
+from server.sharing import request_key
 from tests.server.ws_helpers import SMALL, GatedTracer, read_run, receive_frame, run_config, strict_loads, wait_until
 
 TRAIN = {**SMALL, "steps": 40, "lr": 0.05}

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from engine import Config, trace_config
-from server import frames
-from server.frames import underflow_step
-from server.wire import from_wire
+from server.wire import frames, underflow_step
+from server.wire.encoding import from_wire
 from tests.server.ws_helpers import SMALL, run_config, strict_loads
 
 CASES = [

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from engine import Config, trace_config
 from server.app import create_app
-from server.frames import json_value_count, value_count
-from server.keys import request_key
 from server.settings import Settings
+from server.sharing import request_key
+from server.wire import json_value_count
+from server.wire.frames import value_count
 from tests.server.test_sharing import CountingTracer
 from tests.server.ws_helpers import SMALL, GatedTracer, run_async
 

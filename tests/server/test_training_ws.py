@@ -7,8 +7,8 @@ import math
 import pytest
 
 from engine import Config
-from engine.training import Trainer
-from server.wire import from_wire
+from engine.lab import Trainer
+from server.wire.encoding import from_wire
 from tests.server.ws_helpers import SMALL, read_run, receive_frame, run_config, strict_loads, wait_until
 
 TRAIN = {

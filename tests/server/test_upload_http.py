@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from torch import nn
 
 from engine import Config
-from engine.network import build_model
-from engine.tasks import get_task
+from engine.data import get_task
+from engine.models import build_model
 from server.app import create_app
 from server.settings import Settings
 from tests.server.test_upload_files import Payload
@@ -143,7 +143,7 @@ PRICES = ("day,price\n" + "".join(f"{k},{10 + (k % 7) * 0.5}\n" for k in range(6
 def test_a_series_is_traced_as_the_engine_traces_it(fresh):
     import numpy as np
 
-    from engine.experiment import trace_series
+    from engine.lab.experiment import trace_series
     from server.uploads import read_series
 
     cfg = {"cell": "lstm", "seq_len": 9, "batch_size": 3, "hidden_size": 4, "arch": "many-to-many"}

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine import Config
-from engine.experiment import trace_series
+from engine.lab.experiment import trace_series
 from server.app import create_app
 from server.settings import Settings
 from server.uploads import UploadStore, read_series

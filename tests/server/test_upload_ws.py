@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from torch import nn
 
 from engine import Config
-from engine.network import build_model
-from engine.tasks import get_task
+from engine.data import get_task
+from engine.models import build_model
 from server.app import create_app
 from server.settings import Settings
 from tests.server.test_training_ws import read_training
@@ -119,8 +119,8 @@ def send_series(ws, data: bytes, **extra) -> dict:
 
 
 def test_a_series_runs_and_trains_as_the_engine_does(fresh):
-    from engine.experiment import trace_series
-    from engine.series import series_baseline
+    from engine.data import series_baseline
+    from engine.lab.experiment import trace_series
     from server.uploads import read_series
 
     cfg = {"cell": "gru", "seq_len": 10, "hidden_size": 4, "batch_size": 2, "arch": "many-to-many"}

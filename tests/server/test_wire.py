@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from server import wire
+from server.wire import encoding as wire
 
 
 def test_non_finite_numbers_become_strings():

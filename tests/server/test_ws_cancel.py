@@ -7,10 +7,9 @@ import time
 from fastapi.testclient import TestClient
 
 from engine import trace_config
-from server import frames
 from server.app import create_app
-from server.recording import Unit
 from server.settings import Settings
+from server.wire import Unit, frames
 from tests.server.ws_helpers import SMALL, GatedTracer, read_run, receive_frame, run_config, wait_until
 
 

@@ -1,0 +1,27 @@
+"""The app's experiment: one config's model, batch, trace, clipping and theory; training; the cliff."""
+
+
+from engine.lab.cliff import (
+    CLIFF_FIELD_BY_NAME,
+    CLIFF_FIELDS,
+    CLIFF_PAGE_KEYS,
+    GRID_AXES,
+    CliffConfig,
+    Path,
+    cliff,
+    descend,
+    describe_fields,
+    describe_rules,
+    describe_table,
+    edges_problem,
+)
+from engine.lab.experiment import Trace, own_model, prepare, trace_config, trace_own, trace_own_trained, trace_trained
+from engine.lab.theory import gate_products
+from engine.lab.training import OPTIMIZERS, Trainer, TrainResult, TrainStep, profile_every
+
+__all__ = [
+    "CLIFF_FIELDS", "CLIFF_FIELD_BY_NAME", "CLIFF_PAGE_KEYS", "CliffConfig", "GRID_AXES", "OPTIMIZERS", "Path",
+    "Trace", "TrainResult", "TrainStep", "Trainer", "cliff", "descend", "describe_fields", "describe_rules",
+    "describe_table", "edges_problem", "gate_products", "own_model", "prepare", "profile_every", "trace_config",
+    "trace_own", "trace_own_trained", "trace_trained",
+]

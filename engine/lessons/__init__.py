@@ -1,0 +1,14 @@
+"""The lessons: the catalogue (lessons.json), the pages a lesson can open on, and every stated number
+measured."""
+
+
+from engine.lessons.catalogue import LESSONS, TOPICS, Lesson, lesson_config, lesson_path, lesson_query, try_config
+from engine.lessons.cliff import CLIFF_PAGE
+from engine.lessons.lab import LAB_PAGE
+from engine.lessons.numbers import render_lesson
+from engine.lessons.pages import LessonPage
+
+__all__ = [
+    "CLIFF_PAGE", "LAB_PAGE", "LESSONS", "Lesson", "LessonPage", "TOPICS", "lesson_config", "lesson_path",
+    "lesson_query", "render_lesson", "try_config",
+]

@@ -1,0 +1,150 @@
+"""Lessons on the lab page (``/``): the claims they make about a trace or a training, and the numbers their prose
+quotes, measured with :func:`engine.lab.experiment.trace_config` and :class:`engine.lab.training.Trainer`.
+
+A lab lesson's link and tries are :data:`engine.config.space.FIELDS` keys.  Ratios are ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of
+layer 0, forward direction: how much of the gradient at the last step is left at the first.  Training claims
+train for the link's own ``steps``, exactly what pressing Train shows.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from engine.config import FIELD_BY_NAME, Config
+from engine.data import get_task
+from engine.lab import Trainer, trace_config
+from engine.lessons.pages import LessonPage
+from engine.models import build_model, parameter_count
+
+# kind -> (required parameters, optional parameters, what the measured config needs).
+_CELLS = FIELD_BY_NAME["cell"].choices
+_GATED = (lambda c: c.cell != "rnn", "an LSTM or GRU")
+CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
+    "loss_enters": ({"at": ("last", "all")}, {}, None),  # exactly the steps where the loss injects gradient
+    "vanishes": ({"ratio_below": float}, {}, None),
+    "explodes": ({"ratio_above": float}, {"not_finite": bool}, None),  # or not finite; not_finite: must not be
+    "survives": ({"ratio_above": float}, {"after_training": bool}, None),  # after_training: the final profile
+    "learns": ({"below_baseline_fraction": float, "last": int}, {}, None),  # mean of the last losses
+    "plateaus": ({"above_baseline_fraction": float, "last": int}, {}, None),
+    "diverges_without_clipping": ({}, {}, (lambda c: c.clip != "none", "a link that clips")),
+    "fewer_params_than": ({"cell": _CELLS}, {}, None),
+    # each direction's far quarter over its near end
+    "both_ends": ({"edge_ratio_above": float}, {}, (lambda c: c.bidirectional, "a bidirectional link")),
+    # the top layer's reverse direction gets gradient only at the last step
+    "one_end": ({}, {}, (lambda c: c.bidirectional and c.arch == "many-to-one", "a bidirectional many-to-one link")),
+    # at the last step: bottom layer / top layer, and rising layer by layer
+    "layers": ({"ratio_below": float}, {}, (lambda c: c.num_layers >= 2, "num_layers of 2 or more")),
+    # product of the mean forget (LSTM) or update (GRU) gate over t = 1..T-1
+    "memory_open": ({"gate_product_above": float}, {}, _GATED),
+    "memory_closed": ({"gate_product_below": float}, {}, _GATED),
+}
+# Claim kinds measured by training (as is any claim with after_training).
+TRAINED_KINDS = ("learns", "plateaus", "diverges_without_clipping")
+
+# Measured numbers in the text: {measure} on the link, {measure@i} on the link after try i (see
+# engine/lessons/numbers.py).  measure -> what the measured config needs, or None.
+MEASURES: dict[str, tuple | None] = {
+    "ratio": None,
+    "sigma_max": None,
+    "spectral_radius": ((lambda c: c.cell == "rnn"), "a vanilla RNN"),
+    "gate_product": _GATED,
+    "layer_fraction": ((lambda c: c.num_layers >= 2), "num_layers of 2 or more"),
+    "edge_forward": ((lambda c: c.bidirectional), "a bidirectional link"),
+    "edge_reverse": ((lambda c: c.bidirectional), "a bidirectional link"),
+    "rnn_params": None,
+}
+
+
+def claim_trains(kind: str, params: Mapping[str, Any]) -> bool:
+    """Whether measuring a claim needs training (the Trainer) rather than one trace."""
+    return kind in TRAINED_KINDS or bool(params.get("after_training"))
+
+
+@dataclass(frozen=True)
+class _Run:
+    losses: tuple[float, ...]
+    final_profile: np.ndarray  # (L, D, T)
+    diverged_at: int | None
+    baseline: float
+
+
+trace = functools.lru_cache(maxsize=32)(trace_config)  # a config is deterministic: the same link, the same numbers
+
+
+@functools.lru_cache(maxsize=16)
+def _train(cfg: Config) -> _Run:
+    trainer, steps = Trainer(cfg), []
+    trainer.add_listener(steps.append)
+    result = trainer.run()
+    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"])
+
+
+def ratio(grad_h_norm: np.ndarray) -> float:
+    """‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction."""
+    g = grad_h_norm[0, 0].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(g[0] / g[-1])
+
+
+def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool, str]:
+    """Measure a claim of ``kind`` with parameters ``p`` on ``cfg``: (holds, what was measured)."""
+    if kind == "fewer_params_than":
+        task = get_task(cfg.task)
+        mine, other = (parameter_count(build_model(replace(cfg, cell=c), task.input_size, task.output_size))
+                       for c in (cfg.cell, p["cell"]))  # fmt: skip
+        return mine < other, f"{cfg.cell}: {mine} parameters, {p['cell']}: {other}"
+    if kind == "diverges_without_clipping":
+        at = _train(replace(cfg, clip="none")).diverged_at
+        return at is not None, f"without clipping, training diverged at step {at}" if at else "it did not diverge"
+    if claim_trains(kind, p):
+        run = _train(cfg)
+        if run.diverged_at is not None:
+            return False, f"training diverged at step {run.diverged_at}"
+        if kind == "survives":
+            r = ratio(run.final_profile)
+            return r > p["ratio_above"], f"after training, ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}"
+        mean = float(np.mean(run.losses[-p["last"] :]))
+        frac = mean / run.baseline
+        ok = frac < p["below_baseline_fraction"] if kind == "learns" else frac > p["above_baseline_fraction"]
+        return ok, f"mean of the last {p['last']} losses {mean:.4g} = {frac:.3g} × baseline {run.baseline:.4g}"
+    tr = trace(cfg)
+    g, r = tr.grad_h_norm, ratio(tr.grad_h_norm)
+    finite = math.isfinite(tr.loss) and bool(np.isfinite(g).all())
+    said = f"‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}" + ("" if finite else "; the loss or a gradient is not finite")
+    if kind == "explodes":
+        return (not finite if p.get("not_finite") else not finite or r > p["ratio_above"]), said
+    if kind == "vanishes":
+        return finite and r < p["ratio_below"], said
+    if kind == "survives":
+        return finite and r > p["ratio_above"], said
+    if kind == "loss_enters":
+        want = (cfg.seq_len - 1,) if p["at"] == "last" else tuple(range(cfg.seq_len))
+        seen = tuple(int(t) for t in np.nonzero(tr.grad_out_norm[-1, 0] > 0)[0])
+        return tr.scored_steps == want and seen == want, f"scored {tr.scored_steps}, gradient enters at {seen}"
+    if kind == "both_ends":
+        q = max(1, cfg.seq_len // 4)
+        fwd, rev = g[0, 0, :q].mean() / g[0, 0, -1], g[0, 1, -q:].mean() / g[0, 1, 0]
+        ok = bool(min(fwd, rev) > p["edge_ratio_above"])
+        return ok, f"forward: first quarter / last step {fwd:.3g}; reverse: last quarter / first step {rev:.3g}"
+    if kind == "one_end":
+        rev = g[-1, 1]
+        ok = bool((rev[:-1] == 0).all() and rev[-1] > 0)
+        return ok, f"the reverse direction's gradient is non-zero at steps {np.nonzero(rev)[0].tolist()}"
+    if kind == "layers":
+        last = g[:, 0, -1]
+        ok = bool(last[0] / last[-1] < p["ratio_below"] and (np.diff(last) > 0).all())
+        return ok, "at the last step, from the bottom layer up: " + ", ".join(f"{v:.3g}" for v in last)
+    if kind in ("memory_open", "memory_closed"):
+        product = float(tr.theory["gate_product"][0, 0, 0])
+        ok = product > p["gate_product_above"] if kind == "memory_open" else product < p["gate_product_below"]
+        return ok, f"gate product from step 1 to {cfg.seq_len - 1}: {product:.3g}"
+    raise ValueError(f"unknown claim kind {kind!r}")
+
+
+LAB_PAGE = LessonPage("lab", "/", Config.from_dict, FIELD_BY_NAME, CLAIM_KINDS, MEASURES, check_lab_claim)

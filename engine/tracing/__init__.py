@@ -1,0 +1,17 @@
+"""Exact traces: per-timestep gradients of fused modules (:mod:`~engine.tracing.fused`), of every recurrence
+in a whole model (:mod:`~engine.tracing.submodules`, :mod:`~engine.tracing.recurrence`), the
+encoder-decoder across its handoff, the lag map, and the saved trace file."""
+
+
+from engine.tracing.fused import ModuleTrace, start_trace, trace_module
+from engine.tracing.lagmap import MAX_ROWS, rows_for
+from engine.tracing.recurrence import mark_state
+from engine.tracing.seq2seq import encoder_decoder_loss, trace_encoder_decoder
+from engine.tracing.submodules import trace_submodules
+from engine.tracing.trace_file import TraceFileError, TraceFileLimits, load_traces, save_traces
+
+__all__ = [
+    "MAX_ROWS", "ModuleTrace", "TraceFileError", "TraceFileLimits", "encoder_decoder_loss", "load_traces",
+    "mark_state", "rows_for", "save_traces", "start_trace", "trace_encoder_decoder", "trace_module",
+    "trace_submodules",
+]

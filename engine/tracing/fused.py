@@ -1,0 +1,447 @@
+"""Exact per-timestep traces of a fused recurrent module, without a Python loop over time.
+
+PyTorch's fused RNN/LSTM/GRU kernels never expose h_t inside the recurrence, so
+``retain_grad`` cannot reach the total derivative ∂L/∂h_t.  We run the same
+computation layer by layer through the same fused kernels, with one change:
+every step also receives an all-zero extra input e_t whose input weights are a
+copy of the recurrent weights.  Since e_t enters exactly where h_{t-1} does,
+
+    ∂L/∂e_t = W_hhᵀ · ∂L/∂(gate pre-activations at t)
+
+which is the part of ∂L/∂h_{t-1} that travels through the recurrence.  Adding
+the direct part (what the layer above, or the loss, asks of h_{t-1}) gives the
+total derivative:
+
+    ∂L/∂h_{t-1} = ∂L/∂out_{t-1} + ∂L/∂e_t                       (RNN, LSTM)
+    ∂L/∂h_{t-1} = ∂L/∂out_{t-1} + ∂L/∂e_t + W_hnᵀ(r_t ⊙ ∂L/∂a_t) + z_t ⊙ ∂L/∂h_t   (GRU)
+
+For the GRU, e_t carries only the r and z blocks of W_hh; a second zero input
+with an identity block reads ∂L/∂a_t, the gradient of the n gate's input-side
+pre-activation, because W_hn h_{t-1} is scaled by r_t.  The copied weights are
+detached and multiply zeros, so parameter gradients are exactly a plain
+backward's.  The remaining recurrences (c_t, ∂L/∂c_t, the GRU's z_t term) are
+elementwise and cheap.
+
+A given initial state h_0 (and c_0) enters step 0 exactly where h_{t-1} does, so the zero input at
+step 0 reads ∂L/∂h_0 the same way.  With ``proj_size`` P > 0 the recurrent state is the projected
+h_t = W_hr (o_t ⊙ tanh c_t), P wide: W_hh is (4H, P), and so is the zero input's block.
+A ``PackedSequence`` runs through the fused kernel's packed form; the reverse direction runs on
+every sequence reversed within its length (see engine/tracing/layouts.py).
+
+Truncated backpropagation through time (``tbptt`` = k > 0) cuts each direction's processing order into
+windows of k steps, starting at its own first step (t = 0, k, 2k, … forward; t = T−1, T−1−k, … reverse):
+each window is one fused call from the detached final state of the one before, exactly as a loop that
+detaches every k steps.  Every layer is cut at the same steps; the input a layer passes up is never cut.
+The zero input still reads W_hhᵀ · ∂L/∂(pre-activations) at a window's first step, the gradient the
+detach throws away, so the analysis leaves it out there, and the recurrence factors (f_t, the GRU's z_t)
+are zero across a cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from engine.models import GATES, gate_activations
+from engine.tracing import lagmap
+from engine.tracing.layouts import PackedLayout, PaddedLayout, initial_states, read_inputs
+
+_FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM": torch._VF.lstm, "GRU": torch._VF.gru}
+
+
+@dataclass(frozen=True)
+class ModuleTrace:
+    """What :func:`trace_module` measured.  Arrays are numpy; L layers, D directions, T steps, N batch, H units.
+
+    Batched input gives per-unit arrays shaped (L, D, T, N, H); unbatched input (L, D, T, H).  ``hidden``
+    and ``grad_h`` are P wide for an LSTM with ``proj_size`` P > 0, the other per-unit arrays H wide.
+    Direction 1 is the reverse direction, indexed by input position t.  A ``PackedSequence``'s batch is in
+    the caller's order (as ``pad_packed_sequence`` returns it); positions at or past a sequence's length
+    hold NaN in the per-unit arrays and count for nothing in the norms.
+    """
+
+    cell: str  # 'rnn' | 'lstm' | 'gru'
+    hidden: np.ndarray  # h_t
+    cell_state: np.ndarray | None  # c_t (LSTM)
+    gates: dict[str, np.ndarray]  # gate name -> activations, (L, D, T, N, H)
+    grad_h: np.ndarray  # total ∂L/∂h_t, shaped like hidden
+    grad_c: np.ndarray | None  # total ∂L/∂c_t (LSTM)
+    grad_h_norm: np.ndarray  # (L, D, T) L2 norm over batch and units
+    grad_c_norm: np.ndarray | None  # (L, D, T) (LSTM)
+    grad_out_norm: np.ndarray  # (L, D, T) norm of the direct part: what the loss or the layer above asks of h_t
+    output: torch.Tensor | PackedSequence  # the module's output, detached, in the module's layout
+    loss: float
+    grad_h0: np.ndarray  # (L, D, N, H) ∂L/∂h_0 of the initial state (given or zero); unbatched (L, D, H)
+    grad_c0: np.ndarray | None  # (L, D, N, H) ∂L/∂c_0 (LSTM)
+    lengths: np.ndarray  # (N,) each sequence's length, T for every sequence of a padded tensor
+    # The lag map (engine/tracing/lagmap.py), when asked for with lag_rows > 0: the output steps s it itemises,
+    # ascending,
+    # ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ (L, D, S, T) and ‖(∂out_s/∂x_t)ᵀ ∂L/∂out_s‖ (S, T).  None otherwise.
+    output_steps: np.ndarray | None = None
+    grad_h_by_output: np.ndarray | None = None
+    grad_x_by_output: np.ndarray | None = None
+    kind: str = "module"  # 'module' (stock nn.RNN/LSTM/GRU), 'cell', 'custom' or 'marked' (engine/tracing/joined.py)
+
+
+def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
+    if isinstance(module, nn.LSTM):
+        return "lstm", "LSTM"
+    if isinstance(module, nn.GRU):
+        return "gru", "GRU"
+    if isinstance(module, nn.RNN):
+        return "rnn", module.mode
+    cls = type(module)
+    raise TypeError(f"{name} must be a torch.nn.RNN, LSTM or GRU; got {cls.__module__}.{cls.__qualname__}, which is "
+                    "not one (a model of your own is traced by engine.trace_submodules)")
+
+
+def _layer_weights(module: nn.RNNBase, layer: int, direction: int):
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    w_ih = getattr(module, "weight_ih" + sfx)
+    w_hh = getattr(module, "weight_hh" + sfx)
+    b_ih = getattr(module, "bias_ih" + sfx) if module.bias else None
+    b_hh = getattr(module, "bias_hh" + sfx) if module.bias else None
+    w_hr = getattr(module, "weight_hr" + sfx) if getattr(module, "proj_size", 0) else None
+    return w_ih, w_hh, b_ih, b_hh, w_hr
+
+
+def _extra_width(cell: str, hidden: int, state: int) -> int:
+    return 2 * hidden if cell == "gru" else state
+
+
+def _extra_block(cell: str, w_hh: torch.Tensor, hidden: int) -> torch.Tensor:
+    """Input weights for the zero input e_t: (G*H, extra width), detached."""
+    w = w_hh.detach()
+    if cell != "gru":
+        return w
+    block = torch.zeros(3 * hidden, 2 * hidden, dtype=w.dtype, device=w.device)
+    block[: 2 * hidden, :hidden] = w[: 2 * hidden]  # r and z blocks of W_hh
+    block[2 * hidden :, hidden:] = torch.eye(hidden, dtype=w.dtype, device=w.device)  # reads ∂L/∂a_t
+    return block
+
+
+def _scan(a: np.ndarray, m: np.ndarray | None, x0: np.ndarray | None, backward: bool) -> np.ndarray:
+    """Solve x_t = a_t + m_t ⊙ x_{t∓1} along axis 0 (x_{-1} = x0, or 0).
+
+    Forward: x_t = a_t + m_t ⊙ x_{t-1}.  Backward: x_t = a_t + m_{t+1} ⊙ x_{t+1}.
+    """
+    x = np.empty_like(a)
+    T = a.shape[0]
+    tmp = np.empty_like(a[0])
+    if backward:
+        x[T - 1] = a[T - 1]
+        for t in range(T - 2, -1, -1):
+            np.multiply(m[t + 1], x[t + 1], out=tmp)
+            np.add(a[t], tmp, out=x[t])
+    else:
+        x[0] = a[0] if x0 is None else a[0] + m[0] * x0
+        for t in range(1, T):
+            np.multiply(m[t], x[t - 1], out=tmp)
+            np.add(a[t], tmp, out=x[t])
+    return x
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    """L2 norm over batch and units of (T, N, H), in float64 so squaring cannot overflow float32."""
+    return np.sqrt(np.square(a, dtype=np.float64).sum(axis=(1, 2)))
+
+
+@dataclass
+class TraceRun:
+    """One traced forward whose backward has not run yet: what :func:`finish_trace` needs afterwards."""
+
+    module: nn.RNNBase
+    cell: str
+    layout: PaddedLayout | PackedLayout
+    batched: bool
+    x: torch.Tensor  # layer 0's input rows, (T, N, I) or packed (R, I)
+    states: list[torch.Tensor] | None  # given h_0 (and c_0), (L*D, N, ·) in the layout's batch order
+    outs: list[torch.Tensor]  # each layer's output rows, grad retained
+    extras: list[torch.Tensor]  # each layer's zero inputs
+    finals: list[tuple[torch.Tensor, ...]]  # per layer*D + d: (h_n,) or (h_n, c_n), grad retained
+    output: torch.Tensor | PackedSequence
+    unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
+    tbptt: int = 0  # window length of truncated BPTT; 0 is full BPTT
+    # Filled by finish_trace(..., keep_backward=True) for the lag map: stack[layer][d] and ∂L/∂out as a
+    # (T, N, D*P) grid in input order.
+    stack: list[list[lagmap.LayerBackward]] | None = None
+    top_grad: torch.Tensor | None = None
+
+
+def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0):
+    """Run ``module`` forward as its own ``forward(inputs, hx)`` would, ready to be traced.
+
+    ``tbptt`` = k > 0 detaches the state entering every window of k steps (see the module docstring); the
+    forward values are unchanged, the backward pass is the truncated one.
+
+    Returns ``(run, output, h_n)``: ``output`` and ``h_n`` (``(h_n, c_n)`` for the LSTM) as the module
+    returns them, differentiable.  Backpropagate a loss built on them, then call :func:`finish_trace`.
+    ``name`` names the module in error messages.
+    """
+    cell, mode = _cell_name(module, name)
+    if isinstance(tbptt, bool) or not isinstance(tbptt, int) or tbptt < 0:
+        raise ValueError(f"{name}: tbptt must be an integer ≥ 0 (0 is full backpropagation through time); "
+                         f"got {tbptt!r}")
+    if module.training and module.dropout > 0 and module.num_layers > 1:
+        raise ValueError(
+            f"{name}: dropout={module.dropout} between its layers while training is drawn inside PyTorch's fused "
+            "kernel, where no trace can see it; call .eval() or set dropout=0 (nn.Dropout elsewhere is traced)"
+        )
+    dtype = module.weight_hh_l0.dtype
+    layout, x, batched, sorted_indices, unsort = read_inputs(module, inputs, dtype, name)
+    N, H, L, D = layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
+    state = getattr(module, "proj_size", 0) or H
+    states = initial_states(module, hx, batched, N, dtype, name, sorted_indices)
+    E = _extra_width(cell, H, state)
+    fused = _FUSED[mode]
+    zeros_h, zeros_c = x.new_zeros(1, N, state), x.new_zeros(1, N, H)
+
+    def initial(k: int):
+        if states is None:
+            return (zeros_h, zeros_c) if cell == "lstm" else zeros_h
+        return tuple(s[k : k + 1] for s in states) if cell == "lstm" else states[0][k : k + 1]
+
+    layer_in = x
+    outs: list[torch.Tensor] = []  # (T, N, D*P) or (R, D*P) per layer
+    extras: list[torch.Tensor] = []  # (T, N, D*E) or (R, D*E) per layer, the zero inputs
+    finals: list[tuple[torch.Tensor, ...]] = []
+    for layer in range(L):
+        extra = layout.zeros(x, D * E).requires_grad_()
+        halves = []
+        for d in range(D):
+            # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
+            # zero input of one direction never costs the other a matrix product.
+            w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
+            flat = [torch.cat([w_ih, _extra_block(cell, w_hh, H)], dim=1), w_hh] + ([b_ih, b_hh] if module.bias else [])
+            flat += [w_hr] if w_hr is not None else []
+            seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
+            seq = layout.reverse(seq) if d else seq
+            half, *final = layout.run_windows(fused, seq, initial(layer * D + d), flat, module.bias, tbptt)
+            for f in final:
+                f.retain_grad()
+            finals.append(tuple(final))
+            halves.append(layout.reverse(half) if d else half)
+        out = torch.cat(halves, dim=-1) if D == 2 else halves[0]
+        out.retain_grad()
+        outs.append(out)
+        extras.append(extra)
+        layer_in = out
+
+    output = outs[-1]
+    if layout.packed:
+        output = PackedSequence(output, inputs.batch_sizes, sorted_indices, unsort)
+    else:
+        if module.batch_first:
+            output = output.transpose(0, 1)
+        if not batched:
+            output = output.squeeze(0 if module.batch_first else 1)
+    h_n = [torch.cat([f[i] for f in finals]) for i in range(len(finals[0]))]  # (L*D, N, ·)
+    h_n = [h if unsort is None else h.index_select(1, unsort) for h in h_n]
+    h_n = [h if batched else h.squeeze(1) for h in h_n]
+    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt)
+    return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
+
+
+def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> ModuleTrace:
+    """Read the trace of ``run`` once the loss built on its outputs has been backpropagated.
+
+    ``keep_backward`` keeps on ``run`` what the lag map needs (``run.stack``, ``run.top_grad``).
+    """
+    module, cell, layout = run.module, run.cell, run.layout
+    T, N, H, L, D = layout.T, layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
+    P = getattr(module, "proj_size", 0) or H
+    E = _extra_width(cell, H, P)
+    dtype = np.float64 if run.x.dtype == torch.float64 else np.float32
+    widths = {"hidden": P, "grad_h": P, **{k: H for k in (*GATES[cell], "cell_state", "grad_c")}}
+    names = ("hidden", "grad_h", *GATES[cell], *(("cell_state", "grad_c") if cell == "lstm" else ()))
+    per_unit = {k: np.empty((L, D, T, N, widths[k]), dtype=dtype) for k in names}
+    grad_out_norm = np.empty((L, D, T))
+    grad_h0 = np.empty((L, D, N, P), dtype=dtype)
+    grad_c0 = np.empty((L, D, N, H), dtype=dtype) if cell == "lstm" else None
+    # cut[t]: processing step t starts a window after the first, so nothing flows back from it to t-1
+    cut = np.zeros(T, dtype=bool)
+    if run.tbptt:
+        cut[run.tbptt :: run.tbptt] = True
+    keep = torch.from_numpy(~cut)[:, None, None]
+    rev = torch.from_numpy(layout._rev_t) if layout.packed else None
+    stack: list[list[lagmap.LayerBackward]] = []
+    with torch.no_grad():
+        layer_in = run.x
+        for layer in range(L):
+            out, extra = run.outs[layer], run.extras[layer]
+            g_out = out.grad if out.grad is not None else torch.zeros_like(out)
+            g_extra = extra.grad if extra.grad is not None else torch.zeros_like(extra)
+            stack.append([])
+            for d in range(D):
+                k = layer * D + d
+                w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
+
+                def grid(rows: torch.Tensor, d=d) -> torch.Tensor:  # this direction's processing order, (T, N, ·)
+                    return layout.grid(layout.reverse(rows) if d else rows)
+
+                xs = grid(layer_in)
+                h = grid(out[..., d * P : (d + 1) * P])  # (T, N, P)
+                h0 = run.states[0][k : k + 1].detach() if run.states is not None else h.new_zeros(1, N, P)
+                h_prev = torch.cat([h0, h[:-1]])
+                gates = gate_activations(cell, xs, h_prev, w_ih, w_hh, b_ih, b_hh)
+                direct = grid(g_out[..., d * P : (d + 1) * P])
+                h_n, *c_n = run.finals[k]
+                if h_n.grad is not None:  # the final state itself reaches the loss (a decoder starts from it)
+                    direct = direct.clone()
+                    layout.add_at_last(direct, h_n.grad[0])
+                rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
+                # a_t: everything ∂L/∂h_t receives except (GRU) z_{t+1} ⊙ ∂L/∂h_{t+1}
+                a = direct.clone()
+                a[:-1] += rec[1:] * keep[1:]
+                g0 = rec[0].numpy()
+                if cell == "gru":
+                    g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
+                    w_hn = w_hh[2 * H :]
+                    a[:-1] += ((gates["reset"][1:] * g_new[1:]) @ w_hn) * keep[1:]
+                    z = _cut(_masked(gates["update"].numpy(), layout), cut)
+                    grad_h = _scan(a.numpy(), z, None, backward=True)
+                    g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
+                else:
+                    grad_h = a.numpy()
+                grad_h0[layer, d] = g0
+                unflip = layout.to_input_order if d else (lambda arr: arr)
+                per_unit["hidden"][layer, d] = unflip(h.numpy())
+                per_unit["grad_h"][layer, d] = unflip(grad_h)
+                grad_out_norm[layer, d] = _norm(unflip(direct.numpy()))
+                for gate, act in gates.items():
+                    per_unit[gate][layer, d] = unflip(act.numpy())
+                if cell == "lstm":
+                    i, f, g, o = (gates[gate].numpy() for gate in GATES["lstm"])
+                    c0 = run.states[1][k].detach().numpy() if run.states is not None else None
+                    c = _scan(i * g, f, c0, backward=False)
+                    tanh_c = np.tanh(c)
+                    grad_m = grad_h if w_hr is None else grad_h @ w_hr.detach().numpy()  # ∂L/∂(o ⊙ tanh c), (T, N, H)
+                    a_c = grad_m * o * (1 - tanh_c * tanh_c)
+                    if c_n[0].grad is not None:
+                        layout.add_at_last(a_c, c_n[0].grad[0].numpy())
+                    f = _cut(_masked(f, layout), cut)
+                    grad_c = _scan(a_c, f, None, backward=True)
+                    grad_c0[layer, d] = f[0] * grad_c[0]
+                    per_unit["cell_state"][layer, d] = unflip(c)
+                    per_unit["grad_c"][layer, d] = unflip(grad_c)
+                if keep_backward:
+                    cs = (None, None)
+                    if cell == "lstm":
+                        c_t = torch.from_numpy(c)
+                        c_first = torch.from_numpy(c0)[None] if c0 is not None else c_t.new_zeros(1, N, H)
+                        cs = (c_t, torch.cat([c_first, c_t[:-1]]))
+                    stack[layer].append(lagmap.layer_backward(
+                        cell, d, (w_ih, w_hh, b_ih, b_hh, w_hr), gates, h, h_prev, *cs,
+                        getattr(module, "nonlinearity", "tanh"), keep[:, 0, 0], rev))
+            layer_in = out
+    if keep_backward:
+        top = run.outs[-1]
+        run.stack = stack
+        run.top_grad = layout.grid(top.grad if top.grad is not None else torch.zeros_like(top))
+
+    grad_h_norm = np.sqrt(np.square(per_unit["grad_h"], dtype=np.float64).sum(axis=(3, 4)))
+    grad_c_norm = np.sqrt(np.square(per_unit["grad_c"], dtype=np.float64).sum(axis=(3, 4))) if cell == "lstm" else None
+    order = run.unsort.numpy() if run.unsort is not None else np.arange(N)  # the caller's batch order
+
+    def shape(a: np.ndarray, batch_axis: int = 3) -> np.ndarray:
+        """The caller's batch order, NaN past each sequence's length, no batch axis if unbatched.
+
+        Norms are taken before: the padding there is zero, so they cover real steps only."""
+        if layout.packed:
+            a = np.take(a, order, axis=batch_axis)
+            if batch_axis == 3:
+                a[:, :, ~layout.valid[:, order]] = np.nan
+        return a if run.batched else np.take(a, 0, axis=batch_axis)
+
+    output = run.output
+    if isinstance(output, PackedSequence):
+        output = output._replace(data=output.data.detach())
+    else:
+        output = output.detach()
+    return ModuleTrace(
+        cell=cell,
+        hidden=shape(per_unit["hidden"]),
+        cell_state=shape(per_unit["cell_state"]) if cell == "lstm" else None,
+        gates={k: shape(per_unit[k]) for k in GATES[cell]},
+        grad_h=shape(per_unit["grad_h"]),
+        grad_c=shape(per_unit["grad_c"]) if cell == "lstm" else None,
+        grad_h_norm=grad_h_norm,
+        grad_c_norm=grad_c_norm,
+        grad_out_norm=grad_out_norm,
+        output=output,
+        loss=loss,
+        grad_h0=shape(grad_h0, 2),
+        grad_c0=shape(grad_c0, 2) if cell == "lstm" else None,
+        lengths=layout.lengths[order],
+    )
+
+
+def _cut(m: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """Zero a recurrence factor at the first step of each truncation window: the detach sends nothing back."""
+    if not cut.any():
+        return m
+    m = m.copy()
+    m[cut] = 0
+    return m
+
+
+def _masked(m: np.ndarray, layout) -> np.ndarray:
+    """Zero a step's recurrence factor past each sequence's end, so padding sends nothing back."""
+    return m if layout.valid is None else np.where(layout.valid[..., None], m, 0)
+
+
+def trace_module(
+    module: nn.Module,
+    inputs: torch.Tensor | PackedSequence,
+    loss: Callable[[torch.Tensor | PackedSequence], torch.Tensor],
+    hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
+    tbptt: int = 0,
+    lag_rows: int = 0,
+) -> ModuleTrace:
+    """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
+
+    ``module`` is any ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` (layers, bidirectional, ``batch_first``,
+    ``proj_size``, float32 or float64; no dropout while training).  ``inputs`` is what the module takes:
+    a tensor, batched or not, or a ``PackedSequence`` (positions past a sequence's length are NaN in the
+    per-unit arrays and left out of the norms).  ``hx`` is the initial state as the module takes it
+    (``(h_0, c_0)`` for the LSTM), zero if ``None``; the trace's ``grad_h0``/``grad_c0`` are the gradient
+    that leaves through it.  ``loss`` takes the module's output and returns a scalar (a loss on the final
+    state ``h_n`` too, or a module inside a model: :func:`engine.tracing.submodules.trace_submodules`).  Afterwards the
+    module's parameters (and ``hx``, if it requires grad) hold the same ``.grad`` a plain
+    ``loss(module(inputs, hx)[0]).backward()`` would leave.
+
+    ``tbptt`` = k > 0 traces truncated backpropagation through time: the state entering every window of k
+    steps is detached (each direction's windows start at its own first step; every layer is cut at the same
+    steps), and ``grad_h``, ``grad_c`` and the parameters' ``.grad`` are the truncated gradient a loop that
+    detaches every k steps leaves.  0 is full backpropagation through time.
+
+    ``lag_rows`` = S > 0 adds the lag map (engine/tracing/lagmap.py): for at most S of the output steps s that receive
+    a gradient (all of them when there are at most S, else S evenly spaced, the first and last among them),
+    ``grad_h_by_output`` (L, D, S, T) = ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ and ``grad_x_by_output`` (S, T), the same for
+    the inputs; ``output_steps`` names the rows.  A gradient the loss sends into the final state ``h_n`` other
+    than through the outputs is in ``grad_h`` but in no row.
+    """
+    if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
+        raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
+    stock = next((c for c in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(module, c)), None)
+    if stock is not None and type(module).forward is not stock.forward:
+        raise ValueError(f"module: {type(module).__name__} has its own forward, which trace_module would not run; "
+                         "engine.trace_submodules(module, compute_loss) traces it through that forward")
+    run, output, _ = start_trace(module, inputs, hx, tbptt=tbptt)
+    value = loss(output)
+    value.backward()
+    trace = finish_trace(run, float(value.detach()), keep_backward=lag_rows > 0)
+    return with_lag_map(trace, run, lag_rows) if lag_rows else trace
+
+
+def with_lag_map(trace: ModuleTrace, run: TraceRun, most: int) -> ModuleTrace:
+    """``trace`` with the lag map of at most ``most`` of its output steps (``run`` kept its backward)."""
+    rows = lagmap.choose_rows(lagmap.output_steps(run.top_grad), most)
+    item = lagmap.itemise(run.stack, len(rows),
+                          lambda lo, hi: lagmap.output_feeds(run.stack, run.top_grad, rows[lo:hi]))
+    return replace(trace, output_steps=rows, grad_h_by_output=item.grad_h, grad_x_by_output=item.grad_x)

@@ -1,0 +1,57 @@
+"""Estimated cost of a request, in seconds of one core, from its config alone.
+
+The scheduler orders and caps work by these estimates before anything runs, so they must be
+cheap and need no trace.  A trace's time is fitted on this project's fused-kernel tracer
+(one torch thread, 2-core CPU) as
+
+    seconds ≈ c0 + c_step·S + c_elem·E + c_mac·E·H,   S = span·L·D,  E = S·N·G·H
+
+with span the trace's steps (``Config.span``: T, or 2·T for the encoder-decoder, which runs its encoder and then
+its decoder) and G the gate blocks per cell (RNN 1, GRU 3, LSTM 4): a per-call overhead, a per-step
+overhead of the kernels, elementwise work on the gates, and the recurrent matrix products.
+The fit is within about 2× of measured times from the default config to the largest one,
+which is what ordering and caps need.  A training step costs about one trace of its batch.
+Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ − 1) more fused calls forward
+and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
+"""
+
+from __future__ import annotations
+
+from engine import Config
+from engine.models import GATES
+from engine.tracing import rows_for
+
+C0, C_STEP, C_ELEM, C_MAC = 6e-3, 3e-6, 4.5e-8, 4.6e-10
+C_WINDOW = 1e-3
+# The lag map's sweep (engine/tracing/lagmap.py): a few small tensor operations per step and layer, and the matrix
+# products of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted
+# like the trace's.
+C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
+
+
+def trace_seconds(cfg: Config, lag: bool = False) -> float:
+    """Estimated seconds to trace ``cfg`` once (forward, backward, figures, encoding); ``lag``: with its lag map."""
+    blocks = max(1, len(GATES[cfg.cell]))
+    steps = cfg.span * cfg.num_layers * cfg.num_directions
+    elems = steps * cfg.batch_size * blocks * cfg.hidden_size
+    windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
+    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions
+    if lag:
+        extra += C_LAG_STEP * steps + C_LAG_MAC * elems * rows_for(cfg.trace_cells) * cfg.hidden_size * (
+            1 + cfg.num_directions)
+    return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
+
+
+def train_step_seconds(cfg: Config) -> float:
+    """Estimated seconds of one optimizer step of ``cfg`` (forward, backward, clipping, update)."""
+    return trace_seconds(cfg)
+
+
+def train_seconds(cfg: Config) -> float:
+    """Estimated seconds of a whole training run: its steps and the trained model's trace."""
+    return train_step_seconds(cfg) * cfg.steps + trace_seconds(cfg)
+
+
+def max_train_steps(cfg: Config, budget_s: float) -> int:
+    """The most ``steps`` whose training fits in ``budget_s`` estimated seconds (0 if none does)."""
+    return max(0, int((budget_s - trace_seconds(cfg)) // train_step_seconds(cfg)))

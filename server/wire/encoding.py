@@ -1,0 +1,143 @@
+"""Strict JSON in both directions.
+
+Outgoing text never contains the non-standard tokens ``NaN``/``Infinity``: a
+non-finite number is written as the JSON string ``"nan"``, ``"inf"`` or
+``"-inf"``.  :func:`dumps` always ends in ``json.dumps(..., allow_nan=False)``,
+so a non-finite float that slipped past the conversion raises instead of
+producing JSON a browser cannot parse.  Binary frames are float32
+little-endian, where IEEE inf/NaN travel natively.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from engine.config import RepeatedKey
+
+NON_FINITE = {"nan", "inf", "-inf"}
+
+
+def _float(x: float) -> float | str:
+    if math.isfinite(x):
+        return x
+    if math.isnan(x):
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+def _array(a: np.ndarray) -> Any:
+    if a.dtype.kind == "f":
+        finite = np.isfinite(a)
+        if finite.all():
+            return a.tolist()
+        obj = a.astype(object)  # python floats, exact for float32 and float64
+        obj[np.isnan(a)] = "nan"
+        obj[np.isposinf(a)] = "inf"
+        obj[np.isneginf(a)] = "-inf"
+        return obj.tolist()
+    if a.dtype.kind in "biu":
+        return a.tolist()
+    return [to_jsonable(x) for x in a.tolist()]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn ``obj`` into plain JSON values, encoding non-finite floats as strings.
+
+    numpy arrays and scalars become lists and python numbers; tuples become lists.
+    """
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return _float(obj)
+    if isinstance(obj, np.ndarray):
+        return _array(obj)
+    if isinstance(obj, np.floating):
+        return _float(float(obj))
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(x) for x in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
+def dumps(obj: Any) -> str:
+    """Compact strict JSON text of ``obj`` (see the module docstring)."""
+    return encode(to_jsonable(obj))
+
+
+def encode(value: Any) -> str:
+    """Compact JSON text of ``value``, already made of plain JSON values (:func:`to_jsonable`).
+
+    Skips the conversion walk, for hot paths that converted whole arrays once; a
+    non-finite float left in ``value`` still raises ``ValueError``.
+    """
+    return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+
+
+def from_wire(value: Any) -> Any:
+    """Inverse of the non-finite encoding, for clients and tests: ``"inf"`` -> ``math.inf``."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return float(value)
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_wire(v) for k, v in value.items()}
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _each_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        repeated = next(k for k, _ in pairs if counts[k] > 1)
+        raise RepeatedKey(repeated, counts[repeated])
+    return obj
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """Parse standard JSON only: ``NaN``/``Infinity`` tokens raise ``ValueError``; an object that gives a key
+    twice raises :class:`engine.config.fields.RepeatedKey` (a ``ValueError`` naming the key: which value is meant?).
+
+    Deep nesting that exhausts the parser's stack raises ``RecursionError``.
+    """
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_each_key_once)
+
+
+def nesting_too_deep(obj: Any, max_depth: int) -> tuple[str, ...] | None:
+    """The key path of the first container nested deeper than ``max_depth``, else None.
+
+    Depth counts containers: ``{"a": 1}`` is 1 deep, ``{"a": [1]}`` 2 deep.
+    """
+    stack: list[tuple[Any, int, tuple[str, ...]]] = [(obj, 1, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict):
+            items = [(str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(str(i), v) for i, v in enumerate(value)]
+        else:
+            continue
+        if depth > max_depth:
+            return path
+        stack.extend((v, depth + 1, (*path, k)) for k, v in items if isinstance(v, (dict, list)))
+    return None
+
+
+def script_json(value: Any) -> str:
+    """Strict JSON text of plain JSON ``value`` that is safe inside a ``<script>`` element (no ``</script>``,
+    no ``<!--``): ``<``, ``>`` and ``&`` are written as ``\\u`` escapes."""
+    return encode(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+

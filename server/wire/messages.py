@@ -1,0 +1,152 @@
+"""Client -> server websocket messages: parsing and validation.
+
+Every way a message can be wrong ends in one :class:`ProtocolError` carrying a
+readable message and, where one key is to blame, its name (``field``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine import Config, ConfigError
+from engine.config import RepeatedKey, quote
+from server.wire.encoding import loads_strict, nesting_too_deep
+
+MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
+# Keys each message type may carry besides "type".
+ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config"}, "stop": set(),
+                "model": {"bytes", "nonlinearity", "token"}, "clear_model": set(),
+                "series": {"bytes", "column", "token"}, "clear_series": set()}
+# A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
+MAX_TOKEN_CHARS = 64
+
+
+class ProtocolError(ValueError):
+    """A client message that is not allowed; ``field`` names the key to blame, or is None.
+
+    ``request`` is 'run' or 'train' when the message was recognisably one of those (its
+    "type" said so): such a request still takes a run number, and the error answers it.
+    """
+
+    def __init__(self, message: str, field: str | None = None, request: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.request = request
+
+
+@dataclass(frozen=True)
+class Message:
+    type: str  # 'run' | 'train' | 'stop' | 'model' | 'clear_model'
+    config: Config | None = None  # for run and train
+    size: int | None = None  # model: bytes of the binary frame that follows
+    nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
+    column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
+    token: str | None = None  # model/series: resume the upload kept under this token instead of a file
+    lag: bool = False  # run: add the lag map (engine/tracing/lagmap.py) to the trace
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def parse_message(text: str, max_bytes: int, max_depth: int) -> Message:
+    """Validate one text frame; raise :class:`ProtocolError` for anything not allowed."""
+    if len(text) > max_bytes or _size(text) > max_bytes:
+        raise ProtocolError(f"message is {_size(text)} bytes; at most {max_bytes} are accepted")
+    try:
+        data = loads_strict(text)
+    except RecursionError:
+        raise ProtocolError(
+            f"message is nested too deeply; at most {max_depth} levels of arrays and objects are accepted"
+        ) from None
+    except RepeatedKey as e:
+        raise ProtocolError(f"message {e.message}", e.field) from None
+    except ValueError as e:
+        raise ProtocolError(f"message is not valid JSON: {e}") from None
+    deep = nesting_too_deep(data, max_depth)
+    if deep is not None:
+        # Blame the config key when the deep value sits under "config", else the top-level key.
+        field = deep[1] if len(deep) > 1 and deep[0] == "config" else (deep[0] if deep else None)
+        where = ".".join(deep[:2]) if field is not None and deep[0] == "config" else (field or "message")
+        request = data.get("type") if isinstance(data, dict) and data.get("type") in ("run", "train") else None
+        raise ProtocolError(
+            f"{where} is nested too deeply; at most {max_depth} levels of arrays and objects are accepted",
+            field,
+            request,
+        )
+    return validate_message(data)
+
+
+def validate_message(data: Any) -> Message:
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f'message must be a JSON object such as {{"type": "run", "config": {{...}}}}; got a JSON {_json_kind(data)}'
+        )
+    if "type" not in data:
+        raise ProtocolError('message has no "type"; expected one of ' + ", ".join(MESSAGE_TYPES), "type")
+    kind = data["type"]
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
+        raise ProtocolError(f"unknown message type {quote(kind)}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
+    request = kind if kind in ("run", "train") else None
+    unknown = sorted(str(k) for k in data if k != "type" and k not in ALLOWED_KEYS[kind])
+    if unknown:
+        allowed = ", ".join(sorted(ALLOWED_KEYS[kind])) or "nothing"
+        raise ProtocolError(
+            f"unknown key {quote(unknown[0])} in a {kind!r} message; it may carry {allowed}", unknown[0], request
+        )
+    if kind in ("stop", "clear_model", "clear_series"):
+        return Message(kind)
+    if kind in ("model", "series"):
+        return _upload_message(kind, data)
+    raw = data.get("config", {})
+    if not isinstance(raw, dict):
+        raise ProtocolError(
+            f"config must be an object of key: value pairs; got a JSON {_json_kind(raw)}", "config", request
+        )
+    try:
+        config = Config.from_dict(raw)
+    except ConfigError as e:
+        raise ProtocolError(e.message, e.field, request) from None
+    lag = data.get("lag", False)
+    if not isinstance(lag, bool):
+        raise ProtocolError(f"lag must be true or false (whether to add the lag map); got {quote(lag)}", "lag", request)
+    return Message(kind, config, lag=lag)
+
+
+def _upload_message(kind: str, data: dict) -> Message:
+    if "token" in data:
+        token = data["token"]
+        if "bytes" in data:
+            raise ProtocolError(f"a {kind!r} message carries either bytes (a file follows) or token, not both", "token")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+            raise ProtocolError(f"token must be the string a {kind}_loaded frame gave, at most {MAX_TOKEN_CHARS} "
+                                f"characters; got {quote(token, 80)}", "token")
+        return Message(kind, token=token)
+    size = data.get("bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ProtocolError(f"bytes must be the {kind} file's size, a positive integer; got {quote(size)}", "bytes")
+    if kind == "series":
+        column = data.get("column")
+        if column is not None and (isinstance(column, bool) or not isinstance(column, (str, int))):
+            raise ProtocolError(f"column must be a header name or a 0-based index; got {quote(column)}", "column")
+        return Message("series", size=size, column=column)
+    nonlinearity = data.get("nonlinearity")
+    if nonlinearity is not None and nonlinearity not in ("tanh", "relu"):
+        raise ProtocolError(f"nonlinearity must be 'tanh' or 'relu'; got {quote(nonlinearity)}", "nonlinearity")
+    return Message("model", size=size, nonlinearity=nonlinearity)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"

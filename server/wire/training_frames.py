@@ -1,0 +1,62 @@
+"""Training over the socket: an engine.lab.training.Trainer's steps become ``train_*`` frames.
+
+The frames carry no run number (see :mod:`server.wire.recording`): one training run's stream is
+shared by every socket that asked for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from server.wire.encoding import dumps
+
+if TYPE_CHECKING:
+    from engine.lab import Trainer, TrainResult, TrainStep
+
+
+def start_frame(trainer: Trainer) -> str:
+    cfg = trainer.cfg
+    from engine.lab import profile_every
+
+    return dumps({
+        "type": "train_start",
+        "config": cfg.to_dict(),
+        "steps": cfg.steps,
+        "profile_every": profile_every(cfg.steps),
+        "shapes": {"L": cfg.num_layers, "D": cfg.num_directions, "T": cfg.span},  # a profile's (L, D, span)
+        "baseline": trainer.baseline,
+        "clip": cfg.clip,
+        "clip_at": cfg.clip_at,
+        "classification": trainer.classification,
+    })  # fmt: skip
+
+
+def step_frame(report: TrainStep, steps: int) -> str:
+    rate = report.step / report.elapsed if report.elapsed > 0 else None
+    frame: dict[str, Any] = {
+        "type": "train_step",
+        "step": report.step,
+        "loss": report.loss,
+        "grad_norm": report.grad_norm,
+        "grad_norm_clipped": report.grad_norm_clipped,
+        "clip_coef": report.clip_coef,
+        "clipped": report.clipped,
+        "metric": report.metric,
+        "elapsed_s": report.elapsed,
+        "steps_per_s": rate,
+        "eta_s": (steps - report.step) / rate if rate else None,
+    }
+    if report.profile is not None:
+        frame["profile"] = report.profile  # (L, D, T) ‖∂L/∂h_t‖
+    return dumps(frame)
+
+
+def done_frame(result: TrainResult) -> str:
+    return dumps({
+        "type": "train_done",
+        "steps_done": result.steps_done,
+        "stopped": result.stopped,
+        "diverged_at": result.diverged_at,
+        "message": result.message,
+        "final_loss": result.final_loss,
+    })  # fmt: skip
