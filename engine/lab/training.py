@@ -2,7 +2,7 @@
 
 The trainer knows the config, not the page: a listener (the server, a test, a notebook) receives a
 :class:`TrainStep` after every optimizer step.  Every ``profile_every`` steps the backward pass goes
-through :func:`engine.tracing.fused.trace_module`, which leaves the same gradients as a plain backward and
+through :func:`engine.trace_module`, which leaves the same gradients as a plain backward and
 also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.  With ``tbptt`` every
 step's backward is the truncated one (:func:`engine.tracing.fused.start_trace`'s windows).
 """

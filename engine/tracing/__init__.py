@@ -3,11 +3,13 @@ in a whole model (:mod:`~engine.tracing.submodules`, :mod:`~engine.tracing.recur
 encoder-decoder across its handoff, the lag map, and the saved trace file."""
 
 
-from engine.tracing.fused import ModuleTrace, start_trace, trace_module
+from engine.tracing.fused import start_trace
 from engine.tracing.lagmap import MAX_ROWS, rows_for
+from engine.tracing.module import trace_module
 from engine.tracing.recurrence import mark_state
 from engine.tracing.seq2seq import encoder_decoder_loss, trace_encoder_decoder
 from engine.tracing.submodules import trace_submodules
+from engine.tracing.trace import ModuleTrace
 from engine.tracing.trace_file import TraceFileError, TraceFileLimits, load_traces, save_traces
 
 __all__ = [

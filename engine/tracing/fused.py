@@ -39,8 +39,7 @@ are zero across a cut.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,42 +49,9 @@ from torch.nn.utils.rnn import PackedSequence
 from engine.models import GATES, gate_activations
 from engine.tracing import lagmap
 from engine.tracing.layouts import PackedLayout, PaddedLayout, initial_states, read_inputs
+from engine.tracing.trace import ModuleTrace
 
 _FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM": torch._VF.lstm, "GRU": torch._VF.gru}
-
-
-@dataclass(frozen=True)
-class ModuleTrace:
-    """What :func:`trace_module` measured.  Arrays are numpy; L layers, D directions, T steps, N batch, H units.
-
-    Batched input gives per-unit arrays shaped (L, D, T, N, H); unbatched input (L, D, T, H).  ``hidden``
-    and ``grad_h`` are P wide for an LSTM with ``proj_size`` P > 0, the other per-unit arrays H wide.
-    Direction 1 is the reverse direction, indexed by input position t.  A ``PackedSequence``'s batch is in
-    the caller's order (as ``pad_packed_sequence`` returns it); positions at or past a sequence's length
-    hold NaN in the per-unit arrays and count for nothing in the norms.
-    """
-
-    cell: str  # 'rnn' | 'lstm' | 'gru'
-    hidden: np.ndarray  # h_t
-    cell_state: np.ndarray | None  # c_t (LSTM)
-    gates: dict[str, np.ndarray]  # gate name -> activations, (L, D, T, N, H)
-    grad_h: np.ndarray  # total ∂L/∂h_t, shaped like hidden
-    grad_c: np.ndarray | None  # total ∂L/∂c_t (LSTM)
-    grad_h_norm: np.ndarray  # (L, D, T) L2 norm over batch and units
-    grad_c_norm: np.ndarray | None  # (L, D, T) (LSTM)
-    grad_out_norm: np.ndarray  # (L, D, T) norm of the direct part: what the loss or the layer above asks of h_t
-    output: torch.Tensor | PackedSequence  # the module's output, detached, in the module's layout
-    loss: float
-    grad_h0: np.ndarray  # (L, D, N, H) ∂L/∂h_0 of the initial state (given or zero); unbatched (L, D, H)
-    grad_c0: np.ndarray | None  # (L, D, N, H) ∂L/∂c_0 (LSTM)
-    lengths: np.ndarray  # (N,) each sequence's length, T for every sequence of a padded tensor
-    # The lag map (engine/tracing/lagmap.py), when asked for with lag_rows > 0: the output steps s it itemises,
-    # ascending,
-    # ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ (L, D, S, T) and ‖(∂out_s/∂x_t)ᵀ ∂L/∂out_s‖ (S, T).  None otherwise.
-    output_steps: np.ndarray | None = None
-    grad_h_by_output: np.ndarray | None = None
-    grad_x_by_output: np.ndarray | None = None
-    kind: str = "module"  # 'module' (stock nn.RNN/LSTM/GRU), 'cell', 'custom' or 'marked' (engine/tracing/joined.py)
 
 
 def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
@@ -393,55 +359,3 @@ def _cut(m: np.ndarray, cut: np.ndarray) -> np.ndarray:
 def _masked(m: np.ndarray, layout) -> np.ndarray:
     """Zero a step's recurrence factor past each sequence's end, so padding sends nothing back."""
     return m if layout.valid is None else np.where(layout.valid[..., None], m, 0)
-
-
-def trace_module(
-    module: nn.Module,
-    inputs: torch.Tensor | PackedSequence,
-    loss: Callable[[torch.Tensor | PackedSequence], torch.Tensor],
-    hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
-    tbptt: int = 0,
-    lag_rows: int = 0,
-) -> ModuleTrace:
-    """Run ``module`` on ``inputs``, backpropagate ``loss(output)`` and report every timestep.
-
-    ``module`` is any ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` (layers, bidirectional, ``batch_first``,
-    ``proj_size``, float32 or float64; no dropout while training).  ``inputs`` is what the module takes:
-    a tensor, batched or not, or a ``PackedSequence`` (positions past a sequence's length are NaN in the
-    per-unit arrays and left out of the norms).  ``hx`` is the initial state as the module takes it
-    (``(h_0, c_0)`` for the LSTM), zero if ``None``; the trace's ``grad_h0``/``grad_c0`` are the gradient
-    that leaves through it.  ``loss`` takes the module's output and returns a scalar (a loss on the final
-    state ``h_n`` too, or a module inside a model: :func:`engine.tracing.submodules.trace_submodules`).  Afterwards the
-    module's parameters (and ``hx``, if it requires grad) hold the same ``.grad`` a plain
-    ``loss(module(inputs, hx)[0]).backward()`` would leave.
-
-    ``tbptt`` = k > 0 traces truncated backpropagation through time: the state entering every window of k
-    steps is detached (each direction's windows start at its own first step; every layer is cut at the same
-    steps), and ``grad_h``, ``grad_c`` and the parameters' ``.grad`` are the truncated gradient a loop that
-    detaches every k steps leaves.  0 is full backpropagation through time.
-
-    ``lag_rows`` = S > 0 adds the lag map (engine/tracing/lagmap.py): for at most S of the output steps s that receive
-    a gradient (all of them when there are at most S, else S evenly spaced, the first and last among them),
-    ``grad_h_by_output`` (L, D, S, T) = ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ and ``grad_x_by_output`` (S, T), the same for
-    the inputs; ``output_steps`` names the rows.  A gradient the loss sends into the final state ``h_n`` other
-    than through the outputs is in ``grad_h`` but in no row.
-    """
-    if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
-        raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
-    stock = next((c for c in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(module, c)), None)
-    if stock is not None and type(module).forward is not stock.forward:
-        raise ValueError(f"module: {type(module).__name__} has its own forward, which trace_module would not run; "
-                         "engine.trace_submodules(module, compute_loss) traces it through that forward")
-    run, output, _ = start_trace(module, inputs, hx, tbptt=tbptt)
-    value = loss(output)
-    value.backward()
-    trace = finish_trace(run, float(value.detach()), keep_backward=lag_rows > 0)
-    return with_lag_map(trace, run, lag_rows) if lag_rows else trace
-
-
-def with_lag_map(trace: ModuleTrace, run: TraceRun, most: int) -> ModuleTrace:
-    """``trace`` with the lag map of at most ``most`` of its output steps (``run`` kept its backward)."""
-    rows = lagmap.choose_rows(lagmap.output_steps(run.top_grad), most)
-    item = lagmap.itemise(run.stack, len(rows),
-                          lambda lo, hi: lagmap.output_feeds(run.stack, run.top_grad, rows[lo:hi]))
-    return replace(trace, output_steps=rows, grad_h_by_output=item.grad_h, grad_x_by_output=item.grad_x)

@@ -43,8 +43,8 @@ import torch
 
 from engine.models import gate_activations
 from engine.tracing import lagmap
-from engine.tracing.fused import ModuleTrace
 from engine.tracing.recurrence import Step
+from engine.tracing.trace import ModuleTrace
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -108,7 +108,7 @@ def rows_vjp(outs, ins, grads, vectorise: list[bool]) -> list[torch.Tensor]:
 
 @contextmanager
 def closed(gates: dict, *sides: str):
-    """The recorder's :class:`engine.tracing.recurrence.Gate` s on ``sides`` closed for the duration."""
+    """The recorder's :class:`engine.tracing.states.Gate` s on ``sides`` closed for the duration."""
     kept = dict(gates)
     gates.update({side: False for side in sides})
     try:

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from engine.tracing import lagmap
-from engine.tracing.fused import ModuleTrace, TraceRun
+from engine.tracing.fused import TraceRun
+from engine.tracing.trace import ModuleTrace
 
 
 def joinable(runs: Sequence[TraceRun]) -> bool:

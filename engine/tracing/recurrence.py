@@ -46,12 +46,12 @@ import torch
 from torch import nn
 
 from engine.tracing.fused import TraceRun, start_trace
+from engine.tracing.states import Gate, as_leaf, leaves, replace_leaves
 
 _RECORDING: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("gfl_recording", default=None)
 
 STOCK = (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell)
 CELL_NAMES = {nn.LSTMCell: "lstm", nn.GRUCell: "gru", nn.RNNCell: "rnn"}
-_MAX_DEPTH = 6  # how deep into nested tuples, lists and dicts a call's arguments are searched for states
 
 
 def mark_state(state, name: str):
@@ -121,62 +121,6 @@ class _Custom:
     open: bool = False
     segments: list[list[Step]] = field(default_factory=list)
     stack: list = field(default_factory=list)  # frames of calls under way (a module may call itself)
-
-
-def leaves(obj, path: tuple = (), depth: int = 0):
-    """``[(path, tensor)]`` of every tensor in nested tuples, lists and dicts."""
-    if isinstance(obj, torch.Tensor):
-        return [(path, obj)]
-    if depth >= _MAX_DEPTH:
-        return []
-    if isinstance(obj, tuple | list):
-        items = enumerate(obj)
-    elif isinstance(obj, dict):
-        items = obj.items()
-    else:
-        return []
-    return [leaf for key, value in items for leaf in leaves(value, (*path, key), depth + 1)]
-
-
-def _replace(obj, repl: dict, path: tuple = (), within: set | None = None):
-    """``obj`` with the tensors at ``repl``'s paths replaced; untouched branches are the same objects."""
-    if path in repl:
-        return repl[path]
-    if within is None:
-        within = {p[:i] for p in repl for i in range(len(p))}
-    if path not in within:
-        return obj
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a namedtuple
-        return type(obj)(*(_replace(v, repl, (*path, i), within) for i, v in enumerate(obj)))
-    if isinstance(obj, tuple | list):
-        return type(obj)(_replace(v, repl, (*path, i), within) for i, v in enumerate(obj))
-    return {k: _replace(v, repl, (*path, k), within) for k, v in obj.items()}
-
-
-class Gate(torch.autograd.Function):
-    """An identity view whose backward passes the gradient on while ``switch[side]`` is true, else nothing.
-
-    ``side`` is 'in' (a step's state input) or 'out' (what a step returned).  The backward is plain enough for
-    autograd to run it over many rows at once (``is_grads_batched``)."""
-
-    @staticmethod
-    def forward(ctx, x, switch, side):
-        ctx.switch, ctx.side = switch, side
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return (grad if ctx.switch[ctx.side] else None), None, None
-
-
-def _as_leaf(t: torch.Tensor) -> torch.Tensor:
-    """What a cell takes in place of ``t``: a view whose ``.grad`` is what flows back into ``t`` through it, or a
-    leaf copy of a constant (gradients disabled upstream make no difference to the user's graph)."""
-    if t.requires_grad:
-        v = t.view_as(t)
-        v.retain_grad()
-        return v
-    return t.detach().requires_grad_()
 
 
 class Recorder:
@@ -267,7 +211,7 @@ class Recorder:
         else:
             hx = tuple(hx) if lstm else (hx,)
             given = tuple(self.resolve(t) for t in hx)
-        fed = tuple(_as_leaf(t) for t in hx)
+        fed = tuple(as_leaf(t) for t in hx)
         out = stock.forward(module, input, fed if lstm else fed[0])
         raw = tuple(out) if lstm else (out,)
         # views only for a lag map, whose seeds are what arrives from outside the step (the module docstring)
@@ -305,7 +249,7 @@ class Recorder:
         for v in views.values():
             v.retain_grad()
         frame.views = tuple(views[path] for _, path in links)
-        return _replace((args, kwargs), views)
+        return replace_leaves((args, kwargs), views)
 
     def _post_hook(self, module, args, kwargs, output):
         rec = self.custom[self.names[id(module)]]
@@ -315,7 +259,7 @@ class Recorder:
         rec.calls += 1
         # every returned tensor that can carry a gradient reaches the caller as a view (the module docstring)
         gates = {p: self._view(t, "out") for p, t in leaves(output) if t.requires_grad and t.is_floating_point()}
-        output = _replace(output, gates) if gates else output
+        output = replace_leaves(output, gates) if gates else output
         outputs = leaves(output)
         paths = tuple(p for p, _ in frame.links)
         if paths:

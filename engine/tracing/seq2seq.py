@@ -26,8 +26,9 @@ import torch
 
 from engine.data import task_loss
 from engine.tracing import lagmap
-from engine.tracing.fused import ModuleTrace, TraceRun, finish_trace
+from engine.tracing.fused import TraceRun, finish_trace
 from engine.tracing.submodules import run_submodules
+from engine.tracing.trace import ModuleTrace
 
 
 @dataclass(frozen=True)

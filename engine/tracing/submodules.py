@@ -9,8 +9,10 @@ import torch
 from torch import nn
 
 from engine.tracing import joined, joined_stock
-from engine.tracing.fused import ModuleTrace, TraceRun, finish_trace, with_lag_map
+from engine.tracing.fused import TraceRun, finish_trace
+from engine.tracing.module import with_lag_map
 from engine.tracing.recurrence import CELL_NAMES, STOCK, Recorder, Step, StockCall
+from engine.tracing.trace import ModuleTrace
 
 Traces = dict[str, ModuleTrace | list[ModuleTrace]]
 

@@ -27,7 +27,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence
 
 from engine.models import GATES
-from engine.tracing.fused import ModuleTrace
+from engine.tracing.trace import ModuleTrace
 
 MAGIC = b"GFLTRACE"
 FORMAT = "gradient-flow-lab/traces"

@@ -7,7 +7,7 @@
     show(trace)              # the last expression of a cell: ‖∂L/∂h_t‖, h_t, ∂L/∂h_t, gates, layer × time map
 
 ``show`` takes a :func:`engine.trace_module` result, a :func:`engine.trace_submodules` result
-(every recurrent module of a model, each under its name), an app :class:`engine.lab.experiment.Trace`, or a
+(every recurrent module of a model, each under its name), an app :class:`engine.Trace`, or a
 ``{label: trace}`` dict of any of them (shown one after the other, e.g. two settings to compare).  The views
 are the lab page's own modules; Plotly comes from the installed ``plotly`` package.  :func:`to_html` gives
 the same block as a string, with Plotly inside, to write to a file.

@@ -1,10 +1,10 @@
 """Any trace as the frames the lab's socket sends (docs/protocol.md), so the page's own views can paint it.
 
 The app's :class:`engine.Trace` is encoded exactly as the socket does (:func:`server.wire.frames.trace_units`).
-A :class:`engine.tracing.fused.ModuleTrace` (the user's own ``nn.RNN``/``LSTM``/``GRU``) has no
+A :class:`engine.ModuleTrace` (the user's own ``nn.RNN``/``LSTM``/``GRU``) has no
 :class:`engine.Config`, so its start frame's fields are read from its arrays: cell, layers, directions, units,
 steps, batch and gate names.  Per-unit arrays are one batch sample's (``sample``, 0 as the app shows); the
-norms are over the whole batch, as :func:`engine.tracing.fused.trace_module` took them.  Positions past a packed
+norms are over the whole batch, as :func:`engine.trace_module` took them.  Positions past a packed
 sequence's length are NaN: they travel in the binary frames as IEEE NaN, and every JSON field goes through
 :mod:`server.wire`, which writes a non-finite number as the string ``"nan"``.
 """
@@ -58,7 +58,7 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
     with ``proj_size`` (its h_t is narrower than its gates, and the views take one width for both).
     """
     if not isinstance(mt, ModuleTrace):
-        raise TypeError(f"module_units takes an engine.tracing.fused.ModuleTrace; got {type(mt).__name__}")
+        raise TypeError(f"module_units takes an engine.ModuleTrace; got {type(mt).__name__}")
     L, D, T = mt.grad_h_norm.shape
     batched = mt.hidden.ndim == 5
     N = mt.hidden.shape[3] if batched else 1
@@ -113,7 +113,7 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
             return {"title": title, "units": trace_units(t, time.perf_counter())}
         if isinstance(t, ModuleTrace):
             return {"title": title, "units": module_units(t, sample, tbptt)}
-        raise TypeError(f"{title}: expected an engine.tracing.fused.ModuleTrace or engine.lab.experiment.Trace; got "
+        raise TypeError(f"{title}: expected an engine.ModuleTrace or engine.Trace; got "
                         f"{type(t).__name__}")  # fmt: skip
 
     if isinstance(obj, Trace):
@@ -135,4 +135,4 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
             raise ValueError("nothing to show: the list of traces is empty")
         return [one(f"trace {i + 1}", t) for i, t in enumerate(obj)]
     raise TypeError(f"cannot show {type(obj).__name__}: pass a trace_module(...) or trace_submodules(...) result, "
-                    "or an engine.lab.experiment.Trace")  # fmt: skip
+                    "or an engine.Trace")  # fmt: skip

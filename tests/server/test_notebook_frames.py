@@ -171,7 +171,7 @@ def test_what_cannot_be_shown_is_refused_by_name():
         show(pt)
     with pytest.raises(TypeError, match="cannot show int"):
         show(42)
-    with pytest.raises(TypeError, match="b: expected an engine.tracing.fused.ModuleTrace"):
+    with pytest.raises(TypeError, match="b: expected an engine.ModuleTrace"):
         show({"a": mt, "b": "text"})
     with pytest.raises(ValueError, match="empty"):
         show({})
