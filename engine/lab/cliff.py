@@ -72,18 +72,18 @@ _D = {f.name: f.default for f in CLIFF_FIELDS}  # the dataclass's defaults are t
 class CliffConfig:
     """A validated setting of the cliff view; every field is a key of :data:`CLIFF_FIELDS` (same order)."""
 
-    T: int = _D["T"]
-    readout: str = _D["readout"]
-    w0: float = _D["w0"]
-    b0: float = _D["b0"]
-    lr: float = _D["lr"]
-    clip_at: float = _D["clip_at"]
-    steps: int = _D["steps"]
-    w_min: float = _D["w_min"]
-    w_max: float = _D["w_max"]
-    b_min: float = _D["b_min"]
-    b_max: float = _D["b_max"]
-    resolution: int = _D["resolution"]
+    T: int = _D["T"]  # steps the unit runs before the loss
+    readout: str = _D["readout"]  # 'sigmoid' (σ(x_T), the paper's) | 'linear' (x_T)
+    w0: float = _D["w0"]  # where both descents start: recurrent weight w ...
+    b0: float = _D["b0"]  # ... and bias b
+    lr: float = _D["lr"]  # learning rate of both descents
+    clip_at: float = _D["clip_at"]  # the clipped descent's largest step norm
+    steps: int = _D["steps"]  # descent steps in each path
+    w_min: float = _D["w_min"]  # the grid drawn: w from ...
+    w_max: float = _D["w_max"]  # ... to
+    b_min: float = _D["b_min"]  # b from ...
+    b_max: float = _D["b_max"]  # ... to
+    resolution: int = _D["resolution"]  # grid points along each axis
 
     def __post_init__(self) -> None:
         for f in CLIFF_FIELDS:

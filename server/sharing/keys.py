@@ -27,7 +27,7 @@ from engine.tracing import rows_for
 # Bumped when the recorded frames change shape (the wire protocol) or the entry format (server/sharing/entry.py).
 RECORDING_FORMAT = 3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: engine/ and server/ beside each other
 
 
 def source_hash(root: Path = ROOT) -> str:

@@ -10,24 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from server.settings import Settings
+
 KINDS = ("model", "series")
+
+
+_DEFAULT = Settings()  # the defaults are the server's settings' own
 
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Caps checked before a file is parsed; see server/settings.py for each one's meaning."""
+    """Caps checked before a file is parsed; see server/settings.py for each one's meaning and default."""
 
-    max_model_bytes: int = 8 * 1024 * 1024
-    max_series_bytes: int = 2_000_000
-    max_series_values: int = 100_000
-    max_series_columns: int = 1000
-    max_cell_chars: int = 256
-    max_upload_tensors: int = 4096
-    max_unpacked_bytes: int = 16 * 1024 * 1024
-    max_key_chars: int = 256
-    max_pickle_opcodes: int = 200_000
-    max_pickle_depth: int = 32
-    max_safetensors_header_bytes: int = 1024 * 1024
+    max_model_bytes: int = _DEFAULT.max_model_bytes
+    max_series_bytes: int = _DEFAULT.max_series_bytes
+    max_series_values: int = _DEFAULT.max_series_values
+    max_series_columns: int = _DEFAULT.max_series_columns
+    max_cell_chars: int = _DEFAULT.max_cell_chars
+    max_upload_tensors: int = _DEFAULT.max_upload_tensors
+    max_unpacked_bytes: int = _DEFAULT.max_unpacked_bytes
+    max_key_chars: int = _DEFAULT.max_key_chars
+    max_pickle_opcodes: int = _DEFAULT.max_pickle_opcodes
+    max_pickle_depth: int = _DEFAULT.max_pickle_depth
+    max_safetensors_header_bytes: int = _DEFAULT.max_safetensors_header_bytes
 
     @classmethod
     def from_settings(cls, settings) -> UploadLimits:
