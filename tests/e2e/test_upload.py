@@ -1,4 +1,4 @@
-"""Issue 15 on the page: a student opens their own model and their own series; a bad file says why."""
+"""Your own model and data on the page: a student opens their own model and their own series; a bad file says why."""
 
 from __future__ import annotations
 

@@ -97,6 +97,11 @@ def test_work_cap():
         Config.from_dict({**big, "batch_size": 4})
     assert err.value.field == "batch_size" and f"{MAX_TRACE_CELLS:,}" in str(err.value)
     assert "at most 3 fits" in err.value.message  # 16,000,000 // (2000·256·4·2)
+    # exactly at the cap is allowed: 1000 · 16 · 250 · 4 = 16,000,000 state values; one more unit is over it
+    exact = {"seq_len": 1000, "batch_size": 16, "hidden_size": 250, "num_layers": 4}
+    assert Config.from_dict(exact).trace_cells == MAX_TRACE_CELLS
+    with pytest.raises(ConfigError):
+        Config.from_dict({**exact, "hidden_size": 251})
 
 
 def test_the_time_axis_is_2T_for_the_encoder_decoder_and_the_work_cap_counts_it():
