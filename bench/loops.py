@@ -24,6 +24,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from engine import trace_submodules  # noqa: E402
+from tests.engine.test_loops_custom import CharRNN  # noqa: E402
 
 
 def cell_loop():
@@ -40,21 +41,8 @@ def cell_loop():
     return model, compute_loss
 
 
-class CharRNN(nn.Module):
-    def __init__(self, input_size=57, hidden_size=128, output_size=18):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
-        self.i2o = nn.Linear(input_size + hidden_size, output_size)
-        self.softmax = nn.LogSoftmax(dim=1)
-
-    def forward(self, input, hidden):
-        combined = torch.cat((input, hidden), 1)
-        return self.softmax(self.i2o(combined)), self.i2h(combined)
-
-
 def char_rnn():
-    model = CharRNN()
+    model = CharRNN(57, 128, 18)  # the tutorial's model (tests/engine/test_loops_custom.py), at the tutorial's size
     line = F.one_hot(torch.randint(57, (12,)), 57).float()[:, None]
 
     def compute_loss():
