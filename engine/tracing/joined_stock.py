@@ -74,8 +74,8 @@ def stock_lag_map(runs: Sequence[TraceRun], most: int):
             feeds = []
             for layer, (lb,) in enumerate(run.stack):
                 N, P = run.layout.N, lb.w_hh.shape[1]
-                h = run.top_grad.new_zeros(len(r), N, P)
-                c = run.top_grad.new_zeros(len(r), N, lb.w_ih.shape[0] // 4) if lb.cell == "lstm" else None
+                h = lb.w_hh.new_zeros(len(r), N, P)  # the sweep's own dtype (float64), as what the next call sends
+                c = lb.w_hh.new_zeros(len(r), N, lb.w_ih.shape[0] // 4) if lb.cell == "lstm" else None
                 step = np.where(later, size - 1, -1)
                 if carry_h[layer] is not None:
                     h[later] = carry_h[layer][later]
@@ -83,7 +83,7 @@ def stock_lag_map(runs: Sequence[TraceRun], most: int):
                         c[later] = carry_c[layer][later]
                 if layer == L - 1:
                     step = np.where(inside, r - off, step)
-                    h[inside] = run.top_grad[torch.from_numpy(r[inside] - off)]
+                    h[inside] = run.top_grad[torch.from_numpy(r[inside] - off)].to(h.dtype)
                 feeds.append(lagmap.Feed(None, step, h, c))
             part = lagmap.stack_rows(run.stack, feeds)
             grad_h[:, :, lo:hi, off : off + size] = part.grad_h

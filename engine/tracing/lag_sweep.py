@@ -113,6 +113,12 @@ class Feed:
     spike_h: torch.Tensor | None = None
     spike_c: torch.Tensor | None = None
 
+    def __post_init__(self) -> None:  # the rows are swept in float64 (see stack_rows), whatever fed them
+        for name in ("dense", "spike_h", "spike_c"):
+            value = getattr(self, name)
+            if value is not None and value.dtype != torch.float64:
+                setattr(self, name, value.double())
+
     def begins(self, T: int) -> np.ndarray:
         """(S,) the step each row's sweep starts at (it runs backwards): its last input, -1 for none."""
         begins = self.spike_step.copy()

@@ -154,6 +154,13 @@ def test_a_joined_decoders_lag_rows_cross_its_calls(seq2seq):
     np.testing.assert_allclose(decoder.grad_h_by_output.sum(2)[:, 0, -1], decoder.grad_h_norm[:, 0, -1], rtol=1e-9)
 
 
+def test_a_float32_decoders_lag_rows_are_the_float64_ones_to_float32_rounding(seq2seq):
+    model, _, traces, src, tgt = seq2seq
+    single = twin(model).float()
+    rows = trace_submodules(single, lambda: _seq2seq_loss(single, src, tgt), lag_rows=T_LEN)["decoder.gru"]
+    np.testing.assert_allclose(rows.grad_h_by_output, traces["decoder.gru"].grad_h_by_output, rtol=1e-4, atol=1e-9)
+
+
 def test_a_stock_module_stepped_token_by_token_traces_as_one_call_over_the_sentence():
     torch.manual_seed(6)
     lstm = nn.LSTM(3, H, num_layers=2, dtype=f64)
