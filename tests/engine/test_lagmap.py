@@ -137,7 +137,7 @@ def test_the_rows_sum_to_the_total_gradient_as_vectors(kind):
     run, out, _ = start_trace(module, x)
     value = every_step_loss(out)
     value.backward()
-    trace = finish_trace(run, float(value), keep_backward=True)
+    trace = finish_trace(run, float(value.detach()), keep_backward=True)
     rows = lagmap.output_steps(run.top_grad)
     result = lagmap.stack_rows(run.stack, lagmap.output_feeds(run.stack, run.top_grad, rows), vectors=True)
     for layer in range(2):
