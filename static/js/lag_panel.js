@@ -33,6 +33,7 @@ export class LagPanel {
     this.row = null; // the output step drawn over the main chart
     this.training = null; // the TrainingRun whose profiled steps' maps can be shown
     this.following = true; // the training's newest map is shown as it arrives
+    this.switchedFor = null; // the training whose first map turned the view to the training's maps
     this.ranges = new WeakMap(); // LagMap -> {key: colour range}, so a training's maps share one scale cheaply
     this.shown = null; // the LagMap drawn now
     // A link that opens on the view (view=lag, outside a lesson, whose panel comes first) brings it into sight once drawn.
@@ -72,11 +73,20 @@ export class LagPanel {
 
   /** A training asked with the map began, or brought another profiled step's map. */
   trainingMaps(run) {
-    const first = this.training !== run;
+    if (this.training !== run) this.following = true;
     this.training = run;
-    if (first) this.following = true;
-    if (run.lagMaps.length && first && this.source.value !== "training") this.source.value = "training";
+    // A training's first map shows at once: the band growing is what the view is for while it trains.
+    if (run.lagMaps.length && this.switchedFor !== run) {
+      this.switchedFor = run;
+      this.source.value = "training";
+    }
     this.invalidate();
+  }
+
+  /** Which of the training's maps the slider picks: the newest while it follows them. */
+  stepIndex() {
+    const last = this.training ? this.training.lagMaps.length - 1 : -1;
+    return this.following ? last : Math.min(Number(this.stepRange.value), last);
   }
 
   /** Whether the map shown is a training's (the source says so and the training has maps). */
@@ -88,7 +98,7 @@ export class LagPanel {
   key(trace) {
     const t = this.training;
     return [this.open, trace.run, !!trace.lag, trace.lagError, this.what.value, this.row, this.source.value,
-      t ? `${t.run}:${t.lagMaps.length}:${this.stepRange.value}` : "", this.state.view.status, this.state.training.status].join("|");
+      t ? `${t.run}:${t.lagMaps.length}:${this.stepIndex()}` : "", this.state.view.status, this.state.training.status].join("|");
   }
 
   /** What decides the main chart's row: the view's output step on the trace's map, for layer l, direction d. */
@@ -120,7 +130,7 @@ export class LagPanel {
     this.rowOptions(trace.lag);
     this.trainingControls();
     const fromTraining = this.showsTraining();
-    const map = fromTraining ? this.training.lagMaps[Number(this.stepRange.value)] : whole ? trace.lag : null;
+    const map = fromTraining ? this.training.lagMaps[this.stepIndex()] : whole ? trace.lag : null;
     this.say(this.statusText(trace, map, fromTraining, whole));
     this.shown = map || null;
     this.root.classList.toggle("has-map", !!map);
@@ -136,12 +146,14 @@ export class LagPanel {
       this.bringIntoView = false;
       this.root.scrollIntoView({ block: "start", behavior: "instant" });
     }
-    if (!fromTraining) return drawLagCurves(this.curveChart, [curveEntry(map, l, d, { theory: trace.theory })]);
+    // With truncated BPTT an output's gradient stops at its window's start: most zeros far back are the cut's.
+    const zeros = tbptt > 0 ? "exactly 0 (past a tbptt cut, or underflow)" : undefined;
+    if (!fromTraining) return drawLagCurves(this.curveChart, [curveEntry(map, l, d, { theory: trace.theory })], { zeros });
     // While training: the step's curve, and the first profiled step's beside it in grey.
     const entries = [curveEntry(map, l, d, { name: `training step ${map.step}` })];
     const first = this.training.lagMaps[0];
     if (first !== map) entries.push(curveEntry(first, l, d, { name: `training step ${first.step}`, colour: FIRST_COLOUR }));
-    drawLagCurves(this.curveChart, entries);
+    drawLagCurves(this.curveChart, entries, { zeros });
   }
 
   /** The colour range of every map of the training so far, so the band's growth reads as growth. */
@@ -203,9 +215,10 @@ export class LagPanel {
       this.source.value = "trace";
       return;
     }
+    const i = this.stepIndex();
     this.stepRange.max = String(maps.length - 1);
-    if (this.following || Number(this.stepRange.value) > maps.length - 1) this.stepRange.value = String(maps.length - 1);
-    const at = maps[Number(this.stepRange.value)];
+    this.stepRange.value = String(i);
+    const at = maps[i];
     const text = `training step ${at.step}`;
     this.stepRange.disabled = !this.showsTraining();
     this.stepRange.setAttribute("aria-valuetext", text);

@@ -72,9 +72,10 @@ export function drawLagMap(chart, map, { which = "h", l = 0, d = 0, tbptt = 0, s
  * back, and the entry's bound (γ·σ_max)^k dotted in its colour where it has one.  Exact zeros sit on the axis's floor
  * with their own marker.
  * @param {Array<{name: string, colour: string, curve: Array<number|null>, bound: Array<number|null>|null}>} entries
- * @param {{empty?: string}} o  `empty`: what the chart says when there is no entry
+ * @param {{empty?: string, zeros?: string}} o  `empty`: what the chart says when there is no entry; `zeros`: what an
+ *   exact zero is (with truncated BPTT most are the cut's, not underflow)
  */
-export function drawLagCurves(chart, entries, { empty = "no lag map yet" } = {}) {
+export function drawLagCurves(chart, entries, { empty = "no lag map yet", zeros: zeroText = "exactly 0 (underflow)" } = {}) {
   const K = Math.max(1, ...entries.map((e) => e.curve.length));
   const range = finiteRange(entries.flatMap((e) => e.curve));
   // Room above for a bound that grows (γ·σ_max > 1), up to four decades over the curves.
@@ -104,7 +105,7 @@ export function drawLagCurves(chart, entries, { empty = "no lag map yet" } = {})
   if (zeros.x.length) {
     data.push({ type: "scatter", mode: "markers", ...zeros, name: "exactly 0", hovertemplate: "%{text}<extra>underflow</extra>",
       marker: { symbol: "triangle-down-open", size: 8, color: UNDERFLOW_COLOUR, line: { width: 1.5 } } });
-    annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
+    annotations.push(edgeLabel(win.floor, `▼ ${zeroText}`, UNDERFLOW_COLOUR));
   }
   if (!entries.length) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" }, text: empty });

@@ -168,7 +168,8 @@ def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, serv
     assert page.locator("#chart-compare-lag").is_hidden()
     page.click("#compare-lag-open")
     page.wait_for_function("() => document.getElementById('view-lag').open && location.search.includes('view=lag')")
-    curves = "() => (document.getElementById('chart-compare-lag').data || []).filter(d => /^[ABC]: /.test(d.name)).length"
+    curves = "() => (document.getElementById('chart-compare-lag').data || [])" \
+        ".filter(d => /^[ABC]: /.test(d.name)).length"
     page.wait_for_function(f"{curves} === 3")
     data = plot(page, "chart-compare-lag")["data"]
     for name, cell in zip("ABC", ["rnn", "lstm", "gru"]):

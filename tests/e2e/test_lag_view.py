@@ -21,7 +21,8 @@ MANY = {"arch": "many-to-many", "seq_len": 30}
 LINK = "/?v=1&arch=many-to-many&seq_len=30"
 HAS_MAP = "() => document.getElementById('view-lag').classList.contains('has-map')"
 # Where a (x, y) point of a chart's axes is on the screen, in CSS pixels of the viewport.
-POINT = """([id, x, y]) => { const el = document.getElementById(id), fl = el._fullLayout, r = el.getBoundingClientRect();
+POINT = """([id, x, y]) => {
+  const el = document.getElementById(id), fl = el._fullLayout, r = el.getBoundingClientRect();
   return { x: r.left + fl.xaxis._offset + fl.xaxis.l2p(x), y: r.top + fl.yaxis._offset + fl.yaxis.l2p(y) }; }"""
 BOUND = "bound: (γ·σ_max)^distance"
 # Every run/train request the page sends on its socket, as sent.
@@ -31,8 +32,9 @@ WebSocket.prototype.send = function (data) { if (typeof data === 'string') windo
 
 
 def api_trace(server_url: str, config: dict, lag: bool = True) -> dict:
-    req = urllib.request.Request(server_url + "/api/trace" + ("?lag=1" if lag else ""), data=json.dumps(config).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")  # fmt: skip
+    url = server_url + "/api/trace" + ("?lag=1" if lag else "")
+    req = urllib.request.Request(url, data=json.dumps(config).encode(), headers={"Content-Type": "application/json"},
+                                 method="POST")  # fmt: skip
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -77,7 +79,8 @@ def test_the_map_holds_the_engines_numbers_its_hover_and_row_say_them_and_a_link
     # A click draws that output's own gradient over the main chart, going back from s: the engine's row.
     page.mouse.click(at["x"], at["y"])
     page.wait_for_function("s => document.getElementById('lag-row').value === String(s)", arg=s)
-    page.wait_for_function("() => document.getElementById('chart-grad-norm').data.some(d => /its own gradient/.test(d.name))")
+    page.wait_for_function("() => document.getElementById('chart-grad-norm').data"
+                           ".some(d => /its own gradient/.test(d.name))")  # fmt: skip
     [row] = [d for d in plot(page, "chart-grad-norm")["data"] if "its own gradient" in (d.get("name") or "")]
     assert row["name"].startswith(f"output s = {s}")
     got = numbers(row["y"])
@@ -113,7 +116,9 @@ def test_the_page_asks_for_the_map_only_while_its_view_is_open(page, server_url)
     page.add_init_script(RECORD_REQUESTS)
     page.goto(server_url + LINK)
     run = wait_complete(page)
-    sent = lambda: [(m["type"], m.get("lag", False)) for m in page.evaluate("() => window.__sent") if m["type"] == "run"]  # noqa: E731
+    def sent():
+        return [(m["type"], m.get("lag", False)) for m in page.evaluate("() => window.__sent") if m["type"] == "run"]
+
     assert sent() == [("run", False)]
     assert page.locator("#view-lag .lag-charts").is_hidden()
     page.click("#view-lag > summary")
@@ -149,7 +154,8 @@ def test_a_stacked_bidirectional_map_follows_the_layer_shown_and_maps_the_inputs
     earlier = np.tril(np.ones((12, 12), bool), -1)  # a reverse direction's output s never reaches t < s
     assert np.isnan(z[earlier]).all()
     np.testing.assert_allclose(10 ** z[~earlier], want[~earlier], rtol=1e-5)
-    np.testing.assert_allclose(numbers(plot(page, "chart-lag-curve")["data"][0]["y"]), numbers(ref["lag_curve"][1][1]), rtol=1e-6)
+    curve = plot(page, "chart-lag-curve")["data"][0]["y"]
+    np.testing.assert_allclose(numbers(curve), numbers(ref["lag_curve"][1][1]), rtol=1e-6)
     page.select_option("#lag-what", "x")
     page.wait_for_function("() => /inputs/.test(document.getElementById('lag-map-title').textContent)")
     zx = plot(page, "chart-lag-map")["data"][0]["z"]
@@ -170,8 +176,8 @@ def test_training_with_the_view_open_shows_the_map_at_each_profiled_step(page, s
     page.wait_for_function("() => gfl.state.training.status === 'trained'", timeout=120_000)
     wait_complete(page, after=run)
     got = page.evaluate("""() => { const r = gfl.training.run;
-      return { steps: r.lagMaps.map(m => m.step), profiles: r.profileSteps, rows: r.lagMaps.map(m => Array.from(m.row(0, 0, 0))),
-               norms: r.profiles.map(p => p[0][0]) }; }""")
+      return { steps: r.lagMaps.map(m => m.step), profiles: r.profileSteps,
+               rows: r.lagMaps.map(m => Array.from(m.row(0, 0, 0))), norms: r.profiles.map(p => p[0][0]) }; }""")
     assert got["steps"] == got["profiles"] and len(got["steps"]) >= 2
     for row, norms in zip(got["rows"], got["norms"]):
         np.testing.assert_allclose(row, norms, rtol=1e-4)
@@ -182,4 +188,66 @@ def test_training_with_the_view_open_shows_the_map_at_each_profiled_step(page, s
                            arg=got["steps"][0])  # fmt: skip
     z = plot(page, "chart-lag-map")["data"][0]["z"][0]
     np.testing.assert_allclose([10**v for v in z if v is not None], [v for v in got["rows"][0] if v > 0], rtol=1e-5)
+    assert page.log.errors == []
+
+
+def band(T: int, width: float) -> np.ndarray:
+    """A constructed (S = T, T) map whose rows reach `width` steps back: what training a copy task does to it."""
+    s, t = np.arange(T)[:, None], np.arange(T)[None, :]
+    return np.where(t <= s, np.exp(-(s - t) / width), 0.0).astype("<f4")
+
+
+# Frames delivered to the page's frame dispatcher as its socket would deliver them (the payload an ArrayBuffer).
+DELIVER = """([frames]) => { for (const [frame, data] of frames) {
+  const payload = data === null ? null : Uint8Array.from(atob(data), c => c.charCodeAt(0)).buffer;
+  gfl.socket.socket.onFrame(frame, payload); } }"""
+
+
+def test_a_trainings_maps_play_step_by_step_on_one_colour_scale(page, server_url):
+    """A constructed training stream in the contract's format (a lag frame with its `step` after each profiled
+    train_step): the view switches to the training's maps, follows the newest, and its slider walks them."""
+    import base64
+
+    T = 12
+    page.goto(server_url + f"/?v=1&arch=many-to-many&seq_len={T}&view=lag")
+    wait_complete(page)
+    page.wait_for_function(HAS_MAP)
+    page.evaluate("() => gfl.state.startTraining()")  # the page trains; its frames come from this test
+    run = page.evaluate("() => gfl.state.request.seq") + 100
+    start = {"type": "train_start", "run": run, "config": page.evaluate("() => gfl.state.config"), "steps": 3,
+             "profile_every": 1, "shapes": {"L": 1, "D": 1, "T": T}, "baseline": None, "clip": "none", "clip_at": 1,
+             "classification": False}  # fmt: skip
+    maps = {1: band(T, 0.5), 2: band(T, 2.0), 3: band(T, 8.0)}
+    frames = [[start, None]]
+    for step, m in maps.items():
+        frames.append([{"type": "train_step", "run": run, "step": step, "loss": 1.0 / step, "grad_norm": 1.0,
+                        "grad_norm_clipped": 1.0, "clip_coef": 1.0, "clipped": False, "metric": None,
+                        "profile": [[np.linalg.norm(m, axis=0).tolist()]]}, None])  # fmt: skip
+        lag = {"type": "lag", "run": run, "step": step, "output_steps": list(range(T)), "rows": T,
+               "lag_curve": [[[float(np.exp(-k / step)) for k in range(T)]]]}  # fmt: skip
+        data = np.concatenate([m.ravel(), np.zeros(T * T, "<f4")]).tobytes()
+        frames.append([lag, base64.b64encode(data).decode()])
+    page.evaluate(DELIVER, [frames])
+    page.wait_for_function("() => document.getElementById('lag-step-text').textContent === 'training step 3'")
+    assert page.input_value("#lag-source") == "training" and page.is_visible("#lag-step")
+    assert "The map at training step 3 of 3" in page.inner_text("#lag-status")
+    heat = plot(page, "chart-lag-map")["data"][0]
+    got = np.array([[0.0 if v is None else 10**v for v in row] for row in heat["z"]])
+    np.testing.assert_allclose(got, maps[3], rtol=1e-5)
+    scale = (heat["zmin"], heat["zmax"])
+    assert scale[0] <= np.log10(maps[1][maps[1] > 0].min()) + 1e-6, "one scale for every step of the training"
+    names = [d["name"] for d in plot(page, "chart-lag-curve")["data"]]
+    assert names[:2] == ["training step 3", "training step 1"], "the step's curve beside the first step's"
+
+    page.fill("#lag-step", "0")
+    page.dispatch_event("#lag-step", "input")
+    page.wait_for_function("() => document.getElementById('lag-step-text').textContent === 'training step 1'")
+    heat = plot(page, "chart-lag-map")["data"][0]
+    got = np.array([[0.0 if v is None else 10**v for v in row] for row in heat["z"]])
+    np.testing.assert_allclose(got, maps[1], rtol=1e-5)
+    assert (heat["zmin"], heat["zmax"]) == scale
+    # Back on the trace's own map: the untrained model's, as the views above.
+    page.select_option("#lag-source", "trace")
+    page.wait_for_function("() => !/training step/.test(document.getElementById('lag-status').textContent)")
+    assert page.evaluate("() => document.getElementById('lag-step').disabled")
     assert page.log.errors == []

@@ -216,7 +216,8 @@ def test_a_module_traced_with_its_lag_map_shows_the_map_and_its_curve(chromium, 
         np.testing.assert_allclose(got, mt.grad_h_by_output[0, 0], rtol=1e-5)  # the page's float32 of the map
         [curve] = [t for t in chart(page, f"{sid}-lag-curve") if t["mode"] == "lines"]
         want = lag_curve(mt.grad_h_by_output, mt.output_steps)[0, 0]
-        np.testing.assert_allclose(np.array([np.nan if v is None else v for v in curve["y"]], dtype=float), want, rtol=1e-5)
+        got = np.array([np.nan if v is None else v for v in curve["y"]], dtype=float)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
         assert not page.log.errors, page.log.errors
     finally:
         context.close()
