@@ -147,8 +147,9 @@ export function drawGradNorms(chart, trace, shown, row = null) {
         const c = clampForLog(raw, win.floor, win.ceil);
         const what = `${label}${name ? " " + name : ""}`;
         data.push({
-          type: "scatter", mode: "lines", x, y: c.y, name: name || label, legendgroup: `${l},${d}`,
-          showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm), line: { color: colour, width: 2, dash },
+          type: "scatter", mode: "lines", x, y: c.y, name: name || (row ? `${label}: every output's together` : label),
+          legendgroup: `${l},${d}`, showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm || !!row),
+          line: { color: colour, width: 2, dash },
           hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>`,
         });
         const lone = isolated(c.y);
