@@ -121,12 +121,15 @@ export class ComparePanel {
     return { lag: this.state.wantsLag };
   }
 
+  /** Alternative i's trace, asked for afresh (a new entry: what it showed before is gone). */
+  rerun(i) {
+    this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
+    this.socket(i).run(this.config(i), this.options);
+  }
+
   runAlternatives() {
     if (!this.base) return;
-    this.alts.forEach((_, i) => {
-      this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
-      this.socket(i).run(this.config(i), this.options);
-    });
+    this.alts.forEach((_, i) => this.rerun(i));
     for (const slot of SLOTS.slice(this.alts.length)) delete this.entries[slot];
     this.stopRemoved();
     this.redraw();
@@ -152,8 +155,7 @@ export class ComparePanel {
     this.alts.forEach((_, i) => {
       const e = this.entries[SLOTS[i]];
       if (!e || e.trainRequested || (e.trace && e.trace.lag) || e.trace?.trained) return;
-      this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
-      this.socket(i).run(this.config(i), this.options);
+      this.rerun(i);
     });
   }
 
@@ -165,8 +167,7 @@ export class ComparePanel {
         // A fresh socket after a drop: ask again for what this slot shows.
         if (s === "open" && dropped && i < this.alts.length) {
           dropped = false;
-          this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
-          this.sockets[i].run(this.config(i), this.options);
+          this.rerun(i);
         }
       });
     }

@@ -116,16 +116,11 @@ function cellText(v) {
 /** The range {lo, hi} of log10 of the map's positive finite values of `which` (as mapCells), or null when none. */
 export function mapRange(map, which, l, d) {
   let lo = Infinity;
-  let hi = -Infinity;
+  let hi = 0;
   for (let i = 0; i < map.S; i++) {
-    for (const v of map.values(which, l, d, i)) {
-      if (!(v > 0) || v === Infinity) continue;
-      const e = Math.log10(v);
-      if (e < lo) lo = e;
-      if (e > hi) hi = e;
-    }
+    for (const v of map.values(which, l, d, i)) if (v > 0 && v !== Infinity) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
   }
-  return lo === Infinity ? null : { lo, hi };
+  return lo === Infinity ? null : { lo: Math.log10(lo), hi: Math.log10(hi) };
 }
 
 /** The union of colour ranges (each {lo, hi} or null), so that maps shown one after another share one scale. */
