@@ -1,7 +1,8 @@
 // One frame dispatcher per frame source: the page's socket, each of compare mode's B and C, a recording in a
 // notebook output.  Every frame of the source goes to `accept`; the dispatcher owns the data of what it receives
 // (the RunTrace of a trace: start, forward, backward, lag, done; the TrainingRun of a training: train_start,
-// train_step, a profiled step's lag, train_done) and then tells its hooks what arrived.  It touches no DOM: node --test loads it.
+// train_step, a profiled step's lag, train_done) and then tells its hooks what arrived.  It touches no DOM:
+// node --test loads it.
 //
 // hooks (each optional, called after the data is updated):
 //   start(trace, frame)   a trace's start frame: `trace` is new, empty

@@ -1,6 +1,7 @@
 // The websocket client (/ws, see docs/protocol.md).  It pairs each forward/backward
 // message (several steps) with the binary frame that follows it and hands the page one step at
-// a time (`splitSteps`), and a `lag` frame with its binary frame (the lag map) whole, turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and
+// a time (`splitSteps`), and a `lag` frame with its binary frame (the lag map) whole; it turns the
+// wire's "inf"/"-inf"/"nan" strings back into numbers, and
 // drops frames of runs that a newer request has superseded: every run/train message takes the
 // socket's next run number, so the newest request's number is simply the count of those
 // messages sent.

@@ -23,13 +23,11 @@ export class PageState {
    * @param {import('./schema.js').Schema} schema
    * @param {{config: object, page?: object, pageKeys?: object, writeUrl?: (query: string) => void}} o
    *   `config`: the control values to start from (the server's reading of the link when it gave one);
-   *   `pageKeys`: the page's own link keys, as the server describes them (`page_keys`); `views`: the values its
-   *   `view` key may take (`views`)
+   *   `pageKeys`: the page's own link keys, as the server describes them (`page_keys`)
    */
-  constructor(schema, { config, page = {}, pageKeys = {}, views = [], writeUrl = () => {} }) {
+  constructor(schema, { config, page = {}, pageKeys = {}, writeUrl = () => {} }) {
     this.schema = schema;
     this.pageKeys = pageKeys;
-    this.views = views;
     this.config = { ...schema.defaults(), ...config };
     this.page = { ...emptyPage(pageKeys), ...page };
     this.writeUrl = writeUrl;
@@ -39,7 +37,7 @@ export class PageState {
     this.view = { status: "idle", incoming: null, shown: null };
     this.training = { status: "none" };
     this.wanted = false; // latest-wins: a slide arrived while a trace was in flight
-    this.inFlight = null; // the trace request in flight: {key (its requestKey), lag}
+    this.inFlight = null; // the trace request in flight: {requestKey, lag}
     // The user's own files: {status, name, size, echoed (the server's *_loaded frame), message} or null.
     this.uploads = { model: null, series: null };
     this.syncUrl();
@@ -49,10 +47,9 @@ export class PageState {
   static fromLocation(schema, boot = {}) {
     // A static copy's page has no query of its own until the page writes one: the export gives the link.
     const pageKeys = boot.page_keys || {};
-    const views = boot.views || [];
-    const parsed = parseLink(schema, pageKeys, location.search || boot.search || "", views);
+    const parsed = parseLink(schema, pageKeys, location.search || boot.search || "", boot.views || []);
     const state = new PageState(schema, {
-      config: boot.config || parsed.config, page: parsed.page, pageKeys, views,
+      config: boot.config || parsed.config, page: parsed.page, pageKeys,
       writeUrl: (q) => history.replaceState(null, "", q),
     });
     // The server read (and noticed) the model keys already; the page's own keys are read only here.

@@ -16,7 +16,7 @@ const { page_keys: pageKeys, views } = table; // GET /api/config: the page's key
 
 function fresh(page = {}) {
   const urls = [];
-  const state = new PageState(schema, { config: {}, page, pageKeys, views, writeUrl: (q) => urls.push(q) });
+  const state = new PageState(schema, { config: {}, page, pageKeys, writeUrl: (q) => urls.push(q) });
   const sent = [];
   const requests = new Requests(state, (config, how) => sent.push({ config, how, lag: state.request.lag }));
   return { state, urls, sent, requests };
