@@ -173,7 +173,7 @@ export class LagPanel {
     if (!this.open) return "";
     if (fromTraining) {
       const other = st.trainingCurrent() ? "" : ` (the training of ${st.schema.differences(this.training.config, st.config) || "another setting"})`;
-      return `The map at training step ${map.step} of ${this.training.total}${other}, measured on that step's batch.`;
+      return `The map at training step ${map.step} of ${this.training.total}${other}.`;
     }
     if (trace.lagError) return `The map could not be read: ${trace.lagError}`;
     if (map) {
