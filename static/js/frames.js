@@ -86,7 +86,13 @@ export class RecordedSource {
     this.onFrame = onFrame;
     this.keyOf = keyOf;
     this.missing = missing;
-    this.byKey = new Map(recordings.map((r) => [`${r.kind} ${keyOf(r.kind, r.config)}`, r.src]));
+    // Two recordings of one result (a try that moves a Train-only key records the same trace again): the first,
+    // the page's own, which loads with the page, answers.
+    this.byKey = new Map();
+    for (const r of recordings) {
+      const key = `${r.kind} ${keyOf(r.kind, r.config)}`;
+      if (!this.byKey.has(key)) this.byKey.set(key, r.src);
+    }
     this.newest = 0;
     this.timer = 0;
     this.pending = []; // the replay's frames still due: {at (recorded seconds), deliver}
