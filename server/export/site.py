@@ -1,15 +1,16 @@
 """The lessons as a static site: every page, recording and asset in one folder that opens from ``file://``.
 
-``DIR/index.html`` lists the lessons; ``DIR/lesson-<id>.html`` is each lesson's page, as the server renders it
-for the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes its frames from recordings of
-exactly what the socket would send (:func:`server.wire.trace_units`, :mod:`server.wire.training_frames`'s frames): the
-lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of
-each.  Each recording is one classic script under ``DIR/data/`` named by its request key, binary frames in
-base64, because a page opened from ``file://`` may load scripts but not ``fetch()`` files.  A page loads its own
-setting's recording with itself; the others load when a try or Train asks for them.  The cliff lesson's page
-(``/cliff``) is there too, with the ``/api/cliff`` answers of its settings (:mod:`server.export.cliff`).  The
-pages' ES modules are bundled into ``DIR/static/gfl.js`` and ``gfl-cliff.js`` (:mod:`server.export.bundle`),
-Plotly copied from its package.
+``DIR/index.html`` lists the lessons; ``DIR/lesson-<id>.html`` is each lesson's page, as the server renders it for
+the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes its frames from recordings of exactly
+what the socket would send (:func:`server.wire.trace_units`, :mod:`server.wire.training_frames`'s frames): the
+lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of each.
+Every trace is recorded with its lag map (what the socket sends for ``{"type": "run", "lag": true}``), so the lag
+map's view opens on any page of the copy, and a link that says ``view=lag`` plays offline with its map.  Each
+recording is one classic script under ``DIR/data/`` named by its request key, binary frames in base64, because a
+page opened from ``file://`` may load scripts but not ``fetch()`` files.  A page loads its own setting's recording
+with itself; the others load when a try or Train asks for them.  The cliff lesson's page (``/cliff``) is there too,
+with the ``/api/cliff`` answers of its settings (:mod:`server.export.cliff`).  The pages' ES modules are bundled
+into ``DIR/static/gfl.js`` and ``gfl-cliff.js`` (:mod:`server.export.bundle`), Plotly copied from its package.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
 from server.routes.pages import page_context
 from server.settings import Settings
-from server.sharing import request_key
+from server.sharing import LAG, lag_rows_for, request_key
 from server.wire import Unit, dumps, trace_units
 from server.wire import training_frames as training
 
@@ -52,11 +53,12 @@ class Recorded:
     kind: str  # 'run' | 'train'
     config: Config
     src: str  # the data script, relative to DIR
+    lag: bool  # whether the recording holds the lag map
 
 
-def run_units(cfg: Config) -> list[Unit]:
-    """What the socket sends for a ``run`` of ``cfg``, without run numbers."""
-    return trace_units(trace_config(cfg), time.perf_counter())
+def run_units(cfg: Config, lag: bool = False) -> list[Unit]:
+    """What the socket sends for a ``run`` of ``cfg`` (``lag``: asked with the lag map), without run numbers."""
+    return trace_units(trace_config(cfg, lag_rows=lag_rows_for(cfg) if lag else 0), time.perf_counter())
 
 
 def train_units(cfg: Config) -> list[Unit]:
@@ -87,13 +89,14 @@ class Recorder:
         (out / "data").mkdir(parents=True, exist_ok=True)
 
     def record(self, kind: str, cfg: Config) -> Recorded:
-        key = request_key(kind, cfg)
+        lag = kind == "run"  # a trace with its lag map; a training as the socket sends it without
+        key = request_key(kind + LAG if lag else kind, cfg)
         if key not in self.done:
             started = time.perf_counter()
-            units = run_units(cfg) if kind == "run" else train_units(cfg)
+            units = run_units(cfg, lag=True) if lag else train_units(cfg)
             src = f"data/{kind}-{key[:16]}.js"
             (self.out / src).write_text(recording_script(src, units), encoding="utf-8")
-            self.done[key] = Recorded(kind, cfg, src)
+            self.done[key] = Recorded(kind, cfg, src, lag)
             self.log(f"  {kind:5s} {cfg.to_query()}  {time.perf_counter() - started:.1f}s")
         return self.done[key]
 
@@ -108,7 +111,8 @@ def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: 
     """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
     context = page_context(doc, config_table(), config.to_dict(), [])
     page = env.get_template("index.html").render(request=SimpleNamespace(query_params={}), **context)
-    recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src} for r in recordings]
+    recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src, "lag": r.lag}
+                for r in recordings]  # fmt: skip
     return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links)
 
 

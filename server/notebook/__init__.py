@@ -6,6 +6,9 @@
     trace = trace_module(lstm, x, lambda out: out.pow(2).mean())
     show(trace)              # the last expression of a cell: ‖∂L/∂h_t‖, h_t, ∂L/∂h_t, gates, layer × time map
 
+A trace taken with the lag map (``trace_module(..., lag_rows=64)``, ``trace_config(cfg, lag_rows=64)``) shows its
+map and lag curve too, drawn by the page's own lag views.
+
 ``show`` takes a :func:`engine.trace_module` result, a :func:`engine.trace_submodules` result
 (every recurrent module of a model, each under its name), an app :class:`engine.Trace`, or a
 ``{label: trace}`` dict of any of them (shown one after the other, e.g. two settings to compare).  The views

@@ -3,7 +3,8 @@
 The app's :class:`engine.Trace` is encoded exactly as the socket does (:func:`server.wire.frames.trace_units`).
 A :class:`engine.ModuleTrace` (the user's own ``nn.RNN``/``LSTM``/``GRU``) has no
 :class:`engine.Config`, so its start frame's fields are read from its arrays: cell, layers, directions, units,
-steps, batch and gate names.  Per-unit arrays are one batch sample's (``sample``, 0 as the app shows); the
+steps, batch and gate names; traced with ``lag_rows`` it sends its lag map too, its lag curve computed here as the
+app's is.  Per-unit arrays are one batch sample's (``sample``, 0 as the app shows); the
 norms are over the whole batch, as :func:`engine.trace_module` took them.  Positions past a packed
 sequence's length are NaN: they travel in the binary frames as IEEE NaN, and every JSON field goes through
 :mod:`server.wire`, which writes a non-finite number as the string ``"nan"``.
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from engine.lab import Trace, gate_products
-from engine.tracing import ModuleTrace
-from server.wire import Unit, overflow_step, run_units, trace_units, underflow_step
+from engine.tracing import ModuleTrace, lag_curve
+from server.wire import Unit, lag_unit, overflow_step, run_units, trace_units, underflow_step
 
 
 def _nonlinearity(mt: ModuleTrace) -> str:
@@ -98,7 +99,12 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
             "clipped_fraction": None, "overflow_t": overflow_step(norms), "underflow_t": underflow_step(norms),
             "handoff_grad_norm": None}  # fmt: skip
     outputs = [[] for _ in range(T)]  # a bare module has no head: nothing to predict at each step
-    return run_units(start, arrays, outputs, series, _per_unit(mt.grad_h, sample), done, time.perf_counter())
+    units = run_units(start, arrays, outputs, series, _per_unit(mt.grad_h, sample), done, time.perf_counter())
+    if mt.output_steps is not None:  # the lag map (over the whole batch), before `done` as a run sends it
+        curve = lag_curve(mt.grad_h_by_output, mt.output_steps)
+        units.insert(-1, lag_unit(SimpleNamespace(output_steps=mt.output_steps, grad_h_by_output=mt.grad_h_by_output,
+                                                  grad_x_by_output=mt.grad_x_by_output, lag_curve=curve)))  # fmt: skip
+    return units
 
 
 def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:

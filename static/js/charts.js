@@ -153,8 +153,11 @@ export function log10Abs(v) {
   return Math.log10(Math.abs(v));
 }
 
-/** Heatmap overlay marking cells that are exactly 0 or non-finite, each in a colour the main scale never uses. */
-export function specialCellsOverlay(rows, x, y, axes = {}) {
+/**
+ * Heatmap overlay marking cells that are exactly 0 or non-finite, each in a colour the main scale never uses;
+ * `where` is the hover's text for a cell (Plotly's %{x} and %{y}).
+ */
+export function specialCellsOverlay(rows, x, y, axes = {}, where = "t = %{x}, %{y}") {
   let any = false;
   const z = rows.map((row) => row.map((v) => {
     if (v === null) return null;
@@ -172,7 +175,7 @@ export function specialCellsOverlay(rows, x, y, axes = {}) {
   return {
     type: "heatmap", z, x, y, ...axes, zmin: 0, zmax: 1, showscale: false, hoverongaps: false,
     colorscale: [[0, UNDERFLOW_CELL], [0.5, UNDERFLOW_CELL], [0.5, OVERFLOW_CELL], [1, OVERFLOW_CELL]],
-    hovertemplate: "t = %{x}, %{y}: %{customdata}<extra></extra>",
+    hovertemplate: `${where}: %{customdata}<extra></extra>`,
     customdata: z.map((row) => row.map((v) => (v === 1 ? "inf / NaN (overflow)" : v === 0 ? "exactly 0 (underflow)" : ""))),
   };
 }

@@ -8,7 +8,7 @@ import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
 import { FrameDispatcher } from "./dispatch.js";
 import { SocketSource } from "./frames.js";
 import { keysOfKind } from "./link.js";
-import { COMPARE_COLOURS, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
+import { COMPARE_COLOURS, drawCompareLag, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
 
 const REDRAW_MS = 100;
 
@@ -28,6 +28,8 @@ export class ComparePanel {
     this.keys = keysOfKind(state.pageKeys, "pairs"); // the link's keys of B and C, in order (cmp_b, cmp_c)
     this.chartNorms = charts["chart-compare-norms"];
     this.chartLoss = charts["chart-compare-loss"];
+    this.chartLag = charts["chart-compare-lag"];
+    this.lagView = root.querySelector("#compare-view-lag");
     this.table = root.querySelector("#compare-table");
     this.chips = root.querySelector("#compare-chips");
     this.form = root.querySelector("#compare-form");
@@ -41,6 +43,9 @@ export class ComparePanel {
     // B and C run on sockets of their own, without the page's upload: the section says so while one is active.
     this.uploadNote = root.querySelector("#compare-upload-note");
     state.listen((change) => change.type === "uploads" && this.sayUploads());
+    // The lag curves come with the lag map's view: opened, the alternatives traced without the map are traced again.
+    state.listen((change) => change.type === "page" && change.key === "view" && this.lagOpened());
+    root.querySelector("#compare-lag-open").addEventListener("click", () => state.setLagView(true));
     this.readLink();
     buildForm(this);
     toggle.addEventListener("click", () => this.show(this.root.hidden));
@@ -111,12 +116,20 @@ export class ComparePanel {
     renderChips(this);
   }
 
+  /** What each alternative's requests carry besides its config: the lag map while its view is open. */
+  get options() {
+    return { lag: this.state.wantsLag };
+  }
+
+  /** Alternative i's trace, asked for afresh (a new entry: what it showed before is gone). */
+  rerun(i) {
+    this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
+    this.socket(i).run(this.config(i), this.options);
+  }
+
   runAlternatives() {
     if (!this.base) return;
-    this.alts.forEach((_, i) => {
-      this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
-      this.socket(i).run(this.config(i));
-    });
+    this.alts.forEach((_, i) => this.rerun(i));
     for (const slot of SLOTS.slice(this.alts.length)) delete this.entries[slot];
     this.stopRemoved();
     this.redraw();
@@ -132,7 +145,18 @@ export class ComparePanel {
     const i = SLOTS.indexOf(name);
     const e = this.entries[name];
     if (i < 0 || i >= this.alts.length || (e.trace && e.trace.complete)) return;
-    this.socket(i).run(this.config(i));
+    this.socket(i).run(this.config(i), this.options);
+  }
+
+  /** The lag map's view opened: alternatives whose trace lacks the map (and that do not train) are traced again. */
+  lagOpened() {
+    this.redraw(true);
+    if (!this.state.wantsLag) return;
+    this.alts.forEach((_, i) => {
+      const e = this.entries[SLOTS[i]];
+      if (!e || e.trainRequested || (e.trace && e.trace.lag) || e.trace?.trained) return;
+      this.rerun(i);
+    });
   }
 
   socket(i) {
@@ -143,8 +167,7 @@ export class ComparePanel {
         // A fresh socket after a drop: ask again for what this slot shows.
         if (s === "open" && dropped && i < this.alts.length) {
           dropped = false;
-          this.entries[SLOTS[i]] = this.slotEntry(SLOTS[i]);
-          this.sockets[i].run(this.config(i));
+          this.rerun(i);
         }
       });
     }
@@ -177,7 +200,7 @@ export class ComparePanel {
       const e = (this.entries[SLOTS[i]] ||= this.slotEntry(SLOTS[i]));
       e.dispatcher.clearTraining();
       e.trainRequested = true;
-      this.socket(i).train(this.config(i));
+      this.socket(i).train(this.config(i), this.options);
     });
     this.redraw();
   }
@@ -263,6 +286,8 @@ export class ComparePanel {
     const trained = complete.length > 0 && complete.every((r) => r.trace.trained);
     this.title.dataset.trained = String(trained);
     drawCompareLoss(this.chartLoss, rows.filter((r) => r.run && r.run.steps > 0), this.base.steps);
+    this.lagView.classList.toggle("closed", !this.state.wantsLag);
+    if (this.state.wantsLag) drawCompareLag(this.chartLag, complete);
     this.lastPaint = { settings: names.length, complete: complete.length, at: performance.now() };
     window.dispatchEvent(new CustomEvent("gfl:compare-painted", { detail: this.lastPaint }));
   }

@@ -1,13 +1,15 @@
 // One frame dispatcher per frame source: the page's socket, each of compare mode's B and C, a recording in a
 // notebook output.  Every frame of the source goes to `accept`; the dispatcher owns the data of what it receives
-// (the RunTrace of a trace: start, forward, backward, done; the TrainingRun of a training: train_start,
-// train_step, train_done) and then tells its hooks what arrived.  It touches no DOM: node --test loads it.
+// (the RunTrace of a trace: start, forward, backward, lag, done; the TrainingRun of a training: train_start,
+// train_step, a profiled step's lag, train_done) and then tells its hooks what arrived.  It touches no DOM:
+// node --test loads it.
 //
 // hooks (each optional, called after the data is updated):
 //   start(trace, frame)   a trace's start frame: `trace` is new, empty
-//   data(trace, frame)    a forward or backward step, or a done of a run no longer received
+//   data(trace, frame)    a forward or backward step, the lag map, or a done of a run no longer received
 //   done(trace, frame)    the trace is whole
 //   trainStart(run, frame), trainStep(run, frame), trainDone(run, frame)
+//   trainLag(run, frame)  the lag map of a training's profiled step (a lag frame with `step`)
 //   error(frame), cancelled(frame), queued(frame), other(frame, payload)  (other: upload frames and the like)
 
 import { RunTrace } from "./trace.js";
@@ -55,6 +57,14 @@ export class FrameDispatcher {
         t.done = frame;
         t.doneAt = performance.now();
         return h.done?.(t, frame);
+      case "lag":
+        if (frame.step == null) {
+          if (current) t.addLag(frame, payload);
+          return h.data?.(t, frame);
+        }
+        if (!training || !this.trains()) return undefined;
+        training.addLag(frame, payload);
+        return h.trainLag?.(training, frame);
       case "train_start":
         if (!this.trains()) return undefined;
         this.training = new TrainingRun(frame);

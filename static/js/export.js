@@ -1,5 +1,7 @@
 // Downloads of the current run: a PNG of any view, the per-timestep norms as
-// CSV, the whole trace as JSON.  Files are made in the page; nothing is sent.
+// CSV, the whole trace as JSON, the lag map on show as CSV.  Files are made in the page; nothing is sent.
+
+import { lagCSV } from "./lag.js";
 
 /** Save `text` as a file called `filename`. */
 export function downloadText(filename, text, mime) {
@@ -23,8 +25,11 @@ export function baseName(config) {
   return parts.join("-");
 }
 
-/** Wire the download buttons: [data-png="chart id"], [data-download="csv"|"json"]. */
-export function bindDownloads(root, charts, currentTrace) {
+/**
+ * Wire the download buttons: [data-png="chart id"], [data-download="csv"|"json"|"lag-csv"]; `shownLag()` is the
+ * lag map on show (a LagMap, or null).
+ */
+export function bindDownloads(root, charts, currentTrace, shownLag = () => null) {
   root.addEventListener("click", (e) => {
     const button = e.target.closest("button[data-png], button[data-download]");
     if (!button) return;
@@ -38,6 +43,9 @@ export function bindDownloads(root, charts, currentTrace) {
       downloadText(`${name}.csv`, trace.toCSV(), "text/csv");
     } else if (button.dataset.download === "json") {
       downloadText(`${name}.json`, trace.toJSON(), "application/json");
+    } else if (button.dataset.download === "lag-csv" && shownLag()) {
+      const map = shownLag();
+      downloadText(`${name}-lag-map${map.step == null ? "" : `-step${map.step}`}.csv`, lagCSV(map), "text/csv");
     }
   });
 }

@@ -1,8 +1,9 @@
 // Where the page's frames come from.  A frame source has a tiny surface, so that a recorded source (a
 // saved session replayed from a file) can stand in for the live socket later:
 //
-//   source.run(config)    ask for one trace of `config`; a newer request supersedes it
-//   source.train(config)  ask for a training of `config`, then the trained model's trace
+//   source.run(config, {lag})    ask for one trace of `config` (`lag`: with the lag map); a newer request
+//                                supersedes it
+//   source.train(config, {lag})  ask for a training of `config`, then the trained model's trace
 //   source.stop()         cancel the newest request
 //   source.upload(kind, bytes, extra) / source.clearUpload(kind)   the user's own model or series
 //   new Source(onFrame, onStatus)
@@ -28,12 +29,12 @@ export class SocketSource {
     this.socket = new TraceSocket(url, onFrame, onStatus);
   }
 
-  run(config) {
-    this.socket.run(config);
+  run(config, options = {}) {
+    this.socket.run(config, options);
   }
 
-  train(config) {
-    this.socket.train(config);
+  train(config, options = {}) {
+    this.socket.train(config, options);
   }
 
   stop() {
@@ -74,17 +75,24 @@ function decodeBase64(text) {
  * faster, Infinity all at once; `setPace` changes it, also for the rest of a replay under way.  A trace
  * arrives at once, as from a cache.
  *
- * `recordings`: [{kind: 'run'|'train', config, src}], `src` a classic script that sets
+ * `recordings`: [{kind: 'run'|'train', config, src, lag}], `src` a classic script that sets
  * `window.GFL_RECORDINGS[src] = [[text, base64|null], ...]` (script tags load from file://, fetch does not).
  * `keyOf(kind, config)` names what decides a result (the page state's trace or training key).  A request
- * outside the recordings is answered with an error frame saying so.
+ * outside the recordings is answered with an error frame saying so.  A request for the lag map is answered from
+ * the setting's recording, which holds the map when the export recorded it (`lag`); the page says when it does not.
  */
 export class RecordedSource {
   constructor(onFrame, onStatus = () => {}, { recordings = [], keyOf, missing = "not in this static copy", pace = 1 } = {}) {
     this.onFrame = onFrame;
     this.keyOf = keyOf;
     this.missing = missing;
-    this.byKey = new Map(recordings.map((r) => [`${r.kind} ${keyOf(r.kind, r.config)}`, r.src]));
+    // Two recordings of one result (a try that moves a Train-only key records the same trace again): the first,
+    // the page's own, which loads with the page, answers.
+    this.byKey = new Map();
+    for (const r of recordings) {
+      const key = `${r.kind} ${keyOf(r.kind, r.config)}`;
+      if (!this.byKey.has(key)) this.byKey.set(key, r.src);
+    }
     this.newest = 0;
     this.timer = 0;
     this.pending = []; // the replay's frames still due: {at (recorded seconds), deliver}
@@ -144,7 +152,7 @@ export class RecordedSource {
         const payload = data == null ? null : decodeBase64(data);
         if (frame.type === "forward" || frame.type === "backward") {
           for (const [step, p] of splitSteps(frame, payload)) this.onFrame(step, p);
-        } else this.onFrame(frame, null);
+        } else this.onFrame(frame, payload); // a lag frame's map
       };
       return { at, deliver };
     });

@@ -5,6 +5,7 @@
 //   version  v=, the link version: written first, never read into the page
 //   lesson   a lesson's id                      flag   yes/no (1/true/yes/on)
 //   keys     control names, comma-separated     pairs  key:value pairs of the config table, comma-separated
+//   view     the view the page opens on: one of the server's `views` (GET /api/config), else ignored with a notice
 
 import { TRUE_WORDS } from "./schema.js";
 
@@ -18,6 +19,7 @@ const KINDS = {
     read: (s) => s.split(",").map((k) => k.trim()).filter(Boolean), write: (v) => (v.length ? v.join(",") : null),
   },
   pairs: { empty: [] },
+  view: { empty: null, read: (s, views) => (views.includes(s.trim()) ? s.trim() : undefined), write: (v) => v },
 };
 
 /** The page's keys of `kind` ('pairs': compare mode's alternatives), in the server's order. */
@@ -38,9 +40,9 @@ export function emptyPage(pageKeys) {
 /**
  * Read a query string leniently: bad or unknown keys fall back to their defaults with a notice
  * ({field, message}).  Cross-key rules (the work cap, the cliff's grid edges) are the server's to apply: a page
- * embeds its reading.
+ * embeds its reading.  `views`: the values a `view` key may take (GET /api/config's `views`).
  */
-export function parseLink(schema, pageKeys, search) {
+export function parseLink(schema, pageKeys, search, views = []) {
   const params = new URLSearchParams(search);
   const config = schema.defaults();
   const page = emptyPage(pageKeys);
@@ -53,8 +55,11 @@ export function parseLink(schema, pageKeys, search) {
       page[key] = pairs;
       for (const p of problems) notices.push({ field: key, message: `compare (${key}): ${p}; ignored` });
     } else if (kind) {
-      const value = KINDS[kind].read(text);
-      page[key] = KINDS[kind].repeats ? [...page[key], ...value] : value;
+      const value = KINDS[kind].read(text, views);
+      if (value === undefined) {
+        const allowed = views.length ? `one of ${views.map((v) => `'${v}'`).join(", ")}` : "left out on this page";
+        notices.push({ field: key, message: `${key} must be ${allowed}; got ${JSON.stringify(text.slice(0, 40))}; ignored` });
+      } else page[key] = KINDS[kind].repeats ? [...page[key], ...value] : value;
     } else if (!schema.has(key)) {
       notices.push({ field: key, message: `unknown key '${key}' ignored` });
     } else {

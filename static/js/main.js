@@ -37,11 +37,12 @@ async function main() {
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail }));
   });
   gfl.player = show.player;
+  gfl.lag = show.views.lag;
   const requests = new Requests(state, (config, how) => {
     show.expect(how);
     gfl.requestedAt = performance.now();
     compare.setBase(config);
-    source.run(config);
+    source.run(config, { lag: state.request.lag });
   });
   // After a training that brought no trace (stopped, refused): the views must show this setting whole.
   const retraceIfNeeded = () => {
@@ -79,7 +80,11 @@ async function main() {
       state.traceFailed();
       requests.settle(dispatcher.trace, true);
     },
-    trainStart: (run, frame) => training.started(run, frame),
+    trainStart: (run, frame) => {
+      training.started(run, frame);
+      show.views.lag.trainingMaps(run);
+    },
+    trainLag: (run) => show.views.lag.trainingMaps(run),
     trainStep: (run) => training.step(run),
     trainDone: (run, frame) => {
       state.trainDone(frame); // the trained model's trace follows as this request's ordinary frames
@@ -104,7 +109,7 @@ async function main() {
       const config = state.startTraining();
       if (!config) return;
       dispatcher.clearTraining();
-      source.train(config);
+      source.train(config, { lag: state.request.lag });
       compare.train(config); // in compare mode B and C train too, each on its own source
     },
     stop: () => {
@@ -128,7 +133,7 @@ async function main() {
   bindLessonPicker(picker, (url) => upload.leaveFor(url, picker.selectedOptions[0]?.textContent.trim() || "the lesson",
     undefined, () => (picker.value = pickedAtLoad)));
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
-  bindDownloads(document.body, charts, () => dispatcher.trace);
+  bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap());
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);
   requests.request("commit", true);

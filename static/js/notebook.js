@@ -8,8 +8,10 @@
 import { Chart, fmtNum, layerLabel } from "./charts.js";
 import { FrameDispatcher } from "./dispatch.js";
 import { RecordedSource } from "./frames.js";
+import { rowsNote } from "./lag.js";
 import { showBanner } from "./panels.js";
 import { Schema } from "./schema.js";
+import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
@@ -88,6 +90,12 @@ function paintSection(box, id, title, trace, schema) {
   views.grad = figure(grid, `${id}-grad-units`, "grad-units", "log₁₀|∂L/∂h_t|, units × time");
   if (trace.gateNames.length) views.gates = figure(grid, `${id}-gates`, "gates", "gates, units × time, and their mean", "gfl-nb-tall");
   if (trace.L * trace.D > 1) views.layers = figure(grid, `${id}-layers`, "layers", "layer × time map of log₁₀‖∂L/∂h_t‖", "gfl-nb-short");
+  if (trace.lag) {
+    // Traced with the lag map (lag_rows): where each step's gradient comes from, and how far back it reaches.
+    views.lagMap = figure(grid, `${id}-lag-map`, "lag-map", "the lag map: the part of ∂L/∂h_t from output step s (row), log colour");
+    views.lagCurve = figure(grid, `${id}-lag-curve`, "lag-curve", "the lag curve: the share of an output's gradient left k steps back");
+    views.lagMap.note.textContent = rowsNote(trace.lag.S, (trace.start.scored_steps || []).length);
+  }
   const { T } = trace;
   views.norms.note.textContent = drawGradNorms(views.norms.chart, trace, T);
   if (views.layers) drawLayerMap(views.layers.chart, trace, T);
@@ -97,6 +105,10 @@ function paintSection(box, id, title, trace, schema) {
     drawHidden(views.hidden.chart, trace, l, d, T);
     drawGradUnits(views.grad.chart, trace, l, d, T);
     if (views.gates) drawGates(views.gates.chart, trace, l, d, T, T);
+    if (views.lagMap) {
+      drawLagMap(views.lagMap.chart, trace.lag, { l, d, tbptt: trace.config.tbptt || 0, start: trace.start });
+      drawLagCurves(views.lagCurve.chart, [curveEntry(trace.lag, l, d, { theory: trace.theory })]);
+    }
   };
   select.addEventListener("change", units);
   units();

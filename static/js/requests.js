@@ -1,5 +1,5 @@
-// When a page asks its frame source for the views' data again: on a moved control that changes them (or a new
-// upload), latest wins.  The page state decides whether a request is due (PageState.requestTrace: a slide waits
+// When a page asks its frame source for the views' data again: on a moved control that changes them (a new
+// upload, the lag map's view opened), latest wins.  The page state decides whether a request is due (PageState.requestTrace: a slide waits
 // for the request in flight, anything else supersedes it); this module sends what it returns and, once the
 // request in flight has settled (received whole, painted, or refused), sends the newest setting a slide left
 // waiting.  Every page uses it: the lab (its socket's trace) and the cliff (its /api/cliff answer).
@@ -17,6 +17,8 @@ export class Requests {
       if (change.type === "values" && state.needsTrace(change.changed)) this.request(change.how);
       // A new upload, or none any more: the current setting's data is due again (a resumed one is the same upload).
       if (change.type === "uploads" && change.changed) this.request("commit");
+      // The lag map's view opened: the map is due now, unless a training or a trained model's views are in the way.
+      if (change.type === "page" && change.key === "view" && state.lagDue()) this.request("commit");
     });
   }
 

@@ -1,6 +1,7 @@
 // The websocket client (/ws, see docs/protocol.md).  It pairs each forward/backward
 // message (several steps) with the binary frame that follows it and hands the page one step at
-// a time (`splitSteps`), turns the wire's "inf"/"-inf"/"nan" strings back into numbers, and
+// a time (`splitSteps`), and a `lag` frame with its binary frame (the lag map) whole; it turns the
+// wire's "inf"/"-inf"/"nan" strings back into numbers, and
 // drops frames of runs that a newer request has superseded: every run/train message takes the
 // socket's next run number, so the newest request's number is simply the count of those
 // messages sent.
@@ -15,6 +16,13 @@
 const NON_FINITE = { inf: Infinity, "-inf": -Infinity, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, NaN: NaN };
 
 const STEP_SERIES = ["grad_h_norm", "grad_c_norm", "grad_out_norm", "bound", "gate_product"];
+// Text frames that one binary frame follows.
+const WITH_BINARY = new Set(["forward", "backward", "lag"]);
+
+/** A request's message: `lag` adds the lag map (only said when asked, as the protocol's default is without). */
+export function requestMessage(type, config, { lag = false } = {}) {
+  return lag ? { type, config, lag: true } : { type, config };
+}
 
 /**
  * A forward/backward message of `steps` = n steps as n one-step frames, in send order (forward
@@ -117,13 +125,13 @@ export class TraceSocket {
     this.ws.send(JSON.stringify(message));
   }
 
-  /** Ask for a trace of `config`; a newer request supersedes this one. */
-  run(config) {
-    this.send({ type: "run", config });
+  /** Ask for a trace of `config` (`{lag}`: with the lag map); a newer request supersedes this one. */
+  run(config, options = {}) {
+    this.send(requestMessage("run", config, options));
   }
 
-  train(config) {
-    this.send({ type: "train", config });
+  train(config, options = {}) {
+    this.send(requestMessage("train", config, options));
   }
 
   stop() {
@@ -196,11 +204,12 @@ export class TraceSocket {
     if (typeof data !== "string") {
       const header = this.header;
       this.header = null;
-      if (header) for (const [step, payload] of splitSteps(header, data)) this.deliver(step, payload);
+      if (header && header.type === "lag") this.deliver(header, data);
+      else if (header) for (const [step, payload] of splitSteps(header, data)) this.deliver(step, payload);
       return;
     }
     const frame = parseFrame(data);
-    if (frame.type === "forward" || frame.type === "backward") {
+    if (WITH_BINARY.has(frame.type)) {
       this.header = frame;
       return;
     }

@@ -2,7 +2,8 @@
 // keys and the page's own, read and written by link.js from the tables the server sends), the control values,
 // and the request lifecycle as an explicit state machine:
 //
-//   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it)
+//   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it, and
+//              with whether it carries the lag map: asked for while the lag view is open, the link's view=lag)
 //   training:  none -> training -> trained | stopped | diverged | refused
 //   uploads:   per kind (model, series): none -> sending -> active | (refused: back to what was active);
 //              active -> resending (the server forgot it on a reconnect) -> active; clear -> none
@@ -32,11 +33,11 @@ export class PageState {
     this.writeUrl = writeUrl;
     this.listeners = [];
     this.seq = 0; // requests sent so far; each result carries its request's number
-    this.request = null; // the newest request sent: {seq, kind: 'run'|'train', config, key}
+    this.request = null; // the newest request sent: {seq, kind: 'run'|'train', config, key, lag}
     this.view = { status: "idle", incoming: null, shown: null };
     this.training = { status: "none" };
     this.wanted = false; // latest-wins: a slide arrived while a trace was in flight
-    this.inFlight = null; // key of the trace request in flight
+    this.inFlight = null; // the trace request in flight: {requestKey, lag}
     // The user's own files: {status, name, size, echoed (the server's *_loaded frame), message} or null.
     this.uploads = { model: null, series: null };
     this.syncUrl();
@@ -46,7 +47,7 @@ export class PageState {
   static fromLocation(schema, boot = {}) {
     // A static copy's page has no query of its own until the page writes one: the export gives the link.
     const pageKeys = boot.page_keys || {};
-    const parsed = parseLink(schema, pageKeys, location.search || boot.search || "");
+    const parsed = parseLink(schema, pageKeys, location.search || boot.search || "", boot.views || []);
     const state = new PageState(schema, {
       config: boot.config || parsed.config, page: parsed.page, pageKeys,
       writeUrl: (q) => history.replaceState(null, "", q),
@@ -104,6 +105,32 @@ export class PageState {
     this.emit({ type: "page", key });
   }
 
+  // -- the lag map: computed only while its view is open -------------------------------------------------
+
+  /** Whether requests carry the lag map: its view is open (the link says view=lag). */
+  get wantsLag() {
+    return this.page.view === "lag";
+  }
+
+  /** Open or close the lag map's view (the link's `view`); a page without the key has no such view. */
+  setLagView(open) {
+    if (!("view" in this.page) || this.wantsLag === open) return;
+    this.setPage("view", open ? "lag" : null);
+  }
+
+  /**
+   * Whether opening the view calls for a trace now: not while a training runs (a trace request would end it),
+   * nor over a trained model's views (the map of the trained model comes with the next training).
+   */
+  lagDue() {
+    return this.wantsLag && this.training.status !== "training" && !this.view.shown?.trained;
+  }
+
+  /** Whether the views' result carries the lag map. */
+  showsLag() {
+    return !!this.view.shown?.lag;
+  }
+
   /** Whether a change of these keys needs a new trace (not only Train's keys). */
   needsTrace(names) {
     return names.some((n) => !this.schema.trainingOnly(n));
@@ -137,15 +164,18 @@ export class PageState {
    */
   requestTrace(how = "commit", force = false) {
     const key = this.requestKey();
+    const lag = this.wantsLag;
+    // A result with the map answers a request without it too, not the other way round.
+    const answers = (r) => !!r && r.requestKey === key && (r.lag || !lag);
     const shown = this.view.shown;
-    if (!force && this.inFlight === key) return null;
-    if (!force && !this.inFlight && shown && shown.requestKey === key && !shown.trained && this.view.status === "shown") return null;
+    if (!force && answers(this.inFlight)) return null;
+    if (!force && !this.inFlight && answers(shown) && !shown.trained && this.view.status === "shown") return null;
     if (this.inFlight && how === "slide") {
       this.wanted = true;
       return null;
     }
     this.wanted = false;
-    this.inFlight = key;
+    this.inFlight = { requestKey: key, lag };
     return this.sent("run", this.config);
   }
 
@@ -161,7 +191,7 @@ export class PageState {
   sent(kind, config) {
     this.request = {
       seq: ++this.seq, kind, config: { ...config }, key: this.traceKey(config), at: Date.now(), queuedAt: null,
-      uploads: this.uploadKey(), requestKey: this.requestKey(config),
+      uploads: this.uploadKey(), requestKey: this.requestKey(config), lag: this.wantsLag,
     };
     if (kind === "run") {
       this.view.status = "computing";
@@ -185,7 +215,8 @@ export class PageState {
     const trained = r && r.kind === "train" && (t.status === "trained" || t.status === "diverged")
       ? { seq: r.seq, steps: t.steps, outcome: t.status, divergedAt: t.divergedAt ?? null } : null;
     this.view.incoming = { run, seq: r ? r.seq : 0, config: r ? r.config : { ...this.config }, key: r ? r.key : this.traceKey(),
-      uploads: r ? r.uploads : this.uploadKey(), requestKey: r ? r.requestKey : this.requestKey(), trained };
+      uploads: r ? r.uploads : this.uploadKey(), requestKey: r ? r.requestKey : this.requestKey(), lag: r ? r.lag : false,
+      trained };
     if (r) r.queuedAt = null;
     this.view.status = "computing";
     this.emit({ type: "view" });

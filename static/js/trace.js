@@ -1,6 +1,8 @@
 // One run as it arrives over the socket: typed arrays indexed [t][layer][direction][unit],
 // filled by forward frames (t = 0 .. T-1) and backward frames (t = T-1 .. 0).
-// Nothing here touches the DOM or Plotly.
+// With the lag map asked for, one `lag` frame adds the map (lag.js).  Nothing here touches the DOM or Plotly.
+
+import { LagMap, lagJSON } from "./lag.js";
 
 export class RunTrace {
   /**
@@ -35,6 +37,20 @@ export class RunTrace {
     this.done = null; // the `done` frame
     this.forwardOverflowT = null; // first t where some h_t is inf / NaN
     this.theory = start.theory || {};
+    this.lag = null; // the LagMap of the run's `lag` frame (asked for with the lag map)
+    this.lagError = null; // what did not fit, when a lag frame could not be read
+  }
+
+  /** The `lag` frame and its float32 map; one that does not fit the run's shapes is kept as its error instead. */
+  addLag(frame, payload) {
+    this.lastFrameAt = performance.now();
+    try {
+      this.lag = new LagMap(frame, payload, this);
+      this.lagError = null;
+    } catch (e) {
+      this.lag = null;
+      this.lagError = e.message;
+    }
   }
 
   /**
@@ -225,7 +241,7 @@ export class RunTrace {
       param_count: this.start.param_count, input_steps: this.start.input_steps, scored_steps: this.start.scored_steps,
       outputs: this.outputs.map((o) => (o ? o.map(enc) : o)),
       grad_h_norm: norms(this.gradHNorm), grad_c_norm: norms(this.gradCNorm), bound: norms(this.bound),
-      arrays, done: this.done && JSON.parse(JSON.stringify(this.done, (_k, v) => (typeof v === "number" ? enc(v) : v))),
+      arrays, lag: this.lag && lagJSON(this.lag), done: this.done && JSON.parse(JSON.stringify(this.done, (_k, v) => (typeof v === "number" ? enc(v) : v))),
     });
   }
 }

@@ -1,8 +1,9 @@
 // Compare mode's views: ‖∂L/∂h_t‖ against t of every compared setting on one
-// log axis, their loss curves while training over the task's baseline, and a
-// table of the numbers that matter side by side.
+// log axis, their loss curves while training over the task's baseline, their lag curves (how far back each hears)
+// while the lag map's view is open, and a table of the numbers that matter side by side.
 
 import { LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, logWindow } from "./charts.js";
+import { curveEntry, drawLagCurves } from "./view_lag.js";
 import { baselineLabel, logAxis, stepAxis } from "./view_training.js";
 import { edgeLabel, timeAxis } from "./view_norms.js";
 
@@ -55,6 +56,17 @@ export function drawCompareNorms(chart, entries) {
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, showticklabels: !!range },
     showlegend: true, legend: LEGEND, margin: { t: 28 }, annotations,
   });
+}
+
+/**
+ * One lag curve per setting (the top layer's forward direction), each with its bound (γ·σ_max)^k where the setting is
+ * a vanilla RNN.
+ * @param {Array<{label: string, colour: string, trace: import('./trace.js').RunTrace}>} entries  complete traces only
+ */
+export function drawCompareLag(chart, entries) {
+  const curves = entries.filter((e) => e.trace.lag)
+    .map((e) => curveEntry(e.trace.lag, e.trace.L - 1, 0, { theory: e.trace.theory, name: e.label, colour: e.colour }));
+  drawLagCurves(chart, curves, { empty: "computing each setting's lag map…" });
 }
 
 /**

@@ -1,6 +1,7 @@
 // Views of the per-timestep gradient norms: ‖∂L/∂h_t‖ against t on a log axis
-// (with ∂L/∂c_t for the LSTM and the theory's bound), and for stacked or
-// bidirectional models a (layer, direction) × time heatmap of the same norms.
+// (with ∂L/∂c_t for the LSTM, the theory's bound where the loss enters once, and one output's own gradient from
+// the lag map when one is picked), and for stacked or bidirectional models a (layer, direction) × time heatmap of
+// the same norms.
 
 import { handoffMarks } from "./handoff.js";
 import {
@@ -101,15 +102,20 @@ function windowMarks(trace) {
  * the log axis with their own markers; zeros the loss never reached are gaps.
  * With truncated BPTT (config tbptt = k) dotted lines mark where each window starts: no gradient
  * crosses them, and the zeros beyond a cut are gaps too.
+ * The bound, (γ·σ_max)^distance from the last step, is drawn only where the loss enters once: with a loss at every
+ * step it bounds nothing shown here (the lag map's curve carries it).
  * Returns a note for under the chart ('' when there is nothing to add).
  * @param {import('./charts.js').Chart} chart
  * @param {import('./trace.js').RunTrace} trace
  * @param {number} shown  backward steps revealed so far
+ * @param {{s: number, name: string, y: Array<number|null>}|null} row  one output's own gradient over t (a row of
+ *   the lag map; null where it has not reached t), drawn over the norms
  */
-export function drawGradNorms(chart, trace, shown) {
+export function drawGradNorms(chart, trace, shown, row = null) {
   const { T, L, D } = trace;
   const x = Array.from({ length: T }, (_, t) => t);
-  const range = finiteRange(allNorms(trace));
+  const range = finiteRange([...allNorms(trace), ...(row ? row.y : [])]);
+  const manyLosses = (trace.start.scored_steps || []).length > 1;
   // Room for the bound where it rises above the gradient (η > 1), up to four decades.
   const bounds = finiteRange(allNorms(trace, [trace.bound]));
   if (range && bounds) range.hi = Math.max(range.hi, Math.min(bounds.hi, range.hi * 1e4));
@@ -141,8 +147,9 @@ export function drawGradNorms(chart, trace, shown) {
         const c = clampForLog(raw, win.floor, win.ceil);
         const what = `${label}${name ? " " + name : ""}`;
         data.push({
-          type: "scatter", mode: "lines", x, y: c.y, name: name || label, legendgroup: `${l},${d}`,
-          showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm), line: { color: colour, width: 2, dash },
+          type: "scatter", mode: "lines", x, y: c.y, name: name || (row ? `${label}: every output's together` : label),
+          legendgroup: `${l},${d}`, showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm || !!row),
+          line: { color: colour, width: 2, dash },
           hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>`,
         });
         const lone = isolated(c.y);
@@ -150,19 +157,11 @@ export function drawGradNorms(chart, trace, shown) {
           data.push({ type: "scatter", mode: "markers", x: lone, y: lone.map((i) => c.y[i]), showlegend: false,
             legendgroup: `${l},${d}`, marker: { color: colour, size: 6 }, hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>` });
         }
-        for (const i of c.overs) {
-          overs.x.push(i);
-          overs.y.push(win.ceil);
-          overs.text.push(`${what}, t = ${i}: ${fmtNum(raw[i])}`);
-        }
-        for (const i of c.zeros) {
-          zeros.x.push(i);
-          zeros.y.push(win.floor);
-          zeros.text.push(`${what}, t = ${i}: exactly 0`);
-        }
+        for (const i of c.overs) mark(overs, i, win.ceil, `${what}, t = ${i}: ${fmtNum(raw[i])}`);
+        for (const i of c.zeros) mark(zeros, i, win.floor, `${what}, t = ${i}: exactly 0`);
       }
       const b = trace.normSeries("bound", l, d, from, T).map((v) => (Number.isFinite(v) && v > 0 ? v : null));
-      if (b.some((v) => v !== null)) {
+      if (!manyLosses && b.some((v) => v !== null)) {
         // A lone value (one-to-one: a single step) has no neighbour to draw a line to: mark it, so that the
         // legend never names a bound the chart does not show.
         data.push({
@@ -173,6 +172,15 @@ export function drawGradNorms(chart, trace, shown) {
         });
       }
     }
+  }
+  if (row) {
+    const y = row.y.map((v, t) => (t >= from ? v : null));
+    const c = clampForLog(y, win.floor, win.ceil);
+    data.push({ type: "scatter", mode: "lines+markers", x, y: c.y, name: row.name, legendgroup: "row",
+      line: { color: "#000", width: 2.4 }, marker: { size: x.map((t) => (t === row.s ? 9 : 0)), color: "#000" },
+      hovertemplate: `${row.name}<br>t = %{x}: %{y:.3e}<extra></extra>` });
+    for (const i of c.overs) mark(overs, i, win.ceil, `${row.name}, t = ${i}: ${fmtNum(y[i])}`);
+    for (const i of c.zeros) mark(zeros, i, win.floor, `${row.name}, t = ${i}: exactly 0`);
   }
   // LSTM / GRU: the product of the forget / update gates, the path the memory (and its gradient) takes.
   const memory = gateProductOverlay(trace, from);
@@ -236,6 +244,11 @@ export function drawGradNorms(chart, trace, shown) {
     annotations, shapes,
   });
   const notes = [];
+  if (manyLosses && !row && shown === T) {
+    notes.push("Every step here has a loss of its own: ‖∂L/∂h_t‖ adds up what all of them send back, and the nearest "
+      + "losses dominate it, so this line can look flat while each output's own gradient dies within a few steps. "
+      + "The lag map below shows where each step's gradient comes from; pick an output there to draw its gradient here.");
+  }
   if (structural) {
     notes.push("Gaps: ∂L/∂h_t is exactly 0 there because the loss does not depend on h_t at all "
       + "(e.g. the reverse direction of a many-to-one model); that is structure, not underflow.");
@@ -248,6 +261,13 @@ export function drawGradNorms(chart, trace, shown) {
 }
 
 const MAX_MARKERS = 60;
+
+/** One edge marker (a value clamped to the axis's floor or ceiling) with its hover text. */
+function mark(points, x, y, text) {
+  points.x.push(x);
+  points.y.push(y);
+  points.text.push(text);
+}
 
 function thin(points) {
   const n = points.x.length;

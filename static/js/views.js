@@ -3,6 +3,7 @@
 // ("computing…", "the views still show …").  Reads the page state; changes nothing in it.
 
 import { layerLabel } from "./charts.js";
+import { LagPanel } from "./lag_panel.js";
 import { showBanner, showSummary } from "./panels.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { SeriesView } from "./view_series.js";
@@ -17,7 +18,7 @@ export const COMPUTING_MS = 300;
 
 // The figure of each view that can wait for the next frame.
 const VIEW_OF = { norms: "#view-grad-norm", eigen: "#view-eigen", hidden: "#view-hidden", grad: "#view-grad-units",
-  gates: "#view-gates", layers: "#view-layers" };
+  gates: "#view-gates", layers: "#view-layers", lag: "#view-lag" };
 
 /** Whether `el` lies wholly outside the window (an element without a box counts as in sight). */
 function offScreen(el) {
@@ -70,6 +71,8 @@ export class TraceViews {
     });
     // An uploaded series and the windows of the trace on show (drawn at once: the windows come with the start).
     this.series = new SeriesView(this.$("#view-series"), charts["chart-series"], this.$("#note-series"), state);
+    // The lag map: where each step's gradient comes from (asked for while its view is open).
+    this.lag = new LagPanel(doc, charts, state, () => hooks.invalidate());
   }
 
   /** A new run's start frame: its views start empty. */
@@ -152,8 +155,9 @@ export class TraceViews {
       else this.paintIf(name, key, draw);
     };
     if (ready(trace.complete)) {
-      paint("norms", [trace.run, bwd, trace.backwardCount, done, fwd === T], () => {
-        this.$("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd);
+      paint("norms", [trace.run, bwd, trace.backwardCount, done, fwd === T, this.lag.rowKey(trace, l, d)], () => {
+        const row = this.lag.mainRow(trace, l, d);
+        this.$("#note-grad-norm").textContent = drawGradNorms(charts["chart-grad-norm"], trace, bwd, row);
       });
     }
     const waits = this.held && bwd === 0;
@@ -173,6 +177,9 @@ export class TraceViews {
     if (trace.L * trace.D > 1 && ready(bwd === T)) {
       paint("layers", [trace.run, bwd, trace.backwardCount], () => drawLayerMap(charts["chart-layers"], trace, bwd));
     }
+    // The map is of the whole backward sweep: it shows once the sweep has been shown to the end.
+    const whole = bwd === T && trace.backwardCount === T;
+    paint("lag", [l, d, whole, this.lag.key(trace)], () => this.lag.paint(trace, l, d, whole));
     if (later.length && !this.followUpTimer) {
       // A task queued from this animation frame runs once the frame is on screen; the next frame draws the rest.
       this.followUpTimer = setTimeout(() => {

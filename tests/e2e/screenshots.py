@@ -1,12 +1,14 @@
 """The screenshots under docs/screenshots/, at 1366×768 (not a test; run it by hand).
 
-.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--only main training lessons cliff] [--full]
+.venv/bin/python -m tests.e2e.screenshots [--out docs/screenshots] [--only main training lessons cliff lag] [--full]
 
 main: the page's main states (default.png, lstm.png, exploding.png, gru-link.png);
 training: training-live.png (mid-run), training.png (done), compare.png (RNN, LSTM and GRU trained on the
 same data); lessons: lesson-<id>.png, each lesson as a class sees it after pressing play, the answer still
 hidden (a lesson on the cliff page is shot by the cliff group); cliff: cliff.png, the loss surface of a one-unit
-RNN with both descents, and lesson-<id>.png for each lesson of the cliff page.
+RNN with both descents, and lesson-<id>.png for each lesson of the cliff page; lag: lag-map.png, the lag map's view
+as a view=lag link opens it (a vanilla RNN forecasting the sine series, every step scored, T = 200), and lag-row.png,
+one output's own gradient drawn over the flat-looking ‖∂L/∂h_t‖ of the same run.
 """
 
 from __future__ import annotations
@@ -110,6 +112,26 @@ def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
     return [f"lessons: {e}" for e in log.errors + log.foreign_requests()]
 
 
+LAG = "/?task=sine&arch=many-to-many&seq_len=200&view=lag"
+HAS_MAP = "() => document.getElementById('view-lag').classList.contains('has-map')"
+
+
+def lag_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog(page)
+    page.goto(base + LAG)
+    wait_complete(page)
+    page.wait_for_function(HAS_MAP)  # the link brings the view into sight once it is drawn
+    shoot(page, out / "lag-map.png")
+    page.select_option("#lag-row", "160")
+    page.wait_for_function("() => document.getElementById('chart-grad-norm').data"
+                           ".some(d => (d.name || '').startsWith('output s'))")  # fmt: skip
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shoot(page, out / "lag-row.png")
+    page.close()
+    return [f"lag: {e}" for e in log.errors + log.foreign_requests()]
+
+
 CLIFF_PAINTED = "() => !!(window.gflCliff && window.gflCliff.lastPaint)"
 
 
@@ -131,7 +153,8 @@ def cliff_states(browser, base: str, out: Path, full: bool) -> list[str]:
     return [f"cliff: {e}" for e in log.errors + log.foreign_requests()]
 
 
-GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states, "cliff": cliff_states}
+GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states, "cliff": cliff_states,
+          "lag": lag_states}
 
 
 def main(argv: list[str] | None = None) -> int:

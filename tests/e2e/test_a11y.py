@@ -11,6 +11,7 @@ from tests.e2e.harness import PageLog, wait_complete
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mobile": True}
 LESSON = "/?seq_len=100&lesson=vanishing-gradients"
+LAG = "/?arch=many-to-many&seq_len=30&view=lag&cmp_b=cell:lstm"  # the lag map's view open, compare's lag curves too
 TRACED = "() => window.gfl && window.gfl.trace && window.gfl.trace.done"
 RECT = "sel => { const r = document.querySelector(sel).getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; }"  # noqa: E501
 
@@ -38,6 +39,8 @@ PAGES = {
     "lessons": ("/lessons", None),
     "lesson": (LESSON, None),
     "compare": ("/?cell=rnn&seq_len=30&cmp_b=cell:lstm&cmp_c=cell:gru", None),
+    "lag": (LAG, None),
+    "phone-lag": (LAG, PHONE),
     "embed": ("/?cell=lstm&seq_len=30&forget_bias=3&lesson=lstm-cell-state&embed=1", None),
     "phone": ("/", PHONE),
     "phone-lesson": (LESSON, PHONE),
@@ -54,6 +57,9 @@ def test_axe_finds_no_violation(screen, server_url, name):
         page.wait_for_function(TRACED)
     if name == "compare":
         page.wait_for_function("() => !document.getElementById('compare').hidden")
+    if path == LAG:
+        page.wait_for_function("() => document.getElementById('view-lag').classList.contains('has-map')")
+        page.wait_for_function("() => !!document.querySelector('#chart-compare-lag .main-svg')")
     assert violations(page) == []
     assert page.log.errors == []
 

@@ -32,6 +32,14 @@ def api_trace(server_url: str, config: dict) -> dict:
         return json.loads(r.read())
 
 
+def api_lag(server_url: str, config: dict) -> dict:
+    """POST /api/trace?lag=1: the trace with its lag map."""
+    req = urllib.request.Request(server_url + "/api/trace?lag=1", data=json.dumps(config).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
 def top_forward_norms(trace: dict) -> list[float]:
     return trace["backward"]["grad_h_norm"][-1][0]
 
@@ -149,4 +157,27 @@ def test_removing_a_setting_while_training_stops_its_training_on_the_server(page
             break
         time.sleep(0.05)  # condition-free: polling /healthz until the server has been idle 10 times running
     assert idle == 10, h
+    assert page.log.errors == []
+
+
+def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, server_url):
+    """RNN against LSTM against GRU: each setting's lag curve (top layer, forward) is its own engine's, and the RNN's
+    bound (γ·σ_max)^k is drawn beside its curve; the alternatives traced without the map are traced again with it."""
+    page.goto(server_url + "/?arch=many-to-many&seq_len=30&cmp_b=cell:lstm&cmp_c=cell:gru")
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    assert page.locator("#chart-compare-lag").is_hidden()
+    page.click("#compare-lag-open")
+    page.wait_for_function("() => document.getElementById('view-lag').open && location.search.includes('view=lag')")
+    curves = "() => (document.getElementById('chart-compare-lag').data || [])" \
+        ".filter(d => /^[ABC]: /.test(d.name)).length"
+    page.wait_for_function(f"{curves} === 3")
+    data = plot(page, "chart-compare-lag")["data"]
+    for name, cell in zip("ABC", ["rnn", "lstm", "gru"]):
+        ref = api_lag(server_url, {"arch": "many-to-many", "seq_len": 30, "cell": cell})
+        [curve] = [d for d in data if d["name"] == f"{name}: {cell}"]
+        want = [math.nan if v == "nan" else v for v in ref["backward"]["lag_curve"][-1][0]]
+        for got, w in zip(curve["y"], want):
+            assert (got is None and math.isnan(w)) or math.isclose(got, w, rel_tol=1e-6), name
+        bounds = [d for d in data if d["name"] == f"bound (γ·σ_max)^k, {name}: {cell}"]
+        assert len(bounds) == (1 if cell == "rnn" else 0), name
     assert page.log.errors == []

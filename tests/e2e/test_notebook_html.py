@@ -198,3 +198,26 @@ def test_an_exploding_app_trace_shows_the_banner_and_the_tables_advice(chromium,
         assert not page.log.errors, page.log.errors
     finally:
         context.close()
+
+
+def test_a_module_traced_with_its_lag_map_shows_the_map_and_its_curve(chromium, tmp_path):
+    from engine.tracing import lag_curve
+    from server.notebook import to_html
+
+    torch.manual_seed(2)
+    lstm = nn.LSTM(3, 8)
+    mt = trace_module(lstm, torch.randn(16, 4, 3), lambda out: out.pow(2).mean(), lag_rows=64)
+    assert list(mt.output_steps) == list(range(16)), "a loss on every output: a row for each"
+    context, page = open_block(chromium, tmp_path, to_html(mt))
+    try:
+        sid = page.evaluate("() => document.querySelector('.gfl-nb-section').id")
+        heat = chart(page, f"{sid}-lag-map")[0]
+        got = np.array([[0.0 if v is None else 10**v for v in row] for row in heat["z"]])
+        np.testing.assert_allclose(got, mt.grad_h_by_output[0, 0], rtol=1e-5)  # the page's float32 of the map
+        [curve] = [t for t in chart(page, f"{sid}-lag-curve") if t["mode"] == "lines"]
+        want = lag_curve(mt.grad_h_by_output, mt.output_steps)[0, 0]
+        got = np.array([np.nan if v is None else v for v in curve["y"]], dtype=float)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        assert not page.log.errors, page.log.errors
+    finally:
+        context.close()

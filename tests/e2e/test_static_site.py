@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from engine import Config, trace_config
+from engine.config import FIELD_BY_NAME
 from engine.lab import Trainer, trace_trained
 from engine.lessons import lesson_config, try_config
+from engine.tracing import rows_for
 from server.export.cliff import cliff_settings
 from server.export.site import CLIFF, export_site
 from server.export.site import EXPORTED as LESSONS
@@ -140,17 +142,22 @@ def test_lesson_plays_offline(site, offline, lesson):
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
     if lesson.trains:
         run = train(page, run, cfg, lesson.id)
+    traced = cfg  # the setting of the trace on show
     for i, t in enumerate(lesson.tries):
         before, link_before = page.evaluate(CONTROL_VALUES), query(page)
+        # A try that moves only a Train key (steps) keeps the trace on show: no new one comes.
+        retraces = "trace" in FIELD_BY_NAME[t.key].affects
         page.click(f'.try[data-try="{i}"]')
-        run = wait_painted(page, run)
+        run = wait_painted(page, run) if retraces else run
         cfg = try_config(lesson, i)
+        traced = cfg if retraces else traced
         check_try(page, doc, i, before, link_before, cfg.to_dict())
-        assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, try {t.key}={t.value}")
+        assert_same(page_numbers(page), trace_config(cfg), traced, f"{lesson.id}, try {t.key}={t.value}")
         if lesson.trains:
             run = train(page, run, cfg, f"{lesson.id}, try {t.key}={t.value}")
         page.click(f'.try[data-try="{i}"]')
-        run = wait_painted(page, run)
+        run = wait_painted(page, run) if retraces else run
+        traced = lesson_config(lesson) if retraces else traced
         check_try_undone(page, i, before, link_before)
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors
@@ -162,6 +169,30 @@ def test_lesson_plays_offline(site, offline, lesson):
                          ".every(el => el.disabled)")
     assert "needs the live lab" in page.evaluate("() => document.getElementById('upload-static-note').textContent")
     assert page.evaluate("() => ['compare-toggle', 'copy-script'].every(id => document.getElementById(id).disabled)")
+
+
+def test_a_view_lag_link_plays_offline_with_its_map(site, offline):
+    """A link that says view=lag opens the copy's page on the lag map, drawn from the recording: the engine's map."""
+    out, _ = site
+    page, refused = offline
+    lesson = next(le for le in LESSONS if le.id == "bidirectional")  # every step has a loss: a row per output
+    query = DOCUMENTS[lesson.id]["link"].partition("?")[2]
+    page.goto((out / f"lesson-{lesson.id}.html").as_uri() + f"?{query}&view=lag")
+    page.select_option("#speed", "0")
+    wait_painted(page, 0)
+    page.wait_for_function("() => document.getElementById('view-lag').classList.contains('has-map')")
+    assert page.evaluate("() => document.getElementById('view-lag').open") and "view=lag" in query_of(page)
+    cfg = lesson_config(lesson)
+    want = trace_config(cfg, lag_rows=rows_for(cfg.trace_cells)).grad_h_by_output[0, 0]  # (S, T), layer 1 forward
+    z = page.evaluate("() => document.getElementById('chart-lag-map').data[0].z")
+    got = np.array([[0.0 if v is None else 10**v for v in row] for row in z])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert not refused, f"the static site asked the network for {refused}"
+    assert not page.log.errors, page.log.errors
+
+
+def query_of(page) -> str:
+    return page.evaluate("() => location.search")
 
 
 def gray_code_flips(n: int) -> list[int]:

@@ -94,6 +94,16 @@ test("a faster pace replays a training sooner, and a pace set during a replay ap
   assert.deepEqual(got, ["train_start", "train_step", "train_step", "train_done"]);
 });
 
+test("of two recordings of one result, the first (the page's own, loaded with it) answers", async () => {
+  window.GFL_RECORDINGS["data/run-again.js"] = [['{"type":"start","shapes":{"T":2}}', null]];
+  const twice = [recordings[0], { kind: "run", config: { cell: "rnn", lr: 0.5 }, src: "data/run-again.js" }];
+  const got = [];
+  const src = new RecordedSource((f) => got.push(f.type), () => {}, { recordings: twice, keyOf });
+  src.run({ cell: "rnn", lr: 0.5 }); // lr does not decide a trace: the same result as the first recording's
+  await settle();
+  assert.deepEqual(got, ["start", "forward", "forward", "backward", "backward", "done"]);
+});
+
 test("a pace is a number above 0", () => {
   for (const pace of [0, -1, NaN, "fast"]) {
     assert.throws(() => new RecordedSource(() => {}, () => {}, { recordings, keyOf, pace }), /pace must be a number above 0/);

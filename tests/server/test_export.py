@@ -22,11 +22,11 @@ def untimed(frame: dict) -> dict:
     return {k: v for k, v in frame.items() if k not in TIMED and k != "run"}
 
 
-def socket_frames(client, kind: str, config: dict) -> list[tuple[dict, bytes | None]]:
-    """Every frame the live /ws sends for one request, up to its end."""
+def socket_frames(client, kind: str, config: dict, lag: bool = False) -> list[tuple[dict, bytes | None]]:
+    """Every frame the live /ws sends for one request (``lag``: asked with the lag map), up to its end."""
     frames = []
     with client.websocket_connect("/ws") as ws:
-        ws.send_json({"type": kind, "config": config})
+        ws.send_json({"type": kind, "config": config, **({"lag": True} if lag else {})})
         while True:
             frame, data = receive_frame(ws)
             if frame["type"] in ("queued", "cancelled"):
@@ -48,9 +48,10 @@ def recorded_frames(units) -> list[tuple[dict, bytes | None]]:
     {**SMALL, "cell": "gru", "num_layers": 2, "bidirectional": True},
     {**SMALL, "nonlinearity": "relu", "init": "orthogonal", "gain": 3.0, "seq_len": 60},  # overflows
 ])  # fmt: skip
-def test_a_recorded_trace_is_what_the_socket_sends(client, config):
-    live = socket_frames(client, "run", config)
-    recorded = recorded_frames(run_units(Config.from_dict(config)))
+def test_a_recorded_trace_with_its_lag_map_is_what_the_socket_sends(client, config):
+    live = socket_frames(client, "run", config, lag=True)
+    recorded = recorded_frames(run_units(Config.from_dict(config), lag=True))
+    assert "lag" in [f["type"] for f, _ in recorded]
     assert [untimed(f) for f, _ in recorded] == [untimed(f) for f, _ in live]
     assert [d for _, d in recorded] == [d for _, d in live]  # the float32 frames, bit for bit
 

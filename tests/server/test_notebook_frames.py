@@ -92,6 +92,26 @@ def test_another_sample_and_an_unbatched_input():
     _check(run, alone)
 
 
+def test_a_module_traced_with_its_lag_map_sends_it_before_done_as_a_run_does():
+    from engine.tracing import lag_curve
+
+    mt = trace_module(_module("gru", 2, True), torch.randn(7, 2, 3, dtype=torch.float64), _loss, lag_rows=4)
+    units = module_units(mt)
+    texts = [json.loads(u.text) for u in units]
+    assert [t["type"] for t in texts][-2:] == ["lag", "done"]
+    lag, data = texts[-2], units[-2].data
+    assert lag["output_steps"] == mt.output_steps.tolist() and lag["rows"] == 4
+    floats = np.frombuffer(data, "<f4")
+    np.testing.assert_array_equal(floats, np.concatenate([mt.grad_h_by_output.ravel(), mt.grad_x_by_output.ravel()])
+                                  .astype("<f4"))  # fmt: skip
+    want = lag_curve(mt.grad_h_by_output, mt.output_steps)
+    got = np.array([[[np.nan if v == "nan" else v for v in d] for d in layer] for layer in lag["lag_curve"]],
+                   dtype=float)  # fmt: skip
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert "lag" not in [json.loads(u.text)["type"] for u in module_units(trace_module(_module("gru", 1, False),
+                         torch.randn(5, 1, 3, dtype=torch.float64), _loss))]  # fmt: skip
+
+
 def test_packed_padding_is_nan_in_the_payload_and_never_in_the_json():
     module = _module("lstm", 2, True)
     lengths = torch.tensor([3, 6, 2])  # the caller's order; sample 0 is shorter than T
