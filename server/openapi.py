@@ -114,8 +114,8 @@ PAGE_KEYS_SCHEMA = {
     "type": "object",
     "description": "The link keys that belong to the page, not the model, each with how a link writes it: 'version' "
     "(v), 'lesson' (a lesson's id), 'flag' (yes/no), 'keys' (control names, comma-separated), 'pairs' (key:value "
-    "pairs, comma-separated).",
-    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs"]},
+    "pairs, comma-separated), 'view' (one of the table's views).",
+    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs", "view"]},
 }
 CONFIG_FIELDS = {
     "type": "object",
@@ -135,6 +135,8 @@ CONFIG_FIELDS = {
         "link_number_syntax": {"type": "string", "description": "The regular expression every number in a link "
                                "matches whole (ASCII digits only)."},
         "page_keys": PAGE_KEYS_SCHEMA,
+        "views": {"type": "array", "items": {"type": "string"}, "description": "The views a link's 'view' key may "
+                  "open (the lab's table only): 'lag', the lag map."},
     },
 }  # fmt: skip
 # The cliff's table (GET /api/cliff/config) is described as the lab's is, with the cliff's kind of rule.

@@ -15,9 +15,10 @@ from engine.config.space import (
     describe_rules,
     parse_query,
 )
+from engine.config.table import VIEWS
 
 __all__ = [
     "Config", "ConfigError", "FIELDS", "FIELD_BY_NAME", "Field", "LINK_VERSION", "NUMBER_SYNTAX", "PAGE_KEYS",
-    "RepeatedKey", "TASKS_FOR_ARCH", "WEIGHT_KEYS", "check_against", "describe_rules", "parse_query", "quote",
+    "RepeatedKey", "TASKS_FOR_ARCH", "VIEWS", "WEIGHT_KEYS", "check_against", "describe_rules", "parse_query", "quote",
     "read_link",
 ]

@@ -14,11 +14,17 @@ LINK_VERSION = 1
 
 # Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
 # lesson (a lesson's id), teacher options (embed: a yes/no flag; hide: control names, comma-separated) and
-# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated).  The page reads them from
-# GET /api/config's page_keys; the model's link readers and /api/script skip them.
+# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated) and the view the page opens on
+# (view: one of VIEWS).  The page reads them from GET /api/config's page_keys (and views); the model's link
+# readers and /api/script skip them.
 PAGE_KEYS: dict[str, str] = {
     "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
+    "view": "view",
 }
+
+# The views a link's `view` may open: "lag", the lag map (where each step's gradient comes from; the page asks for
+# it while the view is open).
+VIEWS: tuple[str, ...] = ("lag",)
 
 
 _WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too

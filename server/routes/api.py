@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
-from engine.config import NUMBER_SYNTAX, PAGE_KEYS, Field, RepeatedKey, describe_rules, read_link
+from engine.config import NUMBER_SYNTAX, PAGE_KEYS, VIEWS, Field, RepeatedKey, describe_rules, read_link
 from server.hub import Hub
 from server.scheduling import Busy
 from server.sharing import LAG
@@ -37,17 +37,17 @@ async def config_fields() -> StrictJSONResponse:
     words) and what a change of it affects (``weights``, ``data``, ``trace`` or only ``training``); the page
     keeps no copy of the table.  ``rules`` are the rules that tie keys together, as the server applies them
     (:func:`engine.config.describe_rules`); ``link_number_syntax`` is how a link writes a number; ``page_keys`` are
-    the link keys that belong to the page, not the model.
+    the link keys that belong to the page, not the model; ``views`` the values a link's ``view`` may take.
     """
     return StrictJSONResponse(config_table())
 
 
 def config_table() -> dict[str, Any]:
     """What ``GET /api/config`` answers, and what the page boots with: the table, its rules, the link version, how a
-    link writes a number and the page's own link keys (:data:`engine.config.space.PAGE_KEYS`, each with how a link
-    writes it)."""
+    link writes a number, the page's own link keys (:data:`engine.config.space.PAGE_KEYS`, each with how a link
+    writes it) and the views a link's ``view`` may open (:data:`engine.config.VIEWS`)."""
     return {"fields": [f.describe() for f in FIELDS], "rules": describe_rules(), "link_version": LINK_VERSION,
-            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS)}  # fmt: skip
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS), "views": list(VIEWS)}  # fmt: skip
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.

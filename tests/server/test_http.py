@@ -24,7 +24,8 @@ def test_api_config_lists_every_key(client):
     assert body["fields"] == [f.describe() for f in FIELDS]
     # The page's own link keys, each with how a link writes it: the page keeps no list of them.
     assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys",
-                                 "cmp_b": "pairs", "cmp_c": "pairs"}  # fmt: skip
+                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view"}  # fmt: skip
+    assert body["views"] == ["lag"]  # the values a link's view may take
 
 
 def test_page_with_a_good_link(client):
