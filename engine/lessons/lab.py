@@ -56,7 +56,7 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "lag_holds": ({"above": float, "at_lag": int}, {}, None),
     # the RNN's lag curve is nowhere above its bound (γ·σ_max)^k
     "under_lag_bound": ({}, {}, _RNN),
-    # the copy's band in the map of the inputs (copy_band): there, or not
+    # the copy task's band in the lag map (copy_band): there, or not
     "copy_band": ({"ratio_above": float}, {"after_training": bool}, _COPY),
     "no_copy_band": ({"ratio_below": float}, {"after_training": bool}, _COPY),
 }
