@@ -2,9 +2,11 @@
 
 The script (``templates/script.py.j2`` and the cell and task pieces under ``templates/script/``) imports
 torch and numpy only, re-derives the lab's weights and batch from the seed, runs the recurrence as an
-explicit loop over time steps and prints, last, one JSON line ``{"loss", "grad_h_norm", ...}`` whose
-numbers equal ``/api/trace``'s.  Only the chosen cell's equations and the chosen task's generator are
-written into it, so a student reads nothing that does not apply.  The tasks' fixed data (vocabularies, the
+explicit loop over time steps and prints, last, one JSON line ``{"loss", "grad_h_norm", ..., "lag_row"}`` whose
+numbers equal ``/api/trace``'s: ``lag_row`` is the lag map's row of the last output step, one more backward pass
+from that output alone through the script's own states (``/api/trace?lag=1``'s row for that step).  Only the
+chosen cell's equations and the chosen task's generator are written into it, so a student reads nothing that does
+not apply.  The tasks' fixed data (vocabularies, the
 dictionary, the waves) is rendered from the engine's own constants, not retyped.
 
 A setting the template cannot write out is refused by name (:class:`ConfigError`), never rendered as some

@@ -115,7 +115,8 @@ class Session:
             except UploadRefused as e:
                 await self.error(e.message, e.field, run)
                 continue
-            too_long = training_too_long(config, self.settings.max_train_seconds) if msg.type == "train" else None
+            too_long = (training_too_long(config, self.settings.max_train_seconds, msg.lag) if msg.type == "train"
+                        else None)  # fmt: skip
             if too_long is not None:
                 await self.error(too_long, "steps", run)
                 continue
@@ -224,13 +225,14 @@ class Session:
             await self.ws.close(code=1008, reason="frames stopped draining")
 
 
-def training_too_long(config: Config, budget_s: float) -> str | None:
-    """Why training ``config`` is refused up front (its estimated time is over ``budget_s``), or None."""
-    estimate = cost.train_seconds(config)
+def training_too_long(config: Config, budget_s: float, lag: bool = False) -> str | None:
+    """Why training ``config`` (``lag``: with the lag map) is refused up front (its estimated time is over
+    ``budget_s``), or None."""
+    estimate = cost.train_seconds(config, lag)
     if estimate <= budget_s:
         return None
-    most = cost.max_train_steps(config, budget_s)
-    per_step = cost.train_step_seconds(config)
+    most = cost.max_train_steps(config, budget_s, lag)
+    per_step = estimate / config.steps
     head = (f"training this setting for {config.steps} steps would take about {_duration(estimate)} here "
             f"(~{per_step:.2g} s a step); the server allows {_duration(budget_s)} of training")  # fmt: skip
     if most >= 1:

@@ -17,11 +17,11 @@ from engine.lab.cliff import (
 )
 from engine.lab.experiment import Trace, own_model, prepare, trace_config, trace_own, trace_own_trained, trace_trained
 from engine.lab.theory import gate_products
-from engine.lab.training import OPTIMIZERS, Trainer, TrainResult, TrainStep, profile_every
+from engine.lab.training import OPTIMIZERS, Trainer, TrainResult, TrainStep, profile_count, profile_every, profiled
 
 __all__ = [
     "CLIFF_FIELDS", "CLIFF_FIELD_BY_NAME", "CLIFF_PAGE_KEYS", "CliffConfig", "GRID_AXES", "OPTIMIZERS", "Path",
     "Trace", "TrainResult", "TrainStep", "Trainer", "cliff", "descend", "describe_fields", "describe_rules",
-    "describe_table", "edges_problem", "gate_products", "own_model", "prepare", "profile_every", "trace_config",
-    "trace_own", "trace_own_trained", "trace_trained",
+    "describe_table", "edges_problem", "gate_products", "own_model", "prepare", "profile_count", "profile_every",
+    "profiled", "trace_config", "trace_own", "trace_own_trained", "trace_trained",
 ]

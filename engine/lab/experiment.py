@@ -72,6 +72,13 @@ class Trace:
     grad_x_by_output: np.ndarray | None = None
     lag_curve: np.ndarray | None = None
 
+    @property
+    def lag_map(self) -> lagmap.LagMap | None:
+        """The lag map's four arrays together, or None when the trace was not asked for one."""
+        if self.output_steps is None:
+            return None
+        return lagmap.LagMap(self.output_steps, self.grad_h_by_output, self.grad_x_by_output, self.lag_curve)
+
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
     """The batch every trace of ``cfg`` uses: the first of the seed's data stream."""
@@ -190,11 +197,12 @@ def trace_own(cfg: Config, ckpt=None, series=None, lag_rows: int = 0) -> Trace:
     return trace_on_series(model, cfg, series, lag_rows)
 
 
-def trace_own_trained(model, cfg: Config, ckpt=None, series=None) -> Trace:
-    """Trace a model trained on a user's own model and/or data on the batch :func:`trace_own` uses."""
+def trace_own_trained(model, cfg: Config, ckpt=None, series=None, lag_rows: int = 0) -> Trace:
+    """Trace a model trained on a user's own model and/or data on the batch :func:`trace_own` uses; ``lag_rows``: as
+    :func:`trace_config`."""
     if series is not None:
-        return trace_on_series(model, cfg, series)
-    return trace_model(model, own_batch(cfg, ckpt, series), cfg)
+        return trace_on_series(model, cfg, series, lag_rows)
+    return trace_model(model, own_batch(cfg, ckpt, series), cfg, lag_rows=lag_rows)
 
 
 def own_model(cfg: Config, ckpt=None, series=None):
@@ -268,12 +276,11 @@ def _assemble(
     if cfg.cell == "rnn" and handoff is None:  # the bound follows one W_hh along the whole axis
         theory["bound"] = geometric_bound(traced("grad_out_norm"), theory["contraction"], cfg.tbptt)
     theory["gate_product"] = gate_product
-    lag_curve = None
+    mapped = None if lag is None else lagmap.LagMap.of(lag)
     theory["lag_bound"] = None
-    if lag is not None and lag.output_steps is not None:
-        lag_curve = lagmap.lag_curve(lag.grad_h_by_output, lag.output_steps)
+    if mapped is not None:
         if cfg.cell == "rnn" and handoff is None:  # the top layer's rows: one injection each, then W_hh alone
-            T = lag.grad_h_by_output.shape[-1]
+            T = mapped.grad_h_by_output.shape[-1]
             with np.errstate(over="ignore"):
                 theory["lag_bound"] = np.power(np.asarray(theory["contraction"][-1])[:, None], np.arange(T))
 
@@ -304,8 +311,8 @@ def _assemble(
         theory=theory,
         handoff=handoff,
         handoff_grad_norm=handoff_grad_norm,
-        output_steps=None if lag is None else lag.output_steps,
-        grad_h_by_output=None if lag is None else lag.grad_h_by_output,
-        grad_x_by_output=None if lag is None else lag.grad_x_by_output,
-        lag_curve=lag_curve,
+        output_steps=None if mapped is None else mapped.output_steps,
+        grad_h_by_output=None if mapped is None else mapped.grad_h_by_output,
+        grad_x_by_output=None if mapped is None else mapped.grad_x_by_output,
+        lag_curve=None if mapped is None else mapped.lag_curve,
     )

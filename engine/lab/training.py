@@ -4,7 +4,9 @@ The trainer knows the config, not the page: a listener (the server, a test, a no
 :class:`TrainStep` after every optimizer step.  Every ``profile_every`` steps the backward pass goes
 through :func:`engine.trace_module`, which leaves the same gradients as a plain backward and
 also measures ‖∂L/∂h_t‖ at every timestep, so the profile costs no extra pass.  With ``tbptt`` every
-step's backward is the truncated one (:func:`engine.tracing.fused.start_trace`'s windows).
+step's backward is the truncated one (:func:`engine.tracing.fused.start_trace`'s windows).  Asked with
+``lag_rows``, a profiled step also itemises its gradient by output step (the lag map,
+:mod:`engine.tracing.lagmap`): the tracer's sweep over the backward it already holds, before the update.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from engine.data import (
 from engine.lab.clipping import clip_gradients
 from engine.models import DATA_STREAM, EncoderDecoderModel, RecurrentModel, build_model, data_generator
 from engine.tracing import encoder_decoder_loss, start_trace, trace_encoder_decoder, trace_module
+from engine.tracing.lagmap import LagMap
 
 # At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
 MIN_PROFILES = 100
@@ -55,6 +58,7 @@ class TrainStep:
     metric: float | None  # accuracy for classification tasks
     profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None; (L, D, 2T) encoder-decoder
     elapsed: float  # seconds since training started
+    lag: LagMap | None = None  # profile steps of a Trainer asked with lag_rows: the lag map, before the update
 
 
 @dataclass(frozen=True)
@@ -71,18 +75,36 @@ def profile_every(steps: int) -> int:
     return max(1, steps // MIN_PROFILES)
 
 
+def profiled(k: int, steps: int) -> bool:
+    """Whether step ``k`` (1-based) of a ``steps``-step run measures its profile: every :func:`profile_every` steps
+    from the first, and the last."""
+    return (k - 1) % profile_every(steps) == 0 or k == steps
+
+
+def profile_count(steps: int) -> int:
+    """How many of a ``steps``-step run's steps are :func:`profiled`."""
+    every = profile_every(steps)
+    return -(-steps // every) + ((steps - 1) % every != 0)
+
+
 class Trainer:
     """Train ``build_model(cfg)`` for ``cfg.steps`` steps on fresh batches of ``cfg.task``."""
 
-    def __init__(self, cfg: Config, model: RecurrentModel | None = None, series: Series | None = None):
+    def __init__(self, cfg: Config, model: RecurrentModel | None = None, series: Series | None = None,
+                 lag_rows: int = 0):  # fmt: skip
         """``model``: start from these weights (an uploaded model) instead of ``build_model(cfg)``.
 
         A model whose input size is not the task's trains on N(0, 1) inputs of its width, with the task's
         targets (engine.data.checkpoint.fit_inputs).  ``series``: train on windows of this series instead of
-        ``cfg.task`` (engine.data.series), one input and one output.
+        ``cfg.task`` (engine.data.series), one input and one output.  ``lag_rows`` = S > 0: every profiled step
+        also reports its lag map of at most S output steps (:attr:`TrainStep.lag`), as ``trace_module(...,
+        lag_rows=S)`` of the model and batch of that step measures it.
         """
+        if isinstance(lag_rows, bool) or not isinstance(lag_rows, int) or lag_rows < 0:
+            raise ValueError(f"lag_rows must be an integer ≥ 0 (0 computes no lag map); got {lag_rows!r}")
         self.cfg = cfg
         self.series = series
+        self.lag_rows = lag_rows
         task = get_task(cfg.task)
         sizes = (1, 1) if series is not None else (task.input_size, task.output_size)
         self.model = build_model(cfg, *sizes) if model is None else model
@@ -117,11 +139,11 @@ class Trainer:
             preds.append(self.model.head(out))  # (T, N, O)
             return task_loss(preds[-1], batch)
 
-        profile = None
+        profile = lag = None
         if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/tracing/seq2seq.py)
             if with_profile:
-                ht = trace_encoder_decoder(self.model, batch)
-                loss, profile = ht.loss, ht.joined("grad_h_norm")
+                ht = trace_encoder_decoder(self.model, batch, self.lag_rows)
+                loss, profile, lag = ht.loss, ht.joined("grad_h_norm"), LagMap.of(ht)
                 preds.append(ht.logits)
             else:
                 value, logits = encoder_decoder_loss(self.model, batch)
@@ -129,8 +151,8 @@ class Trainer:
                 loss = float(value.detach())
                 preds.append(logits)
         elif with_profile:
-            mt = trace_module(self.model.rnn, batch.x, loss_fn, tbptt=cfg.tbptt)
-            loss, profile = mt.loss, mt.grad_h_norm
+            mt = trace_module(self.model.rnn, batch.x, loss_fn, tbptt=cfg.tbptt, lag_rows=self.lag_rows)
+            loss, profile, lag = mt.loss, mt.grad_h_norm, LagMap.of(mt)
         else:
             # Truncated BPTT runs the tracer's own windowed forward, so the gradient the optimizer uses is the
             # one the trace shows; full BPTT is the plain fused module.
@@ -152,6 +174,7 @@ class Trainer:
             metric=metric(preds[-1].detach(), batch),
             profile=profile,
             elapsed=0.0,
+            lag=lag,
         )
         return report, finite
 
@@ -160,10 +183,9 @@ class Trainer:
 
         A caller that stops iterating early (the server between two steps) simply drops the generator.
         """
-        every = profile_every(self.cfg.steps)
         start = time.perf_counter()
         for k in range(1, self.cfg.steps + 1):
-            report, finite = self.step(k, with_profile=(k - 1) % every == 0 or k == self.cfg.steps)
+            report, finite = self.step(k, with_profile=profiled(k, self.cfg.steps))
             report = replace(report, elapsed=time.perf_counter() - start)
             self.last = report
             yield report

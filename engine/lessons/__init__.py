@@ -2,7 +2,16 @@
 measured."""
 
 
-from engine.lessons.catalogue import LESSONS, TOPICS, Lesson, lesson_config, lesson_path, lesson_query, try_config
+from engine.lessons.catalogue import (
+    LESSONS,
+    TOPICS,
+    Lesson,
+    lesson_config,
+    lesson_path,
+    lesson_query,
+    try_config,
+    try_query,
+)
 from engine.lessons.cliff import CLIFF_PAGE
 from engine.lessons.lab import LAB_PAGE
 from engine.lessons.numbers import render_lesson
@@ -10,5 +19,5 @@ from engine.lessons.pages import LessonPage
 
 __all__ = [
     "CLIFF_PAGE", "LAB_PAGE", "LESSONS", "Lesson", "LessonPage", "TOPICS", "lesson_config", "lesson_path",
-    "lesson_query", "render_lesson", "try_config",
+    "lesson_query", "render_lesson", "try_config", "try_query",
 ]

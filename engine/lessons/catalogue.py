@@ -3,7 +3,9 @@
 The lessons are data, in ``lessons.json`` next to this module.  Each one has
 
 - ``id`` (a slug such as ``vanishing-gradients``), ``title``, ``topic`` (one of :data:`TOPICS`), ``summary``;
-- ``link``: the config keys that differ from the defaults, exactly as a teaching link writes them;
+- ``link``: the config keys that differ from the defaults, exactly as a teaching link writes them, and optionally
+  ``view``, the view the link opens the page on (one of its page's ``views``: the lab's are
+  :data:`engine.config.VIEWS`, e.g. ``"lag"``, the lag map), written back into the lesson's link;
 - ``explanation`` (2 to 4 paragraphs), ``analogy``, ``equation`` and ``equation_says`` (the equation in words);
 - ``question`` and ``answer``: "predict, then press play", the answer shown after;
 - ``tries``: 2 or 3 suggestions ``{"key", "value", "look_for"}``, each moving one control of the link;
@@ -29,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine.config import ConfigError
+from engine.config import ConfigError, quote
 from engine.lessons.cliff import CLIFF_PAGE
 from engine.lessons.lab import LAB_PAGE, claim_trains
 from engine.lessons.pages import LessonPage
@@ -89,6 +91,7 @@ class Lesson:
     tries: tuple[Try, ...]
     claims: tuple[Claim, ...]
     view: str = "lab"  # the page the link opens: a key of PAGES
+    link_view: str | None = None  # the link's `view` key: the view that page opens on (its page's views), or None
 
     @property
     def trains(self) -> bool:
@@ -139,6 +142,12 @@ def _parse_lesson(item: Any, err) -> Lesson:
         _check_text(text, name, err)
     link, tries, claims = item["link"], item["tries"], item["claims"]
     _require(isinstance(link, dict), err, "link must be an object of config keys")
+    link = dict(link)
+    link_view = link.pop("view", None)
+    if link_view is not None:
+        _require(view.views, err, f"link: view: the {view_name} page has no views to open")
+        _require(link_view in view.views, err, f"link: view must be one of {', '.join(view.views)}; "
+                 f"got {quote(link_view)}")
     try:
         base = view.make(link)
     except ConfigError as e:
@@ -152,7 +161,7 @@ def _parse_lesson(item: Any, err) -> Lesson:
     for text in [item[name] for name in _TEXT] + list(paragraphs) + [t.look_for for t in tries]:
         _check_placeholders(text, configs, view, err)
     text = {name: item[name] for name in _TEXT}
-    return Lesson(id=item["id"], topic=item["topic"], link=MappingProxyType(dict(link)), view=view_name,
+    return Lesson(id=item["id"], topic=item["topic"], link=MappingProxyType(link), view=view_name, link_view=link_view,
                   explanation=tuple(paragraphs), tries=tries, claims=claims, **text)  # fmt: skip
 
 
@@ -236,8 +245,18 @@ def try_config(lesson: Lesson, i: int) -> Any:
 
 
 def lesson_query(lesson: Lesson) -> dict[str, str]:
-    """The lesson's teaching-link query: the link version, the setting's keys and ``lesson=<id>``."""
-    return {**lesson_config(lesson).to_query(), "lesson": lesson.id}
+    """The lesson's teaching-link query: the link version, the setting's keys, ``lesson=<id>`` and its ``view``."""
+    return _with_page_keys(lesson, lesson_config(lesson).to_query())
+
+
+def try_query(lesson: Lesson, i: int) -> dict[str, str]:
+    """The link of try ``i``: the lesson's with that try's one control moved."""
+    return _with_page_keys(lesson, try_config(lesson, i).to_query())
+
+
+def _with_page_keys(lesson: Lesson, query: dict[str, str]) -> dict[str, str]:
+    # The page's keys after the setting's, in engine.config.PAGE_KEYS order, as the page writes its link.
+    return {**query, "lesson": lesson.id, **({"view": lesson.link_view} if lesson.link_view else {})}
 
 
 def lesson_path(lesson: Lesson) -> str:

@@ -3,7 +3,9 @@ quotes, measured with :func:`engine.lab.experiment.trace_config` and :class:`eng
 
 A lab lesson's link and tries are :data:`engine.config.space.FIELDS` keys.  Ratios are ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of
 layer 0, forward direction: how much of the gradient at the last step is left at the first.  Training claims
-train for the link's own ``steps``, exactly what pressing Train shows.
+train for the link's own ``steps``, exactly what pressing Train shows, and measure the trained model's trace (the
+one the page shows after training).  Lag-map claims read the map the page shows for the link (as many rows as the
+server takes, engine.tracing.rows_for): its lag curve, of the top layer's forward direction, and its rows.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import FIELD_BY_NAME, Config
-from engine.data import get_task
-from engine.lab import Trainer, trace_config
+from engine.config import FIELD_BY_NAME, VIEWS, Config
+from engine.data import copy_length, get_task
+from engine.lab import Trace, Trainer, trace_config, trace_trained
 from engine.lessons.pages import LessonPage
 from engine.models import build_model, parameter_count
+from engine.tracing import rows_for
 
 # kind -> (required parameters, optional parameters, what the measured config needs).
 _CELLS = FIELD_BY_NAME["cell"].choices
 _GATED = (lambda c: c.cell != "rnn", "an LSTM or GRU")
+_RNN = ((lambda c: c.cell == "rnn"), "a vanilla RNN")
+_COPY = (lambda c: c.task == "copy" and c.arch == "many-to-many" and copy_length(c.seq_len) > 0,
+         "the copy task, many-to-many, with symbols to copy")
 CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "loss_enters": ({"at": ("last", "all")}, {}, None),  # exactly the steps where the loss injects gradient
     "vanishes": ({"ratio_below": float}, {}, None),
@@ -43,6 +49,16 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     # product of the mean forget (LSTM) or update (GRU) gate over t = 1..T-1
     "memory_open": ({"gate_product_above": float}, {}, _GATED),
     "memory_closed": ({"gate_product_below": float}, {}, _GATED),
+    # the total curve: max over t of ‖∂L/∂h_t‖ over its min (layer 0, forward)
+    "flat_total": ({"spread_below": float}, {}, None),
+    # the lag curve at one lag: below (it has fallen that far) or above (it holds)
+    "lag_falls": ({"below": float, "by_lag": int}, {}, None),
+    "lag_holds": ({"above": float, "at_lag": int}, {}, None),
+    # the RNN's lag curve is nowhere above its bound (γ·σ_max)^k
+    "under_lag_bound": ({}, {}, _RNN),
+    # the copy task's band in the lag map (copy_band): there, or not
+    "copy_band": ({"ratio_above": float}, {"after_training": bool}, _COPY),
+    "no_copy_band": ({"ratio_below": float}, {"after_training": bool}, _COPY),
 }
 # Claim kinds measured by training (as is any claim with after_training).
 TRAINED_KINDS = ("learns", "plateaus", "diverges_without_clipping")
@@ -58,6 +74,11 @@ MEASURES: dict[str, tuple | None] = {
     "edge_forward": ((lambda c: c.bidirectional), "a bidirectional link"),
     "edge_reverse": ((lambda c: c.bidirectional), "a bidirectional link"),
     "rnn_params": None,
+    "total_spread": None,
+    "lag_reach": None,
+    "lag_middle": None,
+    "contraction": _RNN,
+    "copy_band": _COPY,
 }
 
 
@@ -72,9 +93,16 @@ class _Run:
     final_profile: np.ndarray  # (L, D, T)
     diverged_at: int | None
     baseline: float
+    trained: Trace  # the trained model's trace, with its lag map: what the page shows after training
 
 
 trace = functools.lru_cache(maxsize=32)(trace_config)  # a config is deterministic: the same link, the same numbers
+
+
+@functools.lru_cache(maxsize=16)
+def lag_trace(cfg: Config) -> Trace:
+    """The trace of ``cfg`` with the lag map the page shows for it."""
+    return trace_config(cfg, lag_rows=rows_for(cfg.trace_cells))
 
 
 @functools.lru_cache(maxsize=16)
@@ -82,7 +110,8 @@ def _train(cfg: Config) -> _Run:
     trainer, steps = Trainer(cfg), []
     trainer.add_listener(steps.append)
     result = trainer.run()
-    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"])
+    trained = trace_trained(trainer.model, cfg, lag_rows=rows_for(cfg.trace_cells))
+    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"], trained)
 
 
 def ratio(grad_h_norm: np.ndarray) -> float:
@@ -90,6 +119,41 @@ def ratio(grad_h_norm: np.ndarray) -> float:
     g = grad_h_norm[0, 0].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(g[0] / g[-1])
+
+
+def spread(grad_h_norm: np.ndarray) -> float:
+    """max over t of ‖∂L/∂h_t‖ over its min, layer 0, forward direction: 1 for a perfectly flat curve."""
+    g = grad_h_norm[0, 0].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(g.max() / g.min())
+
+
+def lag_at(tr: Trace, k: int) -> float:
+    """The lag curve of the top layer's forward direction at lag k: the median share of an output's gradient left
+    k steps before it (NaN where no row reaches k, or past the sequence)."""
+    curve = tr.lag_curve[-1, 0]
+    return float(curve[k]) if 0 <= k < len(curve) else math.nan
+
+
+def reach(tr: Trace) -> int | None:
+    """The first lag at which the lag curve (top layer, forward) falls below 10⁻³, None if it never does."""
+    below = np.flatnonzero(tr.lag_curve[-1, 0] < 1e-3)
+    return int(below[0]) if below.size else None
+
+
+def copy_band(tr: Trace, cfg: Config) -> float:
+    """The copy task's band in the lag map (top layer, forward): how much of a recall step's gradient is left at the
+    copy's lag.
+
+    The last K = copy_length(T) steps replay the K symbols shown at steps 0..K-1, so recall step s copies the input
+    of step s − D, D = T − K steps before it.  For each recall row, ‖δh_{s−D}‖ / ‖δh_s‖; the median over those rows.
+    """
+    T, K = cfg.seq_len, copy_length(cfg.seq_len)
+    rows = [(i, s) for i, s in enumerate(tr.output_steps) if s >= T - K]
+    top = tr.grad_h_by_output[-1, 0]  # (S, T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = [top[i, s - (T - K)] / top[i, s] for i, s in rows]
+    return float(np.median(shares)) if shares else math.nan
 
 
 def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool, str]:
@@ -106,6 +170,8 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
         run = _train(cfg)
         if run.diverged_at is not None:
             return False, f"training diverged at step {run.diverged_at}"
+        if kind in ("copy_band", "no_copy_band"):
+            return _check_band(copy_band(run.trained, cfg), kind, p, "after training")
         if kind == "survives":
             r = ratio(run.final_profile)
             return r > p["ratio_above"], f"after training, ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}"
@@ -113,6 +179,8 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
         frac = mean / run.baseline
         ok = frac < p["below_baseline_fraction"] if kind == "learns" else frac > p["above_baseline_fraction"]
         return ok, f"mean of the last {p['last']} losses {mean:.4g} = {frac:.3g} × baseline {run.baseline:.4g}"
+    if kind in ("lag_falls", "lag_holds", "under_lag_bound", "copy_band", "no_copy_band"):
+        return _check_lag_claim(lag_trace(cfg), cfg, kind, p)
     tr = trace(cfg)
     g, r = tr.grad_h_norm, ratio(tr.grad_h_norm)
     finite = math.isfinite(tr.loss) and bool(np.isfinite(g).all())
@@ -144,7 +212,29 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
         product = float(tr.theory["gate_product"][0, 0, 0])
         ok = product > p["gate_product_above"] if kind == "memory_open" else product < p["gate_product_below"]
         return ok, f"gate product from step 1 to {cfg.seq_len - 1}: {product:.3g}"
+    if kind == "flat_total":
+        s = spread(g)
+        return finite and s < p["spread_below"], f"max / min of ‖∂L/∂h_t‖ over t = {s:.3g}"
     raise ValueError(f"unknown claim kind {kind!r}")
 
 
-LAB_PAGE = LessonPage("lab", "/", Config.from_dict, FIELD_BY_NAME, CLAIM_KINDS, MEASURES, check_lab_claim)
+def _check_lag_claim(tr: Trace, cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool, str]:
+    if kind in ("copy_band", "no_copy_band"):
+        return _check_band(copy_band(tr, cfg), kind, p, "untrained")
+    if kind == "under_lag_bound":
+        curve, bound = tr.lag_curve[-1, 0], tr.theory["lag_bound"][0]
+        seen = np.isfinite(curve)
+        worst = float(np.max(curve[seen] / bound[seen]))
+        return bool(seen.any() and worst <= 1 + 1e-9), f"the lag curve over its bound is at most {worst:.3g}"
+    k = p["by_lag"] if kind == "lag_falls" else p["at_lag"]
+    value = lag_at(tr, k)
+    ok = value < p["below"] if kind == "lag_falls" else value > p["above"]
+    return bool(ok), f"the lag curve at lag {k}: {value:.3g}"
+
+
+def _check_band(band: float, kind: str, p: Mapping[str, Any], when: str) -> tuple[bool, str]:
+    ok = band > p["ratio_above"] if kind == "copy_band" else band < p["ratio_below"]
+    return bool(ok), f"{when}, the map keeps {band:.3g} of a recall step's gradient at the copy's lag"
+
+
+LAB_PAGE = LessonPage("lab", "/", Config.from_dict, FIELD_BY_NAME, CLAIM_KINDS, MEASURES, check_lab_claim, VIEWS)

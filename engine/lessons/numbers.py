@@ -20,7 +20,7 @@ from engine.config import Config
 from engine.data import get_task
 from engine.lessons.catalogue import PLACEHOLDER, Lesson, lesson_config, try_config
 from engine.lessons.cliff import CLIFF_MEASURES
-from engine.lessons.lab import ratio, trace
+from engine.lessons.lab import copy_band, lag_at, lag_trace, ratio, reach, spread, trace
 from engine.models import build_model
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -52,6 +52,13 @@ def _edges(cfg: Config) -> tuple[float, float]:
     return float(g[0, 0, :q].mean() / g[0, 0, -1]), float(g[0, 1, -q:].mean() / g[0, 1, 0])
 
 
+def _reach(cfg: Config) -> int:
+    k = reach(lag_trace(cfg))
+    if k is None:
+        raise ValueError(f"the lag curve of {cfg.non_default()} never falls below 10⁻³: no lag_reach to quote")
+    return k
+
+
 def _rnn_params(cfg: Config) -> int:
     task = get_task(cfg.task)
     return sum(p.numel() for p in build_model(cfg, task.input_size, task.output_size).rnn.parameters())
@@ -69,6 +76,14 @@ _MEASURES = {
     "edge_forward": (lambda c: _edges(c)[0], magnitude),
     "edge_reverse": (lambda c: _edges(c)[1], magnitude),
     "rnn_params": (_rnn_params, lambda n: f"{n:,}"),  # the recurrent layers' parameters, without the read-out
+    # the total curve's max over its min; the lag map's (engine/lessons/lab.py): where the lag curve first falls
+    # below 10⁻³, its value halfway back (lag ⌊T/2⌋), the RNN's contraction γ·σ_max (its bound's factor per step),
+    # and the copy task's band before training
+    "total_spread": (lambda c: spread(trace(c).grad_h_norm), magnitude),
+    "lag_reach": (_reach, str),
+    "lag_middle": (lambda c: lag_at(lag_trace(c), c.seq_len // 2), magnitude),
+    "contraction": (lambda c: lag_trace(c).theory["contraction"][-1][0], two_decimals),
+    "copy_band": (lambda c: copy_band(lag_trace(c), c), magnitude),
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
 }

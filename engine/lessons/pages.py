@@ -28,3 +28,4 @@ class LessonPage:
     claim_kinds: Mapping[str, tuple[dict[str, Any], dict[str, Any], tuple | None]]
     measures: Mapping[str, tuple | None]  # placeholder -> what the measured setting needs, or None
     check: Callable[[Any, str, Mapping[str, Any]], tuple[bool, str]]  # (setting, kind, params) -> (holds, said)
+    views: tuple[str, ...] = ()  # what a link's ``view`` may open on this page (the lab's: engine.config.VIEWS)

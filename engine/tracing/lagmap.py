@@ -74,6 +74,25 @@ def lag_curve(grad_h_by_output: np.ndarray, output_steps: np.ndarray) -> np.ndar
 
 
 @dataclass(frozen=True)
+class LagMap:
+    """One trace's lag map, as the server sends it: which output steps the rows are, the rows, the lag curve."""
+
+    output_steps: np.ndarray  # (S,) ascending
+    grad_h_by_output: np.ndarray  # (L, D, S, T) ‖(∂out_s/∂h_t)ᵀ ∂L/∂out_s‖ over batch and units
+    grad_x_by_output: np.ndarray  # (S, T) the same for the inputs x_t
+    lag_curve: np.ndarray  # (L, D, T) :func:`lag_curve` of the rows
+
+    @classmethod
+    def of(cls, traced) -> LagMap | None:
+        """The map of a tracer's result that was asked for one (``output_steps`` not None; a ModuleTrace, a
+        HandoffTrace), with its lag curve; None when it holds no map."""
+        if traced.output_steps is None:
+            return None
+        rows = traced.grad_h_by_output
+        return cls(traced.output_steps, rows, traced.grad_x_by_output, lag_curve(rows, traced.output_steps))
+
+
+@dataclass(frozen=True)
 class Itemised:
     """Every row of a stack: the lag map's norms and what each row sends out through the initial states."""
 

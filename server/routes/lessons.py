@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from engine.config import quote
-from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, render_lesson, try_config
+from engine.lessons import LESSONS, TOPICS, Lesson, lesson_path, lesson_query, render_lesson, try_query
 from server.wire import StrictJSONResponse
 
 router = APIRouter(tags=["lessons"])
@@ -41,7 +41,7 @@ def lesson_document(lesson: Lesson) -> dict[str, Any]:
         "answer": shown.answer,
         "tries": [
             {"key": t.key, "value": t.value, "look_for": t.look_for,
-             "link": lesson_path(lesson) + "?" + urlencode({**try_config(lesson, i).to_query(), "lesson": lesson.id})}
+             "link": lesson_path(lesson) + "?" + urlencode(try_query(lesson, i))}
             for i, t in enumerate(shown.tries)
         ],
         "claims": [c.says for c in lesson.claims],

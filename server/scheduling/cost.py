@@ -10,14 +10,18 @@ with span the trace's steps (``Config.span``: T, or 2·T for the encoder-decoder
 its decoder) and G the gate blocks per cell (RNN 1, GRU 3, LSTM 4): a per-call overhead, a per-step
 overhead of the kernels, elementwise work on the gates, and the recurrent matrix products.
 The fit is within about 2× of measured times from the default config to the largest one,
-which is what ordering and caps need.  A training step costs about one trace of its batch.
+which is what ordering and caps need.  A training step costs about one trace of its batch; asked with the lag map,
+a profiled step (engine.lab.training.profiled) also costs its map's sweep, as a trace with the map does.
 Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ − 1) more fused calls forward
 and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine import Config
+from engine.lab import profile_count
 from engine.models import GATES
 from engine.tracing import rows_for
 
@@ -29,29 +33,45 @@ C_WINDOW = 1e-3
 C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
 
 
+def _steps_and_elements(cfg: Config) -> tuple[int, int]:
+    """S = span·L·D and E = S·N·G·H of the module docstring."""
+    steps = cfg.span * cfg.num_layers * cfg.num_directions
+    return steps, steps * cfg.batch_size * max(1, len(GATES[cfg.cell])) * cfg.hidden_size
+
+
+def lag_seconds(cfg: Config) -> float:
+    """Estimated seconds the lag map adds to a trace of ``cfg`` (its rows: engine.tracing.rows_for)."""
+    steps, elems = _steps_and_elements(cfg)
+    rows = rows_for(cfg.trace_cells)
+    return C_LAG_STEP * steps + C_LAG_MAC * elems * rows * cfg.hidden_size * (1 + cfg.num_directions)
+
+
 def trace_seconds(cfg: Config, lag: bool = False) -> float:
     """Estimated seconds to trace ``cfg`` once (forward, backward, figures, encoding); ``lag``: with its lag map."""
-    blocks = max(1, len(GATES[cfg.cell]))
-    steps = cfg.span * cfg.num_layers * cfg.num_directions
-    elems = steps * cfg.batch_size * blocks * cfg.hidden_size
+    steps, elems = _steps_and_elements(cfg)
     windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
-    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions
-    if lag:
-        extra += C_LAG_STEP * steps + C_LAG_MAC * elems * rows_for(cfg.trace_cells) * cfg.hidden_size * (
-            1 + cfg.num_directions)
+    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions + (lag_seconds(cfg) if lag else 0.0)
     return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
 
 
-def train_step_seconds(cfg: Config) -> float:
-    """Estimated seconds of one optimizer step of ``cfg`` (forward, backward, clipping, update)."""
-    return trace_seconds(cfg)
+def train_step_seconds(cfg: Config, lag: bool = False) -> float:
+    """Estimated seconds of one optimizer step of ``cfg`` (forward, backward, clipping, update); ``lag``: a profiled
+    step that also measures its lag map."""
+    return trace_seconds(cfg, lag)
 
 
-def train_seconds(cfg: Config) -> float:
-    """Estimated seconds of a whole training run: its steps and the trained model's trace."""
-    return train_step_seconds(cfg) * cfg.steps + trace_seconds(cfg)
+def train_seconds(cfg: Config, lag: bool = False) -> float:
+    """Estimated seconds of a whole training run: its steps (``lag``: the profiled ones with their lag map) and the
+    trained model's trace (with its map)."""
+    maps = profile_count(cfg.steps) * lag_seconds(cfg) if lag else 0.0
+    return train_step_seconds(cfg) * cfg.steps + maps + trace_seconds(cfg, lag)
 
 
-def max_train_steps(cfg: Config, budget_s: float) -> int:
-    """The most ``steps`` whose training fits in ``budget_s`` estimated seconds (0 if none does)."""
-    return max(0, int((budget_s - trace_seconds(cfg)) // train_step_seconds(cfg)))
+def max_train_steps(cfg: Config, budget_s: float, lag: bool = False) -> int:
+    """The most ``steps`` whose training (``lag``: with the lag map) fits in ``budget_s`` estimated seconds (0 if
+    none does)."""
+    most = max(0, int((budget_s - trace_seconds(cfg, lag)) // train_step_seconds(cfg)))
+    # The maps' share is not linear in steps (profile_every rounds): step down to a count that fits.
+    while lag and most > 0 and train_seconds(replace(cfg, steps=most), lag) > budget_s:
+        most -= 1
+    return most

@@ -15,7 +15,9 @@ someone with access to it, so :func:`read_entry` trusts nothing it has not check
 2. the **recording** (:func:`check_units`): every text a JSON object (strict JSON, no ``run``) of a
    known ``type`` with that type's fields; the frames in the order the server sends them, for the
    config asked for; every binary frame exactly as long as its text's steps and the start frame's
-   shapes say; and complete: a run ends with its ``done`` frame, a training with its trace's.
+   shapes say; and complete: a run ends with its ``done`` frame, a training with its trace's.  Asked with the lag
+   map (``run+lag``, ``train+lag``, ``document+lag``), it holds the map: a run's ``lag`` frame before ``done``, a
+   training's after each profiled step (with that ``step``) and in its trained model's trace.
 
 Refusal is :class:`EntryError`, and nothing else: the reader never raises on any input otherwise.
 :func:`max_entry_bytes` bounds the size of a genuine entry from the config alone, so a bigger one is
@@ -32,7 +34,7 @@ from collections.abc import Sequence
 
 from engine import Config
 from engine.data import get_task
-from engine.lab import profile_every
+from engine.lab import profile_count
 from engine.models import GATES
 from engine.tracing import MAX_ROWS
 from server.sharing.keys import base_kind, with_lag
@@ -154,7 +156,7 @@ def check_units(kind: str, config: Config, units: Sequence[Unit]) -> None:
         return
     frames = _Frames(units)
     if kind == "train":
-        _check_training(frames, config, expected)
+        _check_training(frames, config, expected, lag)
     elif kind != "run":
         raise EntryError(f"no recording kind {kind!r}")
     _check_run(frames, config, expected, lag)
@@ -253,23 +255,37 @@ def _check_run(frames: _Frames, config: Config, expected: dict, lag: bool = Fals
             raise EntryError(f"a backward frame of {n} steps carries {length} bytes")
         t -= n
     if lag:
-        frame, length = frames.next("lag", data=True)
-        S = _integer("lag.rows", frame["rows"], 0, MAX_ROWS)
-        steps = frame["output_steps"]
-        if not (isinstance(steps, list) and len(steps) == S and all(type(s) is int and 0 <= s < T for s in steps)):
-            raise EntryError(f"lag.output_steps must be {S} steps from 0 to {T - 1}")
-        L, D = config.num_layers, config.num_directions
-        if length != 4 * (L * D + 1) * S * T:
-            raise EntryError(f"a lag frame of {S} rows carries {length} bytes")
+        _check_lag(frames, config)
     frames.next("done")
 
 
-def _check_training(frames: _Frames, config: Config, expected: dict) -> None:
+def _check_lag(frames: _Frames, config: Config, step: int | None = None) -> None:
+    """The next frame is a ``lag`` frame of ``config``'s shapes with its float32 rows (a training's: of ``step``)."""
+    frame, length = frames.next("lag", data=True)
+    if step is not None:
+        _integer("lag.step", frame.get("step"), step, step)
+    elif "step" in frame:
+        raise EntryError("a trace's lag frame names a training step")
+    T = _steps(config)
+    S = _integer("lag.rows", frame["rows"], 0, MAX_ROWS)
+    steps = frame["output_steps"]
+    if not (isinstance(steps, list) and len(steps) == S and all(type(s) is int and 0 <= s < T for s in steps)):
+        raise EntryError(f"lag.output_steps must be {S} steps from 0 to {T - 1}")
+    L, D = config.num_layers, config.num_directions
+    if length != 4 * (L * D + 1) * S * T:
+        raise EntryError(f"a lag frame of {S} rows carries {length} bytes")
+
+
+def _check_training(frames: _Frames, config: Config, expected: dict, lag: bool) -> None:
+    """train_start, the steps 1..n in order (with the lag map: each profiled step followed by its lag frame), and
+    train_done saying n."""
     start, _ = frames.next("train_start")
     _for_config(start, expected)
     done = 0
     while (frame := frames.next("train_step", "train_done")[0])["type"] == "train_step":
         done = _integer("train_step.step", frame["step"], done + 1, min(done + 1, config.steps))
+        if lag and "profile" in frame:
+            _check_lag(frames, config, done)
     _integer("train_done.steps_done", frame["steps_done"], done, done)
 
 
@@ -291,7 +307,8 @@ def max_entry_bytes(kind: str, config: Config) -> int:
     The binary frames hold (K + 1) float32 arrays of (L, D, T, H): the K forward arrays and grad_h.
     Text carries the outputs (T, O), five per-step series (L, D, T), the theory (per layer, direction
     and gate block, and layer 0's eigenvalues: 2 G H), the step lists and small fields; a training adds
-    one frame per step and its (L, D, T) profiles.  A document writes every number as JSON text.
+    one frame per step and its (L, D, T) profiles.  A document writes every number as JSON text.  The lag map adds
+    one map (at most MAX_ROWS rows) to the trace and, to a training, one to each profiled step.
     """
     G = max(1, len(GATES[config.cell]))
     K = 1 + (config.cell == "lstm") + len(GATES[config.cell])
@@ -299,12 +316,15 @@ def max_entry_bytes(kind: str, config: Config) -> int:
     T = _steps(config)
     numbers = T * get_task(config.task).output_size + 5 * L * D * T + 2 * T + 2 * G * H + 16 * L * D * G + 256
     size = HEADER.size + 4 * (K + 1) * L * D * T * H + _NUMBER * numbers + _FRAME * (2 * T + 2)
-    if with_lag(kind):  # the map's float32 rows (L, D, S, T) and (S, T); the lag curve; as text in a document
-        cells = (L * D + 1) * MAX_ROWS * T
-        size += _FRAME + _NUMBER * (L * D * T + MAX_ROWS) + (_NUMBER if kind.startswith("document") else 4) * cells
-    if kind.startswith("document"):
+    lag, kind = with_lag(kind), base_kind(kind)
+    # A lag map: its float32 rows (L, D, S, T) and (S, T), as text in a document; the lag curve and the output steps.
+    cells = (L * D + 1) * MAX_ROWS * T
+    lag_map = _FRAME + _NUMBER * (L * D * T + MAX_ROWS) + (_NUMBER if kind == "document" else 4) * cells
+    if lag:
+        size += lag_map
+    if kind == "document":
         size += _NUMBER * (K + 1) * L * D * T * H
     elif kind == "train":
-        profiles = config.steps // profile_every(config.steps) + 2
-        size += _FRAME * (config.steps + 2) + _NUMBER * profiles * L * D * T
+        profiles = profile_count(config.steps)
+        size += _FRAME * (config.steps + 2) + _NUMBER * profiles * L * D * T + (profiles * lag_map if lag else 0)
     return size

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from engine import Config
-from engine.lab import Trainer, trace_trained
+from engine.lab import Trainer, profiled, trace_trained
 from server.scheduling import cost
 from server.sharing.cache import CacheStats, MemoryCache, RedisCache
 from server.sharing.keys import base_kind, lag_rows_for, request_key, with_lag
@@ -189,7 +189,7 @@ class Sharing:
             complete = True
         except Exception as e:  # the engine failed on a valid config: a bug, reported to this request's clients
             log.exception("%s failed for %s", flight.kind, config)
-            verb = "training" if flight.kind == "train" else "the trace"
+            verb = "training" if base_kind(flight.kind) == "train" else "the trace"
             flight.append(error_unit(f"{verb} failed: {type(e).__name__}: {e}"))
         finally:
             if self.flights.get(flight.key) is flight:
@@ -232,20 +232,15 @@ class Sharing:
         flight.append(await self._compute(flight, document, cost_s=cost_s, owner=owner))
 
     async def _produce_training(self, flight: Flight, config: Config, owner: object | None) -> None:
-        """Each optimizer step is its own computation, so a class of trainers and tracers take turns."""
-        step_s = cost.train_step_seconds(config)
-        trainer = await self._compute(flight, Trainer, config, cost_s=step_s, owner=owner)
-        flight.append(Unit(training.start_frame(trainer)))
-        steps = trainer.steps()
-        while (report := await self._compute(flight, next, steps, None, cost_s=step_s, owner=owner)) is not None:
-            flight.append(Unit(training.step_frame(report, config.steps)))
-        flight.append(Unit(training.done_frame(trainer.result)))
+        async def compute(fn, *args, cost_s: float):
+            return await self._compute(flight, fn, *args, cost_s=cost_s, owner=owner)
 
-        def trained() -> list[Unit]:
-            started = time.perf_counter()
-            return trace_units(trace_trained(trainer.model, config), started)
+        async def emit(units: Sequence[Unit]) -> None:
+            flight.extend(units)
 
-        flight.extend(await self._compute(flight, trained, cost_s=cost.trace_seconds(config), owner=owner))
+        await stream_training(compute, emit, config, with_lag(flight.kind),
+                              lambda rows: Trainer(config, lag_rows=rows),
+                              lambda model, rows: trace_trained(model, config, lag_rows=rows))
 
     # -- reporting -----------------------------------------------------------------
 
@@ -264,3 +259,33 @@ class Sharing:
             "redis": None if self.redis is None else ("down" if self.redis.down_since is not None else "up"),
             "redis_refused": 0 if self.redis is None else self.redis.refused,
         }
+
+
+async def stream_training(compute: Callable[..., Awaitable], emit: Deliver, config: Config, lag: bool,
+                          make_trainer: Callable[[int], Trainer], trace_trained_model: Callable) -> None:  # fmt: skip
+    """A training's units, handed to ``emit`` in order: ``train_start``, each step's (with its ``lag`` frame when
+    ``lag`` and the step is profiled), ``train_done``, then the trained model's trace (with its ``lag`` frame).
+
+    Each optimizer step is its own computation, so a class of trainers and tracers take turns:
+    ``compute(fn, *args, cost_s=s)`` runs ``fn(*args)`` in a worker slot, priced ``s``.  ``make_trainer(rows)``
+    builds the Trainer and ``trace_trained_model(model, rows)`` traces the trained model, ``rows`` = the lag map's
+    rows (0 without it).  Shared trainings (:class:`Sharing`) and an upload's own (server/uploads/runs.py) alike.
+    """
+    rows = lag_rows_for(config) if lag else 0
+    trainer = await compute(make_trainer, rows, cost_s=cost.train_step_seconds(config))
+    await emit((Unit(training.start_frame(trainer)),))
+    steps, k = trainer.steps(), 1  # k: the step the next call computes (past the last: the call that ends)
+
+    def step_s() -> float:
+        return cost.train_step_seconds(config, lag=lag and k <= config.steps and profiled(k, config.steps))
+
+    while (report := await compute(next, steps, None, cost_s=step_s())) is not None:
+        await emit(training.step_units(report, config.steps))
+        k += 1
+    await emit((Unit(training.done_frame(trainer.result)),))
+
+    def trained() -> list[Unit]:
+        started = time.perf_counter()
+        return trace_units(trace_trained_model(trainer.model, rows), started)
+
+    await emit(await compute(trained, cost_s=cost.trace_seconds(config, lag=lag)))

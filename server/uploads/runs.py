@@ -15,9 +15,8 @@ from engine import Config
 from engine.data import CheckpointError, Series, check_fits, configure, find_recurrent, get_task
 from engine.lab import Trainer, own_model, trace_own, trace_own_trained
 from server.scheduling import Scheduler, cost
-from server.sharing import base_kind, error_unit, lag_rows_for, with_lag
+from server.sharing import base_kind, error_unit, lag_rows_for, stream_training, with_lag
 from server.wire import Unit, trace_units
-from server.wire import training_frames as training
 
 
 def shape_own(cfg: Config, model, series: Series | None):
@@ -40,7 +39,7 @@ def shape_own(cfg: Config, model, series: Series | None):
 
 async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
                         deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object) -> None:
-    """Deliver the frames of a ``run`` (``run+lag``: with the lag map) or ``train`` of an uploaded model, as a shared
+    """Deliver the frames of a ``run`` or ``train`` (``+lag``: with the lag map) of an uploaded model, as a shared
     request would.
 
     Raises :class:`server.scheduling.scheduler.Busy` when the queue is full.
@@ -48,29 +47,23 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, s
     lag = with_lag(kind)
     trace_s = cost.trace_seconds(config, lag=lag)
     scheduler.admit(trace_s)
+
+    async def compute(fn, *args, cost_s: float):
+        return await scheduler.run(fn, *args, cost=cost_s, owner=owner)
+
+    async def emit(units: Sequence[Unit]) -> None:
+        for unit in units:
+            await deliver((unit,))
+
     try:
         if base_kind(kind) == "run":
             rows = lag_rows_for(config) if lag else 0
-            units = await scheduler.run(lambda: trace_units(trace_own(config, ckpt, series, rows), time.perf_counter()),
-                                        cost=trace_s, owner=owner)
-            for unit in units:
-                await deliver((unit,))
+            await emit(await compute(lambda: trace_units(trace_own(config, ckpt, series, rows), time.perf_counter()),
+                                     cost_s=trace_s))
             return
-        step_s = cost.train_step_seconds(config)
-        trainer = await scheduler.run(lambda: Trainer(config, own_model(config, ckpt, series), series),
-                                      cost=step_s, owner=owner)
-        await deliver((Unit(training.start_frame(trainer)),))
-        steps = trainer.steps()
-        while (report := await scheduler.run(next, steps, None, cost=step_s, owner=owner)) is not None:
-            await deliver((Unit(training.step_frame(report, config.steps)),))
-        await deliver((Unit(training.done_frame(trainer.result)),))
-
-        def trained() -> list[Unit]:
-            started = time.perf_counter()
-            return trace_units(trace_own_trained(trainer.model, config, ckpt, series), started)
-
-        for unit in await scheduler.run(trained, cost=trace_s, owner=owner):
-            await deliver((unit,))
+        await stream_training(compute, emit, config, lag,
+                              lambda rows: Trainer(config, own_model(config, ckpt, series), series, lag_rows=rows),
+                              lambda model, rows: trace_own_trained(model, config, ckpt, series, rows))
     except Exception as e:  # the engine failed on a validated file: reported to this socket, not a crash
-        verb = "training" if kind == "train" else "the trace"
+        verb = "training" if base_kind(kind) == "train" else "the trace"
         await deliver((error_unit(f"{verb} failed: {type(e).__name__}: {e}"),))

@@ -35,6 +35,7 @@ from server.wire.recording import Unit
 
 if TYPE_CHECKING:
     from engine import Trace
+    from engine.tracing.lagmap import LagMap
 
 
 def layout(trace: Trace) -> dict[str, list[str]]:
@@ -150,16 +151,19 @@ def chunk_steps(trace: Trace) -> int:
     return max(1, CHUNK_BYTES // step_bytes)
 
 
-def lag_fields(trace: Trace) -> dict[str, Any]:
+def lag_fields(lag: LagMap) -> dict[str, Any]:
     """The ``lag`` frame's text fields: which output steps the map's rows are, and the lag curve (L, D, T)."""
-    return {"output_steps": trace.output_steps.tolist(), "rows": len(trace.output_steps),
-            "lag_curve": to_jsonable(trace.lag_curve)}
+    return {"output_steps": lag.output_steps.tolist(), "rows": len(lag.output_steps),
+            "lag_curve": to_jsonable(lag.lag_curve)}
 
 
-def lag_unit(trace: Trace) -> Unit:
-    """The ``lag`` frame and its binary data: grad_h_by_output (L, D, S, T) then grad_x_by_output (S, T), float32."""
-    data = np.concatenate([trace.grad_h_by_output.ravel(), trace.grad_x_by_output.ravel()]).astype("<f4")
-    return Unit(encode({"type": "lag", **lag_fields(trace)}), data.tobytes())
+def lag_unit(lag: LagMap, **extra: Any) -> Unit:
+    """The ``lag`` frame and its binary data: grad_h_by_output (L, D, S, T) then grad_x_by_output (S, T), float32.
+
+    A run's and a trained model's trace send it as it is; a training step's adds ``extra`` (its ``step``).
+    """
+    data = np.concatenate([lag.grad_h_by_output.ravel(), lag.grad_x_by_output.ravel()]).astype("<f4")
+    return Unit(encode({"type": "lag", **extra, **lag_fields(lag)}), data.tobytes())
 
 
 def trace_units(trace: Trace, started: float) -> list[Unit]:
@@ -176,8 +180,8 @@ def trace_units(trace: Trace, started: float) -> list[Unit]:
     }
     units = run_units(start_fields(trace), forward_arrays(trace), trace.outputs, series, trace.grad_h,
                       done_fields(trace), started)  # fmt: skip
-    if trace.output_steps is not None:
-        units.insert(-1, lag_unit(trace))
+    if trace.lag_map is not None:
+        units.insert(-1, lag_unit(trace.lag_map))
     return units
 
 

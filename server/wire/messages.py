@@ -15,7 +15,7 @@ from server.wire.encoding import loads_strict, nesting_too_deep
 
 MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config"}, "stop": set(),
+ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config", "lag"}, "stop": set(),
                 "model": {"bytes", "nonlinearity", "token"}, "clear_model": set(),
                 "series": {"bytes", "column", "token"}, "clear_series": set()}
 # A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
@@ -44,7 +44,7 @@ class Message:
     nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
     column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
     token: str | None = None  # model/series: resume the upload kept under this token instead of a file
-    lag: bool = False  # run: add the lag map (engine/tracing/lagmap.py) to the trace
+    lag: bool = False  # run, train: add the lag map (engine/tracing/lagmap.py) to the trace, to each profiled step
 
 
 def _size(text: str) -> int:

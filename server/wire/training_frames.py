@@ -1,7 +1,8 @@
 """Training over the socket: an engine.lab.training.Trainer's steps become ``train_*`` frames.
 
 The frames carry no run number (see :mod:`server.wire.recording`): one training run's stream is
-shared by every socket that asked for it.
+shared by every socket that asked for it.  A training asked with the lag map follows every profiled step's
+``train_step`` with that step's ``lag`` frame, a run's (server/wire/frames.py) plus ``step``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from server.wire.encoding import dumps
+from server.wire.frames import lag_unit
+from server.wire.recording import Unit
 
 if TYPE_CHECKING:
     from engine.lab import Trainer, TrainResult, TrainStep
@@ -49,6 +52,14 @@ def step_frame(report: TrainStep, steps: int) -> str:
     if report.profile is not None:
         frame["profile"] = report.profile  # (L, D, T) ‖∂L/∂h_t‖
     return dumps(frame)
+
+
+def step_units(report: TrainStep, steps: int) -> list[Unit]:
+    """One optimizer step's units: its ``train_step`` frame, then its ``lag`` frame when it measured the lag map."""
+    units = [Unit(step_frame(report, steps))]
+    if report.lag is not None:
+        units.append(lag_unit(report.lag, step=report.step))
+    return units
 
 
 def done_frame(result: TrainResult) -> str:

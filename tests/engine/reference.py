@@ -9,7 +9,9 @@ tracer must reproduce.
 
 from __future__ import annotations
 
+import copy
 import math
+import statistics
 
 import torch
 from torch import nn
@@ -255,3 +257,58 @@ def reference_gates(module: nn.RNNBase, ref: dict, inputs_tn: torch.Tensor) -> d
                 h_prev = ref["hidden"][layer, d, t]
         layer_in = torch.cat([ref["hidden"][layer, d] for d in range(D)], dim=-1)
     return out
+
+
+def reference_lag_rows(module: nn.RNNBase, x: torch.Tensor, loss, rows) -> torch.Tensor:
+    """The lag map's rows (L, D, S, T), ‖(∂out_s/∂h_t)ᵀ g_s‖ over batch and units, in float64, without the engine.
+
+    g = ∂L/∂out of ``loss(out)`` comes from the module itself and plain autograd.  Then S copies of the batch run
+    side by side, one step at a time, through PyTorch's cells holding the module's weights in float64 (padded,
+    time-major ``x``; no tbptt); copy i backpropagates ⟨g_{s_i}, out_{s_i}⟩ alone, so its h_t.grad is row i.  One
+    forward and one backward in all, however many rows.
+    """
+    out, _ = module(x)
+    out.retain_grad()
+    loss(out).backward()
+    g = out.grad.detach().double()  # (T, N, D·H)
+    module, x = copy.deepcopy(module).double(), x.double()
+    T, N = x.shape[:2]
+    S, L, D = len(rows), module.num_layers, 2 if module.bidirectional else 1
+    lstm = isinstance(module, nn.LSTM)
+    layer_in = x.repeat(1, S, 1)  # (T, S·N, I): copy i is batch block i
+    hs = []
+    for layer in range(L):
+        per_direction = []
+        for d in range(D):
+            cell, state, states = _step_for(module, layer, d), None, [None] * T
+            for t in reversed(range(T)) if d else range(T):
+                state = cell(layer_in[t], state)
+                h = state[0] if lstm else state
+                h.retain_grad()
+                states[t] = h
+            per_direction.append(states)
+        hs.append(per_direction)
+        layer_in = torch.stack([torch.cat([per_direction[d][t] for d in range(D)], -1) for t in range(T)])
+    blocks = [(layer_in[s, i * N : (i + 1) * N] * g[s]).sum() for i, s in enumerate(rows)]
+    torch.stack(blocks).sum().backward()
+    grad = torch.stack([torch.stack([torch.stack([h.grad if h.grad is not None else torch.zeros_like(h) for h in per_t])
+                                     for per_t in per_direction]) for per_direction in hs])  # (L, D, T, S·N, H)
+    return torch.linalg.vector_norm(grad.unflatten(3, (S, N)), dim=(4, 5)).transpose(2, 3)  # (L, D, S, T)
+
+
+def reference_lag_curve(rows: torch.Tensor, output_steps) -> torch.Tensor:
+    """(L, D, T): for each lag k the median over the rows that reach it of ‖δ_{s∓k}‖ / ‖δ_s‖ (forward s − k,
+    reverse s + k), NaN where none does; written out from the definition, row by row."""
+    L, D, S, T = rows.shape
+    curve = torch.full((L, D, T), math.nan, dtype=torch.float64)
+    for layer in range(L):
+        for d in range(D):
+            for k in range(T):
+                shares = []
+                for i, s in enumerate(output_steps):
+                    t = s - k if d == 0 else s + k
+                    if 0 <= t < T and rows[layer, d, i, s] > 0:
+                        shares.append(float(rows[layer, d, i, t] / rows[layer, d, i, s]))
+                if shares:
+                    curve[layer, d, k] = statistics.median(shares)
+    return curve

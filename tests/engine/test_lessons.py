@@ -2,19 +2,20 @@
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import re
+import statistics
 from types import MappingProxyType
 
 import pytest
 import torch
 
 from engine.config import FIELD_BY_NAME, Config, parse_query
-from engine.data import COPY_SYMBOLS, task_loss
-from engine.data.tasks import copy_length
+from engine.data import COPY_SYMBOLS, copy_length, task_loss
 from engine.lab import prepare
-from engine.lessons import LESSONS, TOPICS, lesson_config, lesson_query, render_lesson, try_config
+from engine.lessons import LESSONS, TOPICS, lesson_config, lesson_query, render_lesson, try_config, try_query
 from engine.lessons.catalogue import (
     LESSONS_PATH,
     PLACEHOLDER,
@@ -24,8 +25,9 @@ from engine.lessons.catalogue import (
     get_lesson,
     load_lessons,
 )
+from engine.lessons.lab import lag_trace
 from engine.lessons.numbers import magnitude, measure
-from tests.engine.reference import reference_gates, reference_trace
+from tests.engine.reference import reference_gates, reference_lag_curve, reference_lag_rows, reference_trace
 
 
 def _measured(lesson, claim):
@@ -82,6 +84,29 @@ def test_link_and_tries_are_valid_configs_and_each_try_moves_one_control(lesson)
         assert parse_query({**moved.to_query()}) == (moved, [])
 
 
+def test_a_lessons_view_is_written_back_into_its_link_and_its_tries_links():
+    lesson = get_lesson("flat-curve-hides-vanishing")
+    assert lesson.link_view == "lag" and "view" not in lesson.link  # a page key, not a config key
+    assert lesson_query(lesson) == {**lesson_config(lesson).to_query(), "lesson": lesson.id, "view": "lag"}
+    assert [try_query(lesson, i)["view"] for i in range(len(lesson.tries))] == ["lag"] * len(lesson.tries)
+    assert try_query(lesson, 0) == {**try_config(lesson, 0).to_query(), "lesson": lesson.id, "view": "lag"}
+    assert parse_query(lesson_query(lesson)) == (lesson_config(lesson), [])  # the server's reading skips it
+    plain = get_lesson("vanishing-gradients")
+    assert plain.link_view is None and "view" not in lesson_query(plain) and "view" not in try_query(plain, 0)
+    assert {le.id for le in LESSONS if le.link_view == "lag"} == {
+        "flat-curve-hides-vanishing", "how-far-back-each-cell-hears", "copy-before-and-after-training"}
+
+
+def test_a_page_without_views_refuses_a_lessons_view(tmp_path):
+    data = json.loads(LESSONS_PATH.read_text(encoding="utf-8"))
+    cliff = next(item for item in data["lessons"] if item.get("view") == "cliff")
+    cliff["link"]["view"] = "lag"
+    path = tmp_path / "lessons.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(LessonError, match="lesson 'the-cliff': link: view: the cliff page has no views to open"):
+        load_lessons(path)
+
+
 # --- every claim, measured ----------------------------------------------------------------------------------
 
 
@@ -94,7 +119,7 @@ def test_claim_holds(lesson, claim):
 RATIO_CLAIMS = [
     (lesson, claim)
     for lesson, claim in ALL_CLAIMS
-    if claim.kind in ("vanishes", "survives", "explodes") and not claim.params.get("after_training")
+    if claim.kind in ("vanishes", "survives", "explodes", "flat_total") and not claim.params.get("after_training")
 ]
 
 
@@ -109,12 +134,36 @@ def test_ratio_claims_hold_by_a_naive_step_by_step_autograd(lesson, claim):
     norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,) over batch and units
     ratio = float(norms[0] / norms[-1])
     p = claim.params
-    if claim.kind == "vanishes":
+    if claim.kind == "flat_total":
+        assert float(norms.max() / norms.min()) < p["spread_below"]
+    elif claim.kind == "vanishes":
         assert ratio < p["ratio_below"]
     elif claim.kind == "survives":
         assert ratio > p["ratio_above"]
     else:
         assert not torch.isfinite(norms).all() or ratio > p["ratio_above"]
+
+
+LAG_CLAIMS = [(lesson, claim) for lesson, claim in ALL_CLAIMS
+              if claim.kind in ("lag_falls", "lag_holds", "under_lag_bound", "no_copy_band") and not claim.trains]
+
+
+@pytest.mark.parametrize("lesson,claim", LAG_CLAIMS, ids=[f"{le.id}/{c.kind}-{c.on_try}" for le, c in LAG_CLAIMS])
+def test_lag_claims_hold_by_a_reference_that_backpropagates_each_row_alone(lesson, claim):
+    """The lag curve and rows from PyTorch's cells, each output's ⟨g_s, out_s⟩ backpropagated alone: no engine sweep."""
+    cfg = _measured(lesson, claim)
+    model, steps, rows, curve = _reference_lag(cfg)
+    p = claim.params
+    if claim.kind == "lag_falls":
+        assert curve[p["by_lag"]] < p["below"]
+    elif claim.kind == "lag_holds":
+        assert curve[p["at_lag"]] > p["above"]
+    elif claim.kind == "under_lag_bound":
+        eta = _reference_lag_measure(cfg, "contraction")
+        seen = ~torch.isnan(curve)
+        assert seen.all() and (curve[seen] <= eta ** torch.arange(cfg.seq_len)[seen] * (1 + 1e-9)).all()
+    else:
+        assert _reference_lag_measure(cfg, "copy_band") < p["ratio_below"]
 
 
 def _claim(kind, on_try=None, **params):
@@ -197,6 +246,8 @@ MALFORMED = [
     (_set(["answer"], "About {ratio@5} here."), "{ratio@5}: try must be the index of one of the lesson's 3 tries"),
     (_set(["answer"], "About {gate_product} here."), "{gate_product}: gate_product needs an LSTM or GRU"),
     (_set(["title"], "Shapes, {ratio}"), "title must not hold a measured number"),
+    (_set(["link", "view"], "heat"), "lesson 'four-shapes': link: view must be one of lag; got 'heat'"),
+    (_set(["link", "view"], ["lag"]), "link: view must be one of lag; got a list"),
 ]
 
 
@@ -251,6 +302,9 @@ FACTS = {
     # the paper's target; 1 / max σ′ = 4, the weight below which x ↦ w·σ(x) + b has one resting point only
     "the-cliff": {"0.7": 0.7, "4": 1 / (_SIGMOID(0.0) * (1 - _SIGMOID(0.0)))},
     "truncated-bptt": {"27": 30 - 3},  # the last window of 3 steps starts at T − 3
+    # T = 12 copies K = copy_length(12) symbols at a lag of T − K; the try's T = 24 copies 10 at 14
+    "copy-before-and-after-training": {"5": copy_length(12), "7": 12 - copy_length(12), "10": copy_length(24),
+                                       "14": 24 - copy_length(24)},
 }  # fmt: skip
 
 
@@ -359,13 +413,45 @@ def _reference_measure(lesson, name, on_try):
     if name == "gate_product":
         gate = reference_gates(rnn, ref, batch.x)["forget" if cfg.cell == "lstm" else "update"]
         return float(gate[0, 0, 1:].double().flatten(1).mean(1).prod())
+    if name == "total_spread":
+        return float(norms[0, 0].max() / norms[0, 0].min())
     raise AssertionError(f"no reference for {name}")
+
+
+LAG_MEASURES = ("lag_reach", "lag_middle", "contraction", "copy_band")
+
+
+@functools.lru_cache(maxsize=8)
+def _reference_lag(cfg):
+    """The lag map's rows (top layer, forward) and lag curve from tests/engine/reference.py, at the engine's rows."""
+    model, batch = prepare(cfg)
+    steps = lag_trace(cfg).output_steps  # which rows the page shows is the engine's choice; their values are not
+    rows = reference_lag_rows(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch), steps)
+    return model, steps, rows[-1, 0], reference_lag_curve(rows, steps)[-1, 0]
+
+
+def _reference_lag_measure(cfg, name):
+    model, steps, rows, curve = _reference_lag(cfg)
+    if name == "lag_reach":
+        return next(k for k, v in enumerate(curve) if v < 1e-3)
+    if name == "lag_middle":
+        return float(curve[cfg.seq_len // 2])
+    if name == "contraction":  # tanh's steepest slope is 1
+        top = getattr(model.rnn, f"weight_hh_l{cfg.num_layers - 1}").detach().double()
+        return float(torch.linalg.matrix_norm(top, ord=2))
+    K = copy_length(cfg.seq_len)  # copy_band: the recall rows at the copy's lag T − K, over their own step
+    shares = [float(rows[i, s - (cfg.seq_len - K)] / rows[i, s]) for i, s in enumerate(steps) if s >= cfg.seq_len - K]
+    return statistics.median(shares)
 
 
 @pytest.mark.parametrize("lesson_id,name,on_try", PLACEHOLDERS, ids=[f"{i}/{n}@{t}" for i, n, t in PLACEHOLDERS])
 def test_each_number_filled_in_is_what_a_naive_reference_measures(lesson_id, name, on_try):
     lesson = get_lesson(lesson_id)
-    engine, reference = measure(lesson, name, on_try), _reference_measure(lesson, name, on_try)
+    if name in LAG_MEASURES:
+        reference = _reference_lag_measure(_measured(lesson, Claim(name, "", MappingProxyType({}), on_try)), name)
+    else:
+        reference = _reference_measure(lesson, name, on_try)
+    engine = measure(lesson, name, on_try)
     # float32 traces: the ratios over 100 steps agree to a few parts in a thousand
     assert engine == pytest.approx(reference, rel=1e-2), (engine, reference)
 

@@ -9,7 +9,7 @@ import torch
 
 from engine import Config
 from engine.data import get_task, make_batch, task_loss
-from engine.lab import OPTIMIZERS, Trainer, profile_every
+from engine.lab import OPTIMIZERS, Trainer, profile_count, profile_every
 from engine.models import build_model, data_generator
 
 
@@ -161,3 +161,55 @@ def test_training_step_uses_the_truncated_gradient(with_profile):
     full = Trainer(Config.from_dict({**cfg.to_dict(), "tbptt": 0}))
     full.step(1, with_profile=with_profile)
     assert not torch.allclose(full.model.rnn.weight_hh_l0.grad, trainer.model.rnn.weight_hh_l0.grad, rtol=1e-3)
+
+
+@pytest.mark.parametrize("setting", [
+    dict(cell="lstm", arch="many-to-many", task="sine", num_layers=2, bidirectional=True, tbptt=3),
+    dict(cell="gru", arch="encoder-decoder", task="reverse", seq_len=5, bidirectional=True),
+], ids=["lstm-stacked-both-ways", "encoder-decoder"])
+def test_a_profiled_steps_lag_map_is_the_tracers_of_that_steps_model_and_batch(setting):
+    """Trained with lag_rows, each profiled step reports trace_module's (or trace_encoder_decoder's) map of the model
+    as it was before that step's update, on that step's batch; and the map changes nothing in the training."""
+    import copy
+
+    from engine.lab.training import profiled
+    from engine.tracing import lagmap, trace_encoder_decoder, trace_module
+
+    cfg = _cfg(**{"seq_len": 9, "hidden_size": 5, "batch_size": 3, "steps": 5, **setting})
+    _, mapped, _ = _losses_with(cfg, lag_rows=4)
+    plain = Trainer(cfg)
+    for report in mapped:
+        model = copy.deepcopy(plain.model)
+        data = torch.Generator().set_state(plain.data.get_state())
+        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
+        step, _ = plain.step(report.step, with_profile=profiled(report.step, cfg.steps))
+        assert step.loss == report.loss and step.grad_norm == report.grad_norm  # the map changes nothing
+        if cfg.arch == "encoder-decoder":
+            want = trace_encoder_decoder(model, batch, 4)
+        else:
+            want = trace_module(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b),
+                                tbptt=cfg.tbptt, lag_rows=4)
+        np.testing.assert_array_equal(report.lag.output_steps, want.output_steps)
+        np.testing.assert_array_equal(report.lag.grad_h_by_output, want.grad_h_by_output)
+        np.testing.assert_array_equal(report.lag.grad_x_by_output, want.grad_x_by_output)
+        np.testing.assert_array_equal(report.lag.lag_curve, lagmap.lag_curve(want.grad_h_by_output, want.output_steps))
+        assert len(want.output_steps) == 4 and report.lag.grad_h_by_output.shape[:2] == (cfg.num_layers, 2)
+    assert all(s.lag is not None for s in mapped)
+
+
+def test_unprofiled_steps_and_a_trainer_without_lag_rows_report_no_map():
+    cfg = _cfg(cell="rnn", seq_len=6, hidden_size=3, batch_size=2, steps=250, arch="many-to-many")
+    _, steps, _ = _losses_with(cfg, lag_rows=2)
+    assert [s.step for s in steps if s.lag is not None] == [s.step for s in steps if s.profile is not None]
+    assert len([s for s in steps if s.lag is not None]) == profile_count(250) == 126
+    _, plain, _ = _losses(Config.from_dict({**cfg.to_dict(), "steps": 3}))
+    assert all(s.lag is None for s in plain)
+    with pytest.raises(ValueError, match="lag_rows"):
+        Trainer(cfg, lag_rows=-1)
+
+
+def _losses_with(cfg, lag_rows):
+    trainer = Trainer(cfg, lag_rows=lag_rows)
+    steps = []
+    trainer.add_listener(steps.append)
+    return trainer, steps, trainer.run()

@@ -22,7 +22,7 @@ from server.sharing import request_key
 from server.sharing.entry import FIELDS, HEADER, MAGIC, EntryError, max_entry_bytes, pack, read_entry, unpack
 from server.sharing.keys import ROOT, source_hash
 from server.wire import Recording, Unit
-from tests.server.ws_helpers import SMALL, read_run
+from tests.server.ws_helpers import SMALL, read_run, receive_frame
 
 CASES = {
     "run": [SMALL, {**SMALL, "cell": "lstm", "num_layers": 2, "bidirectional": True},
@@ -31,6 +31,7 @@ CASES = {
     "train": [{**SMALL, "cell": "gru", "steps": 12}],
     "run+lag": [{**SMALL, "arch": "many-to-many", "cell": "lstm", "bidirectional": True},
                 {"arch": "encoder-decoder", "task": "reverse", "seq_len": 4, "hidden_size": 3, "batch_size": 2}],
+    "train+lag": [{**SMALL, "arch": "many-to-many", "num_layers": 2, "steps": 3}],
     "document": [{**SMALL, "cell": "lstm"}],
     "document+lag": [{**SMALL, "arch": "many-to-many"}],
 }  # fmt: skip
@@ -44,13 +45,13 @@ def recordings() -> dict[tuple[str, int], tuple[Config, Recording]]:
         sharing = client.app.state.hub.sharing
         with client.websocket_connect("/ws") as ws:
             run = 0
-            for kind in ("run", "train", "run+lag"):
+            for kind in ("run", "train", "run+lag", "train+lag"):
                 for number, config in enumerate(CASES[kind]):
                     run += 1
-                    lag = {"lag": True} if kind == "run+lag" else {}
+                    lag = {"lag": True} if kind.endswith("+lag") else {}
                     ws.send_json({"type": kind.removesuffix("+lag"), "config": config, **lag})
-                    if kind == "train":
-                        while ws.receive_json()["type"] != "train_done":
+                    if kind.startswith("train"):
+                        while receive_frame(ws)[0]["type"] != "train_done":
                             pass
                     assert read_run(ws, run).end["type"] == "done"
                     out[kind, number] = Config.from_dict(config)
@@ -76,7 +77,7 @@ def test_the_required_fields_are_the_fields_the_server_writes(recordings):
     for _, rec in recordings.values():
         for unit in rec.units:
             frame = json.loads(unit.text if unit.text is not None else unit.data)
-            optional = {"profile"} if frame["type"] == "train_step" else set()
+            optional = {"train_step": {"profile"}, "lag": {"step"}}.get(frame["type"], set())
             assert frame.keys() - {"type"} - optional == FIELDS[frame["type"]], frame["type"]
             seen.add(frame["type"])
     assert seen == FIELDS.keys()
@@ -147,6 +148,28 @@ def test_a_training_or_document_entry_is_checked_as_one(recordings):
         read_entry(pack(Recording.of([Unit(units[0].data.decode())])), "document", config)
     with pytest.raises(EntryError, match="is for another config"):
         read_entry(pack(Recording.of(units)), "document", Config.from_dict({**CASES["document"][0], "seed": 5}))
+
+
+def _lag_frames(units) -> list[int]:
+    return [i for i, u in enumerate(units) if u.text is not None and json.loads(u.text)["type"] == "lag"]
+
+
+def test_a_training_with_the_map_is_checked_lag_frame_by_lag_frame(recordings):
+    config, units = _units(recordings, "train+lag")
+    read_entry(pack(Recording.of(units)), "train+lag", config)
+    first, *_, trained = _lag_frames(units)
+    assert json.loads(units[first - 1].text)["step"] == json.loads(units[first].text)["step"] == 1
+    cut = [*units[:first], Unit(units[first].text, units[first].data[:-4]), *units[first + 1 :]]
+    missing = units[:first] + units[first + 1 :]
+    another_step = _replace_text(list(units), first, lambda f: f.update(step=2))
+    trace_with_a_step = _replace_text(list(units), trained, lambda f: f.update(step=3))
+    refused = {"a lag frame of 6 rows carries": cut, "is not a lag frame": missing,
+               "lag.step is 2": another_step, "names a training step": trace_with_a_step}  # fmt: skip
+    for words, hostile in refused.items():
+        with pytest.raises(EntryError, match=words):
+            read_entry(pack(Recording.of(hostile)), "train+lag", config)
+    with pytest.raises(EntryError, match="is not a train_step or train_done frame"):
+        read_entry(pack(Recording.of(units)), "train", config)  # a plain training holds no map
 
 
 def test_a_damaged_envelope_is_refused_before_anything_is_parsed(recordings):

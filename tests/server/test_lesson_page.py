@@ -46,14 +46,14 @@ def test_lesson_link_renders_its_panel(client, lesson):
     assert text.count('class="lesson-picker"') == 1
     for other in DOCUMENTS.values():
         assert f'value="{esc(other["link"])}"' in text
-    assert re.search(rf'<option value="[^"]*lesson={lesson.id}"\s+selected>', text)
+    assert re.search(rf'<option value="[^"]*lesson={lesson.id}(&amp;view=\w+)?"\s+selected>', text)
     assert "Link:" not in text  # no notice: the link is clean
 
 
 def test_training_lessons_ask_to_train():
     trains = {d["id"] for d in DOCUMENTS.values() if d["trains"]}
     assert trains == {"gradient-clipping", "gru-gates", "price-forecast", "sentiment-review", "tagging-both-ways",
-                      "truncated-bptt", "translation-bottleneck"}
+                      "truncated-bptt", "translation-bottleneck", "copy-before-and-after-training"}
 
 
 def test_unknown_lesson_is_a_notice(client):

@@ -15,13 +15,15 @@ def test_api_lists_every_lesson_with_working_links(client):
         if lesson.view != "lab":
             continue  # the cliff page's lessons: tests/server/test_cliff_api.py
         query = dict(parse_qsl(urlsplit(doc["link"]).query))
-        assert query["lesson"] == lesson.id
+        assert query["lesson"] == lesson.id and query.get("view") == lesson.link_view
         config, notices = parse_query(query)
         assert notices == [] and config == lesson_config(lesson)
         assert 2 <= len(doc["tries"]) <= 3 and 2 <= len(doc["explanation"]) <= 4
         for i, t in enumerate(doc["tries"]):
-            config, _ = parse_query(dict(parse_qsl(urlsplit(t["link"]).query)))
-            assert config == try_config(lesson, i)
+            query = dict(parse_qsl(urlsplit(t["link"]).query))
+            config, _ = parse_query(query)
+            assert config == try_config(lesson, i) and query.get("view") == lesson.link_view  # a try keeps the view
+    assert any(doc["link"].endswith("&view=lag") for doc in body["lessons"])
 
 
 def test_lessons_page_links_every_lesson(client):

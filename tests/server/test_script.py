@@ -34,6 +34,7 @@ from engine.data import DICTIONARY, SENTIMENT_WORDS
 from engine.lessons import LESSONS, lesson_query
 from server import script as script_module
 from server.script import render_script, strict_config
+from server.wire.encoding import from_wire
 from tests.server.script_walk import CHOICE_FIELDS, LESSON, missing_choices, walk
 
 WALK = walk()
@@ -107,7 +108,7 @@ def walk_results(client, bare_python, walk_scripts, tmp_path_factory) -> dict[st
     (folder / "runner.py").write_text(RUNNER)
     run = subprocess.Popen([bare_python, "-I", "runner.py", *map(str, paths)], cwd=folder, env=clean_env(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    docs = {label: client.post("/api/trace", json=settings).json() for label, settings in WALK.items()}
+    docs = {label: client.post("/api/trace?lag=1", json=settings).json() for label, settings in WALK.items()}
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
     outputs = json.loads(stdout.strip().splitlines()[-1])
@@ -156,9 +157,23 @@ def assert_same_numbers(printed: dict, doc: dict, label: str) -> None:
     assert printed["loss"] == pytest.approx(doc["done"]["loss"], rel=1e-5, abs=0), label
 
 
+def assert_same_lag_row(printed: dict, doc: dict, label: str) -> None:
+    """The script's row of the lag map, backpropagated from its last output alone, is /api/trace?lag=1's row for that
+    output step, to 1e-5."""
+    row, backward = printed["lag_row"], doc["backward"]
+    steps = backward["output_steps"]
+    assert row["output_step"] == steps[-1], label  # the last output: always one of the map's rows
+    want = np.array(from_wire(backward["grad_h_by_output"]), float)[:, :, steps.index(row["output_step"])]
+    got = np.array(row["grad_h"])
+    assert got.shape == want.shape, label  # (L, D, T), or (L, D, 2T) for the encoder-decoder
+    assert (got == 0).sum() == (want == 0).sum(), label  # exactly where the output reaches nothing (tbptt, later steps)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0, err_msg=label)
+
+
 def test_every_choice_of_every_field_prints_the_traces_numbers(walk_results):
     for label, (printed, doc) in walk_results.items():
         assert_same_numbers(printed, doc, label)
+        assert_same_lag_row(printed, doc, label)
         settings = WALK[label]
         if settings.get("clip", "none") != "none" and settings.get("clip_at") == 1e-3:
             assert doc["done"]["total_norm_clipped"] < doc["done"]["total_norm"] * 0.99, label  # clipping bit

@@ -39,8 +39,8 @@ class GatedTrainer(Trainer):
     reached = threading.Event()
     made = 0
 
-    def __init__(self, cfg):
-        super().__init__(cfg)
+    def __init__(self, cfg, **kwargs):
+        super().__init__(cfg, **kwargs)
         type(self).made += 1
 
     def steps(self):

@@ -23,14 +23,22 @@ TRAIN = {
 }
 
 
-def read_training(ws, number: int):
-    """Frames of one training run: train_start, train_step..., train_done, then the trained model's trace."""
+def read_training(ws, number: int, maps: dict | None = None):
+    """Frames of one training run: train_start, train_step..., train_done, then the trained model's trace.
+
+    ``maps``, for a training asked with the lag map, receives each step's lag frame and its binary data by step; each
+    must come right after its step's train_step, which carries a profile.
+    """
     start, _ = receive_frame(ws)
     assert start["type"] == "train_start" and start["run"] == number, start
     steps = []
     while True:
-        frame, _ = receive_frame(ws)
+        frame, payload = receive_frame(ws)
         assert frame["run"] == number
+        if frame["type"] == "lag" and maps is not None:
+            assert steps and steps[-1]["step"] == frame["step"] and "profile" in steps[-1], frame
+            maps[frame["step"]] = (frame, payload)
+            continue
         if frame["type"] != "train_step":
             break
         steps.append(frame)

@@ -88,6 +88,35 @@ def test_training_starts_from_the_uploaded_model(fresh):
     assert len(steps) == 3 and done["steps_done"] == 3 and trace.end["type"] == "done"
 
 
+def test_a_training_of_an_uploaded_model_asked_with_lag_sends_the_maps_of_that_model(fresh):
+    from engine.data import find_recurrent
+    from engine.lab import Trainer, own_model, trace_own_trained
+    from engine.tracing import rows_for
+    from tests.server.test_lag_training import assert_map
+
+    torch.manual_seed(5)
+    rnn = nn.GRU(1, 3, num_layers=2)
+    settings = {**CONFIG, "arch": "many-to-many", "steps": 3}
+    with fresh.websocket_connect("/ws") as ws:
+        send_model(ws, saved(rnn.state_dict()))
+        ws.send_json({"type": "train", "config": settings, "lag": True})
+        maps: dict = {}
+        start, steps, done, trace = read_training(ws, 1, maps)
+    cfg = Config.from_dict(start["config"])
+    assert (cfg.num_layers, cfg.hidden_size) == (2, 3)
+    ckpt = find_recurrent(rnn.state_dict(), 1)
+    rows = rows_for(cfg.trace_cells)
+    trainer = Trainer(cfg, own_model(cfg, ckpt), lag_rows=rows)
+    expected = []
+    trainer.add_listener(expected.append)
+    trainer.run()
+    assert sorted(maps) == [1, 2, 3]
+    for report in expected:
+        assert_map(*maps[report.step], report.lag)
+    assert_map(*trace.lag, trace_own_trained(trainer.model, cfg, ckpt, lag_rows=rows).lag_map)
+    assert len(fresh.app.state.hub.sharing.memory) == 0  # never cached
+
+
 def test_bad_files_and_frames_get_one_clear_error_each(fresh):
     with fresh.websocket_connect("/ws") as ws:
         bad = send_model(ws, b"not a model")

@@ -31,6 +31,9 @@ BAD = {
     "bad choice": ('{"type": "run", "config": {"cell": "transformer"}}', "cell", True),
     "bool as string": ('{"type": "run", "config": {"bidirectional": "yes"}}', "bidirectional", True),
     "unknown config key": ('{"type": "run", "config": {"sequence_length": 5}}', "sequence_length", True),
+    "lag not a bool": ('{"type": "run", "lag": 1}', "lag", True),
+    "a training's lag not a bool": ('{"type": "train", "lag": "yes"}', "lag", True),
+    "lag on stop": ('{"type": "stop", "lag": true}', "lag", False),
     "too big a model": (
         '{"type": "run", "config": {"seq_len": 2000, "hidden_size": 256, "batch_size": 256}}',
         "batch_size",
