@@ -24,6 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import torch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -37,9 +38,8 @@ from server.routes.api import config_table
 from server.routes.lessons import PICKER, lesson_documents
 from server.routes.pages import page_context
 from server.settings import Settings
-from server.sharing import LAG, lag_rows_for, request_key
+from server.sharing import LAG, lag_rows_for, request_key, stream_training
 from server.wire import Unit, dumps, trace_units
-from server.wire import training_frames as training
 
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
 EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == LAB_PAGE.name)
@@ -61,21 +61,31 @@ def run_units(cfg: Config, lag: bool = False) -> list[Unit]:
     return trace_units(trace_config(cfg, lag_rows=lag_rows_for(cfg) if lag else 0), time.perf_counter())
 
 
-def train_units(cfg: Config) -> list[Unit]:
-    """What the socket sends for a ``train`` of ``cfg``: the training stream, then the trained model's trace."""
-    trainer = Trainer(cfg)
-    units = [Unit(training.start_frame(trainer))]
-    units += [Unit(training.step_frame(report, cfg.steps)) for report in trainer.steps()]
-    units.append(Unit(training.done_frame(trainer.result)))
-    return units + trace_units(trace_trained(trainer.model, cfg), time.perf_counter())
+def train_units(cfg: Config, lag: bool = False) -> list[Unit]:
+    """What the socket sends for a ``train`` of ``cfg`` (``lag``: asked with the lag map): the server's own training
+    stream (server.sharing.stream_training), computed here in turn, then the trained model's trace."""
+    units: list[Unit] = []
+
+    async def compute(fn, *args, cost_s: float):
+        return fn(*args)
+
+    async def emit(more) -> None:
+        units.extend(more)
+
+    anyio.run(stream_training, compute, emit, cfg, lag, lambda rows: Trainer(cfg, lag_rows=rows),
+              lambda model, rows: trace_trained(model, cfg, lag_rows=rows))
+    return units
 
 
-def lesson_settings(lesson: Lesson) -> list[tuple[str, Config]]:
-    """(kind, config) of every request a lesson's page makes: its setting and tries, and their trainings."""
+def lesson_settings(lesson: Lesson) -> list[tuple[str, Config, bool]]:
+    """(kind, config, lag) of every request a lesson's page makes: its setting and tries, and their trainings.
+
+    Every trace is recorded with its lag map; a training with its maps when the lesson opens on the lag map view
+    (its page then trains with the map, as the live page does while the view is open)."""
     configs = [lesson_config(lesson), *(try_config(lesson, i) for i in range(len(lesson.tries)))]
-    wanted = [("run", c) for c in configs]
+    wanted = [("run", c, True) for c in configs]
     if lesson.trains:
-        wanted += [("train", c) for c in configs]
+        wanted += [("train", c, lesson.link_view == "lag") for c in configs]
     return wanted
 
 
@@ -88,12 +98,11 @@ class Recorder:
         self.done: dict[str, Recorded] = {}
         (out / "data").mkdir(parents=True, exist_ok=True)
 
-    def record(self, kind: str, cfg: Config) -> Recorded:
-        lag = kind == "run"  # a trace with its lag map; a training as the socket sends it without
+    def record(self, kind: str, cfg: Config, lag: bool) -> Recorded:
         key = request_key(kind + LAG if lag else kind, cfg)
         if key not in self.done:
             started = time.perf_counter()
-            units = run_units(cfg, lag=True) if lag else train_units(cfg)
+            units = run_units(cfg, lag) if kind == "run" else train_units(cfg, lag)
             src = f"data/{kind}-{key[:16]}.js"
             (self.out / src).write_text(recording_script(src, units), encoding="utf-8")
             self.done[key] = Recorded(kind, cfg, src, lag)
@@ -140,7 +149,7 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     pages = []
     for lesson in EXPORTED:
         log(f"lesson {lesson.id}")
-        recs = [recorder.record(kind, cfg) for kind, cfg in lesson_settings(lesson)]
+        recs = [recorder.record(kind, cfg, lag) for kind, cfg, lag in lesson_settings(lesson)]
         doc = docs[lesson.id]
         search = doc["link"][1:]
         file = links[doc["link"]]
@@ -153,7 +162,7 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
         (out / file).write_text(cliff.cliff_page(env, docs[lesson.id], recs, live_url, links), "utf-8")
         pages.append(file)
     default = Config()
-    recs = [recorder.record("run", default)]
+    recs = [recorder.record("run", default, True)]
     (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url), "utf-8")
     pages.append("lab.html")
     index = env.get_template("lessons.html").render(request=SimpleNamespace(query_params={}),

@@ -12,9 +12,7 @@ import math
 import urllib.request
 
 import numpy as np
-import pytest
 
-from server.wire.messages import ALLOWED_KEYS
 from tests.e2e.harness import plot, wait_complete
 
 MANY = {"arch": "many-to-many", "seq_len": 30}
@@ -165,8 +163,6 @@ def test_a_stacked_bidirectional_map_follows_the_layer_shown_and_maps_the_inputs
     assert page.log.errors == []
 
 
-@pytest.mark.skipif("lag" not in ALLOWED_KEYS["train"], reason="the training's lag maps need branch lagtrain's "
-                    "train request with \"lag\": true (docs: LAG_CONTRACT)")  # fmt: skip
 def test_training_with_the_view_open_shows_the_map_at_each_profiled_step(page, server_url):
     """Many-to-one: the map has one row, the loss's own, so each step's row is that step's profile ‖∂L/∂h_t‖, which
     the trainer measures on its own; the maps come at exactly the profiled steps, and the slider walks them."""

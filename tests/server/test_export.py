@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from engine import Config
+from engine.lab import profiled
 from server.export.__main__ import main as export_main
 from server.export.bundle import bundle
 from server.export.site import localise, recording_script, run_units, train_units
@@ -56,11 +57,15 @@ def test_a_recorded_trace_with_its_lag_map_is_what_the_socket_sends(client, conf
     assert [d for _, d in recorded] == [d for _, d in live]  # the float32 frames, bit for bit
 
 
-def test_a_recorded_training_is_what_the_socket_sends(client):
+@pytest.mark.parametrize("lag", [False, True], ids=["plain", "with its lag maps"])
+def test_a_recorded_training_is_what_the_socket_sends(client, lag):
     config = {**SMALL, "cell": "gru", "task": "adding", "steps": 12}
-    live = socket_frames(client, "train", config)
-    recorded = recorded_frames(train_units(Config.from_dict(config)))
+    live = socket_frames(client, "train", config, lag)
+    recorded = recorded_frames(train_units(Config.from_dict(config), lag))
     assert [f["type"] for f, _ in recorded].count("train_step") == 12
+    lag_steps = [f.get("step") for f, _ in recorded if f["type"] == "lag"]
+    profiled_steps = [k for k in range(1, 13) if profiled(k, 12)]
+    assert lag_steps == ([*profiled_steps, None] if lag else []), lag_steps  # each profiled step's, the trace's
     assert [untimed(f) for f, _ in recorded] == [untimed(f) for f, _ in live]
     assert [d for _, d in recorded] == [d for _, d in live]
     # The replay's pace: the recorded clock of each step, never running backwards.
