@@ -270,3 +270,21 @@ def test_an_encoder_decoders_rows_are_its_target_steps_and_cross_the_handoff(kw)
     assert_close(ht.grad_h_by_output, want_h)
     assert_close(ht.grad_x_by_output, want_x)
     assert ht.grad_h_by_output[:, :, :, :T].any()  # the target words reach the source, across the handoff
+
+
+@pytest.mark.parametrize("arch", ["one-to-one", "one-to-many", "many-to-one", "many-to-many"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_apps_trace_of_every_arch_has_the_rows_of_a_backward_per_output(arch, cell):
+    from engine.config import Config
+    from engine.data import task_loss
+    from engine.lab import prepare, trace_config
+
+    cfg = Config.from_dict(dict(arch=arch, cell=cell, task="sine", seq_len=6, hidden_size=4, batch_size=2,
+                                num_layers=2, bidirectional=cell == "gru", seed=5))
+    trace = trace_config(cfg, DT, lag_rows=64)
+    model, batch = prepare(cfg, DT)
+    want_h, want_x = reference_rows(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch),
+                                    trace.output_steps)
+    assert_close(trace.grad_h_by_output, want_h)
+    assert_close(trace.grad_x_by_output, want_x)
+    assert len(trace.output_steps) == (1 if arch == "many-to-one" else cfg.seq_len)
