@@ -10,21 +10,31 @@ cd "$(dirname "$0")/.."
 # pip resolves and rebuilds the editable install every time (half a minute): only when pyproject.toml changed
 # since the last install into this .venv. --no-compile: byte-compiling every installed module (all of torch) took
 # longer than the rest of the install; Python compiles the modules the tests import as it first imports them.
+# It runs beside the Debian installs below (one downloads, the other unpacks): its output goes to a log that is
+# shown only when it fails.
 stamp=.venv/.installed-pyproject
+pip_pid=
 if ! cmp -s pyproject.toml "$stamp"; then
-  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e '.[test]'
-  cp pyproject.toml "$stamp"
+  pip_log=$(mktemp)
+  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e '.[test]' >"$pip_log" 2>&1 &
+  pip_pid=$!
 fi
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+# Without Debian's recommends (printer setup, notification daemon, power daemon, git, node-tap: half the download),
+# but with the two a headless Chromium uses: its fonts (text metrics in layout tests) and Mesa's drivers.
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation libgl1-mesa-dri)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing Debian's ${missing[*]} for the tests"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ -n "$pip_pid" ]; then
+  wait "$pip_pid" || { cat "$pip_log"; echo "tests/run.sh: pip install failed"; exit 1; }
+  cp pyproject.toml "$stamp"
 fi
 # axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.
 [ -f tests/e2e/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/e2e --no-audit --no-fund --silent
