@@ -10,7 +10,10 @@ offset:
 * more than ``max_opcodes`` opcodes;
 * an opcode outside the protocol-2 set that ``torch.save`` writes for a state_dict;
 * a global outside ``torch`` and ``collections`` (``torch.load`` would refuse it too, later);
-* containers nested deeper than ``max_depth``.
+* containers nested deeper than ``max_depth``;
+* more than ``max_entries`` dict entries in all (``None``: no cap).  A state_dict sets one per tensor and, in its
+  ``_metadata``, two per module, so a cap of a few times the tensor cap refuses a file of 50 000 keys before
+  ``torch.load`` builds 50 000 tensors (which took seconds), while the exact key count is checked after loading.
 
 Depth is tracked on a model of the unpickler's stack: each item has the depth of the containers
 it is made of (a plain value 0, a tuple of plain values 1, ...), memoised values keep theirs, and an
@@ -42,8 +45,9 @@ def _refuse(message: str) -> UploadRefused:
     return UploadRefused("model", f"the model file's pickle (data.pkl) {message}; nothing was loaded")
 
 
-def scan_pickle(data: bytes, max_opcodes: int, max_depth: int) -> int:
+def scan_pickle(data: bytes, max_opcodes: int, max_depth: int, max_entries: int | None = None) -> int:
     """Check ``data`` as above; returns the deepest nesting seen.  Raises :class:`UploadRefused`."""
+    entries = 0
     stack: list[int] = []  # the depth of each item the unpickler would hold
     marks: list[int] = []  # stack heights at each MARK
     memo: dict[int, int] = {}
@@ -78,6 +82,10 @@ def scan_pickle(data: bytes, max_opcodes: int, max_depth: int) -> int:
             taken = _pop(op, stack, marks, pos)
             if name in _INTO_RECEIVER:
                 receiver, taken = taken[0], taken[1:]
+                if name.startswith("SETITEM"):
+                    entries += len(taken) // 2
+                    if max_entries is not None and entries > max_entries:
+                        raise _refuse(f"sets more than {max_entries:,} dict entries (at byte {pos})")
                 depth = max(receiver, 1 + max(taken, default=0))
             else:
                 depth = 1 + max(taken) if taken else (1 if name.startswith("EMPTY_") else 0)

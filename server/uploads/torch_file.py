@@ -44,7 +44,9 @@ def load_torch_file(data: bytes, limits: UploadLimits):
     pickles = [name for name in archive if name.endswith("/data.pkl") and name.count("/") == 1]
     if len(pickles) != 1:
         raise _refuse("is a zip archive but not one written by torch.save (it has no single <name>/data.pkl)")
-    scan_pickle(archive[pickles[0]], limits.max_pickle_opcodes, limits.max_pickle_depth)
+    # A state_dict sets a dict entry per tensor and two per module in its _metadata: 3 per tensor is ample.
+    scan_pickle(archive[pickles[0]], limits.max_pickle_opcodes, limits.max_pickle_depth,
+                3 * limits.max_upload_tensors + 16)
     if compressed:
         data = _stored(archive)
     try:

@@ -139,7 +139,19 @@ def test_the_entry_count_and_key_count_are_capped():
     assert "holds 4,990 zip entries; at most 4,112" in refusal(each_own_storage).message
     small = UploadLimits(max_upload_tensors=10, max_pickle_opcodes=10**6)
     assert "holds 11 entries; at most 10" in refusal(many_keys_pt(11), small).message
-    assert "more than 200,000 opcodes" in refusal(many_keys_pt(200_000)).message
+    wide = UploadLimits(max_upload_tensors=10**6)  # so that the opcode cap is the first one met
+    assert "more than 200,000 opcodes" in refusal(many_keys_pt(200_000), wide).message
+
+
+def test_a_huge_state_dict_is_refused_by_the_scan_before_torch_load_builds_it(monkeypatch):
+    many_modules = nn.Sequential(*[nn.Linear(1, 1) for _ in range(1000)]).state_dict()  # 2,000 tensors
+    assert len(read_state_dict(saved(many_modules), LIMITS)) == 2000  # _metadata entries do not count against it
+
+    def never(*args, **kwargs):
+        raise AssertionError("torch.load saw a pickle the scan should have refused")
+
+    monkeypatch.setattr(torch, "load", never)
+    assert "sets more than 12,304 dict entries" in refusal(many_keys_pt(20_000)).message
 
 
 def test_non_finite_weights_are_refused_by_key():
