@@ -35,7 +35,7 @@ from server.export import cliff
 from server.export.bundle import bundle
 from server.export.page import localise, recording_script, static_page
 from server.routes.api import config_table
-from server.routes.lessons import PICKER, lesson_documents
+from server.routes.lessons import PICKER, index_context, lesson_documents
 from server.routes.pages import page_context
 from server.settings import Settings
 from server.sharing import LAG, lag_rows_for, request_key, stream_training
@@ -166,19 +166,13 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
     (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url), "utf-8")
     pages.append("lab.html")
     index = env.get_template("lessons.html").render(request=SimpleNamespace(query_params={}),
-                                                    lessons=list(docs.values()), topics=_topics())  # fmt: skip
+                                                    **index_context(list(docs.values())))  # fmt: skip
     (out / "index.html").write_text(localise(index, links), "utf-8")
     pages.append("index.html")
     _assets(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     recordings = len(recorder.done) + len(list((out / "data").glob("cliff-*.js")))
     return {"pages": pages, "recordings": recordings, "bytes": size}
-
-
-def _topics():
-    from engine.lessons import TOPICS
-
-    return TOPICS
 
 
 def _assets(out: Path) -> None:

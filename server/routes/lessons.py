@@ -7,6 +7,7 @@ They are filled once, on the first request that needs them, by tracing each less
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 from urllib.parse import urlencode
@@ -98,7 +99,15 @@ async def lessons_json() -> StrictJSONResponse:
     return StrictJSONResponse({"topics": list(TOPICS), "lessons": list((await documents()).values())})
 
 
+def index_context(lessons: list[dict[str, Any]]) -> dict[str, Any]:
+    """What templates/lessons.html lists: the lessons' documents in their numbered order, in runs by topic (a topic's
+    heading opens each run of consecutive lessons on it, so a later lesson on an earlier topic comes after its
+    predecessor rather than back in that topic's group)."""
+    runs = [(topic, list(group)) for topic, group in itertools.groupby(lessons, key=lambda d: d["topic"])]
+    return {"lessons": lessons, "runs": runs}
+
+
 @router.get("/lessons", response_class=HTMLResponse)
 async def lessons_page(request: Request) -> HTMLResponse:
-    context = {"lessons": list((await documents()).values()), "topics": TOPICS}
+    context = index_context(list((await documents()).values()))
     return request.app.state.templates.TemplateResponse(request, "lessons.html", context)

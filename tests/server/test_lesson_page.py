@@ -76,10 +76,13 @@ def test_embed_sets_the_body_class(client):
     assert '<body class="embed">' not in client.get("/?embed=0").text
 
 
-def test_lessons_page_groups_by_topic(client):
+def test_lessons_page_lists_the_lessons_in_order_under_their_topics(client):
     text = client.get("/lessons").text
-    for lesson in LESSONS:
-        assert f'id="{lesson.id}"' in text and esc(lesson.title) in text
-        section = text.rfind('<section class="topic"', 0, text.index(f'id="{lesson.id}"'))
-        assert f'id="topic-{lesson.topic}"' in text[section : section + 120]
+    places = [text.index(f'id="{lesson.id}"') for lesson in LESSONS]
+    assert places == sorted(places)  # lesson n+1 comes after lesson n, whatever its topic
+    for n, (lesson, at) in enumerate(zip(LESSONS, places), 1):
+        assert esc(lesson.title) in text and f'<span class="num">{n}.</span>' in text[at : at + 400]
+        section = text.rfind('<section class="topic"', 0, at)
+        assert f'id="topic-{lesson.topic}-' in text[section : section + 120]
+    assert f"{len(LESSONS)} short lessons" in text
     assert 'href="/static/css/teaching.css"' in text
