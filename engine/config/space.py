@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from engine.config.fields import ConfigError, Field, check_against, read_link
 from engine.config.table import DATA_KEYS, FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, WEIGHT_KEYS
@@ -175,8 +176,9 @@ def describe_rules() -> list[dict[str, Any]]:
     return rules
 
 
-def parse_query(params: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[Config, list[dict[str, str]]]:
-    """Read a teaching link leniently: its ``(key, text)`` pairs (a mapping, or ``QueryParams.multi_items()``).
+def parse_query(params: str | Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[Config, list[dict[str, str]]]:
+    """Read a teaching link leniently: the link itself (``"https://…/?cell=lstm&seq_len=100"``, or only its query),
+    or its ``(key, text)`` pairs (a mapping, or ``QueryParams.multi_items()``).
 
     Each problem falls back and is reported in the returned notices (``{"field", "message"}``), so a mistyped
     link still opens: an unknown key is ignored, a repeated key or a bad value takes its default
@@ -184,6 +186,9 @@ def parse_query(params: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[
     gives way to the default arch (the task is kept), and a model over the work cap keeps its keys with the
     largest ``batch_size`` that fits (:meth:`Config.largest_batch_size`), so the result is always a valid Config.
     """
+    if isinstance(params, str):
+        query = params.partition("?")[2] if "?" in params else params
+        params = parse_qsl(query.partition("#")[0], keep_blank_values=True)
     values, problems = read_link(params, FIELD_BY_NAME, PAGE_KEYS)
     notices = [_notice(p) for p in problems]
     allowed = TASKS_FOR_ARCH.get(values.get("arch", _D["arch"]))

@@ -59,13 +59,13 @@ def test_only_nbconverts_template_links_a_cdn(rendered):
 def test_every_display_paints_offline_without_errors(offline):
     page, refused = offline
     states = page.evaluate("() => [...document.querySelectorAll('.gfl-nb')].map(r => r.dataset.painted)")
-    assert states == ["1", "1"]
+    assert states == ["1", "1", "1"]
     assert refused == []
     assert not page.log.errors, page.log.errors
     # Plotly ran once, from the first output, and both displays drew with it.
     views = page.evaluate("""() => [...document.querySelectorAll('.gfl-nb')].map(r =>
         [...r.querySelectorAll('.gfl-nb-chart')].map(c => c.dataset.view + (c.data ? ':' + c.data.length : '')))""")
-    assert [len(v) for v in views] == [4, 8]  # norms, h_t, ∂L/∂h_t, gates per section; layer map needs L·D > 1
+    assert [len(v) for v in views] == [4, 8, 4]  # norms, h_t, ∂L/∂h_t, gates per section; layer map needs L·D > 1
     assert all(":" in v for vs in views for v in vs), views
 
 
@@ -81,7 +81,7 @@ def test_the_charts_hold_the_traces_numbers(offline, rendered):
     modules = [saved["lstm"], saved["variants"][0.0], saved["variants"][3.0]]
     ids = page.evaluate("() => [...document.querySelectorAll('.gfl-nb-section')].map(s => s.id)")
     embedded = [s for _, sections in displays(html) for s in sections]
-    assert len(ids) == len(embedded) == 3
+    assert len(ids) == len(embedded) == 4  # the last: the lab's own trace of a link (tests/server/test_notebook.py)
     for sid, section, module in zip(ids, embedded, modules):
         run = decode(section["units"])
         # What the page drew is the trace of the notebook's module, traced again here.

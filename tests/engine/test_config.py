@@ -185,6 +185,14 @@ def test_link_round_trip():
     assert Config().to_query() == {"v": str(LINK_VERSION)}
 
 
+@pytest.mark.parametrize("link", ["http://lab.example:8000/?cell=gru&seq_len=37&seq_len=9#views",
+                                  "?cell=gru&seq_len=37&seq_len=9", "cell=gru&seq_len=37&seq_len=9"])
+def test_a_link_is_read_whole_or_by_its_query_as_its_pairs_are(link):
+    pairs = [("cell", "gru"), ("seq_len", "37"), ("seq_len", "9")]  # a repeated key: refused by name either way
+    assert parse_query(link) == parse_query(pairs)
+    assert parse_query(link)[0].cell == "gru" and [n["field"] for n in parse_query(link)[1]] == ["seq_len"]
+
+
 def test_lenient_link_parsing_reports_what_it_ignored():
     cfg, notices = parse_query({"cell": "gru", "seq_len": "abc", "gain": "99", "colour": "red", "bidirectional": "1"})
     assert cfg.cell == "gru" and cfg.bidirectional is True

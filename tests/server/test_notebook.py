@@ -56,8 +56,9 @@ def test_every_code_cell_ran_without_error(executed):
 def test_outputs_carry_the_views(executed):
     nb, _ = executed
     blocks = [d for html in html_outputs(nb) for d in displays(html)]
-    assert [len(sections) for _, sections in blocks] == [1, 2]  # the traced LSTM, then bias 0 against 3
-    assert len({uid for uid, _ in blocks}) == 2, "each display has its own root id"
+    # the traced LSTM, then bias 0 against 3, then the lab's own trace of a link
+    assert [len(sections) for _, sections in blocks] == [1, 2, 1]
+    assert len({uid for uid, _ in blocks}) == 3, "each display has its own root id"
     assert [s["title"] for s in blocks[1][1]] == ["forget-gate bias 0", "forget-gate bias 3"]
     html = html_outputs(nb)
     # nbclient sends no cell id, so a re-run cannot be told from a new cell: each output carries Plotly (and
@@ -95,7 +96,7 @@ def check_run(run: dict, module, saved):
 
 def test_the_embedded_numbers_are_the_models_gradients(executed):
     nb, saved = executed
-    (_, first), (_, compare) = [d for html in html_outputs(nb) for d in displays(html)]
+    (_, first), (_, compare), _ = [d for html in html_outputs(nb) for d in displays(html)]
     run = decode(first[0]["units"])
     assert run["start"]["shapes"] == {"T": 40, "L": 1, "D": 1, "H": 16, "N": 8, "O": 0}
     assert run["start"]["gates"] == ["input", "forget", "cell", "output"]
@@ -127,3 +128,16 @@ def test_the_printed_comparison_is_the_reference(executed):
         ratios[bias] = ratio
     assert 0.4 < printed[0.0][0] < 0.6 and printed[3.0][0] > 0.9
     assert ratios[3.0] > 1e3 * ratios[0.0]
+
+
+def test_a_links_trace_in_the_notebook_is_the_pages_own(executed, client):
+    """The notebook's last cell reads a link with parse_query and shows trace_config's trace of it: the numbers
+    /api/trace answers for the same setting, which the page draws."""
+    nb, _ = executed
+    (_, [section]) = [d for html in html_outputs(nb) for d in displays(html)][2]
+    run = decode(section["units"])
+    page = client.post("/api/trace", json={"cell": "lstm", "seq_len": 40, "forget_bias": 3, "task": "adding"}).json()
+    assert run["start"]["config"] == page["config"]
+    page_norms = np.asarray(page["backward"]["grad_h_norm"], np.float32)  # float32 numbers, written as decimals
+    np.testing.assert_array_equal(run["series"]["grad_h_norm"].astype(np.float32), page_norms)
+    assert run["done"]["loss"] == page["done"]["loss"]
