@@ -47,7 +47,7 @@ class GatedTrainer(Trainer):
         for i, report in enumerate(super().steps()):
             if i == self.after:
                 type(self).reached.set()
-                assert type(self).gate.wait(timeout=20), "the test never opened the gate"
+                assert type(self).gate.wait(timeout=60), "the test never opened the gate"
             yield report
 
 
@@ -133,7 +133,7 @@ def test_a_client_joining_a_training_mid_flight_gets_the_whole_identical_stream(
         hub = client.app.state.hub
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
             a.send_json({"type": "train", "config": TRAIN})
-            assert gated_training.reached.wait(10)
+            assert gated_training.reached.wait(60)  # a bound, not a pace: five steps on a loaded machine
             flight = hub.sharing.flights[request_key("train", Config.from_dict(TRAIN))]
             wait_until(lambda: len(flight.units) == 1 + gated_training.after)  # train_start and 5 steps so far
             b.send_json({"type": "train", "config": TRAIN})
@@ -152,7 +152,7 @@ def test_one_sharer_stopping_leaves_the_other_training(gated_training):
         hub = client.app.state.hub
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
             a.send_json({"type": "train", "config": TRAIN})
-            assert gated_training.reached.wait(10)
+            assert gated_training.reached.wait(60)  # a bound, not a pace: five steps on a loaded machine
             b.send_json({"type": "train", "config": TRAIN})
             wait_until(lambda: hub.sharing.stats.shared == 1)
             a.send_json({"type": "stop"})
@@ -170,7 +170,7 @@ def test_the_last_sharer_leaving_cancels_the_computation(gated_training):
         key = request_key("train", Config.from_dict(TRAIN))
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
             a.send_json({"type": "train", "config": TRAIN})
-            assert gated_training.reached.wait(10)
+            assert gated_training.reached.wait(60)  # a bound, not a pace: five steps on a loaded machine
             b.send_json({"type": "train", "config": TRAIN})
             wait_until(lambda: hub.sharing.stats.shared == 1)
             flight = hub.sharing.flights[key]

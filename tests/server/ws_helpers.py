@@ -131,7 +131,7 @@ class GatedTracer:
 
     def __call__(self, config):
         self.entered.release()
-        assert self.gate.wait(timeout=20), "the test never opened the gate"
+        assert self.gate.wait(timeout=60), "the test never opened the gate"
         try:
             return trace_config(config)
         finally:
