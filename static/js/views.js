@@ -4,7 +4,7 @@
 
 import { layerLabel } from "./charts.js";
 import { LagPanel } from "./lag_panel.js";
-import { showBanner, showSummary } from "./panels.js";
+import { badge, showBanner, showSummary } from "./panels.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { SeriesView } from "./view_series.js";
 import { drawEigenvalues } from "./view_theory.js";
@@ -82,7 +82,7 @@ export class TraceViews {
     this.lastPainted = {};
     this.progressAt = trace.createdAt;
     this.layerOptions(trace);
-    this.$("#model-badge").hidden = !this.state.view.incoming?.trained;
+    badge(this.$("#model-badge"), this.state.view.incoming?.trained);
     showSummary(this.$("#summary"), trace, this.state.schema, held);
     showBanner(this.$("#banner"), null);
     this.series.setTrace(trace);
@@ -188,7 +188,8 @@ export class TraceViews {
         this.hooks.invalidate();
       });
     }
-    showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd);
+    const tag = [this.state.view.incoming, this.state.view.shown].find((v) => v && v.run === trace.run);
+    showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd, tag?.trained);
     this.phaseText(cursor, fwd, bwd);
     const complete = trace.complete && fwd === T && bwd === T && !later.length;
     if (complete) this.paintedWhole = trace;
