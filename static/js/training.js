@@ -6,6 +6,8 @@
 
 import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
+import { formatSeconds } from "./progress.js";
+export { formatSeconds } from "./progress.js"; // where the tests have always found it
 import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
 
 // Repaint at most this often; slower when a repaint itself takes long, so the page never freezes.
@@ -119,9 +121,13 @@ export class TrainingPanel {
     }
     if (t.status === "trained" && r) {
       const first = r.loss.find(Number.isFinite);
-      const base = r.baseline ? ` (baseline ${baselineLabel(r.baseline)})` : "";
-      const views = !stale && shownTrained ? "The views above now show the trained model." : stale ? "" : "The trained model's trace is on its way.";
-      return [stale ? "stopped" : "ok", `Trained ${t.steps} steps:`, `loss ${fmtNum(first, 3)} → ${fmtNum(t.finalLoss, 3)}${base}. ${views}${stale}`];
+      const worse = notBetter(t.finalLoss, r.baseline);
+      const base = !r.baseline ? "" : worse ? `, not below the baseline (${baselineLabel(r.baseline)}): the model does no better than it`
+        : ` (baseline ${baselineLabel(r.baseline)})`;
+      const views = !stale && shownTrained ? `The views above now show the trained model on ${EVALUATION_BATCH}.`
+        : stale ? "" : "The trained model's trace is on its way.";
+      return [stale || worse ? "stopped" : "ok", `Trained ${t.steps} steps${worse ? ", no better than the baseline" : ""}:`,
+        `loss on the training batches ${fmtNum(first, 3)} at step 1 → ${fmtNum(t.finalLoss, 3)} at step ${t.steps}${base}. ${views}${stale}`];
     }
     return [null];
   }
@@ -200,7 +206,8 @@ export class TrainingPanel {
     this.draw();
     const r = this.run;
     if (frame.diverged_at != null) this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);
-    else this.say(`Finished ${frame.steps_done} of ${r.total} steps; final loss ${fmtNum(frame.final_loss, 4)}.`);
+    else this.say(`Finished ${frame.steps_done} of ${r.total} steps; the last training batch's loss ${fmtNum(frame.final_loss, 4)} ` +
+      `(the summary's loss is on ${EVALUATION_BATCH}).`);
     this.update();
   }
 
@@ -254,9 +261,10 @@ export class TrainingPanel {
   }
 }
 
-export function formatSeconds(s) {
-  if (!Number.isFinite(s)) return "–";
-  const whole = Math.ceil(s); // rounded before splitting: 119.6 s is "2 min 0 s", never "1 min 60 s"
-  if (whole < 60) return `${whole} s`;
-  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+// What a trace's loss is measured on, beside a training's losses (each step's own random batch).
+export const EVALUATION_BATCH = "the evaluation batch, the one every trace of this setting uses";
+
+/** Whether a training's last loss is no better than its baseline's (a loss that is not a number is not better). */
+export function notBetter(loss, baseline) {
+  return !!baseline && Number.isFinite(baseline.loss) && !(loss < baseline.loss);
 }
