@@ -3,6 +3,7 @@
 
 import { divergedAdvice, overflowAdvice, underflowAdvice } from "./advice.js";
 import { fmtNum, layerLabel } from "./charts.js";
+import { EVALUATION_BATCH } from "./outcome.js";
 
 /**
  * Fill the summary panel (elements carrying data-stat="...") from a run; `schema` is the config table.
@@ -31,8 +32,7 @@ export function showSummary(root, trace, schema, waiting = false) {
     for (const key of ["loss", "norm", "clipped", "coef", "elapsed"]) set(key, "…", waiting ? "shown once the gradient starts back" : "");
     return;
   }
-  set("loss", fmtNum(done.loss, 4), "the loss of this trace's batch: the evaluation batch, the same for every trace of this " +
-    "setting (a training's losses are of each step's own batch)");
+  set("loss", fmtNum(done.loss, 4), `the loss on ${EVALUATION_BATCH} (a training's losses are each of its step's own batch)`);
   set("norm", fmtNum(done.total_norm));
   set("clipped", fmtNum(done.total_norm_clipped));
   const coef = {

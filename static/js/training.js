@@ -6,6 +6,7 @@
 
 import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
+import { EVALUATION_BATCH, notBetter, recentLoss } from "./outcome.js";
 import { formatSeconds } from "./progress.js";
 export { formatSeconds } from "./progress.js"; // where the tests have always found it
 import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
@@ -121,9 +122,11 @@ export class TrainingPanel {
     }
     if (t.status === "trained" && r) {
       const first = r.loss.find(Number.isFinite);
-      const worse = notBetter(t.finalLoss, r.baseline);
-      const base = !r.baseline ? "" : worse ? `, not below the baseline (${baselineLabel(r.baseline)}): the model does no better than it`
-        : ` (baseline ${baselineLabel(r.baseline)})`;
+      const recent = recentLoss(r.loss);
+      const worse = notBetter(recent.mean, r.baseline);
+      const base = !r.baseline ? "" : !worse ? ` (baseline ${baselineLabel(r.baseline)})`
+        : `; over the last ${recent.steps} step${recent.steps > 1 ? "s" : ""} it averaged ${fmtNum(recent.mean, 3)}, not below ` +
+          `the baseline (${baselineLabel(r.baseline)}): the model does no better than it`;
       const views = !stale && shownTrained ? `The views above now show the trained model on ${EVALUATION_BATCH}.`
         : stale ? "" : "The trained model's trace is on its way.";
       return [stale || worse ? "stopped" : "ok", `Trained ${t.steps} steps${worse ? ", no better than the baseline" : ""}:`,
@@ -259,12 +262,4 @@ export class TrainingPanel {
     const rate = this.rateText(r, this.state.training);
     if (this.rate.textContent !== rate) this.rate.textContent = rate;
   }
-}
-
-// What a trace's loss is measured on, beside a training's losses (each step's own random batch).
-export const EVALUATION_BATCH = "the evaluation batch, the one every trace of this setting uses";
-
-/** Whether a training's last loss is no better than its baseline's (a loss that is not a number is not better). */
-export function notBetter(loss, baseline) {
-  return !!baseline && Number.isFinite(baseline.loss) && !(loss < baseline.loss);
 }
