@@ -146,7 +146,7 @@ def test_a_slow_trace_shows_its_progress_and_estimate_over_the_dimmed_earlier_vi
     # The new curves replace them: no dimming, no indicator.
     wait_complete(page, after=run, timeout=180_000)
     assert page.evaluate("() => window.gfl.trace.T") == 2000
-    assert page.is_hidden("#view-status")
+    page.wait_for_selector("#view-status", state="hidden", timeout=10_000)
     assert not page.evaluate("() => document.querySelector('.views').classList.contains('stale')")
     assert page.log.errors == []
 
