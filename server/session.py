@@ -29,11 +29,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from engine import Config
 from server.hub import Hub
 from server.scheduling import Busy, cost
-from server.sharing import LAG
+from server.sharing import LAG, base_kind
 from server.uploads import UPLOAD_MESSAGES, SocketUploads, UploadRefused, serve_private
 from server.wire import ProtocolError, Unit, dumps, parse_message
 
 log = logging.getLogger(__name__)
+
+# A run whose trace is estimated to take at least this long is announced with its estimate (a `computing` frame).
+COMPUTING_FRAME_S = 0.15
 
 
 @dataclass
@@ -163,12 +166,19 @@ class Session:
         async def waiting(place: int) -> None:
             await self.outbox.send(Outgoing(flight.run, (Unit(dumps({"type": "queued", "position": place})),)))
 
+        async def computing(seconds: float) -> None:
+            # Only a run's trace, and only one long enough for a page to show its progress: a drag's quick runs
+            # and a training (whose steps carry their own progress) send nothing more.
+            if base_kind(kind) == "run" and seconds >= COMPUTING_FRAME_S:
+                frame = {"type": "computing", "estimate_s": round(seconds, 3)}
+                await self.outbox.send(Outgoing(flight.run, (Unit(dumps(frame)),)))
+
         with flight.scope:
             try:
                 if own is None:
-                    await self.hub.sharing.serve(kind, config, deliver, owner=self, waiting=waiting)
+                    await self.hub.sharing.serve(kind, config, deliver, self, waiting, computing)
                 else:  # the socket's own model or data: computed for it alone, never cached (server/uploads/runs.py)
-                    await serve_private(self.hub.scheduler, kind, config, *own, deliver, self)
+                    await serve_private(self.hub.scheduler, kind, config, *own, deliver, self, computing)
             except Busy as e:
                 frame = {"type": "error", "message": e.message, "field": None, "busy": True,
                          "retry_after_s": e.retry_after_s}  # fmt: skip

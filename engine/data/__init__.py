@@ -2,7 +2,15 @@
 a user's own model's weights read into the app's models."""
 
 
-from engine.data.checkpoint import Checkpoint, CheckpointError, build_uploaded, configure, find_recurrent, fit_inputs
+from engine.data.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    build_uploaded,
+    configure,
+    file_values,
+    find_recurrent,
+    fit_inputs,
+)
 from engine.data.series import (
     NOT_FOR_SERIES,
     Series,
@@ -43,7 +51,7 @@ __all__ = [
     "Batch", "COPY_BLANK", "COPY_DELIMITER", "COPY_SYMBOLS", "Checkpoint", "CheckpointError", "DICTIONARY",
     "NOT_FOR_SERIES", "PATTERNS", "SENTIMENT_FILLER", "SENTIMENT_NOT", "SENTIMENT_WORDS", "SINE_AMPLITUDE",
     "SINE_NOISE", "SINE_OMEGA", "SINE_WALK", "Series", "SeriesError", "WORDS", "baseline", "build_uploaded",
-    "check_fits", "configure", "copy_length", "find_recurrent", "fit_inputs", "get_task", "input_steps", "make_batch",
-    "make_series", "metric", "scored_steps", "series_baseline", "series_batch", "task_loss", "window_starts",
-    "windows_batch",
+    "check_fits", "configure", "copy_length", "file_values", "find_recurrent", "fit_inputs", "get_task", "input_steps",
+    "make_batch", "make_series", "metric", "scored_steps", "series_baseline", "series_batch", "task_loss",
+    "window_starts", "windows_batch",
 ]

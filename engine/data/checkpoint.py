@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from engine.config import FIELD_BY_NAME, Config
+from engine.config import FIELD_BY_NAME, Config, quote
 from engine.data.tasks import Batch, input_steps
 from engine.models import RecurrentModel, build_model
 
@@ -56,6 +56,23 @@ class Checkpoint:
     heads_seen: tuple[str, ...]  # every Linear-shaped pair whose input fits D*H, fitting or not
 
 
+def several_modules(prefixes: list[str]) -> str:
+    """Why a file with more than one recurrent module is refused, and what to do instead.
+
+    The page traces one module; the notebook API traces every module of a model through its own loss.  The
+    prefixes are the client's key names: each is quoted short, and at most three are named.
+    """
+    names = ", ".join(quote(p.rstrip(".") or "(top level)", 60) for p in prefixes[:3])
+    names += ", ..." if len(prefixes) > 3 else ""
+    first = prefixes[0]
+    keep = (f"keep only the keys under {quote(first, 60)} with that prefix cut off" if first
+            else "keep only the top-level keys")
+    return (f"the file holds {len(prefixes)} recurrent modules ({names}); this page traces one. To trace one of "
+            f"them here, upload a state_dict holding only its keys ({keep}). To trace every module of your model "
+            "through its own loss, run it in Python with `from engine import trace_submodules` and "
+            "`trace_submodules(model, compute_loss)` (see the README, or the notebook in docs/)")
+
+
 def find_recurrent(state: dict[str, torch.Tensor], output_size: int) -> Checkpoint:
     """Find the one recurrent module in ``state`` and read its shape; see the module docstring."""
     groups: dict[str, dict[str, torch.Tensor]] = {}
@@ -68,10 +85,7 @@ def find_recurrent(state: dict[str, torch.Tensor], output_size: int) -> Checkpoi
         raise CheckpointError(None, "no recurrent module found: expected keys such as 'weight_ih_l0' and "
                                     "'weight_hh_l0' (optionally under a prefix, e.g. 'rnn.weight_ih_l0')")
     if len(found) > 1:
-        names = ", ".join(repr(p.rstrip(".")[:80] or "(top level)") for p in found[:3])
-        names += ", ..." if len(found) > 3 else ""  # a file may hold thousands: the message stays short
-        raise CheckpointError(found[1] + "weight_hh_l0", f"the file holds {len(found)} recurrent modules ({names}); "
-                                                         "upload a state_dict with one")
+        raise CheckpointError(found[1] + "weight_hh_l0", several_modules(found))
     prefix = found[0]
     params = groups[prefix]
     for name, value in params.items():
@@ -163,6 +177,19 @@ def _find_head(state, prefix: str, width: int, output_size: int):
     return head, tuple(seen)
 
 
+def file_values(ckpt: Checkpoint, nonlinearity: str | None) -> dict:
+    """The config keys an uploaded model fixes, with their values: its cell and shape, and a vanilla RNN's
+    ``nonlinearity`` ('tanh' or 'relu', required: the file cannot tell)."""
+    values = {"cell": ckpt.cell, "hidden_size": ckpt.hidden_size, "num_layers": ckpt.num_layers,
+              "bidirectional": ckpt.bidirectional}
+    if ckpt.cell == "rnn":
+        if nonlinearity not in ("tanh", "relu"):
+            raise CheckpointError(None, "the file cannot tell a vanilla RNN's nonlinearity: say 'tanh' or 'relu' "
+                                        f"(got {quote(nonlinearity)})")
+        values["nonlinearity"] = nonlinearity
+    return values
+
+
 def configure(cfg: Config, ckpt: Checkpoint, nonlinearity: str | None) -> tuple[Config, list[str]]:
     """``cfg`` with the file's cell and shape, and notes saying what came from the file.
 
@@ -171,13 +198,7 @@ def configure(cfg: Config, ckpt: Checkpoint, nonlinearity: str | None) -> tuple[
     notes = [f"cell, hidden_size, num_layers and bidirectional come from the uploaded model "
              f"({ckpt.cell}, H = {ckpt.hidden_size}, {ckpt.num_layers} layer(s), "
              f"{'bidirectional' if ckpt.bidirectional else 'one direction'}, input size {ckpt.input_size})"]
-    values = {"cell": ckpt.cell, "hidden_size": ckpt.hidden_size, "num_layers": ckpt.num_layers,
-              "bidirectional": ckpt.bidirectional}
-    if ckpt.cell == "rnn":
-        if nonlinearity not in ("tanh", "relu"):
-            raise CheckpointError(None, "the file cannot tell a vanilla RNN's nonlinearity: say 'tanh' or 'relu' "
-                                        f"(got {nonlinearity!r})")
-        values["nonlinearity"] = nonlinearity
+    values = file_values(ckpt, nonlinearity)
     if ckpt.head is not None:
         notes.append(f"the read-out is the file's {ckpt.head[0] or 'Linear'}")
     elif ckpt.heads_seen:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[Sequence[Unit]], Awaitable[None]]  # called with the units available, in order
 Waiting = Callable[[int], Awaitable[None]]  # told the flight's place in the queue while it waits
+Computing = Callable[[float], Awaitable[None]]  # told the estimated seconds left when the answer must be computed
 
 
 class Flight:
@@ -59,6 +60,7 @@ class Flight:
         self.scope = anyio.CancelScope()
         self.cancelled = False
         self.changed = anyio.Event()
+        self.born = time.monotonic()
 
     def append(self, unit: Unit) -> None:
         self.units.append(unit)
@@ -95,13 +97,16 @@ class Sharing:
     # -- serving -------------------------------------------------------------------
 
     async def serve(
-        self, kind: str, config: Config, deliver: Deliver, owner: object | None = None, waiting: Waiting | None = None
+        self, kind: str, config: Config, deliver: Deliver, owner: object | None = None, waiting: Waiting | None = None,
+        computing: Computing | None = None,
     ) -> None:
         """Deliver every unit of ``kind``'s result for ``config``, in order.
 
-        Raises :class:`server.scheduling.scheduler.Busy` when it would have to start a computation and the
-        queue is full.  Cancelling the caller unsubscribes it (and cancels the flight if it was
-        the last one waiting for it).
+        ``computing`` is told, before anything is delivered, the estimated seconds the computation still takes
+        (server/scheduling/cost.py) when the answer is not in the cache: a new flight's whole estimate, a joined
+        one's estimate less the time it has run.  Raises :class:`server.scheduling.scheduler.Busy` when it would
+        have to start a computation and the queue is full.  Cancelling the caller unsubscribes it (and cancels the
+        flight if it was the last one waiting for it).
         """
         key = request_key(kind, config)
         rec = self.memory.get(key)
@@ -117,6 +122,8 @@ class Sharing:
             self.stats.shared += 1
         flight.subscribers += 1
         try:
+            if computing is not None:
+                await computing(max(0.0, self._first_cost(kind, config) - (time.monotonic() - flight.born)))
             await self._follow(flight, deliver, waiting)
         finally:
             flight.subscribers -= 1

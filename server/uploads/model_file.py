@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine import Config
 from engine.config import quote
-from engine.data import CheckpointError, configure, find_recurrent
+from engine.data import CheckpointError, file_values, find_recurrent
 from server.uploads.limits import UploadLimits, UploadRefused, too_big
 from server.uploads.safetensors_file import load_safetensors_file, looks_like_safetensors
 from server.uploads.torch_file import load_torch_file
@@ -88,8 +87,7 @@ def read_model(data: bytes, limits: UploadLimits, nonlinearity: str | None) -> t
     state = read_state_dict(data, limits)
     try:
         ckpt = find_recurrent(state, 0)  # the read-out is matched per task, at each run
-        if ckpt.cell == "rnn":
-            configure(Config(), ckpt, nonlinearity)  # raises when the RNN's nonlinearity was not given
+        fixes = file_values(ckpt, nonlinearity)  # raises when the RNN's nonlinearity was not given
     except CheckpointError as e:
         field = "nonlinearity" if e.key is None and "nonlinearity" in e.message else "model"
         raise UploadRefused("model", e.message, field) from None
@@ -104,7 +102,7 @@ def read_model(data: bytes, limits: UploadLimits, nonlinearity: str | None) -> t
     fields = {"type": "model_loaded", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
               "format": file_format(data), "prefix": ckpt.prefix.rstrip("."), "cell": ckpt.cell,
               "hidden_size": ckpt.hidden_size, "num_layers": ckpt.num_layers, "bidirectional": ckpt.bidirectional,
-              "input_size": ckpt.input_size}
+              "input_size": ckpt.input_size, "fixes": fixes}
     return used, fields
 
 

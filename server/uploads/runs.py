@@ -38,9 +38,10 @@ def shape_own(cfg: Config, model, series: Series | None):
 
 
 async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, series,
-                        deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object) -> None:
+                        deliver: Callable[[Sequence[Unit]], Awaitable[None]], owner: object,
+                        computing: Callable[[float], Awaitable[None]] | None = None) -> None:
     """Deliver the frames of a ``run`` or ``train`` (``+lag``: with the lag map) of an uploaded model, as a shared
-    request would.
+    request would (``computing``: told the estimated seconds first, as by server.sharing's ``serve``).
 
     Raises :class:`server.scheduling.scheduler.Busy` when the queue is full.
     """
@@ -55,6 +56,8 @@ async def serve_private(scheduler: Scheduler, kind: str, config: Config, ckpt, s
         for unit in units:
             await deliver((unit,))
 
+    if computing is not None:
+        await computing(trace_s)
     try:
         if base_kind(kind) == "run":
             rows = lag_rows_for(config) if lag else 0

@@ -19,6 +19,18 @@ export function divergenceAdvice(c) {
 }
 
 /**
+ * What a trace of the model a training diverged with (at `step`) says: these weights are where the updates led,
+ * so what helps is what keeps the updates small, clipping first when the training did not clip.
+ */
+export function divergedAdvice(c, step) {
+  const how = c.clip === "none"
+    ? "Unclipped updates led here: clipping during training caps every update, so the weights need not reach this point; " +
+      "clipping this one pass's gradient could not undo them."
+    : `Even clipped (${c.clip} at ${c.clip_at}), the updates led here.`;
+  return `These are the weights training had reached when it diverged at step ${step}. ${how} ${divergenceAdvice(c)}`;
+}
+
+/**
  * What may let a gradient that underflowed to 0 reach the early steps, for this config.
  * @param {import('./schema.js').Schema} schema  the table: a key is advised only where it applies and has room
  */

@@ -41,6 +41,7 @@ export class Controls {
     this.write(state.config);
     state.listen((change) => {
       if (change.type === "values") this.write(state.config);
+      if (change.type === "uploads") this.applicability(state.config);
     });
   }
 
@@ -171,20 +172,24 @@ export class Controls {
     this.applicability(config);
   }
 
-  /** Disable what does not apply to `config`, saying why; the DOM is touched only where that changes. */
+  /**
+   * Disable what does not apply to `config`, or what an uploaded model fixes, saying why; the DOM is touched only
+   * where that changes.
+   */
   applicability(config) {
     for (const f of this.schema.fields) {
       const input = this.inputs.get(f.name);
-      const on = this.schema.applies(f.name, config);
+      const why = this.state.fixedByUpload(f.name) ? "set by your uploaded model"
+        : this.schema.applies(f.name, config) ? "" : f.why_not || "does not apply";
       // A drag calls this on every input event: rewriting unchanged rows would cost a style pass each time.
-      if (this.applying.get(f.name) === on) continue;
-      this.applying.set(f.name, on);
-      input.disabled = !on;
+      if (this.applying.get(f.name) === why) continue;
+      this.applying.set(f.name, why);
+      input.disabled = !!why;
       const box = this.boxes.get(f.name);
-      if (box) box.disabled = !on;
+      if (box) box.disabled = !!why;
       const row = input.closest(".control");
-      row.classList.toggle("disabled", !on);
-      row.querySelector(".why-disabled").textContent = on ? "" : ` (${f.why_not || "does not apply"})`;
+      row.classList.toggle("disabled", !!why);
+      row.querySelector(".why-disabled").textContent = why ? ` (${why})` : "";
     }
   }
 

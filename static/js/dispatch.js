@@ -11,6 +11,7 @@
 //   trainStart(run, frame), trainStep(run, frame), trainDone(run, frame)
 //   trainLag(run, frame)  the lag map of a training's profiled step (a lag frame with `step`)
 //   error(frame), cancelled(frame), queued(frame), other(frame, payload)  (other: upload frames and the like)
+//   computing(frame)      the server's estimate of a run's computation, before its start frame
 
 import { RunTrace } from "./trace.js";
 import { TrainingRun } from "./training_run.js";
@@ -84,6 +85,8 @@ export class FrameDispatcher {
         return h.error?.(frame);
       case "queued":
         return h.queued?.(frame);
+      case "computing":
+        return h.computing?.(frame);
       default:
         return h.other?.(frame, payload);
     }

@@ -183,7 +183,7 @@ export class LagPanel {
     }
     if (trace.lag) return "The map appears once the gradient has travelled back: press play, or choose the speed 'instant'.";
     if (st.request && st.request.lag && (st.view.status === "computing" || st.training.status === "training")) return "Computing the map…";
-    if (st.view.shown?.trained) return "These views show the trained model, traced without the map: press Train with this view open to watch the map while it trains.";
+    if (st.view.shown?.trained) return `These views show ${st.shownText()}, traced without the map: press Train with this view open to watch the map while it trains.`;
     if (st.training.status === "training") return "The map comes with the next training or setting: this training was started without it.";
     if (st.showsLag() && trace.complete && whole) return "This answer came without the map (a recording made without it).";
     return "";

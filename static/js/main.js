@@ -92,6 +92,7 @@ async function main() {
     },
     cancelled: retraceIfNeeded, // only the newest request's cancel gets here: Stop was pressed
     queued: (frame) => state.queued(frame.position), // the server's word on where the request waits
+    computing: (frame) => state.computing(frame.estimate_s), // and on how long its computation should take
   }, { trains: () => state.training.status === "training" });
   const source = (gfl.socket = makeSource((frame, payload) => (isUploadFrame(frame) ? upload.frame(frame)
     : dispatcher.accept(frame, payload)), connectionStatus($("#conn-status"), () => {

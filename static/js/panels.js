@@ -1,8 +1,9 @@
 // The text panels: the run summary, the overflow / underflow banner, and the
 // notices about link values or settings the server refused.
 
-import { overflowAdvice, underflowAdvice } from "./advice.js";
+import { divergedAdvice, overflowAdvice, underflowAdvice } from "./advice.js";
 import { fmtNum, layerLabel } from "./charts.js";
+import { EVALUATION_BATCH } from "./outcome.js";
 
 /**
  * Fill the summary panel (elements carrying data-stat="...") from a run; `schema` is the config table.
@@ -31,7 +32,7 @@ export function showSummary(root, trace, schema, waiting = false) {
     for (const key of ["loss", "norm", "clipped", "coef", "elapsed"]) set(key, "…", waiting ? "shown once the gradient starts back" : "");
     return;
   }
-  set("loss", fmtNum(done.loss, 4));
+  set("loss", fmtNum(done.loss, 4), `the loss on ${EVALUATION_BATCH} (a training's losses are each of its step's own batch)`);
   set("norm", fmtNum(done.total_norm));
   set("clipped", fmtNum(done.total_norm_clipped));
   const coef = {
@@ -83,21 +84,26 @@ function perLayer(table, trace) {
 /**
  * The banner that says, in words, where the gradient blew up or died.
  * @param {import('./schema.js').Schema} schema  the config table, for the advice (needed when `trace` is given)
+ * @param {{outcome: string, divergedAt: number|null}|null} trained  the training the trace is of (the page
+ *   state's tag of the shown result), or null for an untrained model: the words differ, since clipping acts
+ *   on a training's updates, never on one pass
  * @returns {string|null} the text shown
  */
-export function showBanner(el, trace, schema, fwd = 0, bwd = 0) {
+export function showBanner(el, trace, schema, fwd = 0, bwd = 0, trained = null) {
   const ex = trace ? trace.extremes() : { overflow: null, underflow: null };
   const parts = [];
   // Each is told once the playback has reached its step.
   const revealedFrom = trace ? trace.T - bwd : Infinity;
   const h = trace ? trace.forwardOverflowT : null;
+  const diverged = trained?.outcome === "diverged";
+  const why = diverged ? divergedAdvice(trace.config, trained.divergedAt) : "";
   if (h !== null && h < fwd) parts.push(["overflow", `hidden state overflowed at t = ${h}`,
     "h_t is inf or NaN from this step of the forward pass on, so the loss is NaN and so is every gradient that depends on it. " +
-    "Clipping cannot help here. " + overflowAdvice(trace.config, schema)]);
+    (why || "Clipping the gradient cannot help in this pass: the overflow comes before any gradient. " + overflowAdvice(trace.config, schema))]);
   if (ex.overflow !== null && ex.overflow >= revealedFrom) parts.push(["overflow", `gradient overflowed at t = ${ex.overflow}`,
     h !== null ? "a consequence of the overflow in the forward pass."
       : "going back from the loss, ‖∂L/∂h_t‖ first becomes inf or NaN here: the gradient exploded. " +
-        "Clipping cannot rescue a gradient that is already inf. " + overflowAdvice(trace.config, schema)]);
+        (why || "Clipping cannot rescue a gradient that is already inf. " + overflowAdvice(trace.config, schema))]);
   if (ex.underflow !== null && ex.underflow >= revealedFrom) parts.push(["underflow", `gradient underflowed to 0 at t = ${ex.underflow}`,
     "‖∂L/∂h_t‖ is exactly 0 in float32 from here back: no learning signal reaches earlier steps. " +
     underflowAdvice(trace.config, schema)]);
@@ -115,6 +121,20 @@ export function showBanner(el, trace, schema, fwd = 0, bwd = 0) {
   }));
   el.hidden = parts.length === 0;
   return text || null;
+}
+
+/**
+ * The summary's tab saying which model the views show: "trained model", or "diverged at step k" for the model a
+ * training stopped with (never called trained); hidden for an untrained model.
+ */
+export function badge(el, trained) {
+  el.hidden = !trained;
+  if (!trained) return;
+  const diverged = trained.outcome === "diverged";
+  el.textContent = diverged ? `diverged at step ${trained.divergedAt}` : "trained model";
+  el.title = diverged ? `The views show the weights training had reached when its loss or gradient stopped being finite, at step ${trained.divergedAt}, on the same batch as before`
+    : "The views show the model after training, on the same batch as before";
+  el.classList.toggle("model-badge-diverged", diverged);
 }
 
 /** Give a notice its "×" button. */

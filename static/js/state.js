@@ -14,6 +14,7 @@
 // what changed.  Every page uses it: the lab, and the cliff (whose one request is its answer; it never trains).
 // No DOM access at import time (node --test loads it).
 
+import { FileValues } from "./file_values.js";
 import { emptyPage, formatLink, parseLink } from "./link.js";
 
 export const UPLOAD_KINDS = ["model", "series"];
@@ -40,6 +41,7 @@ export class PageState {
     this.inFlight = null; // the trace request in flight: {requestKey, lag}
     // The user's own files: {status, name, size, echoed (the server's *_loaded frame), message} or null.
     this.uploads = { model: null, series: null };
+    this.fileValues = new FileValues(schema); // what an uploaded model fixes, and the link's values it replaced
     this.syncUrl();
   }
 
@@ -72,7 +74,7 @@ export class PageState {
   }
 
   get query() {
-    return formatLink(this.schema, this.pageKeys, this.config, this.page);
+    return formatLink(this.schema, this.pageKeys, this.fileValues.linked(this.config), this.page);
   }
 
   // -- control values -----------------------------------------------------------------------------------
@@ -208,6 +210,13 @@ export class PageState {
     this.emit({ type: "view" });
   }
 
+  /** The server's estimate, in seconds, of the newest request's computation (its `computing` frame). */
+  computing(seconds) {
+    if (!this.request) return;
+    Object.assign(this.request, { estimate: seconds, estimateAt: Date.now() });
+    this.emit({ type: "view" });
+  }
+
   /** The start frame of the newest request's trace: what it will show, tagged with its setting. */
   traceStarted(run) {
     const r = this.request;
@@ -275,10 +284,23 @@ export class PageState {
     const changed = !was || !was.echoed || was.echoed.sha256 !== frame.sha256;
     const name = u && u.name ? u.name : frame.name || kind;
     this.uploads[kind] = { status: "active", name, size: frame.bytes, echoed: frame, message: "" };
-    // As for a moved setting: the trace request for the new file supersedes a training in progress.
-    const stoppedTraining = changed && this.stopTraining("upload");
+    // The controls follow the file (what it fixes, every run uses); as for a moved setting, its request ends a training.
+    const fixed = this.fileValues.take(this.config, frame.fixes);
+    const stoppedTraining = (changed || fixed.length > 0) && this.stopTraining("upload");
+    if (fixed.length) this.emit({ type: "values", changed: fixed, how: "commit", stoppedTraining });
     this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return changed;
+  }
+
+  /** The file that fixed some values is gone: the link's values are back (a 'values' change). */
+  releaseFileValues() {
+    const changed = this.fileValues.release(this.config);
+    if (changed.length) this.emit({ type: "values", changed, how: "commit", stoppedTraining: false });
+  }
+
+  /** Whether the active uploaded model fixes `key` (its cell and shape): its control then shows the file's value. */
+  fixedByUpload(key) {
+    return this.uploadActive("model") && key in (this.uploads.model.echoed?.fixes || {});
   }
 
   /** The file was refused: what was active before stays (the server keeps it), or none. */
@@ -289,6 +311,7 @@ export class PageState {
     this.uploads[kind] = kept ? { ...kept, message } : null;
     const changed = !!u && u.status === "resending"; // the file in use is gone
     const stoppedTraining = changed && this.stopTraining("upload");
+    if (kind === "model" && !kept) this.releaseFileValues();
     this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return message;
   }
@@ -306,6 +329,7 @@ export class PageState {
     const changed = this.uploadActive(kind);
     this.uploads[kind] = null;
     const stoppedTraining = changed && this.stopTraining("upload");
+    if (kind === "model") this.releaseFileValues();
     this.emit({ type: "uploads", kind, changed, stoppedTraining });
     return changed;
   }

@@ -6,6 +6,9 @@
 
 import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
+import { EVALUATION_BATCH, notBetter, recentLoss } from "./outcome.js";
+import { formatSeconds } from "./progress.js";
+export { formatSeconds } from "./progress.js"; // where the tests have always found it
 import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
 
 // Repaint at most this often; slower when a repaint itself takes long, so the page never freezes.
@@ -119,9 +122,15 @@ export class TrainingPanel {
     }
     if (t.status === "trained" && r) {
       const first = r.loss.find(Number.isFinite);
-      const base = r.baseline ? ` (baseline ${baselineLabel(r.baseline)})` : "";
-      const views = !stale && shownTrained ? "The views above now show the trained model." : stale ? "" : "The trained model's trace is on its way.";
-      return [stale ? "stopped" : "ok", `Trained ${t.steps} steps:`, `loss ${fmtNum(first, 3)} → ${fmtNum(t.finalLoss, 3)}${base}. ${views}${stale}`];
+      const recent = recentLoss(r.loss);
+      const worse = notBetter(recent.mean, r.baseline);
+      const base = !r.baseline ? "" : !worse ? ` (baseline ${baselineLabel(r.baseline)})`
+        : `; over the last ${recent.steps} step${recent.steps > 1 ? "s" : ""} it averaged ${fmtNum(recent.mean, 3)}, not below ` +
+          `the baseline (${baselineLabel(r.baseline)}): the model does no better than it`;
+      const views = !stale && shownTrained ? `The views above now show the trained model on ${EVALUATION_BATCH}.`
+        : stale ? "" : "The trained model's trace is on its way.";
+      return [stale || worse ? "stopped" : "ok", `Trained ${t.steps} steps${worse ? ", no better than the baseline" : ""}:`,
+        `loss on the training batches ${fmtNum(first, 3)} at step 1 → ${fmtNum(t.finalLoss, 3)} at step ${t.steps}${base}. ${views}${stale}`];
     }
     return [null];
   }
@@ -200,7 +209,8 @@ export class TrainingPanel {
     this.draw();
     const r = this.run;
     if (frame.diverged_at != null) this.say(`Diverged at step ${frame.diverged_at} of ${r.total}.`);
-    else this.say(`Finished ${frame.steps_done} of ${r.total} steps; final loss ${fmtNum(frame.final_loss, 4)}.`);
+    else this.say(`Finished ${frame.steps_done} of ${r.total} steps; the last training batch's loss ${fmtNum(frame.final_loss, 4)} ` +
+      `(the summary's loss is on ${EVALUATION_BATCH}).`);
     this.update();
   }
 
@@ -252,11 +262,4 @@ export class TrainingPanel {
     const rate = this.rateText(r, this.state.training);
     if (this.rate.textContent !== rate) this.rate.textContent = rate;
   }
-}
-
-export function formatSeconds(s) {
-  if (!Number.isFinite(s)) return "–";
-  const whole = Math.ceil(s); // rounded before splitting: 119.6 s is "2 min 0 s", never "1 min 60 s"
-  if (whole < 60) return `${whole} s`;
-  return `${Math.floor(whole / 60)} min ${whole % 60} s`;
 }

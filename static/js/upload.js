@@ -57,8 +57,15 @@ export class UploadPanel {
     Object.assign(this, { el, source, state, notices });
     this.status = { model: el.querySelector("#upload-model-status"), series: el.querySelector("#upload-series-status") };
     this.errors = { model: "", series: "" }; // the last refusal, shown until the next file or clear
-    el.querySelector("#upload-model").addEventListener("change", (ev) => this.send("model", ev.target));
-    el.querySelector("#upload-series").addEventListener("change", (ev) => this.send("series", ev.target));
+    this.sending = { model: null, series: null }; // the File sent last, until it is answered
+    this.held = null; // a CSV refused for want of a column: Enter in the column box sends it again
+    el.querySelector("#upload-model").addEventListener("change", (ev) => this.send("model", ev.target.files?.[0], ev.target));
+    el.querySelector("#upload-series").addEventListener("change", (ev) => this.send("series", ev.target.files?.[0], ev.target));
+    el.querySelector("#upload-column").addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" || !this.held) return;
+      ev.preventDefault();
+      this.send("series", this.held);
+    });
     for (const kind of UPLOAD_KINDS) {
       el.querySelector(`#upload-${kind}-clear`).addEventListener("click", () => this.source.clearUpload(kind));
     }
@@ -67,8 +74,8 @@ export class UploadPanel {
     });
   }
 
-  async send(kind, input) {
-    const file = input.files && input.files[0];
+  /** Send `file` (from `input`, a file control, emptied once read: the same file may be chosen again after a fix). */
+  async send(kind, file, input = null) {
     if (!file) return;
     const extra = {};
     if (kind === "model") extra.nonlinearity = this.el.querySelector("#upload-nonlinearity").value;
@@ -77,9 +84,11 @@ export class UploadPanel {
       if (column) extra.column = /^\d+$/.test(column) ? Number(column) : column;
     }
     this.errors[kind] = "";
+    this.sending[kind] = file;
+    if (kind === "series") this.held = null;
     this.state.uploadSent(kind, { name: file.name, size: file.size });
     this.source.upload(kind, await file.arrayBuffer(), extra);
-    input.value = ""; // the same file may be chosen again after a fix
+    if (input) input.value = "";
   }
 
   /** Handle an upload frame (see isUploadFrame): the state learns what the server answered. */
@@ -89,11 +98,21 @@ export class UploadPanel {
     if (frame.type === "error") {
       const u = this.state.uploads[kind];
       const name = u && u.status === "sending" ? u.name : "That file";
-      this.errors[kind] = `${name} was not used: ${frame.message}`;
+      // A CSV that only lacks its column is kept here: the column and Enter are all it takes.
+      const retry = kind === "series" && frame.field === "column" && u?.status === "sending";
+      if (kind === "series") this.held = retry ? this.sending.series : null;
+      this.errors[kind] = `${name} was not used: ${frame.message}` + (retry ? ". Type the column's header name or " +
+        "number in the Column box and press Enter: the same file is read again, no need to choose it again." : "");
       this.state.uploadRefused(kind, frame.message);
     } else if (frame.type === "upload_expired") this.state.uploadExpired(kind);
-    else if (frame.type.endsWith("_loaded")) this.state.uploadLoaded(kind, frame);
-    else this.state.uploadCleared(kind);
+    else if (frame.type.endsWith("_loaded")) {
+      // The file in use stays at hand: another column of it is the column box and Enter away.
+      if (kind === "series" && !frame.resumed) this.held = this.sending.series;
+      this.state.uploadLoaded(kind, frame);
+    } else {
+      if (kind === "series") this.held = null;
+      this.state.uploadCleared(kind);
+    }
   }
 
   render() {

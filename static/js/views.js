@@ -4,8 +4,9 @@
 
 import { layerLabel } from "./charts.js";
 import { LagPanel } from "./lag_panel.js";
-import { showBanner, showSummary } from "./panels.js";
+import { badge, showBanner, showSummary } from "./panels.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
+import { COMPUTING_MS, ComputingStatus, secondsText } from "./progress.js";
 import { SeriesView } from "./view_series.js";
 import { drawEigenvalues } from "./view_theory.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
@@ -13,8 +14,6 @@ import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 // A stream that stalls, or one that takes long, still gets a progress paint now and then.
 const STALL_MS = 250;
 const PROGRESS_MS = 2000;
-// A computation this long says that it is computing, and for which setting.
-export const COMPUTING_MS = 300;
 
 // The figure of each view that can wait for the next frame.
 const VIEW_OF = { norms: "#view-grad-norm", eigen: "#view-eigen", hidden: "#view-hidden", grad: "#view-grad-units",
@@ -59,13 +58,8 @@ export class TraceViews {
       this.onLayer?.(l, d);
       hooks.invalidate();
     });
-    // The status line above the banner: what is computing, and what the views show meanwhile.
-    this.status = doc.createElement("p");
-    this.status.id = "view-status";
-    this.status.className = "banner banner-computing";
-    this.status.setAttribute("role", "status");
-    this.status.hidden = true;
-    this.$("#banner").before(this.status);
+    // The status above the banner: what is computing, how far it is, and what the dimmed views show meanwhile.
+    this.status = new ComputingStatus(doc, this.$("#banner"), [this.$(".views"), this.$("#summary")].filter(Boolean));
     state.listen((change) => {
       if (change.type === "view" || change.type === "values") this.sayStatus();
     });
@@ -82,7 +76,7 @@ export class TraceViews {
     this.lastPainted = {};
     this.progressAt = trace.createdAt;
     this.layerOptions(trace);
-    this.$("#model-badge").hidden = !this.state.view.incoming?.trained;
+    badge(this.$("#model-badge"), this.state.view.incoming?.trained);
     showSummary(this.$("#summary"), trace, this.state.schema, held);
     showBanner(this.$("#banner"), null);
     this.series.setTrace(trace);
@@ -188,7 +182,8 @@ export class TraceViews {
         this.hooks.invalidate();
       });
     }
-    showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd);
+    const tag = [this.state.view.incoming, this.state.view.shown].find((v) => v && v.run === trace.run);
+    showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd, tag?.trained);
     this.phaseText(cursor, fwd, bwd);
     const complete = trace.complete && fwd === T && bwd === T && !later.length;
     if (complete) this.paintedWhole = trace;
@@ -211,18 +206,23 @@ export class TraceViews {
     const req = this.state.request;
     const shown = view.shown;
     let text = "";
+    let progress = null;
+    let dim = false;
     if (view.status === "computing" && req && req.kind === "run") {
       const waited = Date.now() - req.at;
       if (waited < COMPUTING_MS) {
         this.statusTimer = setTimeout(() => this.sayStatus(), COMPUTING_MS - waited + 5);
       } else {
         const what = schema.differences(req.config, schema.defaults(), "trace") || "the default setting";
-        text = `Computing the trace for ${what}…`;
+        const estimate = req.estimate == null ? "" : ` (the server estimates ${secondsText(req.estimate)})`;
+        text = `Computing the trace for ${what}${estimate}…`;
         if (req.queuedAt) text = `Waiting for the server (place ${req.queuedAt} in its queue), then computing the trace for ${what}…`;
-        // The views may still hold an earlier run, whole or part of it: say which.
+        progress = { since: req.estimateAt ?? req.at, estimate: req.queuedAt ? null : req.estimate };
+        // The views may still hold an earlier run, whole or part of it: dimmed, and said which.
         const onShow = this.trace?.config;
         if (onShow && schema.settingKey(onShow) !== req.key) {
-          text += ` Until it arrives the views show ${schema.differences(onShow, req.config, "trace")}.`;
+          text += ` Until it arrives the views show ${schema.differences(onShow, req.config, "trace")} (dimmed).`;
+          dim = true;
         }
       }
     } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
@@ -230,7 +230,6 @@ export class TraceViews {
       const what = schema.differences(shown.config, this.state.config, "trace") || "a trace made with other uploaded files";
       text = `The views show ${what}, not the current setting.`;
     }
-    this.status.hidden = !text;
-    setText(this.status, text);
+    this.status.show(text, progress, dim);
   }
 }

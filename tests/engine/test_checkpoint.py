@@ -142,8 +142,21 @@ def test_no_recurrent_module_and_two_of_them():
         find_recurrent(nn.Linear(3, 2).state_dict(), 1)
     two = nn.Module()
     two.a, two.b = nn.RNN(2, 3), nn.GRU(2, 3)
-    with pytest.raises(CheckpointError, match="holds 2 recurrent modules"):
+    with pytest.raises(CheckpointError, match="holds 2 recurrent modules") as refused:
         find_recurrent(two.state_dict(), 1)
+    # The refusal says what to do instead: one module's keys here, or every module with the notebook API.
+    assert "only the keys under 'a.'" in refused.value.message
+    assert "from engine import trace_submodules" in refused.value.message
+
+
+def test_several_modules_quotes_a_long_prefix_short():
+    long_name = "m" * 5000
+    state = {f"{long_name}.weight_hh_l0": torch.zeros(3, 3), f"{long_name}.weight_ih_l0": torch.zeros(3, 2),
+             "b.weight_hh_l0": torch.zeros(3, 3), "b.weight_ih_l0": torch.zeros(3, 2)}
+    with pytest.raises(CheckpointError, match="holds 2 recurrent modules") as refused:
+        find_recurrent(state, 1)
+    assert long_name not in refused.value.message
+    assert "(5,000 characters)" in refused.value.message and len(refused.value.message) < 1000
 
 
 def test_hidden_size_beyond_the_app_is_refused():

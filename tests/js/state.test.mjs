@@ -176,3 +176,14 @@ test("the server's queue place is kept for the request waiting, and dropped once
   state.sent("run", state.config);
   assert.equal(state.request.queuedAt, null, "a new request has no place until the server says so");
 });
+
+test("the server's estimate of a run is kept on its request, and a new request has none", () => {
+  const { state, changes } = fresh();
+  state.sent("run", state.config);
+  state.computing(2.5);
+  assert.equal(state.request.estimate, 2.5);
+  assert.ok(Math.abs(state.request.estimateAt - Date.now()) < 1000);
+  assert.equal(changes.at(-1).type, "view");
+  state.sent("run", state.config);
+  assert.equal(state.request.estimate, undefined, "a new request has no estimate until the server says so");
+});

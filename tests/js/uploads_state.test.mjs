@@ -133,3 +133,26 @@ test("another file while training stops the training, saying why; the same file 
   state.uploadCleared("series");
   assert.deepEqual([state.training.status, state.training.reason], ["stopped", "upload"]);
 });
+
+test("an uploaded model's cell and shape become the control values, out of the link, and go back on clear", () => {
+  const { state, urls, changes } = fresh(); // the page's own setting: a GRU of the default size
+  shownOnce(state, 1);
+  const link = state.query;
+  const before = { ...state.config };
+  const fixes = { cell: "lstm", hidden_size: 16, num_layers: 2, bidirectional: true };
+  state.uploadSent("model", { name: "lstm16.pt", size: 1234 });
+  state.uploadLoaded("model", { ...MODEL, fixes });
+  for (const [k, v] of Object.entries(fixes)) assert.equal(state.config[k], v, k);
+  assert.ok(state.fixedByUpload("hidden_size") && !state.fixedByUpload("seq_len"));
+  // One 'values' change, before the 'uploads' one: the request that follows has both the file and its shape.
+  const kinds = changes.slice(-2).map((c) => c.type);
+  assert.deepEqual(kinds, ["values", "uploads"]);
+  assert.deepEqual(changes.at(-2).changed.sort(), Object.keys(fixes).sort());
+  assert.equal(state.query, link, "the link keeps the page's own values: the file cannot travel in it");
+  assert.equal(state.requestTrace("commit").hidden_size, 16);
+  state.uploadCleared("model");
+  assert.deepEqual(state.config, before);
+  assert.ok(!state.fixedByUpload("cell"));
+  assert.equal(state.query, link);
+  assert.ok(urls.every((q) => !/lstm/.test(q)), urls.join(" "));
+});

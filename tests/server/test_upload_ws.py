@@ -57,6 +57,9 @@ def test_the_apps_own_weights_run_as_the_config_does_and_nothing_is_cached(fresh
         up = run_config(ws, {"task": "sine", "seq_len": 8, "batch_size": 2, "seed": 1}, 1)
         assert up.end["type"] == "done", up.end
         assert up.start["config"]["cell"] == "gru" and up.start["config"]["hidden_size"] == 4
+        # What the file fixes, as the page is told it, is exactly what the run took from it.
+        shape = ("cell", "hidden_size", "num_layers", "bidirectional")
+        assert loaded["fixes"] == {k: up.start["config"][k] for k in shape}
         assert len(hub.sharing.memory) == 0 and hub.sharing.stats.misses == 0
         ws.send_json({"type": "clear_model"})
         assert receive_frame(ws)[0]["type"] == "model_cleared"
@@ -124,7 +127,7 @@ def test_bad_files_and_frames_get_one_clear_error_each(fresh):
         rnn = send_model(ws, saved(nn.RNN(1, 3).state_dict()))
         assert rnn["field"] == "nonlinearity"
         ok = send_model(ws, saved(nn.RNN(1, 3).state_dict()), nonlinearity="relu")
-        assert ok["type"] == "model_loaded" and ok["cell"] == "rnn"
+        assert ok["type"] == "model_loaded" and ok["cell"] == "rnn" and ok["fixes"]["nonlinearity"] == "relu"
         ws.send_json({"type": "model", "bytes": 10})
         ws.send_bytes(b"12345")
         short, _ = receive_frame(ws)

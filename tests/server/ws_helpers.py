@@ -105,8 +105,8 @@ def read_run(ws, number: int) -> Run:
         elif kind == "start":
             assert run.start is None and not run.forward
             run.start = frame
-        elif kind == "queued":
-            assert run.start is None, "queued after start"
+        elif kind in ("queued", "computing"):
+            assert run.start is None, f"{kind} after start"
         elif kind == "lag":
             assert run.lag is None and len(run.backward) == run.start["shapes"]["T"], "lag before the whole sweep"
             run.lag = (frame, payload)
