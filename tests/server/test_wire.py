@@ -1,4 +1,4 @@
-"""The strict JSON encoder: non-finite numbers become strings, and a stray NaN fails loudly."""
+"""The strict JSON encoder: non-finite numbers become strings, and nothing it writes is invalid JSON."""
 
 from __future__ import annotations
 
@@ -37,15 +37,24 @@ def test_float32_values_survive_exactly():
     assert np.array_equal(np.array(json.loads(wire.dumps(a)), dtype=np.float32), a)
 
 
-def test_an_unencoded_nan_is_a_loud_bug(monkeypatch):
-    monkeypatch.setattr(wire, "to_jsonable", lambda obj: obj)  # as if the conversion were skipped
-    with pytest.raises(ValueError):
-        wire.dumps({"x": math.nan})
+def test_bytes_and_text_encodings_are_the_same_json():
+    value = {"grad": np.array([1.0, np.nan, -np.inf], dtype=np.float32), "name": "forget gate é", "t": np.int64(7)}
+    assert wire.dumps_bytes(value) == wire.dumps(value).encode("utf-8")
+    assert json.loads(wire.dumps_bytes(value)) == {"grad": [1.0, "nan", "-inf"], "name": "forget gate é", "t": 7}
 
 
-def test_encode_without_conversion_still_refuses_nan():
-    with pytest.raises(ValueError):
-        wire.encode({"x": [1.0, math.inf]})
+def test_a_non_finite_float_that_skipped_the_conversion_is_still_valid_json():
+    # orjson writes it as null: the value is lost (the conversion in front is what keeps it), the JSON is not broken.
+    text = wire.encode({"x": [1.0, math.inf, math.nan]})
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"x": [1.0, None, None]}
+
+
+def test_a_value_that_is_not_json_is_refused():
+    with pytest.raises(TypeError):
+        wire.encode({"x": object()})
+    with pytest.raises(TypeError):
+        wire.dumps({"x": object()})
 
 
 def test_strict_parser_refuses_non_standard_tokens():
