@@ -82,4 +82,4 @@ def test_lessons_page_groups_by_topic(client):
         assert f'id="{lesson.id}"' in text and esc(lesson.title) in text
         section = text.rfind('<section class="topic"', 0, text.index(f'id="{lesson.id}"'))
         assert f'id="topic-{lesson.topic}"' in text[section : section + 120]
-    assert 'href="/static/css/teaching.css"' in text
+    assert f'href="/static/{client.app.state.static_tree.version}/css/teaching.css"' in text
