@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.wire import encoding as wire
 
@@ -68,3 +70,43 @@ def test_nesting_depth():
     assert wire.nesting_too_deep({"a": [1]}, 2) is None
     assert wire.nesting_too_deep({"a": [[1]]}, 2) == ("a", "0")
     assert wire.nesting_too_deep({"config": {"seq_len": [[[]]]}}, 3) == ("config", "seq_len", "0")
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.integers(-(2**63), 2**63 - 1) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=20))  # fmt: skip
+def test_orjson_text_reads_back_as_exactly_what_the_standard_encoder_writes(value):
+    assert json.loads(wire.encode(value)) == json.loads(json.dumps(value))
+
+
+def test_float32_arrays_read_back_as_the_same_float64_values_as_before():
+    # float32 values travel as the float64 number they are (0.10000000149011612, not 0.1): exactly what autograd gave
+    a = np.random.default_rng(0).standard_normal(1000).astype(np.float32) * np.float32(1e-30)
+    assert json.loads(wire.dumps(a)) == a.astype(np.float64).tolist()
+
+
+def test_a_cached_run_sends_exactly_the_frames_of_a_fresh_encoding():
+    from fastapi.testclient import TestClient
+
+    from engine import Config, trace_config
+    from server.app import create_app
+    from server.settings import Settings
+    from server.wire import trace_units
+
+    config = {"cell": "lstm", "seq_len": 30, "hidden_size": 5, "gain": 3.5, "init": "orthogonal"}
+    fresh = trace_units(trace_config(Config.from_dict(config)), 0.0)
+    with TestClient(create_app(Settings(max_concurrent=1))) as client:
+        for _ in range(2):  # computed, then from the cache
+            with client.websocket_connect("/ws") as ws:
+                ws.send_json({"type": "run", "config": config})
+                for unit in fresh:
+                    text = ws.receive_text()
+                    if unit is fresh[-1]:  # done: all but the time it took
+                        sent, want = json.loads(text), json.loads(unit.text_for(1))
+                        assert sent.pop("elapsed_ms") >= 0 and want.pop("elapsed_ms") >= 0
+                        assert sent == want
+                    else:
+                        assert text == unit.text_for(1)
+                    if unit.data is not None:
+                        assert ws.receive_bytes() == unit.data
