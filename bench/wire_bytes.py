@@ -120,7 +120,7 @@ def deflate_figures(config: dict) -> str:
     for frame in frames:
         squeezed += len(z.compress(frame)) + len(z.flush(zlib.Z_SYNC_FLUSH))
     cpu = time.process_time() - t0
-    return (f"permessage-deflate, {config}: {plain / 1e6:.1f} MB -> {squeezed / 1e6:.1f} MB "
+    return (f"permessage-deflate, {config}: {plain / 1e3:.0f} KB -> {squeezed / 1e3:.0f} KB "
             f"(ratio {squeezed / plain:.2f}) for {cpu * 1000:.0f} ms of server CPU per socket")
 
 

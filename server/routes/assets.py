@@ -44,7 +44,7 @@ def _versioned(path: str, current: str) -> tuple[str, str]:
     return path, REVALIDATE
 
 
-@router.get("/static/{path:path}")
+@router.api_route("/static/{path:path}", methods=["GET", "HEAD"])
 async def static_file(path: str, request: Request) -> Response:
     tree: StaticTree = request.app.state.static_tree
     name, cache_control = _versioned(path, tree.version)
@@ -54,8 +54,8 @@ async def static_file(path: str, request: Request) -> Response:
     return await answer(request, asset, cache_control)
 
 
-@router.get("/vendor/plotly.min.js")
-@router.get("/vendor/{version}/plotly.min.js")
+@router.api_route("/vendor/plotly.min.js", methods=["GET", "HEAD"])
+@router.api_route("/vendor/{version}/plotly.min.js", methods=["GET", "HEAD"])
 async def plotly_bundle(request: Request, version: str | None = None) -> Response:
     """Plotly from the installed ``plotly`` package: the page loads nothing from a CDN."""
     asset = package_asset(plotly_path())

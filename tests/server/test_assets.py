@@ -140,3 +140,10 @@ def test_large_json_answers_are_gzipped_when_accepted(client):
 ])  # fmt: skip
 def test_accept_encoding_is_read_with_its_weights(header, codings):
     assert accepted_codings(header) == codings
+
+
+def test_a_head_request_gets_the_headers_of_the_file(client):
+    get, head = client.get("/static/js/main.js", headers=GZIP), client.head("/static/js/main.js", headers=GZIP)
+    assert head.status_code == 200 and head.content == b""
+    assert {k: head.headers[k] for k in ("etag", "content-encoding", "cache-control")} == {
+        k: get.headers[k] for k in ("etag", "content-encoding", "cache-control")}
