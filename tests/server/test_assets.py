@@ -129,6 +129,18 @@ def test_large_json_answers_are_gzipped_when_accepted(client):
     trace = client.post("/api/trace", json={"seq_len": 40}, headers=GZIP)
     assert trace.status_code == 200 and trace.headers["content-encoding"] == "gzip"
     assert trace.json()["type"] == "trace"
+    plain = client.post("/api/trace", json={"seq_len": 40}, headers=PLAIN)
+    assert "content-encoding" not in plain.headers and plain.json() == trace.json()
+    assert trace.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+
+
+def test_a_trace_document_is_gzipped_once_for_everyone_who_asks(client, monkeypatch):
+    calls = []
+    real = ENCODINGS.compute
+    monkeypatch.setattr(ENCODINGS, "compute", lambda key, body: calls.append(key) or real(key, body))
+    answers = [client.post("/api/trace", json={"seq_len": 41}, headers=GZIP) for _ in range(3)]
+    assert len({a.content for a in answers}) == 1 and all(a.headers["content-encoding"] == "gzip" for a in answers)
+    assert len(set(calls)) == 1 and sum(ENCODINGS.ready(key) for key in set(calls)) == 1
 
 
 @pytest.mark.parametrize(("header", "codings"), [
