@@ -125,13 +125,16 @@ class Asset:
     def etag(self, coding: str | None) -> str:
         return f'"{self.digest}-{coding}"' if coding else f'"{self.digest}"'
 
-    def matches(self, if_none_match: str) -> bool:
-        """Whether ``If-None-Match`` names any representation of this content (weak comparison, RFC 9110)."""
+    def matching_tag(self, if_none_match: str) -> str | None:
+        """The entity tag in ``If-None-Match`` that names a representation of this content (weak comparison,
+        RFC 9110), as this server writes it; None when none does."""
         for tag in if_none_match.split(","):
             tag = tag.strip().removeprefix("W/").strip('"')
-            if tag == "*" or tag.split("-")[0] == self.digest:
-                return True
-        return False
+            if tag == "*":
+                return self.etag(None)
+            if tag.split("-")[0] == self.digest:
+                return f'"{tag}"'
+        return None
 
     async def representation(self, accept_encoding: str) -> tuple[str | None, bytes]:
         """The coding to answer with and its body: brotli when accepted and ready, else gzip when accepted, else

@@ -23,10 +23,9 @@ async def answer(request: Request, asset: Asset, cache_control: str) -> Response
     headers = {"Cache-Control": cache_control}
     if asset.compressible:
         headers["Vary"] = "Accept-Encoding"
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and asset.matches(if_none_match):
-        headers["ETag"] = asset.etag(None)
-        return Response(status_code=304, headers=headers)
+    held = asset.matching_tag(request.headers.get("if-none-match", ""))
+    if held is not None:  # the client has this content, in the representation its tag names
+        return Response(status_code=304, headers={**headers, "ETag": held})
     coding, body = await asset.representation(request.headers.get("accept-encoding", ""))
     headers["ETag"] = asset.etag(coding)
     if coding is not None:

@@ -95,6 +95,7 @@ def test_a_conditional_request_for_an_unchanged_file_gets_304(client):
             first = client.get(url, headers=headers)
             again = client.get(url, headers={**headers, "If-None-Match": first.headers["etag"]})
             assert again.status_code == 304 and again.content == b"", (url, headers)
+            assert again.headers["etag"] == first.headers["etag"]
             assert again.headers["cache-control"] == first.headers["cache-control"]
         other = client.get(url, headers={"If-None-Match": '"0000000000000000"'})
         assert other.status_code == 200
