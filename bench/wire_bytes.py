@@ -43,17 +43,9 @@ class CountingPage(Page):
         super().__init__(ws, poll_s)
         self.events: list[dict] = []
 
-    async def call(self, method: str, **params):
-        self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(await self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-            if msg.get("method", "").startswith("Network."):
-                self.events.append(msg)
+    def on_event(self, msg: dict) -> None:
+        if msg.get("method", "").startswith("Network."):
+            self.events.append(msg)
 
     def wire_bytes(self) -> tuple[int, int, int]:
         """(HTTP bytes, socket bytes, responses) counted since the events were last cleared."""
@@ -68,11 +60,26 @@ class CountingPage(Page):
         return http, socket, responses
 
 
+    def pending(self) -> set[str]:
+        """Requests sent and not yet finished or failed."""
+        ids = {e["params"]["requestId"]: e["method"] for e in self.events if e["method"] in (
+            "Network.requestWillBeSent", "Network.loadingFinished", "Network.loadingFailed")}  # fmt: skip
+        return {i for i, last in ids.items() if last == "Network.requestWillBeSent"}
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Read events until every request sent so far has finished (modules a paint did not wait for too)."""
+        deadline = time.monotonic() + timeout
+        while self.pending():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.pending())} requests never finished")
+            await self.evaluate("new Promise(r => setTimeout(r, 50))")  # lets the page's events arrive
+
+
 async def visit(page: CountingPage, url: str) -> tuple[int, int, int]:
     page.events.clear()
     await page.call("Page.navigate", url=url)
     await page.wait_for(PAINTED)
-    await page.call("Runtime.evaluate", expression="1")  # reads the events that arrived with the paint
+    await page.settle()
     return page.wire_bytes()
 
 
@@ -88,7 +95,7 @@ async def largest_document(page: CountingPage, config: dict) -> tuple[int, int]:
     status, length = await page.evaluate(FETCH_LARGEST % json.dumps(config))
     if status != 200:
         raise RuntimeError(f"POST /api/trace answered {status}")
-    await page.call("Runtime.evaluate", expression="1")
+    await page.settle()
     return page.wire_bytes()[0], length
 
 
