@@ -38,6 +38,10 @@ class Page:
                 if "error" in msg:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg["result"]
+            self.on_event(msg)
+
+    def on_event(self, msg: dict) -> None:
+        """An event read while waiting for an answer (a domain the caller enabled): dropped unless overridden."""
 
     async def evaluate(self, expression: str):
         r = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)

@@ -12,21 +12,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from engine import trace_config
 from server import openapi
+from server.assets import StaticTree, package_asset, page_urls
+from server.compression import AnswerCompression
 from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
-from server.routes import api, cliff, docs, health, lessons, pages, script, stream
+from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(settings: Settings | None = None, tracer: Callable | None = None) -> FastAPI:
-    """The app; ``tracer`` (Config -> engine.Trace) defaults to ``engine.trace_config``."""
+def create_app(settings: Settings | None = None, tracer: Callable | None = None,
+               static_dir: Path = ROOT / "static") -> FastAPI:
+    """The app; ``tracer`` (Config -> engine.Trace) defaults to ``engine.trace_config``; ``static_dir`` is read once,
+    here (server/assets.py)."""
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="Gradient Flow Lab",
@@ -36,13 +39,17 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         redoc_url=None,
     )
     app.state.hub = Hub(settings, tracer or trace_config)
+    app.state.static_tree = StaticTree(static_dir)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, lessons, api, script, cliff, stream, docs):
+    app.state.templates.env.globals.update(page_urls(app.state.static_tree, package_asset(assets.plotly_path())))
+    for module in (health, pages, lessons, api, script, cliff, stream, docs, assets):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the
     # headers go on every HTTP answer, the Host check's 400 too.
     app.add_middleware(stream.SocketFastPath)
+    # Answers and pages over 1 KB, gzipped in a worker thread when large; the page's files come compressed already
+    # (a Content-Encoding the middleware leaves alone), sockets pass through.
+    app.add_middleware(AnswerCompression)
     app.add_middleware(TrustedHosts, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
     openapi.install(app)

@@ -31,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from engine import Config, trace_config
 from engine.lab import Trainer, trace_trained
 from engine.lessons import CLIFF_PAGE, LAB_PAGE, LESSONS, Lesson, lesson_config, try_config
+from server.assets import page_urls
 from server.export import cliff
 from server.export.bundle import bundle
 from server.export.page import localise, recording_script, static_page
@@ -112,6 +113,7 @@ class Recorder:
 
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(ROOT / "templates")), autoescape=select_autoescape(["html"]))
+    env.globals.update(page_urls())  # plain URLs: the copy's files sit beside its pages
     return env
 
 

@@ -11,9 +11,10 @@ from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
 from engine.config import NUMBER_SYNTAX, PAGE_KEYS, VIEWS, Field, RepeatedKey, describe_rules, read_link
+from server.compression import shared_answer
 from server.hub import Hub
 from server.scheduling import Busy
-from server.sharing import LAG
+from server.sharing import LAG, request_key
 from server.uploads import is_multipart, trace_with_upload
 from server.wire import (
     StrictJSONResponse,
@@ -139,4 +140,4 @@ async def trace(request: Request) -> Response:
         return Response(status_code=499)  # the client left; nobody reads this
     if unit.data is None:  # the computation failed: a server bug, reported as such
         return error_response(500, loads_strict(unit.text)["message"], None)
-    return Response(unit.data, media_type="application/json")
+    return await shared_answer(request, request_key(kind, config), unit.data, "application/json")

@@ -29,7 +29,7 @@ from engine.lab import (
 )
 from engine.lessons import CLIFF_PAGE
 from server.routes.pages import render_page
-from server.wire import StrictJSONResponse, dumps, error_response
+from server.wire import StrictJSONResponse, dumps_bytes, error_response
 
 router = APIRouter(tags=["cliff"])
 
@@ -39,7 +39,7 @@ _one_at_a_time = anyio.CapacityLimiter(1)
 @functools.lru_cache(maxsize=16)  # an answer at the largest resolution is under 2 MB
 def cliff_json(cfg: CliffConfig) -> bytes:
     """The strict JSON document of one setting (non-finite numbers as "inf"/"nan" strings: server/wire/encoding.py)."""
-    return dumps({**cliff(cfg), "fields": describe_fields(), "link_version": LINK_VERSION}).encode("utf-8")
+    return dumps_bytes({**cliff(cfg), "fields": describe_fields(), "link_version": LINK_VERSION})
 
 
 @router.get("/api/cliff")

@@ -1,12 +1,11 @@
-"""The page: ``GET /`` (initial config from the teaching link) and the vendored Plotly bundle."""
+"""The page: ``GET /`` (initial config from the teaching link); its files are server/routes/assets.py's."""
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 
 from engine import parse_query
 from engine.lessons import LAB_PAGE, LessonPage
@@ -38,12 +37,3 @@ def page_context(lesson: dict[str, Any] | None, table: dict[str, Any], config: d
     boot JSON.  The server's pages and the static copy's (server/export) render with it."""
     boot = {**table, "config": config, "notices": notices}
     return {"notices": notices, "lesson": lesson, "lessons": lessons.PICKER, "boot": boot}
-
-
-@router.get("/vendor/plotly.min.js", include_in_schema=False)
-async def plotly_bundle() -> FileResponse:
-    """Plotly from the installed ``plotly`` package: the page loads nothing from a CDN."""
-    path = resources.files("plotly") / "package_data" / "plotly.min.js"
-    if not path.is_file():
-        raise HTTPException(404, "plotly.min.js is not in the installed plotly package")
-    return FileResponse(str(path), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from server.wire.encoding import dumps
+from server.wire.encoding import dumps_bytes
 
 
 class StrictJSONResponse(JSONResponse):
     """JSON with non-finite numbers written as "inf"/"-inf"/"nan", never as bare tokens."""
 
     def render(self, content: Any) -> bytes:
-        return dumps(content).encode("utf-8")
+        return dumps_bytes(content)
 
 
 def error_response(status: int, message: str, field: str | None) -> StrictJSONResponse:

@@ -38,5 +38,5 @@ def test_plotly_is_served_locally(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)
     scripts = page.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
-    assert any(s.endswith("/vendor/plotly.min.js") for s in scripts)
+    assert any(s.endswith("/plotly.min.js") and "/vendor/" in s for s in scripts)
     assert all(s.startswith(server_url) for s in scripts)

@@ -93,7 +93,8 @@ def test_the_page_boots_with_the_table_and_the_link(client):
     boot = boot_data(r.text)
     assert {k: v for k, v in boot.items() if k not in ("config", "notices")} == client.get("/api/cliff/config").json()
     assert boot["config"] == CliffConfig(T=80, clip_at=0.25).to_dict() and boot["notices"] == []
-    assert '<script type="module" src="/static/js/cliff.js"></script>' in r.text
+    version = client.app.state.static_tree.version
+    assert f'<script type="module" src="/static/{version}/js/cliff.js"></script>' in r.text
     assert "<script>" not in r.text  # the CSP allows no inline script: the island is data only
 
 

@@ -85,4 +85,4 @@ def test_lessons_page_lists_the_lessons_in_order_under_their_topics(client):
         section = text.rfind('<section class="topic"', 0, at)
         assert f'id="topic-{lesson.topic}-' in text[section : section + 120]
     assert f"{len(LESSONS)} short lessons" in text
-    assert 'href="/static/css/teaching.css"' in text
+    assert f'href="/static/{client.app.state.static_tree.version}/css/teaching.css"' in text

@@ -1,4 +1,4 @@
-"""The strict JSON encoder: non-finite numbers become strings, and a stray NaN fails loudly."""
+"""The strict JSON encoder: non-finite numbers become strings, and nothing it writes is invalid JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.wire import encoding as wire
 
@@ -37,15 +39,24 @@ def test_float32_values_survive_exactly():
     assert np.array_equal(np.array(json.loads(wire.dumps(a)), dtype=np.float32), a)
 
 
-def test_an_unencoded_nan_is_a_loud_bug(monkeypatch):
-    monkeypatch.setattr(wire, "to_jsonable", lambda obj: obj)  # as if the conversion were skipped
-    with pytest.raises(ValueError):
-        wire.dumps({"x": math.nan})
+def test_bytes_and_text_encodings_are_the_same_json():
+    value = {"grad": np.array([1.0, np.nan, -np.inf], dtype=np.float32), "name": "forget gate é", "t": np.int64(7)}
+    assert wire.dumps_bytes(value) == wire.dumps(value).encode("utf-8")
+    assert json.loads(wire.dumps_bytes(value)) == {"grad": [1.0, "nan", "-inf"], "name": "forget gate é", "t": 7}
 
 
-def test_encode_without_conversion_still_refuses_nan():
-    with pytest.raises(ValueError):
-        wire.encode({"x": [1.0, math.inf]})
+def test_a_non_finite_float_that_skipped_the_conversion_is_still_valid_json():
+    # orjson writes it as null: the value is lost (the conversion in front is what keeps it), the JSON is not broken.
+    text = wire.encode({"x": [1.0, math.inf, math.nan]})
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"x": [1.0, None, None]}
+
+
+def test_a_value_that_is_not_json_is_refused():
+    with pytest.raises(TypeError):
+        wire.encode({"x": object()})
+    with pytest.raises(TypeError):
+        wire.dumps({"x": object()})
 
 
 def test_strict_parser_refuses_non_standard_tokens():
@@ -59,3 +70,43 @@ def test_nesting_depth():
     assert wire.nesting_too_deep({"a": [1]}, 2) is None
     assert wire.nesting_too_deep({"a": [[1]]}, 2) == ("a", "0")
     assert wire.nesting_too_deep({"config": {"seq_len": [[[]]]}}, 3) == ("config", "seq_len", "0")
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.integers(-(2**63), 2**63 - 1) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                    max_leaves=20))  # fmt: skip
+def test_orjson_text_reads_back_as_exactly_what_the_standard_encoder_writes(value):
+    assert json.loads(wire.encode(value)) == json.loads(json.dumps(value))
+
+
+def test_float32_arrays_read_back_as_the_same_float64_values_as_before():
+    # float32 values travel as the float64 number they are (0.10000000149011612, not 0.1): exactly what autograd gave
+    a = np.random.default_rng(0).standard_normal(1000).astype(np.float32) * np.float32(1e-30)
+    assert json.loads(wire.dumps(a)) == a.astype(np.float64).tolist()
+
+
+def test_a_cached_run_sends_exactly_the_frames_of_a_fresh_encoding():
+    from fastapi.testclient import TestClient
+
+    from engine import Config, trace_config
+    from server.app import create_app
+    from server.settings import Settings
+    from server.wire import trace_units
+
+    config = {"cell": "lstm", "seq_len": 30, "hidden_size": 5, "gain": 3.5, "init": "orthogonal"}
+    fresh = trace_units(trace_config(Config.from_dict(config)), 0.0)
+    with TestClient(create_app(Settings(max_concurrent=1))) as client:
+        for _ in range(2):  # computed, then from the cache
+            with client.websocket_connect("/ws") as ws:
+                ws.send_json({"type": "run", "config": config})
+                for unit in fresh:
+                    text = ws.receive_text()
+                    if unit is fresh[-1]:  # done: all but the time it took
+                        sent, want = json.loads(text), json.loads(unit.text_for(1))
+                        assert sent.pop("elapsed_ms") >= 0 and want.pop("elapsed_ms") >= 0
+                        assert sent == want
+                    else:
+                        assert text == unit.text_for(1)
+                    if unit.data is not None:
+                        assert ws.receive_bytes() == unit.data
