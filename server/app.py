@@ -19,7 +19,7 @@ from engine import trace_config
 from server import openapi
 from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
-from server.routes import api, cliff, docs, health, lessons, pages, script, stream
+from server.routes import api, cliff, docs, health, lessons, pages, script, stream, trace_file
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
     )
     app.state.hub = Hub(settings, tracer or trace_config)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
-    for module in (health, pages, lessons, api, script, cliff, stream, docs):
+    for module in (health, pages, lessons, api, trace_file, script, cliff, stream, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the

@@ -102,23 +102,26 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
     units = run_units(start, arrays, outputs, series, _per_unit(mt.grad_h, sample), done, time.perf_counter())
     if mt.output_steps is not None:  # the lag map (over the whole batch), before `done` as a run sends it
         curve = lag_curve(mt.grad_h_by_output, mt.output_steps)
+        by_x = mt.grad_x_by_output
+        if by_x is None:  # a custom module or a mark: no input x_t is known, so that map is NaN (nothing to show)
+            by_x = np.full((len(mt.output_steps), T), np.nan)
         units.insert(-1, lag_unit(SimpleNamespace(output_steps=mt.output_steps, grad_h_by_output=mt.grad_h_by_output,
-                                                  grad_x_by_output=mt.grad_x_by_output, lag_curve=curve)))  # fmt: skip
+                                                  grad_x_by_output=by_x, lag_curve=curve)))  # fmt: skip
     return units
 
 
 def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
-    """``[{title, units}]``: one section per trace in ``obj``.
+    """``[{key, title, units}]``: one section per trace in ``obj`` (``key``: its name in ``obj``, else None).
 
     ``obj`` is a :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.trace_submodules` returns
     (``{qualified name: ModuleTrace or [one per call]}``), any such ``{label: trace}`` dict, or a list of traces.
     """
 
-    def one(title: str, t) -> dict[str, Any]:
+    def one(title: str, t, key: str | None = None) -> dict[str, Any]:
         if isinstance(t, Trace):
-            return {"title": title, "units": trace_units(t, time.perf_counter())}
+            return {"key": key, "title": title, "units": trace_units(t, time.perf_counter())}
         if isinstance(t, ModuleTrace):
-            return {"title": title, "units": module_units(t, sample, tbptt)}
+            return {"key": key, "title": title, "units": module_units(t, sample, tbptt)}
         raise TypeError(f"{title}: expected an engine.ModuleTrace or engine.Trace; got "
                         f"{type(t).__name__}")  # fmt: skip
 
@@ -132,9 +135,10 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
         out = []
         for name, t in obj.items():
             if isinstance(t, list | tuple):
-                out += [one(f"{name} · call {i + 1} of {len(t)}", c) for i, c in enumerate(t)]
+                label = str(name) or "the model"  # "" is the root model's key
+                out += [one(f"{label} · call {i + 1} of {len(t)}", c, str(name)) for i, c in enumerate(t)]
             else:
-                out.append(one(str(name), t))
+                out.append(one(str(name) or "the model", t, str(name)))
         return out
     if isinstance(obj, list | tuple):
         if not obj:
