@@ -6,21 +6,7 @@
 // the file holds several.  Nothing here touches the page state: the settings' own trace stays where it is.
 
 import { paintSection, replay } from "./notebook.js";
-
-// Read as the module loads: the page state rewrites the address (its query, without the hash) once it boots.
-const LINKED_HASH = typeof location === "undefined" ? "" : location.hash;
-
-/** The token of a link's `#trace-file=TOKEN`, or null. */
-export function openedToken(hash) {
-  const m = /^#trace-file=([0-9a-f]{16})$/.exec(hash || "");
-  return m ? m[1] : null;
-}
-
-/** What a refusal says, with the file's name when the server gave none. */
-export function refusalText(body, status, name) {
-  const message = body && typeof body.message === "string" ? body.message : `the server answered ${status}`;
-  return name && !message.includes(name) ? `${name}: ${message}` : message;
-}
+import { LINKED_HASH, openedToken, refusalText } from "./trace_file_text.js";
 
 export class SavedTracePanel {
   /**
