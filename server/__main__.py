@@ -6,7 +6,12 @@ import argparse
 import ipaddress
 import os
 import re
+import socket
 import sys
+import threading
+import time
+import webbrowser
+from pathlib import Path
 
 import uvicorn
 
@@ -23,6 +28,38 @@ def _is_address(host: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def opened_token(path: Path, settings: Settings, error) -> str:
+    """The link token of the trace file ``path``, after the same checks the server reads it with; ``error(msg)``
+    (the parser's: exits) for a file that is missing, over ``max_trace_file_bytes`` or not a usable trace file."""
+    from server.uploads import UploadLimits, UploadRefused
+    from server.uploads.trace_file import file_token, read_trace_file
+
+    if not path.is_file():
+        error(f"--open: {str(path)!r} is not a file")
+    cap = settings.max_trace_file_bytes
+    if path.stat().st_size > cap:  # before reading it
+        error(f"--open: {path.name!r} is {path.stat().st_size:,} bytes; at most {cap:,} (GFL_MAX_TRACE_FILE_BYTES)")
+    data = path.read_bytes()
+    try:
+        read_trace_file(data, UploadLimits.from_settings(settings))
+    except UploadRefused as e:
+        error(f"--open: {path.name!r}: {e.message}")
+    return file_token(data)
+
+
+def open_when_serving(host: str, port: int, link: str, seconds: float = 60.0) -> None:
+    """Open ``link`` in the browser once the server accepts connections (or give up after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host if host not in ("0.0.0.0", "::") else "127.0.0.1", port), timeout=1).close()
+        except OSError:
+            time.sleep(0.2)  # not listening yet: uvicorn is starting
+            continue
+        webbrowser.open(link)
+        return
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SOURCES",
         help="CSP frame-ancestors: who may show the lab in an iframe (default *)",
     )
+    parser.add_argument("--open", metavar="FILE", help="open a trace file saved by engine.save_traces: its views are "
+                        "served under the link printed at start")
+    parser.add_argument("--browser", action="store_true", help="with --open: open that link in the web browser")
     args = parser.parse_args(argv)
     for origin in args.allow_origin:
         if origin != "*" and normalise_origin(origin) is None:
@@ -90,6 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers > 1 and "GFL_MAX_CONCURRENT" not in os.environ:
         # Each worker has its own bound; share the cores between them.  Workers inherit the variable.
         os.environ["GFL_MAX_CONCURRENT"] = str(max(1, usable_cores() // args.workers))
+    link = None
+    if args.open:
+        os.environ["GFL_OPEN_TRACE"] = str(Path(args.open).resolve())
+        link = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}/#trace-file="
+        link += opened_token(Path(args.open), Settings.from_env(), parser.error)
+        print(f"Gradient Flow Lab: the trace file {args.open} opens at {link}", flush=True)
+        if args.browser:
+            threading.Thread(target=open_when_serving, args=(args.host, args.port, link), daemon=True).start()
     settings = Settings.from_env()
     from server.guard import GuardedHttp, GuardedWebSocket  # imports uvicorn's protocols: only when serving
 

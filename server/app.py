@@ -20,7 +20,7 @@ from server.assets import StaticTree, package_asset, page_urls
 from server.compression import AnswerCompression
 from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
-from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream
+from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream, trace_file
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
     app.state.static_tree = StaticTree(static_dir)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates.env.globals.update(page_urls(app.state.static_tree, package_asset(assets.plotly_path())))
-    for module in (health, pages, lessons, api, script, cliff, stream, docs, assets):
+    for module in (health, pages, lessons, api, trace_file, script, cliff, stream, docs, assets):
         app.include_router(module.router)
     # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the
     # headers go on every HTTP answer, the Host check's 400 too.

@@ -82,7 +82,7 @@ ERROR = {
     "properties": {
         "message": {"type": "string", "description": "What is wrong and what is allowed."},
         "field": {"type": ["string", "null"], "description": "The config key at fault, if one is."},
-        "kind": {"enum": ["model", "series"], "description": "For a refused uploaded file: which one."},
+        "kind": {"enum": ["model", "series", "trace"], "description": "For a refused uploaded file: which one."},
         "file": {"type": "string", "description": "For a refused uploaded file: its part's file name."},
         "row": {"type": "integer", "description": "For a refused CSV: the row at fault (1-based, as in the file)."},
         "column": {"type": "string", "description": "For a refused CSV: the column at fault."},
@@ -92,6 +92,17 @@ BUSY = {
     "type": "object",
     "required": ["message", "field", "retry_after_s"],
     "properties": {**ERROR["properties"], "retry_after_s": {"type": "number", "minimum": 0}},
+}
+TRACE_FILE = {
+    "type": "object",
+    "required": ["type", "sha256", "name", "traces"],
+    "properties": {
+        "type": {"const": "trace_file"}, "sha256": {"type": "string"}, "name": {"type": ["string", "null"]},
+        "traces": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["key", "title", "units"],
+            "properties": {"key": {"type": "string"}, "title": {"type": "string"},
+                           "units": {"type": "array", "description": "[text frame, base64 binary frame or null]"}}}},
+    },
 }
 TRACE = {
     "type": "object",
@@ -300,6 +311,26 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     # The page reads the same keys as /api/cliff, but a bad one is a notice on the page, not an error status.
     ("get", "/cliff"): {
         "responses": {"200": _html("The cliff view; a bad link key falls back to its default with a notice.")},
+    },
+    ("post", "/api/trace-file"): {
+        "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {
+            "type": "string", "format": "binary", "description": "A trace file written by engine.save_traces "
+            "(docs/trace-file.md)."}}}},
+        "responses": {
+            "200": _json("Each trace of the file as the frames a run sends (docs/protocol.md, 'A saved trace file').",
+                         TRACE_FILE),
+            "413": _json("The file is over the server's max_trace_file_bytes.", ERROR),
+            "422": _json("Not a usable trace file: the message names the field at fault.", ERROR),
+            "503": _json("Uploads hold this server's byte budget now; try again.", BUSY),
+        },
+    },
+    ("get", "/api/trace-file/{token}"): {
+        "responses": {
+            "200": _json("The file the server was started with (--open), as POST /api/trace-file answers.", TRACE_FILE),
+            "404": _json("No file is opened under this token.", ERROR),
+            "422": _json("The opened file is missing, too big or no longer a usable trace file.", ERROR),
+            "503": _json("Uploads hold this server's byte budget now; try again.", BUSY),
+        },
     },
     ("get", "/"): {
         "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}

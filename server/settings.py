@@ -61,6 +61,10 @@ class Settings:
     upload_store_entries: int = 256
     upload_store_bytes: int = 128 * 1024 * 1024
     upload_token_seconds: float = 900.0
+    # Largest saved trace file (engine.save_traces) the page may open (POST /api/trace-file, --open).
+    max_trace_file_bytes: int = 16 * 1024 * 1024
+    # A saved trace file the server opens at start (``python -m server --open FILE``), served under its link.
+    open_trace: str | None = None
     # -- Uploads are checked before they are parsed (server/uploads/; docs/protocol.md, "Security") --
     # Largest uploaded CSV series, most values read from it, most columns in a row, most characters in a cell.
     max_series_bytes: int = 2_000_000
@@ -133,6 +137,8 @@ class Settings:
             upload_store_entries=_env_int("GFL_UPLOAD_STORE_ENTRIES", default.upload_store_entries),
             upload_store_bytes=_env_int("GFL_UPLOAD_STORE_BYTES", default.upload_store_bytes),
             upload_token_seconds=_env_float("GFL_UPLOAD_TOKEN_SECONDS", default.upload_token_seconds),
+            max_trace_file_bytes=_env_int("GFL_MAX_TRACE_FILE_BYTES", default.max_trace_file_bytes),
+            open_trace=os.environ.get("GFL_OPEN_TRACE") or None,
             max_series_bytes=_env_int("GFL_MAX_SERIES_BYTES", default.max_series_bytes),
             max_series_values=_env_int("GFL_MAX_SERIES_VALUES", default.max_series_values),
             max_series_columns=_env_int("GFL_MAX_SERIES_COLUMNS", default.max_series_columns),

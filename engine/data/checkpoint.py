@@ -54,6 +54,7 @@ class Checkpoint:
     rnn: dict[str, torch.Tensor]  # the recurrent module's parameters, PyTorch names without the prefix, float32
     head: tuple[str, torch.Tensor, torch.Tensor] | None  # (name, weight (O, D*H), bias (O,)) of a read-out, if any
     heads_seen: tuple[str, ...]  # every Linear-shaped pair whose input fits D*H, fitting or not
+    ignored: tuple[str, ...] = ()  # the file's other modules, by name (an embedding, a bridge Linear): not used
 
 
 def several_modules(prefixes: list[str]) -> str:
@@ -96,7 +97,20 @@ def find_recurrent(state: dict[str, torch.Tensor], output_size: int) -> Checkpoi
         raise CheckpointError(prefix + "weight_hr_l0", f"{prefix}weight_hr_l0: LSTMs with proj_size are not supported")
     cell, H, L, D, I = _shape(prefix, params)
     head, seen = _find_head(state, prefix, D * H, output_size)
-    return Checkpoint(prefix, cell, H, L, D == 2, I, {k: v.float() for k, v in params.items()}, head, seen)
+    return Checkpoint(prefix, cell, H, L, D == 2, I, {k: v.float() for k, v in params.items()}, head, seen,
+                      _ignored(state, prefix, head))
+
+
+def _ignored(state, prefix: str, head) -> tuple[str, ...]:
+    """The file's modules besides the recurrent one and the read-out, by name (a key's part before its last dot)."""
+    names = set()
+    for key in state:
+        if key.startswith(prefix) and _PARAM.match(key[len(prefix):]):
+            continue
+        name = key.rpartition(".")[0] or key
+        if head is None or name != head[0]:
+            names.add(name[:80])  # a name quoted in a note stays short
+    return tuple(sorted(names))
 
 
 def _require(prefix: str, params: dict[str, torch.Tensor], name: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -195,9 +209,14 @@ def configure(cfg: Config, ckpt: Checkpoint, nonlinearity: str | None) -> tuple[
 
     ``nonlinearity`` ('tanh' or 'relu') is required for a vanilla RNN: the file cannot tell.
     """
-    notes = [f"cell, hidden_size, num_layers and bidirectional come from the uploaded model "
+    where = f"the file's {ckpt.prefix.rstrip('.')}" if ckpt.prefix else "the file's recurrent module"
+    notes = [f"cell, hidden_size, num_layers and bidirectional come from {where} "
              f"({ckpt.cell}, H = {ckpt.hidden_size}, {ckpt.num_layers} layer(s), "
              f"{'bidirectional' if ckpt.bidirectional else 'one direction'}, input size {ckpt.input_size})"]
+    if ckpt.ignored:
+        names = ", ".join(ckpt.ignored[:6]) + (f" and {len(ckpt.ignored) - 6} more" if len(ckpt.ignored) > 6 else "")
+        notes.append(f"not used: the file's {names} (only the recurrent module and its read-out are traced; the "
+                     "inputs are the task's, not what an embedding would give)")
     values = file_values(ckpt, nonlinearity)
     if ckpt.head is not None:
         notes.append(f"the read-out is the file's {ckpt.head[0] or 'Linear'}")

@@ -91,6 +91,17 @@ def _extra_block(cell: str, w_hh: torch.Tensor, hidden: int) -> torch.Tensor:
     return block
 
 
+def _widened(cache: dict | None, cell: str, w_ih: torch.Tensor, w_hh: torch.Tensor, hidden: int) -> torch.Tensor:
+    """[W_ih | the zero input's block], (G*H, I + extra width); from ``cache`` while neither weight has changed."""
+    key = (id(w_ih), w_ih._version, id(w_hh), w_hh._version)
+    if cache is not None and key in cache:
+        return cache[key][0]
+    widened = torch.cat([w_ih, _extra_block(cell, w_hh, hidden)], dim=1)
+    if cache is not None:
+        cache[key] = (widened, w_ih, w_hh)  # the weights kept alive, so that their ids stay theirs
+    return widened
+
+
 def _scan(a: np.ndarray, m: np.ndarray | None, x0: np.ndarray | None, backward: bool) -> np.ndarray:
     """Solve x_t = a_t + m_t ⊙ x_{t∓1} along axis 0 (x_{-1} = x0, or 0).
 
@@ -139,11 +150,14 @@ class TraceRun:
     top_grad: torch.Tensor | None = None
 
 
-def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0):
+def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0,
+                weights: dict | None = None):
     """Run ``module`` forward as its own ``forward(inputs, hx)`` would, ready to be traced.
 
     ``tbptt`` = k > 0 detaches the state entering every window of k steps (see the module docstring); the
-    forward values are unchanged, the backward pass is the truncated one.
+    forward values are unchanged, the backward pass is the truncated one.  ``weights``: a dict kept by the caller
+    over several calls of one forward pass (a decoder stepped a token at a time), in which each layer's input
+    weights widened for the zero input are built once and shared by the calls, as the module's own weights are.
 
     Returns ``(run, output, h_n)``: ``output`` and ``h_n`` (``(h_n, c_n)`` for the LSTM) as the module
     returns them, differentiable.  Backpropagate a loss built on them, then call :func:`finish_trace`.
@@ -183,7 +197,7 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
             # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
             # zero input of one direction never costs the other a matrix product.
             w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
-            flat = [torch.cat([w_ih, _extra_block(cell, w_hh, H)], dim=1), w_hh] + ([b_ih, b_hh] if module.bias else [])
+            flat = [_widened(weights, cell, w_ih, w_hh, H), w_hh] + ([b_ih, b_hh] if module.bias else [])
             flat += [w_hr] if w_hr is not None else []
             seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
             seq = layout.reverse(seq) if d else seq

@@ -140,6 +140,7 @@ class Recorder:
         self.marks: dict[str, list[Step]] = {}
         self.root: dict[int, torch.Tensor] = {}  # id(a view the recorder made) -> the tensor it stands for
         self._keep: list[torch.Tensor] = []  # the views, alive so that their ids are not reused
+        self._widened: dict = {}  # stock modules' widened input weights, built once per forward (fused.start_trace)
         self._handles: list = []
         self._classes: list[tuple[nn.Module, type]] = []
         self._token = None
@@ -196,7 +197,7 @@ class Recorder:
             raise ValueError(f"{_label(name)}: ran with gradients disabled (torch.no_grad): nothing to trace")
         if stock in CELL_NAMES:
             return self._cell_call(name, module, stock, input, hx)
-        run, output, h_n = start_trace(module, input, hx, _label(name))
+        run, output, h_n = start_trace(module, input, hx, _label(name), weights=self._widened)
         given = tuple(self.resolve(t) for _, t in leaves(hx))
         state = tuple(h_n) if isinstance(h_n, tuple) else (h_n,)
         self.stock.setdefault(name, []).append(StockCall(run, given, state))

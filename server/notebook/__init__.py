@@ -50,21 +50,23 @@ def _cell_id() -> str | None:
     return cell if isinstance(cell, str) and cell else None
 
 
-def to_html(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool = True) -> str:
+def to_html(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool = True,
+            handoff: tuple[str, str] | None = None) -> str:
     """A self-contained HTML block painting ``obj``'s views (see the module docstring for what ``obj`` may be).
 
     ``sample``: the batch sample the per-unit heatmaps show (norms are over the whole batch).  ``tbptt``: the
     window length a ModuleTrace was traced with, to mark the windows.  ``include_plotly=False`` leaves Plotly
     out, for a page that already has it.
     """
-    return block(sections(obj, sample, tbptt), include_plotly=include_plotly)
+    return block(sections(obj, sample, tbptt, handoff), include_plotly=include_plotly)
 
 
 class TraceDisplay:
     """What :func:`show` returns: Jupyter renders it through ``_repr_html_``."""
 
-    def __init__(self, obj, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None):
-        self.sections = sections(obj, sample, tbptt)  # validated now, so a bad argument fails at the call
+    def __init__(self, obj, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None,
+                 handoff: tuple[str, str] | None = None):
+        self.sections = sections(obj, sample, tbptt, handoff)  # validated now, so a bad argument fails at the call
         self.include_plotly = include_plotly
 
     def _repr_html_(self) -> str:
@@ -83,11 +85,14 @@ class TraceDisplay:
         return f"<Gradient Flow Lab views: {titles} (shown as HTML in a notebook; to_html() for a file)>"
 
 
-def show(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None) -> TraceDisplay:
+def show(obj, *, sample: int = 0, tbptt: int = 0, include_plotly: bool | None = None,
+         handoff: tuple[str, str] | None = None) -> TraceDisplay:
     """The lab's views of ``obj``, shown inline when it is a cell's last expression (or passed to ``display``).
 
     ``include_plotly``: None puts Plotly in the output of the session's first cell that shows views (in every
     output in Colab, or where the front end does not say which cell runs); True or False forces it.
+    ``handoff=("encoder.gru", "decoder.gru")``: an encoder and the decoder it hands its state to (a decoder stepped
+    token by token is one trace) on one time axis, the handoff and its gradient marked (server/notebook/handoff.py).
     Raises ``TypeError``/``ValueError`` for what cannot be shown, naming the argument.
     """
-    return TraceDisplay(obj, sample, tbptt, include_plotly)
+    return TraceDisplay(obj, sample, tbptt, include_plotly, handoff)

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.lab import Trace, gate_products
 from engine.tracing import ModuleTrace, lag_curve
+from server.notebook.handoff import join_handoff
 from server.wire import Unit, lag_unit, overflow_step, run_units, trace_units, underflow_step
 
 
@@ -50,13 +51,16 @@ def _memory_path(mt: ModuleTrace) -> np.ndarray | None:
     return gate_products(means, mt.cell)
 
 
-def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]:
+def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0,
+                 handoff: tuple[int, float] | None = None) -> list[Unit]:
     """``mt`` as a run's frames, without run numbers (the recorded form :mod:`server.wire.recording` describes).
 
     ``sample`` picks the batch sample the per-unit views show; ``tbptt`` is the window length the trace was
     taken with (``trace_module(..., tbptt=k)``; a ModuleTrace does not record it), for the views' window lines.
     Raises ``ValueError`` naming the argument for a sample outside the batch, a negative ``tbptt`` or an LSTM
     with ``proj_size`` (its h_t is narrower than its gates, and the views take one width for both).
+    ``handoff``: (the first decoder step, the handoff gradient) of an encoder and decoder joined by
+    :func:`server.notebook.handoff.join_handoff`, marked as the app's encoder–decoder marks them.
     """
     if not isinstance(mt, ModuleTrace):
         raise TypeError(f"module_units takes an engine.ModuleTrace; got {type(mt).__name__}")
@@ -88,7 +92,7 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
         "theory": {},
         "param_count": None,
         "layout": {"forward": ["hidden", *cell, *gates], "backward": ["grad_h"]},
-        "handoff": None,
+        "handoff": handoff[0] if handoff else None,
         "lengths": np.asarray(mt.lengths).tolist(),
         "sample": int(sample),
     }
@@ -97,28 +101,34 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0) -> list[Unit]
     norms = SimpleNamespace(grad_h_norm=mt.grad_h_norm, grad_c_norm=mt.grad_c_norm, config=SimpleNamespace(tbptt=tbptt))
     done = {"loss": mt.loss, "param_grad_norms": {}, "total_norm": None, "total_norm_clipped": None, "clip_coef": None,
             "clipped_fraction": None, "overflow_t": overflow_step(norms), "underflow_t": underflow_step(norms),
-            "handoff_grad_norm": None}  # fmt: skip
+            "handoff_grad_norm": handoff[1] if handoff else None}  # fmt: skip
     outputs = [[] for _ in range(T)]  # a bare module has no head: nothing to predict at each step
     units = run_units(start, arrays, outputs, series, _per_unit(mt.grad_h, sample), done, time.perf_counter())
     if mt.output_steps is not None:  # the lag map (over the whole batch), before `done` as a run sends it
         curve = lag_curve(mt.grad_h_by_output, mt.output_steps)
+        by_x = mt.grad_x_by_output
+        if by_x is None:  # a custom module or a mark: no input x_t is known, so that map is NaN (nothing to show)
+            by_x = np.full((len(mt.output_steps), T), np.nan)
         units.insert(-1, lag_unit(SimpleNamespace(output_steps=mt.output_steps, grad_h_by_output=mt.grad_h_by_output,
-                                                  grad_x_by_output=mt.grad_x_by_output, lag_curve=curve)))  # fmt: skip
+                                                  grad_x_by_output=by_x, lag_curve=curve)))  # fmt: skip
     return units
 
 
-def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
-    """``[{title, units}]``: one section per trace in ``obj``.
+def sections(obj, sample: int = 0, tbptt: int = 0, handoff: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """``[{key, title, units}]``: one section per trace in ``obj`` (``key``: its name in ``obj``, else None).
+
+    ``handoff``: (encoder key, decoder key) of a dict ``obj``: those two are one section on one time axis, the
+    handoff marked (server/notebook/handoff.py); its key is the decoder's.
 
     ``obj`` is a :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.trace_submodules` returns
     (``{qualified name: ModuleTrace or [one per call]}``), any such ``{label: trace}`` dict, or a list of traces.
     """
 
-    def one(title: str, t) -> dict[str, Any]:
+    def one(title: str, t, key: str | None = None) -> dict[str, Any]:
         if isinstance(t, Trace):
-            return {"title": title, "units": trace_units(t, time.perf_counter())}
+            return {"key": key, "title": title, "units": trace_units(t, time.perf_counter())}
         if isinstance(t, ModuleTrace):
-            return {"title": title, "units": module_units(t, sample, tbptt)}
+            return {"key": key, "title": title, "units": module_units(t, sample, tbptt)}
         raise TypeError(f"{title}: expected an engine.ModuleTrace or engine.Trace; got "
                         f"{type(t).__name__}")  # fmt: skip
 
@@ -126,15 +136,28 @@ def sections(obj, sample: int = 0, tbptt: int = 0) -> list[dict[str, Any]]:
         return [one(f"the lab's trace of {obj.config.to_query() or 'the default setting'}", obj)]
     if isinstance(obj, ModuleTrace):
         return [one(f"{obj.cell.upper()} module", obj)]
+    if handoff is not None and (not isinstance(obj, dict) or not isinstance(handoff, tuple | list) or len(handoff) != 2
+                                or any(k not in obj for k in handoff)):
+        raise ValueError(f"handoff must be (encoder key, decoder key) of the traces shown; got {handoff!r}"
+                         + (f" (the keys are {list(obj)[:10]})" if isinstance(obj, dict) else ""))
     if isinstance(obj, dict):
         if not obj:
             raise ValueError("nothing to show: the dict of traces is empty")
         out = []
         for name, t in obj.items():
+            if handoff and name == handoff[0]:
+                continue  # shown with its decoder
+            if handoff and name == handoff[1]:
+                joined, step, grad = join_handoff(obj[handoff[0]], t, tuple(handoff))
+                title = f"{handoff[0]} → {name}: one time axis, the handoff at step {step}"
+                out.append({"key": str(name), "title": title, "units": module_units(joined, sample, tbptt,
+                                                                                    (step, grad))})
+                continue
             if isinstance(t, list | tuple):
-                out += [one(f"{name} · call {i + 1} of {len(t)}", c) for i, c in enumerate(t)]
+                label = str(name) or "the model"  # "" is the root model's key
+                out += [one(f"{label} · call {i + 1} of {len(t)}", c, str(name)) for i, c in enumerate(t)]
             else:
-                out.append(one(str(name), t))
+                out.append(one(str(name) or "the model", t, str(name)))
         return out
     if isinstance(obj, list | tuple):
         if not obj:

@@ -24,22 +24,13 @@ from server.wire import recorded_rows, script_json
 
 ENTRY = Path(__file__).resolve().parents[2] / "static" / "js" / "notebook.js"
 
-_STYLE = """
-.gfl-nb { font: 13px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #222; max-width: 1100px; }
-.gfl-nb-title { margin: 12px 0 2px; font-size: 15px; }
-.gfl-nb-meta, .gfl-nb-note { margin: 0 0 4px; font-size: 12px; color: #444; }
-.gfl-nb-note:empty { display: none; }
-.gfl-nb-view { margin: 6px 0; }
-.gfl-nb-view figcaption { font-weight: 600; font-size: 12px; }
-.gfl-nb-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 4px 16px; }
-.gfl-nb-chart { width: 100%; height: 250px; }
-.gfl-nb-tall { height: 440px; }
-.gfl-nb-short { height: 180px; }
-.gfl-nb-pick { font-size: 12px; }
-.gfl-nb-banner[hidden] { display: none; }
-.gfl-nb-banner .banner { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #d55e00; background: #fff4ec; }
-.gfl-nb-banner .banner-underflow { border-color: #7f7f7f; background: #f3f3f3; }
-"""
+STYLE = Path(__file__).resolve().parents[2] / "static" / "css" / "notebook.css"
+
+
+@cache
+def _style() -> str:
+    """The views' CSS, the page's own file (the page's saved trace file links it)."""
+    return STYLE.read_text(encoding="utf-8")
 
 
 @cache
@@ -79,7 +70,7 @@ def block(sections: list[dict[str, Any]], include_plotly: bool = True) -> str:
             "fields": _fields(), "link_version": LINK_VERSION}
     return "\n".join([
         f'<div class="gfl-nb" id="{uid}">',
-        f"<style>{_STYLE}</style>",
+        f"<style>{_style()}</style>",
         '<p class="gfl-nb-wait">Gradient Flow Lab: painting the views… (nothing shows if this notebook is not '
         "trusted: scripts in its outputs do not run; trust it, or run the cell again)</p>",
         f'<script type="application/json" class="gfl-nb-data">{script_json(data)}</script>',

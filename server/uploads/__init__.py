@@ -3,7 +3,8 @@
 Every byte of a file is hostile until checked, and checked before it is parsed.  By concept:
 
 * file readers and their checks (``limits``, ``torch_file`` + ``pickle_scan``, ``safetensors_file``,
-  ``model_file``, ``series_file``): caps on declared sizes and nesting first, then parsing, then values;
+  ``model_file``, ``series_file``, ``trace_file`` for a saved trace file): caps on declared sizes and nesting
+  first, then parsing, then values;
 * the parse pool (``pool``): worker processes with a time limit, so a crash or a hang costs one upload;
 * the budget and the store (``budget``, ``store``, ``service``): the bytes every upload holds, per process
   and per client, and the uploads kept for a reconnect;

@@ -47,6 +47,18 @@ class UploadError(ValueError):
         self.status, self.message, self.field = status, message, field
 
 
+async def read_capped(request: Request, limit: int) -> bytearray | None:
+    """The request's body, read as it arrives, or None as soon as it passes ``limit`` bytes (the rest unread).
+
+    Raises ``ClientDisconnect`` when the client goes away."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
 def is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
@@ -199,16 +211,14 @@ async def trace_with_upload(request: Request, hub, lag: bool = False) -> Respons
     ``lag``: with the lag map (``?lag=1``)."""
     settings = hub.settings
     limit = settings.max_message_bytes + settings.max_model_bytes + settings.max_series_bytes + _ENVELOPE_BYTES
-    body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return error_response(413, f"body is over {limit:,} bytes (the model file may be at most "
-                                           f"{settings.max_model_bytes:,} bytes, the series "
-                                           f"{settings.max_series_bytes:,})", "model")
+        body = await read_capped(request, limit)
     except ClientDisconnect:
         return Response(status_code=499)
+    if body is None:
+        return error_response(413, f"body is over {limit:,} bytes (the model file may be at most "
+                                   f"{settings.max_model_bytes:,} bytes, the series "
+                                   f"{settings.max_series_bytes:,})", "model")
     filenames: dict[str, str] = {}
     held: list = []
     client = request.client.host if request.client else ""

@@ -2,7 +2,7 @@
 
 :class:`UploadLimits` is the part of :class:`server.settings.Settings` a parser needs: small, frozen and
 picklable, so that it travels with each file to a parse worker (server/uploads/pool.py).
-:class:`UploadRefused` names the file's kind ('model' | 'series'), the field to blame, the row and
+:class:`UploadRefused` names the file's kind ('model' | 'series' | 'trace'), the field to blame, the row and
 column of a CSV where they apply, and the HTTP status; it becomes an error frame or a 4xx, never a 500.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from server.settings import Settings
 
-KINDS = ("model", "series")
+KINDS = ("model", "series")  # what a socket may keep; a saved trace file is read by HTTP alone
 
 
 _DEFAULT = Settings()  # the defaults are the server's settings' own
@@ -24,6 +24,7 @@ class UploadLimits:
 
     max_model_bytes: int = _DEFAULT.max_model_bytes
     max_series_bytes: int = _DEFAULT.max_series_bytes
+    max_trace_file_bytes: int = _DEFAULT.max_trace_file_bytes
     max_series_values: int = _DEFAULT.max_series_values
     max_series_columns: int = _DEFAULT.max_series_columns
     max_cell_chars: int = _DEFAULT.max_cell_chars
@@ -39,15 +40,16 @@ class UploadLimits:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     def max_bytes(self, kind: str) -> int:
-        return self.max_model_bytes if kind == "model" else self.max_series_bytes
+        return {"model": self.max_model_bytes, "trace": self.max_trace_file_bytes}.get(kind, self.max_series_bytes)
 
 
 class UploadRefused(ValueError):
     """A file (or an upload message) that is not used, and why.
 
-    ``kind`` is 'model' or 'series'; ``field`` the key to blame ('model', 'series', 'nonlinearity', 'bytes',
-    'column', 'seq_len', ...); ``row`` (1-based, as in the file) and ``column`` locate a CSV cell; ``status``
-    is the HTTP answer (413 over a size cap, 422 a file that is not usable, 503 the server is full).
+    ``kind`` is 'model', 'series' or 'trace' (a saved trace file); ``field`` the key to blame ('model', 'series',
+    'trace', 'nonlinearity', 'bytes', 'column', 'seq_len', ...); ``row`` (1-based, as in the file) and ``column``
+    locate a CSV cell; ``status`` is the HTTP answer (413 over a size cap, 422 a file that is not usable, 503 the
+    server is full).
     """
 
     def __init__(self, kind: str, message: str, field: str | None = None, status: int = 422,

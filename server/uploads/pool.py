@@ -32,7 +32,7 @@ import anyio.to_thread
 from server.uploads.limits import UploadRefused
 
 log = logging.getLogger(__name__)
-_PRELOAD = ["server.uploads.model_file", "server.uploads.series_file"]
+_PRELOAD = ["server.uploads.model_file", "server.uploads.series_file", "server.uploads.trace_file"]
 
 
 class ParseFailed(Exception):

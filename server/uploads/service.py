@@ -17,11 +17,14 @@ from server.uploads.model_file import own_model, read_model
 from server.uploads.pool import ParseFailed, ParsePool, shared_pool
 from server.uploads.series_file import read_series_upload
 from server.uploads.store import UploadStore
+from server.uploads.trace_file import SavedTraces, read_trace_file
+
+_WHAT = {"model": "the model file", "series": "the CSV file", "trace": "the trace file"}
 
 
 def held_bytes(value, file_bytes: int) -> int:
     """What keeping an upload costs: its file or what was parsed from it, the larger."""
-    parsed = value.values.nbytes if isinstance(value, Series) else value.nbytes
+    parsed = value.values.nbytes if isinstance(value, Series) else value.nbytes  # OwnModel, SavedTraces: nbytes
     return max(file_bytes, parsed)
 
 
@@ -54,10 +57,11 @@ class Uploads:
                     max_bytes: int | None = None):
         """(value, the ``*_loaded`` frame's fields, bytes held) for the file ``data``; raises UploadRefused.
 
-        ``value`` (an OwnModel or a Series) is held in the budget for ``client`` until :meth:`release`.
+        ``kind``: 'model', 'series' or 'trace' (a saved trace file: ``value`` is a SavedTraces, no fields).
+        ``value`` (an OwnModel, a Series or a SavedTraces) is held in the budget for ``client`` until :meth:`release`.
         """
         cap = min(self.limits.max_bytes(kind), max_bytes or self.limits.max_bytes(kind))
-        what = "the model file" if kind == "model" else "the CSV file"
+        what = _WHAT[kind]
         if len(data) > cap:
             raise too_big(kind, what, len(data), cap)
         if not data:
@@ -68,6 +72,10 @@ class Uploads:
                     used, fields = await self.pool.run(read_model, data, self.limits, nonlinearity,
                                                        seconds=self.settings.upload_parse_seconds)
                     value = own_model(used, fields, nonlinearity)
+                elif kind == "trace":
+                    value = SavedTraces(*await self.pool.run(read_trace_file, data, self.limits,
+                                                             seconds=self.settings.upload_parse_seconds))
+                    fields = {}
                 else:
                     name, values, mean, std, fields = await self.pool.run(
                         read_series_upload, data, column, self.limits, seconds=self.settings.upload_parse_seconds)

@@ -15,7 +15,8 @@ import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { TraceShow } from "./show.js";
-import { applyStaticCopy, makeSource } from "./static_copy.js";
+import { applyStaticCopy, makeSource, staticCopy } from "./static_copy.js";
+import { SavedTracePanel } from "./trace_file.js";
 import { TrainingPanel } from "./training.js";
 import { UploadPanel, isUploadFrame } from "./upload.js";
 
@@ -137,7 +138,10 @@ async function main() {
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap());
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);
+  const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));
+  if (!staticCopy()) saved.acceptDrops();
   requests.request("commit", true);
+  saved.openLinked();
 }
 
 startPage(main);

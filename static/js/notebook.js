@@ -55,7 +55,7 @@ export function caption(trace) {
 }
 
 /** Replay one section's recorded frames into a RunTrace (the page's frame dispatcher); resolves once it is whole. */
-function replay(src, units) {
+export function replay(src, units) {
   (window.GFL_RECORDINGS ||= {})[src] = units;
   return new Promise((resolve, reject) => {
     const dispatcher = new FrameDispatcher({
@@ -74,7 +74,7 @@ function replay(src, units) {
 }
 
 /** Paint one trace's views into `box`; returns the charts by view, for a test to read. */
-function paintSection(box, id, title, trace, schema) {
+export function paintSection(box, id, title, trace, schema) {
   box.append(el("h3", { class: "gfl-nb-title" }, title));
   const meta = box.appendChild(el("p", { class: "gfl-nb-meta" }, caption(trace)));
   meta.dataset.loss = String(trace.done.loss);

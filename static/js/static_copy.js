@@ -57,20 +57,25 @@ export function applyStaticCopy(doc, state, path = "") {
     state.listen(update);
     note.append(a);
   }
-  // Uploads go to a server: a static copy has none to read them.
-  const upload = doc.getElementById("upload");
-  if (upload) {
-    for (const el of upload.querySelectorAll("input, select, button")) el.disabled = true;
-    const say = doc.createElement("p");
-    say.className = "static-note";
-    say.id = "upload-static-note";
-    say.textContent = "Your own model or series needs the live lab (python -m server): a static copy has no server to read files.";
-    upload.querySelector("summary").after(say);
-  }
+  // Uploads and saved trace files go to a server: a static copy has none to read them.
+  needsServer(doc, "upload", "Your own model or series");
+  needsServer(doc, "trace-file", "A saved trace file");
   for (const id of ["compare-toggle", "copy-script"]) {
     const b = doc.getElementById(id);
     if (!b) continue;
     b.disabled = true;
     b.title = "Needs the live lab (python -m server)";
   }
+}
+
+/** Disable the file controls of the section `id`, saying that `what` needs the live lab. */
+function needsServer(doc, id, what) {
+  const section = doc.getElementById(id);
+  if (!section) return;
+  for (const el of section.querySelectorAll("input, select, button")) el.disabled = true;
+  const say = doc.createElement("p");
+  say.className = "static-note";
+  say.id = `${id}-static-note`;
+  say.textContent = `${what} needs the live lab (python -m server): a static copy has no server to read files.`;
+  section.querySelector("summary").after(say);
 }

@@ -40,20 +40,22 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
+    args: list[str] | None = None,
 ):
     """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
 
     ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
-    keeps the server's output (as does GFL_E2E_LOG=path, for debugging).
+    keeps the server's output (as does GFL_E2E_LOG=path, for debugging); ``args`` go on its command line.
     """
-    with server_process(timeout, workers, env, log_path) as (base, _):
+    with server_process(timeout, workers, env, log_path, args) as (base, _):
         yield base
 
 
 @contextmanager
 def server_process(
-    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
+    args: list[str] | None = None,
 ):
     """As :func:`running_server`, yielding ``(base URL, the server's subprocess.Popen)``."""
     port = free_port()
@@ -61,7 +63,7 @@ def server_process(
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning"],
+         "--log-level", "warning", *(args or [])],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=log,

@@ -211,3 +211,21 @@ def test_training_starts_from_the_uploaded_weights():
     first = next(trainer.steps())
     assert first.loss == pytest.approx(want, rel=1e-6)
     assert next(Trainer(cfg).steps()).loss != pytest.approx(want, rel=1e-3)
+
+
+def test_the_notes_name_the_traced_module_and_what_the_file_holds_besides():
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(10, 2)
+            self.encoder = nn.GRU(2, 3)
+            self.bridge = nn.Linear(3, 3)
+            self.out = nn.Linear(3, 1)
+
+    ckpt = find_recurrent(Tagger().state_dict(), 1)
+    assert ckpt.prefix == "encoder." and ckpt.head[0] == "out" and ckpt.ignored == ("bridge", "embedding")
+    _, notes = configure(Config(), ckpt, None)
+    assert notes[0].startswith("cell, hidden_size, num_layers and bidirectional come from the file's encoder (gru,")
+    assert notes[1].startswith("not used: the file's bridge, embedding (only the recurrent module and its read-out")
+    # a bare module holds nothing else
+    assert find_recurrent(nn.LSTM(2, 3).state_dict(), 1).ignored == ()

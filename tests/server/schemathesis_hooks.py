@@ -3,7 +3,8 @@
 JSON Schema cannot state every rule the server enforces: the work cap is a product of five keys, the
 cliff's grid edges are in order (w_max > w_min), a trace is sent as JSON only up to ``x-max-json-values``
 values.  The document states them in words and in ``x-rules``; these hooks skip a positive case that breaks
-one (judged by this file's own reading of ``x-rules``), and give a positive upload real files (the document
+one (judged by this file's own reading of ``x-rules``), and give a positive upload real files (a saved trace file
+too, also the one the app under test opened) (the document
 describes a file's contents in words only).  Negative cases are sent as generated.
 
 tests/server/test_openapi.py imports this module; from the command line::
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import io
 import math
+import tempfile
+from pathlib import Path
 
 import jsonschema_rs  # schemathesis's own JSON Schema validator
 import schemathesis
@@ -22,6 +25,7 @@ import torch
 from torch import nn
 
 from engine.config import FIELDS, Config, ConfigError
+from server.uploads.trace_file import file_token
 from server.wire import json_value_count
 
 # The files of a positive multipart case: a GRU of one input and 2 units, and a series longer than any seq_len.
@@ -31,6 +35,23 @@ MODEL_FILE = _buffer.getvalue()
 SERIES_FILE = "\n".join(f"{math.sin(t / 7):.6f}" for t in range(2500)).encode()
 FILE_SHAPE = {"cell": "gru", "hidden_size": 2, "num_layers": 1, "bidirectional": False}
 MULTIPART = "multipart/form-data"
+
+
+def _trace_file() -> bytes:
+    """A saved trace file (engine.save_traces) of a GRU over 3 steps."""
+    from engine import trace_submodules
+    from engine.tracing.trace_file import encode_traces
+
+    torch.manual_seed(0)
+    gru = nn.GRU(1, 2)
+    x = torch.randn(3, 1, 1)
+    return encode_traces(trace_submodules(gru, lambda: gru(x)[0].sum()))
+
+
+TRACE_FILE = _trace_file()
+# The app under test is started with it (--open): a positive case's token names it.
+TRACE_PATH = Path(tempfile.mkdtemp(prefix="gfl-openapi-")) / "opened.gfltrace"
+TRACE_PATH.write_bytes(TRACE_FILE)
 
 
 def breaks_a_rule(rules: list[dict], values: dict) -> bool:
@@ -72,6 +93,10 @@ def real_files(ctx, case):
         case.body["model"] = binary(MODEL_FILE)
         if "series" in case.body:
             case.body["series"] = binary(SERIES_FILE)
+    if _positive(case) and case.path == "/api/trace-file":
+        case.body = type(case.body)(TRACE_FILE)
+    if _positive(case) and case.path == "/api/trace-file/{token}":
+        case.path_parameters = {"token": file_token(TRACE_FILE)}
     return case
 
 

@@ -21,10 +21,11 @@ from engine.config import FIELDS, Config, ConfigError
 from server.app import create_app
 from server.openapi import document
 from server.settings import Settings
-from tests.server.schemathesis_hooks import breaks_a_rule
+from tests.server.schemathesis_hooks import TRACE_PATH, breaks_a_rule
 from tests.server.settings_space import random_setting
 
-app = create_app(Settings(max_concurrent=1, max_json_values=20_000))
+app = create_app(Settings(max_concurrent=1, max_json_values=20_000, open_trace=str(TRACE_PATH)))
+app.state.hub.uploads.pool.warm()  # the parse workers' forkserver starts here, not within a request's 10 s
 DOCUMENT = document(app)
 CONFIG = schemathesis.Config.from_dict({"checks": {"enabled": True}, "generation": {"mode": "all"}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
@@ -79,7 +80,10 @@ def test_every_route_says_what_it_answers(client):
     assert statuses[("get", "/api/script")] == ["200", "400", "422"]
     assert list(paths["/api/script"]["get"]["responses"]["200"]["content"]) == ["text/x-python"]
     assert statuses[("get", "/api/cliff")] == ["200", "400", "422"]
-    special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff")}
+    assert statuses[("post", "/api/trace-file")] == ["200", "413", "422", "503"]
+    assert statuses[("get", "/api/trace-file/{token}")] == ["200", "404", "422", "503"]
+    special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff"), ("post", "/api/trace-file"),
+               ("get", "/api/trace-file/{token}")}
     assert all(s == ["200"] for k, s in statuses.items() if k not in special)
 
 
