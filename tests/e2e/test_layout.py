@@ -104,12 +104,12 @@ def test_the_page_stays_where_it_is_when_a_training_ends(screen, server_url, lin
 
 
 # Text a student reads: every element with text of its own, and every text of the charts, drawn at >= 12 px.
-# Sub- and superscripts are set smaller on purpose, as in print.
+# Sub- and superscripts are set smaller on purpose, as in print (Plotly's: a shifted tspan, the 2 of 10², at 70 %).
 SMALL_TEXT = """() => {
   const shown = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 &&
     getComputedStyle(e).visibility !== 'hidden' && !e.closest('[hidden], .visually-hidden, .skip-link'); };
   const small = [];
-  for (const e of document.querySelectorAll('body *:not(sub):not(sup):not(script):not(style)')) {
+  for (const e of document.querySelectorAll('body *:not(sub):not(sup):not(tspan[dy]):not(script):not(style)')) {
     const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
     if (!own || !shown(e)) continue;
     const size = parseFloat(getComputedStyle(e).fontSize);
