@@ -14,6 +14,12 @@ export const UNDERFLOW_COLOUR = "#7f7f7f"; // grey: exactly 0
 export const OVERFLOW_CELL = "#ff3fa0";
 export const UNDERFLOW_CELL = "#bdbdbd";
 
+/** A legend's swatches (.swatch-zero, .swatch-overflow under `root`) in the heatmaps' own colours for 0 and inf / NaN. */
+export function paintSwatches(root) {
+  for (const el of root.querySelectorAll(".swatch-zero")) el.style.background = UNDERFLOW_CELL;
+  for (const el of root.querySelectorAll(".swatch-overflow")) el.style.background = OVERFLOW_CELL;
+}
+
 const PLOTLY_CONFIG = {
   displaylogo: false,
   // A touch screen cannot hover, and a permanent mode bar would cover the plot; PNG buttons remain.
