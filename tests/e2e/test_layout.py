@@ -142,3 +142,21 @@ def test_the_summary_keeps_its_figures_on_one_row_at_1280(screen, server_url):
     tops = page.evaluate("""() => [...document.querySelectorAll('#summary dl > div')]
       .map((d) => [d.querySelector('dt').textContent, Math.round(d.getBoundingClientRect().top)])""")
     assert len({top for _, top in tops}) == 1, tops  # "parameters" not alone on a second row
+
+
+@SCREENS
+def test_the_clip_note_and_the_bounds_legend_do_not_overlap(screen, server_url, links, options):
+    page = screen(options)
+    page.goto(server_url + links["gradient-clipping"])
+    page.wait_for_function("() => window.gfl && window.gfl.trace")
+    page.select_option("#speed", "0")
+    page.click(".lesson-go")
+    wait_complete(page)
+    boxes = page.evaluate("""() => { const el = document.getElementById('chart-grad-norm');
+      const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+      const note = [...el.querySelectorAll('.annotation')].find((a) => a.textContent.startsWith('clip ‖g‖ at'));
+      return { legend: box(el.querySelector('.legend')), note: note && box(note), chart: box(el) }; }""")
+    legend, note, chart = boxes["legend"], boxes["note"], boxes["chart"]
+    assert note and legend[2] > legend[0], boxes  # both drawn
+    apart = note[3] <= legend[1] or legend[3] <= note[1] or note[2] <= legend[0] or legend[2] <= note[0]
+    assert apart and chart[1] <= note[1], boxes
