@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.axe import violations
-from tests.e2e.harness import PageLog, wait_complete
+from tests.e2e.harness import wait_complete
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mobile": True}
@@ -14,24 +14,6 @@ LESSON = "/?seq_len=100&lesson=vanishing-gradients"
 LAG = "/?arch=many-to-many&seq_len=30&view=lag&cmp_b=cell:lstm"  # the lag map's view open, compare's lag curves too
 TRACED = "() => window.gfl && window.gfl.trace && window.gfl.trace.done"
 RECT = "sel => { const r = document.querySelector(sel).getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; }"  # noqa: E501
-
-
-@pytest.fixture
-def screen(chromium):
-    """A page on a context of one's choosing: screen(PHONE)."""
-    contexts = []
-
-    def open_page(options):
-        context = chromium.new_context(**options)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.log = PageLog(pg)
-        return pg
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 PAGES = {

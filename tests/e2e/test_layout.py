@@ -47,25 +47,6 @@ def links(server_url):
         return {doc["id"]: doc["link"] for doc in json.load(r)["lessons"]}
 
 
-@pytest.fixture
-def screen(chromium):
-    """A page on a context of one's choosing: screen(PHONE)."""
-    contexts = []
-
-    def open_page(options, init_script=None):
-        context = chromium.new_context(**options)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        if init_script:
-            pg.add_init_script(init_script)
-        return pg
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 @SCREENS
 def test_no_state_widens_the_page_or_pushes_train_and_stop_off_it(screen, server_url, links, options):
     page = screen(options, SAMPLER)

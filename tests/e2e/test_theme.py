@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.axe import violations
-from tests.e2e.harness import PageLog, wait_complete
+from tests.e2e.harness import wait_complete
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 DESKTOP = {"viewport": {"width": 1366, "height": 768}}
@@ -18,21 +18,9 @@ COLOURS = """id => { const el = document.getElementById(id), l = el._fullLayout;
 
 
 @pytest.fixture
-def dark(chromium):
+def dark(screen):
     """A page in a context that prefers the dark scheme, on a screen of one's choosing."""
-    contexts = []
-
-    def open_page(options):
-        context = chromium.new_context(color_scheme="dark", **options)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.log = PageLog(pg)
-        return pg
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    return lambda options: screen({**options, "color_scheme": "dark"})
 
 
 def test_the_charts_follow_the_scheme_while_the_page_is_open(dark, server_url):
