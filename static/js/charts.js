@@ -4,6 +4,8 @@
 
 /* global Plotly */
 
+import { chartTheme, darkScheme, themeLayout, themeTraces } from "./theme.js";
+
 // Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 export const LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933"];
 export const OVERFLOW_COLOUR = "#D55E00"; // vermillion: inf / NaN
@@ -11,6 +13,12 @@ export const UNDERFLOW_COLOUR = "#7f7f7f"; // grey: exactly 0
 // Heatmap overlays for non-finite / zero cells: colours that Viridis never uses.
 export const OVERFLOW_CELL = "#ff3fa0";
 export const UNDERFLOW_CELL = "#bdbdbd";
+
+/** A legend's swatches (.swatch-zero, .swatch-overflow under `root`) in the heatmaps' own colours for 0 and inf / NaN. */
+export function paintSwatches(root) {
+  for (const el of root.querySelectorAll(".swatch-zero")) el.style.background = UNDERFLOW_CELL;
+  for (const el of root.querySelectorAll(".swatch-overflow")) el.style.background = OVERFLOW_CELL;
+}
 
 const PLOTLY_CONFIG = {
   displaylogo: false,
@@ -24,12 +32,19 @@ const PLOTLY_CONFIG = {
 
 const BASE_LAYOUT = {
   margin: { l: 64, r: 16, t: 8, b: 44 },
-  font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#222" },
-  paper_bgcolor: "#fff",
-  plot_bgcolor: "#fff",
+  font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12 }, // colours: theme.js
   showlegend: false,
   hoverlabel: { namelength: -1 },
 };
+
+// Every chart drawn, so that each is drawn again in the new colours when the system's theme changes; the theme's
+// colours read once per theme, not on every draw of a drag.
+const DRAWN = new Set();
+let theme = null;
+darkScheme.addEventListener?.("change", () => {
+  theme = null;
+  for (const chart of DRAWN) if (chart.drawn && chart.last) chart.draw(...chart.last);
+});
 
 export class Chart {
   /** @param {HTMLElement} el  the element Plotly draws into; its id names downloads */
@@ -45,7 +60,10 @@ export class Chart {
 
   /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
   draw(traces, layout = {}) {
-    const full = { ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } };
+    this.last = [traces, layout];
+    theme ||= chartTheme();
+    const full = themeLayout({ ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } }, theme);
+    traces = themeTraces(traces, theme);
     full.datarevision = (this.revision = (this.revision || 0) + 1);
     // Plotly.react cannot add subplots to a drawn chart: the new axis is laid out before its domain is known and
     // its lines get a NaN path (the gates view going from GRU's three gates to LSTM's four).  A new set of axes
@@ -59,6 +77,7 @@ export class Chart {
     // time (several ms a chart on every repaint of a drag).
     const drawn = this.drawn ? Plotly.react(this.el, traces, full) : Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
+    DRAWN.add(this);
     this.toolbarOneStop();
     if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
   }
@@ -94,6 +113,7 @@ export class Chart {
 
   /** Forget the last draw (a new run with a different shape). */
   reset() {
+    DRAWN.delete(this);
     if (this.drawn) Plotly.purge(this.el);
     this.drawn = false;
   }

@@ -16,6 +16,6 @@ export function handoffMarks(start, xref = "x") {
     shapes: [{ type: "line", name: "handoff", xref, yref: "paper", x0: x, x1: x, y0: 0, y1: 1,
       line: { color: HANDOFF_COLOUR, width: 2 } }],
     annotations: [{ xref, yref: "paper", x, y: 1, xanchor: "left", yanchor: "bottom", text: "handoff", showarrow: false,
-      font: { size: 11, color: HANDOFF_COLOUR } }],
+      font: { size: 12, color: HANDOFF_COLOUR } }],
   };
 }

@@ -3,7 +3,7 @@
 // with the map, with its lag curve; the output step picked (in its list, or by a click on the map) is drawn over the
 // main gradient chart.  It reads the page state and asks it to change; the views (views.js) call `paint`.
 
-import { OVERFLOW_CELL, UNDERFLOW_CELL, layerLabel } from "./charts.js";
+import { layerLabel, paintSwatches } from "./charts.js";
 import { mapRange, rowShown, rowsNote, unionRange } from "./lag.js";
 import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 
@@ -39,8 +39,7 @@ export class LagPanel {
     // A link that opens on the view (view=lag, outside a lesson, whose panel comes first) brings it into sight once drawn.
     this.bringIntoView = state.wantsLag && !state.page.lesson;
     // The legend's swatches in the heatmap's own colours for exact zeros and inf / NaN.
-    this.root.querySelector(".swatch-zero").style.background = UNDERFLOW_CELL;
-    this.root.querySelector(".swatch-overflow").style.background = OVERFLOW_CELL;
+    paintSwatches(this.root);
     this.root.open = state.wantsLag;
     this.root.addEventListener("toggle", () => {
       state.setLagView(this.root.open);

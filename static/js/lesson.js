@@ -130,8 +130,9 @@ export class LessonPanel {
         this.actions.train(); // the glue brings the loss chart into sight: it is what to watch meanwhile
       } else {
         this.actions.play();
-        // On a small screen the panel can fill it: bring what to watch into sight when no part of it is.
-        if (this.watch && !onScreen(this.watch)) intoView(this.watch, "start");
+        // On a small screen the panel can fill it: bring what to watch into sight, below the sticky player bar
+        // (its scroll-margin-top), unless it is all there already.
+        if (this.watch && !wholeInSight(this.watch)) this.watch.scrollIntoView({ block: "start", behavior: "instant" });
       }
     });
     for (const b of this.tries) b.addEventListener("click", () => this.tryOut(b));
@@ -165,15 +166,14 @@ export class LessonPanel {
     if (!this.armed || !shown || !shown.trained || shown.trained.seq !== this.state.training.seq) return;
     if (!this.isLessonSetting()) return;
     this.armed = false;
-    this.reveal(true, true);
+    this.reveal(true);
   }
 
-  /** Open or close the answer; `bring`: scroll it into sight when it opens out of sight. */
-  reveal(show, bring = false) {
+  /** Open or close the answer, without scrolling to it: after a training the student is watching the loss curve. */
+  reveal(show) {
     this.answer.hidden = !show;
     this.revealButton.setAttribute("aria-expanded", String(show));
     this.revealButton.textContent = show ? "Hide the answer" : "Show the answer";
-    if (show && bring && !onScreen(this.answer)) intoView(this.answer, "center");
   }
 
   isLessonSetting() {
@@ -233,12 +233,9 @@ export class LessonPanel {
   }
 }
 
-/** Whether any part of `el` is inside the viewport. */
-function onScreen(el) {
+/** Whether all of `el` is in the viewport, below what its scroll-margin-top leaves for the sticky bar. */
+function wholeInSight(el) {
   const r = el.getBoundingClientRect();
-  return r.bottom > 0 && r.top < window.innerHeight && r.height > 0;
-}
-
-function intoView(el, block) {
-  if (el) el.scrollIntoView({ block, behavior: "instant" });
+  const clear = parseFloat(getComputedStyle(el).scrollMarginTop) || 0;
+  return r.top >= clear && r.bottom <= window.innerHeight;
 }

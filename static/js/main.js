@@ -4,9 +4,10 @@
 // only connects them and keeps no state of its own.
 
 import { openPage, startPage } from "./boot.js";
-import { Chart } from "./charts.js";
+import { Chart, paintSwatches } from "./charts.js";
 import { ComparePanel } from "./compare.js";
 import { FrameDispatcher } from "./dispatch.js";
+import { keepInPlace } from "./keep_in_place.js";
 import { RecordedSource } from "./frames.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
@@ -122,6 +123,8 @@ async function main() {
   };
   const trainCharts = { loss: charts["chart-loss"], norm: charts["chart-train-norm"], profile: charts["chart-train-profile"] };
   const training = (gfl.training = new TrainingPanel($("#training"), trainCharts, state, actions));
+  keepInPlace($("#chart-loss")); // the loss curve stays put as a training ends
+  paintSwatches($("#training"));
   show.views.onLayer = (l, d) => training.setLayer(l, d);
   const compare = (gfl.compare = new ComparePanel($("#compare"), { state, charts, toggle: $("#compare-toggle"),
     notify: (list, from = "compare") => notify(list, from), actions }));

@@ -172,4 +172,15 @@ export function bindPlayerBar(doc, player) {
   speed.value = "2";
   speed.addEventListener("change", () => player.setSpeed(Number(speed.value)));
   bindKeys(player, doc);
+  publishHeight(playButton.closest(".player"), doc);
+}
+
+/**
+ * The sticky bar's height as the page's --player-height, kept as it wraps: what is scrolled into sight (the
+ * gradient chart after a lesson's Play, a view a link opens) stops below the bar, not under it (scroll-margin-top).
+ */
+function publishHeight(bar, doc) {
+  if (!bar || typeof ResizeObserver === "undefined") return;
+  const root = doc.documentElement;
+  new ResizeObserver(() => root.style.setProperty("--player-height", `${Math.ceil(bar.offsetHeight)}px`)).observe(bar);
 }

@@ -18,9 +18,14 @@ export function makeSource(onFrame, onStatus, state, live = (f, s) => new Socket
   const copy = staticCopy();
   if (!copy) return live(onFrame, onStatus);
   const keyOf = (kind, config) => (kind === "run" ? state.traceKey(config) : state.trainKey(config));
-  const missing = "this static copy holds only this lesson's settings and its 'now try' variants" +
-    (copy.live_url ? ": open the live lab for any other" : "");
+  const missing = `this static copy holds only ${holds(document)}` + (copy.live_url ? ": open the live lab for any other" : "");
   return new RecordedSource(onFrame, onStatus, { recordings: copy.recordings, keyOf, missing });
+}
+
+/** What the copy of this page recorded, in words: a lesson's setting and its tries, or the lab at its defaults. */
+function holds(doc) {
+  return doc.getElementById("lesson") ? "this lesson's setting, its 'now try' variants and, for a training lesson, " +
+    "their training" : "the lab at its default setting";
 }
 
 /** The live lab's page (`path`: 'cliff', or '' for the lab) at `query`, or null without a live lab. */
@@ -45,8 +50,7 @@ export function applyStaticCopy(doc, state, path = "") {
   const note = doc.createElement("p");
   note.className = "static-note";
   note.id = "static-note";
-  note.textContent = "A static copy: the lesson's setting, its 'now try' buttons and a training lesson's training are " +
-    "recorded here; other settings need the live lab.";
+  note.textContent = `A static copy: it holds ${holds(doc)}; other settings need the live lab.`;
   form.append(note, fieldset);
   if (copy.live_url) {
     const a = doc.createElement("a");

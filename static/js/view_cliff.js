@@ -77,9 +77,13 @@ export class CliffViews {
     const bound = config.lr * config.clip_at;
     const limit = { type: "scatter", mode: "lines", name: "lr × clip_at", x: [1, Math.max(1, config.steps)],
       y: [bound, bound], line: { color: "#555", width: 1, dash: "dot" }, hovertemplate: "lr × clip_at = %{y:.3g}<extra></extra>" };
+    // Held, the chart holds only the dotted line: a decade either side of it, labelled by decades (Plotly's own
+    // range would be a fraction of one decade, every minor tick labelled).
+    const around = held ? { range: [Math.log10(bound) - 1, Math.log10(bound) + 1], autorange: false, dtick: 1 } : {};
     this.steps.draw(held ? [limit] : [stepsOf("plain"), stepsOf("clipped"), limit], {
       margin: MARGIN,
-      xaxis: { title: { text: "step" } }, yaxis: { title: { text: "‖Δ(w, b)‖" }, type: "log", exponentformat: "power" },
+      xaxis: { title: { text: "step" } },
+      yaxis: { title: { text: "‖Δ(w, b)‖" }, type: "log", exponentformat: "power", ...around },
     });
     this.summarise(paths, config, held);
     this.sayPhase();

@@ -8,7 +8,7 @@ import { baselineLabel, logAxis, stepAxis } from "./view_training.js";
 import { edgeLabel, timeAxis } from "./view_norms.js";
 
 const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
-const LEGEND = { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 11 } };
+const LEGEND = { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 12 } };
 
 export const COMPARE_COLOURS = [LINE_COLOURS[0], LINE_COLOURS[1], LINE_COLOURS[2]];
 
@@ -94,7 +94,7 @@ export function drawCompareLoss(chart, entries, steps = 1) {
     data.push({ type: "scatter", mode: "lines", x: [0, total], y: [b.loss, b.loss], name: `baseline (${text})`,
       showlegend: false, hoverinfo: "skip", line: { color: "#555", width: 1.5, dash: "dash" } });
     annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: Math.log10(b.loss), yanchor: "bottom", text,
-      showarrow: false, font: { size: 11, color: "#555" }, bgcolor: "#fff", bordercolor: "#bbb", borderwidth: 1, borderpad: 2 });
+      showarrow: false, font: { size: 12, color: "#555" }, bgcolor: "#fff", bordercolor: "#bbb", borderwidth: 1, borderpad: 2 });
   }
   if (!entries.length) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },

@@ -116,7 +116,7 @@ export function drawLagCurves(chart, entries, { empty = "no lag map yet", zeros:
     yaxis: { ...AXIS, type: "log", title: { text: "share left (log)", standoff: 4 }, exponentformat: "power",
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, showticklabels: !!range },
     showlegend: entries.length > 0,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 } },
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 12 } },
     margin: { t: entries.length ? 28 : 8 },
     annotations,
   });

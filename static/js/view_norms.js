@@ -205,9 +205,6 @@ export function drawGradNorms(chart, trace, shown, row = null) {
   const shapes = [];
   if (overs.x.length) annotations.push(edgeLabel(win.ceil, range ? "▲ inf / NaN" : "▲ every value here is inf / NaN", OVERFLOW_COLOUR));
   if (zeros.x.length) annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
-  const clip = clipNote(trace);
-  if (clip) annotations.push({ xref: "paper", yref: "paper", x: 1, y: 1, xanchor: "right", yanchor: "bottom", text: clip,
-    showarrow: false, font: { size: 11, color: "#333" } });
   if (shown === 0) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },
       text: trace.forwardCount < T ? "forward pass: computing h₀ … h_T" : "the gradient flows back from the loss next" });
@@ -230,6 +227,10 @@ export function drawGradNorms(chart, trace, shown, row = null) {
   data.push(...windows.data);
   shapes.push(...windows.shapes);
   const legend = data.some((tr) => tr.showlegend !== false && tr.name);
+  const clip = clipNote(trace);
+  // Above the legend's row, not beside it: on a narrow chart the two would overlap.
+  if (clip) annotations.push({ xref: "paper", yref: "paper", x: 1, y: 1, xanchor: "right", yanchor: "bottom", text: clip,
+    yshift: legend ? 30 : 0, showarrow: false, font: { size: 12, color: "#333" } });
   chart.draw(data, {
     xaxis: timeAxis(T),
     yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖", standoff: 4 },
@@ -238,9 +239,9 @@ export function drawGradNorms(chart, trace, shown, row = null) {
       // sweep starts its scale would give the answer away ("predict, then press play").
       showticklabels: !!range && shown > 0 },
     showlegend: legend,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 }, itemwidth: 30, tracegroupgap: 0 },
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 12 }, itemwidth: 30, tracegroupgap: 0 },
     ...memory.layout,
-    margin: { t: legend || clip ? 26 : 8, ...memory.layout.margin },
+    margin: { t: (legend ? 26 : 8) + (clip ? (legend ? 28 : 18) : 0), ...memory.layout.margin },
     annotations, shapes,
   });
   const notes = [];
@@ -288,7 +289,7 @@ function isolated(y) {
 // On a log axis an annotation's y is given in log10 units.
 export function edgeLabel(y, text, colour) {
   return { xref: "paper", yref: "y", x: 0.01, xanchor: "left", y: Math.log10(y), yanchor: "middle",
-    text, showarrow: false, font: { size: 10, color: colour }, bgcolor: "rgba(255,255,255,0.85)" };
+    text, showarrow: false, font: { size: 12, color: colour }, bgcolor: "rgba(255,255,255,0.85)" };
 }
 
 /** The clip threshold in words, once the run's totals are known. */

@@ -61,7 +61,7 @@ export function seriesFigure(echoed, windows) {
       yaxis: { ...AXIS, title: { text: "normalised value z", standoff: 4 } },
       shapes,
       showlegend: true,
-      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 12 } },
       margin: { t: 30 },
     },
   };

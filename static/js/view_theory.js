@@ -47,9 +47,9 @@ export function drawEigenvalues(chart, trace) {
     shapes: [{ type: "circle", xref: "x", yref: "y", x0: -1, y0: -1, x1: 1, y1: 1,
       line: { color: UNIT_CIRCLE_COLOUR, width: 1.5, dash: "dash" }, layer: "below" }],
     annotations: [{ xref: "paper", yref: "paper", x: 0, y: 1, xanchor: "left", yanchor: "bottom", showarrow: false,
-      font: { size: 11, color: "#333" }, text: `largest |λ| = ${fmtNum(rho)}: ${where}` }],
+      font: { size: 12, color: "#333" }, text: `largest |λ| = ${fmtNum(rho)}: ${where}` }],
     showlegend: blocks.length > 1,
-    legend: { x: 1.02, y: 0.5, yanchor: "middle", font: { size: 10 } },
+    legend: { x: 1.02, y: 0.5, yanchor: "middle", font: { size: 12 } },
     margin: { t: 22, l: 56, r: 8, b: 40 },
   });
 }
@@ -92,7 +92,7 @@ export function gateProductOverlay(trace, from) {
       yaxis2: { type: "log", overlaying: "y", side: "right", range: [bottom - 0.15, 0.15], autorange: false,
         showgrid: false, zeroline: false, linecolor: "#888", ticks: "outside", ticklen: 4, tickvals,
         ticktext: tickvals.map((v, i) => (i === 0 ? "1" : `10${superscript(Math.round(Math.log10(v)))}`)),
-        title: { text: `∏ ${gate} gate`, standoff: 4, font: { size: 11 } }, tickfont: { size: 10 } },
+        title: { text: `∏ ${gate} gate`, standoff: 4, font: { size: 12 } }, tickfont: { size: 12 } },
       margin: { r: 70 },
     },
   };

@@ -116,7 +116,7 @@ export function drawLoss(chart, run) {
     data.push(hline(total, base.loss, { name: `baseline (${baselineLabel(base)})`, showlegend: false,
       line: { color: BASELINE_COLOUR, width: 1.5, dash: "dash" } }));
     annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: Math.log10(base.loss), yanchor: "bottom",
-      text: baselineLabel(base), showarrow: false, font: { size: 11, color: BASELINE_COLOUR }, bgcolor: "#fff",
+      text: baselineLabel(base), showarrow: false, font: { size: 12, color: BASELINE_COLOUR }, bgcolor: "#fff",
       bordercolor: "#bbb", borderwidth: 1, borderpad: 2 });
   }
   const bad = nonFiniteMarkers(run, run.loss, logTop(run.loss, base ? [base.loss] : []));
@@ -125,7 +125,7 @@ export function drawLoss(chart, run) {
     xaxis: stepAxis(total),
     yaxis: logAxis("loss (log)", base ? [...run.loss, base.loss] : run.loss),
     showlegend: run.classification,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 } },
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 12 } },
     margin: { t: run.classification ? 26 : 8, r: run.classification ? 48 : 16 },
     annotations, shapes: divergedShape(run),
   };
@@ -181,7 +181,7 @@ export function drawGradNorm(chart, run) {
     xaxis: stepAxis(total),
     yaxis: logAxis("‖g‖ (log)", [...run.gradNorm, ...run.gradClipped, run.clip === "norm" ? run.clipAt : NaN]),
     showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 10 } },
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 12 } },
     margin: { t: 26 }, shapes: divergedShape(run),
   });
 }
@@ -224,7 +224,7 @@ export function drawProfile(chart, run, l, d) {
   const special = specialCellsOverlay(rows, x, t);
   if (special) data.push({ ...special, hovertemplate: "step %{x}, t = %{y}: %{customdata}<extra></extra>" });
   const annotations = [{ xref: "paper", yref: "paper", x: 0, y: 1, xanchor: "left", yanchor: "bottom", showarrow: false,
-    text: `${layerLabel(l, d, D)}${run.shapes.L * D > 1 ? " (choose with Show)" : ""}`, font: { size: 11, color: "#333" } }];
+    text: `${layerLabel(l, d, D)}${run.shapes.L * D > 1 ? " (choose with Show)" : ""}`, font: { size: 12, color: "#333" } }];
   chart.draw(data, {
     xaxis: stepAxis(run.total, "optimizer step (profiled steps)"),
     yaxis: { ...AXIS, title: { text: "timestep t", standoff: 4 }, range: [-0.5, T - 0.5], autorange: false,

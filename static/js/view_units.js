@@ -117,7 +117,7 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
   const layout = { margin: { l: 64, r: 16, t: 8, b: 64 }, annotations: [],
     // Plotly 4 draws a broken legend path for lines with no points yet.
     showlegend: shown > 0,
-    legend: { orientation: "h", x: 0, y: -0.1, yanchor: "top", xanchor: "left", font: { size: 10 } } };
+    legend: { orientation: "h", x: 0, y: -0.1, yanchor: "top", xanchor: "left", font: { size: 12 } } };
   const data = [];
   let shownSigmoidBar = false;
   let shownSignedBar = false;
@@ -136,7 +136,7 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
         len: band * 1.6, y: top, yanchor: "top", x: 1.0, xpad: signed ? 4 : 4 },
       hovertemplate: `${gate} gate, t = %{x}, unit %{y}: %{z:.3f}<extra></extra>`,
     });
-    layout[`yaxis${axisId}`] = unitAxis(H, { anchor: "x", domain: [top - band, top], title: { text: gate, standoff: 2 }, showticklabels: H > 1, tickfont: { size: 9 } });
+    layout[`yaxis${axisId}`] = unitAxis(H, { anchor: "x", domain: [top - band, top], title: { text: gate, standoff: 2 }, showticklabels: H > 1, tickfont: { size: 12 } });
   });
   gates.forEach((gate, i) => {
     data.push({

@@ -35,3 +35,24 @@ def page(chromium):
     pg.log = PageLog(pg)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def screen(chromium):
+    """A page on a context of one's choosing, e.g. screen(PHONE) or screen({..., "color_scheme": "dark"}); an
+    ``init_script`` runs in the page before its own scripts."""
+    contexts = []
+
+    def open_page(options, init_script=None):
+        context = chromium.new_context(**options)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.log = PageLog(pg)
+        if init_script:
+            pg.add_init_script(init_script)
+        return pg
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -8,7 +8,9 @@ same data); lessons: lesson-<id>.png, each lesson as a class sees it after press
 hidden (a lesson on the cliff page is shot by the cliff group); cliff: cliff.png, the loss surface of a one-unit
 RNN with both descents, and lesson-<id>.png for each lesson of the cliff page; lag: lag-map.png, the lag map's view
 as a view=lag link opens it (a vanilla RNN forecasting the sine series, every step scored, T = 200), and lag-row.png,
-one output's own gradient drawn over the flat-looking ‖∂L/∂h_t‖ of the same run.
+one output's own gradient drawn over the flat-looking ‖∂L/∂h_t‖ of the same run; screens: the clipping lesson as a
+student meets it, in each state (idle, computing, training, trained, diverged) on a 390×844 phone and at 1366×768,
+light and dark: screen-<state>-<phone|desktop>[-dark].png.
 """
 
 from __future__ import annotations
@@ -153,8 +155,49 @@ def cliff_states(browser, base: str, out: Path, full: bool) -> list[str]:
     return [f"cliff: {e}" for e in log.errors + log.foreign_requests()]
 
 
+SCREENS = {"phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+           "desktop": {"viewport": VIEWPORT}}
+TRAINING_IS = "s => window.gfl.state.training.status === s && window.gfl.state.view.status === 'shown'"
+
+
+def screen_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    with urllib.request.urlopen(base + "/api/lessons", timeout=60) as r:
+        link = next(d["link"] for d in json.load(r)["lessons"] if d["id"] == "gradient-clipping")
+    problems = []
+    for (size, options), scheme in [(s, c) for s in SCREENS.items() for c in ("light", "dark")]:
+        context = browser.new_context(color_scheme=scheme, **options)
+        problems += clipping_lesson_states(context, base, link, out, f"{size}{'' if scheme == 'light' else '-dark'}")
+        context.close()
+    return problems
+
+
+def clipping_lesson_states(context, base: str, link: str, out: Path, suffix: str) -> list[str]:
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    log = PageLog(page)
+    page.goto(base + "/?seq_len=2000&hidden_size=256&num_layers=3")  # seconds of computing
+    page.wait_for_function("() => document.body.innerText.includes('Computing the trace')")
+    shoot(page, out / f"screen-computing-{suffix}.png", settle_ms=0)
+    page.goto(base + link)
+    run = wait_complete(page)
+    shoot(page, out / f"screen-idle-{suffix}.png")
+    page.click(".lesson-go")  # the lesson's Train: the loss curve comes into sight
+    page.wait_for_function(STEPS_AT_LEAST, arg=40)
+    shoot(page, out / f"screen-training-{suffix}.png", settle_ms=0)
+    page.wait_for_function(TRAINING_IS, arg="trained")
+    run = wait_complete(page, after=run)
+    shoot(page, out / f"screen-trained-{suffix}.png")
+    page.click("button.try[data-key='clip'][data-value='\"none\"']")
+    run = wait_complete(page, after=run)
+    page.click("#train")
+    page.wait_for_function(TRAINING_IS, arg="diverged")
+    shoot(page, out / f"screen-diverged-{suffix}.png")
+    page.close()
+    return [f"screens {suffix}: {e}" for e in log.errors + log.foreign_requests()]
+
+
 GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states, "cliff": cliff_states,
-          "lag": lag_states}
+          "lag": lag_states, "screens": screen_states}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -162,6 +162,9 @@ def test_the_cliff_lesson_opens_from_the_index_as_an_ordinary_lesson(page, serve
     assert page.evaluate("() => window.gflCliff.lastPaint.held") is True
     assert [t["name"] for t in plot(page, "chart-surface")["data"]] == ["loss", "start"]
     assert page.inner_text('[data-stat="plain-max-step"]') == "…"
+    # The step chart waits with its dotted line alone: a few decades labelled, not every minor tick of one.
+    ticks = page.evaluate("() => [...document.querySelectorAll('#chart-steps .ytick text')].map(t => t.textContent)")
+    assert 2 <= len(ticks) <= 4, ticks
     page.click(".lesson-go")
     count = painted(page, count)
     base = check_drawn(page, server_url)

@@ -19,15 +19,6 @@ CLIPPING = "/?lesson=gradient-clipping&" + (
 )
 
 
-def in_view(page, selector: str) -> bool:
-    """Whether some of the element is inside the viewport."""
-    return page.evaluate(
-        """sel => { const r = document.querySelector(sel).getBoundingClientRect();
-           return r.height > 0 && r.bottom > 0 && r.top < window.innerHeight; }""",
-        selector,
-    )
-
-
 def test_a_try_that_changes_a_training_key_labels_the_old_training(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
@@ -73,7 +64,7 @@ def test_stop_after_a_finished_training_says_which_model_the_views_show(page, se
     assert page.log.errors == []
 
 
-def test_training_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page, server_url):
+def test_training_in_a_lesson_brings_the_loss_chart_into_sight_then_opens_the_answer(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
     # Where the loss chart is at the first paint of the training (200 steps may be over in a second).
@@ -84,8 +75,8 @@ def test_training_in_a_lesson_keeps_the_loss_chart_then_the_answer_in_sight(page
     page.click("#lesson .lesson-go")
     assert page.evaluate("() => window.lossInView"), "the loss chart is what to watch while it trains"
     page.wait_for_function(TRAINED_SHOWN)
+    # The answer opens where it is: the page stays on the loss curve (tests/e2e/test_layout.py).
     page.wait_for_selector("#lesson-answer:not([hidden])")
-    assert in_view(page, "#lesson-answer"), "the answer opened out of sight"
 
 
 def test_a_long_computation_says_it_is_computing_and_for_which_setting(page, server_url):

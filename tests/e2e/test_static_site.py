@@ -163,12 +163,25 @@ def test_lesson_plays_offline(site, offline, lesson):
     assert not page.log.errors, page.log.errors
     # Controls outside the recordings are disabled, saying why.
     assert page.evaluate("() => document.querySelector('#controls fieldset').disabled")
-    assert "static copy" in page.inner_text("#static-note")
+    assert "this lesson's setting" in page.inner_text("#static-note")
     # Uploads, Compare and the script need a server: each is disabled, saying so.
     assert page.evaluate("() => [...document.querySelectorAll('#upload input, #upload select, #upload button')]"
                          ".every(el => el.disabled)")
     assert "needs the live lab" in page.evaluate("() => document.getElementById('upload-static-note').textContent")
     assert page.evaluate("() => ['compare-toggle', 'copy-script'].every(id => document.getElementById(id).disabled)")
+
+
+def test_the_labs_page_says_it_holds_the_lab_at_its_defaults(site, chromium):
+    out, _ = site
+    page, refused = offline_page(chromium)
+    try:
+        page.goto((out / "lab.html").as_uri())
+        wait_painted(page, 0)
+        note = page.inner_text("#static-note")
+        assert "the lab at its default setting" in note and "lesson" not in note, note
+        assert not refused and not page.log.errors, (refused, page.log.errors)
+    finally:
+        page.context.close()
 
 
 def test_a_view_lag_link_plays_offline_with_its_map(site, offline):

@@ -55,3 +55,19 @@ def test_the_control_is_in_the_sequence_group_and_the_link_carries_it(page, serv
     wait_complete(page)
     assert page.input_value('[name="tbptt"]') == "10"
     assert page.log.errors == []
+
+
+def test_the_training_profiles_grey_cells_are_explained_beside_them(page, server_url):
+    page.goto(server_url + "/?cell=lstm&task=adding&seq_len=30&tbptt=3&steps=20")
+    run = wait_complete(page)
+    page.click("#train")
+    wait_complete(page, after=run)
+    # Many-to-one, cut every 3 steps: every step before the last cut gets exactly 0, drawn grey.
+    zeros = page.evaluate("""() => document.getElementById('chart-train-profile').data
+      .filter(d => d.type === 'heatmap' && d.customdata).flatMap(d => d.z.flat()).filter(v => v === 0).length""")
+    assert zeros > 0
+    key = page.locator("#training .profile-key")
+    assert key.is_visible() and "Grey cells are exactly 0: with truncated BPTT" in key.inner_text()
+    grey = page.evaluate("() => getComputedStyle(document.querySelector('.profile-key .swatch-zero')).backgroundColor")
+    assert grey == "rgb(189, 189, 189)"  # the overlay's own grey (charts.js UNDERFLOW_CELL)
+    assert page.log.errors == []
