@@ -37,6 +37,9 @@ export class Chart {
     this.el = el;
     this.drawn = false;
     this.toolCurrent = null; // data-title of the toolbar button that holds the tab stop
+    // The element's width, kept by an observer: reading it while drawing would force a layout after every chart.
+    this.width = el.clientWidth;
+    if (typeof ResizeObserver === "function") new ResizeObserver(([e]) => (this.width = e.contentRect.width)).observe(el);
     el.addEventListener("keydown", (e) => this.toolbarKey(e));
     el.addEventListener("focusin", (e) => {
       if (e.target.closest?.(".modebar-btn")) this.toolCurrent = e.target.dataset.title;
@@ -90,6 +93,15 @@ export class Chart {
     btn.tabIndex = -1;
     next.tabIndex = 0;
     next.focus();
+  }
+
+  /**
+   * Device pixels across the plot area (the element less the house margins): a view never needs more points or
+   * heatmap columns than this (envelope.js).  Before the element has a width, a generous guess.
+   */
+  columns() {
+    const css = this.width > 0 ? this.width - BASE_LAYOUT.margin.l - BASE_LAYOUT.margin.r : 1200;
+    return Math.max(64, Math.round(css * (window.devicePixelRatio || 1)));
   }
 
   /** Forget the last draw (a new run with a different shape). */

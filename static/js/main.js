@@ -37,6 +37,7 @@ async function main() {
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail }));
   });
   gfl.player = show.player;
+  gfl.views = show.views;
   gfl.lag = show.views.lag;
   const requests = new Requests(state, (config, how) => {
     show.expect(how);
