@@ -77,6 +77,10 @@ class Flight:
         self.changed = anyio.Event()
 
 
+async def _discard(units: Sequence[Unit]) -> None:
+    """A prefetch's subscriber: the units go to the cache, not to a socket."""
+
+
 def error_unit(message: str) -> Unit:
     return Unit(dumps({"type": "error", "message": message, "field": None}))
 
@@ -115,6 +119,24 @@ class Sharing:
             flight = self._start(key, kind, config, owner)
         else:
             self.stats.shared += 1
+        await self._subscribe(flight, deliver, waiting)
+
+    async def prefetch(self, kind: str, config: Config) -> None:
+        """Compute ``kind``'s result for ``config`` into the cache, delivering nothing: a slider's neighbouring
+        value, asked for before the student gets there.
+
+        Returns at once when the result is cached or already computing.  Raises
+        :class:`server.scheduling.scheduler.Busy` unless a computation slot is idle and nothing waits for one
+        (:meth:`Scheduler.admit_low_priority`).  Cancelling the caller cancels the computation unless a real
+        request has joined it meanwhile.
+        """
+        key = request_key(kind, config)
+        if self.memory.get(key) is not None or key in self.flights:
+            return
+        self.scheduler.admit_low_priority()
+        await self._subscribe(self._start(key, kind, config, None), _discard, None)
+
+    async def _subscribe(self, flight: Flight, deliver: Deliver, waiting: Waiting | None) -> None:
         flight.subscribers += 1
         try:
             await self._follow(flight, deliver, waiting)
