@@ -4,6 +4,8 @@
 
 /* global Plotly */
 
+import { rove } from "./roving.js";
+
 // Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 export const LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933"];
 export const OVERFLOW_COLOUR = "#D55E00"; // vermillion: inf / NaN
@@ -36,14 +38,13 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
-    this.toolCurrent = null; // data-title of the toolbar button that holds the tab stop
+    // The view's PNG button and Plotly's tools are one tab stop (roving.js): Tab reaches one, the arrow keys move
+    // between them.  Without this each chart adds seven stops.
+    const png = () => [...(el.closest("figure") || el).querySelectorAll(`button[data-png="${el.id}"]`)];
+    this.tools = rove(el.closest("figure") || el, () => [...png(), ...el.querySelectorAll(".modebar-btn")]);
     // The element's width, kept by an observer: reading it while drawing would force a layout after every chart.
     this.width = el.clientWidth;
     if (typeof ResizeObserver === "function") new ResizeObserver(([e]) => (this.width = e.contentRect.width)).observe(el);
-    el.addEventListener("keydown", (e) => this.toolbarKey(e));
-    el.addEventListener("focusin", (e) => {
-      if (e.target.closest?.(".modebar-btn")) this.toolCurrent = e.target.dataset.title;
-    });
   }
 
   /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
@@ -66,33 +67,13 @@ export class Chart {
     if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
   }
 
-  /**
-   * Plotly's toolbar is one tab stop, as a toolbar should be: Tab reaches one button, the arrow keys (and Home,
-   * End) move between them, Tab leaves.  Without this each chart adds six stops.
-   */
+  /** The mode bar, drawn anew by Plotly, joins the view's one tab stop. */
   toolbarOneStop() {
     const bar = this.el.querySelector(".modebar");
     if (!bar) return;
     bar.setAttribute("role", "toolbar");
     bar.setAttribute("aria-label", "Chart tools (arrow keys move between them)");
-    const buttons = [...bar.querySelectorAll(".modebar-btn")];
-    const current = buttons.find((b) => b.dataset.title === this.toolCurrent) || buttons[0];
-    for (const b of buttons) b.tabIndex = b === current ? 0 : -1;
-  }
-
-  toolbarKey(e) {
-    const btn = e.target.closest?.(".modebar-btn");
-    if (!btn) return;
-    const buttons = [...this.el.querySelectorAll(".modebar-btn")];
-    const i = buttons.indexOf(btn);
-    const n = buttons.length;
-    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: n - 1 }[e.key];
-    if (to === undefined) return;
-    e.preventDefault();
-    const next = buttons[(to + n) % n];
-    btn.tabIndex = -1;
-    next.tabIndex = 0;
-    next.focus();
+    this.tools.refresh();
   }
 
   /**

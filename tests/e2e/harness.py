@@ -40,20 +40,23 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
+    root: Path = ROOT,
 ):
     """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
 
     ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
-    keeps the server's output (as does GFL_E2E_LOG=path, for debugging).
+    keeps the server's output (as does GFL_E2E_LOG=path, for debugging); ``root`` the source tree it runs from
+    (a bench's baseline: an older commit's tree).
     """
-    with server_process(timeout, workers, env, log_path) as (base, _):
+    with server_process(timeout, workers, env, log_path, root) as (base, _):
         yield base
 
 
 @contextmanager
 def server_process(
-    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None
+    timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
+    root: Path = ROOT,
 ):
     """As :func:`running_server`, yielding ``(base URL, the server's subprocess.Popen)``."""
     port = free_port()
@@ -62,7 +65,7 @@ def server_process(
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning"],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
