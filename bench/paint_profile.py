@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.cdp import Page, devtools_page  # noqa: E402
-from bench.ui_latency import DRAG_AND_COUNT, PAINTED, SCENARIOS  # noqa: E402
+from bench.ui_latency import DRAG_AND_COUNT, PAINTED, ROOT, SCENARIOS, tree_of  # noqa: E402
 from tests.e2e.harness import running_server  # noqa: E402
 
 # Time each view's paint (building its traces and drawing them) and, within it, each chart's Plotly draw.
@@ -37,13 +37,16 @@ WRAP_DRAWS = """
   const timed = (into, key, fn) => (...args) => {
     const t0 = performance.now();
     const r = fn(...args);
-    into[key] = (into[key] || 0) + performance.now() - t0;
+    const [ms, n] = into[key] || [0, 0];
+    into[key] = [ms + performance.now() - t0, n + 1];
     return r;
   };
   for (const [id, chart] of Object.entries(window.gfl.charts)) chart.draw = timed(draws, id, chart.draw.bind(chart));
-  const views = window.gfl.views;
-  const paintIf = views.paintIf.bind(views);
-  views.paintIf = (name, key, paint) => paintIf(name, key, timed(paints, name, paint));
+  const views = window.gfl.views;  // an older page does not expose its views: its charts' draws are still timed
+  if (views) {
+    const paintIf = views.paintIf.bind(views);
+    views.paintIf = (name, key, paint) => paintIf(name, key, timed(paints, name, paint));
+  }
   const player = window.gfl.player;
   player.render = timed(paints, "(every render)", player.render);
   return true;
@@ -72,6 +75,7 @@ async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
     await page.call("Profiler.setSamplingInterval", interval=200)
     await page.call("Profiler.start")
     drag = await page.evaluate(DRAG_AND_COUNT % (json.dumps("gain"), int(seconds * 1000)))
+    await page.evaluate("document.querySelector('[name=gain]').dispatchEvent(new Event('change', {bubbles: true}))")
     prof = (await page.call("Profiler.stop"))["profile"]
     await page.call("Profiler.disable")
     draws = await page.evaluate("window.gflDrawMs")
@@ -79,23 +83,23 @@ async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
     return {"drag": drag, "scripts": by_script(prof), "draws": draws, "paints": paints}
 
 
-async def run(seconds: float, top: int) -> dict:
+async def run(seconds: float, top: int, root: Path, label: str) -> dict:
     results = {}
-    with running_server() as base:
+    with running_server(root=root) as base:
         async with devtools_page() as page:
             for name, link, *_ in SCENARIOS:
                 r = await profile(page, base, link, seconds)
                 results[name] = r
                 total = sum(r["scripts"].values())
-                print(f"\n{name}: {r['drag']['repaints']} repaints in {r['drag']['seconds']:.1f} s;"
+                print(f"\n{label}, {name}: {r['drag']['repaints']} repaints in {r['drag']['seconds']:.1f} s;"
                       f" {total:.0f} ms sampled")  # fmt: skip
                 for script, ms in sorted(r["scripts"].items(), key=lambda kv: -kv[1])[:top]:
                     print(f"  {ms:8.0f} ms {100 * ms / total:5.1f} %  {script}")
                 print("  per view: paint (building its traces + drawing) | of which Plotly's draw")
-                for view, ms in sorted(r["paints"].items(), key=lambda kv: -kv[1]):
-                    print(f"  {ms:8.0f} ms  {view}")
-                for chart, ms in sorted(r["draws"].items(), key=lambda kv: -kv[1]):
-                    print(f"  {ms:8.0f} ms  Plotly: {chart}")
+                for view, (ms, n) in sorted(r["paints"].items(), key=lambda kv: -kv[1][0]):
+                    print(f"  {ms:8.0f} ms in {n:3d} ({ms / n:5.1f} ms each)  {view}")
+                for chart, (ms, n) in sorted(r["draws"].items(), key=lambda kv: -kv[1][0]):
+                    print(f"  {ms:8.0f} ms in {n:3d} ({ms / n:5.1f} ms each)  Plotly: {chart}")
     return results
 
 
@@ -103,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--baseline", default=None, help="also profile this commit first (e.g. the merge-base)")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.seconds, args.top))
+    if args.baseline:
+        with tree_of(args.baseline) as old:
+            asyncio.run(run(args.seconds, args.top, old, f"baseline {args.baseline[:10]}"))
+    asyncio.run(run(args.seconds, args.top, ROOT, "this tree"))
     return 0
 
 
