@@ -31,7 +31,7 @@ from server.hub import Hub
 from server.scheduling import Busy, cost
 from server.sharing import LAG, base_kind
 from server.uploads import UPLOAD_MESSAGES, SocketUploads, UploadRefused, serve_private
-from server.wire import ProtocolError, Unit, dumps, parse_message
+from server.wire import Message, ProtocolError, Unit, dumps, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Session:
         self.dropped_through = 0  # frames of runs numbered <= this are never sent
         self.tg: TaskGroup | None = None
         self.send_started: float | None = None  # time.monotonic() the send in progress began, if any
+        self.prefetching: anyio.CancelScope | None = None  # the socket's one prefetch batch, if any
         # This socket's own model and series (server/uploads/socket.py); a client is its peer address.
         client = ws.client.host if ws.client else ""
         self.uploads = SocketUploads(hub.uploads, client, self.settings.max_frame_bytes, self.send_frame)
@@ -108,6 +109,9 @@ class Session:
                 continue
             if msg.type == "stop":
                 await self.cancel_current()
+                continue
+            if msg.type == "prefetch":
+                self.prefetch(msg)
                 continue
             if msg.type in UPLOAD_MESSAGES:
                 await self.uploads.message(msg)
@@ -185,6 +189,36 @@ class Session:
                 await self.outbox.send(Outgoing(flight.run, (Unit(dumps(frame)),)))
             # Still the request in flight until the sender has sent its last unit: a stop meanwhile cancels it.
             await self.outbox.send(Outgoing(flight.run, (), ends=flight))
+
+    def prefetch(self, msg: Message) -> None:
+        """Compute a slider's neighbouring settings into the cache while the server is otherwise idle.
+
+        One batch per socket (a new one replaces the one before: its computations stop unless a request joined
+        them), at most MAX_PREFETCH settings, each refused unless a slot is idle and nothing waits.  Answered with
+        one ``prefetched`` frame (no run): how many are ready, and ``busy`` with a retry hint when refused.
+        """
+        if self.prefetching is not None:
+            self.prefetching.cancel()
+        scope = self.prefetching = anyio.CancelScope()
+        assert self.tg is not None
+        self.tg.start_soon(self._prefetch, scope, msg)
+
+    async def _prefetch(self, scope: anyio.CancelScope, msg: Message) -> None:
+        kind = "run" + LAG if msg.lag else "run"
+        frame: dict = {"type": "prefetched", "ready": 0}
+        with scope:
+            try:
+                for config in msg.configs:
+                    config, own = self.uploads.for_run(config)
+                    if own is not None:  # the socket's own model or data is never cached: nothing to warm
+                        break
+                    await self.hub.sharing.prefetch(kind, config)
+                    frame["ready"] += 1
+            except Busy as e:
+                frame.update(busy=True, retry_after_s=e.retry_after_s)
+            except UploadRefused:
+                pass
+            await self.outbox.send(Outgoing(None, (Unit(dumps(frame)),)))
 
     def _finish(self, flight: InFlight) -> None:
         if self.current is flight:

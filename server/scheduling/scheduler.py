@@ -97,6 +97,13 @@ class Scheduler:
         if self.waiting and queued + cost > self.max_queued_seconds:
             raise Busy(queued, max(1, math.ceil(queued / self.slots)))
 
+    def admit_low_priority(self) -> None:
+        """Raise :class:`Busy` unless a slot is free and no job waits: a prefetch never queues, so it never
+        delays anyone's own request (it only ever takes a slot that would otherwise sit idle)."""
+        if self.waiting or self.running >= self.slots:
+            queued = self.queued_seconds
+            raise Busy(queued, max(1, math.ceil(queued / self.slots)))
+
     # -- running -------------------------------------------------------------------
 
     async def run(

@@ -79,6 +79,10 @@ class Flight:
         self.changed = anyio.Event()
 
 
+async def _discard(units: Sequence[Unit]) -> None:
+    """A prefetch's subscriber: the units go to the cache, not to a socket."""
+
+
 def error_unit(message: str) -> Unit:
     return Unit(dumps({"type": "error", "message": message, "field": None}))
 
@@ -120,10 +124,33 @@ class Sharing:
             flight = self._start(key, kind, config, owner)
         else:
             self.stats.shared += 1
+        announce = None
+        if computing is not None:
+            estimate = self._first_cost(kind, config)
+            announce = lambda: computing(max(0.0, estimate - (time.monotonic() - flight.born)))  # noqa: E731
+        await self._subscribe(flight, deliver, waiting, announce)
+
+    async def prefetch(self, kind: str, config: Config) -> None:
+        """Compute ``kind``'s result for ``config`` into the cache, delivering nothing: a slider's neighbouring
+        value, asked for before the student gets there.
+
+        Returns at once when the result is cached or already computing.  Raises
+        :class:`server.scheduling.scheduler.Busy` unless a computation slot is idle and nothing waits for one
+        (:meth:`Scheduler.admit_low_priority`).  Cancelling the caller cancels the computation unless a real
+        request has joined it meanwhile.
+        """
+        key = request_key(kind, config)
+        if self.memory.get(key) is not None or key in self.flights:
+            return
+        self.scheduler.admit_low_priority()
+        await self._subscribe(self._start(key, kind, config, None), _discard, None)
+
+    async def _subscribe(self, flight: Flight, deliver: Deliver, waiting: Waiting | None,
+                         announce: Callable[[], Awaitable[None]] | None = None) -> None:
         flight.subscribers += 1
         try:
-            if computing is not None:
-                await computing(max(0.0, self._first_cost(kind, config) - (time.monotonic() - flight.born)))
+            if announce is not None:  # the computing frame, before anything is delivered
+                await announce()
             await self._follow(flight, deliver, waiting)
         finally:
             flight.subscribers -= 1

@@ -12,12 +12,12 @@ from server.wire.frames import (
     trace_units,
     underflow_step,
 )
-from server.wire.messages import ProtocolError, parse_message
+from server.wire.messages import Message, ProtocolError, parse_message
 from server.wire.recording import Recording, Unit, recorded_rows
 from server.wire.responses import StrictJSONResponse, busy_response, error_response
 
 __all__ = [
-    "ProtocolError", "Recording", "StrictJSONResponse", "Unit", "busy_response", "dumps", "dumps_bytes",
+    "Message", "ProtocolError", "Recording", "StrictJSONResponse", "Unit", "busy_response", "dumps", "dumps_bytes",
     "error_response", "json_value_count", "lag_unit", "loads_strict", "nesting_too_deep", "overflow_step",
     "parse_message", "recorded_rows", "run_units", "script_json", "trace_document", "trace_units", "underflow_step",
 ]

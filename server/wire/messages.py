@@ -13,11 +13,13 @@ from engine import Config, ConfigError
 from engine.config import RepeatedKey, quote
 from server.wire.encoding import loads_strict, nesting_too_deep
 
-MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series")
+MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series", "prefetch")
 # Keys each message type may carry besides "type".
 ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config", "lag"}, "stop": set(),
                 "model": {"bytes", "nonlinearity", "token"}, "clear_model": set(),
-                "series": {"bytes", "column", "token"}, "clear_series": set()}
+                "series": {"bytes", "column", "token"}, "clear_series": set(), "prefetch": {"configs", "lag"}}
+# Settings one prefetch message may name: a slider's nearest neighbours, not a sweep of its range.
+MAX_PREFETCH = 4
 # A token of server/uploads/store.py: secrets.token_urlsafe(16) is 22 characters; anything longer is not one.
 MAX_TOKEN_CHARS = 64
 
@@ -45,6 +47,7 @@ class Message:
     column: str | int | None = None  # series: the CSV column, a header name or a 0-based index
     token: str | None = None  # model/series: resume the upload kept under this token instead of a file
     lag: bool = False  # run, train: add the lag map (engine/tracing/lagmap.py) to the trace, to each profiled step
+    configs: tuple[Config, ...] = ()  # prefetch: the settings to compute into the cache, nearest first
 
 
 def _size(text: str) -> int:
@@ -100,6 +103,8 @@ def validate_message(data: Any) -> Message:
         return Message(kind)
     if kind in ("model", "series"):
         return _upload_message(kind, data)
+    if kind == "prefetch":
+        return _prefetch_message(data)
     raw = data.get("config", {})
     if not isinstance(raw, dict):
         raise ProtocolError(
@@ -109,10 +114,31 @@ def validate_message(data: Any) -> Message:
         config = Config.from_dict(raw)
     except ConfigError as e:
         raise ProtocolError(e.message, e.field, request) from None
+    return Message(kind, config, lag=_lag(data, request))
+
+
+def _lag(data: dict, request: str | None) -> bool:
     lag = data.get("lag", False)
     if not isinstance(lag, bool):
         raise ProtocolError(f"lag must be true or false (whether to add the lag map); got {quote(lag)}", "lag", request)
-    return Message(kind, config, lag=lag)
+    return lag
+
+
+def _prefetch_message(data: dict) -> Message:
+    raw = data.get("configs")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PREFETCH:
+        got = f"{len(raw)} of them" if isinstance(raw, list) else f"a JSON {_json_kind(raw)}"
+        raise ProtocolError(f"configs must be an array of 1 to {MAX_PREFETCH} config objects; got {got}", "configs")
+    configs = []
+    for i, c in enumerate(raw):
+        if not isinstance(c, dict):
+            raise ProtocolError(f"configs[{i}] must be an object of key: value pairs; got a JSON {_json_kind(c)}",
+                                "configs")  # fmt: skip
+        try:
+            configs.append(Config.from_dict(c))
+        except ConfigError as e:
+            raise ProtocolError(f"configs[{i}]: {e.message}", e.field) from None
+    return Message("prefetch", configs=tuple(configs), lag=_lag(data, None))
 
 
 def _upload_message(kind: str, data: dict) -> Message:

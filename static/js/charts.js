@@ -5,6 +5,7 @@
 /* global Plotly */
 
 import { chartTheme, darkScheme, themeLayout, themeTraces } from "./theme.js";
+import { rove } from "./roving.js";
 
 // Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 export const LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933"];
@@ -51,11 +52,13 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
-    this.toolCurrent = null; // data-title of the toolbar button that holds the tab stop
-    el.addEventListener("keydown", (e) => this.toolbarKey(e));
-    el.addEventListener("focusin", (e) => {
-      if (e.target.closest?.(".modebar-btn")) this.toolCurrent = e.target.dataset.title;
-    });
+    // The view's PNG button and Plotly's tools are one tab stop (roving.js): Tab reaches one, the arrow keys move
+    // between them.  Without this each chart adds seven stops.
+    const png = () => [...(el.closest("figure") || el).querySelectorAll(`button[data-png="${el.id}"]`)];
+    this.tools = rove(el.closest("figure") || el, () => [...png(), ...el.querySelectorAll(".modebar-btn")]);
+    // The element's width, kept by an observer: reading it while drawing would force a layout after every chart.
+    this.width = el.clientWidth;
+    if (typeof ResizeObserver === "function") new ResizeObserver(([e]) => (this.width = e.contentRect.width)).observe(el);
   }
 
   /** Draw `traces` with `layout` (merged over the house layout); Plotly.react diffs against the last draw. */
@@ -82,33 +85,22 @@ export class Chart {
     if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
   }
 
-  /**
-   * Plotly's toolbar is one tab stop, as a toolbar should be: Tab reaches one button, the arrow keys (and Home,
-   * End) move between them, Tab leaves.  Without this each chart adds six stops.
-   */
+  /** The mode bar, drawn anew by Plotly, joins the view's one tab stop. */
   toolbarOneStop() {
     const bar = this.el.querySelector(".modebar");
     if (!bar) return;
     bar.setAttribute("role", "toolbar");
     bar.setAttribute("aria-label", "Chart tools (arrow keys move between them)");
-    const buttons = [...bar.querySelectorAll(".modebar-btn")];
-    const current = buttons.find((b) => b.dataset.title === this.toolCurrent) || buttons[0];
-    for (const b of buttons) b.tabIndex = b === current ? 0 : -1;
+    this.tools.refresh();
   }
 
-  toolbarKey(e) {
-    const btn = e.target.closest?.(".modebar-btn");
-    if (!btn) return;
-    const buttons = [...this.el.querySelectorAll(".modebar-btn")];
-    const i = buttons.indexOf(btn);
-    const n = buttons.length;
-    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: n - 1 }[e.key];
-    if (to === undefined) return;
-    e.preventDefault();
-    const next = buttons[(to + n) % n];
-    btn.tabIndex = -1;
-    next.tabIndex = 0;
-    next.focus();
+  /**
+   * Device pixels across the plot area (the element less the house margins): a view never needs more points or
+   * heatmap columns than this (envelope.js).  Before the element has a width, a generous guess.
+   */
+  columns() {
+    const css = this.width > 0 ? this.width - BASE_LAYOUT.margin.l - BASE_LAYOUT.margin.r : 1200;
+    return Math.max(64, Math.round(css * (window.devicePixelRatio || 1)));
   }
 
   /** Forget the last draw (a new run with a different shape). */

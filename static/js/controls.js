@@ -23,6 +23,26 @@ function rangeText(f) {
   return `${lo} – ${f.max}${f.unit ? " " + f.unit : ""}`;
 }
 
+/**
+ * A slider and its exact-value box are one tab stop: the slider's arrows move it, Enter on it opens the box for
+ * typing, and Enter (which commits the value) or Escape in the box goes back to the slider.  Tab from Cell to Train
+ * would otherwise stop twice at every slider.
+ */
+function twinByKeyboard(slider, box) {
+  box.tabIndex = -1;
+  slider.setAttribute("aria-keyshortcuts", "Enter");
+  slider.title = "Enter: type an exact value";
+  slider.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    box.focus();
+    box.select();
+  });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" || e.key === "Enter") slider.focus();
+  });
+}
+
 export class Controls {
   /**
    * @param {HTMLFormElement} form
@@ -113,6 +133,7 @@ export class Controls {
       this.boxes.set(f.name, box);
       input.addEventListener("input", () => this.propose(f.name, Number(input.value), "slide"));
       input.addEventListener("change", () => this.propose(f.name, Number(input.value), "commit"));
+      twinByKeyboard(input, box);
     } else {
       input = this.numberBox(f, id, true);
     }

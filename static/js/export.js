@@ -2,6 +2,7 @@
 // CSV, the whole trace as JSON, the lag map on show as CSV.  Files are made in the page; nothing is sent.
 
 import { lagCSV } from "./lag.js";
+import { rove } from "./roving.js";
 
 /** Save `text` as a file called `filename`. */
 export function downloadText(filename, text, mime) {
@@ -30,6 +31,8 @@ export function baseName(config) {
  * lag map on show (a LagMap, or null).
  */
 export function bindDownloads(root, charts, currentTrace, shownLag = () => null) {
+  // A view's row of download buttons is one tab stop, the arrow keys move along it (roving.js).
+  for (const row of root.querySelectorAll(".summary-actions")) rove(row, () => [...row.querySelectorAll("button[data-download]")]);
   root.addEventListener("click", (e) => {
     const button = e.target.closest("button[data-png], button[data-download]");
     if (!button) return;

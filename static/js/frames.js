@@ -50,6 +50,11 @@ export class SocketSource {
     this.socket.clearUpload(kind);
   }
 
+  /** Ask the server to compute `configs` into its cache (docs/protocol.md, "Prefetch"); false when it cannot leave. */
+  prefetch(configs, options = {}) {
+    return this.socket.prefetch(configs, options);
+  }
+
   /** The newest request's run number (a test hook: the e2e harness reads it). */
   get newest() {
     return this.socket.newest;

@@ -15,6 +15,7 @@ import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
+import { Prefetcher } from "./prefetch.js";
 import { TraceShow } from "./show.js";
 import { applyStaticCopy, makeSource, staticCopy } from "./static_copy.js";
 import { SavedTracePanel } from "./trace_file.js";
@@ -39,6 +40,7 @@ async function main() {
     window.dispatchEvent(new CustomEvent("gfl:painted", { detail }));
   });
   gfl.player = show.player;
+  gfl.views = show.views;
   gfl.lag = show.views.lag;
   const requests = new Requests(state, (config, how) => {
     show.expect(how);
@@ -96,11 +98,18 @@ async function main() {
     queued: (frame) => state.queued(frame.position), // the server's word on where the request waits
     computing: (frame) => state.computing(frame.estimate_s), // and on how long its computation should take
   }, { trains: () => state.training.status === "training" });
-  const source = (gfl.socket = makeSource((frame, payload) => (isUploadFrame(frame) ? upload.frame(frame)
-    : dispatcher.accept(frame, payload)), connectionStatus($("#conn-status"), () => {
+  const onFrame = (frame, payload) => {
+    if (frame.type === "prefetched") return prefetch.answered(frame);
+    return isUploadFrame(frame) ? upload.frame(frame) : dispatcher.accept(frame, payload);
+  };
+  const source = (gfl.socket = makeSource(onFrame, connectionStatus($("#conn-status"), () => {
+    prefetch.reset();
     state.trainRefused("the connection to the server dropped");
     requests.request("commit", true); // a fresh socket after a drop: ask again
   }), state));
+  // A slider's neighbouring values, computed by the server ahead of a drag (a static copy has its grid instead).
+  const prefetch = (gfl.prefetch = new Prefetcher(state, (configs, o) => !!source.prefetch?.(configs, o)));
+  prefetch.bind(form);
   // "instant" in the speed list shows everything at once: in a static copy, a recorded training too.
   if (source instanceof RecordedSource) {
     const speed = $("#speed");

@@ -3,6 +3,8 @@
 // ∂L/∂h_0).  Frames arrive far faster than a class can follow, so the run is
 // replayed from memory at the chosen speed, one repaint per animation frame.
 
+import { rove } from "./roving.js";
+
 // Seconds for a whole sweep (forward + backward); 0 shows everything at once.
 export const SPEEDS = [
   ["slow", 8],
@@ -160,6 +162,8 @@ export function bindPlayerBar(doc, player) {
     if (scrubber.value !== String(s.cursor)) scrubber.value = String(s.cursor);
     setAttr(scrubber, "aria-valuetext", `step ${s.cursor} of ${s.length}`);
   };
+  // Step back, play, step forward: one tab stop, the arrow keys move between them (roving.js).
+  rove($("#player"), () => [$("#step-back"), playButton, $("#step-forward")]);
   playButton.addEventListener("click", () => player.toggle());
   $("#step-back").addEventListener("click", () => player.step(-1));
   $("#step-forward").addEventListener("click", () => player.step(1));

@@ -138,6 +138,16 @@ export class TraceSocket {
     this.send({ type: "stop" });
   }
 
+  /**
+   * A prefetch (no run number, never queued: a neighbour asked for while the socket is down is not worth asking for
+   * later); true when it left.
+   */
+  prefetch(configs, { lag = false } = {}) {
+    if (!this.open || this.restoring.size) return false;
+    this.ws.send(JSON.stringify(lag ? { type: "prefetch", configs, lag: true } : { type: "prefetch", configs }));
+    return true;
+  }
+
   /** The request that waited for the socket or its uploads, once neither is in the way. */
   flush() {
     if (!this.open || this.restoring.size || !this.pending) return;

@@ -8,6 +8,7 @@ import {
   LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, integerTicks, layerLabel,
   logWindow, specialCellsOverlay,
 } from "./charts.js";
+import { reduceColumns, screenLine, specialFirst } from "./envelope.js";
 import { gateProductOverlay } from "./view_theory.js";
 
 const AXIS = { zeroline: false, gridcolor: "#e6e6e6", linecolor: "#888", ticks: "outside", ticklen: 4 };
@@ -127,6 +128,7 @@ export function drawGradNorms(chart, trace, shown, row = null) {
   let structural = false;
   let truncated = false;
   const k = trace.config.tbptt || 0;
+  const cols = chart.columns();
   for (let l = 0; l < L; l++) {
     for (let d = 0; d < D; d++) {
       const colour = LINE_COLOURS[(l * D + d) % LINE_COLOURS.length];
@@ -147,7 +149,7 @@ export function drawGradNorms(chart, trace, shown, row = null) {
         const c = clampForLog(raw, win.floor, win.ceil);
         const what = `${label}${name ? " " + name : ""}`;
         data.push({
-          type: "scatter", mode: "lines", x, y: c.y, name: name || (row ? `${label}: every output's together` : label),
+          type: "scatter", mode: "lines", ...screenLine(x, c.y, cols), name: name || (row ? `${label}: every output's together` : label),
           legendgroup: `${l},${d}`, showlegend: which === "h" && (L * D > 1 || !!trace.gradCNorm || !!row),
           line: { color: colour, width: 2, dash },
           hovertemplate: `${what}<br>t = %{x}: %{y:.3e}<extra></extra>`,
@@ -165,7 +167,7 @@ export function drawGradNorms(chart, trace, shown, row = null) {
         // A lone value (one-to-one: a single step) has no neighbour to draw a line to: mark it, so that the
         // legend never names a bound the chart does not show.
         data.push({
-          type: "scatter", mode: isolated(b).length ? "lines+markers" : "lines", x, y: b,
+          type: "scatter", mode: isolated(b).length ? "lines+markers" : "lines", ...screenLine(x, b, cols),
           marker: { color: colour, size: 9, symbol: "circle-open" }, name: "bound: (γ·σ_max)^distance", legendgroup: "bound",
           showlegend: l === 0 && d === 0, line: { color: colour, width: 1.2, dash: "dot" }, opacity: 0.8,
           hovertemplate: `bound${name ? " " + name : ""}<br>t = %{x}: %{y:.3e}<extra></extra>`,
@@ -319,14 +321,17 @@ export function drawLayerMap(chart, trace, shown) {
   }
   const all = finiteRange(allNorms(trace));
   const z = rows.map((r) => r.map((v) => (v !== null && Number.isFinite(v) && v > 0 ? Math.log10(v) : null)));
+  // At the resolution of the screen, as the unit views (view_units.js atScreen); the y axis is of categories.
+  const cols = chart.columns();
+  const cells = reduceColumns(z, x, cols);
   const data = [{
-    type: "heatmap", x, y: labels, z, colorscale: "Viridis", hoverongaps: false,
+    type: "heatmap", x: cells.x, y: labels, z: cells.rows, zsmooth: "fast", colorscale: "Viridis", hoverongaps: false,
     zmin: all ? Math.log10(all.lo) : -8, zmax: all ? Math.log10(all.hi) : 2,
     colorbar: { title: { text: "log₁₀‖∂L/∂h_t‖", side: "right" }, thickness: 12, len: 1 },
     hovertemplate: "%{y}, t = %{x}<br>log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>",
   }];
-  const special = specialCellsOverlay(rows, x, labels);
-  if (special) data.push(special);
+  const special = specialCellsOverlay(reduceColumns(rows, x, cols, specialFirst).rows, cells.x, labels);
+  if (special) data.push({ ...special, zsmooth: "fast" });
   chart.draw(data, {
     xaxis: timeAxis(T),
     yaxis: { ...AXIS, title: { text: "layer, direction" }, type: "category", autorange: "reversed", ticks: "" },

@@ -4,6 +4,7 @@
 
 import { handoffMarks } from "./handoff.js";
 import { LINE_COLOURS, log10Abs, specialCellsOverlay } from "./charts.js";
+import { reduceColumns, screenLine, specialFirst } from "./envelope.js";
 import { timeAxis } from "./view_norms.js";
 
 // ColorBrewer RdBu (colour-blind safe), negative blue, positive red.
@@ -27,6 +28,23 @@ function steps(T) {
   return Array.from({ length: T }, (_, t) => t);
 }
 
+/**
+ * A heatmap's cells at the resolution of the screen: at most one column a device pixel (envelope.js), painted as an
+ * image of one pixel a cell that the browser scales (zsmooth "fast"), instead of a rectangle a cell drawn at the
+ * plot's size and encoded as a PNG on every repaint.  `rows` are the values the overlay of special cells reads.
+ */
+function atScreen(chart, z, rows, T, y) {
+  const cols = chart.columns();
+  const main = reduceColumns(z, steps(T), cols);
+  const special = rows && specialCellsOverlay(reduceColumns(rows, steps(T), cols, specialFirst).rows, main.x, y);
+  return { cells: { x: main.x, y, z: main.rows, zsmooth: "fast" }, special: special && { ...special, zsmooth: "fast" } };
+}
+
+/** A line over the steps at the resolution of the screen: its min–max envelope (envelope.js), as typed arrays. */
+function lineAtScreen(chart, y) {
+  return screenLine(steps(y.length), y, chart.columns());
+}
+
 /** Largest finite |value| of an array (for a symmetric colour range that stays put during playback). */
 function maxAbs(arr, count) {
   let m = 0;
@@ -48,15 +66,13 @@ export function drawHidden(chart, trace, l, d, shown) {
   const largest = maxAbs(trace.arrays.hidden, trace.forwardCount * trace.block);
   // The colour range follows the largest |h| (so small LSTM states are not washed out) and stays put while playing.
   const m = Math.max(1e-6, bounded ? Math.min(1, largest) : squash(largest));
-  const x = steps(trace.T);
-  const y = units(trace.H);
+  const { cells, special } = atScreen(chart, z, onlyNonFinite(rows), trace.T, units(trace.H));
   const data = [{
-    type: "heatmap", x, y, z, zmin: -m, zmax: m, colorscale: RDBU, hoverongaps: false,
+    type: "heatmap", ...cells, zmin: -m, zmax: m, colorscale: RDBU, hoverongaps: false,
     colorbar: { title: { text: bounded ? "h_t" : "sign·log₁₀(1+|h|)", side: "right" }, thickness: 12 },
     hovertemplate: bounded ? "t = %{x}, unit %{y}<br>h = %{z:.3f}<extra></extra>"
       : "t = %{x}, unit %{y}<br>sign·log₁₀(1+|h|) = %{z:.2f}<extra></extra>",
   }];
-  const special = specialCellsOverlay(onlyNonFinite(rows), x, y);
   if (special) data.push(special);
   chart.draw(data, { xaxis: timeAxis(trace.T), yaxis: unitAxis(trace.H), ...handoffMarks(trace.start) });
 }
@@ -88,14 +104,12 @@ export function drawGradUnits(chart, trace, l, d, shown) {
   }
   if (lo === Infinity) [lo, hi] = [-8, 0];
   if (hi - lo < 1) lo = hi - 1;
-  const x = steps(T);
-  const y = units(H);
+  const { cells, special } = atScreen(chart, z, rows, T, units(H));
   const data = [{
-    type: "heatmap", x, y, z, zmin: lo, zmax: hi, colorscale: "Viridis", hoverongaps: false,
+    type: "heatmap", ...cells, zmin: lo, zmax: hi, colorscale: "Viridis", hoverongaps: false,
     colorbar: { title: { text: "log₁₀|∂L/∂h|", side: "right" }, thickness: 12 },
     hovertemplate: "t = %{x}, unit %{y}<br>log₁₀|∂L/∂h| = %{z:.2f}<extra></extra>",
   }];
-  const special = specialCellsOverlay(rows, x, y);
   if (special) data.push(special);
   chart.draw(data, { xaxis: timeAxis(T), yaxis: unitAxis(H), ...handoffMarks(trace.start) });
 }
@@ -107,7 +121,6 @@ export function drawGradUnits(chart, trace, l, d, shown) {
 export function drawGates(chart, trace, l, d, shown, backShown = 0) {
   const gates = trace.gateNames;
   const { T, H } = trace;
-  const x = steps(T);
   const y = units(H);
   const n = gates.length;
   const gap = 0.035;
@@ -130,7 +143,7 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
     if (signed) shownSignedBar = true;
     else shownSigmoidBar = true;
     data.push({
-      type: "heatmap", x, y, z: rows, xaxis: "x", yaxis: `y${axisId}`, hoverongaps: false, showlegend: false,
+      type: "heatmap", ...atScreen(chart, rows, null, T, y).cells, xaxis: "x", yaxis: `y${axisId}`, hoverongaps: false, showlegend: false,
       zmin: signed ? -1 : 0, zmax: 1, colorscale: signed ? RDBU : "Viridis", showscale: showBar, name: gate,
       colorbar: { title: { text: signed ? "tanh gate" : "σ gate", side: "right" }, thickness: 10,
         len: band * 1.6, y: top, yanchor: "top", x: 1.0, xpad: signed ? 4 : 4 },
@@ -140,7 +153,7 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
   });
   gates.forEach((gate, i) => {
     data.push({
-      type: "scatter", mode: "lines", x, y: trace.gateMean(gate, l, d, 0, shown), xaxis: "x", yaxis: "y",
+      type: "scatter", mode: "lines", ...lineAtScreen(chart, trace.gateMean(gate, l, d, 0, shown)), xaxis: "x", yaxis: "y",
       name: `mean ${gate}`, line: { color: LINE_COLOURS[i % LINE_COLOURS.length], width: 1.6 },
       hovertemplate: `mean ${gate}, t = %{x}: %{y:.3f}<extra></extra>`,
     });
@@ -151,7 +164,7 @@ export function drawGates(chart, trace, l, d, shown, backShown = 0) {
   if (product.some((v) => v !== null && Number.isFinite(v))) {
     const which = trace.config.cell === "gru" ? "update" : "forget";
     data.push({
-      type: "scatter", mode: "lines", x, y: product, xaxis: "x", yaxis: "y", name: `∏ mean ${which} after t`,
+      type: "scatter", mode: "lines", ...lineAtScreen(chart, product), xaxis: "x", yaxis: "y", name: `∏ mean ${which} after t`,
       line: { color: "#000", width: 1.4, dash: "dot" },
       hovertemplate: `∏ mean ${which} gates after t = %{x}: %{y:.3g}<extra></extra>`,
     });

@@ -26,6 +26,38 @@ function offScreen(el) {
   return (r.width > 0 || r.height > 0) && (r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth);
 }
 
+/**
+ * Which views are in the window, kept by an IntersectionObserver (no layout read while painting); `shown(name)`
+ * calls `onSight(name)` when a view scrolls in.
+ */
+class Sight {
+  constructor(doc, onSight) {
+    this.in = new Map(); // view name -> in the window
+    if (typeof IntersectionObserver !== "function") return;
+    const names = new Map();
+    const io = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const name = names.get(e.target);
+        const was = this.in.get(name);
+        this.in.set(name, e.isIntersecting);
+        if (e.isIntersecting && was === false) onSight(name);
+      }
+    });
+    for (const [name, sel] of Object.entries(VIEW_OF)) {
+      const el = doc.querySelector(sel);
+      if (!el) continue;
+      names.set(el, name);
+      io.observe(el);
+    }
+  }
+
+  /** Whether view `name` is out of the window (unknown yet: measured). */
+  away(name, el) {
+    const known = this.in.get(name);
+    return known === undefined ? offScreen(el) : !known;
+  }
+}
+
 const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
 
 export class TraceViews {
@@ -51,6 +83,20 @@ export class TraceViews {
     this.followUp = false; // this render draws the views that the one before left for later
     this.followUpTimer = 0;
     this.paintedWhole = null; // the last run every view holds
+    // While a slider is dragged the views out of the window are left as they are: each is painted when it scrolls
+    // in, or when the drag ends (a control's change event), so a drag's repaints cost only the views in sight.
+    // A drag is a slider's `input` events until its `change` (the release; a key press sends both at once).
+    this.sliding = false;
+    this.sight = new Sight(doc, () => hooks.invalidate());
+    const inControls = (e) => e.target.type === "range" && !!e.target.closest?.("#controls");
+    doc.addEventListener("input", (e) => {
+      if (inControls(e)) this.sliding = true;
+    });
+    doc.addEventListener("change", (e) => {
+      if (!this.sliding || !inControls(e)) return;
+      this.sliding = false;
+      hooks.invalidate();
+    });
     this.layerSelect = this.$("#view-layer");
     this.layerSelect.addEventListener("change", () => {
       const [l, d] = this.layerSelect.value.split(",").map(Number);
@@ -142,10 +188,13 @@ export class TraceViews {
     const followUp = this.followUp;
     this.followUp = false;
     // Measured before anything is drawn: one layout for all of them, not one forced after each drawing.
-    const away = followUp ? [] : Object.keys(VIEW_OF).filter((n) => this.lastPainted[n] === undefined && offScreen(this.$(VIEW_OF[n])));
+    const outside = Object.keys(VIEW_OF).filter((n) => this.sight.away(n, this.$(VIEW_OF[n])));
+    const away = followUp ? [] : outside.filter((n) => this.lastPainted[n] === undefined);
     const later = [];
+    const skipped = []; // out of the window during a drag: painted when it scrolls in or the drag ends
     const paint = (name, key, draw) => {
-      if (away.includes(name)) later.push(name);
+      if (this.sliding && outside.includes(name)) skipped.push(name);
+      else if (away.includes(name)) later.push(name);
       else this.paintIf(name, key, draw);
     };
     if (ready(trace.complete)) {
@@ -185,10 +234,12 @@ export class TraceViews {
     const tag = [this.state.view.incoming, this.state.view.shown].find((v) => v && v.run === trace.run);
     showBanner(this.$("#banner"), trace, this.state.schema, fwd, bwd, tag?.trained);
     this.phaseText(cursor, fwd, bwd);
-    const complete = trace.complete && fwd === T && bwd === T && !later.length;
+    // `inSight`: every view in the window holds the whole run (what a drag's student sees); `complete`: every view.
+    const inSight = trace.complete && fwd === T && bwd === T && !later.length;
+    const complete = inSight && !skipped.length;
     if (complete) this.paintedWhole = trace;
     const shown = this.state.view.shown;
-    this.hooks.painted({ run: trace.run, at: performance.now(), complete, cursor,
+    this.hooks.painted({ run: trace.run, at: performance.now(), complete, inSight, cursor,
       trained: !!(complete && shown && shown.run === trace.run && shown.trained) });
   }
 

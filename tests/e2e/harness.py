@@ -42,13 +42,15 @@ def free_port() -> int:
 def running_server(
     timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
     args: list[str] | None = None,
+    root: Path = ROOT,
 ):
     """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
 
     ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
-    keeps the server's output (as does GFL_E2E_LOG=path, for debugging); ``args`` go on its command line.
+    keeps the server's output (as does GFL_E2E_LOG=path, for debugging); ``args`` go on its command line; ``root``
+    is the source tree it runs from (a bench's baseline: an older commit's tree).
     """
-    with server_process(timeout, workers, env, log_path, args) as (base, _):
+    with server_process(timeout, workers, env, log_path, args, root) as (base, _):
         yield base
 
 
@@ -56,6 +58,7 @@ def running_server(
 def server_process(
     timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
     args: list[str] | None = None,
+    root: Path = ROOT,
 ):
     """As :func:`running_server`, yielding ``(base URL, the server's subprocess.Popen)``."""
     port = free_port()
@@ -64,7 +67,7 @@ def server_process(
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", *(args or [])],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,

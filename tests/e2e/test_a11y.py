@@ -51,7 +51,7 @@ def test_a_skip_link_leads_past_the_top_bar(page, server_url):
     page.wait_for_function(TRACED)
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip-link"
-    assert page.locator(".skip-link").is_visible()  # visible once focused
+    assert page.locator(".skip-link:focus").is_visible()  # visible once focused
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "lesson"  # a lesson page skips to the lesson panel
     page.keyboard.press("Tab")  # the next stop is in the lesson, not in the top bar
@@ -63,12 +63,16 @@ def test_each_chart_toolbar_is_one_tab_stop(page, server_url):
     wait_complete(page)
     bars = page.evaluate("() => document.querySelectorAll('.modebar').length")
     assert bars >= 4
-    stops = page.evaluate("""() => [...document.querySelectorAll('.modebar')]
-      .map(bar => [...bar.querySelectorAll('button, a[href], [tabindex]')].filter(b => b.tabIndex >= 0).length)""")
+    # A view's PNG button and its chart's tools are one stop together.
+    stops = page.evaluate("""() => [...document.querySelectorAll('.modebar')].map(bar => {
+      const chart = bar.closest('.chart');
+      const png = [...document.querySelectorAll(`button[data-png="${chart.id}"]`)];
+      const all = [...png, ...bar.querySelectorAll('button, a[href], [tabindex]')];
+      return all.filter(b => b.tabIndex >= 0).length; })""")
     assert stops == [1] * bars
-    # Inside a toolbar the arrow keys move, and Enter presses: Zoom in changes the x range.
+    # The arrow keys move from the PNG button on into the tools, and Enter presses: Zoom in changes the x range.
     page.focus('[data-png="chart-grad-norm"]')
-    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowRight")
     assert page.evaluate("() => document.activeElement.closest('#chart-grad-norm .modebar') !== null")
     before = page.evaluate("() => document.getElementById('chart-grad-norm').layout.xaxis.range.slice()")
     while page.evaluate("() => document.activeElement.dataset.title") != "Zoom in":

@@ -1,0 +1,60 @@
+// The prefetcher: a slider's neighbours on its own grid, the direction of motion first; one batch out at a time; a
+// busy answer stops it for the server's retry hint; keys that do not change the trace, or values the table refuses,
+// are never asked for.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+const { MOST, Prefetcher, neighbours } = await import("../../static/js/prefetch.js");
+
+test("neighbours lie on the slider's grid inside its range, the direction of motion first", () => {
+  const grid = { min: 0, max: 3, step: 0.01 };
+  assert.deepEqual(neighbours(1, grid, 1), [1.01, 1.02, 0.99, 1.03]);
+  assert.deepEqual(neighbours(1, grid, -1), [0.99, 0.98, 1.01, 0.97]);
+  assert.deepEqual(neighbours(3, grid, 1), [2.99, 2.98]);
+  assert.deepEqual(neighbours(2, { min: 2, max: 2000, step: 1 }, -1), [3, 4]);
+});
+
+function setup(now = { t: 0 }) {
+  const sent = [];
+  const state = {
+    config: { gain: 1, lr: 0.01 },
+    wantsLag: false,
+    needsTrace: (names) => !names.includes("lr"),
+    schema: { check: (name, v) => { if (v > 1.02) throw new Error("too big"); return v; } },
+  };
+  const p = new Prefetcher(state, (configs, o) => (sent.push({ configs, ...o }), true), () => now.t);
+  const input = (name, value) => ({ name, value: String(value), min: "0", max: "3", step: "0.01" });
+  return { p, sent, input, now };
+}
+
+test("one batch is out at a time, of at most MOST settings the table allows", () => {
+  const { p, sent, input } = setup();
+  p.around(input("gain", 1));
+  p.around(input("gain", 1.01));
+  assert.equal(sent.length, 1);
+  assert.ok(sent[0].configs.length <= MOST);
+  assert.deepEqual(sent[0].configs.map((c) => c.gain), [1.01, 1.02, 0.99]); // 1.03 is refused by the table
+  assert.equal(sent[0].configs[0].lr, 0.01);
+  p.answered({ type: "prefetched", ready: 3 });
+  p.around(input("gain", 1.01));
+  assert.equal(sent.length, 2);
+});
+
+test("a busy answer drops prefetching until the retry hint has passed", () => {
+  const { p, sent, input, now } = setup();
+  p.around(input("gain", 1));
+  p.answered({ type: "prefetched", ready: 0, busy: true, retry_after_s: 2 });
+  assert.equal(p.dropped, 1);
+  now.t = 1999;
+  p.around(input("gain", 1));
+  assert.equal(sent.length, 1);
+  now.t = 2000;
+  p.around(input("gain", 1));
+  assert.equal(sent.length, 2);
+});
+
+test("a key that does not change the trace is never prefetched", () => {
+  const { p, sent, input } = setup();
+  p.around(input("lr", 0.01));
+  assert.equal(sent.length, 0);
+});
