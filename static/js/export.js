@@ -25,11 +25,30 @@ export function baseName(config) {
   return parts.join("-");
 }
 
+/** Every key of `config` that applies, in words ("Cell = LSTM, Sequence length T = 100, …"): a slide's setting. */
+export function settingWords(config, schema) {
+  return schema.fields.filter((f) => !schema.trainingOnly(f.name) && schema.applies(f.name, config))
+    .map((f) => `${schema.label(f.name)} = ${schema.valueText(f.name, config[f.name])}`).join(", ");
+}
+
+/**
+ * A slide's title: the heading of the view holding `button` as the page typesets it (sub- and superscripts kept, the
+ * heading's own buttons left out).
+ */
+export function viewTitle(button) {
+  const heading = button.closest("figure, section")?.querySelector("h2, h3");
+  if (!heading) return "";
+  const copy = heading.cloneNode(true);
+  copy.querySelectorAll("button, select, label").forEach((el) => el.remove());
+  return copy.innerHTML.replace(/<(?!\/?(sub|sup)>)[^>]*>/g, "").replace(/\s+/g, " ").trim();
+}
+
 /**
  * Wire the download buttons: [data-png="chart id"], [data-download="csv"|"json"|"lag-csv"]; `shownLag()` is the
- * lag map on show (a LagMap, or null).
+ * lag map on show (a LagMap, or null).  A PNG is a slide (slide_png.js): the view's heading and the setting in words,
+ * `schema`'s words for the trace's config unless an element around the button says otherwise in data-setting.
  */
-export function bindDownloads(root, charts, currentTrace, shownLag = () => null) {
+export function bindDownloads(root, charts, currentTrace, shownLag = () => null, schema = null) {
   root.addEventListener("click", (e) => {
     const button = e.target.closest("button[data-png], button[data-download]");
     if (!button) return;
@@ -38,7 +57,8 @@ export function bindDownloads(root, charts, currentTrace, shownLag = () => null)
     const name = baseName(trace.config);
     if (button.dataset.png) {
       const chart = charts[button.dataset.png];
-      if (chart) chart.download(`${name}-${button.dataset.png.replace(/^chart-/, "")}`);
+      const setting = button.closest("[data-setting]")?.dataset.setting ?? (schema ? settingWords(trace.config, schema) : "");
+      if (chart) chart.download(`${name}-${button.dataset.png.replace(/^chart-/, "")}`, { title: viewTitle(button), setting });
     } else if (button.dataset.download === "csv") {
       downloadText(`${name}.csv`, trace.toCSV(), "text/csv");
     } else if (button.dataset.download === "json") {

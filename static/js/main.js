@@ -133,7 +133,7 @@ async function main() {
   bindLessonPicker(picker, (url) => upload.leaveFor(url, picker.selectedOptions[0]?.textContent.trim() || "the lesson",
     undefined, () => (picker.value = pickedAtLoad)));
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
-  bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap());
+  bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);
   requests.request("commit", true);
