@@ -57,7 +57,8 @@ export function drawCompareNorms(chart, all, pick = { layer: null, d: 0 }) {
     over ||= c.overs.length > 0;
     zero ||= c.zeros.length > 0;
     data.push({
-      type: "scatter", mode: e.trace.T === 1 ? "markers" : "lines", x: series[i].map((_, t) => t), y: c.y, name: e.label,
+      // A line needs two points: a direction the loss reaches at one step only (the reverse one, many-to-one) is a dot.
+      type: "scatter", mode: series[i].filter((v) => v !== null).length < 2 ? "markers" : "lines", x: series[i].map((_, t) => t), y: c.y, name: e.label,
       line: { color: e.colour, width: 2.2 }, marker: { color: e.colour, size: 7 },
       hovertemplate: `${e.label}<br>t = %{x}: %{y:.3e}<extra></extra>`,
     });

@@ -130,7 +130,8 @@ def test_bad_pairs_get_a_notice_and_the_form_edits_the_link(page, server_url):
     page.wait_for_function(COMPARE_DONE, arg=2)
     q = parse_qs(urlparse(page.url).query)
     assert q["cmp_b"] == ["seq_len:16"] and "cmp_c" not in q
-    assert [c["name"] for c in plot(page, "chart-compare-norms")["data"]] == ["A: Sequence length T 12", "B: Sequence length T 16"]
+    names = [c["name"] for c in plot(page, "chart-compare-norms")["data"]]
+    assert names == ["A: Sequence length T 12", "B: Sequence length T 16"]
     assert page.log.errors == []
 
 
