@@ -105,7 +105,7 @@ export function valueEditor(panel) {
 /** The lessons the page lists (the lesson picker's options): each one's title and link parameters. */
 function listedLessons(doc) {
   return [...doc.querySelectorAll("#lesson-picker option")].filter((o) => o.value)
-    .map((o) => ({ title: o.textContent.trim(), params: new URL(o.value, doc.baseURI).searchParams }));
+    .map((o) => ({ title: o.textContent.trim().replace(/^\d+\.\s*/, ""), params: new URL(o.value, doc.baseURI).searchParams }));
 }
 
 /** Offer what the chosen change should bring along (a checkbox, on by default), or say why nothing is offered. */

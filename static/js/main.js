@@ -15,7 +15,7 @@ import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { TraceShow } from "./show.js";
-import { applyStaticCopy, makeSource } from "./static_copy.js";
+import { applyStaticCopy, makeSource, shareLink } from "./static_copy.js";
 import { TrainingPanel } from "./training.js";
 import { UploadPanel, isUploadFrame } from "./upload.js";
 
@@ -132,7 +132,7 @@ async function main() {
   const pickedAtLoad = picker ? picker.value : "";
   bindLessonPicker(picker, (url) => upload.leaveFor(url, picker.selectedOptions[0]?.textContent.trim() || "the lesson",
     undefined, () => (picker.value = pickedAtLoad)));
-  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
+  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), shareLink(state.query)));
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);

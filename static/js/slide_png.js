@@ -50,14 +50,17 @@ export function slideLayout(layout, { title, setting }) {
   }
   if (out.legend) out.legend = { ...out.legend, font: scaledFont(out.legend.font, TYPE.legend) };
   out.annotations = (out.annotations || []).map((a) => ({ ...a, text: typeset(a.text), font: scaledFont(a.font, TYPE.note) }));
-  const lines = setting ? 1 + wrapWords(setting).split("<br>").length : 1;
-  const words = setting ? `<br><span style="font-size:${TYPE.setting}px">${wrapWords(setting)}</span>` : "";
-  out.title = { text: `<b>${title}</b>${words}`, x: 0.01, xanchor: "left", y: 0.985, yanchor: "top",
-    font: { size: TYPE.title } };
+  const wrapped = setting ? typeset(wrapWords(setting)) : "";
+  const lines = wrapped ? wrapped.split("<br>").length : 0;
+  const words = wrapped ? `<br><span style="font-size:${TYPE.setting}px">${wrapped}</span>` : "";
+  // Placed from the image's top edge (the container).  Plotly anchors a title of several lines by its first line's
+  // middle, so the pad keeps that bold line inside the image.
+  out.title = { text: `<b>${title}</b>${words}`, x: 0.01, xanchor: "left", xref: "container", y: 1,
+    yanchor: "top", yref: "container", pad: { t: TYPE.title * 1.6, b: 8 }, automargin: true, font: { size: TYPE.title } };
   const m = out.margin || {};
   // Room for the title block above the legend (which sits on top of the plot).
   out.margin = { ...m, l: Math.max(m.l || 0, 90), r: Math.max(m.r || 0, 30), b: Math.max(m.b || 0, 80),
-    t: (m.t || 0) + 30 + lines * 26 };
+    t: (m.t || 0) + 30 + TYPE.title * 1.4 + lines * TYPE.setting * 1.9 };
   return out;
 }
 
