@@ -4,7 +4,7 @@
 // (an LSTM's forget bias) come from the lessons the page lists.  The chip and form functions work on the
 // ComparePanel they belong to.
 
-import { lessonSuggestion } from "./compare_suggest.js";
+import { lessonSuggestion, readOrUndefined } from "./compare_suggest.js";
 import { COMPARE_COLOURS } from "./view_compare.js";
 
 export const SLOTS = ["B", "C"];
@@ -113,12 +113,7 @@ function suggest(panel) {
   const box = panel.form.querySelector(".compare-suggest");
   const note = panel.form.querySelector(".compare-suggest-note");
   const f = panel.schema.field(panel.form.elements.key.value);
-  let value;
-  try {
-    value = panel.schema.parseValue(f.name, panel.form.querySelector(".compare-value [name=value]").value);
-  } catch {
-    value = undefined;
-  }
+  const value = readOrUndefined(panel.schema, f.name, panel.form.querySelector(".compare-value [name=value]").value);
   const s = (panel.suggestion = panel.base && value !== undefined
     ? lessonSuggestion(panel.schema, panel.base, f.name, value, listedLessons(panel.root.ownerDocument)) : null);
   const words = (pairs) => pairs.map(([k, v]) => `${panel.schema.label(k)} ${panel.schema.valueText(k, v)}`).join(", ");

@@ -11,13 +11,7 @@ export function lessonSuggestion(schema, base, key, value, lessons) {
   const changed = { ...base, [key]: value };
   const keys = schema.fields.map((f) => f.name).filter((k) => schema.applies(k, changed) && !schema.applies(k, base));
   if (!keys.length) return null;
-  const read = (k, text) => {
-    try {
-      return schema.parseValue(k, text);
-    } catch {
-      return undefined;
-    }
-  };
+  const read = (k, text) => readOrUndefined(schema, k, text);
   for (const lesson of lessons) {
     if (!lesson.params.has(key) || read(key, lesson.params.get(key)) !== value) continue;
     const pairs = keys.filter((k) => lesson.params.has(k)).map((k) => [k, read(k, lesson.params.get(k))])
@@ -25,4 +19,13 @@ export function lessonSuggestion(schema, base, key, value, lessons) {
     if (pairs.length) return { pairs, keys, lesson: lesson.title };
   }
   return { pairs: [], keys, lesson: null };
+}
+
+/** Key `name`'s value read from `text`, or undefined when it is not one. */
+export function readOrUndefined(schema, name, text) {
+  try {
+    return schema.parseValue(name, text);
+  } catch {
+    return undefined;
+  }
 }

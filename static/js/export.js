@@ -2,16 +2,12 @@
 // CSV, the whole trace as JSON, the lag map on show as CSV.  Files are made in the page; nothing is sent.
 
 import { lagCSV } from "./lag.js";
+import { saveURL } from "./slide_png.js";
 
 /** Save `text` as a file called `filename`. */
 export function downloadText(filename, text, mime) {
   const url = URL.createObjectURL(new Blob([text], { type: mime }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
+  saveURL(url, filename);
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 

@@ -69,19 +69,23 @@ export function slideData(data) {
   return data.map((t) => (t.name === undefined ? t : { ...t, name: typeset(t.name) }));
 }
 
+/** Save what `url` (a data: or blob: address) holds as a file called `filename`. */
+export function saveURL(url, filename) {
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
 /**
  * Download chart `el` (a drawn Plotly div) as a slide PNG called `filename`.png; `words` = {title, setting}.
  * Announces the slide's figure as `gfl:slide-png` (what a test, or a page embedding the lab, can inspect).
  */
 export async function downloadSlide(el, filename, words) {
   const figure = { data: slideData(el.data), layout: slideLayout(el.layout, words) };
-  const url = await Plotly.toImage(figure, { format: "png", ...SLIDE });
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = `${filename}.png`;
-  document.body.append(a);
-  a.click();
-  a.remove();
+  saveURL(await Plotly.toImage(figure, { format: "png", ...SLIDE }), `${filename}.png`);
   window.dispatchEvent(new CustomEvent("gfl:slide-png", { detail: { filename, ...SLIDE, layout: figure.layout,
     names: figure.data.map((t) => t.name) } }));
 }
