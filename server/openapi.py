@@ -148,6 +148,9 @@ CONFIG_FIELDS = {
         "page_keys": PAGE_KEYS_SCHEMA,
         "views": {"type": "array", "items": {"type": "string"}, "description": "The views a link's 'view' key may "
                   "open (the lab's table only): 'lag', the lag map."},
+        "tasks": {"type": "object", "description": "Each task (the lab's table only): its description and whether "
+                  "it can be learned at all ('learnable': false for targets that ignore the inputs).",
+                  "additionalProperties": {"type": "object", "required": ["description", "learnable"]}},
     },
 }  # fmt: skip
 # The cliff's table (GET /api/cliff/config) is described as the lab's is, with the cliff's kind of rule.

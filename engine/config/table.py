@@ -19,7 +19,7 @@ LINK_VERSION = 1
 # readers and /api/script skip them.
 PAGE_KEYS: dict[str, str] = {
     "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
-    "view": "view",
+    "view": "view", "cmp_show": "keys",
 }
 
 # The views a link's `view` may open: "lag", the lag map (where each step's gradient comes from; the page asks for

@@ -35,6 +35,7 @@ from engine.data.tasks import (
     SINE_NOISE,
     SINE_OMEGA,
     SINE_WALK,
+    TASKS,
     Batch,
     baseline,
     copy_length,
@@ -50,7 +51,7 @@ from engine.data.word_tasks import WORDS
 __all__ = [
     "Batch", "COPY_BLANK", "COPY_DELIMITER", "COPY_SYMBOLS", "Checkpoint", "CheckpointError", "DICTIONARY",
     "NOT_FOR_SERIES", "PATTERNS", "SENTIMENT_FILLER", "SENTIMENT_NOT", "SENTIMENT_WORDS", "SINE_AMPLITUDE",
-    "SINE_NOISE", "SINE_OMEGA", "SINE_WALK", "Series", "SeriesError", "WORDS", "baseline", "build_uploaded",
+    "SINE_NOISE", "SINE_OMEGA", "SINE_WALK", "Series", "SeriesError", "TASKS", "WORDS", "baseline", "build_uploaded",
     "check_fits", "configure", "copy_length", "file_values", "find_recurrent", "fit_inputs", "get_task", "input_steps",
     "make_batch", "make_series", "metric", "scored_steps", "series_baseline", "series_batch", "task_loss",
     "window_starts", "windows_batch",

@@ -42,6 +42,7 @@ class Task:
     classification: bool  # True: cross-entropy on class indices; False: MSE
     natural_arch: str  # the architecture the task is meant for
     description: str  # one line for users
+    learnable: bool = True  # False: the targets do not depend on the inputs, so training cannot beat the baseline
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ _SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {
 _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
     t.name: (t, gen, base)
     for t, gen, base in (
-        (Task("random", 4, 2, False, "many-to-one", "Noise in, noise out: nothing to learn, only gradients to watch."),
+        (Task("random", 4, 2, False, "many-to-one", "Noise in, noise out: nothing to learn, only gradients to watch.",
+              learnable=False),
          _random, _random_baseline),
         (Task("adding", 2, 1, False, "many-to-one", "Add the two numbers whose marker is on, however far apart."),
          _adding, _adding_baseline),

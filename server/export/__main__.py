@@ -20,15 +20,21 @@ def main(argv: list[str] | None = None) -> None:
         metavar="URL",
         help="a live lab (http[s]://host[:port]/) that settings outside the recorded ones link to",
     )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the address the site will be served at (http[s]://host/path/): Copy link writes links under it; "
+        "without it, links are relative to the site",
+    )
     args = parser.parse_args(argv)
-    if args.live_url is not None:
-        parts = urlsplit(args.live_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            parser.error(f"--live-url must be an http:// or https:// address; got {args.live_url!r}")
+    for option, value in (("--live-url", args.live_url), ("--base-url", args.base_url)):
+        parts = urlsplit(value or "")
+        if value is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+            parser.error(f"{option} must be an http:// or https:// address; got {value!r}")
     from server.export.site import export_site  # torch loads only once the arguments are good
 
     started = time.perf_counter()
-    report = export_site(args.out, args.live_url, log=lambda line: print(line, file=sys.stderr))
+    report = export_site(args.out, args.live_url, log=lambda line: print(line, file=sys.stderr), base_url=args.base_url)
     mb = report["bytes"] / 1e6
     print(f"wrote {len(report['pages'])} pages and {report['recordings']} recordings to {args.out} "
           f"({mb:.1f} MB) in {time.perf_counter() - started:.0f} s")  # fmt: skip

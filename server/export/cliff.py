@@ -55,8 +55,9 @@ def record(out: Path, cfg: CliffConfig) -> str:
 
 
 def cliff_page(env: Environment, doc: dict, recordings: list[tuple[CliffConfig, str]], live_url: str | None,
-               links: dict[str, str]) -> str:  # fmt: skip
+               links: dict[str, str], base_url: str | None = None) -> str:  # fmt: skip
     """The server's /cliff page for the lesson's link, its answers from ``recordings`` ([(setting, src)])."""
     page = env.get_template("cliff.html").render(**page_context(doc, describe_table(), recordings[0][0].to_dict(), []))
     recorded = [{"kind": "run", "config": c.to_dict(), "src": src} for c, src in recordings]
-    return static_page(page, "cliff.js", "gfl-cliff.js", recorded, doc["link"].partition("?")[2], live_url, links)
+    return static_page(page, "cliff.js", "gfl-cliff.js", recorded, doc["link"].partition("?")[2], live_url, links,
+                       base_url)

@@ -117,18 +117,19 @@ def _templates() -> Environment:
     return env
 
 
-def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded],
-                links: dict[str, str], search: str, live_url: str | None) -> str:  # fmt: skip
+def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded], links: dict[str, str],
+                search: str, live_url: str | None, base_url: str | None = None) -> str:  # fmt: skip
     """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
     context = page_context(doc, config_table(), config.to_dict(), [])
     page = env.get_template("index.html").render(request=SimpleNamespace(query_params={}), **context)
     recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src, "lag": r.lag}
                 for r in recordings]  # fmt: skip
-    return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links)
+    return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links, base_url)
 
 
-def export_site(out: Path, live_url: str | None = None, log=print) -> dict[str, Any]:
-    """Write the static site into ``out``; returns what was written (pages, recordings, bytes).
+def export_site(out: Path, live_url: str | None = None, log=print, base_url: str | None = None) -> dict[str, Any]:
+    """Write the static site into ``out``; returns what was written (pages, recordings, bytes).  ``base_url``: the
+    address the site will be served at, under which its Copy link buttons write links (else relative to the site).
 
     Computes with the live server's torch threads per computation (``GFL_TORCH_THREADS``, default 1): a
     training's float32 sums in another order would end a few ulps away from what the live lab shows.
@@ -136,12 +137,12 @@ def export_site(out: Path, live_url: str | None = None, log=print) -> dict[str, 
     threads = torch.get_num_threads()
     torch.set_num_threads(Settings.from_env().torch_threads)
     try:
-        return _export(out, live_url, log)
+        return _export(out, live_url, log, base_url)
     finally:
         torch.set_num_threads(threads)
 
 
-def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
+def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = _templates()
     docs = lesson_documents()
@@ -155,17 +156,18 @@ def _export(out: Path, live_url: str | None, log) -> dict[str, Any]:
         doc = docs[lesson.id]
         search = doc["link"][1:]
         file = links[doc["link"]]
-        (out / file).write_text(lesson_page(env, doc, lesson_config(lesson), recs, links, search, live_url), "utf-8")
+        (out / file).write_text(lesson_page(env, doc, lesson_config(lesson), recs, links, search, live_url, base_url),
+                             "utf-8")
         pages.append(file)
     for lesson in CLIFF:
         log(f"lesson {lesson.id}")
         recs = [(cfg, cliff.record(out, cfg)) for cfg in cliff.cliff_settings(lesson)]
         file = links[docs[lesson.id]["link"]]
-        (out / file).write_text(cliff.cliff_page(env, docs[lesson.id], recs, live_url, links), "utf-8")
+        (out / file).write_text(cliff.cliff_page(env, docs[lesson.id], recs, live_url, links, base_url), "utf-8")
         pages.append(file)
     default = Config()
     recs = [recorder.record("run", default, True)]
-    (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url), "utf-8")
+    (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url, base_url), "utf-8")
     pages.append("lab.html")
     index = env.get_template("lessons.html").render(request=SimpleNamespace(query_params={}),
                                                     **index_context(list(docs.values())))  # fmt: skip

@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect
 
 from engine import FIELDS, LINK_VERSION, Config, ConfigError
 from engine.config import NUMBER_SYNTAX, PAGE_KEYS, VIEWS, Field, RepeatedKey, describe_rules, read_link
+from engine.data import TASKS, get_task
 from server.compression import shared_answer
 from server.hub import Hub
 from server.scheduling import Busy
@@ -46,9 +47,12 @@ async def config_fields() -> StrictJSONResponse:
 def config_table() -> dict[str, Any]:
     """What ``GET /api/config`` answers, and what the page boots with: the table, its rules, the link version, how a
     link writes a number, the page's own link keys (:data:`engine.config.space.PAGE_KEYS`, each with how a link
-    writes it) and the views a link's ``view`` may open (:data:`engine.config.VIEWS`)."""
+    writes it), the views a link's ``view`` may open (:data:`engine.config.VIEWS`) and each task's description and
+    whether it can be learned at all (:class:`engine.data.tasks.Task`)."""
+    tasks = {name: {"description": get_task(name).description, "learnable": get_task(name).learnable} for name in TASKS}
     return {"fields": [f.describe() for f in FIELDS], "rules": describe_rules(), "link_version": LINK_VERSION,
-            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS), "views": list(VIEWS)}  # fmt: skip
+            "link_number_syntax": NUMBER_SYNTAX, "page_keys": dict(PAGE_KEYS), "views": list(VIEWS),
+            "tasks": tasks}  # fmt: skip
 
 
 # Its request body and statuses are documented in server/openapi.py, generated from FIELDS.

@@ -6,6 +6,7 @@
 
 import { chartTheme, darkScheme, themeLayout, themeTraces } from "./theme.js";
 import { rove } from "./roving.js";
+import { downloadSlide } from "./slide_png.js";
 
 // Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 export const LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#999933"];
@@ -110,10 +111,10 @@ export class Chart {
     this.drawn = false;
   }
 
-  /** A PNG of the view as it is now. */
-  download(filename) {
+  /** A PNG of the view as it is now, made for a slide (slide_png.js); `words` = {title, setting}. */
+  download(filename, words) {
     if (!this.drawn) return Promise.resolve();
-    return Plotly.downloadImage(this.el, { format: "png", filename, width: this.el.clientWidth * 2, height: this.el.clientHeight * 2, scale: 1 });
+    return downloadSlide(this.el, filename, words);
   }
 }
 

@@ -9,7 +9,7 @@ import { copyLink } from "./export.js";
 import { LessonPanel } from "./lesson.js";
 import { settingQuery } from "./link.js";
 import { Requests } from "./requests.js";
-import { applyStaticCopy, makeSource } from "./static_copy.js";
+import { applyStaticCopy, makeSource, shareLink } from "./static_copy.js";
 import { CliffViews } from "./view_cliff.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -45,7 +45,7 @@ async function main() {
 
   const play = () => views.shown?.held && paint(views.shown.answer, false);
   const lesson = new LessonPanel($("#lesson"), { state, form, watch: $("#chart-surface"), actions: { play } });
-  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
+  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), shareLink(state.query)));
   applyStaticCopy(document, state, "cliff");
   requests.request("commit", true);
 }

@@ -4,11 +4,14 @@
 // state, which reads and writes it.  The batch depends only on the keys the config table
 // marks as affecting the data, so alternatives that keep those see A's very batch.
 
+import { compareCSV, compareJSON } from "./compare_export.js";
 import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
+import { pickChoices, pickFromValue, pickValue, pickWords, readPick, writePick } from "./compare_pick.js";
 import { FrameDispatcher } from "./dispatch.js";
+import { baseName, downloadText, settingWords } from "./export.js";
 import { SocketSource } from "./frames.js";
 import { keysOfKind } from "./link.js";
-import { COMPARE_COLOURS, drawCompareLag, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
+import { COMPARE_COLOURS, clippingNote, drawCompareLag, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
 
 const REDRAW_MS = 100;
 
@@ -46,6 +49,10 @@ export class ComparePanel {
     // The lag curves come with the lag map's view: opened, the alternatives traced without the map are traced again.
     state.listen((change) => change.type === "page" && change.key === "view" && this.lagOpened());
     root.querySelector("#compare-lag-open").addEventListener("click", () => state.setLagView(true));
+    this.pickSelect = root.querySelector("#compare-pick");
+    this.pickSelect.addEventListener("change", () => this.setPick(pickFromValue(this.pickSelect.value)));
+    root.querySelector("#compare-csv").addEventListener("click", () => this.download("csv"));
+    root.querySelector("#compare-json").addEventListener("click", () => this.download("json"));
     this.readLink();
     buildForm(this);
     toggle.addEventListener("click", () => this.show(this.root.hidden));
@@ -59,6 +66,25 @@ export class ComparePanel {
   /** cmp_b / cmp_c as the page state read them (pairs it could not read were dropped with a notice). */
   readLink() {
     for (const key of this.keys) if (this.state.page[key].length) this.alts.push({ pairs: this.state.page[key] });
+    const { pick, problems } = readPick(this.state.page.cmp_show || []);
+    this.pick = pick; // the layer and direction the views show
+    if (problems.length) this.notify(problems, "compare-link");
+  }
+
+  /** Show layer and direction `pick` of every setting; the link's cmp_show follows. */
+  setPick(pick) {
+    this.pick = pick;
+    this.state.setPage("cmp_show", writePick(pick));
+    this.redraw(true);
+  }
+
+  /** Every setting's numbers as CSV or JSON ("csv" | "json"), A's file name with "-compare". */
+  download(kind) {
+    const rows = this.rows().filter((r) => r.trace && r.trace.complete);
+    if (!rows.length) return;
+    const name = `${baseName(this.base)}-compare`;
+    if (kind === "csv") downloadText(`${name}.csv`, compareCSV(rows), "text/csv");
+    else downloadText(`${name}.json`, compareJSON(rows, this.pick), "application/json");
   }
 
   show(on) {
@@ -271,25 +297,60 @@ export class ComparePanel {
     }), REDRAW_MS);
   }
 
-  paint() {
-    if (this.root.hidden || !this.base) return;
+  /** One row per setting, A first: its name, legend, colour, what arrived for it and whether its data is A's. */
+  rows() {
     const labels = this.labels();
     const names = ["A", ...SLOTS.slice(0, this.alts.length)];
-    const rows = names.map((n, i) => ({ name: n, label: labels[n], colour: COMPARE_COLOURS[i], ...this.entries[n],
+    return names.map((n, i) => ({ name: n, label: labels[n], colour: COMPARE_COLOURS[i], ...this.entries[n],
       differentData: n !== "A" && this.differentData(i - 1) }));
+  }
+
+  paint() {
+    if (this.root.hidden || !this.base) return;
+    const rows = this.rows();
+    const names = rows.map((r) => r.name);
     const complete = rows.filter((r) => r.trace && r.trace.complete);
     // Charts are drawn only while they are displayed: Plotly sizes a hidden chart wrongly.
     this.root.classList.toggle("has-alternatives", this.active);
     fillCompareTable(this.table, rows, this.schema);
     if (!this.active) return;
-    drawCompareNorms(this.chartNorms, complete);
+    this.paintNotes(rows, complete);
+    drawCompareNorms(this.chartNorms, complete, this.pick);
     const trained = complete.length > 0 && complete.every((r) => r.trace.trained);
     this.title.dataset.trained = String(trained);
     drawCompareLoss(this.chartLoss, rows.filter((r) => r.run && r.run.steps > 0), this.base.steps);
     this.lagView.classList.toggle("closed", !this.state.wantsLag);
-    if (this.state.wantsLag) drawCompareLag(this.chartLag, complete);
+    if (this.state.wantsLag) drawCompareLag(this.chartLag, complete, this.pick);
     this.lastPaint = { settings: names.length, complete: complete.length, at: performance.now() };
     window.dispatchEvent(new CustomEvent("gfl:compare-painted", { detail: this.lastPaint }));
+  }
+
+  /** The layer/direction choice, the notes on clipping and on training, and the setting a slide PNG names. */
+  paintNotes(rows, complete) {
+    const most = (k) => Math.max(1, ...complete.map((r) => r.trace[k]));
+    const choices = pickChoices(most("L"), most("D"), this.pick);
+    if (this.pickSelect.options.length !== choices.length) {
+      this.pickSelect.replaceChildren(...choices.map((p) => new Option(pickWords(p), pickValue(p))));
+    }
+    this.pickSelect.value = pickValue(this.pick);
+    this.root.querySelector("#compare-pick-words").textContent = pickWords(this.pick);
+    const say = (el, text) => Object.assign(el, { hidden: !text, textContent: text || "" });
+    say(this.root.querySelector("#compare-clip-note"), clippingNote(rows));
+    say(this.root.querySelector("#compare-train-note"), this.trainNote());
+    this.root.dataset.setting = `A: ${settingWords(this.base, this.schema)}; ` +
+      rows.slice(1).map((r) => r.label).join("; ");
+  }
+
+  /** A warning when a compared setting's task cannot be learned (GET /api/config's tasks), else null. */
+  trainNote() {
+    const configs = [this.base, ...this.alts.map((_, i) => this.config(i))];
+    const unlearnable = [...new Set(configs.map((c) => c.task))].filter((t) => this.state.tasks[t]?.learnable === false);
+    if (!unlearnable.length) return null;
+    const learnable = Object.keys(this.state.tasks).filter((t) => this.state.tasks[t].learnable);
+    const which = unlearnable.map((t) => `the ${this.schema.choiceLabel("task", t)} task (“${this.state.tasks[t].description}”)`);
+    return `Train all would train ${which.join(" and ")}, which cannot be learned: its targets ignore the inputs, so ` +
+      "every loss curve stays around the baseline whatever the setting. To compare how settings learn, choose " +
+      `another task: ${learnable.map((t) => this.schema.choiceLabel("task", t)).join(", ")}.`;
   }
 
   remove(i) {

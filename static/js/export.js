@@ -3,16 +3,12 @@
 
 import { lagCSV } from "./lag.js";
 import { rove } from "./roving.js";
+import { saveURL } from "./slide_png.js";
 
 /** Save `text` as a file called `filename`. */
 export function downloadText(filename, text, mime) {
   const url = URL.createObjectURL(new Blob([text], { type: mime }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
+  saveURL(url, filename);
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
@@ -26,11 +22,30 @@ export function baseName(config) {
   return parts.join("-");
 }
 
+/** Every key of `config` that applies, in words ("Cell = LSTM, Sequence length T = 100, …"): a slide's setting. */
+export function settingWords(config, schema) {
+  return schema.fields.filter((f) => !schema.trainingOnly(f.name) && schema.applies(f.name, config))
+    .map((f) => `${schema.label(f.name)} = ${schema.valueText(f.name, config[f.name])}`).join(", ");
+}
+
+/**
+ * A slide's title: the heading of the view holding `button` as the page typesets it (sub- and superscripts kept, the
+ * heading's own buttons left out).
+ */
+export function viewTitle(button) {
+  const heading = button.closest("figure, section")?.querySelector("h2, h3");
+  if (!heading) return "";
+  const copy = heading.cloneNode(true);
+  copy.querySelectorAll("button, select, label").forEach((el) => el.remove());
+  return copy.innerHTML.replace(/<(?!\/?(sub|sup)>)[^>]*>/g, "").replace(/\s+/g, " ").trim();
+}
+
 /**
  * Wire the download buttons: [data-png="chart id"], [data-download="csv"|"json"|"lag-csv"]; `shownLag()` is the
- * lag map on show (a LagMap, or null).
+ * lag map on show (a LagMap, or null).  A PNG is a slide (slide_png.js): the view's heading and the setting in words,
+ * `schema`'s words for the trace's config unless an element around the button says otherwise in data-setting.
  */
-export function bindDownloads(root, charts, currentTrace, shownLag = () => null) {
+export function bindDownloads(root, charts, currentTrace, shownLag = () => null, schema = null) {
   // A view's row of download buttons is one tab stop, the arrow keys move along it (roving.js).
   for (const row of root.querySelectorAll(".summary-actions")) rove(row, () => [...row.querySelectorAll("button[data-download]")]);
   root.addEventListener("click", (e) => {
@@ -41,7 +56,8 @@ export function bindDownloads(root, charts, currentTrace, shownLag = () => null)
     const name = baseName(trace.config);
     if (button.dataset.png) {
       const chart = charts[button.dataset.png];
-      if (chart) chart.download(`${name}-${button.dataset.png.replace(/^chart-/, "")}`);
+      const setting = button.closest("[data-setting]")?.dataset.setting ?? (schema ? settingWords(trace.config, schema) : "");
+      if (chart) chart.download(`${name}-${button.dataset.png.replace(/^chart-/, "")}`, { title: viewTitle(button), setting });
     } else if (button.dataset.download === "csv") {
       downloadText(`${name}.csv`, trace.toCSV(), "text/csv");
     } else if (button.dataset.download === "json") {

@@ -17,7 +17,7 @@ import { Requests } from "./requests.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
 import { Prefetcher } from "./prefetch.js";
 import { TraceShow } from "./show.js";
-import { applyStaticCopy, makeSource, staticCopy } from "./static_copy.js";
+import { applyStaticCopy, makeSource, shareLink, staticCopy } from "./static_copy.js";
 import { SavedTracePanel } from "./trace_file.js";
 import { TrainingPanel } from "./training.js";
 import { UploadPanel, isUploadFrame } from "./upload.js";
@@ -146,8 +146,8 @@ async function main() {
   const pickedAtLoad = picker ? picker.value : "";
   bindLessonPicker(picker, (url) => upload.leaveFor(url, picker.selectedOptions[0]?.textContent.trim() || "the lesson",
     undefined, () => (picker.value = pickedAtLoad)));
-  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), new URL(state.query, location.href).href));
-  bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap());
+  $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), shareLink(state.query)));
+  bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);
   const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));

@@ -97,10 +97,10 @@ export class Schema {
     return this.choiceLabel(name, value);
   }
 
-  /** A value in a legend: "lstm", "clip norm", "seq_len 30", "bidirectional on". */
+  /** A value in a legend, in the table's labels: "LSTM", "Clipping by total norm", "Sequence length T 30". */
   legendText(name, value) {
-    if (typeof value === "boolean") return `${name} ${value ? "on" : "off"}`;
-    return this.byName.get(name)?.self_named ? String(value) : `${name} ${value}`;
+    const text = this.valueText(name, value);
+    return this.byName.get(name)?.self_named ? text : `${this.label(name)} ${text}`;
   }
 
   /** What a field accepts, in words (matches Field.allowed()). */

@@ -28,6 +28,17 @@ function holds(doc) {
     "their training" : "the lab at its default setting";
 }
 
+/**
+ * The address Copy link gives for the page at `query` ("?v=1&…").  On a live lab: the page's own address.  In a
+ * static copy: never the file:/// address the copy was opened from, but the page's file and query relative to the
+ * site ("lesson-vanishing.html?v=1&…"), or under the address the export was told the site will have (`base_url`).
+ */
+export function shareLink(query, loc = location, copy = staticCopy()) {
+  if (!copy) return new URL(query, loc.href).href;
+  const relative = (loc.pathname.split("/").pop() || "index.html") + query;
+  return copy.base_url ? new URL(relative, copy.base_url.replace(/\/?$/, "/")).href : relative;
+}
+
 /** The live lab's page (`path`: 'cliff', or '' for the lab) at `query`, or null without a live lab. */
 export function liveLink(copy, path, query) {
   if (!copy.live_url) return null;

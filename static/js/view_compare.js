@@ -12,20 +12,39 @@ const LEGEND = { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size
 
 export const COMPARE_COLOURS = [LINE_COLOURS[0], LINE_COLOURS[1], LINE_COLOURS[2]];
 
-/** ‖∂L/∂h_t‖ of the top layer's forward direction, with zeros the loss never reached left out. */
-export function topNorms(trace) {
-  const l = trace.L - 1;
-  const reached = trace.reached(l, 0);
-  return trace.normSeries("h", l, 0).map((v, t) => (v === 0 && !reached[t] ? null : v));
+/**
+ * Which layer and direction of a trace the compare views show: `pick.layer` (0 = the bottom layer, null = the top
+ * one), `pick.d` (0 forward, 1 reverse); null when the trace has no such layer or direction.
+ */
+export function pickedLayer(trace, pick) {
+  const l = pick.layer ?? trace.L - 1;
+  return l < trace.L && pick.d < trace.D ? l : null;
+}
+
+/** ‖∂L/∂h_t‖ of layer l, direction d, with zeros the loss never reached left out. */
+export function normsAt(trace, l, d) {
+  const reached = trace.reached(l, d);
+  return trace.normSeries("h", l, d).map((v, t) => (v === 0 && !reached[t] ? null : v));
+}
+
+/** The settings that have no layer or direction `pick`, said in the chart (their lines are left out). */
+function missingNote(missing) {
+  return { xref: "paper", yref: "paper", x: 1, xanchor: "right", y: 0.02, yanchor: "bottom", showarrow: false,
+    font: { size: 11, color: "#555" }, bgcolor: "rgba(255,255,255,0.85)",
+    text: `not drawn (no such layer or direction): ${missing.map((e) => e.name).join(", ")}` };
 }
 
 /**
- * One line per setting: ‖∂L/∂h_t‖ (top layer, forward) against t, log axis.
+ * One line per setting: ‖∂L/∂h_t‖ of the layer and direction `pick` (see pickedLayer) against t, log axis.
  * @param {import('./charts.js').Chart} chart
- * @param {Array<{label: string, colour: string, trace: import('./trace.js').RunTrace}>} entries  complete traces only
+ * @param {Array<{name: string, label: string, colour: string, trace: import('./trace.js').RunTrace}>} all  complete
+ *   traces only
+ * @param {{layer: number|null, d: number}} pick
  */
-export function drawCompareNorms(chart, entries) {
-  const series = entries.map((e) => topNorms(e.trace));
+export function drawCompareNorms(chart, all, pick = { layer: null, d: 0 }) {
+  const entries = all.filter((e) => pickedLayer(e.trace, pick) !== null);
+  const missing = all.filter((e) => pickedLayer(e.trace, pick) === null);
+  const series = entries.map((e) => normsAt(e.trace, pickedLayer(e.trace, pick), pick.d));
   const range = finiteRange(series.flat());
   const win = range ? logWindow(range) : { floor: 1e-1, ceil: 1e1 };
   const data = [];
@@ -38,7 +57,8 @@ export function drawCompareNorms(chart, entries) {
     over ||= c.overs.length > 0;
     zero ||= c.zeros.length > 0;
     data.push({
-      type: "scatter", mode: e.trace.T === 1 ? "markers" : "lines", x: series[i].map((_, t) => t), y: c.y, name: e.label,
+      // A line needs two points: a direction the loss reaches at one step only (the reverse one, many-to-one) is a dot.
+      type: "scatter", mode: series[i].filter((v) => v !== null).length < 2 ? "markers" : "lines", x: series[i].map((_, t) => t), y: c.y, name: e.label,
       line: { color: e.colour, width: 2.2 }, marker: { color: e.colour, size: 7 },
       hovertemplate: `${e.label}<br>t = %{x}: %{y:.3e}<extra></extra>`,
     });
@@ -46,26 +66,28 @@ export function drawCompareNorms(chart, entries) {
   const annotations = [];
   if (over) annotations.push(edgeLabel(win.ceil, "▲ inf / NaN", OVERFLOW_COLOUR));
   if (zero) annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
-  if (!entries.length) {
+  if (missing.length) annotations.push(missingNote(missing));
+  if (!all.length) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },
       text: "waiting for the runs…" });
   }
   chart.draw(data, {
     xaxis: timeAxis(T),
-    yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖ (log)", standoff: 4 }, exponentformat: "power",
+    // automargin: the margin grows to hold the tick labels (10⁻²³ is wide) and the title beside them, never under.
+    yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖ (log)", standoff: 10 }, automargin: true, exponentformat: "power",
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, showticklabels: !!range },
     showlegend: true, legend: LEGEND, margin: { t: 28 }, annotations,
   });
 }
 
 /**
- * One lag curve per setting (the top layer's forward direction), each with its bound (γ·σ_max)^k where the setting is
- * a vanilla RNN.
+ * One lag curve per setting (layer and direction `pick`, see pickedLayer), each with its bound (γ·σ_max)^k where the
+ * setting is a vanilla RNN.
  * @param {Array<{label: string, colour: string, trace: import('./trace.js').RunTrace}>} entries  complete traces only
  */
-export function drawCompareLag(chart, entries) {
-  const curves = entries.filter((e) => e.trace.lag)
-    .map((e) => curveEntry(e.trace.lag, e.trace.L - 1, 0, { theory: e.trace.theory, name: e.label, colour: e.colour }));
+export function drawCompareLag(chart, entries, pick = { layer: null, d: 0 }) {
+  const curves = entries.filter((e) => e.trace.lag && pickedLayer(e.trace, pick) !== null).map((e) =>
+    curveEntry(e.trace.lag, pickedLayer(e.trace, pick), pick.d, { theory: e.trace.theory, name: e.label, colour: e.colour }));
   drawLagCurves(chart, curves, { empty: "computing each setting's lag map…" });
 }
 
@@ -91,10 +113,9 @@ export function drawCompareLoss(chart, entries, steps = 1) {
   }
   for (const b of baselines.values()) {
     const text = baselineLabel(b);
-    data.push({ type: "scatter", mode: "lines", x: [0, total], y: [b.loss, b.loss], name: `baseline (${text})`,
-      showlegend: false, hoverinfo: "skip", line: { color: "#555", width: 1.5, dash: "dash" } });
-    annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: Math.log10(b.loss), yanchor: "bottom", text,
-      showarrow: false, font: { size: 12, color: "#555" }, bgcolor: "#fff", bordercolor: "#bbb", borderwidth: 1, borderpad: 2 });
+    // Named in the legend, above the plot: a label on the line itself would sit on the curves that reach it.
+    data.push({ type: "scatter", mode: "lines", x: [0, total], y: [b.loss, b.loss], name: `baseline, ${text}`,
+      hoverinfo: "skip", line: { color: "#555", width: 1.5, dash: "dash" } });
   }
   if (!entries.length) {
     annotations.push({ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 13, color: "#666" },
@@ -112,7 +133,9 @@ const COLUMNS = [
   ["setting", "setting"],
   ["loss", "loss"],
   ["norm", "‖g‖ before clipping"],
+  ["clipped", "‖g‖ after clipping"],
   ["coef", "clip coefficient"],
+  ["step", "first step's size ‖Δθ‖"],
   ["params", "parameters"],
   ["trained", "last training loss"],
   ["data", "data"],
@@ -144,7 +167,9 @@ export function fillCompareTable(table, rows, schema) {
       setting: [row.label, null],
       loss: done ? [fmtNum(done.loss, 4), done.loss] : [row.error ? "refused" : "…", null],
       norm: done ? [fmtNum(done.total_norm), done.total_norm] : ["…", null],
+      clipped: done ? [fmtNum(done.total_norm_clipped), done.total_norm_clipped] : ["…", null],
       coef: done ? coefText(row.trace, schema) : ["…", null],
+      step: done ? stepText(row.trace, schema) : ["…", null],
       params: row.trace ? [row.trace.start.param_count.toLocaleString("en"), row.trace.start.param_count] : ["…", null],
       trained: trainedText(row.run),
       data: [row.name === "A" ? "A's batch" : row.differentData ? "different data" : "same as A", null],
@@ -177,6 +202,33 @@ function coefText(trace, schema) {
   if (c === "none") return ["no clipping", null];
   if (c === "value") return [schema.choiceLabel("clip", c), null];
   return [fmtNum(trace.done.clip_coef), trace.done.clip_coef];
+}
+
+/**
+ * The size of the first optimizer step the training would take from this gradient.  SGD moves by lr·g, so by
+ * lr·‖g‖ after clipping.  Adam's and RMSprop's first step divides each gᵢ by its own size (|gᵢ|, up to ε): it is
+ * about lr per weight whatever ‖g‖ is, and rescaling g by clipping leaves it as it was.
+ */
+function stepText(trace, schema) {
+  const c = trace.config;
+  if (c.optimizer !== "sgd") return [`≈ lr per weight (${schema.choiceLabel("optimizer", c.optimizer)})`, null];
+  const size = c.lr * trace.done.total_norm_clipped;
+  return [fmtNum(size), size];
+}
+
+/**
+ * What clipping does, for a comparison in which some setting clips: the lines above are computed before anything is
+ * clipped, so only the step changes.  Null when no setting clips.
+ */
+export function clippingNote(rows) {
+  const clipping = rows.filter((r) => r.trace?.done && r.trace.config.clip !== "none");
+  if (!clipping.length) return null;
+  return "Clipping acts after backpropagation: ∂L/∂h_t is computed first and is not touched, so settings that differ " +
+    "only in clipping draw the same ‖∂L/∂h_t‖ line, one hidden under the other. What clipping changes is the " +
+    "gradient of the weights, g, just before the update: by total norm it scales g down to ‖g‖ = the threshold when " +
+    "it is larger (the clip coefficient is the factor), by value it caps each entry. With SGD the step is lr·g, so " +
+    "the step shrinks by the same factor; Adam and RMSprop divide each entry by its own size, so their first step " +
+    "hardly changes. Train all to see what that does to the training.";
 }
 
 function trainedText(run) {

@@ -48,9 +48,9 @@ def test_link_overlays_three_settings_on_the_same_data_and_round_trips(page, ser
     page.goto(server_url + "/?cell=rnn&seq_len=30&cmp_b=cell:lstm&cmp_c=cell:gru")
     page.wait_for_function(COMPARE_DONE, arg=3)
     assert page.is_visible("#compare") and page.get_attribute("#compare-toggle", "aria-expanded") == "true"
-    assert page.locator("#compare-chips .chip").all_inner_texts()[1:] == ["B: lstm\n×", "C: gru\n×"]
+    assert page.locator("#compare-chips .chip").all_inner_texts()[1:] == ["B: LSTM\n×", "C: GRU\n×"]
     curves = plot(page, "chart-compare-norms")["data"]
-    assert [c["name"] for c in curves] == ["A: rnn", "B: lstm", "C: gru"]
+    assert [c["name"] for c in curves] == ["A: vanilla RNN", "B: LSTM", "C: GRU"]
     assert all(len(c["y"]) == 30 and all(v > 0 for v in c["y"]) for c in curves)
     table = page.evaluate(TABLE)
 
@@ -90,10 +90,11 @@ def test_training_in_compare_mode_overlays_every_loss_curve(page, server_url):
     page.wait_for_selector('#compare-norms-title[data-trained="true"]', state="attached", timeout=10_000)
     losses = plot(page, "chart-compare-loss")
     lines = [t for t in losses["data"] if t["name"][:2] in ("A:", "B:", "C:")]
-    assert [t["name"] for t in lines] == ["A: rnn, clip none", "B: gru, clip none", "C: rnn, clip norm, clip_at 0.2"]
+    assert [t["name"] for t in lines] == ["A: vanilla RNN, Clipping none", "B: GRU, Clipping none",
+                                             "C: vanilla RNN, Clipping by total norm, Clip threshold 0.2"]
     assert all(t["x"] == list(range(1, 16)) for t in lines)
     assert any(t["name"].startswith("baseline") for t in losses["data"])
-    assert "always answer 1: 0.167" in losses["notes"]
+    assert "baseline, always answer 1: 0.167" in [t["name"] for t in losses["data"]]  # in the legend, off the curves
     # Step 1 trains on the batch a plain trace uses: its loss is that trace's loss.
     base = {"task": "adding", "seq_len": 20, "hidden_size": 16}
     for line, extra in zip(lines, [{}, {"cell": "gru"}, {"clip": "norm", "clip_at": 0.2}]):
@@ -120,7 +121,7 @@ def test_bad_pairs_get_a_notice_and_the_form_edits_the_link(page, server_url):
     page.click("#compare-form button[type=submit]")
     page.wait_for_function(COMPARE_DONE, arg=3)
     chip = page.locator('#compare-chips .chip[data-name="C"]')
-    assert "seq_len 16" in chip.inner_text() and "different data" in chip.inner_text()
+    assert "Sequence length T 16" in chip.inner_text() and "different data" in chip.inner_text()
     assert page.evaluate(TABLE)["C"]["data"] == "different data"
     assert parse_qs(urlparse(page.url).query)["cmp_c"] == ["seq_len:16"]
 
@@ -129,7 +130,8 @@ def test_bad_pairs_get_a_notice_and_the_form_edits_the_link(page, server_url):
     page.wait_for_function(COMPARE_DONE, arg=2)
     q = parse_qs(urlparse(page.url).query)
     assert q["cmp_b"] == ["seq_len:16"] and "cmp_c" not in q
-    assert [c["name"] for c in plot(page, "chart-compare-norms")["data"]] == ["A: seq_len 12", "B: seq_len 16"]
+    names = [c["name"] for c in plot(page, "chart-compare-norms")["data"]]
+    assert names == ["A: Sequence length T 12", "B: Sequence length T 16"]
     assert page.log.errors == []
 
 
@@ -172,12 +174,12 @@ def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, serv
         ".filter(d => /^[ABC]: /.test(d.name)).length"
     page.wait_for_function(f"{curves} === 3")
     data = plot(page, "chart-compare-lag")["data"]
-    for name, cell in zip("ABC", ["rnn", "lstm", "gru"]):
+    for name, cell, label in zip("ABC", ["rnn", "lstm", "gru"], ["vanilla RNN", "LSTM", "GRU"]):
         ref = api_lag(server_url, {"arch": "many-to-many", "seq_len": 30, "cell": cell})
-        [curve] = [d for d in data if d["name"] == f"{name}: {cell}"]
+        [curve] = [d for d in data if d["name"] == f"{name}: {label}"]
         want = [math.nan if v == "nan" else v for v in ref["backward"]["lag_curve"][-1][0]]
         for got, w in zip(curve["y"], want):
             assert (got is None and math.isnan(w)) or math.isclose(got, w, rel_tol=1e-6), name
-        bounds = [d for d in data if d["name"] == f"bound (γ·σ_max)^k, {name}: {cell}"]
+        bounds = [d for d in data if d["name"] == f"bound (γ·σ_max)^k, {name}: {label}"]
         assert len(bounds) == (1 if cell == "rnn" else 0), name
     assert page.log.errors == []

@@ -9,6 +9,7 @@ not numbers read back from the export.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -307,3 +308,30 @@ def test_cliff_copy_links_to_the_live_lab_at_its_setting(site, chromium, lesson)
     finally:
         page.context.close()
         live.unlink()
+
+
+# Keeps what Copy link puts on the clipboard where the test can read it (a file:// page may not use the clipboard).
+CAPTURE_COPY = "navigator.clipboard.writeText = async (text) => { window.copied = text; };"
+
+
+@pytest.mark.parametrize("base", [None, "https://course.example/rnn/"])
+def test_copy_link_gives_an_address_relative_to_the_site_never_file(site, chromium, base):
+    """Copy link in the copy: the page's file and its setting, relative to the site or under --base-url."""
+    out, _ = site
+    page_text = (out / "lab.html").read_text(encoding="utf-8")
+    assert '"base_url":null' in page_text
+    target = out / "lab-base.html"  # the same page as `--base-url <base>` writes it
+    target.write_text(page_text.replace('"base_url":null', f'"base_url":{json.dumps(base)}'), encoding="utf-8")
+    page, refused = offline_page(chromium)
+    try:
+        page.add_init_script(CAPTURE_COPY)
+        page.goto(target.as_uri())
+        wait_painted(page, 0)
+        page.click("#copy-link")
+        page.wait_for_function("() => typeof window.copied === 'string'")
+        want = "lab-base.html" + page.evaluate("() => location.search")
+        assert page.evaluate("() => window.copied") == (base or "") + want
+        assert not refused and not page.log.errors, (refused, page.log.errors)
+    finally:
+        page.context.close()
+        target.unlink()

@@ -51,9 +51,10 @@ test("differences and legends are in the table's words", () => {
   const b = schema.defaults();
   assert.equal(schema.differences(a, b), "Clipping = by total norm, Clip threshold = 0.5");
   assert.equal(schema.differences(b, a), "Clipping = none");
-  assert.equal(schema.legendText("cell", "lstm"), "lstm");
-  assert.equal(schema.legendText("clip", "norm"), "clip norm");
-  assert.equal(schema.legendText("bidirectional", true), "bidirectional on");
+  assert.equal(schema.legendText("cell", "lstm"), "LSTM");
+  assert.equal(schema.legendText("clip", "norm"), "Clipping by total norm");
+  assert.equal(schema.legendText("bidirectional", true), "Bidirectional on");
+  assert.equal(schema.legendText("clip_at", 0.2), "Clip threshold 0.2");
 });
 
 test("compare pairs round-trip and report what they cannot read", () => {

@@ -47,7 +47,7 @@ test("formatLink writes v=, the applicable non-default keys in table order, then
 
 test("the page's keys are the server's: an unknown one is refused, compare's are its pairs keys in order", () => {
   const { state } = fresh();
-  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "hide", "cmp_b", "cmp_c", "view"]);
+  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "hide", "cmp_b", "cmp_c", "view", "cmp_show"]);
   assert.deepEqual(keysOfKind(pageKeys, "pairs"), ["cmp_b", "cmp_c"]);
   assert.throws(() => state.setPage("colour", "red"), /unknown page key 'colour'/);
   // Another page's keys (the cliff's: v and lesson) read only those; the lab's others are unknown there.

@@ -123,10 +123,11 @@ def test_the_page_bundles_and_parses(tmp_path):
     subprocess.run(["node", "--check", str(out)], check=True)
 
 
-def test_live_url_must_be_http(tmp_path, capsys):
+@pytest.mark.parametrize("option", ["--live-url", "--base-url"])
+def test_addresses_must_be_http(tmp_path, capsys, option):
     with pytest.raises(SystemExit):
-        export_main(["--out", str(tmp_path), "--live-url", "ftp://lab.example"])
-    assert "--live-url" in capsys.readouterr().err
+        export_main(["--out", str(tmp_path), option, "ftp://lab.example"])
+    assert f"{option} must be an http:// or https:// address" in capsys.readouterr().err
 
 
 def test_the_cliff_lesson_records_what_the_live_api_answers_for_every_combination_of_its_tries(client, tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import FIELDS, LINK_VERSION
+from engine.data import TASKS, get_task
 from server.wire.encoding import from_wire
 from tests.server.ws_helpers import SMALL, run_config, strict_loads
 
@@ -24,8 +25,10 @@ def test_api_config_lists_every_key(client):
     assert body["fields"] == [f.describe() for f in FIELDS]
     # The page's own link keys, each with how a link writes it: the page keeps no list of them.
     assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys",
-                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view"}  # fmt: skip
+                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "keys"}  # fmt: skip
     assert body["views"] == ["lag"]  # the values a link's view may take
+    # Each task's own description, and whether it can be learned (compare's Train all warns when not).
+    assert body["tasks"] == {t: {"description": get_task(t).description, "learnable": t != "random"} for t in TASKS}
 
 
 def test_page_with_a_good_link(client):
