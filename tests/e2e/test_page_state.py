@@ -201,9 +201,9 @@ def test_a_drag_pipelines_its_requests_latest_wins(page, server_url):
     assert len(sends) >= 3, log
     for s in sends[1:]:
         # Each request leaves once the one before it has arrived whole (its done frame): never before, and
-        # without waiting for its paint, so the next computation overlaps that paint.
+        # without waiting for its paint (if that run was painted at all), so the next computation overlaps it.
         assert s["before"] == s["run"] - 1 and s["doneAt"] is not None, s
-        assert s["doneAt"] <= s["at"] and s["at"] - s["doneAt"] < 40, s
+        assert s["doneAt"] <= s["at"] <= painted.get(s["before"], float("inf")), (s, painted.get(s["before"]))
     # And none is dropped unpainted: each run the drag asked for is painted whole.
     for s in sends:
         assert s["run"] in painted, (s, sorted(painted))
