@@ -19,6 +19,8 @@ from engine import trace_config
 from server import openapi
 from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
+from server.rooms import make_rooms
+from server.rooms import router as rooms_router
 from server.routes import api, cliff, docs, health, lessons, pages, script, stream
 from server.settings import Settings
 
@@ -36,9 +38,11 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None)
         redoc_url=None,
     )
     app.state.hub = Hub(settings, tracer or trace_config)
+    app.state.rooms = make_rooms(settings)  # the follow links' rooms (server/rooms/)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     for module in (health, pages, lessons, api, script, cliff, stream, docs):
         app.include_router(module.router)
+    app.include_router(rooms_router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static"), check_dir=False), name="static")
     # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the
     # headers go on every HTTP answer, the Host check's 400 too.
