@@ -10,6 +10,7 @@ import { FrameDispatcher } from "./dispatch.js";
 import { RecordedSource } from "./frames.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
+import { bindRoom } from "./follow.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
@@ -136,6 +137,8 @@ async function main() {
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap());
   if (state.page.embed) applyEmbed(document, show.player);
   applyStaticCopy(document, state);
+  const live = !(source instanceof RecordedSource); // a static copy has no server to hold a room
+  if (live) gfl.room = bindRoom(document, { state, player: show.player, lesson, trace: () => dispatcher.trace });
   requests.request("commit", true);
 }
 
