@@ -287,8 +287,8 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get", "/api/config"): {"responses": {"200": _json("Every config key, described.", CONFIG_FIELDS)}},
     ("post", "/api/rooms"): {"responses": {
-        "201": _json("A new room (docs/protocol.md, Rooms): its id for the follow link, the secret only the presenter's "
-                     "page keeps, its idle expiry and its followers' bound.", ROOM),
+        "201": _json("A new room (docs/protocol.md, Rooms): its id for the follow link, the secret only the "
+                     "presenter's page keeps, its idle expiry and its followers' bound.", ROOM),
         "503": _json("The rooms' bound is reached (field max_rooms), or the rooms' Redis cannot be reached.", ERROR),
     }},
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},

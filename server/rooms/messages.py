@@ -15,8 +15,9 @@ from server.wire.encoding import loads_strict
 
 # Ids and secrets are secrets.token_urlsafe(16) / (32): 22 / 43 characters of the URL-safe alphabet.
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-# A link's query: "?" then the printable ASCII a URL carries (no spaces, no quotes that could break out of markup).
-QUERY = re.compile(r"^(\?[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]*)?$")
+# A link's query: "?" then the printable ASCII a URL's query carries (no spaces, no quotes that could break out of
+# markup, no "#": the follow link's fragment is the follower page's own).
+QUERY = re.compile(r"^(\?[A-Za-z0-9._~:/?@!$&()*+,;=%-]*)?$")
 VIEW_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 MAX_QUERY_CHARS = 2048
 MAX_STEP = 1_000_000  # the player's cursor runs over 0..2T; T is far below this

@@ -128,7 +128,8 @@ def test_a_room_expires_closing_its_followers_and_refusing_its_presenter():
 BAD = [
     ({"step": -1}, "state.step"), ({"step": "3"}, "state.step"), ({"step": True}, "state.step"),
     ({"lesson_step": 99}, "state.lesson_step"), ({"playing": "yes"}, "state.playing"),
-    ({"query": "?a=<script>"}, "state.query"), ({"query": "?" + "a" * 3000}, "state.query"),
+    ({"query": "?a=<script>"}, "state.query"), ({"query": "?v=1#follow=x"}, "state.query"),
+    ({"query": "?" + "a" * 3000}, "state.query"),
     ({"query": 5}, "state.query"), ({"enlarged": "Chart One"}, "state.enlarged"), ({"trace": [1, 2]}, "state.trace"),
 ]
 
