@@ -121,6 +121,12 @@ TRACE = {
         "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},
     },
 }
+ROOM = {
+    "type": "object",
+    "required": ["room", "secret", "expires_after_seconds", "max_followers"],
+    "properties": {"room": {"type": "string"}, "secret": {"type": "string"},
+                   "expires_after_seconds": {"type": "number"}, "max_followers": {"type": "integer"}},
+}
 PAGE_KEYS_SCHEMA = {
     "type": "object",
     "description": "The link keys that belong to the page, not the model, each with how a link writes it: 'version' "
@@ -294,6 +300,11 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     ("get", "/api/config"): {"responses": {"200": _json("Every config key, described.", CONFIG_FIELDS)}},
+    ("post", "/api/rooms"): {"responses": {
+        "201": _json("A new room (docs/protocol.md, Rooms): its id for the follow link, the secret only the "
+                     "presenter's page keeps, its idle expiry and its followers' bound.", ROOM),
+        "503": _json("The rooms' bound is reached (field max_rooms), or the rooms' Redis cannot be reached.", ERROR),
+    }},
     ("get", "/healthz"): {"responses": {"200": _json("Alive, with this process's load.", HEALTH)}},
     ("get", "/api/lessons"): {"responses": {"200": _json("Every lesson, in syllabus order.", LESSONS)}},
     ("get", "/lessons"): {"responses": {"200": _html("The page that lists the lessons.")}},

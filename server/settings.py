@@ -125,6 +125,14 @@ class Settings:
     # A kept-alive HTTP connection with no new request for this long is closed (uvicorn ``timeout_keep_alive``).
     keep_alive_seconds: float = 5.0
 
+    # -- Rooms (server/rooms/; docs/protocol.md, "Rooms") --
+    # Rooms open at once (with --cache, across every replica), followers of one room on one server process, seconds
+    # a room lives after its presenter's last frame, and the largest room message accepted.
+    max_rooms: int = 200
+    max_room_followers: int = 1000
+    room_seconds: float = 4 * 3600.0
+    room_message_bytes: int = 4096
+
     @classmethod
     def from_env(cls) -> Settings:
         default = cls()
@@ -171,4 +179,8 @@ class Settings:
             max_connections_per_client=_env_int("GFL_MAX_CONNECTIONS_PER_CLIENT", default.max_connections_per_client),
             header_seconds=_env_float("GFL_HEADER_SECONDS", default.header_seconds),
             keep_alive_seconds=_env_float("GFL_KEEP_ALIVE_SECONDS", default.keep_alive_seconds),
+            max_rooms=_env_int("GFL_MAX_ROOMS", default.max_rooms),
+            max_room_followers=_env_int("GFL_MAX_ROOM_FOLLOWERS", default.max_room_followers),
+            room_seconds=_env_float("GFL_ROOM_SECONDS", default.room_seconds),
+            room_message_bytes=_env_int("GFL_ROOM_MESSAGE_BYTES", default.room_message_bytes),
         )

@@ -92,28 +92,31 @@ class Field:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised to this field's type, or raise ConfigError."""
-        bad = ConfigError(self.name, f"{self.name} must be {self.allowed()}; got {quote(value)}")
+        # The message is written only for a bad value: every request checks every key, a room's hundreds at once.
+        def bad() -> ConfigError:
+            return ConfigError(self.name, f"{self.name} must be {self.allowed()}; got {quote(value)}")
+
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
-                raise bad
+                raise bad()
             return value
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise bad
+                raise bad()
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
+            raise bad()
         if self.kind == "int":
             if isinstance(value, float):
                 if not value.is_integer():
-                    raise bad
+                    raise bad()
                 value = int(value)
         else:
             value = float(value)
             if not math.isfinite(value):
-                raise bad
+                raise bad()
         if value < self.low or value > self.high or (self.low_open and value == self.low):
-            raise bad
+            raise bad()
         return value
 
     def parse(self, text: str) -> Any:

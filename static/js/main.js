@@ -11,6 +11,7 @@ import { keepInPlace } from "./keep_in_place.js";
 import { RecordedSource } from "./frames.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
+import { bindRoom } from "./follow.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
@@ -152,6 +153,8 @@ async function main() {
   applyStaticCopy(document, state);
   const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));
   if (!staticCopy()) saved.acceptDrops();
+  const live = !(source instanceof RecordedSource); // a static copy has no server to hold a room
+  if (live) gfl.room = bindRoom(document, { state, player: show.player, lesson, trace: () => dispatcher.trace });
   requests.request("commit", true);
   saved.openLinked();
 }

@@ -82,8 +82,9 @@ def test_every_route_says_what_it_answers(client):
     assert statuses[("get", "/api/cliff")] == ["200", "400", "422"]
     assert statuses[("post", "/api/trace-file")] == ["200", "413", "422", "503"]
     assert statuses[("get", "/api/trace-file/{token}")] == ["200", "404", "422", "503"]
+    assert statuses[("post", "/api/rooms")] == ["201", "503"]
     special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff"), ("post", "/api/trace-file"),
-               ("get", "/api/trace-file/{token}")}
+               ("get", "/api/trace-file/{token}"), ("post", "/api/rooms")}
     assert all(s == ["200"] for k, s in statuses.items() if k not in special)
 
 
