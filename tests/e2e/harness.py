@@ -27,6 +27,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
+# The two screens a class meets the lab on: a laptop or projector, and a phone (browser context options).
+DESKTOP = {"viewport": VIEWPORT}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
 # Resolves once the page has painted the whole of a run newer than `after`.
 WAIT_COMPLETE = "after => { const p = window.gfl && window.gfl.lastPaint; return !!p && p.complete && p.run > after; }"

@@ -5,10 +5,11 @@ baseline is not a success, the controls show the uploaded model's shape, a long 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from tests.e2e.harness import VIEWPORT, PageLog, wait_complete
+from tests.e2e.harness import DESKTOP, PHONE, VIEWPORT, PageLog, wait_complete
 
 CLIPPING = "/?lesson=gradient-clipping&" + (
     "nonlinearity=relu&hidden_size=16&task=sine&seq_len=20&init=normal&gain=1.5&clip=norm&optimizer=sgd&lr=0.1&steps=200"
@@ -16,6 +17,14 @@ CLIPPING = "/?lesson=gradient-clipping&" + (
 TRAINED_SHOWN = """() => { const s = window.gfl.state, v = s.view.shown;
   return !!v && !!v.trained && v.trained.seq === s.training.seq && window.gfl.lastPaint.complete
     && window.gfl.lastPaint.run === window.gfl.trace.run; }"""
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def page(request, screen):
+    """Each state is told the same way on a laptop and on a phone."""
+    return screen(request.param)
+
+
 SERIES_SAYS = "re => new RegExp(re).test(document.getElementById('upload-series-status').textContent)"
 
 
@@ -67,7 +76,7 @@ def test_the_controls_follow_an_uploaded_model_and_go_back_when_it_is_cleared(pa
     assert page.input_value('[name="cell"]') == "lstm" and page.input_value('[name="hidden_size"]') == "16"
     for key in ("cell", "hidden_size", "num_layers", "bidirectional"):
         assert page.is_disabled(f'[name="{key}"]'), key
-        assert "set by your uploaded model" in page.inner_text(f'.control[data-field="{key}"] .why-disabled')
+        assert "set by your uploaded model" in page.text_content(f'.control[data-field="{key}"] .why-disabled')
     assert page.is_enabled('[name="seq_len"]')
     assert "cell=" not in page.url and "hidden_size=" not in page.url  # the file cannot travel in the link
     page.click("#upload-model-clear")
@@ -129,7 +138,7 @@ def test_a_slow_trace_shows_its_progress_and_estimate_over_the_dimmed_earlier_vi
     # Several seconds of work by the cost model's estimate (a seed of its own: never a cached answer).
     page.evaluate("() => window.gfl.state.set({ seq_len: 2000, hidden_size: 256, batch_size: 8, seed: 4242 })")
     page.wait_for_selector("#view-status.computing:not([hidden])", timeout=5_000)
-    page.wait_for_function("() => window.gfl.state.request.estimate > 0.3")
+    page.wait_for_function("() => window.gfl.state.request.estimate > 0.3", timeout=180_000)
     text = page.inner_text("#view-status")
     assert "Computing the trace for" in text and "the server estimates" in text, text
     assert "the views show" in text and "Sequence length T = 100" in text and "(dimmed)" in text, text
@@ -142,7 +151,7 @@ def test_a_slow_trace_shows_its_progress_and_estimate_over_the_dimmed_earlier_vi
     assert page.evaluate("() => window.gfl.trace.run") == run and page.evaluate("() => window.gfl.trace.T") == 100
     assert page.evaluate("() => document.querySelector('.views').classList.contains('stale')")
     assert float(page.evaluate("() => getComputedStyle(document.querySelector('#chart-grad-norm')).opacity")) < 1
-    page.wait_for_function("() => document.querySelector('#view-status .view-progress').value > 0")
+    page.wait_for_function("() => document.querySelector('#view-status .view-progress').value > 0", timeout=180_000)
     # The new curves replace them: no dimming, no indicator.
     wait_complete(page, after=run, timeout=180_000)
     assert page.evaluate("() => window.gfl.trace.T") == 2000

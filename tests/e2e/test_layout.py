@@ -9,10 +9,8 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.harness import wait_complete
+from tests.e2e.harness import DESKTOP, PHONE, wait_complete
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
-DESKTOP = {"viewport": {"width": 1366, "height": 768}}
 SCREENS = pytest.mark.parametrize("options", [PHONE, DESKTOP], ids=["phone", "desktop"])
 # A training ended as `s` and the views show what it left (the trained model, or the setting whole again).
 ENDED = "s => { const st = window.gfl.state; return st.training.status === s && st.view.status === 'shown'; }"

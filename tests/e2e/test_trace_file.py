@@ -104,7 +104,7 @@ def test_a_file_chosen_shows_each_trace_with_the_pages_views(page, server_url, s
     assert "3 traces" in page.text_content("#trace-file-status")
     # The settings' own trace is still the page's: the saved file took nothing from it.
     # (Views the file's panel pushed out of sight are painted when they scroll back in: those in sight hold it.)
-    assert page.evaluate("() => !!(window.gfl.lastPaint && window.gfl.lastPaint.inSight)")
+    page.wait_for_function("() => !!(gfl.lastPaint && (gfl.lastPaint.inSight || gfl.lastPaint.complete))")
 
 
 def test_a_file_dropped_on_the_page_opens_and_a_wrong_one_is_named(page, server_url, saved, traces):
