@@ -135,8 +135,10 @@ def test_a_csv_refused_for_its_column_is_read_again_when_the_column_is_typed(pag
 def test_a_slow_trace_shows_its_progress_and_estimate_over_the_dimmed_earlier_views(page, server_url):
     page.goto(server_url + "/?cell=lstm&seq_len=100&hidden_size=32")
     run = wait_complete(page)
-    # Several seconds of work by the cost model's estimate (a seed of its own: never a cached answer).
-    page.evaluate("() => window.gfl.state.set({ seq_len: 2000, hidden_size: 256, batch_size: 8, seed: 4242 })")
+    # Several seconds of work by the cost model's estimate (a seed of its own, one per screen size: never an answer
+    # the other size's run left in the server's cache).
+    page.evaluate("() => window.gfl.state.set({ seq_len: 2000, hidden_size: 256, batch_size: 8,"
+                  " seed: 4242 + window.innerWidth })")
     page.wait_for_selector("#view-status.computing:not([hidden])", timeout=5_000)
     page.wait_for_function("() => window.gfl.state.request.estimate > 0.3", timeout=180_000)
     text = page.inner_text("#view-status")
