@@ -14,10 +14,9 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request, Response
-from starlette.requests import ClientDisconnect
 
 from server.uploads import UploadRefused
-from server.uploads.http import read_capped, refused_response
+from server.uploads.http import body_within, refused_response
 from server.uploads.trace_file import file_token
 from server.wire import dumps, error_response
 
@@ -49,13 +48,10 @@ async def post_trace_file(request: Request, name: str | None = None) -> Response
     hub = request.app.state.hub
     cap = hub.settings.max_trace_file_bytes
     name = name[:_NAME_CHARS] if name else None
-    try:
-        data = await read_capped(request, cap)
-    except ClientDisconnect:
-        return Response(status_code=499)
-    if data is None:
-        return error_response(413, f"the trace file is over {cap:,} bytes, the most this server opens "
-                                   "(GFL_MAX_TRACE_FILE_BYTES)", "trace")
+    data = await body_within(request, cap, f"the trace file is over {cap:,} bytes, the most this server opens "
+                             "(GFL_MAX_TRACE_FILE_BYTES)", "trace")
+    if isinstance(data, Response):
+        return data
     client = request.client.host if request.client else ""
     return await _answer(hub, bytes(data), client, name)
 

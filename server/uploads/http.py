@@ -59,6 +59,16 @@ async def read_capped(request: Request, limit: int) -> bytearray | None:
     return body
 
 
+async def body_within(request: Request, limit: int, refusal: str, kind: str) -> bytearray | Response:
+    """The request's body if it is at most ``limit`` bytes, else the answer to send instead: a 413 saying
+    ``refusal`` (about the upload ``kind``), or a 499 when the client went away before its body arrived."""
+    try:
+        body = await read_capped(request, limit)
+    except ClientDisconnect:
+        return Response(status_code=499)
+    return error_response(413, refusal, kind) if body is None else body
+
+
 def is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
@@ -211,14 +221,10 @@ async def trace_with_upload(request: Request, hub, lag: bool = False) -> Respons
     ``lag``: with the lag map (``?lag=1``)."""
     settings = hub.settings
     limit = settings.max_message_bytes + settings.max_model_bytes + settings.max_series_bytes + _ENVELOPE_BYTES
-    try:
-        body = await read_capped(request, limit)
-    except ClientDisconnect:
-        return Response(status_code=499)
-    if body is None:
-        return error_response(413, f"body is over {limit:,} bytes (the model file may be at most "
-                                   f"{settings.max_model_bytes:,} bytes, the series "
-                                   f"{settings.max_series_bytes:,})", "model")
+    body = await body_within(request, limit, f"body is over {limit:,} bytes (the model file may be at most "
+                             f"{settings.max_model_bytes:,} bytes, the series {settings.max_series_bytes:,})", "model")
+    if isinstance(body, Response):
+        return body
     filenames: dict[str, str] = {}
     held: list = []
     client = request.client.host if request.client else ""
