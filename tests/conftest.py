@@ -19,20 +19,17 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: in collection order within each rank
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
+def pytest_configure(config):
     """Every test computes on one torch thread, as the server does per computation (GFL_TORCH_THREADS, default 1).
 
-    The suite runs one pytest worker per core: torch's default pool of a spinning thread per core in each worker
-    (or beside a browser) makes each step many times slower, and a reference computed with the server's thread
-    count sums in the server's order.
+    Set before collection: what a test module computes on import (its parameters, a lesson's measured numbers) is
+    computed in every pytest-xdist worker, and torch's default pool of a spinning thread per core in each worker
+    (or beside a browser) makes each step many times slower; a reference computed with the server's thread count
+    also sums in the server's order.
     """
     import torch
 
-    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
