@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
         version="0.1.0",
         docs_url=None,  # server/routes/docs.py serves /docs from an installed package, not a CDN
         redoc_url=None,
+        # The lab exports no telemetry; left on, FastAPI asks OpenTelemetry's three providers on every connection,
+        # a share of what a room's hundred sockets opening at once cost.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.hub = Hub(settings, tracer or trace_config)
     app.state.static_tree = StaticTree(static_dir)

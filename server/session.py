@@ -28,7 +28,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config
 from server.hub import Hub
-from server.scheduling import Busy, cost
+from server.scheduling import Busy
+from server.scheduling.budgets import trace_too_long, training_too_long
 from server.sharing import LAG, base_kind
 from server.uploads import UPLOAD_MESSAGES, SocketUploads, UploadRefused, serve_private
 from server.wire import Message, ProtocolError, Unit, dumps, parse_message
@@ -127,6 +128,10 @@ class Session:
             if too_long is not None:
                 await self.error(too_long, "steps", run)
                 continue
+            refused = trace_too_long(config, self.settings.max_trace_seconds, msg.lag) if msg.type == "run" else None
+            if refused is not None:
+                await self.error(*refused, run)
+                continue
             flight = InFlight(run, anyio.CancelScope())
             self.current = flight
             assert self.tg is not None
@@ -212,6 +217,8 @@ class Session:
                     config, own = self.uploads.for_run(config)
                     if own is not None:  # the socket's own model or data is never cached: nothing to warm
                         break
+                    if trace_too_long(config, self.settings.max_trace_seconds, msg.lag) is not None:
+                        break  # a run of it would be refused: nothing to warm
                     await self.hub.sharing.prefetch(kind, config)
                     frame["ready"] += 1
             except Busy as e:
@@ -267,26 +274,3 @@ class Session:
             self.tg.cancel_scope.cancel()
         with anyio.move_on_after(1.0):
             await self.ws.close(code=1008, reason="frames stopped draining")
-
-
-def training_too_long(config: Config, budget_s: float, lag: bool = False) -> str | None:
-    """Why training ``config`` (``lag``: with the lag map) is refused up front (its estimated time is over
-    ``budget_s``), or None."""
-    estimate = cost.train_seconds(config, lag)
-    if estimate <= budget_s:
-        return None
-    most = cost.max_train_steps(config, budget_s, lag)
-    per_step = estimate / config.steps
-    head = (f"training this setting for {config.steps} steps would take about {_duration(estimate)} here "
-            f"(~{per_step:.2g} s a step); the server allows {_duration(budget_s)} of training")  # fmt: skip
-    if most >= 1:
-        return f"{head}: steps must be at most {most} for this setting (or lower seq_len, hidden_size or batch_size)"
-    return f"{head}: even one step is over it; lower seq_len, hidden_size, num_layers or batch_size"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

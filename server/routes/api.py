@@ -15,7 +15,8 @@ from engine.data import TASKS, get_task
 from server.compression import shared_answer
 from server.hub import Hub
 from server.scheduling import Busy
-from server.sharing import LAG, request_key
+from server.scheduling.budgets import trace_too_long
+from server.sharing import LAG, request_key, with_lag
 from server.uploads import is_multipart, trace_with_upload
 from server.wire import (
     StrictJSONResponse,
@@ -115,6 +116,9 @@ async def trace(request: Request) -> Response:
             "sent as JSON; lower seq_len or hidden_size, or stream it over /ws",
             "seq_len",
         )
+    refused = trace_too_long(config, settings.max_trace_seconds, with_lag(kind))
+    if refused is not None:  # as the socket refuses its run
+        return error_response(422, *refused)
     outcome: dict[str, Unit | Busy] = {}
 
     async def collect(units) -> None:

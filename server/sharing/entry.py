@@ -61,7 +61,7 @@ FIELDS = {
     "train_done": {"steps_done", "stopped", "diverged_at", "message", "final_loss"},
     "lag": {"output_steps", "rows", "lag_curve"},
 }  # fmt: skip
-FIELDS["trace"] = FIELDS["start"] | {"output", "forward", "backward", "done"}  # a POST /api/trace document
+FIELDS["trace"] = FIELDS["start"] | {"precision", "output", "forward", "backward", "done"}  # a POST /api/trace document
 
 
 class EntryError(ValueError):

@@ -31,7 +31,7 @@ from engine.lab import Trainer, profiled, trace_trained
 from server.scheduling import cost
 from server.sharing.cache import CacheStats, MemoryCache, RedisCache
 from server.sharing.keys import base_kind, lag_rows_for, request_key, with_lag
-from server.wire import Recording, Unit, dumps, dumps_bytes, trace_document, trace_units
+from server.wire import Recording, Unit, document_bytes, dumps, trace_document, trace_units
 from server.wire import training_frames as training
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ class Sharing:
     async def _produce_document(self, flight: Flight, config: Config, owner: object | None) -> None:
         def document() -> Unit:
             started = time.perf_counter()
-            return Unit(None, dumps_bytes(trace_document(self._trace(flight, config), started)))
+            return Unit(None, document_bytes(trace_document(self._trace(flight, config), started)))
 
         cost_s = cost.trace_seconds(config, lag=with_lag(flight.kind))
         flight.append(await self._compute(flight, document, cost_s=cost_s, owner=owner))

@@ -28,7 +28,7 @@ from server.uploads.runs import shape_own
 from server.wire import (
     StrictJSONResponse,
     busy_response,
-    dumps_bytes,
+    document_bytes,
     error_response,
     json_value_count,
     loads_strict,
@@ -257,7 +257,7 @@ async def answer(hub, upload: Upload, lag: bool = False) -> Response:
     def document() -> bytes:
         started = time.perf_counter()
         doc = trace_document(trace_own(config, ckpt, series, lag_rows_for(config) if lag else 0), started)
-        return dumps_bytes({**doc, **extra})
+        return document_bytes({**doc, **extra})
 
     try:
         hub.scheduler.admit(cost.trace_seconds(config, lag=lag))

@@ -8,6 +8,12 @@ document, the largest cost of a big setting); orjson writes any non-finite float
 left over as ``null``, so its output is always valid JSON, but only the
 conversion in front of it keeps the value.  Binary frames are float32
 little-endian, where IEEE inf/NaN travel natively.
+
+A trace document (:func:`document_bytes`) writes each float32 array's values as the shortest decimal that
+reads back to the same float32 (``0.1``, not float64's ``0.10000000149011612``): half the text, and every value
+is still exactly the float32 autograd produced, for a reader that rounds each number to float32 (JavaScript's
+``Math.fround`` or a ``Float32Array``, numpy's ``float32``).  Reading the decimal as float64 first and then
+rounding to float32 gives the same value (tests/server/test_wire.py checks it over random bit patterns).
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ def _float(x: float) -> float | str:
     return "inf" if x > 0 else "-inf"
 
 
-def _array(a: np.ndarray) -> Any:
+def _array(a: np.ndarray, short32: bool = False) -> Any:
+    if short32 and a.dtype == np.float32:
+        return _float32_array(a)
     if a.dtype.kind == "f":
         finite = np.isfinite(a)
         if finite.all():
@@ -49,25 +57,43 @@ def _array(a: np.ndarray) -> Any:
     return [to_jsonable(x) for x in a.tolist()]
 
 
-def to_jsonable(obj: Any) -> Any:
+def _float32_array(a: np.ndarray) -> Any:
+    """A float32 array orjson writes with the shortest float32 digits: the array itself when every value is
+    finite (orjson reads it natively), else nested lists of the numbers those digits are, non-finite ones as
+    strings."""
+    finite = np.isfinite(a)
+    if finite.all():
+        return np.ascontiguousarray(a, dtype=np.float32)  # orjson takes native-order C-contiguous arrays only
+    clean = np.ascontiguousarray(np.where(finite, a, np.float32(0)), dtype=np.float32)
+    digits = orjson.loads(orjson.dumps(clean, option=orjson.OPT_SERIALIZE_NUMPY))
+    obj = np.empty(a.shape, dtype=object)
+    obj[...] = digits
+    obj[np.isnan(a)] = "nan"
+    obj[np.isposinf(a)] = "inf"
+    obj[np.isneginf(a)] = "-inf"
+    return obj.tolist()
+
+
+def to_jsonable(obj: Any, short32: bool = False) -> Any:
     """Turn ``obj`` into plain JSON values, encoding non-finite floats as strings.
 
-    numpy arrays and scalars become lists and python numbers; tuples become lists.
+    numpy arrays and scalars become lists and python numbers; tuples become lists.  ``short32``: float32 arrays
+    are left for orjson to write with float32 digits (:func:`_float32_array`; encode with :func:`document_bytes`).
     """
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     if isinstance(obj, float):
         return _float(obj)
     if isinstance(obj, np.ndarray):
-        return _array(obj)
+        return _array(obj, short32)
     if isinstance(obj, np.floating):
         return _float(float(obj))
     if isinstance(obj, (np.integer, np.bool_)):
         return obj.item()
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(x) for x in obj]
+        return [to_jsonable(x, short32) for x in obj]
     if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, short32) for k, v in obj.items()}
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
@@ -79,6 +105,12 @@ def dumps(obj: Any) -> str:
 def dumps_bytes(obj: Any) -> bytes:
     """:func:`dumps` as UTF-8 bytes, without a round trip through ``str``: HTTP bodies and documents."""
     return orjson.dumps(to_jsonable(obj))
+
+
+def document_bytes(obj: Any) -> bytes:
+    """:func:`dumps_bytes`, with every float32 array written in the shortest float32 digits (module docstring):
+    a trace document, whose per-unit arrays are float32."""
+    return orjson.dumps(to_jsonable(obj, short32=True), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def encode(value: Any) -> str:

@@ -243,6 +243,8 @@ def trace_document(trace: Trace, started: float) -> dict[str, Any]:
     Arrays are nested lists indexed [l][d][t][h], t by input position.
     """
     doc: dict[str, Any] = {"type": "trace", **start_fields(trace)}
+    # Each array in its own precision: float32 values in the shortest digits that read back to them (encoding.py).
+    doc["precision"] = str(trace.hidden.dtype)
     names = layout(trace)["forward"]
     doc["output"] = trace.outputs  # (T, O); not under "forward", where the LSTM has an "output" gate
     doc["forward"] = dict(zip(names, forward_arrays(trace), strict=True))

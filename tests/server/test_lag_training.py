@@ -10,7 +10,7 @@ from engine import Config
 from engine.lab import Trainer, profile_count, trace_trained
 from engine.tracing import rows_for
 from server.scheduling import cost
-from server.session import training_too_long
+from server.scheduling.budgets import training_too_long
 from server.wire.encoding import from_wire
 from tests.server.test_training_ws import read_training
 

@@ -39,6 +39,44 @@ def test_float32_values_survive_exactly():
     assert np.array_equal(np.array(json.loads(wire.dumps(a)), dtype=np.float32), a)
 
 
+def every_kind_of_float32(count: int = 200_000) -> np.ndarray:
+    """Random bit patterns (normal, subnormal, both signs, inf, NaN) and the edge values, as float32."""
+    bits = np.random.default_rng(27).integers(0, 2**32, size=count, dtype=np.uint64).astype(np.uint32)
+    edges = np.array([0.0, -0.0, 0.1, 1 / 3, 1e-45, -1e-45, 1.1754942e-38, 1.1754944e-38, 3.4028235e38,
+                      -3.4028235e38, np.inf, -np.inf, np.nan], dtype=np.float32)  # fmt: skip
+    return np.concatenate([edges, bits.view(np.float32)])
+
+
+def read_as_float32(value) -> np.ndarray:
+    """A JSON reader's view of a document's array: each number parsed as float64, then rounded to float32 (what
+    Math.fround and a Float32Array do in a page)."""
+    return np.asarray(wire.from_wire(value), dtype=np.float64).astype(np.float32)
+
+
+def test_a_document_writes_float32_digits_that_read_back_to_the_same_bits():
+    a = every_kind_of_float32()[: 13 * 15_000]  # the edge values first
+    doc = json.loads(wire.document_bytes({"grad_h": a.reshape(-1, 13), "also": a[::-1].reshape(13, -1).T}))
+    for key, want in (("grad_h", a.reshape(-1, 13)), ("also", a[::-1].reshape(13, -1).T)):
+        got = read_as_float32(doc[key])
+        finite = np.isfinite(want)
+        assert np.array_equal(got[finite].view(np.uint32), want[finite].view(np.uint32)), key  # -0.0 kept too
+        assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(np.isinf(got), np.isinf(want))
+        assert np.array_equal(got[np.isinf(want)], want[np.isinf(want)])
+
+
+def test_a_document_is_strict_json_and_keeps_float64_values_as_they_are():
+    text = wire.document_bytes({"f32": np.array([0.1, np.nan], dtype=np.float32), "f64": np.array([0.1, np.inf]),
+                                "loss": 0.1, "steps": np.arange(3)})  # fmt: skip
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a document")) == {
+        "f32": [0.1, "nan"], "f64": [0.1, "inf"], "loss": 0.1, "steps": [0, 1, 2]}
+
+
+def test_float32_digits_are_shorter_than_float64_digits():
+    a = every_kind_of_float32()
+    a = a[np.isfinite(a)]
+    assert len(wire.document_bytes(a)) < 0.7 * len(wire.dumps_bytes(a))
+
+
 def test_bytes_and_text_encodings_are_the_same_json():
     value = {"grad": np.array([1.0, np.nan, -np.inf], dtype=np.float32), "name": "forget gate é", "t": np.int64(7)}
     assert wire.dumps_bytes(value) == wire.dumps(value).encode("utf-8")
