@@ -12,6 +12,7 @@
 //
 // SocketSource is the live one: the /ws websocket of this page's host.
 
+import { RunCache } from "./run_cache.js";
 import { TraceSocket, parseFrame, splitSteps } from "./socket.js";
 
 /** The websocket address of this page's server. */
@@ -26,14 +27,19 @@ export class SocketSource {
    * @param {string} url
    */
   constructor(onFrame, onStatus = () => {}, url = socketUrl()) {
-    this.socket = new TraceSocket(url, onFrame, onStatus);
+    // Runs received whole answer the same setting again at once (run_cache.js); it numbers the page's runs.
+    this.cache = new RunCache(onFrame, { stop: () => this.socket.stop() });
+    this.socket = new TraceSocket(url, (frame, payload) => this.cache.receive(frame, payload), onStatus);
   }
 
   run(config, options = {}) {
-    this.socket.run(config, options);
+    // A file uploaded makes the answer depend on more than the setting: the cache stays out of it.
+    const cachable = !Object.keys(this.socket.uploads).length;
+    if (!this.cache.ask("run", config, options, cachable)) this.socket.run(config, options);
   }
 
   train(config, options = {}) {
+    this.cache.ask("train", config, options);
     this.socket.train(config, options);
   }
 
@@ -52,12 +58,13 @@ export class SocketSource {
 
   /** Ask the server to compute `configs` into its cache (docs/protocol.md, "Prefetch"); false when it cannot leave. */
   prefetch(configs, options = {}) {
-    return this.socket.prefetch(configs, options);
+    const wanted = configs.filter((c) => !this.cache.has(c, options.lag)); // the page holds those already
+    return wanted.length > 0 && this.socket.prefetch(wanted, options);
   }
 
-  /** The newest request's run number (a test hook: the e2e harness reads it). */
+  /** The newest request's run number, in the page's numbering (a test hook: the e2e harness reads it). */
   get newest() {
-    return this.socket.newest;
+    return this.cache.newest;
   }
 
   get open() {
