@@ -10,7 +10,8 @@
 //     onFrame(frame, payload)  one step per forward/backward frame (docs/protocol.md), newest request only
 //     onStatus(status)         'connecting' | 'open' | 'closed'
 //
-// SocketSource is the live one: the /ws websocket of this page's host.
+// SocketSource is the live one: the /ws websocket of this page's host, and the runs it received whole kept to
+// answer the same setting again (run_cache.js).
 
 import { RunCache } from "./run_cache.js";
 import { TraceSocket, parseFrame, splitSteps } from "./socket.js";
