@@ -13,6 +13,7 @@
 // SocketSource is the live one: the /ws websocket of this page's host, and the runs it received whole kept to
 // answer the same setting again (run_cache.js).
 
+import { NeighbourFetch } from "./neighbour_fetch.js";
 import { RunCache } from "./run_cache.js";
 import { TraceSocket, parseFrame, splitSteps } from "./socket.js";
 
@@ -31,6 +32,9 @@ export class SocketSource {
     // Runs received whole answer the same setting again at once (run_cache.js); it numbers the page's runs.
     this.cache = new RunCache(onFrame, { stop: () => this.socket.stop() });
     this.socket = new TraceSocket(url, (frame, payload) => this.cache.receive(frame, payload), onStatus);
+    // A held slider's neighbours, once the server has them, brought into that cache (neighbour_fetch.js).
+    this.neighbours = new NeighbourFetch(this.cache, (f) => new TraceSocket(url, f));
+    this.asked = null; // the prefetch out: {configs, lag}
   }
 
   run(config, options = {}) {
@@ -60,7 +64,18 @@ export class SocketSource {
   /** Ask the server to compute `configs` into its cache (docs/protocol.md, "Prefetch"); false when it cannot leave. */
   prefetch(configs, options = {}) {
     const wanted = configs.filter((c) => !this.cache.has(c, options.lag)); // the page holds those already
-    return wanted.length > 0 && this.socket.prefetch(wanted, options);
+    if (!wanted.length || !this.socket.prefetch(wanted, options)) return false;
+    this.asked = { configs: wanted, lag: !!options.lag };
+    return true;
+  }
+
+  /** The server's `prefetched` answer: the settings it holds now are brought into the page, if `shown` is small. */
+  prefetched(frame, shown) {
+    const asked = this.asked;
+    this.asked = null;
+    if (asked && !frame.busy && frame.ready > 0) {
+      this.neighbours.fetch(asked.configs.slice(0, frame.ready), { lag: asked.lag }, shown);
+    }
   }
 
   /** The newest request's run number, in the page's numbering (a test hook: the e2e harness reads it). */

@@ -14,10 +14,30 @@ export const BUDGET_BYTES = 64 * 2 ** 20;
 const FRAME_BYTES = 256;
 // Frames that make up a run's answer; `computing` and `queued` say how the server was doing at the time.
 const KEPT = new Set(["start", "forward", "backward", "lag", "done"]);
+// Frames after which a request has nothing more to say.
+const ENDS = new Set(["done", "error", "cancelled"]);
 
 /** The cache's key for a request: the whole setting and whether the lag map was asked for. */
 export function runKey(config, lag = false) {
   return JSON.stringify([Object.entries(config).sort(([a], [b]) => (a < b ? -1 : 1)), !!lag]);
+}
+
+/** One run's frames as they arrive, to be kept whole. */
+export class Recording {
+  constructor(key) {
+    this.key = key;
+    this.frames = []; // [[frame, payload]]
+    this.bytes = 0;
+  }
+
+  /** Take a frame of the run; true once the run is whole (its done, after its start). */
+  add(frame, payload) {
+    if (!KEPT.has(frame.type)) return false;
+    if (frame.type === "start") [this.frames, this.bytes] = [[], 0]; // the run begins (again, on a new socket)
+    this.frames.push([{ ...frame }, payload]);
+    this.bytes += FRAME_BYTES + (payload ? payload.byteLength : 0);
+    return frame.type === "done" && this.frames[0][0].type === "start";
+  }
 }
 
 export class RunCache {
@@ -68,7 +88,7 @@ export class RunCache {
     }
     this.live = run;
     this.awaiting = true;
-    this.recording = key && { key, frames: [], bytes: 0 };
+    this.recording = key && new Recording(key);
     return false;
   }
 
@@ -77,7 +97,7 @@ export class RunCache {
     if (frame.run == null) return this.onFrame(frame, payload);
     if (this.live === null) return undefined; // a replay superseded the socket's request
     frame.run = this.live;
-    if (frame.type === "done" || frame.type === "error" || frame.type === "cancelled") this.awaiting = false;
+    if (ENDS.has(frame.type)) this.awaiting = false;
     this.record(frame, payload);
     return this.onFrame(frame, payload);
   }
@@ -85,17 +105,13 @@ export class RunCache {
   record(frame, payload) {
     const rec = this.recording;
     if (!rec) return;
-    if (frame.type === "start") rec.frames = []; // the run begins (again, on a new socket)
-    if (frame.type === "error" || frame.type === "cancelled") this.recording = null;
-    if (!KEPT.has(frame.type)) return;
-    rec.frames.push([{ ...frame }, payload]);
-    rec.bytes += FRAME_BYTES + (payload ? payload.byteLength : 0);
-    if (frame.type !== "done") return;
-    this.recording = null;
-    if (rec.frames[0][0].type === "start") this.keep(rec.key, rec.frames, rec.bytes);
+    const whole = rec.add(frame, payload);
+    if (ENDS.has(frame.type)) this.recording = null;
+    if (whole) this.keep(rec);
   }
 
-  keep(key, frames, bytes) {
+  /** Keep a whole run (a Recording), the most recently used; the least recently used go while over the budget. */
+  keep({ key, frames, bytes }) {
     if (bytes > this.budget) return;
     const old = this.runs.get(key);
     if (old) this.bytes -= old.bytes;
@@ -107,6 +123,11 @@ export class RunCache {
       this.runs.delete(k);
       this.bytes -= r.bytes;
     }
+  }
+
+  /** The bytes the run of `config` is counted as, or 0 when it is not kept. */
+  sizeOf(config, lag = false) {
+    return this.runs.get(runKey(config, lag))?.bytes || 0;
   }
 
   /** Whether the run of `config` is kept (the prefetcher need not ask the server for it). */

@@ -102,6 +102,23 @@ def test_a_value_dragged_back_to_is_shown_from_the_pages_cache_with_the_servers_
     assert page.log.errors == []
 
 
+def test_a_held_sliders_neighbours_are_brought_into_the_page_and_a_move_to_one_shows_the_servers_numbers(
+        page, server_url):  # fmt: skip
+    page.goto(server_url + "/")
+    run = wait_complete(page)
+    page.hover('[name="gain"]')  # held: its neighbours 1.05, 1.1, 0.95, 1.15 are computed, then brought in
+    page.wait_for_function("() => window.gfl.socket.neighbours.fetched === 4 && !window.gfl.socket.neighbours.busy")
+    before = page.evaluate(ASKED)
+    page.evaluate(DRAG, [1.1])
+    page.wait_for_function("() => window.gfl.trace.config.gain === 1.1 && window.gfl.lastPaint.complete")
+    wait_complete(page, after=run)
+    assert page.evaluate(ASKED) == {"server": before["server"], "replays": before["replays"] + 1}
+    shown = page.evaluate(SHOWN)
+    doc = page.request.post(server_url + "/api/trace", data={"gain": 1.1}).json()
+    assert shown["norms"] == doc["backward"]["grad_h_norm"][0][0]
+    assert page.log.errors == []
+
+
 def test_a_prefetch_the_server_answers_busy_is_dropped_until_its_retry_hint(page, server_url):
     asked = []
 
