@@ -8,6 +8,8 @@ For each scenario of bench/ui_latency.py the page is opened, then the gain slide
 * the DevTools CPU profiler samples the renderer (Profiler domain, 200 µs): self time summed by script
   (Plotly, the page's modules, the browser's own work: garbage collection, "(program)" = style, layout and
   paint outside JavaScript, "(idle)");
+* Plotly's own stages (its defaults, axes, colorbars and margins, the traces, text measurement) are summed from
+  the same profile, by the function names the bundle keeps;
 * every chart's draw is timed inside the page (each Chart's draw wrapped for the run: the synchronous part of
   Plotly.react and the code that builds its traces), summed per view.
 
@@ -67,6 +69,35 @@ def by_script(profile: dict) -> dict[str, float]:
     return dict(out)
 
 
+# Plotly's own stages of a redraw, by the (unminified) property names its bundle keeps: time spent inside each,
+# callees included.  Axes: the tick labels and lines; margin pushers: colorbars and the margins they push.
+PLOTLY_STAGES = {
+    "supplyDefaults": "the figure's defaults",
+    "drawFramework": "the subplots' SVG frame",
+    "drawMarginPushers": "colorbars and the margins they push",
+    "drawOne": "axes: ticks, labels, lines",
+    "drawData": "the traces themselves",
+    "bBox": "text measured (forced layout)",
+}
+
+
+def plotly_stages(profile: dict) -> dict[str, float]:
+    """Inclusive time in ms of each of Plotly's PLOTLY_STAGES (a sample counts once per stage on its stack)."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    parent = {c: n["id"] for n in profile["nodes"] for c in n.get("children", [])}
+    out: collections.Counter = collections.Counter()
+    for sample, dt in zip(profile["samples"][1:], profile["timeDeltas"][1:], strict=True):
+        stages = set()
+        while sample is not None:
+            name = nodes[sample]["callFrame"]["functionName"].rsplit(".", 1)[-1]
+            if name in PLOTLY_STAGES:
+                stages.add(name)
+            sample = parent.get(sample)
+        for name in stages:
+            out[name] += dt / 1000.0
+    return dict(out)
+
+
 async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
     await page.call("Page.navigate", url=base + link)
     await page.wait_for(PAINTED)
@@ -80,7 +111,7 @@ async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
     await page.call("Profiler.disable")
     draws = await page.evaluate("window.gflDrawMs")
     paints = await page.evaluate("window.gflPaintMs")
-    return {"drag": drag, "scripts": by_script(prof), "draws": draws, "paints": paints}
+    return {"drag": drag, "scripts": by_script(prof), "stages": plotly_stages(prof), "draws": draws, "paints": paints}
 
 
 async def run(seconds: float, top: int, root: Path, label: str) -> dict:
@@ -95,6 +126,9 @@ async def run(seconds: float, top: int, root: Path, label: str) -> dict:
                       f" {total:.0f} ms sampled")  # fmt: skip
                 for script, ms in sorted(r["scripts"].items(), key=lambda kv: -kv[1])[:top]:
                     print(f"  {ms:8.0f} ms {100 * ms / total:5.1f} %  {script}")
+                print("  Plotly's stages (callees included)")
+                for stage, ms in sorted(r["stages"].items(), key=lambda kv: -kv[1]):
+                    print(f"  {ms:8.0f} ms {100 * ms / total:5.1f} %  {stage}: {PLOTLY_STAGES[stage]}")
                 print("  per view: paint (building its traces + drawing) | of which Plotly's draw")
                 for view, (ms, n) in sorted(r["paints"].items(), key=lambda kv: -kv[1][0]):
                     print(f"  {ms:8.0f} ms in {n:3d} ({ms / n:5.1f} ms each)  {view}")

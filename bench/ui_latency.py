@@ -10,9 +10,9 @@ setting of the issue's table:
 * **slider → repaint**: the gain slider moves to a value not asked for before (value set + an `input` event, as a
   hand does), and the clock runs, inside the page (performance.now()), until the page reports the new run painted
   whole in every view in sight (`gfl:painted`, `inSight`; a page without it: `complete`, every view).  Between
-  moves the student pauses: the bench waits until the page has no prefetch out (the baseline has none), so
-  neighbouring values have had their chance to be computed.  Median over `--moves` moves (the first move, which
-  warms caches, not counted).
+  moves the student pauses: the bench waits until the page has no prefetch out and is bringing no neighbour in
+  (the baseline does neither), so neighbouring values have had their chance to be computed.  Median over
+  `--moves` moves (the first move, which warms caches, not counted).
 * **repaints per second while dragging**: the gain slider is dragged for `--drag-s` seconds, an `input` event on
   every animation frame, and the runs painted whole in the views in sight meanwhile are counted.
 
@@ -78,9 +78,11 @@ DRAG_AND_COUNT = """
 
 # The views in sight hold the whole run (a page that does not say so: every view does).
 PAINTED = "(() => { const p = window.gfl && window.gfl.lastPaint; return !!p && (p.inSight ?? p.complete); })()"
-# The student's pause between moves: until no prefetch is out (a page without prefetch has none out).
-SETTLED = ("(() => { const g = window.gfl, p = g && g.lastPaint;"
-           " return !!p && (p.inSight ?? p.complete) && !(g.prefetch && g.prefetch.outstanding); })()")
+# The student's pause between moves: until no prefetch is out, nor a neighbour being brought into the page (a page
+# without them has none out).
+SETTLED = ("(() => { const g = window.gfl, p = g && g.lastPaint, n = g && g.socket && g.socket.neighbours;"
+           " return !!p && (p.inSight ?? p.complete) && !(g.prefetch && g.prefetch.outstanding)"
+           " && !(n && n.busy); })()")
 
 # Move the slider; resolve with the page's own timings once the new run is painted whole.
 MOVE_AND_WAIT = """

@@ -10,8 +10,11 @@
 //     onFrame(frame, payload)  one step per forward/backward frame (docs/protocol.md), newest request only
 //     onStatus(status)         'connecting' | 'open' | 'closed'
 //
-// SocketSource is the live one: the /ws websocket of this page's host.
+// SocketSource is the live one: the /ws websocket of this page's host, and the runs it received whole kept to
+// answer the same setting again (run_cache.js).
 
+import { NeighbourFetch } from "./neighbour_fetch.js";
+import { RunCache } from "./run_cache.js";
 import { TraceSocket, parseFrame, splitSteps } from "./socket.js";
 
 /** The websocket address of this page's server. */
@@ -26,14 +29,22 @@ export class SocketSource {
    * @param {string} url
    */
   constructor(onFrame, onStatus = () => {}, url = socketUrl()) {
-    this.socket = new TraceSocket(url, onFrame, onStatus);
+    // Runs received whole answer the same setting again at once (run_cache.js); it numbers the page's runs.
+    this.cache = new RunCache(onFrame, { stop: () => this.socket.stop() });
+    this.socket = new TraceSocket(url, (frame, payload) => this.cache.receive(frame, payload), onStatus);
+    // A held slider's neighbours, once the server has them, brought into that cache (neighbour_fetch.js).
+    this.neighbours = new NeighbourFetch(this.cache, (f) => new TraceSocket(url, f));
+    this.asked = null; // the prefetch out: {configs, lag}
   }
 
   run(config, options = {}) {
-    this.socket.run(config, options);
+    // A file uploaded makes the answer depend on more than the setting: the cache stays out of it.
+    const cachable = !Object.keys(this.socket.uploads).length;
+    if (!this.cache.ask("run", config, options, cachable)) this.socket.run(config, options);
   }
 
   train(config, options = {}) {
+    this.cache.ask("train", config, options);
     this.socket.train(config, options);
   }
 
@@ -52,12 +63,24 @@ export class SocketSource {
 
   /** Ask the server to compute `configs` into its cache (docs/protocol.md, "Prefetch"); false when it cannot leave. */
   prefetch(configs, options = {}) {
-    return this.socket.prefetch(configs, options);
+    const wanted = configs.filter((c) => !this.cache.has(c, options.lag)); // the page holds those already
+    if (!wanted.length || !this.socket.prefetch(wanted, options)) return false;
+    this.asked = { configs: wanted, lag: !!options.lag };
+    return true;
   }
 
-  /** The newest request's run number (a test hook: the e2e harness reads it). */
+  /** The server's `prefetched` answer: the settings it holds now are brought into the page, if `shown` is small. */
+  prefetched(frame, shown) {
+    const asked = this.asked;
+    this.asked = null;
+    if (asked && !frame.busy && frame.ready > 0) {
+      this.neighbours.fetch(asked.configs.slice(0, frame.ready), { lag: asked.lag }, shown);
+    }
+  }
+
+  /** The newest request's run number, in the page's numbering (a test hook: the e2e harness reads it). */
   get newest() {
-    return this.socket.newest;
+    return this.cache.newest;
   }
 
   get open() {

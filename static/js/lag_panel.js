@@ -201,17 +201,23 @@ export class LagPanel {
       this.rowSelect.replaceChildren(new Option("none", ""), ...steps.map((s) => new Option(`s = ${s}`, String(s))));
     }
     if (map && this.row !== null && !steps.includes(this.row)) this.row = null;
-    this.rowSelect.value = this.row === null ? "" : String(this.row);
-    this.rowSelect.disabled = !map;
+    // Written only when they change: this runs on every paint of a drag, and a select's value or state written
+    // after the charts were drawn forces a style and layout pass of the page each time (~25 ms a paint).
+    const value = this.row === null ? "" : String(this.row);
+    if (this.rowSelect.value !== value) this.rowSelect.value = value;
+    if (this.rowSelect.disabled !== !map) this.rowSelect.disabled = !map;
   }
 
   /** The source list and the training step's slider, shown while a training brought maps. */
   trainingControls() {
     const maps = this.training ? this.training.lagMaps : [];
-    this.source.querySelector('option[value="training"]').disabled = !maps.length;
-    this.root.querySelector(".lag-training").hidden = !maps.length;
-    if (!maps.length) {
-      this.source.value = "trace";
+    const none = !maps.length;
+    const option = this.source.querySelector('option[value="training"]');
+    if (option.disabled !== none) option.disabled = none;
+    const block = this.root.querySelector(".lag-training");
+    if (block.hidden !== none) block.hidden = none;
+    if (none) {
+      if (this.source.value !== "trace") this.source.value = "trace";
       return;
     }
     const i = this.stepIndex();

@@ -100,7 +100,10 @@ async function main() {
     computing: (frame) => state.computing(frame.estimate_s), // and on how long its computation should take
   }, { trains: () => state.training.status === "training" });
   const onFrame = (frame, payload) => {
-    if (frame.type === "prefetched") return prefetch.answered(frame);
+    if (frame.type === "prefetched") {
+      source.prefetched?.(frame, state.config);
+      return prefetch.answered(frame);
+    }
     return isUploadFrame(frame) ? upload.frame(frame) : dispatcher.accept(frame, payload);
   };
   const source = (gfl.socket = makeSource(onFrame, connectionStatus($("#conn-status"), () => {

@@ -76,6 +76,49 @@ def test_a_drag_ends_on_exactly_the_released_values_numbers(page, server_url):
     assert len(drawn) == len(shown["norms"]) and all(y == v for y, v in drawn)
 
 
+# Every view's plotted numbers (each trace's x, y, z).
+VIEW_NUMBERS = """() => Object.fromEntries([...document.querySelectorAll('.views .chart')].map((el) =>
+  [el.id, (el.data || []).map((t) => [t.x, t.y, t.z])]))"""
+ASKED = "() => ({ server: window.gfl.socket.socket.newest, replays: window.gfl.socket.cache.replays })"
+
+
+def test_a_value_dragged_back_to_is_shown_from_the_pages_cache_with_the_servers_numbers(page, server_url):
+    link = "/?seq_len=30&hidden_size=16&cell=lstm&num_layers=2"
+    page.goto(server_url + link + "&gain=1.1")
+    wait_complete(page)
+    fresh = page.evaluate(VIEW_NUMBERS)  # the reference: gain 1.1 opened afresh, from the server
+    assert fresh["chart-gates"] and fresh["chart-layers"], fresh.keys()
+    page.goto(server_url + link)
+    run = wait_complete(page)
+    for gain in (1.1, 1.15, 1.1):  # the last: back to a value received whole, with no message to the server
+        before = page.evaluate(ASKED)
+        page.evaluate(DRAG, [gain])
+        page.wait_for_function(f"() => window.gfl.trace.config.gain === {gain} && window.gfl.lastPaint.complete")
+        run = wait_complete(page, after=run)
+    after = page.evaluate(ASKED)
+    assert after == {"server": before["server"], "replays": before["replays"] + 1}, (before, after)
+    assert "gain=1.1" in page.url
+    assert page.evaluate(VIEW_NUMBERS) == fresh
+    assert page.log.errors == []
+
+
+def test_a_held_sliders_neighbours_are_brought_into_the_page_and_a_move_to_one_shows_the_servers_numbers(
+        page, server_url):  # fmt: skip
+    page.goto(server_url + "/")
+    run = wait_complete(page)
+    page.hover('[name="gain"]')  # held: its neighbours 1.05, 1.1, 0.95, 1.15 are computed, then brought in
+    page.wait_for_function("() => window.gfl.socket.neighbours.fetched === 4 && !window.gfl.socket.neighbours.busy")
+    before = page.evaluate(ASKED)
+    page.evaluate(DRAG, [1.1])
+    page.wait_for_function("() => window.gfl.trace.config.gain === 1.1 && window.gfl.lastPaint.complete")
+    wait_complete(page, after=run)
+    assert page.evaluate(ASKED) == {"server": before["server"], "replays": before["replays"] + 1}
+    shown = page.evaluate(SHOWN)
+    doc = page.request.post(server_url + "/api/trace", data={"gain": 1.1}).json()
+    assert shown["norms"] == doc["backward"]["grad_h_norm"][0][0]
+    assert page.log.errors == []
+
+
 def test_a_prefetch_the_server_answers_busy_is_dropped_until_its_retry_hint(page, server_url):
     asked = []
 
