@@ -45,8 +45,11 @@ export function bindPresenting(doc, { state, embed = false }) {
       el?.classList.toggle("enlarged", v === name && enlarges(el));
       const button = buttons.get(v);
       if (!button) continue;
+      // A glyph to enlarge (the heading keeps its line); words for the way back, which must be plain.
       button.setAttribute("aria-pressed", String(v === name));
-      button.textContent = v === name ? "⤡ All views" : "⤢ Enlarge";
+      button.textContent = v === name ? "⤡ All views" : "⤢";
+      if (v === name) button.removeAttribute("aria-label");
+      else button.setAttribute("aria-label", "Enlarge this view");
     }
     fitCharts(doc);
   };
@@ -84,7 +87,7 @@ function bindSettingsFold(doc, folded) {
   const set = (fold) => {
     doc.body.classList.toggle("settings-folded", fold);
     toggle.setAttribute("aria-expanded", String(!fold));
-    toggle.textContent = fold ? "Show settings" : "Hide settings";
+    toggle.textContent = fold ? "Settings »" : "« Hide settings";
   };
   set(folded && window.matchMedia(WIDE).matches);
   toggle.addEventListener("click", () => {
