@@ -72,6 +72,7 @@ function enlargeButton(doc, el) {
   button.className = "enlarge";
   button.title = "Enlarge this view to fill the window, and back (Esc); the link keeps it";
   button.setAttribute("aria-pressed", "false");
+  button.tabIndex = -1; // one tab stop with the view's PNG button and chart tools (charts.js): the arrow keys reach it
   const header = el.querySelector(":scope > header");
   header.insertBefore(button, header.querySelector(".png"));
   return button;
