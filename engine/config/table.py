@@ -13,18 +13,19 @@ from engine.config.fields import Field
 LINK_VERSION = 1
 
 # Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
-# lesson (a lesson's id), teacher options (embed: a yes/no flag; hide: control names, comma-separated) and
-# compare mode's alternatives (cmp_b, cmp_c: key:value pairs, comma-separated) and the view the page opens on
-# (view: one of VIEWS).  The page reads them from GET /api/config's page_keys (and views); the model's link
-# readers and /api/script skip them.
+# lesson (a lesson's id), teacher options (embed: only the views, a yes/no flag; present: the presenter's view,
+# settings folded and large type, a flag; hide: control names, comma-separated), compare mode's alternatives
+# (cmp_b, cmp_c: key:value pairs, comma-separated) and the view the page opens on (view: one of VIEWS).  The page
+# reads them from GET /api/config's page_keys (and views); the model's link readers and /api/script skip them.
 PAGE_KEYS: dict[str, str] = {
-    "v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys", "cmp_b": "pairs", "cmp_c": "pairs",
-    "view": "view", "cmp_show": "keys",
+    "v": "version", "lesson": "lesson", "embed": "flag", "present": "flag", "hide": "keys", "cmp_b": "pairs",
+    "cmp_c": "pairs", "view": "view", "cmp_show": "keys",
 }
 
-# The views a link's `view` may open: "lag", the lag map (where each step's gradient comes from; the page asks for
-# it while the view is open).
-VIEWS: tuple[str, ...] = ("lag",)
+# The views a link's `view` may open, in the page's order: a figure opens enlarged, filling the window (with
+# embed=1 it is the only thing on the page); "lag", the lag map, is a fold that opens in its place (the page asks
+# for the map while it is open) and is enlarged only in an embed.
+VIEWS: tuple[str, ...] = ("grad-norm", "hidden", "lag", "grad-units", "gates", "eigen", "layers")
 
 
 _WEIGHTS = ("weights", "trace")  # a key that draws other initial weights changes the trace too

@@ -53,10 +53,12 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
-    // The view's PNG button and Plotly's tools are one tab stop (roving.js): Tab reaches one, the arrow keys move
-    // between them.  Without this each chart adds seven stops.
-    const png = () => [...(el.closest("figure") || el).querySelectorAll(`button[data-png="${el.id}"]`)];
-    this.tools = rove(el.closest("figure") || el, () => [...png(), ...el.querySelectorAll(".modebar-btn")]);
+    // The view's PNG button, Plotly's tools and the view's enlarge control (present.js) are one tab stop (roving.js):
+    // Tab reaches one, the arrow keys move between them.  Without this each chart adds eight stops.
+    const figure = el.closest("figure") || el;
+    const png = () => [...figure.querySelectorAll(`button[data-png="${el.id}"]`)];
+    const enlarge = () => [...figure.querySelectorAll(":scope > header > .enlarge")];
+    this.tools = rove(figure, () => [...png(), ...el.querySelectorAll(".modebar-btn"), ...enlarge()]);
     // The element's width, kept by an observer: reading it while drawing would force a layout after every chart.
     this.width = el.clientWidth;
     if (typeof ResizeObserver === "function") new ResizeObserver(([e]) => (this.width = e.contentRect.width)).observe(el);

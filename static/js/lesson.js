@@ -86,16 +86,15 @@ export class LessonPanel {
    * @param {HTMLFormElement} o.form  the settings form, for the controls' own words on the try buttons
    * @param {{play: () => void, train: () => void}} o.actions  the page's Play and Train
    * @param {HTMLElement|null} o.watch  what to watch once Play is pressed: brought into sight when none of it is
-   * @param {boolean} o.embed
    */
-  constructor(root, { state, form, actions, watch = null, embed = false }) {
+  constructor(root, { state, form, actions, watch = null }) {
     this.root = root;
     this.state = state;
     this.form = form;
     this.actions = actions;
     this.watch = watch;
     this.held = null; // the lesson's own trace, kept at its start, until it opens the answer
-    this.pending = !!root && !embed; // the first run of the page is the lesson's own
+    this.pending = !!root; // the first run of the page is the lesson's own (embedded too: predict first)
     this.armed = false; // from Train's press until the trained model of the lesson's setting opens the answer
     this.lastTry = null; // data-try of the try pressed last
     if (!root) return;

@@ -13,6 +13,7 @@ import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
 import { bindRoom } from "./follow.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
+import { bindPresenting } from "./present.js";
 import { connectionStatus } from "./panels.js";
 import { Requests } from "./requests.js";
 import "./script_button.js"; // "Copy as PyTorch": binds #copy-script itself
@@ -142,7 +143,7 @@ async function main() {
   const compare = (gfl.compare = new ComparePanel($("#compare"), { state, charts, toggle: $("#compare-toggle"),
     notify: (list, from = "compare") => notify(list, from), actions }));
   compare.follow(training);
-  const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form, embed: state.page.embed,
+  const lesson = (gfl.lesson = new LessonPanel($("#lesson"), { state, form,
     watch: $("#chart-grad-norm"), actions: { play: () => show.player.play(), train: () => (actions.train(), training.bringIntoView()) } }));
   const upload = (gfl.upload = new UploadPanel($("#upload"), { source, state, notices: $("#notices") }));
   // With an upload active the page asks before it leaves for a lesson, which would not have the upload.
@@ -153,6 +154,7 @@ async function main() {
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), shareLink(state.query)));
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
+  bindPresenting(document, { state, embed: state.page.embed });
   applyStaticCopy(document, state);
   const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));
   if (!staticCopy()) saved.acceptDrops();

@@ -56,7 +56,8 @@ export class PageState {
     });
     // The server read (and noticed) the model keys already; the page's own keys are read only here.
     state.linkNotices = boot.config ? parsed.notices.filter((n) => n.field in pageKeys) : parsed.notices;
-    state.tasks = boot.tasks || {}; // each task's description and whether it can be learned (GET /api/config)
+    // Each task's description and whether it can be learned, and the views a link's `view` may open (GET /api/config).
+    Object.assign(state, { tasks: boot.tasks || {}, views: boot.views || [] });
     return state;
   }
 

@@ -6,14 +6,14 @@
 export const darkScheme = (typeof window !== "undefined" && window.matchMedia?.("(prefers-color-scheme: dark)")) ||
   { matches: false };
 
-/** The chart colours of the page's theme now. */
+/** The chart colours of the page's theme now, and its type size (--chart-font-size: a presenting page's is larger). */
 export function chartTheme(doc = document) {
-  const css = getComputedStyle(doc.documentElement);
+  const css = getComputedStyle(doc.body || doc.documentElement);
   const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
   return {
     dark: darkScheme.matches,
     paper: v("--chart-paper", "#fff"), ink: v("--chart-ink", "#222"), muted: v("--chart-muted", "#555"),
-    grid: v("--chart-grid", "#e6e6e6"), axis: v("--chart-axis", "#888"),
+    grid: v("--chart-grid", "#e6e6e6"), axis: v("--chart-axis", "#888"), fontSize: Number(v("--chart-font-size", "")) || null,
   };
 }
 
@@ -45,6 +45,11 @@ export function themeLayout(full, theme) {
   full.paper_bgcolor = theme.paper;
   full.plot_bgcolor = theme.paper;
   full.font = { ...full.font, color: theme.ink };
+  if (theme.fontSize) {
+    // Larger type: each axis makes room for its larger tick labels and title (the house margins fit 12 px).
+    full.font.size = theme.fontSize;
+    for (const k of Object.keys(full)) if (/^[xy]axis\d*$/.test(k)) full[k] = { automargin: true, ...full[k] };
+  }
   if (!theme.dark) return full;
   for (const k of Object.keys(full)) {
     if (/^[xy]axis\d*$/.test(k)) full[k] = recolour({ gridcolor: theme.grid, linecolor: theme.axis, ...full[k] },

@@ -24,6 +24,7 @@ PAGES = {
     "lag": (LAG, None),
     "phone-lag": (LAG, PHONE),
     "embed": ("/?cell=lstm&seq_len=30&forget_bias=3&lesson=lstm-cell-state&embed=1", None),
+    "present": ("/?seq_len=30&present=1&view=grad-norm", None),
     "phone": ("/", PHONE),
     "phone-lesson": (LESSON, PHONE),
     "tablet-lesson": (LESSON, TABLET),

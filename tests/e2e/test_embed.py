@@ -1,5 +1,5 @@
-"""For teachers' slides: embed=1 shows only the views and still plays the run; hide=k1,k2 hides controls that keep
-their link values."""
+"""For teachers' slides: embed=1 shows only the views (a lesson's question with them, its run waiting for Play;
+compare's settings without its form); hide=k1,k2 hides controls that keep their link values."""
 
 from __future__ import annotations
 
@@ -9,26 +9,39 @@ from tests.e2e.harness import wait_complete
 
 HIDDEN_IN_EMBED = [".topbar", ".sidebar", "#controls", "#player", "#summary", "#training", "#notices"]
 PLAYER = "() => ({ cursor: gfl.player.cursor, playing: gfl.player.playing, length: gfl.player.length })"
+# What a lesson embedded leaves out: its place in the list, the tries and the reading (a slide has no room for them).
+LESSON_EXTRAS = [".lesson-nav", ".lesson-fold", ".lesson-tries", ".lesson-more", ".lesson-kicker"]
 
 
 def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def test_embed_shows_only_the_views_and_plays(page, server_url):
-    # A lesson link embedded in a slide: no panel, and the run plays by itself.
+def test_embed_shows_only_the_views_and_a_lesson_keeps_its_predict_first_pause(page, server_url):
+    # A lesson link embedded in a slide: its question above the views, and its run waits for Play.
     page.goto(f"{server_url}/?cell=lstm&seq_len=30&forget_bias=3&lesson=lstm-cell-state&embed=1")
-    page.wait_for_function("() => window.gfl && window.gfl.lastPaint && window.gfl.player.playing")
-    run = wait_complete(page)
-    for sel in [*HIDDEN_IN_EMBED, "#lesson"]:
+    page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete && gfl.lastPaint")
+    assert page.evaluate(PLAYER)["cursor"] == 0 and not page.evaluate(PLAYER)["playing"]
+    assert page.locator(".lesson-question").is_visible() and page.locator("#lesson-answer").is_hidden()
+    for sel in [*HIDDEN_IN_EMBED, *LESSON_EXTRAS]:
         assert page.locator(sel).is_hidden(), sel
-    for view in ("#view-grad-norm", "#view-hidden", "#view-grad-units", "#view-gates", "#view-eigen"):
+    assert page.locator("#view-eigen").is_hidden()  # predict first: the eigenvalues wait for Play
+    for view in ("#view-grad-norm", "#view-hidden", "#view-grad-units", "#view-gates"):
         assert page.locator(view).is_visible(), view
     assert page.locator("#view-layers").is_hidden()  # one layer, one direction: an empty view is left out
-    assert page.evaluate("() => document.getElementById('chart-grad-norm').data[0].x.length") == 30
+    # No blank strip: the question starts at the top, the embed's strip right under it.
+    lesson = page.evaluate("() => document.getElementById('lesson').getBoundingClientRect().toJSON()")
+    bar = page.evaluate("() => document.querySelector('.embed-bar').getBoundingClientRect().toJSON()")
+    assert lesson["top"] <= 10 and 0 <= bar["top"] - lesson["bottom"] <= 12, (lesson, bar)
     # The views take the whole width.
-    width = page.evaluate("() => document.querySelector('.main').getBoundingClientRect().width")
+    width = page.evaluate("() => document.querySelector('#main').getBoundingClientRect().width")
     assert width > page.viewport_size["width"] * 0.95
+    # Play: the run plays through, and then the answer opens.
+    page.click(".lesson-go")
+    run = wait_complete(page)
+    page.wait_for_function("() => !document.getElementById('lesson-answer').hidden")
+    assert page.locator("#view-eigen").is_visible()
+    assert page.evaluate("() => document.getElementById('chart-grad-norm').data[0].x.length") == 30
     # The link keeps its keys; the corner opens the full page without embed.
     assert query(page)["embed"] == ["1"] and query(page)["lesson"] == ["lstm-cell-state"]
     href = page.get_attribute(".embed-bar a", "href")
@@ -37,6 +50,18 @@ def test_embed_shows_only_the_views_and_plays(page, server_url):
     page.click(".embed-bar button")
     assert page.evaluate(PLAYER)["playing"] and page.evaluate(PLAYER)["cursor"] < page.evaluate(PLAYER)["length"]
     page.wait_for_function(f"() => gfl.lastPaint.run === {run} && gfl.lastPaint.complete && !gfl.player.playing")
+    assert page.log.errors == [] and page.log.foreign_requests() == []
+
+
+def test_embed_of_compare_shows_the_settings_compared_not_the_form_that_edits_them(page, server_url):
+    page.goto(f"{server_url}/?seq_len=20&cmp_b=cell:lstm&embed=1")
+    page.wait_for_function("() => document.getElementById('compare').classList.contains('has-alternatives')")
+    page.wait_for_function("() => (document.getElementById('chart-compare-norms').data || []).length >= 2")
+    for sel in ("#compare", "#compare-chips", "#chart-compare-norms", "#compare-table"):
+        assert page.locator(sel).is_visible(), sel
+    assert "LSTM" in page.inner_text("#compare-chips")
+    for sel in ("#compare-form", ".chip-remove", "#compare-train", "#compare-csv", "#compare-json", ".png"):
+        assert page.locator(sel).evaluate_all("els => els.filter((el) => el.getClientRects().length > 0)") == [], sel
     assert page.log.errors == [] and page.log.foreign_requests() == []
 
 

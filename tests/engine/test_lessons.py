@@ -240,8 +240,10 @@ MALFORMED = [
     (_set(["answer"], "About {ratio@5} here."), "{ratio@5}: try must be the index of one of the lesson's 3 tries"),
     (_set(["answer"], "About {gate_product} here."), "{gate_product}: gate_product needs an LSTM or GRU"),
     (_set(["title"], "Shapes, {ratio}"), "title must not hold a measured number"),
-    (_set(["link", "view"], "heat"), "lesson 'four-shapes': link: view must be one of lag; got 'heat'"),
-    (_set(["link", "view"], ["lag"]), "link: view must be one of lag; got a list"),
+    (_set(["link", "view"], "heat"),
+     "lesson 'four-shapes': link: view must be one of grad-norm, hidden, lag, grad-units, gates, eigen, layers; "
+     "got 'heat'"),
+    (_set(["link", "view"], ["lag"]), "link: view must be one of grad-norm, .* layers; got a list"),
 ]
 
 

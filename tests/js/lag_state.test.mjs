@@ -29,14 +29,14 @@ function arrives(state, run) {
 }
 
 test("a link's view is one of the server's views; another value is ignored with a notice naming the key", () => {
-  assert.deepEqual(views, ["lag"]);
+  assert.ok(views.includes("lag") && views.includes("grad-norm"), views);
   const read = parseLink(schema, pageKeys, "?v=1&arch=many-to-many&view=lag", views);
   assert.equal(read.page.view, "lag");
   assert.deepEqual(read.notices, []);
   assert.equal(formatLink(schema, pageKeys, read.config, read.page), "?v=1&arch=many-to-many&view=lag");
   const bad = parseLink(schema, pageKeys, "?view=<script>", views);
   assert.equal(bad.page.view, null);
-  assert.deepEqual(bad.notices, [{ field: "view", message: `view must be one of 'lag'; got "<script>"; ignored` }]);
+  assert.deepEqual(bad.notices, [{ field: "view", message: `view must be one of ${views.map((v) => `'${v}'`).join(", ")}; got "<script>"; ignored` }]);
   assert.equal(formatLink(schema, pageKeys, bad.config, bad.page), "?v=1", "no view: the link says none");
 });
 

@@ -47,7 +47,7 @@ test("formatLink writes v=, the applicable non-default keys in table order, then
 
 test("the page's keys are the server's: an unknown one is refused, compare's are its pairs keys in order", () => {
   const { state } = fresh();
-  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "hide", "cmp_b", "cmp_c", "view", "cmp_show"]);
+  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "present", "hide", "cmp_b", "cmp_c", "view", "cmp_show"]);
   assert.deepEqual(keysOfKind(pageKeys, "pairs"), ["cmp_b", "cmp_c"]);
   assert.throws(() => state.setPage("colour", "red"), /unknown page key 'colour'/);
   // Another page's keys (the cliff's: v and lesson) read only those; the lab's others are unknown there.
@@ -186,4 +186,12 @@ test("the server's estimate of a run is kept on its request, and a new request h
   assert.equal(changes.at(-1).type, "view");
   state.sent("run", state.config);
   assert.equal(state.request.estimate, undefined, "a new request has no estimate until the server says so");
+});
+
+test("a presenting link: present and the view it opens on are read from the link and written back", () => {
+  const read = parseLink(schema, pageKeys, "?v=1&seq_len=40&present=1&view=grad-norm", table.views);
+  assert.deepEqual([read.page.present, read.page.view, read.notices], [true, "grad-norm", []]);
+  assert.equal(formatLink(schema, pageKeys, read.config, read.page), "?v=1&seq_len=40&present=1&view=grad-norm");
+  const off = parseLink(schema, pageKeys, "?present=0&view=the-slide", table.views);
+  assert.deepEqual([off.page.present, off.page.view, off.notices.map((n) => n.field)], [false, null, ["view"]]);
 });

@@ -24,9 +24,13 @@ def test_api_config_lists_every_key(client):
     assert [f["name"] for f in body["fields"]] == [f.name for f in FIELDS]
     assert body["fields"] == [f.describe() for f in FIELDS]
     # The page's own link keys, each with how a link writes it: the page keeps no list of them.
-    assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys",
+    assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "present": "flag", "hide": "keys",
                                  "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "keys"}  # fmt: skip
-    assert body["views"] == ["lag"]  # the values a link's view may take
+    # The values a link's view may take: each a view of the page (#view-<name>), in the page's order.
+    assert body["views"] == ["grad-norm", "hidden", "lag", "grad-units", "gates", "eigen", "layers"]
+    page = client.get("/").text
+    at = [page.index(f'id="view-{v}"') for v in body["views"]]
+    assert at == sorted(at)
     # Each task's own description, and whether it can be learned (compare's Train all warns when not).
     assert body["tasks"] == {t: {"description": get_task(t).description, "learnable": t != "random"} for t in TASKS}
 
