@@ -25,7 +25,8 @@ def test_api_config_lists_every_key(client):
     assert body["fields"] == [f.describe() for f in FIELDS]
     # The page's own link keys, each with how a link writes it: the page keeps no list of them.
     assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "hide": "keys",
-                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "keys"}  # fmt: skip
+                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "pick",
+                                 "show": "pick", "step": "step"}  # fmt: skip
     assert body["views"] == ["lag"]  # the values a link's view may take
     # Each task's own description, and whether it can be learned (compare's Train all warns when not).
     assert body["tasks"] == {t: {"description": get_task(t).description, "learnable": t != "random"} for t in TASKS}
