@@ -12,6 +12,9 @@ const RETRY_MS = 1000; // a dropped room socket is opened again after this long
 const PLAYER_KEYS = new Set([" ", "ArrowLeft", "ArrowRight", "Home", "End"]);
 const followed = roomOfHash(location.hash); // read before the page state rewrites the address
 
+/** Whether the page was opened from a follow link (it joins the room as a follower). */
+export const following = () => followed !== null;
+
 function roomSocket(onFrame, join) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rooms/ws`;
   const link = { ws: null, closed: false, send: (m) => link.ws?.readyState === 1 && link.ws.send(JSON.stringify(m)) };
