@@ -131,8 +131,9 @@ PAGE_KEYS_SCHEMA = {
     "type": "object",
     "description": "The link keys that belong to the page, not the model, each with how a link writes it: 'version' "
     "(v), 'lesson' (a lesson's id), 'flag' (yes/no), 'keys' (control names, comma-separated), 'pairs' (key:value "
-    "pairs, comma-separated), 'view' (one of the table's views).",
-    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs", "view"]},
+    "pairs, comma-separated), 'view' (one of the table's views), 'pick' (a layer and a direction: '2,reverse', "
+    "layer 2 from the bottom; 'top' for the top layer), 'step' (the player's step, 0 to 2T).",
+    "additionalProperties": {"enum": ["version", "lesson", "flag", "keys", "pairs", "view", "pick", "step"]},
 }
 CONFIG_FIELDS = {
     "type": "object",

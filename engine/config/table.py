@@ -15,11 +15,13 @@ LINK_VERSION = 1
 # Link keys that belong to the page, not the model, each with how a link writes it: the link version, the
 # lesson (a lesson's id), teacher options (embed: only the views, a yes/no flag; present: the presenter's view,
 # settings folded and large type, a flag; hide: control names, comma-separated), compare mode's alternatives
-# (cmp_b, cmp_c: key:value pairs, comma-separated) and the view the page opens on (view: one of VIEWS).  The page
-# reads them from GET /api/config's page_keys (and views); the model's link readers and /api/script skip them.
+# (cmp_b, cmp_c: key:value pairs, comma-separated) and the layer and direction its charts show (cmp_show: a pick,
+# "2,reverse"), the view the page opens on (view: one of VIEWS), and where the views stand: the layer and
+# direction of Show (show: a pick) and the player's step (step: 0 … 2T).  The page reads them from
+# GET /api/config's page_keys (and views); the model's link readers and /api/script skip them.
 PAGE_KEYS: dict[str, str] = {
     "v": "version", "lesson": "lesson", "embed": "flag", "present": "flag", "hide": "keys", "cmp_b": "pairs",
-    "cmp_c": "pairs", "view": "view", "cmp_show": "keys",
+    "cmp_c": "pairs", "view": "view", "cmp_show": "pick", "show": "pick", "step": "step",
 }
 
 # The views a link's `view` may open, in the page's order: a figure opens enlarged, filling the window (with

@@ -114,6 +114,7 @@ class Recorder:
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(str(ROOT / "templates")), autoescape=select_autoescape(["html"]))
     env.globals.update(page_urls())  # plain URLs: the copy's files sit beside its pages
+    env.globals["static_copy"] = True  # the pages leave out what needs a server (the link to the API's page)
     return env
 
 
@@ -148,6 +149,9 @@ def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -
     docs = lesson_documents()
     links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
     links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
+    # The lab's link to the cliff opens the copy's cliff lesson: the copy records no other setting of that page.
+    if CLIFF:
+        links["/cliff"] = links[docs[CLIFF[0].id]["link"]]
     recorder = Recorder(out, log)
     pages = []
     for lesson in EXPORTED:

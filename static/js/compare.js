@@ -6,7 +6,7 @@
 
 import { compareCSV, compareJSON } from "./compare_export.js";
 import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
-import { pickChoices, pickFromValue, pickValue, pickWords, readPick, writePick } from "./compare_pick.js";
+import { TOP, pickChoices, pickFromValue, pickValue, pickWords } from "./compare_pick.js";
 import { FrameDispatcher } from "./dispatch.js";
 import { baseName, downloadText, settingWords } from "./export.js";
 import { SocketSource } from "./frames.js";
@@ -66,15 +66,13 @@ export class ComparePanel {
   /** cmp_b / cmp_c as the page state read them (pairs it could not read were dropped with a notice). */
   readLink() {
     for (const key of this.keys) if (this.state.page[key].length) this.alts.push({ pairs: this.state.page[key] });
-    const { pick, problems } = readPick(this.state.page.cmp_show || []);
-    this.pick = pick; // the layer and direction the views show
-    if (problems.length) this.notify(problems, "compare-link");
+    this.pick = this.state.page.cmp_show ?? TOP; // the layer and direction the views show
   }
 
   /** Show layer and direction `pick` of every setting; the link's cmp_show follows. */
   setPick(pick) {
     this.pick = pick;
-    this.state.setPage("cmp_show", writePick(pick));
+    this.state.setPage("cmp_show", pickValue(pick) === pickValue(TOP) ? null : pick);
     this.redraw(true);
   }
 

@@ -1,34 +1,10 @@
 // Which layer and direction compare mode's views show: every setting's own top layer, forward, unless the link's
 // `cmp_show` says otherwise (`cmp_show=2,reverse`: layer 2 counted from the bottom, 1-based, the reverse
-// direction).  A pick is {layer: 0-based from the bottom, or null for each setting's top layer; d: 0 forward,
-// 1 reverse}.  No DOM: node --test loads this module directly.
+// direction; link.js reads and writes it, a page key of kind `pick`).  A pick is {layer: 0-based from the bottom,
+// or null for each setting's top layer; d: 0 forward, 1 reverse}.  No DOM: node --test loads this module directly.
 
 export const TOP = { layer: null, d: 0 };
 const DIRECTIONS = ["forward", "reverse"];
-
-/**
- * The link's cmp_show words as a pick, and a notice for each word it cannot read.
- * @param {string[]} words  e.g. ["2", "reverse"]
- */
-export function readPick(words) {
-  const pick = { ...TOP };
-  const problems = [];
-  for (const w of words) {
-    if (DIRECTIONS.includes(w)) pick.d = DIRECTIONS.indexOf(w);
-    else if (w === "top") pick.layer = null;
-    else if (/^[1-9]\d{0,2}$/.test(w)) pick.layer = Number(w) - 1;
-    else {
-      problems.push({ field: "cmp_show", message: `cmp_show: '${w.slice(0, 40)}' is neither a layer number (1 = the ` +
-        "bottom layer) nor 'top', 'forward' or 'reverse'; ignored" });
-    }
-  }
-  return { pick, problems };
-}
-
-/** The words the link writes for `pick` (none for each setting's top layer, forward). */
-export function writePick(pick) {
-  return [...(pick.layer === null ? [] : [String(pick.layer + 1)]), ...(pick.d ? ["reverse"] : [])];
-}
 
 /** `pick` in words: "top layer, forward", "layer 1 (bottom), reverse". */
 export function pickWords(pick) {

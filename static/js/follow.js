@@ -12,6 +12,9 @@ const RETRY_MS = 1000; // a dropped room socket is opened again after this long
 const PLAYER_KEYS = new Set([" ", "ArrowLeft", "ArrowRight", "Home", "End"]);
 const followed = roomOfHash(location.hash); // read before the page state rewrites the address
 
+/** Whether the page was opened from a follow link (it joins the room as a follower). */
+export const following = () => followed !== null;
+
 function roomSocket(onFrame, join) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rooms/ws`;
   const link = { ws: null, closed: false, send: (m) => link.ws?.readyState === 1 && link.ws.send(JSON.stringify(m)) };
@@ -121,7 +124,9 @@ class FollowerRoom {
     this.rejoinButton.addEventListener("click", () => this.rejoin());
     window.addEventListener("gfl:painted", () => this.settle());
     // Stepping away: a setting changed by anything but a frame, or the player driven by its own bar or keys.
-    state.listen((change) => !this.applying && (change.type === "values" || change.type === "page") && this.stepAway());
+    // (The player writes the link's step itself: its own use is read from its bar and keys.)
+    const moved = (change) => change.type === "values" || (change.type === "page" && change.key !== "step");
+    state.listen((change) => !this.applying && moved(change) && this.stepAway());
     const away = (e) => e.isTrusted && !bar.contains(e.target) && this.stepAway();
     doc.addEventListener("pointerdown", (e) => e.target.closest?.("#player") && away(e), true);
     doc.addEventListener("keydown", (e) => PLAYER_KEYS.has(e.key) && !e.target.closest?.("input, select") && away(e), true);
@@ -152,6 +157,7 @@ class FollowerRoom {
     try {
       this.state.set(plan.config);
       this.state.setLagView(plan.lag);
+      if ("show" in this.state.page) this.state.setPage("show", plan.show);
     } finally {
       this.applying = false;
     }

@@ -6,10 +6,40 @@
 //   lesson   a lesson's id                      flag   yes/no (1/true/yes/on)
 //   keys     control names, comma-separated     pairs  key:value pairs of the config table, comma-separated
 //   view     the view the page opens on: one of the server's `views` (GET /api/config), else ignored with a notice
+//   pick     a layer and a direction: "2,reverse" (layer 2 counted from the bottom, 1-based; 'top': the top layer)
+//   step     the player's step, 0 … 2T (the forward sweep, then the backward one): where a paused run stands
+//
+// A value a key cannot read is ignored whole, with a notice saying what the key takes.
 
 import { TRUE_WORDS } from "./schema.js";
 
-// How each kind of page key is read from link text and written back (null: left out of the link).
+const DIRECTIONS = ["forward", "reverse"];
+
+/**
+ * A pick's words read: {layer: 0-based from the bottom, or null for the top layer; d: 0 forward, 1 reverse}; null
+ * for no words, undefined when a word is none of a layer number, 'top', 'forward', 'reverse'.
+ */
+function readPick(text) {
+  const pick = { layer: null, d: 0 };
+  const words = text.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+  if (!words.length) return null; // an empty value says nothing
+  for (const w of words) {
+    if (DIRECTIONS.includes(w)) pick.d = DIRECTIONS.indexOf(w);
+    else if (w === "top") pick.layer = null;
+    else if (/^[1-9]\d{0,2}$/.test(w)) pick.layer = Number(w) - 1;
+    else return undefined;
+  }
+  return pick;
+}
+
+/** A pick's words: the layer (1 = the bottom one; none or 'top' for the top layer), then 'reverse' if it is. */
+function writePick(pick) {
+  const layer = pick.layer === null ? (pick.d ? [] : ["top"]) : [String(pick.layer + 1)];
+  return [...layer, ...(pick.d ? ["reverse"] : [])].join(",");
+}
+
+// How each kind of page key is read from link text and written back (null: left out of the link), and what it
+// takes, in words, for the notice when a value cannot be read.
 const KINDS = {
   version: { empty: null },
   lesson: { empty: null, read: (s) => s.trim() || null, write: (v) => v },
@@ -19,7 +49,18 @@ const KINDS = {
     read: (s) => s.split(",").map((k) => k.trim()).filter(Boolean), write: (v) => (v.length ? v.join(",") : null),
   },
   pairs: { empty: [] },
-  view: { empty: null, read: (s, views) => (views.includes(s.trim()) ? s.trim() : undefined), write: (v) => v },
+  view: {
+    empty: null, read: (s, views) => (views.includes(s.trim()) ? s.trim() : undefined), write: (v) => v,
+    takes: (views) => (views.length ? `one of ${views.map((v) => `'${v}'`).join(", ")}` : "left out on this page"),
+  },
+  pick: {
+    empty: null, read: readPick, write: writePick,
+    takes: () => "a layer number (1 = the bottom layer) or 'top', and 'forward' or 'reverse', comma-separated",
+  },
+  step: {
+    empty: null, read: (s) => (/^\d{1,6}$/.test(s.trim()) ? Number(s) : undefined), write: (v) => String(v),
+    takes: () => "a whole number of steps from 0 (the run's start)",
+  },
 };
 
 /** The page's keys of `kind` ('pairs': compare mode's alternatives), in the server's order. */
@@ -57,8 +98,8 @@ export function parseLink(schema, pageKeys, search, views = []) {
     } else if (kind) {
       const value = KINDS[kind].read(text, views);
       if (value === undefined) {
-        const allowed = views.length ? `one of ${views.map((v) => `'${v}'`).join(", ")}` : "left out on this page";
-        notices.push({ field: key, message: `${key} must be ${allowed}; got ${JSON.stringify(text.slice(0, 40))}; ignored` });
+        const takes = KINDS[kind].takes(views);
+        notices.push({ field: key, message: `${key} must be ${takes}; got ${JSON.stringify(text.slice(0, 40))}; ignored` });
       } else page[key] = KINDS[kind].repeats ? [...page[key], ...value] : value;
     } else if (!schema.has(key)) {
       notices.push({ field: key, message: `unknown key '${key}' ignored` });

@@ -11,7 +11,8 @@ import { keepInPlace } from "./keep_in_place.js";
 import { RecordedSource } from "./frames.js";
 import { applyEmbed, hideControls } from "./embed.js";
 import { bindDownloads, copyLink } from "./export.js";
-import { bindRoom } from "./follow.js";
+import { bindRoom, following } from "./follow.js";
+import { bindIntro } from "./intro.js";
 import { LessonPanel, bindLessonPicker } from "./lesson.js";
 import { bindPresenting } from "./present.js";
 import { connectionStatus } from "./panels.js";
@@ -155,6 +156,8 @@ async function main() {
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
   bindPresenting(document, { state, embed: state.page.embed });
+  // A first visit meets the introduction, unless the link is a slide, a lesson (it teaches) or a room's (it follows).
+  bindIntro(document, { first: !state.page.embed && !$("#lesson") && !following() });
   applyStaticCopy(document, state);
   const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));
   if (!staticCopy()) saved.acceptDrops();

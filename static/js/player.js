@@ -17,13 +17,10 @@ export const SPEEDS = [
 const MAX_STEP_MS = 300;
 
 export class Player {
-  /**
-   * @param {(cursor: number) => void} render  paints the views for a cursor in 0..2T
-   * @param {(state: object) => void} onState  playing / cursor / length, for the player bar
-   */
-  constructor(render, onState) {
+  /** @param {(cursor: number) => void} render  paints the views for a cursor in 0..2T */
+  constructor(render) {
     this.render = render;
-    this.onState = onState;
+    this.watchers = []; // watch(): the player bar, the link's step
     this.length = 0; // 2T
     this.cursor = 0;
     this.playing = false;
@@ -122,8 +119,14 @@ export class Player {
     if (this.playing || this.dirty) this.raf = requestAnimationFrame(this.frame);
   }
 
+  /** `fn({playing, cursor, length, seconds})` after each paint and each change of speed. */
+  watch(fn) {
+    this.watchers.push(fn);
+  }
+
   emit() {
-    this.onState({ playing: this.playing, cursor: this.cursor, length: this.length, seconds: this.seconds });
+    const s = { playing: this.playing, cursor: this.cursor, length: this.length, seconds: this.seconds };
+    for (const fn of this.watchers) fn(s);
   }
 }
 
@@ -155,13 +158,13 @@ export function bindPlayerBar(doc, player) {
   const scrubber = $("#scrubber");
   const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
   const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
-  player.onState = (s) => {
+  player.watch((s) => {
     setText(playButton, s.playing ? "❚❚ Pause" : "▶ Play");
     setAttr(playButton, "aria-pressed", String(s.playing));
     setAttr(scrubber, "max", String(s.length));
     if (scrubber.value !== String(s.cursor)) scrubber.value = String(s.cursor);
     setAttr(scrubber, "aria-valuetext", `step ${s.cursor} of ${s.length}`);
-  };
+  });
   // Step back, play, step forward: one tab stop, the arrow keys move between them (roving.js).
   rove($("#player"), () => [$("#step-back"), playButton, $("#step-forward")]);
   playButton.addEventListener("click", () => player.toggle());

@@ -1,6 +1,8 @@
 // The run on show: its trace, its views (views.js) and their playback (player.js).  A new run's start frame
 // replaces it; the run it replaces, received whole, is painted whole first, so every run a drag receives is
-// also shown whole.  "Predict, then press play": a held run waits at its start.
+// also shown whole.  "Predict, then press play": a held run waits at its start.  Where a paused run stands is
+// the link's `step` (none while it plays, at its end, or held at a lesson's question): the first run a page
+// loads opens paused at the link's step.
 
 import { Player, bindPlayerBar } from "./player.js";
 import { TraceViews } from "./views.js";
@@ -15,8 +17,12 @@ export class TraceShow {
   constructor(doc, charts, state, painted) {
     this.trace = null;
     this.animateNext = true; // whether the next run plays its sweep (a slide's runs are shown whole at once)
-    this.player = new Player((cursor) => this.views.render(cursor), () => {});
+    this.state = state;
+    this.held = false;
+    this.linkStep = state.page.step ?? null; // the link's step, until the first run is here to stand at it
+    this.player = new Player((cursor) => this.views.render(cursor));
     bindPlayerBar(doc, this.player);
+    this.player.watch((s) => this.keepStep(s));
     this.views = new TraceViews(doc, charts, state, {
       painted: (detail) => painted(detail, this.trace), invalidate: () => this.player.invalidate(),
     });
@@ -34,7 +40,17 @@ export class TraceShow {
     this.views.load(trace, held);
     this.player.load(trace.T, { animate: this.animateNext });
     this.animateNext = true;
-    if (held) this.player.pause();
+    this.held = held;
+    if (held || this.linkStep !== null) this.player.pause();
+    if (this.linkStep !== null) this.player.seek(this.linkStep);
+    this.linkStep = null;
+  }
+
+  /** The link's step follows the player: where a paused run stands, none while it plays or has played whole. */
+  keepStep({ playing, cursor, length }) {
+    if (!length || this.linkStep !== null || !("step" in this.state.page)) return;
+    const rests = !playing && cursor < length && !(this.held && cursor === 0);
+    this.state.setPage("step", rests ? cursor : null);
   }
 
   /** More of the run arrived: repaint on the next frame. */

@@ -104,6 +104,7 @@ export class PageState {
 
   setPage(key, value) {
     if (!(key in this.page)) throw new Error(`unknown page key '${key}'`);
+    if (JSON.stringify(this.page[key]) === JSON.stringify(value)) return;
     this.page[key] = value;
     this.syncUrl();
     this.emit({ type: "page", key });

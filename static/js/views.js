@@ -97,12 +97,15 @@ export class TraceViews {
       this.sliding = false;
       hooks.invalidate();
     });
+    // Show's layer and direction belong to the link (`show`; none for the bottom layer, forward): the select asks
+    // the page state, and the views follow the state, whoever changed it (the select, a room's frame).
     this.layerSelect = this.$("#view-layer");
     this.layerSelect.addEventListener("change", () => {
       const [l, d] = this.layerSelect.value.split(",").map(Number);
-      this.selected = { l, d };
-      this.onLayer?.(l, d);
-      hooks.invalidate();
+      state.setPage("show", l === 0 && d === 0 ? null : { layer: l, d });
+    });
+    state.listen((change) => {
+      if (change.type === "page" && change.key === "show" && this.trace) this.pickLayer(this.trace);
     });
     // The status above the banner: what is computing, how far it is, and what the dimmed views show meanwhile.
     this.status = new ComputingStatus(doc, this.$("#banner"), [this.$(".views"), this.$("#summary")].filter(Boolean));
@@ -145,12 +148,29 @@ export class TraceViews {
   layerOptions(tr) {
     const opts = [];
     for (let l = 0; l < tr.L; l++) for (let d = 0; d < tr.D; d++) opts.push(new Option(layerLabel(l, d, tr.D), `${l},${d}`));
-    if (this.selected.l >= tr.L || this.selected.d >= tr.D) this.selected = { l: 0, d: 0 };
     this.layerSelect.replaceChildren(...opts);
-    this.layerSelect.value = `${this.selected.l},${this.selected.d}`;
     this.layerSelect.disabled = opts.length < 2;
+    this.pickLayer(tr);
     this.$("#view-gates").classList.toggle("empty", tr.gateNames.length === 0);
     this.$("#view-layers").classList.toggle("empty", tr.L * tr.D < 2);
+  }
+
+  /**
+   * Show the link's layer and direction (`show`) of run `tr`: its top layer when the link says 'top' (or no layer
+   * number), the bottom layer, forward, when it says nothing or names a layer or direction `tr` does not have.
+   */
+  pickLayer(tr) {
+    const p = this.state.page.show;
+    let l = p ? (p.layer ?? tr.L - 1) : 0;
+    let d = p ? p.d : 0;
+    if (l >= tr.L || d >= tr.D) [l, d] = [0, 0];
+    const changed = l !== this.selected.l || d !== this.selected.d;
+    this.selected = { l, d };
+    this.layerSelect.value = `${l},${d}`;
+    if (changed) {
+      this.onLayer?.(l, d);
+      this.hooks.invalidate();
+    }
   }
 
   paintIf(name, key, paint) {

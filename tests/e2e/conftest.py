@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch, running_server
+from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch, new_context, running_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the e2e tests need the playwright package")
 
@@ -29,7 +29,7 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    context = chromium.new_context(viewport=VIEWPORT)
+    context = new_context(chromium, viewport=VIEWPORT)
     pg = context.new_page()
     pg.set_default_timeout(60_000)
     pg.log = PageLog(pg)
@@ -44,7 +44,7 @@ def screen(chromium):
     contexts = []
 
     def open_page(options, init_script=None):
-        context = chromium.new_context(**options)
+        context = new_context(chromium, **options)
         contexts.append(context)
         pg = context.new_page()
         pg.set_default_timeout(60_000)

@@ -31,6 +31,10 @@ VIEWPORT = {"width": 1366, "height": 768}
 DESKTOP = {"viewport": VIEWPORT}
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
+# The lab opens its introduction on a first visit (static/js/intro.js); a test's browser has been here before, so the
+# introduction stays closed unless a test meets the lab as a newcomer (tests/e2e/test_intro.py, a plain context).
+BEEN_HERE = "try { localStorage.setItem('gfl-intro-seen', '1'); } catch (e) {}"
+
 # Resolves once the page has painted the whole of a run newer than `after`.
 WAIT_COMPLETE = "after => { const p = window.gfl && window.gfl.lastPaint; return !!p && p.complete && p.run > after; }"
 
@@ -127,12 +131,19 @@ class PageLog:
         return [u for u in self.requests if not u.startswith(local)]
 
 
+def new_context(browser, **options):
+    """A fresh context of ``browser`` (Playwright's options) whose pages have closed the lab's introduction before."""
+    context = browser.new_context(**options)
+    context.add_init_script(BEEN_HERE)
+    return context
+
+
 def offline_page(browser, timeout_ms: float = 60_000):
     """A page in a fresh context of ``browser`` that may load files only; and the list of what it was refused.
 
     Pass the session's browser (tests/e2e/conftest.py): a second Playwright in one process cannot start.
     """
-    context = browser.new_context(viewport=VIEWPORT)
+    context = new_context(browser, viewport=VIEWPORT)
     refused: list[str] = []
 
     def only_files(route):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.harness import ROOT, VIEWPORT, PageLog, launch, running_server, wait_complete
+from tests.e2e.harness import ROOT, VIEWPORT, PageLog, launch, new_context, running_server, wait_complete
 
 STATES = {
     "default": "/",
@@ -51,7 +51,7 @@ def shoot(page, path: Path, settle_ms: int = 300) -> None:
 def main_states(browser, base: str, out: Path, full: bool) -> list[str]:
     problems = []
     for name, link in STATES.items():
-        page = browser.new_page(viewport=VIEWPORT)
+        page = new_context(browser, viewport=VIEWPORT).new_page()
         log = PageLog(page)
         page.goto(base + link)
         wait_complete(page)
@@ -64,7 +64,7 @@ def main_states(browser, base: str, out: Path, full: bool) -> list[str]:
 
 
 def training_states(browser, base: str, out: Path, full: bool) -> list[str]:
-    page = browser.new_page(viewport=VIEWPORT)
+    page = new_context(browser, viewport=VIEWPORT).new_page()
     log = PageLog(page)
     page.goto(base + TRAINING)
     page.select_option("#speed", "0")
@@ -80,7 +80,7 @@ def training_states(browser, base: str, out: Path, full: bool) -> list[str]:
     problems = [f"training: {e}" for e in log.errors + log.foreign_requests()]
     page.close()
 
-    page = browser.new_page(viewport=VIEWPORT)
+    page = new_context(browser, viewport=VIEWPORT).new_page()
     log = PageLog(page)
     page.goto(base + COMPARE)
     page.select_option("#speed", "0")
@@ -97,7 +97,7 @@ def training_states(browser, base: str, out: Path, full: bool) -> list[str]:
 def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
     with urllib.request.urlopen(base + "/api/lessons", timeout=10) as r:
         lessons = json.load(r)["lessons"]
-    page = browser.new_page(viewport=VIEWPORT)
+    page = new_context(browser, viewport=VIEWPORT).new_page()
     log = PageLog(page)
     for doc in lessons:
         if not doc["link"].startswith("/?"):
@@ -119,7 +119,7 @@ HAS_MAP = "() => document.getElementById('view-lag').classList.contains('has-map
 
 
 def lag_states(browser, base: str, out: Path, full: bool) -> list[str]:
-    page = browser.new_page(viewport=VIEWPORT)
+    page = new_context(browser, viewport=VIEWPORT).new_page()
     log = PageLog(page)
     page.goto(base + LAG)
     wait_complete(page)
@@ -140,7 +140,7 @@ CLIFF_PAINTED = "() => !!(window.gflCliff && window.gflCliff.lastPaint)"
 def cliff_states(browser, base: str, out: Path, full: bool) -> list[str]:
     with urllib.request.urlopen(base + "/api/lessons", timeout=10) as r:
         lessons = [d for d in json.load(r)["lessons"] if d["link"].startswith("/cliff?")]
-    page = browser.new_page(viewport=VIEWPORT)
+    page = new_context(browser, viewport=VIEWPORT).new_page()
     log = PageLog(page)
     for name, link in [("cliff", "/cliff")] + [(f"lesson-{d['id']}", d["link"]) for d in lessons]:
         page.goto(base + link)
@@ -165,7 +165,7 @@ def screen_states(browser, base: str, out: Path, full: bool) -> list[str]:
         link = next(d["link"] for d in json.load(r)["lessons"] if d["id"] == "gradient-clipping")
     problems = []
     for (size, options), scheme in [(s, c) for s in SCREENS.items() for c in ("light", "dark")]:
-        context = browser.new_context(color_scheme=scheme, **options)
+        context = new_context(browser, color_scheme=scheme, **options)
         problems += clipping_lesson_states(context, base, link, out, f"{size}{'' if scheme == 'light' else '-dark'}")
         context.close()
     return problems

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.e2e.harness import VIEWPORT, wait_complete
+from tests.e2e.harness import VIEWPORT, new_context, wait_complete
 
 FOLLOW_SEQ = "() => Number(document.body.dataset.followSeq || 0)"
 PLAYER = "() => ({cursor: gfl.player.cursor, playing: gfl.player.playing})"
@@ -20,7 +20,7 @@ def room(chromium, page, server_url):
     page.click("#start-room")
     link = page.locator("#follow-link")
     link.wait_for(state="visible")
-    context = chromium.new_context(viewport=VIEWPORT)
+    context = new_context(chromium, viewport=VIEWPORT)
     follower = context.new_page()
     follower.set_default_timeout(60_000)
     follower.goto(link.get_attribute("href"))

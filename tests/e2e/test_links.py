@@ -80,3 +80,38 @@ def test_copy_link_copies_the_address(page, server_url):
     page.wait_for_function("() => document.getElementById('copy-link').textContent.startsWith('Copied')")
     assert page.evaluate("() => navigator.clipboard.readText()") == page.url
     assert query(page) == {"v": ["1"], "cell": ["lstm"], "seq_len": ["80"]}
+
+
+# The run on show is whole and the views stand at the player's step `at`, paused.
+STANDS_AT = """at => { const g = window.gfl, p = g && g.lastPaint;
+  return !!(g.trace && g.trace.complete && p && p.cursor === at && !g.player.playing); }"""
+VIEW_STATE = """() => { const $ = (id) => document.getElementById(id);
+  return { show: $('view-layer').value, scrubber: $('scrubber').value, phase: $('phase').textContent,
+           hidden: $('chart-hidden').data[0].z, norms: $('chart-grad-norm').data.map(t => t.y) }; }"""
+
+
+def test_link_carries_show_layer_direction_and_step_and_reopens_that_view(page, server_url):
+    page.goto(f"{server_url}/?num_layers=2&bidirectional=1&seq_len=30")
+    wait_complete(page)
+    default = page.evaluate(VIEW_STATE)
+    # Show the bottom layer's reverse direction, then step back 15 of the 60 steps (Shift+← moves T/10 = 3).
+    page.select_option("#view-layer", "0,1")
+    page.evaluate("() => document.activeElement.blur()")
+    for _ in range(5):
+        page.keyboard.press("Shift+ArrowLeft")
+    page.wait_for_function(STANDS_AT, arg=45)
+    assert query(page)["show"] == ["1,reverse"] and query(page)["step"] == ["45"]
+    here = page.evaluate(VIEW_STATE)
+    assert here["hidden"] != default["hidden"], "Show changed the unit views"
+    assert here["phase"] == "backward pass: ∂L/∂h_t from t = 29 back to 15"
+
+    again = page.context.new_page()
+    again.goto(page.url)
+    again.wait_for_function(STANDS_AT, arg=45)
+    assert again.evaluate(VIEW_STATE) == here
+    assert again.url == page.url
+    # Played on to its end, the run stands nowhere in particular: the step leaves the link, Show stays.
+    again.keyboard.press("End")
+    again.wait_for_function("() => !new URLSearchParams(location.search).has('step')")
+    assert parse_qs(urlparse(again.url).query)["show"] == ["1,reverse"]
+    assert page.log.errors == []

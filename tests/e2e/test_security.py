@@ -13,7 +13,15 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, PageLog, free_port, running_server, wait_complete
+from tests.e2e.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PageLog,
+    free_port,
+    new_context,
+    running_server,
+    wait_complete,
+)
 
 # Installed before any page script: every CSP violation the page (or a frame) reports.
 RECORD_VIOLATIONS = """window.__csp = [];
@@ -121,7 +129,7 @@ def configured_url(school):
 
 
 def test_flags_allow_a_listed_site_and_narrow_the_frames(chromium, configured_url, school):
-    context = chromium.new_context()
+    context = new_context(chromium)
     try:
         page = context.new_page()
         page.log = PageLog(page)

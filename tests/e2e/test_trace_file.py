@@ -14,7 +14,7 @@ from torch import nn
 
 from engine import mark_state, save_traces, trace_submodules
 from server.uploads.trace_file import file_token
-from tests.e2e.harness import running_server
+from tests.e2e.harness import new_context, running_server
 
 RTOL = 1e-6
 PAINTED = "key => document.getElementById('saved-trace').dataset.painted === key"
@@ -128,7 +128,8 @@ def test_the_file_a_server_was_started_with_opens_at_the_link_it_printed(chromiu
     with running_server(args=["--open", str(saved)], log_path=str(log)) as base:
         printed = re.search(r"opens at (http://\S+)", log.read_text()).group(1)
         assert printed.endswith(f"/#trace-file={file_token(saved.read_bytes())}")
-        page = chromium.new_page()
+        context = new_context(chromium)
+        page = context.new_page()
         try:
             page.goto(base + printed[printed.index("/#"):])
             shown = _shown(page, "cell")
@@ -137,4 +138,4 @@ def test_the_file_a_server_was_started_with_opens_at_the_link_it_printed(chromiu
             shown = _shown(page, "char_rnn")
             np.testing.assert_allclose(_norm_line(page, shown["id"]), traces["char_rnn"].grad_h_norm[0, 0], rtol=RTOL)
         finally:
-            page.close()
+            context.close()

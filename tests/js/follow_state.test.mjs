@@ -39,4 +39,8 @@ test("a follower takes a setting in place, and reopens the page for another less
   assert.equal(plan(EMPTY, "?v=1&lesson=vanishing-gradients").reload, true);
   assert.equal(plan(EMPTY, "?v=1&cmp_b=cell:lstm").reload, true);
   assert.equal(plan({ ...EMPTY, lesson: "vanishing-gradients" }, "?v=1&lesson=vanishing-gradients&cell=gru").reload, false);
+  // Where the presenter's views stand is taken in place: Show's layer and direction; the step comes in the frame.
+  const deep = plan(EMPTY, "?v=1&num_layers=3&show=2,reverse&step=40");
+  assert.deepEqual([deep.show, deep.reload], [{ layer: 1, d: 1 }, false]);
+  assert.equal(plan(EMPTY, "?v=1").show, null);
 });

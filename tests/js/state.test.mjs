@@ -45,9 +45,34 @@ test("formatLink writes v=, the applicable non-default keys in table order, then
   assert.deepEqual(back.notices, []);
 });
 
+test("a link carries where the views stand: Show's layer and direction, compare's, and the player's step", () => {
+  const q = "?v=1&num_layers=3&bidirectional=1&cmp_b=num_layers:1&cmp_show=reverse&show=2,reverse&step=57";
+  const { config, page, notices } = parseLink(schema, pageKeys, q);
+  assert.deepEqual(notices, []);
+  assert.deepEqual(page.show, { layer: 1, d: 1 }); // layer 2 counted from the bottom, 1-based
+  assert.deepEqual(page.cmp_show, { layer: null, d: 1 }); // no number: each setting's top layer
+  assert.equal(page.step, 57);
+  assert.equal(formatLink(schema, pageKeys, config, page), q, "written back as it was read");
+  // 'top' stays in the link when it is all a pick says (a pick without words is no pick at all).
+  const top = parseLink(schema, pageKeys, "?show=top,forward&cmp_show=1&step=0&hide=");
+  assert.deepEqual([top.page.show, top.page.cmp_show, top.page.step], [{ layer: null, d: 0 }, { layer: 0, d: 0 }, 0]);
+  assert.equal(formatLink(schema, pageKeys, top.config, top.page), "?v=1&cmp_show=1&show=top&step=0");
+  assert.equal(parseLink(schema, pageKeys, "?show=").page.show, null);
+});
+
+test("a pick or a step the link cannot read is ignored whole, with a notice saying what the key takes", () => {
+  const { page, notices } = parseLink(schema, pageKeys, "?show=2,sideways&cmp_show=0&step=-3&lesson=x");
+  assert.deepEqual([page.show, page.cmp_show, page.step, page.lesson], [null, null, null, "x"]);
+  assert.deepEqual(notices.map((n) => n.field), ["show", "cmp_show", "step"]);
+  assert.match(notices[0].message, /^show must be a layer number \(1 = the bottom layer\) or 'top', and 'forward' or 'reverse', comma-separated; got "2,sideways"; ignored$/);
+  assert.match(notices[2].message, /^step must be a whole number of steps from 0 \(the run's start\); got "-3"; ignored$/);
+  assert.equal(parseLink(schema, pageKeys, "?step=1.5").page.step, null);
+  assert.equal(formatLink(schema, pageKeys, schema.defaults(), page), "?v=1&lesson=x");
+});
+
 test("the page's keys are the server's: an unknown one is refused, compare's are its pairs keys in order", () => {
   const { state } = fresh();
-  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "present", "hide", "cmp_b", "cmp_c", "view", "cmp_show"]);
+  assert.deepEqual(Object.keys(state.page), ["lesson", "embed", "present", "hide", "cmp_b", "cmp_c", "view", "cmp_show", "show", "step"]);
   assert.deepEqual(keysOfKind(pageKeys, "pairs"), ["cmp_b", "cmp_c"]);
   assert.throws(() => state.setPage("colour", "red"), /unknown page key 'colour'/);
   // Another page's keys (the cliff's: v and lesson) read only those; the lab's others are unknown there.

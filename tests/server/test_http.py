@@ -25,7 +25,8 @@ def test_api_config_lists_every_key(client):
     assert body["fields"] == [f.describe() for f in FIELDS]
     # The page's own link keys, each with how a link writes it: the page keeps no list of them.
     assert body["page_keys"] == {"v": "version", "lesson": "lesson", "embed": "flag", "present": "flag", "hide": "keys",
-                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "keys"}  # fmt: skip
+                                 "cmp_b": "pairs", "cmp_c": "pairs", "view": "view", "cmp_show": "pick",
+                                 "show": "pick", "step": "step"}  # fmt: skip
     # The values a link's view may take: each a view of the page (#view-<name>), in the page's order.
     assert body["views"] == ["grad-norm", "hidden", "lag", "grad-units", "gates", "eigen", "layers"]
     page = client.get("/").text

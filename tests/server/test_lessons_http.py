@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 from engine import parse_query
@@ -31,3 +32,9 @@ def test_lessons_page_links_every_lesson(client):
     assert page.status_code == 200
     for lesson in LESSONS:
         assert f'id="{lesson.id}"' in page.text and lesson.title in page.text
+
+
+def test_lessons_page_lists_the_lessons_in_their_number_order(client):
+    text = client.get("/lessons").text
+    assert re.findall(r'<article class="lesson-card" id="([^"]+)"', text) == [lesson.id for lesson in LESSONS]
+    assert re.findall(r'<span class="num">(\d+)\.</span>', text) == [str(i + 1) for i in range(len(LESSONS))]

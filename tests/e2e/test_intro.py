@@ -1,0 +1,61 @@
+"""The lab's introduction, met as a newcomer meets it: in a browser that has never been here (a plain context, not
+the harness's, whose pages have closed it before).  Shown once on a first visit, closed, remembered, opened again
+from Help; not over a lesson, which teaches already, nor on a slide."""
+
+from __future__ import annotations
+
+from tests.e2e.harness import DESKTOP, PHONE, PageLog, wait_complete
+
+INTRO_OPEN = "() => document.getElementById('intro').open"
+# The dialog fits the screen: nothing of it needs scrolling, and it lies wholly inside the window.
+FITS = """() => { const d = document.getElementById('intro'), r = d.getBoundingClientRect();
+  return d.scrollHeight <= d.clientHeight && r.top >= 0 && r.bottom <= innerHeight
+    && r.left >= 0 && r.right <= innerWidth; }"""
+
+
+def test_a_first_visit_meets_the_introduction_once_and_help_opens_it_again(chromium, server_url):
+    context = chromium.new_context(**DESKTOP)
+    try:
+        page = context.new_page()
+        log = PageLog(page)
+        page.goto(server_url + "/")
+        page.wait_for_selector("#intro[open]")
+        assert page.evaluate(FITS)
+        # Its links lead to the lessons (the first of them, and all), the cliff and the API, each a page that answers.
+        hrefs = page.eval_on_selector_all("#intro a", "els => els.map(a => a.getAttribute('href'))")
+        assert hrefs[0].startswith("/?") and "lesson=" in hrefs[0] and hrefs[1:] == ["/lessons", "/cliff", "/docs"]
+        for href in hrefs:
+            assert page.request.get(server_url + href).status == 200, href
+        page.click("#intro .intro-go")
+        assert not page.evaluate(INTRO_OPEN)
+        wait_complete(page)  # the lab underneath works as ever
+
+        page.reload()  # remembered: the next visit opens straight onto the lab
+        wait_complete(page)
+        assert not page.evaluate(INTRO_OPEN)
+        page.click("#intro-open")  # Help, in the top bar, opens it again; Escape closes it
+        assert page.evaluate(INTRO_OPEN)
+        page.keyboard.press("Escape")
+        assert not page.evaluate(INTRO_OPEN)
+        assert log.errors == []
+    finally:
+        context.close()
+
+
+def test_the_introduction_stays_closed_over_a_lesson_and_a_slide_and_fits_a_phone(chromium, server_url):
+    context = chromium.new_context(**PHONE)
+    try:
+        page = context.new_page()
+        page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
+        page.wait_for_selector("#lesson")
+        page.wait_for_function("() => window.gfl && window.gfl.trace")
+        assert not page.evaluate(INTRO_OPEN)
+        page.goto(server_url + "/?embed=1")
+        page.wait_for_function("() => window.gfl && window.gfl.trace")
+        assert page.locator("#intro").count() == 0 and page.locator("#intro-open").is_hidden()
+        # Neither visit counted as having seen it: the plain lab opens with it, and on a phone it fits one screen.
+        page.goto(server_url + "/")
+        page.wait_for_selector("#intro[open]")
+        assert page.evaluate(FITS)
+    finally:
+        context.close()
