@@ -108,6 +108,9 @@ class Settings:
     big_job_seconds: float = 0.5
     # Training whose estimated time is over this is refused up front, naming the most `steps` it allows.
     max_train_seconds: float = 600.0
+    # A sweep (POST /api/sweep, a socket's sweep) whose points' estimated times add up to more than this is refused
+    # up front; each point must also be within a single request's limits.
+    max_sweep_seconds: float = 600.0
     # A socket whose frames have not drained for this long is closed (1008) and releases what it held.
     stall_seconds: float = 20.0
     # Browser origins (``scheme://host[:port]``) besides the page's own that may open /ws: sites that embed the lab.
@@ -172,6 +175,7 @@ class Settings:
             max_queued_seconds=_env_float("GFL_MAX_QUEUED_SECONDS", default.max_queued_seconds),
             big_job_seconds=_env_float("GFL_BIG_JOB_SECONDS", default.big_job_seconds),
             max_train_seconds=_env_float("GFL_MAX_TRAIN_SECONDS", default.max_train_seconds),
+            max_sweep_seconds=_env_float("GFL_MAX_SWEEP_SECONDS", default.max_sweep_seconds),
             stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
             allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
             frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,

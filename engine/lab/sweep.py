@@ -147,14 +147,20 @@ class Sweep:
         return q
 
 
+def sweepable(kind: str) -> tuple[str, ...]:
+    """The keys a sweep of ``kind`` may move: every config key but the seed (the seeds are their own list), and for
+    a trace sweep only those that change the trace."""
+    return tuple(f.name for f in FIELDS if f.name != "seed" and (kind == "train" or f.affects != ("training",)))
+
+
 def _key(key: Any, kind: str) -> str:
-    sweepable = [f.name for f in FIELDS if f.name != "seed" and (kind == "train" or f.affects != ("training",))]
+    keys = sweepable(kind)
     if key == "seed":
         raise ConfigError("key", "key cannot be 'seed': give the seeds as seeds, each drawn as the band's spread")
-    if key not in sweepable:
+    if key not in keys:
         why = (f"{key!r} changes only training, so every point of a trace sweep would be the same; sweep it with "
                "kind 'train', or " if isinstance(key, str) and key in FIELD_BY_NAME else "")
-        raise ConfigError("key", f"key must be a config key to sweep: {why}one of {', '.join(sweepable)}; "
+        raise ConfigError("key", f"key must be a config key to sweep: {why}one of {', '.join(keys)}; "
                           f"got {quote(key)}")
     return key
 
