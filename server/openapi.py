@@ -389,6 +389,9 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
             "503": _json("Uploads hold this server's byte budget now; try again.", BUSY),
         },
     },
+    ("get", "/sweep"): {
+        "responses": {"200": _html("The sweep page; a bad sweep in the link opens the default sweep with a notice.")},
+    },
     ("get", "/"): {
         "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}
     },

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -134,9 +135,11 @@ def answer(sweep: Sweep) -> tuple[dict[str, Any], Emit]:
 
 
 def start_frame(sweep: Sweep, estimate_s: float) -> Unit:
+    """What a page needs before the first point: the sweep as the server read it, its link's query, its estimate."""
     return Unit(dumps({"type": "sweep_start", "kind": sweep.kind, "key": sweep.key, "values": list(sweep.values),
                        "series": [{"over": over} for over in sweep.series], "seeds": list(sweep.seeds),
-                       "points": sweep.size, "estimate_s": round(estimate_s, 3)}))  # fmt: skip
+                       "points": sweep.size, "estimate_s": round(estimate_s, 3), "sweep": sweep.to_dict(),
+                       "query": urlencode(sweep.to_query())}))  # fmt: skip
 
 
 def point_frame(sweep: Sweep, point: Point, result: dict[str, Any]) -> Unit:

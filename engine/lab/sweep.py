@@ -58,6 +58,12 @@ class Sweep:
     seeds: tuple[int, ...]
     kind: str  # 'trace' | 'train'
 
+    def __getattr__(self, name: str) -> Any:
+        """A config key reads the sweep's setting (a lesson's try moves one)."""
+        if name in FIELD_BY_NAME:
+            return getattr(self.config, name)
+        raise AttributeError(name)
+
     @property
     def series(self) -> list[dict[str, Any]]:
         """Each curve's ``over``: ``{other key: alternative}``, or ``{}`` for the one curve of a plain sweep."""
@@ -151,6 +157,23 @@ def sweepable(kind: str) -> tuple[str, ...]:
     """The keys a sweep of ``kind`` may move: every config key but the seed (the seeds are their own list), and for
     a trace sweep only those that change the trace."""
     return tuple(f.name for f in FIELDS if f.name != "seed" and (kind == "train" or f.affects != ("training",)))
+
+
+# What the sweep page opens on without a sweep in its link: the gradient reaching the first step against T, per cell.
+DEFAULT_SWEEP = {"key": "seq_len", "values": [10, 20, 40, 80, 160], "over": {"cell": ["rnn", "lstm", "gru"]}}
+
+
+def page_sweep(params: Iterable[tuple[str, str]] | Mapping[str, str]) -> tuple[Sweep, list[dict[str, str]]]:
+    """The sweep page's sweep from its link, never failing: a link without ``key`` opens :data:`DEFAULT_SWEEP`; a
+    bad one opens it too, with a notice naming the field (``{"field", "message"}``)."""
+    pairs = [(k, t) for k, t in (params.items() if isinstance(params, Mapping) else params) if k not in PAGE_KEYS]
+    if not any(k == "key" for k, _ in pairs):
+        return Sweep.from_dict(DEFAULT_SWEEP), []
+    try:
+        return Sweep.from_query(pairs), []
+    except ConfigError as e:
+        notice = {"field": e.field, "message": f"{e.message}; the default sweep is shown"}
+        return Sweep.from_dict(DEFAULT_SWEEP), [notice]
 
 
 def _key(key: Any, kind: str) -> str:

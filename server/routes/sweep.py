@@ -1,4 +1,5 @@
-"""Sweeps over HTTP: ``POST /api/sweep`` (the whole sweep as one JSON document).
+"""Sweeps over HTTP: ``POST /api/sweep`` (the whole sweep as one JSON document) and ``GET /sweep`` (the page that
+draws one as it streams, reopened from its link).
 
 The socket streams the same points as they finish (``{"type": "sweep"}``, server/session.py); both compute every
 point as its own request would be (server/sweeps.py).
@@ -6,20 +7,37 @@ point as its own request would be (server/sweeps.py).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 
 from engine import ConfigError
 from engine.lab import Sweep
+from engine.lab.sweep import MAX_OVER, MAX_POINTS, MAX_SEEDS, MAX_VALUES, page_sweep
+from engine.lessons import SWEEP_PAGE
 from server.hub import Hub
-from server.routes.api import read_json_body, until_disconnect
+from server.routes.api import config_table, read_json_body, until_disconnect
+from server.routes.pages import render_page
 from server.scheduling import Busy
 from server.sweeps import SweepFailed, answer, refusal, serve_sweep
 from server.wire import StrictJSONResponse, busy_response, error_response
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(tags=["sweep"])
 
 
-@router.post("/sweep", response_class=StrictJSONResponse)
+@router.get("/sweep", response_class=HTMLResponse)
+async def sweep_page(request: Request) -> HTMLResponse:
+    """Render ``templates/sweep.html``: the lab's table, and the link's sweep (or the default one, with a notice
+    for a bad link) as boot JSON; the page streams it over the socket."""
+    spec, notices = page_sweep(request.query_params.multi_items())
+    table = {**config_table(), "sweep": spec.to_dict(), "query": urlencode(spec.to_query()),
+             "base_query": urlencode(spec.config.to_query()),
+             "limits": {"values": MAX_VALUES, "over": MAX_OVER, "seeds": MAX_SEEDS, "points": MAX_POINTS}}
+    return await render_page(request, "sweep.html", SWEEP_PAGE, table, spec.config.to_dict(), notices)
+
+
+@router.post("/api/sweep", response_class=StrictJSONResponse)
 async def sweep(request: Request) -> Response:
     """One config key swept over values (optionally crossed with another key's alternatives and several seeds):
     every point computed as its own ``/api/trace`` (``kind`` "trace") or training (``kind`` "train") would be.

@@ -128,3 +128,18 @@ def test_a_bad_sweep_is_refused_up_front_naming_the_field_over_http_and_the_sock
 def test_a_body_that_is_not_a_sweep_object_is_a_400(client):
     assert client.post("/api/sweep", content=b"[1, 2]").status_code == 400
     assert client.post("/api/sweep", content=b"{").status_code == 400
+
+
+def test_the_sweep_page_boots_with_its_links_sweep_or_the_default_one_with_a_notice(client):
+    r = client.get("/sweep?hidden_size=8&key=gain&values=0.5,2&over=nonlinearity:tanh,relu&seeds=1,2")
+    boot = json.loads(re.search(r'id="gfl-boot">(.*?)</script>', r.text, re.S).group(1))
+    assert boot["sweep"] == {"config": {**boot["config"], "seed": 0}, "key": "gain", "values": [0.5, 2.0],
+                             "over": {"nonlinearity": ["tanh", "relu"]}, "seeds": [1, 2], "kind": "trace"}
+    assert boot["query"] == ("v=1&hidden_size=8&key=gain&values=0.5%2C2.0&over=nonlinearity%3Atanh%2Crelu&seeds=1%2C2"
+                             "&kind=trace")
+    assert boot["notices"] == [] and boot["base_query"] == "v=1&hidden_size=8"
+    bad = client.get("/sweep?key=seq_len&values=10,0")
+    boot = json.loads(re.search(r'id="gfl-boot">(.*?)</script>', bad.text, re.S).group(1))
+    assert bad.status_code == 200 and boot["sweep"]["values"] == [10, 20, 40, 80, 160]
+    assert boot["notices"][0]["field"] == "values" and "the default sweep is shown" in boot["notices"][0]["message"]
+    assert 'data-field="values"' in bad.text
