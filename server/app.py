@@ -22,7 +22,7 @@ from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
 from server.rooms import make_rooms
 from server.rooms import router as rooms_router
-from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream, trace_file
+from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream, sweep, trace_file
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
     app.state.rooms = make_rooms(settings)  # the follow links' rooms (server/rooms/)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates.env.globals.update(page_urls(app.state.static_tree, package_asset(assets.plotly_path())))
-    for module in (health, pages, lessons, api, trace_file, script, cliff, stream, docs, assets):
+    for module in (health, pages, lessons, api, sweep, trace_file, script, cliff, stream, docs, assets):
         app.include_router(module.router)
     app.include_router(rooms_router)
     # Added innermost first.  Sockets skip the HTTP layers (the fast path) but not the Host check; the

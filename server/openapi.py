@@ -20,6 +20,7 @@ from engine.config import FIELD_BY_NAME, FIELDS, NUMBER_SYNTAX, PAGE_KEYS, TASKS
 from engine.data import NOT_FOR_SERIES
 from engine.lab import CLIFF_FIELDS
 from engine.lab import describe_rules as describe_cliff_rules
+from engine.lab.sweep import KINDS, LEARNED_BELOW, MAX_OVER, MAX_POINTS, MAX_SEEDS, MAX_VALUES, sweepable
 
 JSON = "application/json"
 
@@ -255,6 +256,34 @@ TRACE_BODY = {
     },
 }
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "required": True,
+                               "schema": {"type": "integer", "minimum": 0}}}
+_LIST = {"type": "array", "minItems": 1, "uniqueItems": True}
+SWEEP_BODY = {"required": True, "content": {JSON: {"schema": {
+    "type": "object", "additionalProperties": False, "required": ["key", "values"],
+    "properties": {
+        "config": {**config_schema(complete=False), "description": "The setting every point starts from."},
+        "key": {"enum": list(sweepable("train")), "description": "The swept config key; a trace sweep takes the "
+                f"keys that change the trace: {', '.join(sweepable('trace'))}."},
+        "values": {**_LIST, "maxItems": MAX_VALUES, "description": "Values of key, each as the config takes it."},
+        "over": {"type": "object", "maxProperties": 1, "description": "One other key (not key, not seed) and its "
+                 "alternatives: a curve each.", "additionalProperties": {**_LIST, "maxItems": MAX_OVER}},
+        "seeds": {**_LIST, "maxItems": MAX_SEEDS, "items": field_schema(FIELD_BY_NAME["seed"]),
+                  "description": "The seeds of every value and alternative: their spread is drawn as a band."},
+        "kind": {"enum": list(KINDS), "default": "trace"},
+    }}}}}  # fmt: skip
+SWEEP = {"type": "object", "required": ["key", "values", "series"], "properties": {
+    "key": {"type": "string"}, "values": {"type": "array"},
+    "series": {"type": "array", "items": {"type": "object", "required": ["over", "points"], "properties": {
+        "over": {"type": "object"},
+        "points": {"type": "array", "description": "Each {value, seed} with, for a trace sweep, /api/trace's "
+                   "loss and grad_h_norm [L][D][T] for that setting, total_norm and total_norm_clipped, grad_first "
+                   "and grad_last (‖∂L/∂h_t‖ of layer 0, forward, at the first input step and the last step) and "
+                   "their ratio; for a training sweep, final_loss, baseline (the task's), learned (final_loss "
+                   f"below {LEARNED_BELOW} × baseline), diverged and diverged_at.",
+                   "items": {"type": "object", "required": ["value", "seed"]}}}}},
+}}  # fmt: skip
+
 # (method, path) -> the operation's responses (and request body).  Every status a route can answer.
 RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/trace"): {
@@ -282,9 +311,23 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
                 "Busy: every computation slot is taken and the queue is full, or the uploads held by the server "
                 "(or by this client) leave no room for the file now; try again later.",
                 BUSY,
-                headers={"Retry-After": {"description": "Seconds to wait.", "required": True,
-                                         "schema": {"type": "integer", "minimum": 0}}},
+                headers=RETRY_AFTER,
             ),
+        },
+    },
+    ("post", "/api/sweep"): {
+        "requestBody": SWEEP_BODY,
+        "description": "Every point is computed as its own request would be (the same cache and queue). Rules JSON "
+        "Schema cannot state: each value is one the key takes, the config's alternative keys too; values × over's "
+        f"alternatives × seeds is at most {MAX_POINTS} points; every point is a valid setting within one request's "
+        "limits (x-max-json-values of /api/trace, a training's GFL_MAX_TRAIN_SECONDS); the whole sweep's estimated "
+        "time is within GFL_MAX_SWEEP_SECONDS. A trace sweep's key must change the trace.",
+        "responses": {
+            "200": _json("Every point, curve by curve.", SWEEP),
+            "400": _json("The body is not JSON, not an object, nested too deeply, or gives a key twice.", ERROR),
+            "413": _json("The body is over the size cap (GFL_MAX_MESSAGE_BYTES, 64 KiB by default).", ERROR),
+            "422": _json("A bad sweep, naming the field: key, values, over, seeds, kind, or a config key.", ERROR),
+            "503": _json("Busy: the queue is full; try again later.", BUSY, headers=RETRY_AFTER),
         },
     },
     ("get", "/api/script"): {
@@ -346,6 +389,9 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
             "422": _json("The opened file is missing, too big or no longer a usable trace file.", ERROR),
             "503": _json("Uploads hold this server's byte budget now; try again.", BUSY),
         },
+    },
+    ("get", "/sweep"): {
+        "responses": {"200": _html("The sweep page; a bad sweep in the link opens the default sweep with a notice.")},
     },
     ("get", "/"): {
         "responses": {"200": _html("The lab; a bad or unknown link key falls back to its default with a notice.")}

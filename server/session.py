@@ -27,6 +27,8 @@ from anyio.abc import TaskGroup
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine import Config
+from engine.lab import Sweep
+from server import sweeps
 from server.hub import Hub
 from server.scheduling import Busy
 from server.scheduling.budgets import trace_too_long, training_too_long
@@ -118,6 +120,9 @@ class Session:
                 await self.uploads.message(msg)
                 continue
             run = await self.new_run()
+            if msg.type == "sweep":
+                await self.start_sweep(run, msg.sweep)
+                continue
             try:
                 config, own = self.uploads.for_run(msg.config)
             except UploadRefused as e:
@@ -189,10 +194,42 @@ class Session:
                 else:  # the socket's own model or data: computed for it alone, never cached (server/uploads/runs.py)
                     await serve_private(self.hub.scheduler, kind, config, *own, deliver, self, computing)
             except Busy as e:
-                frame = {"type": "error", "message": e.message, "field": None, "busy": True,
-                         "retry_after_s": e.retry_after_s}  # fmt: skip
-                await self.outbox.send(Outgoing(flight.run, (Unit(dumps(frame)),)))
+                await self.outbox.send(Outgoing(flight.run, (busy_unit(e),)))
             # Still the request in flight until the sender has sent its last unit: a stop meanwhile cancels it.
+            await self.outbox.send(Outgoing(flight.run, (), ends=flight))
+
+    async def start_sweep(self, run: int, spec: Sweep) -> None:
+        """Refuse a sweep over the limits up front, else stream its points as run ``run`` (server/sweeps.py).
+
+        A sweep is of the lab's own settings: the socket's uploaded model or series never enters one.
+        """
+        problem = sweeps.refusal(spec, self.settings)
+        if problem is not None:
+            await self.error(problem.message, problem.field, run)
+            return
+        flight = InFlight(run, anyio.CancelScope())
+        self.current = flight
+        assert self.tg is not None
+        self.tg.start_soon(self.sweep, flight, spec)
+
+    async def sweep(self, flight: InFlight, spec: Sweep) -> None:
+        """Stream a sweep: ``sweep_start`` with its estimate, a ``sweep_point`` as each point ends, ``sweep_done``."""
+        started = time.perf_counter()
+
+        async def emit(point, result) -> None:
+            await self.outbox.send(Outgoing(flight.run, (sweeps.point_frame(spec, point, result),)))
+
+        with flight.scope:
+            start = sweeps.start_frame(spec, sweeps.estimate_seconds(spec))
+            await self.outbox.send(Outgoing(flight.run, (start,)))
+            try:
+                await sweeps.serve_sweep(self.hub.sharing, spec, emit, self)
+                await self.outbox.send(Outgoing(flight.run, (sweeps.done_frame(spec, started),)))
+            except Busy as e:
+                await self.outbox.send(Outgoing(flight.run, (busy_unit(e),)))
+            except sweeps.SweepFailed as e:
+                await self.outbox.send(Outgoing(flight.run, (Unit(dumps({"type": "error", "message": str(e),
+                                                                          "field": None})),)))  # fmt: skip
             await self.outbox.send(Outgoing(flight.run, (), ends=flight))
 
     def prefetch(self, msg: Message) -> None:
@@ -274,3 +311,10 @@ class Session:
             self.tg.cancel_scope.cancel()
         with anyio.move_on_after(1.0):
             await self.ws.close(code=1008, reason="frames stopped draining")
+
+
+def busy_unit(e: Busy) -> Unit:
+    """The error frame of a request refused because the queue is full, with its retry hint."""
+    return Unit(dumps({"type": "error", "message": e.message, "field": None, "busy": True,
+                       "retry_after_s": e.retry_after_s}))  # fmt: skip
+

@@ -111,6 +111,9 @@ class Settings:
     # A trace (a run, a document) whose estimated time is over this is refused up front, naming the longest `seq_len`
     # it allows: what the server answers in a few seconds, for a slider a student is dragging.
     max_trace_seconds: float = 3.0
+    # A sweep (POST /api/sweep, a socket's sweep) whose points' estimated times add up to more than this is refused
+    # up front; each point must also be within a single request's limits.
+    max_sweep_seconds: float = 600.0
     # A socket whose frames have not drained for this long is closed (1008) and releases what it held.
     stall_seconds: float = 20.0
     # Browser origins (``scheme://host[:port]``) besides the page's own that may open /ws: sites that embed the lab.
@@ -176,6 +179,7 @@ class Settings:
             big_job_seconds=_env_float("GFL_BIG_JOB_SECONDS", default.big_job_seconds),
             max_train_seconds=_env_float("GFL_MAX_TRAIN_SECONDS", default.max_train_seconds),
             max_trace_seconds=_env_float("GFL_MAX_TRACE_SECONDS", default.max_trace_seconds),
+            max_sweep_seconds=_env_float("GFL_MAX_SWEEP_SECONDS", default.max_sweep_seconds),
             stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
             allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
             frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,

@@ -16,8 +16,9 @@ from engine.lessons.cliff import CLIFF_PAGE
 from engine.lessons.lab import LAB_PAGE
 from engine.lessons.numbers import render_lesson
 from engine.lessons.pages import LessonPage
+from engine.lessons.sweep import SWEEP_PAGE
 
 __all__ = [
-    "CLIFF_PAGE", "LAB_PAGE", "LESSONS", "Lesson", "LessonPage", "TOPICS", "lesson_config", "lesson_path",
+    "CLIFF_PAGE", "LAB_PAGE", "LESSONS", "Lesson", "LessonPage", "SWEEP_PAGE", "TOPICS", "lesson_config", "lesson_path",
     "lesson_query", "render_lesson", "try_config", "try_query",
 ]

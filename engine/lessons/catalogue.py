@@ -13,7 +13,8 @@ The lessons are data, in ``lessons.json`` next to this module.  Each one has
   try i) shows, which :func:`check_claim` measures with its page's checker; the page lists the kinds and their
   parameters (the lab's: :data:`engine.lessons.lab.CLAIM_KINDS`);
 - optionally ``view``: the page the link opens, a key of :data:`PAGES`: ``"lab"`` (the default, the main page
-  ``/``, :mod:`engine.lessons.lab`) or ``"cliff"`` (the page ``/cliff``, :mod:`engine.lessons.cliff`).  The page
+  ``/``, :mod:`engine.lessons.lab`), ``"cliff"`` (the page ``/cliff``, :mod:`engine.lessons.cliff`) or ``"sweep"``
+  (the page ``/sweep``, whose link is a sweep's, :mod:`engine.lessons.sweep`).  The page
   says what the link, tries, claims and placeholders are made of; nothing else depends on which page it is.
 
 Text is plain Unicode with no markup: every string is one paragraph, equations are written out (``‖∂L/∂h_t‖``).
@@ -35,6 +36,7 @@ from engine.config import ConfigError, quote
 from engine.lessons.cliff import CLIFF_PAGE
 from engine.lessons.lab import LAB_PAGE, claim_trains
 from engine.lessons.pages import LessonPage
+from engine.lessons.sweep import SWEEP_PAGE
 
 LESSONS_PATH = Path(__file__).with_name("lessons.json")
 
@@ -45,7 +47,7 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:@(\d+))?\}")
 
 
 # Every page a lesson can open, by the name a lesson's "view" gives it.
-PAGES: dict[str, LessonPage] = {page.name: page for page in (LAB_PAGE, CLIFF_PAGE)}
+PAGES: dict[str, LessonPage] = {page.name: page for page in (LAB_PAGE, CLIFF_PAGE, SWEEP_PAGE)}
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TEXT = ("title", "summary", "analogy", "equation", "equation_says", "question", "answer")
 _KEYS = {"id", "topic", "link", "explanation", "tries", "claims", *_TEXT}

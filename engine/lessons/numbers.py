@@ -21,6 +21,7 @@ from engine.data import get_task
 from engine.lessons.catalogue import PLACEHOLDER, Lesson, lesson_config, try_config
 from engine.lessons.cliff import CLIFF_MEASURES
 from engine.lessons.lab import copy_band, lag_at, lag_trace, ratio, reach, spread, trace
+from engine.lessons.sweep import SWEEP_MEASURES
 from engine.models import build_model
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -86,6 +87,9 @@ _MEASURES = {
     "copy_band": (lambda c: copy_band(lag_trace(c), c), magnitude),
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
+    # the sweep page's: a curve's fall over the sweep, and the RNN's fitted slope on its log axis
+    **{name: (value, two_decimals if name.endswith("_per_10") else magnitude)
+       for name, (value, _) in SWEEP_MEASURES.items()},
 }
 
 

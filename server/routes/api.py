@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -80,26 +81,9 @@ async def trace(request: Request) -> Response:
     if is_multipart(request):  # a config part and the user's own model (server/uploads/http.py)
         return await trace_with_upload(request, hub, lag=kind != "document")
     settings = hub.settings
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_message_bytes:
-                return error_response(413, f"body is over {settings.max_message_bytes} bytes", None)
-    except ClientDisconnect:
-        # Nobody is left to answer; a closed tab or a dropped connection is not a server error.
-        log.info("POST /api/trace: client left before sending the whole body")
-        return Response(status_code=499)
-    try:
-        data = loads_strict(bytes(body))
-    except RecursionError:
-        return error_response(400, "body is nested too deeply", None)
-    except RepeatedKey as e:
-        return error_response(400, f"body {e.message}", e.field)
-    except ValueError as e:
-        return error_response(400, f"body is not valid JSON: {e}", None)
-    if nesting_too_deep(data, settings.max_depth) is not None:
-        return error_response(400, "body is nested too deeply", None)
+    data = await read_json_body(request, settings, "POST /api/trace")
+    if isinstance(data, Response):
+        return data
     if not isinstance(data, dict):
         # Config.from_dict reads None as "all defaults" (a /ws message without config); a body must be an object.
         return error_response(400, 'body must be a JSON object of config keys, e.g. {"cell": "lstm"}', "config")
@@ -129,18 +113,8 @@ async def trace(request: Request) -> Response:
             await hub.sharing.serve(kind, config, collect)
         except Busy as e:
             outcome["busy"] = e
-        tg.cancel_scope.cancel()
 
-    async def watch_disconnect() -> None:
-        # The body is read, so the next message can only be the client leaving: stop computing for it.
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        log.info("POST /api/trace: the client left before its trace was ready; cancelled")
-        tg.cancel_scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(compute)
-        tg.start_soon(watch_disconnect)
+    await until_disconnect(request, compute, "POST /api/trace", "trace")
     if "busy" in outcome:
         return busy_response(outcome["busy"])
     unit = outcome.get("unit")
@@ -149,3 +123,48 @@ async def trace(request: Request) -> Response:
     if unit.data is None:  # the computation failed: a server bug, reported as such
         return error_response(500, loads_strict(unit.text)["message"], None)
     return await shared_answer(request, request_key(kind, config), unit.data, "application/json")
+
+
+async def read_json_body(request: Request, settings, route: str) -> Any:
+    """The request's body read within ``max_message_bytes`` and parsed as strict JSON no deeper than ``max_depth``;
+    or the answer instead: 413 over the size, 400 for anything that is not such JSON, 499 for a client gone."""
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_message_bytes:
+                return error_response(413, f"body is over {settings.max_message_bytes} bytes", None)
+    except ClientDisconnect:
+        # Nobody is left to answer; a closed tab or a dropped connection is not a server error.
+        log.info("%s: client left before sending the whole body", route)
+        return Response(status_code=499)
+    try:
+        data = loads_strict(bytes(body))
+    except RecursionError:
+        return error_response(400, "body is nested too deeply", None)
+    except RepeatedKey as e:
+        return error_response(400, f"body {e.message}", e.field)
+    except ValueError as e:
+        return error_response(400, f"body is not valid JSON: {e}", None)
+    if nesting_too_deep(data, settings.max_depth) is not None:
+        return error_response(400, "body is nested too deeply", None)
+    return data
+
+
+async def until_disconnect(request: Request, work: Callable[[], Awaitable[None]], route: str, what: str) -> None:
+    """Run ``work()`` once the body is read, cancelling it if the client leaves first (the only message that can
+    still come is the client leaving): nobody would read its answer."""
+
+    async def compute() -> None:
+        await work()
+        tg.cancel_scope.cancel()
+
+    async def watch_disconnect() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        log.info("%s: the client left before its %s was ready; cancelled", route, what)
+        tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(compute)
+        tg.start_soon(watch_disconnect)

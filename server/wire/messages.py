@@ -11,11 +11,14 @@ from typing import Any
 
 from engine import Config, ConfigError
 from engine.config import RepeatedKey, quote
+from engine.lab import Sweep
 from server.wire.encoding import loads_strict, nesting_too_deep
 
-MESSAGE_TYPES = ("run", "train", "stop", "model", "clear_model", "series", "clear_series", "prefetch")
+MESSAGE_TYPES = ("run", "train", "sweep", "stop", "model", "clear_model", "series", "clear_series", "prefetch")
+# The requests: each takes the socket's next run number, and an error in one answers that run.
+REQUESTS = ("run", "train", "sweep")
 # Keys each message type may carry besides "type".
-ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config", "lag"}, "stop": set(),
+ALLOWED_KEYS = {"run": {"config", "lag"}, "train": {"config", "lag"}, "sweep": {"sweep"}, "stop": set(),
                 "model": {"bytes", "nonlinearity", "token"}, "clear_model": set(),
                 "series": {"bytes", "column", "token"}, "clear_series": set(), "prefetch": {"configs", "lag"}}
 # Settings one prefetch message may name: a slider's nearest neighbours, not a sweep of its range.
@@ -27,7 +30,7 @@ MAX_TOKEN_CHARS = 64
 class ProtocolError(ValueError):
     """A client message that is not allowed; ``field`` names the key to blame, or is None.
 
-    ``request`` is 'run' or 'train' when the message was recognisably one of those (its
+    ``request`` is 'run', 'train' or 'sweep' when the message was recognisably one of those (its
     "type" said so): such a request still takes a run number, and the error answers it.
     """
 
@@ -40,7 +43,7 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Message:
-    type: str  # 'run' | 'train' | 'stop' | 'model' | 'clear_model'
+    type: str  # 'run' | 'train' | 'sweep' | 'stop' | 'model' | 'clear_model'
     config: Config | None = None  # for run and train
     size: int | None = None  # model: bytes of the binary frame that follows
     nonlinearity: str | None = None  # model: a vanilla RNN's, which the file cannot tell
@@ -48,6 +51,7 @@ class Message:
     token: str | None = None  # model/series: resume the upload kept under this token instead of a file
     lag: bool = False  # run, train: add the lag map (engine/tracing/lagmap.py) to the trace, to each profiled step
     configs: tuple[Config, ...] = ()  # prefetch: the settings to compute into the cache, nearest first
+    sweep: Sweep | None = None  # sweep: its points (engine/lab/sweep.py)
 
 
 def _size(text: str) -> int:
@@ -73,7 +77,7 @@ def parse_message(text: str, max_bytes: int, max_depth: int) -> Message:
         # Blame the config key when the deep value sits under "config", else the top-level key.
         field = deep[1] if len(deep) > 1 and deep[0] == "config" else (deep[0] if deep else None)
         where = ".".join(deep[:2]) if field is not None and deep[0] == "config" else (field or "message")
-        request = data.get("type") if isinstance(data, dict) and data.get("type") in ("run", "train") else None
+        request = data.get("type") if isinstance(data, dict) and data.get("type") in REQUESTS else None
         raise ProtocolError(
             f"{where} is nested too deeply; at most {max_depth} levels of arrays and objects are accepted",
             field,
@@ -92,7 +96,7 @@ def validate_message(data: Any) -> Message:
     kind = data["type"]
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         raise ProtocolError(f"unknown message type {quote(kind)}; expected one of {', '.join(MESSAGE_TYPES)}", "type")
-    request = kind if kind in ("run", "train") else None
+    request = kind if kind in REQUESTS else None
     unknown = sorted(str(k) for k in data if k != "type" and k not in ALLOWED_KEYS[kind])
     if unknown:
         allowed = ", ".join(sorted(ALLOWED_KEYS[kind])) or "nothing"
@@ -105,6 +109,11 @@ def validate_message(data: Any) -> Message:
         return _upload_message(kind, data)
     if kind == "prefetch":
         return _prefetch_message(data)
+    if kind == "sweep":
+        try:
+            return Message(kind, sweep=Sweep.from_dict(data.get("sweep")))
+        except ConfigError as e:
+            raise ProtocolError(e.message, e.field, request) from None
     raw = data.get("config", {})
     if not isinstance(raw, dict):
         raise ProtocolError(

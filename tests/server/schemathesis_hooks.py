@@ -2,9 +2,10 @@
 
 JSON Schema cannot state every rule the server enforces: the work cap is a product of five keys, the
 cliff's grid edges are in order (w_max > w_min), a trace is sent as JSON only up to ``x-max-json-values``
-values.  The document states them in words and in ``x-rules``; these hooks skip a positive case that breaks
-one (judged by this file's own reading of ``x-rules``), and give a positive trace-file upload a real saved trace file
-(the document describes a file's contents in words only), or the token of the one the app under test opened.
+values, a sweep's values are its key's.  The document states them in words and in ``x-rules``; these hooks skip a
+positive case that breaks one (judged by this file's own reading of ``x-rules``; a sweep's by the engine's), and
+give a positive trace-file upload a real saved trace file (the document describes a file's contents in words
+only), or the token of the one the app under test opened.
 Positive multipart uploads are not sent: schemathesis re-checks a case whose parts a hook replaces, finds real
 files where it generated strings, and judges the case negative, so a server accepting a real file would fail it
 (every positive case here was being sent as negative).  Uploads of real files are tested in
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from engine.config import FIELDS, Config, ConfigError
+from engine.lab import Sweep
 from server.uploads.trace_file import file_token
 from server.wire import json_value_count
 
@@ -103,6 +105,8 @@ def within_the_documented_rules(ctx, case):
         except (TypeError, ValueError):
             return True
         return not breaks_a_rule(operation["x-rules"], {**defaults, **given})
+    if case.path == "/api/sweep":
+        return _a_sweep_within_the_words(case.body)
     if case.path != "/api/trace":
         return True
     if case.media_type == MULTIPART:
@@ -115,3 +119,16 @@ def within_the_documented_rules(ctx, case):
     except ConfigError:
         return True  # the rules above allow it: the server must too, so the case is sent
     return json_value_count(config) <= operation["x-max-json-values"]
+
+
+def _a_sweep_within_the_words(body) -> bool:
+    """A positive sweep keeps the rules the document states in words (each value one its key takes, at most its
+    points, every point a setting within one request's limits, the sweep's time within the server's): judged by
+    the engine's own reading of a sweep, with the app under test's limits."""
+    from server.sweeps import refusal
+    from tests.server.test_openapi import app
+
+    try:
+        return refusal(Sweep.from_dict(body), app.state.hub.settings) is None
+    except ConfigError:
+        return False

@@ -5,7 +5,7 @@ header, content type or body the document does not promise, and on a schema-vali
 every check at its defaults, as ``schemathesis run --checks all``, with the hooks of
 tests/server/schemathesis_hooks.py (the rules the document states beside its JSON Schema; real files in
 an upload).  The app is the real one with the real engine; a low ``max_json_values`` refuses big traces
-(the fuzzer likes the largest seq_len) so the run stays short.
+(the fuzzer likes the largest seq_len), and a low ``max_sweep_seconds`` the longest sweeps, so the run stays short.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from server.settings import Settings
 from tests.server.schemathesis_hooks import TRACE_PATH, breaks_a_rule
 from tests.server.settings_space import random_setting
 
-app = create_app(Settings(max_concurrent=1, max_json_values=20_000, open_trace=str(TRACE_PATH)))
+app = create_app(Settings(max_concurrent=1, max_json_values=20_000, max_sweep_seconds=2.0,
+                          open_trace=str(TRACE_PATH)))
 app.state.hub.uploads.pool.warm()  # the parse workers' forkserver starts here, not within a request's 10 s
 DOCUMENT = document(app)
 CONFIG = schemathesis.Config.from_dict({"checks": {"enabled": True}, "generation": {"mode": "all"}})
@@ -83,8 +84,9 @@ def test_every_route_says_what_it_answers(client):
     assert statuses[("post", "/api/trace-file")] == ["200", "413", "422", "503"]
     assert statuses[("get", "/api/trace-file/{token}")] == ["200", "404", "422", "503"]
     assert statuses[("post", "/api/rooms")] == ["201", "503"]
-    special = {("post", "/api/trace"), ("get", "/api/script"), ("get", "/api/cliff"), ("post", "/api/trace-file"),
-               ("get", "/api/trace-file/{token}"), ("post", "/api/rooms")}
+    assert statuses[("post", "/api/sweep")] == ["200", "400", "413", "422", "503"]
+    special = {("post", "/api/trace"), ("post", "/api/sweep"), ("get", "/api/script"), ("get", "/api/cliff"),
+               ("post", "/api/trace-file"), ("get", "/api/trace-file/{token}"), ("post", "/api/rooms")}
     assert all(s == ["200"] for k, s in statuses.items() if k not in special)
 
 

@@ -1,0 +1,111 @@
+// A sweep's state on the page, pure logic (node --test: tests/js/sweep_state.test.mjs): the metrics a sweep of each
+// kind draws, the form's text read into a sweep body, and the streamed points gathered into curves: per curve and
+// swept value, the mean over the seeds and their lowest and highest, as the points arrive.
+
+export const TRACE_METRICS = [
+  { name: "grad_first", label: "‖∂L/∂h_t‖ at the first input step" },
+  { name: "grad_last", label: "‖∂L/∂h_t‖ at the last step" },
+  { name: "ratio", label: "first / last: the share of the gradient left at the start" },
+  { name: "loss", label: "loss" },
+  { name: "total_norm", label: "total gradient norm before clipping" },
+  { name: "total_norm_clipped", label: "total gradient norm after clipping" },
+];
+export const TRAIN_METRICS = [
+  { name: "final_loss", label: "final loss (dotted: the task's baseline)" },
+  { name: "learned", label: "fraction of seeds that learned", fraction: true },
+  { name: "diverged", label: "fraction of seeds that diverged", fraction: true },
+];
+
+/** The metrics a sweep of `kind` ("trace" | "train") draws, the first the default. */
+export function metricsFor(kind) {
+  return kind === "train" ? TRAIN_METRICS : TRACE_METRICS;
+}
+
+/** One comma-separated list of a field's values as JSON values ("10, 20" → [10, 20]; "rnn,lstm" → ["rnn", "lstm"]). */
+export function parseList(text, field) {
+  const items = String(text).split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (!field || field.type === "choice") return items;
+  if (field.type === "bool") return items.map((t) => ["1", "true", "yes", "on"].includes(t.toLowerCase()));
+  return items.map((t) => (/^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : t));
+}
+
+/** The form's values (strings) as a sweep body for /api/sweep or the socket; `config` the sweep's setting. */
+export function sweepBody(form, config, fieldsByName) {
+  const body = { config, key: form.key, values: parseList(form.values, fieldsByName[form.key]), kind: form.kind };
+  if (form.over_key) body.over = { [form.over_key]: parseList(form.over, fieldsByName[form.over_key]) };
+  body.seeds = parseList(form.seeds, fieldsByName.seed);
+  return body;
+}
+
+/** A sweep body as the form's strings. */
+export function formOf(body) {
+  const [overKey, over] = Object.entries(body.over || {})[0] || ["", []];
+  return { kind: body.kind || "trace", key: body.key, values: body.values.join(", "), over_key: overKey,
+    over: over.join(", "), seeds: (body.seeds || [body.config?.seed ?? 0]).join(", ") };
+}
+
+/** A number for the chart: booleans count as 0 / 1, anything else non-numeric is NaN. */
+function numeric(v) {
+  if (typeof v === "boolean") return v ? 1 : 0;
+  return typeof v === "number" ? v : NaN;
+}
+
+/** The points of one sweep (a sweep_start frame, then its sweep_point frames), gathered into curves. */
+export class SweepPoints {
+  constructor(start) {
+    this.start = start;
+    this.points = [];
+  }
+
+  add(point) {
+    this.points.push(point);
+  }
+
+  get done() {
+    return this.points.length;
+  }
+
+  get complete() {
+    return this.points.length === this.start.points;
+  }
+
+  /**
+   * Each curve of `metric`: {over, x: the swept values reached so far, mean, lo, hi, seeds (how many seeds each
+   * value has so far), baseline (training sweeps: the task's, per value)}.  A mean is NaN or ±inf when a seed's is.
+   */
+  curves(metric) {
+    return this.start.series.map((series, s) => {
+      const byValue = new Map();
+      for (const p of this.points) {
+        if (p.series !== s) continue;
+        if (!byValue.has(p.value)) byValue.set(p.value, []);
+        byValue.get(p.value).push(p);
+      }
+      const x = this.start.values.filter((v) => byValue.has(v));
+      const rows = x.map((v) => byValue.get(v).map((p) => numeric(p[metric])));
+      const sum = (r) => r.reduce((a, b) => a + b, 0);
+      return {
+        over: series.over,
+        x,
+        mean: rows.map((r) => sum(r) / r.length),
+        lo: rows.map((r) => Math.min(...r)),
+        hi: rows.map((r) => Math.max(...r)),
+        seeds: rows.map((r) => r.length),
+        baseline: x.map((v) => byValue.get(v)[0].baseline ?? null),
+      };
+    });
+  }
+}
+
+/** "log" when every value is positive and finite and they span at least two decades, else "linear". */
+export function axisType(values) {
+  const finite = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  if (!finite.length || finite.length < values.length || finite.some((v) => v <= 0)) return "linear";
+  return Math.max(...finite) / Math.min(...finite) >= 100 ? "log" : "linear";
+}
+
+/** A curve's name in its legend: "cell = lstm", or the swept key's name for a sweep of one curve. */
+export function curveName(over, key) {
+  const entries = Object.entries(over);
+  return entries.length ? entries.map(([k, v]) => `${k} = ${v}`).join(", ") : key;
+}

@@ -1,0 +1,67 @@
+// The sweep's chart: each curve's mean over the seeds against the swept value, the seeds' spread as a band, a log
+// axis where the quantity spans decades (axisType).  On a log axis a point that overflowed (inf / NaN) is drawn
+// at the top as a cross and an exact 0 at the bottom as a ring, never dropped (charts.js clampForLog).
+
+import { Chart, LINE_COLOURS, clampForLog, finiteRange, logWindow } from "./charts.js";
+import { axisType, curveName, metricsFor } from "./sweep_state.js";
+
+/** Plotly traces and layout of `points` (a SweepPoints) for `metric`; `field` is the swept key's table entry. */
+export function sweepFigure(points, metric, field) {
+  const start = points.start;
+  const about = metricsFor(start.kind).find((m) => m.name === metric) || metricsFor(start.kind)[0];
+  const curves = points.curves(about.name);
+  const all = curves.flatMap((c) => [...c.lo, ...c.hi]);
+  const yLog = !about.fraction && axisType(all.filter(Number.isFinite)) === "log";
+  const numericX = field && (field.type === "int" || field.type === "float");
+  const xLog = numericX && axisType(start.values) === "log";
+  const window = logWindow(finiteRange(all));
+  const place = (ys) => (yLog ? clampForLog(ys, window.floor, window.ceil) : { y: ys, zeros: [], overs: [] });
+  const traces = [];
+  curves.forEach((c, i) => {
+    const colour = LINE_COLOURS[i % LINE_COLOURS.length];
+    const name = curveName(c.over, start.key);
+    if (c.seeds.some((n) => n > 1)) {
+      traces.push({ x: c.x, y: place(c.hi).y, mode: "lines", line: { width: 0, color: colour }, hoverinfo: "skip",
+        showlegend: false, name: `${name} highest` });
+      traces.push({ x: c.x, y: place(c.lo).y, mode: "lines", line: { width: 0, color: colour }, fill: "tonexty",
+        fillcolor: colour + "33", hoverinfo: "skip", showlegend: false, name: `${name} lowest` });
+    }
+    const mean = place(c.mean);
+    traces.push({ x: c.x, y: mean.y, mode: "lines+markers", name, line: { color: colour, width: 2 },
+      marker: { color: colour, size: 7, symbol: c.x.map((_, k) => (mean.overs.includes(k) ? "x" : mean.zeros.includes(k)
+        ? "circle-open" : "circle")) },
+      customdata: c.mean.map((v, k) => [v, c.seeds[k]]),
+      hovertemplate: `${name}<br>${start.key} = %{x}<br>${about.name} = %{customdata[0]:.4g} (mean of %{customdata[1]} seeds)<extra></extra>` });
+    if (about.name === "final_loss" && c.baseline.some((b) => b !== null)) {
+      traces.push({ x: c.x, y: c.baseline, mode: "lines", name: `${name} baseline`, showlegend: false,
+        line: { color: colour, width: 1, dash: "dot" }, hovertemplate: `baseline %{y:.4g}<extra></extra>` });
+    }
+  });
+  const layout = {
+    showlegend: curves.length > 1,
+    legend: { orientation: "h", y: 1.08 },
+    margin: { t: 36 },
+    xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
+    yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
+      ...(about.fraction ? { range: [-0.05, 1.05] } : {}),
+      ...(yLog ? { range: [Math.log10(window.floor), Math.log10(window.ceil)] } : {}) },
+  };
+  return { traces, layout, yLog, xLog };
+}
+
+export class SweepView {
+  constructor(el) {
+    this.chart = new Chart(el);
+  }
+
+  /** Draw `points` for `metric` as it stands (called after every point). */
+  show(points, metric, field) {
+    const figure = sweepFigure(points, metric, field);
+    this.chart.draw(figure.traces, figure.layout);
+    return figure;
+  }
+
+  reset() {
+    this.chart.reset();
+  }
+}

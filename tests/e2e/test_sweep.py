@@ -1,0 +1,98 @@
+"""The sweep page in Chromium: a sweep drawn point by point with its progress, the curves the API's numbers, the
+link rewritten to the sweep's own, and that link reopening the same sweep from the cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.request
+from urllib.parse import urlencode
+
+from tests.e2e.axe import violations
+from tests.e2e.harness import PHONE, plot
+
+QUERY = {"cell": "rnn", "hidden_size": "8", "batch_size": "4", "key": "seq_len", "values": "5,10,20,40",
+         "over": "cell:rnn,lstm,gru", "seeds": "0,1"}  # fmt: skip
+BODY = {"config": {"hidden_size": 8, "batch_size": 4}, "key": "seq_len", "values": [5, 10, 20, 40],
+        "over": {"cell": ["rnn", "lstm", "gru"]}, "seeds": [0, 1]}  # fmt: skip
+COMPLETE = "() => { const p = window.gflSweep && window.gflSweep.lastPaint; return !!p && p.complete; }"
+
+
+def api(base: str, body: dict) -> dict:
+    headers = {"content-type": "application/json"}
+    request = urllib.request.Request(f"{base}/api/sweep", json.dumps(body).encode(), headers)
+    with urllib.request.urlopen(request) as r:
+        return json.loads(r.read(), parse_constant=float)
+
+
+def health(base: str) -> dict:
+    with urllib.request.urlopen(f"{base}/healthz") as r:
+        return json.load(r)
+
+
+def drawn_means(page) -> dict[str, list[float]]:
+    return {t["name"]: t["y"] for t in plot(page, "chart-sweep")["data"] if "highest" not in t["name"]
+            and "lowest" not in t["name"]}  # fmt: skip
+
+
+def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its_link(page, server_url):
+    page.goto(f"{server_url}/sweep?{urlencode(QUERY)}")
+    page.wait_for_function(COMPLETE)
+    hook = page.evaluate("() => window.gflSweep")
+    # One paint at the start and one after each of the 24 points, the bar saying how many were in at each.
+    assert [done for _, done, _, _ in hook["progress"]] == list(range(25))
+    assert all(value == done and most == 24 for _, done, value, most in hook["progress"])
+    assert page.locator("#sweep-progress").evaluate("p => [p.value, p.max]") == [24, 24]
+    assert page.locator("#sweep-status").inner_text() == "All 24 points computed."
+    assert hook["lastPaint"]["yLog"] and hook["lastPaint"]["metric"] == "grad_first"
+
+    want = api(server_url, BODY)
+    means = drawn_means(page)
+    for series in want["series"]:
+        name = f"cell = {series['over']['cell']}"
+        expected = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in BODY["values"]]
+        assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(means[name], expected, strict=True)), name
+    bands = [t for t in plot(page, "chart-sweep")["data"] if t["name"].endswith("lowest")]
+    assert len(bands) == 3 and all(t["fill"] == "tonexty" for t in bands)  # the seeds' spread, one band a curve
+
+    link = page.url
+    assert "key=seq_len" in link and "seeds=0%2C1" in link and "over=cell%3Arnn%2Clstm%2Cgru" in link
+    computed = health(server_url)["computations"]
+    again = page.context.new_page()
+    again.goto(link)
+    again.wait_for_function(COMPLETE)
+    assert again.url == link and drawn_means(again) == means
+    assert health(server_url)["computations"] == computed  # every point from the cache
+    assert again.evaluate("() => window.gflSweep.lastPaint.query") == link.partition("?")[2]
+    assert page.log.errors == [] and page.log.foreign_requests() == []
+
+
+def test_the_form_runs_another_sweep_and_the_link_follows_it(page, server_url):
+    page.goto(f"{server_url}/sweep?{urlencode(QUERY)}")
+    page.wait_for_function(COMPLETE)
+    page.fill("#sweep-form [name=values]", "1, 2")
+    page.select_option("#sweep-form [name=over_key]", "")
+    page.fill("#sweep-form [name=seeds]", "3")
+    page.click(".sweep-go")
+    page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
+    assert "values=1%2C2" in page.url and "over=" not in page.url and "seeds=3" in page.url
+    assert list(drawn_means(page)) == ["seq_len"]
+    page.fill("#sweep-form [name=values]", "1, 0")
+    page.click(".sweep-go")
+    page.wait_for_selector('#notices .notice[data-field="values"]')
+    assert "values[1]: seq_len must be an integer from 1 to 2000" in page.locator("#sweep-status").inner_text()
+
+
+def test_the_sweep_page_has_no_axe_violation_and_shows_the_curves_first_on_a_phone(screen, server_url):
+    page = screen(PHONE)
+    page.goto(f"{server_url}/sweep?{urlencode(QUERY)}")
+    page.wait_for_function(COMPLETE)
+    assert violations(page) == [] and page.log.errors == []
+    assert page.evaluate("() => document.querySelector('.sidebar-fold').open") is False  # the form folded
+    chart = page.locator("#chart-sweep").bounding_box()
+    assert chart["y"] < 844 and chart["width"] <= 390
+
+
+def test_the_lab_links_to_the_sweeps(page, server_url):
+    page.goto(server_url + "/")
+    assert page.locator('a[href="/sweep"]').count() == 1
