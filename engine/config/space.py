@@ -48,6 +48,7 @@ class Config:
     num_layers: int = _D["num_layers"]  # L
     bidirectional: bool = _D["bidirectional"]  # D = 2 when true
     reverse_source: bool = _D["reverse_source"]  # encoder-decoder: the encoder reads the source backwards
+    attention: str = _D["attention"]  # encoder-decoder: 'none' | 'additive' (Bahdanau) | 'dot' (Luong)
     task: str = _D["task"]  # data generator, engine.data.tasks
     seq_len: int = _D["seq_len"]  # T
     tbptt: int = _D["tbptt"]  # truncation window k: the state is detached every k steps; 0 is full BPTT
