@@ -59,7 +59,7 @@ export class AttentionView {
     if (!att) return;
     const T = trace.start.handoff;
     const steps = Array.from({ length: T }, (_, t) => t);
-    const source = { ...AXIS, ...integerTicks(T), title: { text: "source step j (the encoder's reading order)" },
+    const source = { ...AXIS, ...integerTicks(T), title: { text: "source step j (as the encoder reads)" },
       range: [-0.5, T - 0.5] };
     const i = this.hover;
     const highlight = i === null ? [] : [{ type: "rect", xref: "x", yref: "y", x0: -0.5, x1: T - 0.5, y0: i - 0.5, y1: i + 0.5,
@@ -87,7 +87,7 @@ export class AttentionView {
       line: { color: ROW, width: 2 } });
     this.split.draw(data, {
       barmode: "stack", xaxis: source, yaxis: { ...AXIS, title: { text: "norm over batch and units" }, rangemode: "tozero" },
-      legend: { orientation: "h", y: -0.3 },
+      showlegend: true, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, margin: { t: 48 },
     });
     this.note.textContent = this.says(att, T, d, i, row);
   }
