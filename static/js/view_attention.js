@@ -25,6 +25,29 @@ export function decoderRow(lag, T, l, d, i) {
   return k < 0 ? null : Array.from(lag.row(l, d, k).subarray(0, T));
 }
 
+function sourceAxis(T) {
+  return { ...AXIS, ...integerTicks(T), title: { text: "source step j (as the encoder reads)" }, range: [-0.5, T - 0.5] };
+}
+
+/**
+ * Draw an alignment α (T rows of T, decoder step × source step) as a heatmap on `chart`, with `shapes` over it: the
+ * trace views' (a run's `done.attention`) and the training panel's (a profiled step's, as it forms).
+ */
+export function drawAlignment(chart, alignment, shapes = [], title = "") {
+  const T = alignment.length;
+  const steps = Array.from({ length: T }, (_, t) => t);
+  chart.draw([{
+    type: "heatmap", x: steps, y: steps, z: alignment, zmin: 0, zmax: 1, colorscale: "Viridis",
+    colorbar: { title: { text: "α_ij", side: "right" }, thickness: 12, len: 1 },
+    hovertemplate: "decoder step %{y} reads source step %{x}<br>α = %{z:.3f}<extra></extra>",
+  }], {
+    xaxis: sourceAxis(T),
+    yaxis: { ...AXIS, ...integerTicks(T), title: { text: "decoder step i" }, autorange: "reversed" },
+    shapes, margin: { l: 64, r: 8, ...(title ? { t: 28 } : {}) },
+    ...(title ? { title: { text: title, font: { size: 12 }, x: 0 } } : {}),
+  });
+}
+
 export class AttentionView {
   /**
    * @param {Document} doc
@@ -59,20 +82,11 @@ export class AttentionView {
     if (!att) return;
     const T = trace.start.handoff;
     const steps = Array.from({ length: T }, (_, t) => t);
-    const source = { ...AXIS, ...integerTicks(T), title: { text: "source step j (as the encoder reads)" },
-      range: [-0.5, T - 0.5] };
+    const source = sourceAxis(T);
     const i = this.hover;
     const highlight = i === null ? [] : [{ type: "rect", xref: "x", yref: "y", x0: -0.5, x1: T - 0.5, y0: i - 0.5, y1: i + 0.5,
       line: { color: ROW, width: 2 } }];
-    this.map.draw([{
-      type: "heatmap", x: steps, y: steps, z: att.alignment, zmin: 0, zmax: 1, colorscale: "Viridis",
-      colorbar: { title: { text: "α_ij", side: "right" }, thickness: 12, len: 1 },
-      hovertemplate: "decoder step %{y} reads source step %{x}<br>α = %{z:.3f}<extra></extra>",
-    }], {
-      xaxis: source,
-      yaxis: { ...AXIS, ...integerTicks(T), title: { text: "decoder step i" }, autorange: "reversed" },
-      shapes: highlight, margin: { l: 64, r: 8 },
-    });
+    drawAlignment(this.map, att.alignment, highlight);
     this.bindHover();
     const L = trace.L;
     const total = trace.normSeries("h", L - 1, d, 0, T);

@@ -67,3 +67,21 @@ def _lag_document(server_url: str) -> dict:
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())["backward"]
+
+
+def test_training_draws_the_alignment_as_it_forms(page, server_url):
+    page.goto(server_url + LINK + "&steps=12")
+    page.select_option("#speed", "0")
+    run = wait_complete(page)
+    assert page.evaluate("() => document.getElementById('train-view-alignment').classList.contains('empty')")
+    page.click("#train")
+    page.wait_for_function("() => { const t = window.gfl.training; return !t.active && !!(t.run && t.run.done); }")
+    wait_complete(page, after=run)
+    page.wait_for_function("() => (document.getElementById('chart-train-alignment').data || []).length > 0")
+    last = page.evaluate("() => ({ step: window.gfl.training.run.alignmentStep, z: window.gfl.training.run.alignment })")
+    assert last["step"] == 12  # the last step is always profiled
+    heat = plot(page, "chart-train-alignment")["data"][0]
+    np.testing.assert_allclose(np.array(heat["z"], float), np.array(last["z"], float))
+    np.testing.assert_allclose(np.array(heat["z"], float).sum(1), 1.0, rtol=1e-5)
+    assert not page.evaluate("() => document.getElementById('train-view-alignment').classList.contains('empty')")
+    assert page.log.errors == []
