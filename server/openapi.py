@@ -116,7 +116,9 @@ TRACE = {
         "output": {"type": "array", "description": "(T, O) model outputs."},
         "forward": {"type": "object", "description": "Each name of layout.forward: an (L, D, T, H) array."},
         "backward": {"type": "object", "description": "grad_h (L, D, T, H) and the per-step (L, D, T) series."},
-        "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms."},
+        "done": {"type": "object", "description": "Loss, gradient norms, clipping and elapsed_ms; with attention, "
+                 "attention: the (T, T) alignment of decoder step over source step (rows sum to 1) and the encoder's "
+                 "top-layer gradient norm split into grad_attention_norm and grad_recurrent_norm, (D, T) each."},
         "model": {"type": "object", "description": "Only for an uploaded model: its sha256, prefix, input_size, "
                   "read-out and notes on what came from the file."},
         "series": {"type": "object", "description": "Only for an uploaded series: name, length, mean, std, values."},

@@ -19,14 +19,18 @@ from engine.config.fields import ConfigError, Field, check_against, read_link
 from engine.config.table import DATA_KEYS, FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, WEIGHT_KEYS
 
 __all__ = [
-    "DATA_KEYS", "FIELDS", "FIELD_BY_NAME", "LINK_VERSION", "MAX_TRACE_CELLS", "PAGE_KEYS", "SEQ2SEQ_TASKS",
-    "TASKS_FOR_ARCH", "WEIGHT_KEYS", "Config", "ConfigError", "Field", "describe_rules", "parse_query",
+    "ATTENTION_MAX_SEQ_LEN", "DATA_KEYS", "FIELDS", "FIELD_BY_NAME", "LINK_VERSION", "MAX_TRACE_CELLS", "PAGE_KEYS",
+    "SEQ2SEQ_TASKS", "TASKS_FOR_ARCH", "WEIGHT_KEYS", "Config", "ConfigError", "Field", "describe_rules", "parse_query",
 ]  # fmt: skip
 
 # Traces keep every per-timestep array; this caps their size so one request cannot exhaust memory.  The
 # largest model of the table at batch_size 1 (an encoder-decoder, 2·2000 steps, H=256, four bidirectional
 # layers) is 8.2 M cells: every model fits at batch_size 1 (tests/engine/test_config.py).
 MAX_TRACE_CELLS = 16_000_000
+
+# With attention every decoder step reads every encoder step: the alignment is T × T, the additive decoder runs a
+# step at a time and the lag map takes a backward pass per row, so T is kept to this.
+ATTENTION_MAX_SEQ_LEN = 128
 
 # Tasks with a source and a target sentence, what an encoder-decoder can learn.
 SEQ2SEQ_TASKS = ("copy", "reverse", "translate")
@@ -48,6 +52,7 @@ class Config:
     num_layers: int = _D["num_layers"]  # L
     bidirectional: bool = _D["bidirectional"]  # D = 2 when true
     reverse_source: bool = _D["reverse_source"]  # encoder-decoder: the encoder reads the source backwards
+    attention: str = _D["attention"]  # encoder-decoder: 'none' | 'additive' (Bahdanau) | 'dot' (Luong)
     task: str = _D["task"]  # data generator, engine.data.tasks
     seq_len: int = _D["seq_len"]  # T
     tbptt: int = _D["tbptt"]  # truncation window k: the state is detached every k steps; 0 is full BPTT
@@ -112,6 +117,8 @@ class Config:
             raise ConfigError(
                 "task", f"arch {cfg.arch!r} needs task one of {', '.join(map(repr, allowed))}; got {cfg.task!r}"
             )
+        if cfg.attention != "none" and cfg.seq_len > ATTENTION_MAX_SEQ_LEN:
+            raise ConfigError("seq_len", _attention_steps(cfg))
         if cfg.trace_cells > MAX_TRACE_CELLS:
             raise _over_work_cap(cfg)
         return cfg
@@ -145,11 +152,17 @@ def _over_work_cap(cfg: Config) -> ConfigError:
     )
 
 
+def _attention_steps(cfg: Config) -> str:
+    return (f"attention {cfg.attention!r} needs seq_len at most {ATTENTION_MAX_SEQ_LEN} (every decoder step reads "
+            f"every source step); got {cfg.seq_len}")
+
+
 def describe_rules() -> list[dict[str, Any]]:
     """The rules that tie keys together, as :meth:`Config.normalised` applies them (``GET /api/config``'s ``rules``).
 
     ``pinned``: where ``field`` does not apply (its ``applies``/``not_applies``), it is set to ``value``.
     ``choices``: under ``when``, ``field`` must be one of ``choices``; any other value is refused naming ``field``.
+    ``most``: under ``when``, ``field`` is at most ``max``; more is refused naming ``field``.
     ``work_cap``: ``span × batch_size × hidden_size × num_layers × D`` at most ``max``, else refused naming
     ``batch_size``; ``span`` is ``2·seq_len`` for the archs in ``double_span``, else ``seq_len``.
     """
@@ -165,6 +178,10 @@ def describe_rules() -> list[dict[str, Any]]:
             "description": f"arch {arch!r} takes task one of {', '.join(map(repr, tasks))}; another task is "
                            "refused (field task).",
         })  # fmt: skip
+    rules.append({
+        "kind": "most", "field": "seq_len", "max": ATTENTION_MAX_SEQ_LEN, "when": {"attention": ["additive", "dot"]},
+        "description": f"with attention, seq_len is at most {ATTENTION_MAX_SEQ_LEN} (else refused, field seq_len).",
+    })  # fmt: skip
     rules.append({
         "kind": "work_cap", "field": "batch_size", "max": MAX_TRACE_CELLS,
         "product": ["span", "batch_size", "hidden_size", "num_layers", "D"], "double_span": ["encoder-decoder"],
@@ -184,7 +201,8 @@ def parse_query(params: str | Iterable[tuple[str, str]] | Mapping[str, str]) -> 
     link still opens: an unknown key is ignored, a repeated key or a bad value takes its default
     (:func:`engine.config.fields.read_link`).  Then the cross-key rules: an arch that does not take the link's task
     gives way to the default arch (the task is kept), and a model over the work cap keeps its keys with the
-    largest ``batch_size`` that fits (:meth:`Config.largest_batch_size`), so the result is always a valid Config.
+    largest ``batch_size`` that fits (:meth:`Config.largest_batch_size`), and a model with attention past
+    :data:`ATTENTION_MAX_SEQ_LEN` steps takes that many, so the result is always a valid Config.
     """
     if isinstance(params, str):
         query = params.partition("?")[2] if "?" in params else params
@@ -196,6 +214,12 @@ def parse_query(params: str | Iterable[tuple[str, str]] | Mapping[str, str]) -> 
         arch = values.pop("arch", _D["arch"])
         notices.append({"field": "arch", "message": f"arch {arch!r} needs task one of "
                         f"{', '.join(map(repr, allowed))}; using the default arch {_D['arch']!r}"})  # fmt: skip
+    probe = replace(Config(), **values)  # every key, before the rules
+    if (probe.attention != "none" and FIELD_BY_NAME["attention"].applies_to(probe.to_dict())
+            and probe.seq_len > ATTENTION_MAX_SEQ_LEN):
+        values["seq_len"] = ATTENTION_MAX_SEQ_LEN
+        notices.append({"field": "seq_len",
+                        "message": f"{_attention_steps(probe)}; using seq_len {ATTENTION_MAX_SEQ_LEN}"})
     one = Config.from_dict({**values, "batch_size": 1})  # every model fits at batch_size 1
     batch = values.get("batch_size", _D["batch_size"])
     if batch > one.largest_batch_size():

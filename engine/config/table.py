@@ -71,6 +71,14 @@ FIELDS: tuple[Field, ...] = (
     Field("reverse_source", "bool", False, "Feed the source sentence to the encoder backwards (encoder-decoder only).",
           "model", label="Reverse the source", applies=(("arch", ("encoder-decoder",)),),
           why_not="encoder-decoder only"),
+    # Attention (Bahdanau et al. 2015; Luong et al. 2015): every decoder step reads a weighted sum of every
+    # encoder step, a direct path for the gradient from each target word to each source word.
+    Field("attention", "choice", "none", "How the decoder reads the source: only through the handoff state (none), "
+          "or at every step through a weighted sum of every encoder state, scored additively (Bahdanau) or by a dot "
+          "product (Luong). Encoder-decoder only.", "model", choices=("none", "additive", "dot"),
+          label="Attention", applies=(("arch", ("encoder-decoder",)),), why_not="encoder-decoder only",
+          affects=_WEIGHTS, pinned="none",
+          choice_labels=(("none", "none"), ("additive", "additive (Bahdanau)"), ("dot", "dot (Luong)"))),
     # sequence
     Field(
         "task",

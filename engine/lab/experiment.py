@@ -71,6 +71,13 @@ class Trace:
     grad_h_by_output: np.ndarray | None = None
     grad_x_by_output: np.ndarray | None = None
     lag_curve: np.ndarray | None = None
+    # Attention (engine/tracing/attention.py), else None: α of batch sample 0, (T, T) decoder step × encoder step
+    # (rows sum to 1), and the encoder's top-layer ‖∂L/∂h_j‖ split over batch and units, (D, T) each: the part that
+    # arrives through the attention and the part through the recurrence and the handoff (as vectors they sum to
+    # the total, grad_h_norm[-1, :, :T]).
+    alignment: np.ndarray | None = None
+    grad_attention_norm: np.ndarray | None = None
+    grad_recurrent_norm: np.ndarray | None = None
 
     @property
     def lag_map(self) -> lagmap.LagMap | None:
@@ -228,7 +235,7 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
     ht = trace_encoder_decoder(model, batch, lag_rows)
     T = cfg.seq_len  # the handoff: the decoder's first step on the span's 2·T steps
     logits = ht.logits[:, 0].numpy()  # (T, O)
-    return _assemble(
+    trace = _assemble(
         model,
         cfg,
         figures,
@@ -242,6 +249,15 @@ def _trace_encoder_decoder(model, batch: Batch, cfg: Config, figures: dict | Non
         handoff_grad_norm=ht.handoff_grad_norm,
         lag=ht,
     )
+    if ht.alignment is None:
+        return trace
+    return replace(trace, alignment=ht.alignment[:, 0], grad_attention_norm=_split_norm(ht.grad_h_attention),
+                   grad_recurrent_norm=_split_norm(ht.grad_h_recurrent))
+
+
+def _split_norm(part: np.ndarray) -> np.ndarray:
+    """(D, T, N, H) -> (D, T): the norm over batch and units, in float64."""
+    return np.sqrt(np.square(part, dtype=np.float64).sum(axis=(2, 3)))
 
 
 def _assemble(
@@ -268,7 +284,8 @@ def _assemble(
     ``lag`` holds the lag map's arrays (``output_steps``, ``grad_h_by_output``, ``grad_x_by_output``), all None
     when none was asked for.
     """
-    modules = (("", model.rnn), ("decoder.", getattr(model, "decoder", None)), ("head.", model.head))
+    modules = (("", model.rnn), ("decoder.", getattr(model, "decoder", None)), ("head.", model.head),
+               ("attention.", getattr(model, "attention", None)))
     grad_norms = {k: v for prefix, m in modules if m is not None for k, v in parameter_grad_norms(m, prefix).items()}
     clip = clip_gradients(list(model.parameters()), cfg.clip, cfg.clip_at)
     theory = figures if figures is not None else weight_figures(model.rnn, cfg.cell, cfg.nonlinearity)

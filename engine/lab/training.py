@@ -59,6 +59,7 @@ class TrainStep:
     profile: np.ndarray | None  # (L, D, T) ‖∂L/∂h_t‖ on profile steps, else None; (L, D, 2T) encoder-decoder
     elapsed: float  # seconds since training started
     lag: LagMap | None = None  # profile steps of a Trainer asked with lag_rows: the lag map, before the update
+    alignment: np.ndarray | None = None  # profile steps of a model with attention: α of batch sample 0, (T, T)
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,12 @@ class Trainer:
             preds.append(self.model.head(out))  # (T, N, O)
             return task_loss(preds[-1], batch)
 
-        profile = lag = None
+        profile = lag = alignment = None
         if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/tracing/seq2seq.py)
             if with_profile:
                 ht = trace_encoder_decoder(self.model, batch, self.lag_rows)
                 loss, profile, lag = ht.loss, ht.joined("grad_h_norm"), LagMap.of(ht)
+                alignment = None if ht.alignment is None else ht.alignment[:, 0]
                 preds.append(ht.logits)
             else:
                 value, logits = encoder_decoder_loss(self.model, batch)
@@ -175,6 +177,7 @@ class Trainer:
             profile=profile,
             elapsed=0.0,
             lag=lag,
+            alignment=alignment,
         )
         return report, finite
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from engine.config import Config
+from engine.models.attention import DotAttention, annotations, build_attention
 from engine.models.cells import NUM_BLOCKS
 
 # Data and weights draw from separate streams so that configurations that differ
@@ -60,32 +61,56 @@ def handoff_state(final: torch.Tensor, num_directions: int) -> torch.Tensor:
 
 
 class EncoderDecoderModel(nn.Module):
-    """Sequence to sequence (Sutskever et al. 2014; Cho et al. 2014), the equations in engine/tracing/seq2seq.py.
+    """Sequence to sequence (Sutskever et al. 2014; Cho et al. 2014), the equations in engine/tracing/seq2seq.py,
+    with attention (engine/models/attention.py) when ``cfg.attention`` is not 'none'.
 
     ``rnn``: the encoder, the configured cell, L layers, D directions, reading the source (T, N, I);
     ``decoder``: the same cell, L layers, one direction, H units, reading ``teacher_inputs`` (T, N, O+1) from
-    the handoff state; ``head``: ``nn.Linear(H, O)`` at every decoder step.
+    the handoff state (additive attention: each step's input is [y_{i−1}; c_i], O+1+H wide); ``attention``:
+    None, :class:`AdditiveAttention` or :class:`DotAttention`; ``head``: ``nn.Linear(H, O)`` at every decoder step.
     """
 
     def __init__(self, cfg: Config, input_size: int, output_size: int, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.rnn: nn.RNNBase = _recurrent(cfg, input_size, cfg.bidirectional, dtype)
-        self.decoder: nn.RNNBase = _recurrent(cfg, output_size + 1, False, dtype)
+        context = cfg.hidden_size if cfg.attention == "additive" else 0
+        self.decoder: nn.RNNBase = _recurrent(cfg, output_size + 1 + context, False, dtype)
         self.head = nn.Linear(cfg.hidden_size, output_size, dtype=dtype)
+        self.attention = build_attention(cfg.attention, cfg.hidden_size, dtype)
         self.reverse_source = cfg.reverse_source
         self.num_directions = cfg.num_directions
         self.output_size = output_size
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Source ``x`` (T, N, I), target ``y`` (T, N) -> logits (T, N, O) at every decoder step."""
+        return self.translate(x, teacher_inputs(y, self.output_size, x.dtype))[0]
+
+    def translate(self, x: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Source ``x`` (T, N, I), the decoder's inputs (T', N, O+1) -> (logits (T', N, O), alignment α (T', N, T)
+        or None without attention): α[i, n, j] is how much decoder step i reads encoder step j."""
         src = x.flip(0) if self.reverse_source else x  # reversed: the encoder reads x_{T-1} first
-        _, final = self.rnn(src)
+        out, final = self.rnn(src)  # (T, N, D*H)
         if isinstance(final, tuple):  # LSTM: (h_n, c_n), each handed off the same way
             state = tuple(handoff_state(f, self.num_directions) for f in final)
         else:
             state = handoff_state(final, self.num_directions)
-        out, _ = self.decoder(teacher_inputs(y, self.output_size, x.dtype), state)  # (T, N, H)
-        return self.head(out)  # (T, N, O)
+        if self.attention is None:
+            dec, _ = self.decoder(inputs, state)  # (T', N, H)
+            return self.head(dec), None
+        h = annotations(out, self.num_directions)  # (T, N, H)
+        if isinstance(self.attention, DotAttention):
+            dec, _ = self.decoder(inputs, state)  # (T', N, H)
+            tilde, alpha = self.attention(dec, h)  # (T', N, H), (T', N, T)
+            return self.head(tilde), alpha
+        keys = self.attention.key(h)  # U h_j, (T, N, H), once for every decoder step
+        outs, alphas = [], []
+        for i in range(inputs.shape[0]):
+            s_prev = (state[0] if isinstance(state, tuple) else state)[-1]  # the top layer's s_{i-1}, (N, H)
+            context, alpha = self.attention(s_prev, h, keys)  # (N, H), (N, T)
+            step, state = self.decoder(torch.cat([inputs[i : i + 1], context[None]], dim=-1), state)  # (1, N, H)
+            outs.append(step)
+            alphas.append(alpha)
+        return self.head(torch.cat(outs)), torch.stack(alphas)  # (T', N, O), (T', N, T)
 
 
 def build_model(
@@ -107,14 +132,19 @@ def init_weights(model: RecurrentModel | EncoderDecoderModel, cfg: Config, gen: 
     - ``normal``: W_hh ~ N(0, 1/H) (spectral radius near 1), W_ih ~ N(0, 1/I); biases 0.
     - ``identity``: each gate block of W_hh the identity (Le et al., 2015); W_ih as PyTorch; biases 0.
 
-    An encoder-decoder's decoder is drawn the same way, after the encoder and before the head.
+    An encoder-decoder's decoder is drawn the same way, after the encoder and before the head; its attention's
+    weights after the head, U(-1/√fan_in, 1/√fan_in) as ``nn.Linear``'s default (so a model without attention
+    draws the same weights as before attention existed).
     """
     for module in (model.rnn, getattr(model, "decoder", None)):
         if module is not None:
             _init_recurrent(module, cfg, gen)
-    bound = 1 / math.sqrt(model.head.in_features)
-    model.head.weight.uniform_(-bound, bound, generator=gen)
-    model.head.bias.uniform_(-bound, bound, generator=gen)
+    extra = getattr(model, "attention", None)
+    for linear in (model.head, *(extra.modules() if extra is not None else ())):
+        if isinstance(linear, nn.Linear):
+            bound = 1 / math.sqrt(linear.in_features)
+            for p in linear.parameters():
+                p.uniform_(-bound, bound, generator=gen)
 
 
 def _init_recurrent(module: nn.RNNBase, cfg: Config, gen: torch.Generator) -> None:

@@ -26,6 +26,7 @@ import torch
 
 from engine.data import task_loss
 from engine.tracing import lagmap
+from engine.tracing.attention import trace_attention
 from engine.tracing.fused import TraceRun, finish_trace
 from engine.tracing.submodules import run_submodules
 from engine.tracing.trace import ModuleTrace
@@ -45,6 +46,11 @@ class HandoffTrace:
     output_steps: np.ndarray | None = None  # (S,)
     grad_h_by_output: np.ndarray | None = None  # (L, D, S, 2T)
     grad_x_by_output: np.ndarray | None = None  # (S, 2T)
+    # With attention (engine/tracing/attention.py), else None: α (T, N, T) of decoder step i over encoder step j
+    # (the encoder's reading order), and the part of the encoder's top-layer ∂L/∂h_j that arrives through the
+    # attention, (D, T, N, H); the rest, grad_h_recurrent, arrives through the recurrence and the handoff.
+    alignment: np.ndarray | None = None
+    grad_h_attention: np.ndarray | None = None
 
     @property
     def handoff_grad_norm(self) -> float:
@@ -56,6 +62,13 @@ class HandoffTrace:
         """(L,) ‖∂L/∂s_0^l‖ per layer."""
         g = np.square(self.decoder.grad_h0, dtype=np.float64)
         return np.sqrt(g.reshape(g.shape[0], -1).sum(-1))
+
+    @property
+    def grad_h_recurrent(self) -> np.ndarray | None:
+        """(D, T, N, H) the encoder's top-layer ∂L/∂h_j less its attention part; None without attention."""
+        if self.grad_h_attention is None:
+            return None
+        return self.encoder.grad_h[-1] - self.grad_h_attention
 
     def joined(self, name: str) -> np.ndarray | None:
         """The encoder's array then the decoder's along time (axis 2): (L, D, 2T, ...).
@@ -87,8 +100,11 @@ def trace_encoder_decoder(model, batch, lag_rows: int = 0) -> HandoffTrace:
     """Forward and backward once through ``model`` (an EncoderDecoderModel) on ``batch``, both halves traced.
 
     Afterwards every parameter's ``.grad`` is what a plain ``encoder_decoder_loss(...)[0].backward()`` leaves.
+    A model with attention is traced by :func:`engine.tracing.attention.trace_attention`.
     ``lag_rows`` = S > 0 adds the lag map of at most S decoder steps on the joined axis.
     """
+    if getattr(model, "attention", None) is not None:
+        return trace_attention(model, batch, lag_rows)
     logits: list[torch.Tensor] = []
 
     def compute_loss() -> torch.Tensor:

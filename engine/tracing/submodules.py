@@ -191,16 +191,17 @@ def _refuse_untraced_subclasses(recorder: Recorder, stock: dict, custom: dict) -
                 "nothing to trace exactly; mark its state with mark_state inside that forward")
 
 
-def run_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor]) -> tuple[dict[str, list[TraceRun]],
-                                                                                         float]:
+def run_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor], retain_graph: bool = False
+                   ) -> tuple[dict[str, list[TraceRun]], float]:
     """Run ``compute_loss()`` forward and backward with every stock recurrent module traced, not yet finished.
 
     Returns ``({qualified name: [run per call]}, loss)``; :func:`engine.tracing.fused.finish_trace` reads each run.
-    Raises as :func:`trace_submodules` does.
+    ``retain_graph`` keeps the graph for more backward passes (a lag map's rows).  Raises as
+    :func:`trace_submodules` does.
     """
     recorder = Recorder(model)
     value = _run(model, compute_loss, recorder)
     if not recorder.stock:
         raise ValueError(NOTHING_FOUND)
-    _backward(value, retain_graph=False)
+    _backward(value, retain_graph=retain_graph)
     return {name: [c.run for c in calls] for name, calls in recorder.stock.items()}, float(value.detach())

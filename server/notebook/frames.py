@@ -101,7 +101,7 @@ def module_units(mt: ModuleTrace, sample: int = 0, tbptt: int = 0,
     norms = SimpleNamespace(grad_h_norm=mt.grad_h_norm, grad_c_norm=mt.grad_c_norm, config=SimpleNamespace(tbptt=tbptt))
     done = {"loss": mt.loss, "param_grad_norms": {}, "total_norm": None, "total_norm_clipped": None, "clip_coef": None,
             "clipped_fraction": None, "overflow_t": overflow_step(norms), "underflow_t": underflow_step(norms),
-            "handoff_grad_norm": handoff[1] if handoff else None}  # fmt: skip
+            "handoff_grad_norm": handoff[1] if handoff else None, "attention": None}  # fmt: skip
     outputs = [[] for _ in range(T)]  # a bare module has no head: nothing to predict at each step
     units = run_units(start, arrays, outputs, series, _per_unit(mt.grad_h, sample), done, time.perf_counter())
     if mt.output_steps is not None:  # the lag map (over the whole batch), before `done` as a run sends it

@@ -54,7 +54,7 @@ FIELDS = {
     "forward": {"t", "steps", "output"},
     "backward": {"t", "steps", "grad_h_norm", "grad_c_norm", "grad_out_norm", "bound", "gate_product"},
     "done": {"loss", "param_grad_norms", "total_norm", "total_norm_clipped", "clip_coef", "clipped_fraction",
-             "overflow_t", "underflow_t", "handoff_grad_norm", "elapsed_ms"},
+             "overflow_t", "underflow_t", "handoff_grad_norm", "attention", "elapsed_ms"},
     "train_start": {"config", "steps", "profile_every", "shapes", "baseline", "clip", "clip_at", "classification"},
     "train_step": {"step", "loss", "grad_norm", "grad_norm_clipped", "clip_coef", "clipped", "metric", "elapsed_s",
                    "steps_per_s", "eta_s"},
@@ -150,6 +150,7 @@ def check_units(kind: str, config: Config, units: Sequence[Unit]) -> None:
             raise EntryError("the document is not UTF-8") from None
         document = _frame(text, "trace")
         _for_config(document, expected)
+        _check_attention(document["done"] if isinstance(document["done"], dict) else {}, config)
         lag_keys = {"output_steps", "grad_h_by_output", "grad_x_by_output", "lag_curve"}
         if lag and not (isinstance(document["backward"], dict) and lag_keys <= document["backward"].keys()):
             raise EntryError("a document asked with the lag map lacks it")
@@ -256,7 +257,20 @@ def _check_run(frames: _Frames, config: Config, expected: dict, lag: bool = Fals
         t -= n
     if lag:
         _check_lag(frames, config)
-    frames.next("done")
+    _check_attention(frames.next("done")[0], config)
+
+
+def _check_attention(done: dict, config: Config) -> None:
+    """A model with attention's ``done`` carries its (T, T) alignment; another's carries none."""
+    found = done.get("attention")
+    if config.attention == "none":
+        if found is not None:
+            raise EntryError("done.attention of a model without attention")
+        return
+    T = config.seq_len
+    rows = found.get("alignment") if isinstance(found, dict) else None
+    if not (isinstance(rows, list) and len(rows) == T and all(isinstance(r, list) and len(r) == T for r in rows)):
+        raise EntryError(f"done.attention must hold a {T} × {T} alignment")
 
 
 def _check_lag(frames: _Frames, config: Config, step: int | None = None) -> None:

@@ -137,7 +137,18 @@ def done_fields(trace: Trace) -> dict[str, Any]:
         "overflow_t": overflow_step(trace),
         "underflow_t": underflow_step(trace),
         "handoff_grad_norm": trace.handoff_grad_norm,
+        "attention": attention_fields(trace),
     }
+
+
+def attention_fields(trace: Trace) -> dict[str, Any] | None:
+    """``done.attention`` (docs/protocol.md): the alignment of sample 0, (T, T) decoder step × encoder step, each
+    row summing to 1, and the encoder's top-layer ‖∂L/∂h_j‖ split into its attention and recurrent parts, (D, T)
+    each, over batch and units; None for a model without attention."""
+    if trace.alignment is None:
+        return None
+    return {"kind": trace.config.attention, "alignment": trace.alignment,
+            "grad_attention_norm": trace.grad_attention_norm, "grad_recurrent_norm": trace.grad_recurrent_norm}
 
 
 # Largest binary frame: a whole sweep of a small model travels in one; never under one step per frame.
@@ -221,16 +232,20 @@ def run_units(start: dict[str, Any], arrays: list[np.ndarray], outputs, series: 
 def json_value_count(cfg: Config) -> int:
     """Per-unit and per-step values a JSON document of ``cfg``'s trace holds, known before computing it.
 
-    Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, span, H), and the (span, O)
-    outputs (``Config.span``: T, or 2·T for the encoder-decoder).
+    Equals :func:`value_count` of the trace: K forward arrays and grad_h, each (L, D, span, H), the (span, O)
+    outputs (``Config.span``: T, or 2·T for the encoder-decoder), and with attention T·(T + 2·D).
     """
     K = 1 + (cfg.cell == "lstm") + len(GATES[cfg.cell])
-    return (K + 1) * cfg.cells_per_sequence + cfg.span * get_task(cfg.task).output_size
+    attention = cfg.seq_len * (cfg.seq_len + 2 * cfg.num_directions) if cfg.attention != "none" else 0
+    return (K + 1) * cfg.cells_per_sequence + cfg.span * get_task(cfg.task).output_size + attention
 
 
 def value_count(trace: Trace) -> int:
-    """Per-unit and per-step values a JSON document of ``trace`` would hold."""
-    return sum(a.size for a in forward_arrays(trace)) + trace.grad_h.size + trace.outputs.size
+    """Per-unit and per-step values a JSON document of ``trace`` would hold (with attention: the (T, T) alignment and
+    the two (D, T) parts)."""
+    split = (trace.alignment, trace.grad_attention_norm, trace.grad_recurrent_norm)
+    return (sum(a.size for a in forward_arrays(trace)) + trace.grad_h.size + trace.outputs.size
+            + sum(a.size for a in split if a is not None))
 
 
 def trace_document(trace: Trace, started: float) -> dict[str, Any]:

@@ -51,6 +51,8 @@ def step_frame(report: TrainStep, steps: int) -> str:
     }
     if report.profile is not None:
         frame["profile"] = report.profile  # (L, D, T) ‖∂L/∂h_t‖
+    if report.alignment is not None:
+        frame["alignment"] = report.alignment  # (T, T) α of batch sample 0, decoder step × source step
     return dumps(frame)
 
 

@@ -136,7 +136,8 @@ async function main() {
       compare.stop();
     },
   };
-  const trainCharts = { loss: charts["chart-loss"], norm: charts["chart-train-norm"], profile: charts["chart-train-profile"] };
+  const trainCharts = { loss: charts["chart-loss"], norm: charts["chart-train-norm"], profile: charts["chart-train-profile"],
+    alignment: charts["chart-train-alignment"] };
   const training = (gfl.training = new TrainingPanel($("#training"), trainCharts, state, actions));
   keepInPlace($("#chart-loss")); // the loss curve stays put as a training ends
   paintSwatches($("#training"));

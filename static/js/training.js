@@ -9,6 +9,7 @@ import { fmtNum } from "./charts.js";
 import { EVALUATION_BATCH, notBetter, recentLoss } from "./outcome.js";
 import { formatSeconds } from "./progress.js";
 export { formatSeconds } from "./progress.js"; // where the tests have always found it
+import { drawAlignment } from "./view_attention.js";
 import { baselineLabel, drawGradNorm, drawLoss, drawProfile } from "./view_training.js";
 
 // Repaint at most this often; slower when a repaint itself takes long, so the page never freezes.
@@ -20,7 +21,8 @@ export class TrainingPanel {
    * and re-rendered when it changes; the charts from the TrainingRun of the frames.  Train and Stop stay
    * focusable while they do not apply (aria-disabled), so focus stays on the button pressed.
    * @param {HTMLElement} root  the panel: #train, #stop, #train-status, #train-progress, #train-rate, #train-banner
-   * @param {{loss: import('./charts.js').Chart, norm: import('./charts.js').Chart, profile: import('./charts.js').Chart}} charts
+   * @param {{loss: import('./charts.js').Chart, norm: import('./charts.js').Chart, profile: import('./charts.js').Chart,
+   *   alignment: import('./charts.js').Chart}} charts
    * @param {import('./state.js').PageState} state
    * @param {{train: () => void, stop: () => void}} actions
    */
@@ -35,6 +37,7 @@ export class TrainingPanel {
     this.progress = $("#train-progress");
     this.rate = $("#train-rate");
     this.banner = $("#train-banner");
+    this.alignmentView = $("#train-view-alignment");
     this.run = null; // the TrainingRun on show
     this.layer = { l: 0, d: 0 };
     this.listeners = [];
@@ -42,7 +45,7 @@ export class TrainingPanel {
     this.raf = 0;
     this.lastDraw = -Infinity;
     this.interval = MIN_INTERVAL_MS;
-    this.drawn = { steps: -1, profiles: -1, layer: "" };
+    this.drawn = { steps: -1, profiles: -1, layer: "", alignment: null };
     this.bannerText = null;
     this.wantsView = false; // a lesson's Train asked for the loss chart in sight
     this.trainButton.addEventListener("click", () => {
@@ -186,7 +189,7 @@ export class TrainingPanel {
   started(run, frame) {
     if (!this.active) return;
     this.run = run;
-    this.drawn = { steps: -1, profiles: -1, layer: "" };
+    this.drawn = { steps: -1, profiles: -1, layer: "", alignment: null };
     this.root.classList.add("has-data");
     if (this.wantsView) this.scrollToCharts();
     const c = frame.config;
@@ -244,6 +247,12 @@ export class TrainingPanel {
       drawProfile(this.charts.profile, r, l, d);
       this.drawn.profiles = r.profiles.length;
       this.drawn.layer = layerKey;
+    }
+    // A model with attention: the alignment of the newest profiled step, drawn as it forms.
+    this.alignmentView?.classList.toggle("empty", !r.alignment);
+    if (r.alignment && r.alignmentStep !== this.drawn.alignment) {
+      drawAlignment(this.charts.alignment, r.alignment, [], `step ${r.alignmentStep}`);
+      this.drawn.alignment = r.alignmentStep;
     }
     this.drawn.steps = r.steps;
     this.lastDraw = performance.now();

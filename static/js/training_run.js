@@ -33,6 +33,8 @@ export class TrainingRun {
     this.profiles = []; // each (L, D, T) ‖∂L/∂h_t‖
     this.lagMaps = []; // LagMap of the profiled steps, ascending by .step, when the training was asked with the map
     this.lagError = null;
+    this.alignment = null; // the newest profiled step's alignment (T, T), a model with attention only
+    this.alignmentStep = null;
     this.last = null; // the newest train_step frame
     this.done = null; // the train_done frame
     this.divergedAt = null;
@@ -51,6 +53,10 @@ export class TrainingRun {
     if (frame.profile) {
       this.profileSteps.push(frame.step);
       this.profiles.push(frame.profile);
+    }
+    if (frame.alignment) {
+      this.alignment = frame.alignment;
+      this.alignmentStep = frame.step;
     }
     this.last = frame;
   }

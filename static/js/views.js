@@ -4,6 +4,7 @@
 
 import { layerLabel } from "./charts.js";
 import { LagPanel } from "./lag_panel.js";
+import { AttentionView } from "./view_attention.js";
 import { badge, showBanner, showSummary } from "./panels.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { COMPUTING_MS, ComputingStatus, secondsText } from "./progress.js";
@@ -17,7 +18,7 @@ const PROGRESS_MS = 2000;
 
 // The figure of each view that can wait for the next frame.
 const VIEW_OF = { norms: "#view-grad-norm", eigen: "#view-eigen", hidden: "#view-hidden", grad: "#view-grad-units",
-  gates: "#view-gates", layers: "#view-layers", lag: "#view-lag" };
+  gates: "#view-gates", layers: "#view-layers", lag: "#view-lag", attention: "#view-attention" };
 
 /** Whether `el` lies wholly outside the window (an element without a box counts as in sight). */
 function offScreen(el) {
@@ -116,6 +117,8 @@ export class TraceViews {
     this.series = new SeriesView(this.$("#view-series"), charts["chart-series"], this.$("#note-series"), state);
     // The lag map: where each step's gradient comes from (asked for while its view is open).
     this.lag = new LagPanel(doc, charts, state, () => hooks.invalidate());
+    // Attention: the alignment and the encoder's gradient in two parts (an encoder-decoder with attention only).
+    this.attention = new AttentionView(doc, charts, () => hooks.invalidate());
   }
 
   /** A new run's start frame: its views start empty. */
@@ -153,6 +156,7 @@ export class TraceViews {
     this.pickLayer(tr);
     this.$("#view-gates").classList.toggle("empty", tr.gateNames.length === 0);
     this.$("#view-layers").classList.toggle("empty", tr.L * tr.D < 2);
+    this.$("#view-attention").classList.toggle("empty", !this.attention.applies(tr));
   }
 
   /**
@@ -243,6 +247,7 @@ export class TraceViews {
     // The map is of the whole backward sweep: it shows once the sweep has been shown to the end.
     const whole = bwd === T && trace.backwardCount === T;
     paint("lag", [l, d, whole, this.lag.key(trace)], () => this.lag.paint(trace, l, d, whole));
+    if (trace.complete) paint("attention", [trace.run, d, ...this.attention.key(trace)], () => this.attention.paint(trace, d));
     if (later.length && !this.followUpTimer) {
       // A task queued from this animation frame runs once the frame is on screen; the next frame draws the rest.
       this.followUpTimer = setTimeout(() => {

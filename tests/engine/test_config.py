@@ -29,6 +29,7 @@ BAD_VALUES = {
     "num_layers": [0, 5],
     "bidirectional": ["yes", 1, None],
     "reverse_source": ["yes", 1, None],
+    "attention": ["bahdanau", "Dot", 1, None],
     "init": ["xavier"],
     "gain": [-0.1, 10.01, float("nan"), float("inf"), "1"],
     "forget_bias": [-10.5, 11],
@@ -255,3 +256,9 @@ def test_any_link_opens_on_a_config_its_own_checks_accept(items):
     cfg, notices = parse_query(items)
     assert Config.from_dict(cfg.to_dict()) == cfg  # every value within its field's bounds, every rule kept
     assert all(n["field"] in n["message"] for n in notices)
+
+
+def test_attention_is_pinned_to_none_outside_the_encoder_decoder():
+    assert Config.from_dict({"attention": "dot"}).attention == "none"
+    seq2seq = {"arch": "encoder-decoder", "task": "reverse"}
+    assert Config.from_dict({**seq2seq, "attention": "additive"}).attention == "additive"

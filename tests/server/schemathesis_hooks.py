@@ -68,6 +68,8 @@ def breaks_a_rule(rules: list[dict], values: dict) -> bool:
                      "D": 2 if v["bidirectional"] else 1}
             if math.prod(named.get(k, v.get(k)) for k in r["product"]) > r["max"]:
                 return True
+        if r["kind"] == "most" and all(v[k] in vs for k, vs in r["when"].items()) and v[r["field"]] > r["max"]:
+            return True
         if r["kind"] == "greater" and not v[r["field"]] > v[r["than"]]:
             return True
     return False

@@ -35,7 +35,7 @@ from engine.lessons import LESSONS, lesson_query
 from server import script as script_module
 from server.script import render_script, strict_config
 from server.wire.encoding import from_wire
-from tests.server.script_walk import CHOICE_FIELDS, LESSON, missing_choices, walk
+from tests.server.script_walk import CHOICE_FIELDS, LESSON, REFUSED, missing_choices, walk
 
 WALK = walk()
 
@@ -349,6 +349,14 @@ def test_a_bad_link_key_is_an_error_naming_it(client, link, status, field, words
     body = r.json()
     assert body["field"] == field and words in body["message"]
     assert "using" not in body["message"] and "got 500" not in body["message"]  # nothing was substituted
+
+
+@pytest.mark.parametrize(("key", "value"), [(k, v) for k, vs in REFUSED.items() for v in vs])
+def test_a_choice_the_walk_leaves_out_is_refused_by_name(client, key, value):
+    """What the script cannot write out yet (attention) is a 422 naming the key, never another setting's script."""
+    r = client.get(f"/api/script?arch=encoder-decoder&task=reverse&{key}={value}")
+    assert r.status_code == 422
+    assert r.json()["field"] == key and f"{key}={value}" in r.json()["message"]
 
 
 def test_a_choice_the_template_has_no_piece_for_is_refused_by_name(client, monkeypatch):
