@@ -13,6 +13,12 @@ FITS = """() => { const d = document.getElementById('intro'), r = d.getBoundingC
     && r.left >= 0 && r.right <= innerWidth; }"""
 
 
+# The rows the top bar's title and actions sit on: their vertical middles, to the nearest 20 px.
+ROWS = """() => [...new Set([...document.querySelectorAll('.topbar h1, .topbar-actions > *')]
+  .filter(e => e.offsetParent)
+  .map(e => { const r = e.getBoundingClientRect(); return Math.round((r.top + r.bottom) / 40); }))]"""
+
+
 def test_a_first_visit_meets_the_introduction_once_and_help_opens_it_again(chromium, server_url):
     context = chromium.new_context(**DESKTOP)
     try:
@@ -29,6 +35,10 @@ def test_a_first_visit_meets_the_introduction_once_and_help_opens_it_again(chrom
         page.click("#intro .intro-go")
         assert not page.evaluate(INTRO_OPEN)
         wait_complete(page)  # the lab underneath works as ever
+        # With the links, a 1280×720 projector still keeps the top bar on one row.
+        page.set_viewport_size({"width": 1280, "height": 720})
+        rows = page.evaluate(ROWS)
+        assert len(rows) == 1, rows
 
         page.reload()  # remembered: the next visit opens straight onto the lab
         wait_complete(page)
