@@ -143,15 +143,22 @@ def export_site(out: Path, live_url: str | None = None, log=print, base_url: str
         torch.set_num_threads(threads)
 
 
+def site_links(docs: dict[str, dict]) -> dict[str, str]:
+    """The server's addresses the copy holds as files: each lesson's link (as its documents and the picker write it)
+    is its page, and the lab's link to the cliff opens the copy's cliff lesson (no other setting of that page is
+    recorded)."""
+    links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
+    links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
+    if CLIFF:
+        links["/cliff"] = links[docs[CLIFF[0].id]["link"]]
+    return links
+
+
 def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = _templates()
     docs = lesson_documents()
-    links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
-    links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
-    # The lab's link to the cliff opens the copy's cliff lesson: the copy records no other setting of that page.
-    if CLIFF:
-        links["/cliff"] = links[docs[CLIFF[0].id]["link"]]
+    links = site_links(docs)
     recorder = Recorder(out, log)
     pages = []
     for lesson in EXPORTED:

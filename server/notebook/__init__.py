@@ -1,6 +1,6 @@
 """The lab's views in a Jupyter notebook (JupyterLab, VS Code, Colab) or any HTML file, offline.
 
-    from engine.tracing import trace_module
+    from engine import trace_module
     from server.notebook import show
 
     trace = trace_module(lstm, x, lambda out: out.pow(2).mean())

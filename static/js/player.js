@@ -136,8 +136,9 @@ export function bindKeys(player, target = document) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     const el = e.target;
     if (el instanceof HTMLElement) {
-      // Form controls keep their own keys; a focused button keeps Space (it presses the button).
-      if (el.isContentEditable || el.closest("input, select, textarea, summary")) return;
+      // Form controls keep their own keys; a focused button keeps Space (it presses the button); an open dialog
+      // (the introduction) keeps every key.
+      if (el.isContentEditable || el.closest("input, select, textarea, summary, dialog")) return;
       if (el.closest("button") && (e.key === " " || e.key === "Enter")) return;
     }
     const T = player.length / 2;

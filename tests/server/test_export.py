@@ -13,7 +13,17 @@ from engine import Config
 from engine.lab import profiled
 from server.export.__main__ import main as export_main
 from server.export.bundle import bundle
-from server.export.site import localise, recording_script, run_units, train_units
+from server.export.site import (
+    CLIFF,
+    _templates,
+    lesson_page,
+    localise,
+    recording_script,
+    run_units,
+    site_links,
+    train_units,
+)
+from server.routes.lessons import lesson_documents
 from tests.server.ws_helpers import SMALL, receive_frame
 
 TIMED = ("elapsed_ms", "elapsed_s", "steps_per_s", "eta_s")  # wall-clock fields: differ run to run
@@ -81,6 +91,15 @@ def test_pages_refer_to_files_not_to_server_paths():
     assert 'href="lesson-x.html"' in out and 'value="lesson-y.html"' in out
     assert 'href="static/css/a.css"' in out and 'src="vendor/plotly.min.js"' in out
     assert 'href="index.html"' in out and 'href="lab.html"' in out and '"/' not in out
+
+
+def test_the_copys_lab_links_its_cliff_lesson_and_leaves_out_the_api():
+    links = site_links(lesson_documents())
+    page = lesson_page(_templates(), None, Config(), [], links, "", None)
+    cliff = links[lesson_documents()[CLIFF[0].id]["link"]]  # a page the export writes
+    assert page.count(f'href="{cliff}"') == 2, "the top bar and the introduction link the cliff's page"
+    assert 'href="/cliff"' not in page and "/docs" not in page
+    assert 'id="intro"' in page and 'id="intro-open"' in page
 
 
 node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
