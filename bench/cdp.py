@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 
 import websockets
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, stop
+from tests.e2e.harness import BEEN_HERE, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, stop
 
 
 class Page:
@@ -81,6 +81,8 @@ async def devtools_page(poll_s: float = 0.05) -> AsyncIterator[Page]:
             page = Page(ws, poll_s)
             await page.call("Emulation.setDeviceMetricsOverride", width=VIEWPORT["width"],
                             height=VIEWPORT["height"], deviceScaleFactor=1, mobile=False)  # fmt: skip
+            # A returning visitor: the lab's first-visit introduction would sit over what is measured.
+            await page.call("Page.addScriptToEvaluateOnNewDocument", source=BEEN_HERE)
             yield page
     finally:
         stop(proc)
