@@ -39,7 +39,7 @@ export function sweepFigure(points, metric, field) {
   });
   const layout = {
     showlegend: curves.length > 1,
-    legend: { orientation: "h", y: 1.08 },
+    legend: { orientation: "h", y: 1.08, traceorder: "normal" },
     margin: { t: 36 },
     xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
     yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",

@@ -96,3 +96,21 @@ def test_the_sweep_page_has_no_axe_violation_and_shows_the_curves_first_on_a_pho
 def test_the_lab_links_to_the_sweeps(page, server_url):
     page.goto(server_url + "/")
     assert page.locator('a[href="/sweep"]').count() == 1
+
+
+def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer(page, server_url):
+    with urllib.request.urlopen(f"{server_url}/api/lessons") as r:
+        doc = next(d for d in json.load(r)["lessons"] if d["id"] == "gain-against-explosion")
+    page.goto(server_url + doc["link"])
+    page.wait_for_selector("#lesson .lesson-go")
+    assert page.evaluate("() => window.gflSweep.starts") == 0 and page.locator("#lesson-answer").is_hidden()
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert page.locator("#lesson-answer").is_visible()
+    assert page.evaluate("() => window.gflSweep.lastPaint.points") == 32
+    means = drawn_means(page)
+    assert set(means) == {"nonlinearity = relu", "nonlinearity = tanh"}
+    page.click('#lesson button.try[data-key="init"]')
+    page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
+    assert "init=orthogonal" in page.url and page.locator('.look-for[data-try="0"]').is_visible()
+    assert page.log.errors == []
