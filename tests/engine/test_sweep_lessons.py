@@ -1,5 +1,5 @@
-"""Sweep lessons: every claim on a lesson's own sweep holds by a naive step-by-step autograd of each point, every
-number the prose fills in is that reference's, and the checker says no to claims that do not hold."""
+"""Sweep lessons: every claim on a trace-sweep lesson's own sweep holds by a naive step-by-step autograd of each
+point, every number the prose fills in is that reference's, and the checker says no to claims that do not hold."""
 
 from types import MappingProxyType
 
@@ -14,7 +14,9 @@ from engine.lessons.numbers import measure
 from engine.lessons.sweep import curves
 from tests.engine.reference import reference_trace
 
-SWEEPS = [lesson for lesson in LESSONS if lesson.view == "sweep"]
+# Trace sweeps: a training sweep's claims are measured on its runs by tests/engine/test_lessons.py, each run exactly
+# the Trainer's (tests/engine/test_sweep.py).
+SWEEPS = [lesson for lesson in LESSONS if lesson.view == "sweep" and lesson_config(lesson).kind == "trace"]
 ON_LINK = [(lesson, claim) for lesson in SWEEPS for claim in lesson.claims if claim.on_try is None]
 
 
@@ -95,6 +97,8 @@ def _claim(kind, **params):
     ("gradient-against-length", _claim("falls_by", over="lstm", metric="grad_first", factor_above=10.0)),
     ("gain-against-explosion", _claim("above_from", over="tanh", metric="ratio", above=1.0, **{"from": 1.05})),
     ("gain-against-explosion", _claim("below_until", over="relu", metric="ratio", below=1.0, until=1.2)),
+    ("clipping-threshold-against-divergence", _claim("above_from", over="all", metric="diverged", above=0.5,
+                                                     **{"from": 50.0})),
 ], ids=lambda v: v if isinstance(v, str) else f"{v.kind}-{v.params['over']}")  # fmt: skip
 def test_the_checker_says_no_to_sweep_claims_that_do_not_hold(lesson_id, claim):
     ok, measured = check_claim(get_lesson(lesson_id), claim)
