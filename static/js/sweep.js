@@ -20,7 +20,20 @@ function main() {
   if (window.matchMedia("(max-width: 820px)").matches) $(".sidebar-fold").open = false;
   const notices = $("#notices");
   for (const p of notices.querySelectorAll(".notice")) addDismiss(p);
-  const view = new SweepView($("#chart-sweep"));
+  // A point clicked: each of its seeds is its own link, in the lab and as a script that computes it.
+  const pick = (series, value) => {
+    const seeds = points ? points.points.filter((p) => p.series === series && p.value === value) : [];
+    const el = $("#sweep-point");
+    el.replaceChildren(`${points.start.key} = ${value}: `);
+    for (const [k, p] of seeds.entries()) {
+      const lab = Object.assign(document.createElement("a"), { href: `/?${p.query}`,
+        textContent: `seed ${p.seed} in the lab` });
+      const script = Object.assign(document.createElement("a"), { href: `/api/script?${p.query}`, textContent: "script" });
+      el.append(...(k ? ["; "] : []), lab, " (", script, ")");
+    }
+    el.hidden = !seeds.length;
+  };
+  const view = new SweepView($("#chart-sweep"), pick);
   const status = $("#sweep-status");
   const progress = $("#sweep-progress");
   let config = boot.sweep.config; // the setting every point starts from: the link's

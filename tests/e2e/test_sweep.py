@@ -55,6 +55,15 @@ def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its
     bands = [t for t in plot(page, "chart-sweep")["data"] if t["name"].endswith("lowest")]
     assert len(bands) == 3 and all(t["fill"] == "tonexty" for t in bands)  # the seeds' spread, one band a curve
 
+    # A point clicked: each of its seeds' own links, in the lab and as a script.
+    page.evaluate("() => document.getElementById('chart-sweep').emit('plotly_click', "
+                  "{points: [{x: 20, data: {meta: 1}}]})")
+    hrefs = page.locator("#sweep-point a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert hrefs == ["/?v=1&cell=lstm&hidden_size=8&seq_len=20&batch_size=4",
+                     "/api/script?v=1&cell=lstm&hidden_size=8&seq_len=20&batch_size=4",
+                     "/?v=1&cell=lstm&hidden_size=8&seq_len=20&seed=1&batch_size=4",
+                     "/api/script?v=1&cell=lstm&hidden_size=8&seq_len=20&seed=1&batch_size=4"]
+
     link = page.url
     assert "key=seq_len" in link and "seeds=0%2C1" in link and "over=cell%3Arnn%2Clstm%2Cgru" in link
     computed = health(server_url)["computations"]
