@@ -123,3 +123,25 @@ def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer
     page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
     assert "init=orthogonal" in page.url and page.locator('.look-for[data-try="0"]').is_visible()
     assert page.log.errors == []
+
+
+def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from server.notebook import to_html
+    from tests.e2e.harness import offline_page
+
+    sweep = Sweep.from_dict(BODY)
+    (tmp_path / "sweep.html").write_text(f"<!doctype html><html><body>{to_html(sweep)}</body></html>", "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "sweep.html").as_uri())
+    page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
+    assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
+    chart = page.evaluate("() => document.querySelector('.gfl-nb [data-view=grad_first]').id")
+    means = {t["name"]: t["y"] for t in plot(page, chart)["data"] if "highest" not in t["name"]
+             and "lowest" not in t["name"]}  # fmt: skip
+    for series in run_sweep(sweep)["series"]:
+        expected = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in BODY["values"]]
+        got = means[f"cell = {series['over']['cell']}"]
+        assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(got, expected, strict=True))
+    assert refused == [] and page.log.errors == []
+    page.context.close()
