@@ -6,7 +6,8 @@
 import { copyLink } from "./export.js";
 import { addDismiss, showNotices } from "./panels.js";
 import { SweepLesson } from "./sweep_lesson.js";
-import { SweepSource } from "./sweep_source.js";
+import { RecordedSweep, SweepSource } from "./sweep_source.js";
+import { staticCopy } from "./static_copy.js";
 import { SweepPoints, formOf, metricsFor, sweepBody } from "./sweep_state.js";
 import { SweepView } from "./view_sweep.js";
 
@@ -66,7 +67,7 @@ function main() {
     if (complete) lesson.drawn();
   };
 
-  const source = new SweepSource((frame) => {
+  const onFrame = (frame) => {
     if (frame.type === "sweep_start") {
       points = new SweepPoints(frame);
       points.run = frame.run;
@@ -83,7 +84,18 @@ function main() {
       status.textContent = `The sweep was refused: ${frame.message}`;
       showNotices(notices, [{ field: frame.field, message: frame.message }], "sweep");
     }
-  });
+  };
+  // A static copy holds the lesson's own sweep, recorded: its form and tries need the live lab.
+  const copy = staticCopy();
+  const source = copy ? new RecordedSweep(onFrame, copy.recordings[0]) : new SweepSource(onFrame);
+  if (copy) {
+    for (const el of [...form.elements, ...document.querySelectorAll("#lesson button.try, #lesson .try-reset")]) {
+      if (el.name !== "metric") el.disabled = true;
+    }
+    const note = form.insertBefore(document.createElement("p"), form.firstChild);
+    note.className = "static-note";
+    note.textContent = "A static copy: it holds this lesson's sweep; other sweeps need the live lab.";
+  }
 
   const run = (body) => {
     showNotices(notices, [], "sweep");

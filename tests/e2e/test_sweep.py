@@ -145,3 +145,36 @@ def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chrom
         assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(got, expected, strict=True))
     assert refused == [] and page.log.errors == []
     page.context.close()
+
+
+def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chromium, tmp_path):
+    from engine.lab import run_sweep
+    from engine.lessons import lesson_config
+    from engine.lessons.catalogue import get_lesson
+    from server.export import sweep as export
+    from server.export.site import _assets, _templates
+    from server.routes.lessons import lesson_documents
+    from tests.e2e.harness import offline_page
+
+    lesson = get_lesson("gain-against-explosion")
+    doc, spec = lesson_documents()[lesson.id], lesson_config(lesson)
+    env = _templates()
+    (tmp_path / "data").mkdir()
+    _assets(tmp_path)
+    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
+    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "lesson.html").as_uri())
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert [done for _, done, _, _ in page.evaluate("() => window.gflSweep.progress")] == list(range(33))
+    page.select_option("#sweep-form [name=metric]", "ratio")
+    means = drawn_means(page)
+    for series in run_sweep(spec)["series"]:
+        want = [sum(p["ratio"] for p in series["points"] if p["value"] == v) / 2 for v in spec.values]
+        got = means[f"nonlinearity = {series['over']['nonlinearity']}"]
+        assert all(math.isclose(a, b, rel_tol=1e-6) or a == b for a, b in zip(got, want, strict=True))
+    assert page.locator("#sweep-form [name=values]").is_disabled()
+    assert page.locator("#lesson button.try").first.is_disabled()
+    assert refused == [] and page.log.errors == []
+    page.context.close()
