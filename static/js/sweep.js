@@ -117,7 +117,7 @@ function main() {
       config = { ...config, [key]: value };
       run(formBody());
     },
-  });
+  }, fields);
   if (!lesson.holds()) run(boot.sweep); // a lesson's sweep waits for its prediction
 }
 
