@@ -39,8 +39,9 @@ export function sweepFigure(points, metric, field) {
   });
   const layout = {
     showlegend: curves.length > 1,
-    legend: { orientation: "h", y: 1.08, traceorder: "normal" },
-    margin: { t: 36 },
+    // Above the plot, growing upwards into the margin: on a phone the curves' names take two rows.
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal" },
+    margin: { t: curves.length > 1 ? 64 : 16 },
     xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
     yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
       ...(about.fraction ? { range: [-0.05, 1.05] } : {}),
