@@ -144,8 +144,10 @@ def start_frame(sweep: Sweep, estimate_s: float) -> Unit:
 
 
 def point_frame(sweep: Sweep, point: Point, result: dict[str, Any]) -> Unit:
+    """One point's result, with ``query``: its own teaching link's (the lab's link and /api/script's query)."""
     return Unit(dumps({"type": "sweep_point", "index": point.index, "done": point.index + 1, "points": sweep.size,
-                       "series": point.series, "value": point.value, "seed": point.seed, **result}))  # fmt: skip
+                       "series": point.series, "value": point.value, "seed": point.seed,
+                       "query": urlencode(point.config.to_query()), **result}))  # fmt: skip
 
 
 def done_frame(sweep: Sweep, started: float) -> Unit:

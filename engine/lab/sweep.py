@@ -278,19 +278,22 @@ def train_point(final_loss: float | None, baseline: float, diverged_at: int | No
 
 def run_sweep(sweep: Sweep) -> dict[str, Any]:
     """The whole sweep computed here, point by point, as the API answers it (``{"key", "values", "series"}``):
-    each trace point from :func:`engine.lab.experiment.trace_config`, each training point from a
-    :class:`engine.lab.training.Trainer` run to the end."""
+    each point's :func:`point_result`."""
+    series = [{"over": over, "points": []} for over in sweep.series]
+    for point in sweep.points():
+        series[point.series]["points"].append({"value": point.value, "seed": point.seed, **point_result(sweep, point)})
+    return {"key": sweep.key, "values": list(sweep.values), "series": series}
+
+
+def point_result(sweep: Sweep, point: Point) -> dict[str, Any]:
+    """One point's result computed here: its trace (:func:`engine.lab.experiment.trace_config`) or its training run
+    to the end (:class:`engine.lab.training.Trainer`)."""
     from engine.lab.experiment import trace_config
     from engine.lab.training import Trainer
 
-    series = [{"over": over, "points": []} for over in sweep.series]
-    for point in sweep.points():
-        if sweep.kind == "trace":
-            tr = trace_config(point.config)
-            result = trace_point(tr.grad_h_norm, tr.input_steps, tr.loss, tr.total_norm, tr.total_norm_clipped)
-        else:
-            trainer = Trainer(point.config)
-            done = trainer.run()
-            result = train_point(done.final_loss, trainer.baseline["loss"], done.diverged_at)
-        series[point.series]["points"].append({"value": point.value, "seed": point.seed, **result})
-    return {"key": sweep.key, "values": list(sweep.values), "series": series}
+    if sweep.kind == "trace":
+        tr = trace_config(point.config)
+        return trace_point(tr.grad_h_norm, tr.input_steps, tr.loss, tr.total_norm, tr.total_norm_clipped)
+    trainer = Trainer(point.config)
+    done = trainer.run()
+    return train_point(done.final_loss, trainer.baseline["loss"], done.diverged_at)

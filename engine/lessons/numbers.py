@@ -88,7 +88,7 @@ _MEASURES = {
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
     # the sweep page's: a curve's fall over the sweep, and the RNN's fitted slope on its log axis
-    **{name: (value, two_decimals if name.endswith("_per_10") else magnitude)
+    **{name: (value, two_decimals if name.endswith("_per_ten") else magnitude)
        for name, (value, _) in SWEEP_MEASURES.items()},
 }
 

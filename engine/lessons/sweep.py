@@ -29,7 +29,7 @@ SWEEP_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]
     "straight_on_log": ({**_CURVE, "r2_above": float}, {}, None),
     # the curve's first value over its last is above factor_above (it falls that much) ...
     "falls_by": ({**_CURVE, "factor_above": float}, {}, None),
-    # ... or below factor_below (it holds within that factor)
+    # ... or within factor_below of its last either way (it holds)
     "holds_within": ({**_CURVE, "factor_below": float}, {}, None),
     # the curve is below `below` at every swept value under `until`, or above `above` at every swept value over `from`
     "below_until": ({**_CURVE, "below": float, "until": float}, {}, None),
@@ -92,8 +92,10 @@ def check_sweep_claim(sweep: Sweep, kind: str, p: Mapping[str, Any]) -> tuple[bo
     if kind in ("falls_by", "holds_within"):
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = float(y[0] / y[-1])
-        ok = factor > p["factor_above"] if kind == "falls_by" else finite and factor < p["factor_below"]
-        return bool(ok), f"{said}: first over last {factor:.3g}"
+        if kind == "falls_by":
+            return factor > p["factor_above"], f"{said}: first over last {factor:.3g}"
+        within = finite and max(factor, 1 / factor) < p["factor_below"]  # no more than that factor either way
+        return bool(within), f"{said}: first over last {factor:.3g}"
     if kind == "below_until":
         part = y[x < p["until"]]
         return bool(part.size and (part < p["below"]).all()), said
@@ -118,7 +120,7 @@ def _has_cell(cell: str) -> tuple:
 # measure -> (its value on a sweep, what the sweep needs)
 SWEEP_MEASURES = {f"first_drop_{cell}": (_drop(cell), _has_cell(cell)) for cell in FIELD_BY_NAME["cell"].choices}
 # A fitted slope, as decades per 10 steps of the swept key: how fast the RNN's gradient at the first step falls.
-SWEEP_MEASURES["rnn_decades_per_10"] = (
+SWEEP_MEASURES["rnn_decades_per_ten"] = (
     lambda s: -10 * log_fit(np.asarray(s.values, dtype=np.float64), curves(s)["rnn"]["grad_first"])[0],
     _has_cell("rnn"),
 )

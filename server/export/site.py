@@ -9,8 +9,10 @@ map's view opens on any page of the copy, and a link that says ``view=lag`` play
 recording is one classic script under ``DIR/data/`` named by its request key, binary frames in base64, because a
 page opened from ``file://`` may load scripts but not ``fetch()`` files.  A page loads its own setting's recording
 with itself; the others load when a try or Train asks for them.  The cliff lesson's page (``/cliff``) is there too,
-with the ``/api/cliff`` answers of its settings (:mod:`server.export.cliff`).  The pages' ES modules are bundled
-into ``DIR/static/gfl.js`` and ``gfl-cliff.js`` (:mod:`server.export.bundle`), Plotly copied from its package.
+with the ``/api/cliff`` answers of its settings (:mod:`server.export.cliff`), and each sweep lesson's page
+(``/sweep``) with its sweep's points (:mod:`server.export.sweep`).  The pages' ES modules are bundled
+into ``DIR/static/gfl.js``, ``gfl-cliff.js`` and ``gfl-sweep.js`` (:mod:`server.export.bundle`), Plotly copied
+from its package.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine import Config, trace_config
 from engine.lab import Trainer, trace_trained
-from engine.lessons import CLIFF_PAGE, LAB_PAGE, LESSONS, Lesson, lesson_config, try_config
+from engine.lessons import CLIFF_PAGE, LAB_PAGE, LESSONS, SWEEP_PAGE, Lesson, lesson_config, try_config
 from server.assets import page_urls
-from server.export import cliff
+from server.export import cliff, sweep
 from server.export.bundle import bundle
 from server.export.page import localise, recording_script, static_page
 from server.routes.api import config_table
@@ -45,6 +47,7 @@ from server.wire import Unit, dumps, trace_units
 # The lessons of the main page, and those of the cliff page (server/export/cliff.py).
 EXPORTED = tuple(lesson for lesson in LESSONS if lesson.view == LAB_PAGE.name)
 CLIFF = tuple(lesson for lesson in LESSONS if lesson.view == CLIFF_PAGE.name)
+SWEEPS = tuple(lesson for lesson in LESSONS if lesson.view == SWEEP_PAGE.name)  # server/export/sweep.py
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,12 +148,14 @@ def export_site(out: Path, live_url: str | None = None, log=print, base_url: str
 
 def site_links(docs: dict[str, dict]) -> dict[str, str]:
     """The server's addresses the copy holds as files: each lesson's link (as its documents and the picker write it)
-    is its page, and the lab's link to the cliff opens the copy's cliff lesson (no other setting of that page is
-    recorded)."""
+    is its page, and the lab's links to the cliff and to the sweeps open the copy's first lesson of each (no other
+    setting of those pages is recorded)."""
     links = {doc["link"]: f"lesson-{doc['id']}.html" for doc in docs.values()}
     links.update({p["link"]: f"lesson-{p['id']}.html" for p in PICKER})
     if CLIFF:
         links["/cliff"] = links[docs[CLIFF[0].id]["link"]]
+    if SWEEPS:  # the lab's link to the sweep page: in the copy, its first sweep lesson
+        links["/sweep"] = links[docs[SWEEPS[0].id]["link"]]
     return links
 
 
@@ -176,6 +181,13 @@ def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -
         file = links[docs[lesson.id]["link"]]
         (out / file).write_text(cliff.cliff_page(env, docs[lesson.id], recs, live_url, links, base_url), "utf-8")
         pages.append(file)
+    for lesson in SWEEPS:
+        log(f"lesson {lesson.id}")
+        spec = lesson_config(lesson)
+        file = links[docs[lesson.id]["link"]]
+        page = sweep.sweep_page(env, docs[lesson.id], spec, sweep.record(out, spec), live_url, links, base_url)
+        (out / file).write_text(page, "utf-8")
+        pages.append(file)
     default = Config()
     recs = [recorder.record("run", default, True)]
     (out / "lab.html").write_text(lesson_page(env, None, default, recs, links, "", live_url, base_url), "utf-8")
@@ -186,7 +198,7 @@ def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -
     pages.append("index.html")
     _assets(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    recordings = len(recorder.done) + len(list((out / "data").glob("cliff-*.js")))
+    recordings = len(recorder.done) + sum(len(list((out / "data").glob(f"{p}-*.js"))) for p in ("cliff", "sweep"))
     return {"pages": pages, "recordings": recordings, "bytes": size}
 
 
@@ -197,6 +209,7 @@ def _assets(out: Path) -> None:
     shutil.copytree(ROOT / "static" / "css", static / "css")
     (static / "gfl.js").write_text(bundle(ROOT / "static" / "js" / "main.js"), "utf-8")
     (static / "gfl-cliff.js").write_text(bundle(ROOT / "static" / "js" / "cliff.js"), "utf-8")
+    (static / "gfl-sweep.js").write_text(bundle(ROOT / "static" / "js" / "sweep.js"), "utf-8")
     plotly = resources.files("plotly") / "package_data" / "plotly.min.js"
     (out / "vendor").mkdir(exist_ok=True)
     (out / "vendor" / "plotly.min.js").write_bytes(plotly.read_bytes())

@@ -9,6 +9,9 @@
 A trace taken with the lag map (``trace_module(..., lag_rows=64)``, ``trace_config(cfg, lag_rows=64)``) shows its
 map and lag curve too, drawn by the page's own lag views.
 
+``show(Sweep.from_dict({"key": "seq_len", "values": [10, 20, 40], "over": {"cell": ["rnn", "lstm"]}}))`` computes a
+sweep's points here and draws its curves as the sweep page does.
+
 ``show`` takes a :func:`engine.trace_module` result, a :func:`engine.trace_submodules` result
 (every recurrent module of a model, each under its name), an app :class:`engine.Trace`, or a
 ``{label: trace}`` dict of any of them (shown one after the other, e.g. two settings to compare).  The views

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.lab import Trace, gate_products
+from engine.lab import Sweep, Trace, gate_products
+from engine.lab.sweep import point_result
 from engine.tracing import ModuleTrace, lag_curve
 from server.notebook.handoff import join_handoff
 from server.wire import Unit, lag_unit, overflow_step, run_units, trace_units, underflow_step
@@ -120,7 +121,8 @@ def sections(obj, sample: int = 0, tbptt: int = 0, handoff: tuple[str, str] | No
     ``handoff``: (encoder key, decoder key) of a dict ``obj``: those two are one section on one time axis, the
     handoff marked (server/notebook/handoff.py); its key is the decoder's.
 
-    ``obj`` is a :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.trace_submodules` returns
+    ``obj`` is an :class:`engine.lab.Sweep` (its points computed here, drawn as the sweep page draws them), a
+    :class:`ModuleTrace`, an app :class:`Trace`, what :func:`engine.trace_submodules` returns
     (``{qualified name: ModuleTrace or [one per call]}``), any such ``{label: trace}`` dict, or a list of traces.
     """
 
@@ -134,6 +136,8 @@ def sections(obj, sample: int = 0, tbptt: int = 0, handoff: tuple[str, str] | No
 
     if isinstance(obj, Trace):
         return [one(f"the lab's trace of {obj.config.to_query() or 'the default setting'}", obj)]
+    if isinstance(obj, Sweep):
+        return [{"key": None, "title": f"a sweep of {obj.key}", "units": sweep_units(obj)}]
     if isinstance(obj, ModuleTrace):
         return [one(f"{obj.cell.upper()} module", obj)]
     if handoff is not None and (not isinstance(obj, dict) or not isinstance(handoff, tuple | list) or len(handoff) != 2
@@ -165,3 +169,13 @@ def sections(obj, sample: int = 0, tbptt: int = 0, handoff: tuple[str, str] | No
         return [one(f"trace {i + 1}", t) for i, t in enumerate(obj)]
     raise TypeError(f"cannot show {type(obj).__name__}: pass a trace_module(...) or trace_submodules(...) result, "
                     "or an engine.Trace")  # fmt: skip
+
+
+def sweep_units(sweep: Sweep) -> list[Unit]:
+    """A sweep's frames as the socket streams them (docs/protocol.md, "Sweeps"), every point computed here."""
+    from server import sweeps
+
+    started = time.perf_counter()
+    units = [sweeps.start_frame(sweep, sweeps.estimate_seconds(sweep))]
+    units += [sweeps.point_frame(sweep, p, point_result(sweep, p)) for p in sweep.points()]
+    return [*units, sweeps.done_frame(sweep, started)]

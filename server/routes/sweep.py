@@ -31,10 +31,14 @@ async def sweep_page(request: Request) -> HTMLResponse:
     """Render ``templates/sweep.html``: the lab's table, and the link's sweep (or the default one, with a notice
     for a bad link) as boot JSON; the page streams it over the socket."""
     spec, notices = page_sweep(request.query_params.multi_items())
-    table = {**config_table(), "sweep": spec.to_dict(), "query": urlencode(spec.to_query()),
-             "base_query": urlencode(spec.config.to_query()),
-             "limits": {"values": MAX_VALUES, "over": MAX_OVER, "seeds": MAX_SEEDS, "points": MAX_POINTS}}
-    return await render_page(request, "sweep.html", SWEEP_PAGE, table, spec.config.to_dict(), notices)
+    return await render_page(request, "sweep.html", SWEEP_PAGE, sweep_table(spec), spec.config.to_dict(), notices)
+
+
+def sweep_table(spec: Sweep) -> dict:
+    """The sweep page's boot data: the lab's table, the sweep, its link's query and its setting's in the lab."""
+    return {**config_table(), "sweep": spec.to_dict(), "query": urlencode(spec.to_query()),
+            "base_query": urlencode(spec.config.to_query()),
+            "limits": {"values": MAX_VALUES, "over": MAX_OVER, "seeds": MAX_SEEDS, "points": MAX_POINTS}}
 
 
 @router.post("/api/sweep", response_class=StrictJSONResponse)

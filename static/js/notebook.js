@@ -11,8 +11,11 @@ import { RecordedSource } from "./frames.js";
 import { rowsNote } from "./lag.js";
 import { showBanner } from "./panels.js";
 import { Schema } from "./schema.js";
+import { parseFrame } from "./socket.js";
+import { SweepPoints } from "./sweep_state.js";
 import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
+import { SweepView } from "./view_sweep.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
 
 // An output's HTML may be inserted before it is attached to the page (JupyterLab evaluates the scripts
@@ -115,6 +118,24 @@ export function paintSection(box, id, title, trace, schema) {
   return views;
 }
 
+/** Paint a sweep's recorded frames (sweep_start, each sweep_point) as the sweep page draws them, one chart per
+ * metric of its kind; returns {points, charts} for a test to read. */
+export function paintSweep(box, id, title, units, fields) {
+  box.append(el("h3", { class: "gfl-nb-title" }, title));
+  const frames = units.map(([text]) => parseFrame(text));
+  const points = new SweepPoints(frames[0]);
+  for (const f of frames) if (f.type === "sweep_point") points.add(f);
+  const field = fields.find((f) => f.name === points.start.key);
+  const charts = {};
+  const grid = box.appendChild(el("div", { class: "gfl-nb-grid" }));
+  for (const metric of (points.start.kind === "train" ? ["final_loss", "learned", "diverged"] : ["grad_first", "ratio"])) {
+    const fig = figure(grid, `${id}-${metric}`, metric, metric);
+    charts[metric] = new SweepView(fig.chart.el);
+    charts[metric].show(points, metric, field);
+  }
+  return { points, charts };
+}
+
 /**
  * Plotly travels in one output of a session only; an output rendered before that one (a saved notebook whose
  * cells ran out of order) waits for it to announce itself, and says how to mend the page if it never comes.
@@ -160,6 +181,11 @@ export async function paint(root) {
     const out = [];
     for (const [i, section] of data.sections.entries()) {
       const id = `${root.id}-${i}`;
+      if (section.units[0][0].startsWith('{"type":"sweep_start"')) { // a sweep: curves, not one trace's views
+        const box = root.appendChild(el("section", { class: "gfl-nb-section", id }));
+        out.push({ title: section.title, sweep: paintSweep(box, id, section.title, section.units, data.fields) });
+        continue;
+      }
       const trace = await replay(id, section.units);
       const box = root.appendChild(el("section", { class: "gfl-nb-section", id }));
       out.push({ title: section.title, trace, views: paintSection(box, id, section.title, trace, schema) });

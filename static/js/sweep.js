@@ -6,7 +6,8 @@
 import { copyLink } from "./export.js";
 import { addDismiss, showNotices } from "./panels.js";
 import { SweepLesson } from "./sweep_lesson.js";
-import { SweepSource } from "./sweep_source.js";
+import { RecordedSweep, SweepSource } from "./sweep_source.js";
+import { staticCopy } from "./static_copy.js";
 import { SweepPoints, formOf, metricsFor, sweepBody } from "./sweep_state.js";
 import { SweepView } from "./view_sweep.js";
 
@@ -20,7 +21,20 @@ function main() {
   if (window.matchMedia("(max-width: 820px)").matches) $(".sidebar-fold").open = false;
   const notices = $("#notices");
   for (const p of notices.querySelectorAll(".notice")) addDismiss(p);
-  const view = new SweepView($("#chart-sweep"));
+  // A point clicked: each of its seeds is its own link, in the lab and as a script that computes it.
+  const pick = (series, value) => {
+    const seeds = points ? points.points.filter((p) => p.series === series && p.value === value) : [];
+    const el = $("#sweep-point");
+    el.replaceChildren(`${points.start.key} = ${value}: `);
+    for (const [k, p] of seeds.entries()) {
+      const lab = Object.assign(document.createElement("a"), { href: `/?${p.query}`,
+        textContent: `seed ${p.seed} in the lab` });
+      const script = Object.assign(document.createElement("a"), { href: `/api/script?${p.query}`, textContent: "script" });
+      el.append(...(k ? ["; "] : []), lab, " (", script, ")");
+    }
+    el.hidden = !seeds.length;
+  };
+  const view = new SweepView($("#chart-sweep"), pick);
   const status = $("#sweep-status");
   const progress = $("#sweep-progress");
   let config = boot.sweep.config; // the setting every point starts from: the link's
@@ -53,7 +67,7 @@ function main() {
     if (complete) lesson.drawn();
   };
 
-  const source = new SweepSource((frame) => {
+  const onFrame = (frame) => {
     if (frame.type === "sweep_start") {
       points = new SweepPoints(frame);
       points.run = frame.run;
@@ -70,7 +84,18 @@ function main() {
       status.textContent = `The sweep was refused: ${frame.message}`;
       showNotices(notices, [{ field: frame.field, message: frame.message }], "sweep");
     }
-  });
+  };
+  // A static copy holds the lesson's own sweep, recorded: its form and tries need the live lab.
+  const copy = staticCopy();
+  const source = copy ? new RecordedSweep(onFrame, copy.recordings[0]) : new SweepSource(onFrame);
+  if (copy) {
+    for (const el of [...form.elements, ...document.querySelectorAll("#lesson button.try, #lesson .try-reset")]) {
+      if (el.name !== "metric") el.disabled = true;
+    }
+    const note = form.insertBefore(document.createElement("p"), form.firstChild);
+    note.className = "static-note";
+    note.textContent = "A static copy: it holds this lesson's sweep; other sweeps need the live lab.";
+  }
 
   const run = (body) => {
     showNotices(notices, [], "sweep");
@@ -92,7 +117,7 @@ function main() {
       config = { ...config, [key]: value };
       run(formBody());
     },
-  });
+  }, fields);
   if (!lesson.holds()) run(boot.sweep); // a lesson's sweep waits for its prediction
 }
 

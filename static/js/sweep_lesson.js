@@ -6,8 +6,11 @@
 import { setMath } from "./lesson.js";
 
 export class SweepLesson {
-  /** @param {HTMLElement|null} root  the panel; `actions.run()` draws the sweep, `actions.move(key, value)` a try */
-  constructor(root, actions) {
+  /**
+   * @param {HTMLElement|null} root  the panel; `actions.run()` draws the sweep, `actions.move(key, value)` a try
+   * @param {Record<string, object>} fields  the table's keys by name: a try's button says its key in their words
+   */
+  constructor(root, actions, fields = {}) {
     this.root = root;
     this.armed = false;
     if (!root) return;
@@ -26,6 +29,9 @@ export class SweepLesson {
       e.currentTarget.textContent = body.hidden ? "Show lesson" : "Hide lesson";
     });
     for (const b of root.querySelectorAll("button.try")) {
+      const field = fields[b.dataset.key];
+      const value = JSON.parse(b.dataset.value);
+      if (field) b.textContent = `${field.label} → ${field.choice_labels?.[value] ?? value}`;
       b.addEventListener("click", () => {
         for (const other of root.querySelectorAll("button.try")) other.setAttribute("aria-pressed", String(other === b));
         for (const p of root.querySelectorAll(".look-for")) p.hidden = p.dataset.try !== b.dataset.try;

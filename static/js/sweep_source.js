@@ -52,3 +52,31 @@ export class SweepSource {
     this.running = true;
   }
 }
+
+/**
+ * A static copy's stand-in (python -m server.export): the lesson's own sweep, recorded as the socket streamed it,
+ * replayed one frame per animation frame so the curves grow as they do live.  `recording` is the copy's
+ * {src}; its rows ([text, null]) are in window.GFL_RECORDINGS[src], loaded with the page.
+ */
+export class RecordedSweep {
+  constructor(onFrame, recording) {
+    this.onFrame = onFrame;
+    this.src = recording.src;
+    this.sent = 0;
+  }
+
+  run() {
+    const run = ++this.sent;
+    const rows = (window.GFL_RECORDINGS || {})[this.src];
+    if (!rows) {
+      this.onFrame({ type: "error", run, field: null, message: "this copy's recording of the sweep did not load" });
+      return;
+    }
+    const next = (i) => {
+      if (run !== this.sent || i >= rows.length) return;
+      this.onFrame({ ...parseFrame(rows[i][0]), run });
+      requestAnimationFrame(() => next(i + 1));
+    };
+    next(0);
+  }
+}

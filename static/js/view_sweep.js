@@ -27,7 +27,7 @@ export function sweepFigure(points, metric, field) {
         fillcolor: colour + "33", hoverinfo: "skip", showlegend: false, name: `${name} lowest` });
     }
     const mean = place(c.mean);
-    traces.push({ x: c.x, y: mean.y, mode: "lines+markers", name, line: { color: colour, width: 2 },
+    traces.push({ x: c.x, y: mean.y, mode: "lines+markers", name, meta: i, line: { color: colour, width: 2 },
       marker: { color: colour, size: 7, symbol: c.x.map((_, k) => (mean.overs.includes(k) ? "x" : mean.zeros.includes(k)
         ? "circle-open" : "circle")) },
       customdata: c.mean.map((v, k) => [v, c.seeds[k]]),
@@ -39,8 +39,9 @@ export function sweepFigure(points, metric, field) {
   });
   const layout = {
     showlegend: curves.length > 1,
-    legend: { orientation: "h", y: 1.08 },
-    margin: { t: 36 },
+    // Above the plot, growing upwards into the margin: on a phone the curves' names take two rows.
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal" },
+    margin: { t: curves.length > 1 ? 64 : 16 },
     xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
     yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
       ...(about.fraction ? { range: [-0.05, 1.05] } : {}),
@@ -50,14 +51,24 @@ export function sweepFigure(points, metric, field) {
 }
 
 export class SweepView {
-  constructor(el) {
+  /** @param {(series: number, value: any) => void} onPick  a curve's point clicked: its curve and swept value */
+  constructor(el, onPick = () => {}) {
     this.chart = new Chart(el);
+    this.el = el;
+    this.onPick = onPick;
   }
 
   /** Draw `points` for `metric` as it stands (called after every point). */
   show(points, metric, field) {
     const figure = sweepFigure(points, metric, field);
     this.chart.draw(figure.traces, figure.layout);
+    if (!this.listening && this.el.on) { // Plotly's events exist once the chart is drawn
+      this.listening = true;
+      this.el.on("plotly_click", (e) => {
+        const p = e.points?.find((q) => Number.isInteger(q.data?.meta));
+        if (p) this.onPick(p.data.meta, p.x);
+      });
+    }
     return figure;
   }
 

@@ -23,7 +23,7 @@ from engine.lab import Trainer, trace_trained
 from engine.lessons import lesson_config, try_config
 from engine.tracing import rows_for
 from server.export.cliff import cliff_settings
-from server.export.site import CLIFF, export_site
+from server.export.site import CLIFF, SWEEPS, export_site
 from server.export.site import EXPORTED as LESSONS
 from server.routes.lessons import lesson_documents
 from tests.e2e.harness import offline_page
@@ -114,7 +114,7 @@ def test_site_is_small_and_complete(site):
     assert report["bytes"] < 25e6
     assert (out / "index.html").is_file() and (out / "vendor" / "plotly.min.js").is_file()
     index = (out / "index.html").read_text()
-    for lesson in (*LESSONS, *CLIFF):
+    for lesson in (*LESSONS, *CLIFF, *SWEEPS):
         assert f'href="lesson-{lesson.id}.html"' in index
     for page in report["pages"]:
         text = (out / page).read_text()

@@ -55,6 +55,15 @@ def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its
     bands = [t for t in plot(page, "chart-sweep")["data"] if t["name"].endswith("lowest")]
     assert len(bands) == 3 and all(t["fill"] == "tonexty" for t in bands)  # the seeds' spread, one band a curve
 
+    # A point clicked: each of its seeds' own links, in the lab and as a script.
+    page.evaluate("() => document.getElementById('chart-sweep').emit('plotly_click', "
+                  "{points: [{x: 20, data: {meta: 1}}]})")
+    hrefs = page.locator("#sweep-point a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert hrefs == ["/?v=1&cell=lstm&hidden_size=8&seq_len=20&batch_size=4",
+                     "/api/script?v=1&cell=lstm&hidden_size=8&seq_len=20&batch_size=4",
+                     "/?v=1&cell=lstm&hidden_size=8&seq_len=20&seed=1&batch_size=4",
+                     "/api/script?v=1&cell=lstm&hidden_size=8&seq_len=20&seed=1&batch_size=4"]
+
     link = page.url
     assert "key=seq_len" in link and "seeds=0%2C1" in link and "over=cell%3Arnn%2Clstm%2Cgru" in link
     computed = health(server_url)["computations"]
@@ -96,3 +105,76 @@ def test_the_sweep_page_has_no_axe_violation_and_shows_the_curves_first_on_a_pho
 def test_the_lab_links_to_the_sweeps(page, server_url):
     page.goto(server_url + "/")
     assert page.locator('a[href="/sweep"]').count() == 1
+
+
+def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer(page, server_url):
+    with urllib.request.urlopen(f"{server_url}/api/lessons") as r:
+        doc = next(d for d in json.load(r)["lessons"] if d["id"] == "gain-against-explosion")
+    page.goto(server_url + doc["link"])
+    page.wait_for_selector("#lesson .lesson-go")
+    assert page.evaluate("() => window.gflSweep.starts") == 0 and page.locator("#lesson-answer").is_hidden()
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert page.locator("#lesson-answer").is_visible()
+    assert page.evaluate("() => window.gflSweep.lastPaint.points") == 32
+    means = drawn_means(page)
+    assert set(means) == {"nonlinearity = relu", "nonlinearity = tanh"}
+    page.click('#lesson button.try[data-key="init"]')
+    page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
+    assert "init=orthogonal" in page.url and page.locator('.look-for[data-try="0"]').is_visible()
+    assert page.log.errors == []
+
+
+def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from server.notebook import to_html
+    from tests.e2e.harness import offline_page
+
+    sweep = Sweep.from_dict(BODY)
+    (tmp_path / "sweep.html").write_text(f"<!doctype html><html><body>{to_html(sweep)}</body></html>", "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "sweep.html").as_uri())
+    page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
+    assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
+    chart = page.evaluate("() => document.querySelector('.gfl-nb [data-view=grad_first]').id")
+    means = {t["name"]: t["y"] for t in plot(page, chart)["data"] if "highest" not in t["name"]
+             and "lowest" not in t["name"]}  # fmt: skip
+    for series in run_sweep(sweep)["series"]:
+        expected = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in BODY["values"]]
+        got = means[f"cell = {series['over']['cell']}"]
+        assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(got, expected, strict=True))
+    assert refused == [] and page.log.errors == []
+    page.context.close()
+
+
+def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chromium, tmp_path):
+    from engine.lab import run_sweep
+    from engine.lessons import lesson_config
+    from engine.lessons.catalogue import get_lesson
+    from server.export import sweep as export
+    from server.export.site import _assets, _templates
+    from server.routes.lessons import lesson_documents
+    from tests.e2e.harness import offline_page
+
+    lesson = get_lesson("gain-against-explosion")
+    doc, spec = lesson_documents()[lesson.id], lesson_config(lesson)
+    env = _templates()
+    (tmp_path / "data").mkdir()
+    _assets(tmp_path)
+    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
+    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "lesson.html").as_uri())
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert [done for _, done, _, _ in page.evaluate("() => window.gflSweep.progress")] == list(range(33))
+    page.select_option("#sweep-form [name=metric]", "ratio")
+    means = drawn_means(page)
+    for series in run_sweep(spec)["series"]:
+        want = [sum(p["ratio"] for p in series["points"] if p["value"] == v) / 2 for v in spec.values]
+        got = means[f"nonlinearity = {series['over']['nonlinearity']}"]
+        assert all(math.isclose(a, b, rel_tol=1e-6) or a == b for a, b in zip(got, want, strict=True))
+    assert page.locator("#sweep-form [name=values]").is_disabled()
+    assert page.locator("#lesson button.try").first.is_disabled()
+    assert refused == [] and page.log.errors == []
+    page.context.close()

@@ -116,7 +116,7 @@ def _cliff_lesson(data):
 
 @pytest.mark.parametrize(
     "mutate, message",
-    [(lambda le: le.update(view="slides"), "lesson 'the-cliff': view must be one of lab, cliff; got 'slides'"),
+    [(lambda le: le.update(view="slides"), "lesson 'the-cliff': view must be one of lab, cliff, sweep; got 'slides'"),
      (lambda le: le["link"].update(T=0), "link: T must be an integer from 1 to 100"),
      (lambda le: le["link"].update(seq_len=20), "link: unknown key 'seq_len'"),
      (lambda le: le["tries"][0].update(key="cell", value="lstm"), "try 0: key 'cell' is not a config key"),

@@ -78,11 +78,13 @@ def _texts(lesson):
 def _allowed_values(lesson):
     values = {0.0, 1.0, 2.0}
     configs = [lesson_config(lesson)] + [try_config(lesson, i) for i in range(len(lesson.tries))]
-    length = "seq_len" if lesson.view == "lab" else "T"
+    length = "T" if lesson.view == "cliff" else "seq_len"
     keys = set(lesson.link) | {t.key for t in lesson.tries} | {length}
     for cfg in configs:
         values |= {float(getattr(cfg, k)) for k in keys if type(getattr(cfg, k)) in (int, float)}
         values.add(float(getattr(cfg, length) - 1))
+        if lesson.view == "sweep":  # a sweep's values and alternatives are the link's too
+            values |= {float(v) for v in (*cfg.values, *cfg.over) if type(v) in (int, float)}
     for claim in lesson.claims:
         values |= {float(v) for v in claim.params.values() if type(v) in (int, float)}
     return values

@@ -10,6 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from engine import Config, parse_query
 from server.app import create_app
 from server.settings import Settings
 from server.wire.encoding import from_wire
@@ -86,6 +87,10 @@ def test_the_socket_streams_the_same_points_in_order_with_progress(fresh):
         over, point = next((o, p) for o, p in expected if o == start["series"][frame["series"]]["over"]
                            and (p["value"], p["seed"]) == (frame["value"], frame["seed"]))  # fmt: skip
         assert {k: frame[k] for k in point} == point and over["cell"] in ("rnn", "gru")
+        # Its own link: the lab and /api/script read the point's setting from it.
+        config = Config.from_dict({**SMALL, **over, "seq_len": frame["value"], "seed": frame["seed"]})
+        assert parse_query(frame["query"]) == (config, [])
+    assert fresh.get("/api/script?" + streamed[-1]["query"]).status_code == 200
 
 
 def test_an_exploding_point_keeps_valid_json_with_its_non_finite_numbers(fresh):
