@@ -33,15 +33,19 @@ export function worthSending(sent, next) {
   return false;
 }
 
+// Page keys a follower takes in place (the view on show) or keeps its own of (present: the presenter's large type
+// and folded settings are for the projector, not for each student's screen).
+const IN_PLACE = new Set(["v", "view", "present"]);
+
 /**
- * What a follower's page does with a frame's `state`: the setting (`config`), whether the lag view is open
- * (`lag`), and `reload`: the link's page keys (the lesson, compare's rows, embed, hide) differ from the page's
- * own, so the page opens the presenter's link instead (those keys shape the page, not just its values).  `views`:
- * the views a link's `view` may open (GET /api/config's `views`).
+ * What a follower's page does with a frame's `state`: the setting (`config`), the view the page is on (`view`;
+ * `lag`: whether that is the lag map), and `reload`: the link's page keys (the lesson, compare's rows, embed, hide)
+ * differ from the page's own, so the page opens the presenter's link instead (those keys shape the page, not just
+ * its values).  `views`: the views a link's `view` may open (GET /api/config's `views`).
  */
 export function followerPlan(schema, pageKeys, page, state, views) {
   const { config, page: wanted } = parseLink(schema, pageKeys, state.query, views);
-  const reload = Object.keys(pageKeys).some((key) => key !== "view" && key !== "v"
+  const reload = Object.keys(pageKeys).some((key) => !IN_PLACE.has(key)
     && JSON.stringify(wanted[key]) !== JSON.stringify(page[key]));
-  return { config, lag: wanted.view === "lag", reload };
+  return { config, view: wanted.view ?? null, lag: wanted.view === "lag", reload };
 }

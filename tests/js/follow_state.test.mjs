@@ -39,4 +39,7 @@ test("a follower takes a setting in place, and reopens the page for another less
   assert.equal(plan(EMPTY, "?v=1&lesson=vanishing-gradients").reload, true);
   assert.equal(plan(EMPTY, "?v=1&cmp_b=cell:lstm").reload, true);
   assert.equal(plan({ ...EMPTY, lesson: "vanishing-gradients" }, "?v=1&lesson=vanishing-gradients&cell=gru").reload, false);
+  // The presenter's enlarged view is taken in place; its present=1 (type for a projector) is not the follower's.
+  const shown = plan(EMPTY, "?v=1&present=1&view=grad-norm");
+  assert.deepEqual([shown.view, shown.lag, shown.reload], ["grad-norm", false, false]);
 });
