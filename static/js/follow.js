@@ -156,7 +156,8 @@ class FollowerRoom {
     this.applying = true; // the frame's own changes are not a step away
     try {
       this.state.set(plan.config);
-      this.state.setLagView(plan.lag);
+      // The enlarged view, or the lag map open.
+      if ("view" in this.state.page && this.state.page.view !== plan.view) this.state.setPage("view", plan.view);
       if ("show" in this.state.page) this.state.setPage("show", plan.show);
     } finally {
       this.applying = false;

@@ -33,19 +33,21 @@ export function worthSending(sent, next) {
   return false;
 }
 
-// The link's keys a follower takes in place: the lag view, Show's layer and direction, and the step (which the
-// frame's own `step` says, paused or playing).  Any other page key shapes the page, which then reloads.
-const IN_PLACE = new Set(["v", "view", "show", "step"]);
+// Page keys a follower takes in place (the view on show, Show's layer and direction, the step, which the frame's
+// own `step` says, paused or playing) or keeps its own of (present: the presenter's large type and folded settings
+// are for the projector, not for each student's screen).  Any other page key shapes the page, which then reloads.
+const IN_PLACE = new Set(["v", "view", "present", "show", "step"]);
 
 /**
- * What a follower's page does with a frame's `state`: the setting (`config`), whether the lag view is open
- * (`lag`), Show's layer and direction (`show`, a pick or null), and `reload`: the link's page keys (the lesson,
- * compare's rows, embed, hide) differ from the page's own, so the page opens the presenter's link instead (those
- * keys shape the page, not just its values).  `views`: the views a link's `view` may open (GET /api/config's `views`).
+ * What a follower's page does with a frame's `state`: the setting (`config`), the view the page is on (`view`;
+ * `lag`: whether that is the lag map), Show's layer and direction (`show`, a pick or null), and `reload`: the link's
+ * page keys (the lesson, compare's rows, embed, hide) differ from the page's own, so the page opens the presenter's
+ * link instead (those keys shape the page, not just its values).  `views`: the views a link's `view` may open
+ * (GET /api/config's `views`).
  */
 export function followerPlan(schema, pageKeys, page, state, views) {
   const { config, page: wanted } = parseLink(schema, pageKeys, state.query, views);
   const reload = Object.keys(pageKeys).some((key) => !IN_PLACE.has(key)
     && JSON.stringify(wanted[key]) !== JSON.stringify(page[key]));
-  return { config, lag: wanted.view === "lag", show: wanted.show ?? null, reload };
+  return { config, view: wanted.view ?? null, lag: wanted.view === "lag", show: wanted.show ?? null, reload };
 }

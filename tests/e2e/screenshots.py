@@ -10,7 +10,9 @@ RNN with both descents, and lesson-<id>.png for each lesson of the cliff page; l
 as a view=lag link opens it (a vanilla RNN forecasting the sine series, every step scored, T = 200), and lag-row.png,
 one output's own gradient drawn over the flat-looking ‖∂L/∂h_t‖ of the same run; screens: the clipping lesson as a
 student meets it, in each state (idle, computing, training, trained, diverged) on a 390×844 phone and at 1366×768,
-light and dark: screen-<state>-<phone|desktop>[-dark].png.
+light and dark: screen-<state>-<phone|desktop>[-dark].png; present: the presenter's view (present=1) on a 1280×720 and
+a 1920×1080 projector, with the gradient chart enlarged (view=grad-norm) at 1280×720 (present-<size>[-view].png), that
+view embedded alone (embed-view.png) and the page as it prints (print.png).
 """
 
 from __future__ import annotations
@@ -196,8 +198,32 @@ def clipping_lesson_states(context, base: str, link: str, out: Path, suffix: str
     return [f"screens {suffix}: {e}" for e in log.errors + log.foreign_requests()]
 
 
+PRESENTING = {  # name: (width, height, link, as printed)
+    "present-1280x720": (1280, 720, "/?cell=lstm&forget_bias=3&seq_len=100&present=1", False),
+    "present-1920x1080": (1920, 1080, "/?cell=lstm&forget_bias=3&seq_len=100&present=1", False),
+    "present-1280x720-view": (1280, 720, "/?seq_len=100&present=1&view=grad-norm", False),
+    "embed-view": (1280, 720, "/?seq_len=100&embed=1&view=grad-norm", False),
+    "print": (1366, 768, "/?cell=gru&seq_len=60", True),
+}
+
+
+def present_states(browser, base: str, out: Path, full: bool) -> list[str]:
+    problems = []
+    for name, (width, height, link, printed) in PRESENTING.items():
+        page = browser.new_page(viewport={"width": width, "height": height})
+        log = PageLog(page)
+        page.goto(base + link)
+        wait_complete(page)
+        if printed:
+            page.emulate_media(media="print")
+        shoot(page, out / f"{name}.png")
+        problems += [f"{name}: {e}" for e in log.errors + log.foreign_requests()]
+        page.close()
+    return problems
+
+
 GROUPS = {"main": main_states, "training": training_states, "lessons": lesson_states, "cliff": cliff_states,
-          "lag": lag_states, "screens": screen_states}
+          "lag": lag_states, "screens": screen_states, "present": present_states}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,4 +43,7 @@ test("a follower takes a setting in place, and reopens the page for another less
   const deep = plan(EMPTY, "?v=1&num_layers=3&show=2,reverse&step=40");
   assert.deepEqual([deep.show, deep.reload], [{ layer: 1, d: 1 }, false]);
   assert.equal(plan(EMPTY, "?v=1").show, null);
+  // The presenter's enlarged view is taken in place; its present=1 (type for a projector) is not the follower's.
+  const shown = plan(EMPTY, "?v=1&present=1&view=grad-norm");
+  assert.deepEqual([shown.view, shown.lag, shown.reload], ["grad-norm", false, false]);
 });
