@@ -36,11 +36,20 @@ if [ -n "$pip_pid" ]; then
   wait "$pip_pid" || { cat "$pip_log"; echo "tests/run.sh: pip install failed"; exit 1; }
   cp pyproject.toml "$stamp"
 fi
+# Bytecode caches on, whatever the environment says (PYTHONDONTWRITEBYTECODE): pip installed without compiling, and
+# without them every process the suite starts (each worker, server, upload parser, kernel, script) compiles torch and
+# the rest again, seconds of CPU each. One process imports the lot first, beside npm, ruff and the JavaScript tests,
+# so that the workers, which start at once, find them written.
+unset PYTHONDONTWRITEBYTECODE
+.venv/bin/python -c "import torch, engine, server.app, playwright.sync_api, schemathesis, hypothesis, nbclient, nbconvert" \
+  >/dev/null 2>&1 &
+warm_pid=$!
 # axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.
 [ -f tests/e2e/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/e2e --no-audit --no-fund --silent
 .venv/bin/ruff check .
 # The page's JavaScript unit tests (state, links, trace store).
 node --test tests/js/
+wait "$warm_pid" || true  # a module missing here is the tests' to report
 # One worker per core, at most 4 (each runs its own server and Chromium); `-n 0` among the arguments runs
 # everything in this process. Each worker starts on its share of the tests in order and an idle one takes half of
 # another's queue (worksteal), so no worker is left alone with a long tail. Not loadscope/loadgroup: those run one

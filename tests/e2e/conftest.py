@@ -10,6 +10,30 @@ from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch, new_context, 
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the e2e tests need the playwright package")
 
+# Runs shown whole as they arrive ("instant" in the page's speed list, chosen as soon as the player bar has its speeds)
+# unless a test is marked `playback`: a test that waits for a run painted whole then waits for its data, not for the
+# sweep the page plays at its default speed, two seconds a run.
+INSTANT = """new MutationObserver((_, observer) => {
+  const speed = document.getElementById("speed");
+  if (!(window.gfl && window.gfl.player) || !speed || !speed.options.length) return;
+  observer.disconnect();
+  speed.value = "0";
+  speed.dispatchEvent(new Event("change"));
+}).observe(document, { childList: true, subtree: true });"""
+
+
+def open_page(chromium, request, options: dict, init_script: str | None = None):
+    """A page on a new context of ``chromium`` (closed with it), showing runs whole unless the test plays them."""
+    context = new_context(chromium, **options)
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.log = PageLog(pg)
+    if request.node.get_closest_marker("playback") is None:
+        pg.add_init_script(INSTANT)
+    if init_script:
+        pg.add_init_script(init_script)
+    return pg
+
 
 @pytest.fixture(scope="session")
 def server_url():
@@ -28,31 +52,22 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
-    context = new_context(chromium, viewport=VIEWPORT)
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    pg.log = PageLog(pg)
+def page(chromium, request):
+    pg = open_page(chromium, request, {"viewport": VIEWPORT})
     yield pg
-    context.close()
+    pg.context.close()
 
 
 @pytest.fixture
-def screen(chromium):
+def screen(chromium, request):
     """A page on a context of one's choosing, e.g. screen(PHONE) or screen({..., "color_scheme": "dark"}); an
     ``init_script`` runs in the page before its own scripts."""
-    contexts = []
+    pages = []
 
-    def open_page(options, init_script=None):
-        context = new_context(chromium, **options)
-        contexts.append(context)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.log = PageLog(pg)
-        if init_script:
-            pg.add_init_script(init_script)
-        return pg
+    def opened(options, init_script=None):
+        pages.append(open_page(chromium, request, options, init_script))
+        return pages[-1]
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    yield opened
+    for pg in pages:
+        pg.context.close()

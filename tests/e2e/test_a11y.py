@@ -31,6 +31,7 @@ PAGES = {
 }
 
 
+@pytest.mark.playback
 @pytest.mark.parametrize("name", PAGES)
 def test_axe_finds_no_violation(screen, server_url, name):
     path, options = PAGES[name]
@@ -47,6 +48,7 @@ def test_axe_finds_no_violation(screen, server_url, name):
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_a_skip_link_leads_past_the_top_bar(page, server_url):
     page.goto(server_url + LESSON)
     page.wait_for_function(TRACED)
@@ -59,6 +61,7 @@ def test_a_skip_link_leads_past_the_top_bar(page, server_url):
     assert page.evaluate("() => !!document.activeElement.closest('#lesson')")
 
 
+@pytest.mark.playback
 def test_each_chart_toolbar_is_one_tab_stop(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)
@@ -85,6 +88,7 @@ def test_each_chart_toolbar_is_one_tab_stop(page, server_url):
     assert page.evaluate("() => document.activeElement.closest('.modebar') === null")
 
 
+@pytest.mark.playback
 def test_embed_strip_covers_no_view(page, server_url):
     page.goto(server_url + PAGES["embed"][0])
     page.wait_for_function(TRACED)
@@ -121,6 +125,7 @@ def test_small_screens_keep_every_control_on_screen(screen, server_url, options)
 DESKTOP = {"viewport": {"width": 1366, "height": 768}}
 
 
+@pytest.mark.playback
 @pytest.mark.parametrize("options", [PHONE, TABLET, DESKTOP], ids=["phone", "tablet", "desktop"])
 @pytest.mark.parametrize("path,play", [(LESSON, ".lesson-go"), ("/", "#play")], ids=["lesson", "lab"])
 def test_after_play_the_gradient_chart_is_wholly_in_sight_below_the_player_bar(screen, server_url, options, path, play):

@@ -3,6 +3,8 @@ subplots."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 # The gradient-clipping lesson's link without clipping: it diverges at its third step with a loss near 10¹⁹.
@@ -53,6 +55,7 @@ def test_one_to_one_axes_name_each_step_once_and_the_legend_only_what_is_drawn(p
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_switching_gru_to_lstm_draws_no_broken_path(page, server_url):
     page.goto(server_url + "/?cell=gru&seq_len=20")
     run = wait_complete(page)

@@ -144,6 +144,7 @@ def test_axe_finds_no_violation_on_the_cliff_page(chromium, server_url, viewport
         context.close()
 
 
+@pytest.mark.playback
 def test_the_cliff_lesson_opens_from_the_index_as_an_ordinary_lesson(page, server_url):
     lessons = json.load(urllib.request.urlopen(server_url + "/api/lessons"))["lessons"]
     k, doc = next((k, d) for k, d in enumerate(lessons) if d["view"] == "cliff")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import last_run, wait_complete
 
 GRAD_NORM = "() => { const d = document.getElementById('chart-grad-norm').data[0]; return {x: d.x.length, y: d.y}; }"
 
 
+@pytest.mark.playback
 def test_moving_seq_len_repaints_and_the_url_follows(page, server_url):
     page.goto(server_url + "/")
     run = wait_complete(page)
@@ -74,6 +77,7 @@ def test_every_config_key_has_a_labelled_control(page, server_url):
         assert kind.startswith(expected), (f["name"], kind)
 
 
+@pytest.mark.playback
 def test_playback_keys_step_and_play(page, server_url):
     page.goto(server_url + "/?seq_len=20")
     wait_complete(page)

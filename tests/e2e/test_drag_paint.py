@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 # A 2000-step series, flat but for one step far above and one exact zero, drawn by the page's own chart widget at
@@ -60,6 +62,7 @@ SHOWN = """() => { const t = window.gfl.trace, p = window.gfl.lastPaint;
            norms: Array.from(t.gradHNorm), chart: document.getElementById('chart-grad-norm').data[0].y }; }"""
 
 
+@pytest.mark.playback
 def test_a_drag_ends_on_exactly_the_released_values_numbers(page, server_url):
     page.goto(server_url + "/")
     run = wait_complete(page)
@@ -119,6 +122,7 @@ def test_a_held_sliders_neighbours_are_brought_into_the_page_and_a_move_to_one_s
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_a_prefetch_the_server_answers_busy_is_dropped_until_its_retry_hint(page, server_url):
     asked = []
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 HIDDEN_IN_EMBED = [".topbar", ".sidebar", "#controls", "#player", "#summary", "#training", "#notices"]
@@ -17,6 +19,7 @@ def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
+@pytest.mark.playback
 def test_embed_shows_only_the_views_and_a_lesson_keeps_its_predict_first_pause(page, server_url):
     # A lesson link embedded in a slide: its question above the views, and its run waits for Play.
     page.goto(f"{server_url}/?cell=lstm&seq_len=30&forget_bias=3&lesson=lstm-cell-state&embed=1")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 
+@pytest.mark.playback
 def test_no_foreign_requests_and_no_console_errors(page, server_url):
     page.goto(server_url + "/?cell=lstm&num_layers=2&bidirectional=1&seq_len=120")
     run = wait_complete(page)

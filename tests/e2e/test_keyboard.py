@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 ACTIVE = "() => { const e = document.activeElement; return e.name || e.id || e.textContent.trim(); }"
 
 
+@pytest.mark.playback
 def test_cell_to_train_takes_at_most_30_tab_presses(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)
@@ -20,6 +23,7 @@ def test_cell_to_train_takes_at_most_30_tab_presses(page, server_url):
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_a_slider_and_its_exact_value_box_are_one_stop_and_enter_opens_the_box(page, server_url):
     page.goto(server_url + "/")
     run = wait_complete(page)
@@ -36,6 +40,7 @@ def test_a_slider_and_its_exact_value_box_are_one_stop_and_enter_opens_the_box(p
     assert "seq_len=64" in page.url
 
 
+@pytest.mark.playback
 def test_the_players_buttons_are_one_stop_with_arrow_keys_inside(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)
@@ -50,6 +55,7 @@ def test_the_players_buttons_are_one_stop_with_arrow_keys_inside(page, server_ur
     assert page.evaluate(ACTIVE) == "play"  # the group remembers where it was left
 
 
+@pytest.mark.playback
 def test_a_skip_link_takes_the_keyboard_to_the_charts(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)

@@ -45,6 +45,7 @@ def links(server_url):
         return {doc["id"]: doc["link"] for doc in json.load(r)["lessons"]}
 
 
+@pytest.mark.playback
 @SCREENS
 def test_no_state_widens_the_page_or_pushes_train_and_stop_off_it(screen, server_url, links, options):
     page = screen(options, SAMPLER)
@@ -65,6 +66,7 @@ def test_no_state_widens_the_page_or_pushes_train_and_stop_off_it(screen, server
     assert seen["bad"] == []
 
 
+@pytest.mark.playback
 @SCREENS
 def test_the_page_stays_where_it_is_when_a_training_ends(screen, server_url, links, options):
     page = screen(options)
@@ -123,6 +125,7 @@ def test_the_summary_keeps_its_figures_on_one_row_at_1280(screen, server_url):
     assert len({top for _, top in tops}) == 1, tops  # "parameters" not alone on a second row
 
 
+@pytest.mark.playback
 @SCREENS
 def test_the_clip_note_and_the_bounds_legend_do_not_overlap(screen, server_url, links, options):
     page = screen(options)

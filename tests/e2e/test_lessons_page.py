@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from engine.config import FIELD_BY_NAME
 from tests.e2e.harness import plot, wait_complete
 
@@ -120,6 +122,7 @@ def check_try_undone(page, i: int, before: dict, link_before: dict) -> None:
     assert page.locator(f".look-for[data-try='{i}']").is_hidden()
 
 
+@pytest.mark.playback
 def test_answer_button_picker_and_fold(page, server_url):
     page.goto(server_url + "/?lesson=exploding-gradients&nonlinearity=relu&init=identity&gain=1.2")
     page.wait_for_function(HELD)
@@ -143,6 +146,7 @@ def test_answer_button_picker_and_fold(page, server_url):
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_training_lesson_reveals_its_answer_after_training(page, server_url):
     page.goto(server_url + "/?v=1&hidden_size=16&task=sine&seq_len=20&batch_size=32&steps=150&lesson=price-forecast")
     assert page.inner_text(".lesson-predict h3").lower() == "predict, then press train"
@@ -158,6 +162,7 @@ def test_training_lesson_reveals_its_answer_after_training(page, server_url):
 FOUR_SHAPES = "/?v=1&hidden_size=16&seq_len=20&lesson=four-shapes"  # the lesson's own link
 
 
+@pytest.mark.playback
 def test_each_run_opens_the_answer_once_and_only_training_counts_for_train(page, server_url):
     page.goto(server_url + FOUR_SHAPES)
     page.wait_for_function(HELD)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from tests.e2e.harness import wait_complete
 
 # A lesson's own run waits at step 0 for Play: its data is all here, its paint is not whole.
@@ -19,6 +21,7 @@ CLIPPING = "/?lesson=gradient-clipping&" + (
 )
 
 
+@pytest.mark.playback
 def test_a_try_that_changes_a_training_key_labels_the_old_training(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
@@ -64,6 +67,7 @@ def test_stop_after_a_finished_training_says_which_model_the_views_show(page, se
     assert page.log.errors == []
 
 
+@pytest.mark.playback
 def test_training_in_a_lesson_brings_the_loss_chart_into_sight_then_opens_the_answer(page, server_url):
     page.goto(server_url + CLIPPING)
     wait_complete(page)
@@ -96,6 +100,7 @@ def test_a_long_computation_says_it_is_computing_and_for_which_setting(page, ser
     page.goto("about:blank")  # the server stops the big computation when the socket closes
 
 
+@pytest.mark.playback
 def test_focus_stays_on_the_button_pressed(page, server_url):
     page.goto(server_url + "/?steps=2000&seq_len=20&hidden_size=8")
     wait_complete(page)
@@ -113,6 +118,7 @@ def test_focus_stays_on_the_button_pressed(page, server_url):
     assert page.evaluate("() => window.gfl.state.training.status") == "stopped"
 
 
+@pytest.mark.playback
 def test_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, server_url):
     page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
     page.wait_for_function(HELD)
@@ -127,6 +133,7 @@ def test_in_a_lesson_the_panel_comes_before_the_settings_in_tab_order(page, serv
     assert where == "lesson"
 
 
+@pytest.mark.playback
 def test_the_lesson_picker_changes_lesson_only_on_enter(page, server_url):
     page.goto(server_url + "/?seq_len=100&lesson=vanishing-gradients")
     page.wait_for_function(HELD)

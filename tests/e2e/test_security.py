@@ -69,6 +69,7 @@ def csp_complaints(page) -> list[str]:
     return page.evaluate("() => window.__csp") + console
 
 
+@pytest.mark.playback
 def test_the_page_paints_and_trains_without_a_csp_violation(page, server_url):
     page.add_init_script(RECORD_VIOLATIONS)
     page.goto(server_url + "/?cell=lstm&num_layers=2&bidirectional=1&seq_len=40&steps=10")
@@ -102,6 +103,7 @@ def test_docs_renders_every_operation_offline(page, server_url):
     assert csp_complaints(page) == [] and page.log.errors == []
 
 
+@pytest.mark.playback
 def test_embed_lives_in_another_sites_iframe(page, server_url, school):
     page.add_init_script(RECORD_VIOLATIONS)
     page.goto(f"{school}/?frame={quote(server_url + '/?seq_len=25&embed=1')}")

@@ -26,10 +26,16 @@ from tests.server.settings_space import random_setting
 
 app = create_app(Settings(max_concurrent=1, max_json_values=20_000, max_sweep_seconds=2.0,
                           open_trace=str(TRACE_PATH)))
-app.state.hub.uploads.pool.warm()  # the parse workers' forkserver starts here, not within a request's 10 s
 DOCUMENT = document(app)
 CONFIG = schemathesis.Config.from_dict({"checks": {"enabled": True}, "generation": {"mode": "all"}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def parse_workers_started():
+    """The parse workers' forkserver starts before the first case, not within a request's 10 s; and only in a worker
+    that runs these tests, not in every one that collects them."""
+    app.state.hub.uploads.pool.warm()
 
 
 @schema.parametrize()
