@@ -78,7 +78,7 @@ def test_training_draws_the_alignment_as_it_forms(page, server_url):
     page.wait_for_function("() => { const t = window.gfl.training; return !t.active && !!(t.run && t.run.done); }")
     wait_complete(page, after=run)
     page.wait_for_function("() => (document.getElementById('chart-train-alignment').data || []).length > 0")
-    last = page.evaluate("() => ({ step: window.gfl.training.run.alignmentStep, z: window.gfl.training.run.alignment })")
+    last = page.evaluate("() => { const r = gfl.training.run; return { step: r.alignmentStep, z: r.alignment }; }")
     assert last["step"] == 12  # the last step is always profiled
     heat = plot(page, "chart-train-alignment")["data"][0]
     np.testing.assert_allclose(np.array(heat["z"], float), np.array(last["z"], float))
