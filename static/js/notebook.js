@@ -11,6 +11,7 @@ import { RecordedSource } from "./frames.js";
 import { rowsNote } from "./lag.js";
 import { showBanner } from "./panels.js";
 import { Schema } from "./schema.js";
+import { drawAlignment } from "./view_attention.js";
 import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { drawGates, drawGradUnits, drawHidden } from "./view_units.js";
@@ -95,6 +96,12 @@ export function paintSection(box, id, title, trace, schema) {
     views.lagMap = figure(grid, `${id}-lag-map`, "lag-map", "the lag map: the part of ∂L/∂h_t from output step s (row), log colour");
     views.lagCurve = figure(grid, `${id}-lag-curve`, "lag-curve", "the lag curve: the share of an output's gradient left k steps back");
     views.lagMap.note.textContent = rowsNote(trace.lag.S, (trace.start.scored_steps || []).length);
+  }
+  const attention = trace.done.attention;
+  if (attention) {
+    // An encoder-decoder with attention: what each decoder step reads of the source (the page's attention view).
+    views.alignment = figure(grid, `${id}-alignment`, "alignment", "the alignment α_ij: decoder step i (row) × source step j");
+    drawAlignment(views.alignment.chart, attention.alignment);
   }
   const { T } = trace;
   views.norms.note.textContent = drawGradNorms(views.norms.chart, trace, T);
