@@ -31,6 +31,7 @@ _GATED = (lambda c: c.cell != "rnn", "an LSTM or GRU")
 _RNN = ((lambda c: c.cell == "rnn"), "a vanilla RNN")
 _COPY = (lambda c: c.task == "copy" and c.arch == "many-to-many" and copy_length(c.seq_len) > 0,
          "the copy task, many-to-many, with symbols to copy")
+_SEQ2SEQ = ((lambda c: c.arch == "encoder-decoder"), "an encoder-decoder")
 CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "loss_enters": ({"at": ("last", "all")}, {}, None),  # exactly the steps where the loss injects gradient
     "vanishes": ({"ratio_below": float}, {}, None),
@@ -57,6 +58,9 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     # the RNN's lag curve is nowhere above its bound (γ·σ_max)^k
     "under_lag_bound": ({}, {}, _RNN),
     # the copy task's band in the lag map (copy_band): there, or not
+    # the encoder's first step's gradient over its last's (layer 0, forward): how much reaches the first source word
+    "source_reached": ({"ratio_above": float}, {}, _SEQ2SEQ),
+    "source_unreached": ({"ratio_below": float}, {}, _SEQ2SEQ),
     "copy_band": ({"ratio_above": float}, {"after_training": bool}, _COPY),
     "no_copy_band": ({"ratio_below": float}, {"after_training": bool}, _COPY),
 }
@@ -79,6 +83,7 @@ MEASURES: dict[str, tuple | None] = {
     "lag_middle": None,
     "contraction": _RNN,
     "copy_band": _COPY,
+    "source_reach": _SEQ2SEQ,
 }
 
 
@@ -117,6 +122,14 @@ def _train(cfg: Config) -> _Run:
 def ratio(grad_h_norm: np.ndarray) -> float:
     """‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ of layer 0, forward direction."""
     g = grad_h_norm[0, 0].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(g[0] / g[-1])
+
+
+def source_reach(tr: Trace) -> float:
+    """An encoder-decoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_{T-1}‖ over the encoder's steps (layer 0, forward): the gradient at the
+    first source step it reads over that at its last, next to the handoff."""
+    g = tr.grad_h_norm[0, 0, : tr.handoff].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(g[0] / g[-1])
 
@@ -212,6 +225,10 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
         product = float(tr.theory["gate_product"][0, 0, 0])
         ok = product > p["gate_product_above"] if kind == "memory_open" else product < p["gate_product_below"]
         return ok, f"gate product from step 1 to {cfg.seq_len - 1}: {product:.3g}"
+    if kind in ("source_reached", "source_unreached"):
+        r = source_reach(tr)
+        ok = r > p["ratio_above"] if kind == "source_reached" else r < p["ratio_below"]
+        return finite and ok, f"the encoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}"
     if kind == "flat_total":
         s = spread(g)
         return finite and s < p["spread_below"], f"max / min of ‖∂L/∂h_t‖ over t = {s:.3g}"

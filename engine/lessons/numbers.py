@@ -20,7 +20,7 @@ from engine.config import Config
 from engine.data import get_task
 from engine.lessons.catalogue import PLACEHOLDER, Lesson, lesson_config, try_config
 from engine.lessons.cliff import CLIFF_MEASURES
-from engine.lessons.lab import copy_band, lag_at, lag_trace, ratio, reach, spread, trace
+from engine.lessons.lab import copy_band, lag_at, lag_trace, ratio, reach, source_reach, spread, trace
 from engine.lessons.sweep import SWEEP_MEASURES
 from engine.models import build_model
 
@@ -85,6 +85,8 @@ _MEASURES = {
     "lag_middle": (lambda c: lag_at(lag_trace(c), c.seq_len // 2), magnitude),
     "contraction": (lambda c: lag_trace(c).theory["contraction"][-1][0], two_decimals),
     "copy_band": (lambda c: copy_band(lag_trace(c), c), magnitude),
+    # an encoder-decoder's gradient at the first source step over that at the last (engine/lessons/lab.py)
+    "source_reach": (lambda c: source_reach(trace(c)), magnitude),
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
     # the sweep page's: a curve's fall over the sweep, and the RNN's fitted slope on its log axis

@@ -120,13 +120,27 @@ def _attention_lag_map(enc_run: TraceRun, dec_runs: list[TraceRun], keep: dict, 
         # a scalar's backward (∂/∂logits of Σ logits ⊙ seed is the seed, exactly): a vector's would make autograd
         # import its symbolic-shape checks, seconds on a process's first call
         (logits * seed).sum().backward(retain_graph=True, inputs=[t for t in tracked if t.requires_grad])
-        enc, dec = _finish(enc_run, dec_runs, 0.0)
-        grad_h[:, :, i, :T] = enc.grad_h_norm
-        grad_h[:, 0, i, T:] = dec.grad_h_norm[:, 0]
+        grad_h[:, :, i, :T] = finish_trace(enc_run, 0.0).grad_h_norm
+        grad_h[:, 0, i, T:] = _decoder_norms(dec_runs)
         x_grad = _grad(keep["x"])
         grad_x[i, :T] = _step_norms(x_grad.flip(0) if reverse_source else x_grad)
         grad_x[i, T:] = _step_norms(_grad(keep["inputs"]))
     return grad_h, grad_x
+
+
+def _decoder_norms(dec_runs: list[TraceRun]) -> np.ndarray:
+    """(L, T) ‖∂/∂s_t‖ of the decoder over batch and units, from the ``.grad`` its runs hold.
+
+    One run over every step is read as the trace reads it; a run per step (additive attention) holds one step,
+    where the total is what its output received plus what its final state received (the next step's and the
+    next query's): no recurrence inside the call to follow, the sum :func:`finish_trace` would take."""
+    if len(dec_runs) == 1:
+        return finish_trace(dec_runs[0], 0.0).grad_h_norm[:, 0]
+    columns = []
+    for run in dec_runs:
+        parts = [_grad(out) + _grad(final[0]) for out, final in zip(run.outs, run.finals)]  # each (1, N, H)
+        columns.append([float(torch.linalg.vector_norm(p, dtype=torch.float64)) for p in parts])
+    return np.array(columns).T
 
 
 def _step_norms(grid: torch.Tensor) -> np.ndarray:

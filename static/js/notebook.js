@@ -13,6 +13,7 @@ import { showBanner } from "./panels.js";
 import { Schema } from "./schema.js";
 import { parseFrame } from "./socket.js";
 import { SweepPoints } from "./sweep_state.js";
+import { drawAlignment } from "./view_attention.js";
 import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 import { drawGradNorms, drawLayerMap } from "./view_norms.js";
 import { SweepView } from "./view_sweep.js";
@@ -98,6 +99,12 @@ export function paintSection(box, id, title, trace, schema) {
     views.lagMap = figure(grid, `${id}-lag-map`, "lag-map", "the lag map: the part of ∂L/∂h_t from output step s (row), log colour");
     views.lagCurve = figure(grid, `${id}-lag-curve`, "lag-curve", "the lag curve: the share of an output's gradient left k steps back");
     views.lagMap.note.textContent = rowsNote(trace.lag.S, (trace.start.scored_steps || []).length);
+  }
+  const attention = trace.done.attention;
+  if (attention) {
+    // An encoder-decoder with attention: what each decoder step reads of the source (the page's attention view).
+    views.alignment = figure(grid, `${id}-alignment`, "alignment", "the alignment α_ij: decoder step i (row) × source step j");
+    drawAlignment(views.alignment.chart, attention.alignment);
   }
   const { T } = trace;
   views.norms.note.textContent = drawGradNorms(views.norms.chart, trace, T);

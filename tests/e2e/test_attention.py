@@ -8,7 +8,9 @@ import urllib.request
 
 import numpy as np
 
-from tests.e2e.harness import plot, wait_complete
+from engine import Config, trace_config
+from server.notebook import to_html
+from tests.e2e.harness import offline_page, plot, wait_complete
 from tests.e2e.test_compare import api_trace
 from tests.e2e.test_lag_view import HAS_MAP, POINT
 
@@ -78,10 +80,21 @@ def test_training_draws_the_alignment_as_it_forms(page, server_url):
     page.wait_for_function("() => { const t = window.gfl.training; return !t.active && !!(t.run && t.run.done); }")
     wait_complete(page, after=run)
     page.wait_for_function("() => (document.getElementById('chart-train-alignment').data || []).length > 0")
-    last = page.evaluate("() => { const r = window.gfl.training.run; return {step: r.alignmentStep, z: r.alignment}; }")
+    last = page.evaluate("() => { const r = gfl.training.run; return { step: r.alignmentStep, z: r.alignment }; }")
     assert last["step"] == 12  # the last step is always profiled
     heat = plot(page, "chart-train-alignment")["data"][0]
     np.testing.assert_allclose(np.array(heat["z"], float), np.array(last["z"], float))
     np.testing.assert_allclose(np.array(heat["z"], float).sum(1), 1.0, rtol=1e-5)
     assert not page.evaluate("() => document.getElementById('train-view-alignment').classList.contains('empty')")
     assert page.log.errors == []
+
+
+def test_the_notebook_draws_the_alignment_offline(chromium, tmp_path):
+    trace = trace_config(Config.from_dict(SETTING))
+    (tmp_path / "attention.html").write_text(to_html(trace), encoding="utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "attention.html").as_uri())
+    page.wait_for_function("() => [...document.querySelectorAll('.gfl-nb')].every(x => x.dataset.painted)")
+    z = page.evaluate("() => document.querySelector('[data-view=alignment]').data[0].z")
+    np.testing.assert_allclose(np.array(z, float), trace.alignment, rtol=1e-6)
+    assert refused == []

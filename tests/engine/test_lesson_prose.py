@@ -18,6 +18,7 @@ from engine.lessons.catalogue import (
     get_lesson,
 )
 from engine.lessons.numbers import magnitude, measure
+from tests.engine.attention_reference import source_reach_reference
 from tests.engine.lesson_reference import LAG_MEASURES, reference_lag_measure
 from tests.engine.reference import reference_gates, reference_trace
 
@@ -150,6 +151,8 @@ PLACEHOLDERS = sorted({(lesson.id, m.group(1), None if m.group(2) is None else i
 def _reference_measure(lesson, name, on_try):
     """The measure from PyTorch's cell modules one step at a time (tests/engine/reference.py), not the engine."""
     cfg = _measured(lesson, Claim("ratio", "", MappingProxyType({}), on_try))
+    if name == "source_reach":
+        return source_reach_reference(cfg)
     model, batch = prepare(cfg)
     rnn = model.rnn
     if name == "sigma_max":

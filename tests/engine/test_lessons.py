@@ -179,6 +179,8 @@ def _claim(kind, on_try=None, **params):
         ("gru-gates", _claim("learns", on_try=0, below_baseline_fraction=0.8, last=30)),
         ("tagging-both-ways", _claim("learns", on_try=0, below_baseline_fraction=0.1, last=30)),
         ("truncated-bptt", _claim("vanishes", on_try=0, ratio_below=1e-30)),
+        ("attention-shortcut", _claim("source_reached", on_try=0, ratio_above=1e-4)),
+        ("attention-shortcut", _claim("source_unreached", ratio_below=0.1)),
     ],
     ids=lambda v: v if isinstance(v, str) else v.kind,
 )
