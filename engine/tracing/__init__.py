@@ -14,7 +14,7 @@ from engine.tracing.trace import ModuleTrace
 from engine.tracing.trace_file import TraceFileError, TraceFileLimits, load_traces, save_traces
 
 __all__ = [
-    "MAX_ROWS", "ModuleTrace", "TraceFileError", "TraceFileLimits", "denormals_flushed", "encoder_decoder_loss", "lag_curve", "load_traces",
-    "mark_state", "rows_for", "save_traces", "start_trace", "trace_encoder_decoder", "trace_module",
-    "trace_submodules",
+    "MAX_ROWS", "ModuleTrace", "TraceFileError", "TraceFileLimits", "denormals_flushed", "encoder_decoder_loss",
+    "lag_curve", "load_traces", "mark_state", "rows_for", "save_traces", "start_trace", "trace_encoder_decoder",
+    "trace_module", "trace_submodules",
 ]
