@@ -31,10 +31,13 @@ def magnitude(x: float) -> str:
     """A positive quantity as people say it: 2 significant figures from 0.001 to 10,000, else a power of ten.
 
     ``4812.3 -> "4,800"``, ``0.1389 -> "0.14"``, ``0.0199 -> "0.02"``, ``2.3e-27 -> "10⁻²⁷"`` (the nearest power
-    on a log scale).
+    on a log scale).  0 is "0": a gradient that vanished under float32's smallest normal value is exactly 0 in the
+    numbers the lab computes (engine/tracing/_subnormal.py).
     """
-    if not math.isfinite(x) or x <= 0:
+    if not math.isfinite(x) or x < 0:
         raise ValueError(f"a magnitude must be positive and finite; got {x!r}")
+    if x == 0:
+        return "0"
     if 1e-3 <= x < 1e4:
         v = float(f"{x:.2g}")
         text = f"{v:,.{max(0, 1 - math.floor(math.log10(v)))}f}"

@@ -33,11 +33,12 @@ of S × T × N × H arrays is held at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from engine.tracing._subnormal import denormals_flushed
 
 
 @dataclass
@@ -247,31 +248,16 @@ class RowsResult:
     vectors: list[torch.Tensor] | None = None  # per layer*D + d: the rows' ∂/∂h_t (T, S, N, P), if asked for
 
 
-@contextmanager
-def _denormals_flushed():
-    """Numbers under float64's smallest normal (2.2e-308) count as zero while this thread sweeps the rows.
-
-    A processor works on denormal numbers at a small fraction of its speed (a matrix product of them here:
-    200× slower), and a vanishing gradient reaches them within a few hundred steps.  Swept in float64, that is
-    far below anything a float32 module's gradient can hold (1.4e-45), so its rows lose nothing.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def stack_rows(stack: Sequence[Sequence[LayerBackward]], top: Sequence[Feed], vectors: bool = False) -> RowsResult:
     """Every layer and direction of a stack, top layer first, for one chunk of rows.
 
     ``stack[layer][d]``; ``top[layer*D + d]`` what each row sends into that layer-direction from outside the
     stack (its outputs, for the top layer; final states), in its processing order.  ``vectors`` keeps every
     row's ∂/∂h_t, not only its norms.  The rows are swept in float64 with denormal numbers flushed to zero
-    (:func:`_denormals_flushed`): exact to the module's own rounding for a float32 module; for a float64 one, a
-    value under 2.2e-308 counts as 0.
+    (engine/tracing/_subnormal.py): exact to the module's own rounding for a float32 module, whose gradients hold
+    nothing under 1.4e-45, far above float64's denormals; for a float64 one, a value under 2.2e-308 counts as 0.
     """
-    with _denormals_flushed():
+    with denormals_flushed():
         return _stack_rows(stack, top, vectors)
 
 

@@ -238,3 +238,22 @@ def test_geometric_bound_recurrence_stops_at_window_starts():
     b = geometric_bound(delta.reshape(1, 2, 5), [[0.5, 0.5]], tbptt=2)
     np.testing.assert_allclose(b[0, 0], [1.5, 1.0, 1.5, 1.0, 1.0])  # forward windows t = 0-1, 2-3, 4
     np.testing.assert_allclose(b[0, 1], [1.0, 1.0, 1.5, 1.0, 1.5])  # reverse windows t = 4-3, 2-1, 0
+
+
+def test_gradient_vanished_below_float32s_smallest_normal_is_zero_and_the_rest_is_autograds():
+    """A vanishing gradient's trace: what a float64 reference puts far under float32's smallest normal value is 0
+    (denormals flushed; near it, float32's rounding decides), the rest equals the reference, and the thread's
+    arithmetic is left as it was."""
+    cfg = _cfg(cell="rnn", arch="many-to-one", seq_len=300, hidden_size=16, gain=0.3)
+    model, batch = prepare(cfg)
+    model = model.double()
+    batch = Batch(batch.x.double(), batch.y, batch.scored)
+    want = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch))["grad_h"][:, :, :, 0]
+    got = trace_config(cfg).grad_h
+    tiny = np.finfo(np.float32).tiny
+    assert (np.abs(want.numpy()) < tiny / 1e3).any() and (np.abs(want.numpy()) > 1e-6).any()  # both regimes present
+    assert not ((got != 0) & (np.abs(got) < tiny)).any()  # no denormal in the trace
+    np.testing.assert_array_equal(got[np.abs(want.numpy()) < tiny / 1e3], 0)
+    normal = np.abs(want.numpy()) > 1e3 * tiny
+    np.testing.assert_allclose(got[normal], want.numpy()[normal], rtol=2e-3)
+    assert torch.tensor([tiny / 4], dtype=torch.float32).item() != 0  # flushing ended with the trace

@@ -202,5 +202,6 @@ def test_rendered_lessons_hold_no_placeholder_and_show_the_measured_value():
     sigma = measure(get_lesson("vanishing-gradients"), "sigma_max")
     assert f"Here σ_max is {sigma:.2f}," in shown.explanation[2]
     assert magnitude(4812.3) == "4,800" and magnitude(0.1389) == "0.14" and magnitude(2.3e-27) == "10⁻²⁷"
+    assert magnitude(0.0) == "0"
     with pytest.raises(ValueError, match="positive and finite"):
         magnitude(float("nan"))
