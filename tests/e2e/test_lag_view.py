@@ -24,8 +24,12 @@ POINT = """([id, x, y]) => {
   return { x: r.left + fl.xaxis._offset + fl.xaxis.l2p(x), y: r.top + fl.yaxis._offset + fl.yaxis.l2p(y) }; }"""
 BOUND = "bound: (γ·σ_max)^distance"
 # Every run/train request the page sends on its socket, as sent.
-RECORD_REQUESTS = """window.__sent = []; const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) { if (typeof data === 'string') window.__sent.push(JSON.parse(data));
+# What the page's own socket (the first it opens) sends; a second socket only brings in a held slider's neighbours,
+# which the server has already computed.
+RECORD_REQUESTS = """window.__sent = []; const send = WebSocket.prototype.send; const sockets = [];
+WebSocket.prototype.send = function (data) {
+  if (!sockets.includes(this)) sockets.push(this);
+  if (typeof data === 'string' && sockets[0] === this) window.__sent.push(JSON.parse(data));
   return send.call(this, data); };"""
 
 

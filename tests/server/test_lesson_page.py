@@ -81,7 +81,8 @@ def test_lessons_page_lists_the_lessons_in_order_under_their_topics(client):
     places = [text.index(f'id="{lesson.id}"') for lesson in LESSONS]
     assert places == sorted(places)  # lesson n+1 comes after lesson n, whatever its topic
     for n, (lesson, at) in enumerate(zip(LESSONS, places), 1):
-        assert esc(lesson.title) in text and f'<span class="num">{n}.</span>' in text[at : at + 400]
+        card = text[at : text.index("</article>", at)]
+        assert f'<span class="num">{n}.</span>{esc(lesson.title)}</a>' in card
         section = text.rfind('<section class="topic"', 0, at)
         assert f'id="topic-{lesson.topic}-' in text[section : section + 120]
     assert f"{len(LESSONS)} short lessons" in text
