@@ -1,7 +1,6 @@
 // The page's one owner of state, as TensorFlow Playground's state.ts is: every link key (the config table's
 // keys and the page's own, read and written by link.js from the tables the server sends), the control values,
 // and the request lifecycle as an explicit state machine:
-//
 //   view:      idle -> computing -> shown | failed   (each shown result tagged with the setting that made it, and
 //              with whether it carries the lag map: asked for while the lag view is open, the link's view=lag)
 //   training:  none -> training -> trained | stopped | diverged | refused
