@@ -48,9 +48,7 @@ export class Player {
 
   setSpeed(seconds) {
     this.seconds = seconds;
-    // Instant: a run that is playing is shown whole at once; a paused one (a lesson's run waiting for the student's
-    // prediction, a step someone stopped at) stays where it is until Play.
-    if (seconds === 0 && this.playing) {
+    if (seconds === 0) {
       this.pause();
       this.seek(this.length);
     } else if (this.playing) this.clock = { t0: performance.now(), c0: this.cursor };

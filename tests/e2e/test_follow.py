@@ -47,6 +47,7 @@ def pause_at(page, cursor: int) -> None:
     page.wait_for_function(f"() => gfl.player.cursor === {cursor} && !gfl.player.playing")
 
 
+@pytest.mark.playback  # the presenter's lesson run waits for Play, as a lesson's does at its own speed
 def test_a_follower_mirrors_the_presenters_setting_playback_step_and_lesson_step(room, server_url):
     presenter, follower, _ = room
     seq = shown_seq(follower, 0)
