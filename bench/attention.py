@@ -20,14 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from train import plain_loop  # noqa: E402  the same plain PyTorch training loop as bench/train.py's
 
 from engine import Config  # noqa: E402
-from engine.data import get_task, make_batch, task_loss  # noqa: E402
-from engine.lab import OPTIMIZERS, Trainer, prepare  # noqa: E402
-from engine.models import build_model, data_generator  # noqa: E402
+from engine.data import task_loss  # noqa: E402
+from engine.lab import Trainer, prepare  # noqa: E402
 from engine.tracing import trace_encoder_decoder  # noqa: E402
 
 TRACE = {"arch": "encoder-decoder", "task": "reverse", "seq_len": 32, "batch_size": 32, "hidden_size": 64}
@@ -72,22 +73,6 @@ def trace_ratios(repeats: int) -> list[float]:
     return ratios
 
 
-def plain_training(cfg: Config) -> float:
-    """The same training as a plain PyTorch loop; seconds."""
-    t0 = time.perf_counter()
-    task = get_task(cfg.task)
-    model = build_model(cfg, task.input_size, task.output_size)
-    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
-    data = data_generator(cfg.seed)
-    for _ in range(cfg.steps):
-        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
-        opt.zero_grad()
-        task_loss(model(batch.x, batch.y), batch).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_at)
-        opt.step()
-    return time.perf_counter() - t0
-
-
 def training_ratios(steps: int) -> list[float]:
     ratios = []
     for attention in ("dot", "additive"):
@@ -96,7 +81,7 @@ def training_ratios(steps: int) -> list[float]:
         trainer = Trainer(cfg)
         trainer.run()
         app = time.perf_counter() - t0
-        plain = plain_training(cfg)
+        plain = plain_loop(cfg)
         ratios.append(app / plain)
         last = trainer.last
         print(f"train {attention:8s} gru, {steps} steps: Trainer {app:.1f} s, plain loop {plain:.1f} s, ratio "
