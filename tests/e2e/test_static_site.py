@@ -33,7 +33,6 @@ from tests.shared import built_once
 
 pytestmark = pytest.mark.timeout(1500)
 
-DOCUMENTS = lesson_documents()  # what the lessons index and /api/lessons say of each lesson
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +134,7 @@ def test_lesson_plays_offline(site, offline, lesson):
     each training, against the engine."""
     out, _ = site
     page, refused = offline
-    doc = DOCUMENTS[lesson.id]
+    doc = lesson_documents()[lesson.id]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
     check_opened(page, doc, picker=f"lesson-{lesson.id}.html")
     # Lazy: the page came with its own setting's recording, and no other has been loaded yet.
@@ -196,7 +195,7 @@ def test_a_view_lag_link_plays_offline_with_its_map(site, offline):
     out, _ = site
     page, refused = offline
     lesson = next(le for le in LESSONS if le.id == "bidirectional")  # every step has a loss: a row per output
-    query = DOCUMENTS[lesson.id]["link"].partition("?")[2]
+    query = lesson_documents()[lesson.id]["link"].partition("?")[2]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri() + f"?{query}&view=lag")
     show_whole(page)
     wait_painted(page, 0)
