@@ -33,7 +33,7 @@ def _is_address(host: str) -> bool:
 def opened_token(path: Path, settings: Settings, error) -> str:
     """The link token of the trace file ``path``, after the same checks the server reads it with; ``error(msg)``
     (the parser's: exits) for a file that is missing, over ``max_trace_file_bytes`` or not a usable trace file."""
-    from server.uploads import UploadLimits, UploadRefused
+    from server.uploads import UploadRefused
     from server.uploads.trace_file import file_token, read_trace_file
 
     if not path.is_file():
@@ -43,7 +43,7 @@ def opened_token(path: Path, settings: Settings, error) -> str:
         error(f"--open: {path.name!r} is {path.stat().st_size:,} bytes; at most {cap:,} (GFL_MAX_TRACE_FILE_BYTES)")
     data = path.read_bytes()
     try:
-        read_trace_file(data, UploadLimits.from_settings(settings))
+        read_trace_file(data, settings)
     except UploadRefused as e:
         error(f"--open: {path.name!r}: {e.message}")
     return file_token(data)

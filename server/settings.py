@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+# The settings whose variable is not GFL_ and the setting's name in capitals.
+_ENV_NAMES = {"cache_url": "GFL_CACHE", "allowed_origins": "GFL_ALLOW_ORIGIN", "allowed_hosts": "GFL_ALLOW_HOST"}
 
 
-def _env_int(name: str, default: int) -> int:
-    return _env_number(name, default, int)
-
-
-def _env_float(name: str, default: float) -> float:
-    return _env_number(name, default, float)
+def _env_value(name: str, kind: str, default):
+    """The variable ``name`` read as a field of type ``kind`` (its annotation's text), else ``default``."""
+    if kind in ("int", "float"):
+        return _env_number(name, default, int if kind == "int" else float)
+    if kind.startswith("tuple"):
+        return _env_list(name)
+    return os.environ.get(name, "").strip() or default
 
 
 def _env_number(name: str, default, kind):
@@ -141,54 +145,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        default = cls()
-        return cls(
-            max_concurrent=_env_int("GFL_MAX_CONCURRENT", usable_cores()),
-            torch_threads=_env_int("GFL_TORCH_THREADS", default.torch_threads),
-            max_message_bytes=_env_int("GFL_MAX_MESSAGE_BYTES", default.max_message_bytes),
-            max_frame_bytes=_env_int("GFL_MAX_FRAME_BYTES", default.max_frame_bytes),
-            max_model_bytes=_env_int("GFL_MAX_MODEL_BYTES", default.max_model_bytes),
-            upload_store_entries=_env_int("GFL_UPLOAD_STORE_ENTRIES", default.upload_store_entries),
-            upload_store_bytes=_env_int("GFL_UPLOAD_STORE_BYTES", default.upload_store_bytes),
-            upload_token_seconds=_env_float("GFL_UPLOAD_TOKEN_SECONDS", default.upload_token_seconds),
-            max_trace_file_bytes=_env_int("GFL_MAX_TRACE_FILE_BYTES", default.max_trace_file_bytes),
-            open_trace=os.environ.get("GFL_OPEN_TRACE") or None,
-            max_series_bytes=_env_int("GFL_MAX_SERIES_BYTES", default.max_series_bytes),
-            max_series_values=_env_int("GFL_MAX_SERIES_VALUES", default.max_series_values),
-            max_series_columns=_env_int("GFL_MAX_SERIES_COLUMNS", default.max_series_columns),
-            max_cell_chars=_env_int("GFL_MAX_CELL_CHARS", default.max_cell_chars),
-            max_upload_tensors=_env_int("GFL_MAX_UPLOAD_TENSORS", default.max_upload_tensors),
-            max_unpacked_bytes=_env_int("GFL_MAX_UNPACKED_BYTES", default.max_unpacked_bytes),
-            max_key_chars=_env_int("GFL_MAX_KEY_CHARS", default.max_key_chars),
-            max_pickle_opcodes=_env_int("GFL_MAX_PICKLE_OPCODES", default.max_pickle_opcodes),
-            max_pickle_depth=_env_int("GFL_MAX_PICKLE_DEPTH", default.max_pickle_depth),
-            max_safetensors_header_bytes=_env_int("GFL_MAX_SAFETENSORS_HEADER_BYTES",
-                                                  default.max_safetensors_header_bytes),
-            upload_parse_workers=_env_int("GFL_UPLOAD_PARSE_WORKERS", default.upload_parse_workers),
-            upload_parse_seconds=_env_float("GFL_UPLOAD_PARSE_SECONDS", default.upload_parse_seconds),
-            upload_parse_memory_bytes=_env_int("GFL_UPLOAD_PARSE_MEMORY_BYTES", default.upload_parse_memory_bytes),
-            upload_budget_bytes=_env_int("GFL_UPLOAD_BUDGET_BYTES", default.upload_budget_bytes),
-            upload_client_bytes=_env_int("GFL_UPLOAD_CLIENT_BYTES", default.upload_client_bytes),
-            upload_client_entries=_env_int("GFL_UPLOAD_CLIENT_ENTRIES", default.upload_client_entries),
-            max_depth=_env_int("GFL_MAX_DEPTH", default.max_depth),
-            outbox_size=_env_int("GFL_OUTBOX_SIZE", default.outbox_size),
-            max_json_values=_env_int("GFL_MAX_JSON_VALUES", default.max_json_values),
-            cache_bytes=_env_int("GFL_CACHE_BYTES", default.cache_bytes),
-            cache_url=os.environ.get("GFL_CACHE") or None,
-            max_queued_seconds=_env_float("GFL_MAX_QUEUED_SECONDS", default.max_queued_seconds),
-            big_job_seconds=_env_float("GFL_BIG_JOB_SECONDS", default.big_job_seconds),
-            max_train_seconds=_env_float("GFL_MAX_TRAIN_SECONDS", default.max_train_seconds),
-            max_trace_seconds=_env_float("GFL_MAX_TRACE_SECONDS", default.max_trace_seconds),
-            max_sweep_seconds=_env_float("GFL_MAX_SWEEP_SECONDS", default.max_sweep_seconds),
-            stall_seconds=_env_float("GFL_STALL_SECONDS", default.stall_seconds),
-            allowed_origins=_env_list("GFL_ALLOW_ORIGIN"),
-            frame_ancestors=os.environ.get("GFL_FRAME_ANCESTORS", "").strip() or default.frame_ancestors,
-            allowed_hosts=_env_list("GFL_ALLOW_HOST"),
-            max_connections_per_client=_env_int("GFL_MAX_CONNECTIONS_PER_CLIENT", default.max_connections_per_client),
-            header_seconds=_env_float("GFL_HEADER_SECONDS", default.header_seconds),
-            keep_alive_seconds=_env_float("GFL_KEEP_ALIVE_SECONDS", default.keep_alive_seconds),
-            max_rooms=_env_int("GFL_MAX_ROOMS", default.max_rooms),
-            max_room_followers=_env_int("GFL_MAX_ROOM_FOLLOWERS", default.max_room_followers),
-            room_seconds=_env_float("GFL_ROOM_SECONDS", default.room_seconds),
-            room_message_bytes=_env_int("GFL_ROOM_MESSAGE_BYTES", default.room_message_bytes),
-        )
+        """Each setting from its variable, ``GFL_`` and its name in capitals (but for :data:`_ENV_NAMES`), read as the
+        field's type; unset or empty, its default (``max_concurrent``'s: the cores this process may use)."""
+        values = {}
+        for f in fields(cls):
+            default = usable_cores() if f.name == "max_concurrent" else f.default
+            values[f.name] = _env_value(_ENV_NAMES.get(f.name, "GFL_" + f.name.upper()), f.type, default)
+        return cls(**values)

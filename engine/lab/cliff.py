@@ -130,7 +130,7 @@ check_against(CliffConfig, CLIFF_FIELDS)
 
 def final_state(w: torch.Tensor, b: torch.Tensor, T: int) -> torch.Tensor:
     """x_T of x_t = w·σ(x_{t−1}) + b from x_0 = 0.5, elementwise over broadcast ``w`` and ``b``."""
-    x = torch.full(torch.broadcast_shapes(w.shape, b.shape), X0, dtype=w.dtype)
+    x = torch.full_like(w + b, X0, dtype=w.dtype)  # broadcast by the sum: torch.broadcast_shapes imports sympy
     for _ in range(T):
         x = w * torch.sigmoid(x) + b
     return x

@@ -14,7 +14,7 @@ Every byte of a file is hostile until checked, and checked before it is parsed. 
 
 from server.uploads.budget import UploadBudget
 from server.uploads.http import is_multipart, trace_with_upload
-from server.uploads.limits import KINDS, UploadLimits, UploadRefused
+from server.uploads.limits import KINDS, UploadRefused
 from server.uploads.model_file import OwnModel, read_model, read_state_dict
 from server.uploads.pool import ParseFailed, ParsePool, shared_pool
 from server.uploads.runs import serve_private, shape_own
@@ -25,6 +25,6 @@ from server.uploads.store import Kept, UploadStore
 
 __all__ = [
     "KINDS", "UPLOAD_MESSAGES", "Kept", "OwnModel", "ParseFailed", "ParsePool", "SocketUploads", "UploadBudget",
-    "UploadLimits", "UploadRefused", "UploadStore", "Uploads", "held_bytes", "is_multipart", "loaded_frame",
+    "UploadRefused", "UploadStore", "Uploads", "held_bytes", "is_multipart", "loaded_frame",
     "read_model", "read_series", "read_state_dict", "serve_private", "shape_own", "shared_pool", "trace_with_upload",
 ]  # fmt: skip

@@ -1,46 +1,21 @@
 """What an uploaded file may be, and the one error every refusal of a file ends in.
 
-:class:`UploadLimits` is the part of :class:`server.settings.Settings` a parser needs: small, frozen and
-picklable, so that it travels with each file to a parse worker (server/uploads/pool.py).
+A parser reads its caps from the server's :class:`server.settings.Settings` (frozen and picklable: it travels with
+each file to a parse worker, server/uploads/pool.py).
 :class:`UploadRefused` names the file's kind ('model' | 'series' | 'trace'), the field to blame, the row and
 column of a CSV where they apply, and the HTTP status; it becomes an error frame or a 4xx, never a 500.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
 from server.settings import Settings
 
 KINDS = ("model", "series")  # what a socket may keep; a saved trace file is read by HTTP alone
 
 
-_DEFAULT = Settings()  # the defaults are the server's settings' own
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    """Caps checked before a file is parsed; see server/settings.py for each one's meaning and default."""
-
-    max_model_bytes: int = _DEFAULT.max_model_bytes
-    max_series_bytes: int = _DEFAULT.max_series_bytes
-    max_trace_file_bytes: int = _DEFAULT.max_trace_file_bytes
-    max_series_values: int = _DEFAULT.max_series_values
-    max_series_columns: int = _DEFAULT.max_series_columns
-    max_cell_chars: int = _DEFAULT.max_cell_chars
-    max_upload_tensors: int = _DEFAULT.max_upload_tensors
-    max_unpacked_bytes: int = _DEFAULT.max_unpacked_bytes
-    max_key_chars: int = _DEFAULT.max_key_chars
-    max_pickle_opcodes: int = _DEFAULT.max_pickle_opcodes
-    max_pickle_depth: int = _DEFAULT.max_pickle_depth
-    max_safetensors_header_bytes: int = _DEFAULT.max_safetensors_header_bytes
-
-    @classmethod
-    def from_settings(cls, settings) -> UploadLimits:
-        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
-
-    def max_bytes(self, kind: str) -> int:
-        return {"model": self.max_model_bytes, "trace": self.max_trace_file_bytes}.get(kind, self.max_series_bytes)
+def max_upload_bytes(limits: Settings, kind: str) -> int:
+    """The largest file of ``kind`` ('model', 'trace' or 'series') the settings allow."""
+    return {"model": limits.max_model_bytes, "trace": limits.max_trace_file_bytes}.get(kind, limits.max_series_bytes)
 
 
 class UploadRefused(ValueError):

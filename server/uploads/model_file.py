@@ -18,7 +18,8 @@ import torch
 
 from engine.config import quote
 from engine.data import CheckpointError, file_values, find_recurrent
-from server.uploads.limits import UploadLimits, UploadRefused, too_big
+from server.settings import Settings
+from server.uploads.limits import UploadRefused, too_big
 from server.uploads.safetensors_file import load_safetensors_file, looks_like_safetensors
 from server.uploads.torch_file import load_torch_file
 
@@ -43,7 +44,7 @@ def file_format(data: bytes) -> str:
     return "safetensors" if looks_like_safetensors(data) else "torch"
 
 
-def read_state_dict(data: bytes, limits: UploadLimits) -> dict[str, torch.Tensor]:
+def read_state_dict(data: bytes, limits: Settings) -> dict[str, torch.Tensor]:
     """Every tensor of the file by key, checked as the module docstring says.  Raises :class:`UploadRefused`."""
     if len(data) > limits.max_model_bytes:
         raise too_big("model", "the model file", len(data), limits.max_model_bytes)
@@ -56,7 +57,7 @@ def read_state_dict(data: bytes, limits: UploadLimits) -> dict[str, torch.Tensor
     return check_state(state, limits)
 
 
-def check_state(obj, limits: UploadLimits) -> dict[str, torch.Tensor]:
+def check_state(obj, limits: Settings) -> dict[str, torch.Tensor]:
     """``obj`` if it is a dict of finite real tensors under short string keys, else :class:`UploadRefused`."""
     if not isinstance(obj, dict):
         raise UploadRefused("model", "the model file must hold a state_dict (a dict of tensors); "
@@ -82,7 +83,7 @@ def check_state(obj, limits: UploadLimits) -> dict[str, torch.Tensor]:
     return obj
 
 
-def read_model(data: bytes, limits: UploadLimits, nonlinearity: str | None) -> tuple[dict[str, np.ndarray], dict]:
+def read_model(data: bytes, limits: Settings, nonlinearity: str | None) -> tuple[dict[str, np.ndarray], dict]:
     """The parse worker's job for a model: (what the app uses, as float32 arrays; the ``model_loaded`` fields)."""
     state = read_state_dict(data, limits)
     try:

@@ -16,7 +16,8 @@ import json
 import math
 
 from engine.config import quote
-from server.uploads.limits import UploadLimits, UploadRefused
+from server.settings import Settings
+from server.uploads.limits import UploadRefused
 
 ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 MAX_DIMS = 8
@@ -31,7 +32,7 @@ def looks_like_safetensors(data: bytes) -> bool:
     return len(data) >= 10 and data[8:9] == b"{"
 
 
-def check_header(data: bytes, limits: UploadLimits) -> dict[str, dict]:
+def check_header(data: bytes, limits: Settings) -> dict[str, dict]:
     """The header's tensor entries, every one checked as the module docstring says.  Raises UploadRefused."""
     size = int.from_bytes(data[:8], "little")
     if size > len(data) - 8:
@@ -101,7 +102,7 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def load_safetensors_file(data: bytes, limits: UploadLimits):
+def load_safetensors_file(data: bytes, limits: Settings):
     """The file's tensors by name (a dict), after :func:`check_header`.  Raises :class:`UploadRefused`."""
     check_header(data, limits)
     from safetensors import SafetensorError

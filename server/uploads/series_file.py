@@ -21,7 +21,8 @@ import numpy as np
 
 from engine.config import quote
 from engine.data import Series, SeriesError, make_series
-from server.uploads.limits import UploadLimits, UploadRefused, too_big
+from server.settings import Settings
+from server.uploads.limits import UploadRefused, too_big
 
 _NAMES_SHOWN = 8  # header names listed in a message
 
@@ -43,7 +44,7 @@ def _names(header: list[str]) -> str:
     return shown + (f" and {len(header) - _NAMES_SHOWN:,} more" if len(header) > _NAMES_SHOWN else "")
 
 
-def read_rows(text: str, limits: UploadLimits):
+def read_rows(text: str, limits: Settings):
     """Yield (row number, cells) of every non-blank row, refusing a row or cell over the caps."""
     first_end = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))
     if text.count(",", 0, first_end) >= limits.max_series_columns:
@@ -72,10 +73,10 @@ def read_rows(text: str, limits: UploadLimits):
         csv.field_size_limit(previous)
 
 
-DEFAULT_LIMITS = UploadLimits()
+DEFAULT_LIMITS = Settings()
 
 
-def read_series(data: bytes, column: str | int | None = None, limits: UploadLimits = DEFAULT_LIMITS) -> Series:
+def read_series(data: bytes, column: str | int | None = None, limits: Settings = DEFAULT_LIMITS) -> Series:
     """The chosen column of the CSV ``data`` as a :class:`engine.data.series.Series`; raises :class:`UploadRefused`."""
     if len(data) > limits.max_series_bytes:
         raise too_big("series", "the CSV file", len(data), limits.max_series_bytes)
@@ -134,7 +135,7 @@ def _column(row: int, first: list[str], header: list[str] | None, column: str | 
     return index, header[index] if header else f"column {index + 1}"
 
 
-def read_series_upload(data: bytes, column, limits: UploadLimits) -> tuple[str, np.ndarray, float, float, dict]:
+def read_series_upload(data: bytes, column, limits: Settings) -> tuple[str, np.ndarray, float, float, dict]:
     """The parse worker's job for a CSV: the series as plain values, and the ``series_loaded`` fields."""
     s = read_series(data, column, limits)
     fields = {"type": "series_loaded", "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),

@@ -12,7 +12,7 @@ import threading
 
 from engine.data import Series
 from server.uploads.budget import UploadBudget
-from server.uploads.limits import UploadLimits, UploadRefused, too_big
+from server.uploads.limits import UploadRefused, max_upload_bytes, too_big
 from server.uploads.model_file import own_model, read_model
 from server.uploads.pool import ParseFailed, ParsePool, shared_pool
 from server.uploads.series_file import read_series_upload
@@ -33,7 +33,6 @@ class Uploads:
 
     def __init__(self, settings):
         self.settings = settings
-        self.limits = UploadLimits.from_settings(settings)
         self.budget = UploadBudget(settings.upload_budget_bytes, settings.upload_client_bytes)
         self.store = UploadStore(settings.upload_store_entries, settings.upload_store_bytes,
                                  settings.upload_token_seconds, client_entries=settings.upload_client_entries,
@@ -60,7 +59,7 @@ class Uploads:
         ``kind``: 'model', 'series' or 'trace' (a saved trace file: ``value`` is a SavedTraces, no fields).
         ``value`` (an OwnModel, a Series or a SavedTraces) is held in the budget for ``client`` until :meth:`release`.
         """
-        cap = min(self.limits.max_bytes(kind), max_bytes or self.limits.max_bytes(kind))
+        cap = min(max_upload_bytes(self.settings, kind), max_bytes or max_upload_bytes(self.settings, kind))
         what = _WHAT[kind]
         if len(data) > cap:
             raise too_big(kind, what, len(data), cap)
@@ -69,16 +68,16 @@ class Uploads:
         with self.budget.reserving(kind, client, len(data)):
             try:
                 if kind == "model":
-                    used, fields = await self.pool.run(read_model, data, self.limits, nonlinearity,
+                    used, fields = await self.pool.run(read_model, data, self.settings, nonlinearity,
                                                        seconds=self.settings.upload_parse_seconds)
                     value = own_model(used, fields, nonlinearity)
                 elif kind == "trace":
-                    value = SavedTraces(*await self.pool.run(read_trace_file, data, self.limits,
+                    value = SavedTraces(*await self.pool.run(read_trace_file, data, self.settings,
                                                              seconds=self.settings.upload_parse_seconds))
                     fields = {}
                 else:
                     name, values, mean, std, fields = await self.pool.run(
-                        read_series_upload, data, column, self.limits, seconds=self.settings.upload_parse_seconds)
+                        read_series_upload, data, column, self.settings, seconds=self.settings.upload_parse_seconds)
                     value = Series(name, values, mean, std)
             except ParseFailed as e:
                 raise UploadRefused(kind, f"{what} could not be read: {e.reason}; it was not used") from None

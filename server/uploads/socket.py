@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from engine import ConfigError
 from engine.data import CheckpointError, Series, SeriesError
-from server.uploads.limits import KINDS, UploadRefused
+from server.uploads.limits import KINDS, UploadRefused, max_upload_bytes
 from server.uploads.runs import shape_own
 from server.uploads.service import Uploads
 
@@ -48,7 +48,7 @@ class SocketUploads:
         return self.values["series"]
 
     def cap(self, kind: str) -> int:
-        return min(self.uploads.limits.max_bytes(kind), self.frame_cap)
+        return min(max_upload_bytes(self.uploads.settings, kind), self.frame_cap)
 
     async def refuse(self, error: UploadRefused) -> None:
         await self.send(error.frame())

@@ -24,7 +24,8 @@ import zipfile
 import torch
 
 from engine.config import quote
-from server.uploads.limits import UploadLimits, UploadRefused
+from server.settings import Settings
+from server.uploads.limits import UploadRefused
 from server.uploads.pickle_scan import scan_pickle
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -37,7 +38,7 @@ def _refuse(message: str) -> UploadRefused:
     return UploadRefused("model", f"the model file {message}")
 
 
-def load_torch_file(data: bytes, limits: UploadLimits):
+def load_torch_file(data: bytes, limits: Settings):
     """The object ``torch.save`` stored in ``data``, after the checks above.  Raises :class:`UploadRefused`."""
     entries = central_directory(data, limits)
     archive, compressed = unpack(data, entries)
@@ -60,7 +61,7 @@ def load_torch_file(data: bytes, limits: UploadLimits):
         raise _refuse(f"could not be read by torch.load: {quote(str(e))}") from None
 
 
-def central_directory(data: bytes, limits: UploadLimits) -> list[zipfile.ZipInfo]:
+def central_directory(data: bytes, limits: Settings) -> list[zipfile.ZipInfo]:
     """Steps 1 and 2: the entries as the central directory declares them, each checked against the caps."""
     if not data.startswith(ZIP_MAGIC):
         # torch.save has written a zip archive since PyTorch 1.6; the older bare pickle is not read at all.
@@ -109,7 +110,7 @@ def central_directory(data: bytes, limits: UploadLimits) -> list[zipfile.ZipInfo
     return entries
 
 
-def too_much(what: str, limits: UploadLimits) -> UploadRefused:
+def too_much(what: str, limits: Settings) -> UploadRefused:
     return UploadRefused("model", f"the model file's {what}; at most {limits.max_unpacked_bytes:,} are allowed "
                                   "(GFL_MAX_UNPACKED_BYTES)", status=413)
 

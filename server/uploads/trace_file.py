@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from engine import TraceFileError, TraceFileLimits, load_traces
 from engine.config import quote
 from server.notebook.frames import sections
-from server.uploads.limits import UploadLimits, UploadRefused
+from server.settings import Settings
+from server.uploads.limits import UploadRefused
 from server.wire import recorded_rows
 
 
@@ -38,7 +39,7 @@ def file_token(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def read_trace_file(data: bytes, limits: UploadLimits) -> tuple[str, list[dict], int]:
+def read_trace_file(data: bytes, limits: Settings) -> tuple[str, list[dict], int]:
     """``data`` (a trace file's bytes) as the plain fields of :class:`SavedTraces` (what a parse worker may send
     back); raises :class:`UploadRefused` (kind 'trace')."""
     cap = TraceFileLimits(max_bytes=limits.max_trace_file_bytes, max_key_chars=min(200, limits.max_key_chars))

@@ -53,6 +53,8 @@ export class Chart {
   constructor(el) {
     this.el = el;
     this.drawn = false;
+    this.handlers = []; // [Plotly event name, fn] (on())
+    this.listening = false; // whether the handlers are bound to the element Plotly drew
     // The view's PNG button, Plotly's tools and the view's enlarge control (present.js) are one tab stop (roving.js):
     // Tab reaches one, the arrow keys move between them.  Without this each chart adds eight stops.
     const figure = el.closest("figure") || el;
@@ -84,8 +86,25 @@ export class Chart {
     const drawn = this.drawn ? Plotly.react(this.el, traces, full) : Plotly.react(this.el, traces, full, PLOTLY_CONFIG);
     this.drawn = true;
     DRAWN.add(this);
+    this.listen();
     this.toolbarOneStop();
     if (drawn && drawn.then) drawn.then(() => this.toolbarOneStop());
+  }
+
+  /**
+   * `fn(points)` on Plotly's event `name` ("plotly_click", "plotly_hover", ...) with the event's points (none on
+   * "plotly_unhover").  Plotly gives the element its events when it draws and takes them back when purged (reset()),
+   * so the handlers live here and are bound again after each first draw.
+   */
+  on(name, fn) {
+    this.handlers.push([name, fn]);
+    if (this.listening) this.el.on(name, (ev) => fn(ev?.points ?? []));
+  }
+
+  listen() {
+    if (this.listening || typeof this.el.on !== "function") return;
+    this.listening = true;
+    for (const [name, fn] of this.handlers) this.el.on(name, (ev) => fn(ev?.points ?? []));
   }
 
   /** The mode bar, drawn anew by Plotly, joins the view's one tab stop. */
@@ -111,6 +130,7 @@ export class Chart {
     DRAWN.delete(this);
     if (this.drawn) Plotly.purge(this.el);
     this.drawn = false;
+    this.listening = false;
   }
 
   /** A PNG of the view as it is now, made for a slide (slide_png.js); `words` = {title, setting}. */

@@ -4,6 +4,7 @@
 // main gradient chart.  It reads the page state and asks it to change; the views (views.js) call `paint`.
 
 import { layerLabel, paintSwatches } from "./charts.js";
+import { elements } from "./dom.js";
 import { mapRange, rowShown, rowsNote, unionRange } from "./lag.js";
 import { curveEntry, drawLagCurves, drawLagMap } from "./view_lag.js";
 
@@ -23,13 +24,10 @@ export class LagPanel {
     this.invalidate = invalidate;
     this.mapChart = charts["chart-lag-map"];
     this.curveChart = charts["chart-lag-curve"];
-    this.what = $("#lag-what");
-    this.rowSelect = $("#lag-row");
-    this.source = $("#lag-source");
-    this.stepRange = $("#lag-step");
-    this.stepText = $("#lag-step-text");
-    this.status = $("#lag-status");
-    this.mapTitle = $("#lag-map-title");
+    Object.assign(this, elements(doc, {
+      what: "#lag-what", rowSelect: "#lag-row", source: "#lag-source", stepRange: "#lag-step",
+      stepText: "#lag-step-text", status: "#lag-status", mapTitle: "#lag-map-title",
+    }));
     this.row = null; // the output step drawn over the main chart
     this.training = null; // the TrainingRun whose profiled steps' maps can be shown
     this.following = true; // the training's newest map is shown as it arrives
@@ -56,7 +54,8 @@ export class LagPanel {
       this.following = Number(this.stepRange.value) === this.training.lagMaps.length - 1;
       invalidate();
     });
-    this.clickBound = false; // a click on a cell of the map picks its output step (bound once Plotly has drawn)
+    // A click on a cell of the map picks its output step.
+    this.mapChart.on("plotly_click", ([p]) => p && !this.showsTraining() && this.pickRow(Number(p.y)));
   }
 
   get open() {
@@ -140,7 +139,6 @@ export class LagPanel {
     this.mapTitle.textContent = which === "x" ? "the inputs xₜ" : `the states hₜ${trace.L * trace.D > 1 ? `, ${layerLabel(l, d, trace.D)}` : ""}`;
     drawLagMap(this.mapChart, map, { which, l, d, tbptt, range, selected: fromTraining ? null : this.row,
       start: fromTraining ? null : trace.start });
-    this.bindClick();
     if (this.bringIntoView) {
       this.bringIntoView = false;
       this.root.scrollIntoView({ block: "start", behavior: "instant" });
@@ -228,16 +226,5 @@ export class LagPanel {
     this.stepRange.disabled = !this.showsTraining();
     this.stepRange.setAttribute("aria-valuetext", text);
     if (this.stepText.textContent !== text) this.stepText.textContent = text;
-  }
-
-  /** Clicks on the map pick a row: Plotly's own event, bound once the chart exists. */
-  bindClick() {
-    const el = this.mapChart.el;
-    if (this.clickBound || typeof el.on !== "function") return;
-    this.clickBound = true;
-    el.on("plotly_click", (ev) => {
-      const p = ev && ev.points && ev.points[0];
-      if (p && !this.showsTraining()) this.pickRow(Number(p.y));
-    });
   }
 }

@@ -46,9 +46,13 @@ export class Player {
     this.invalidate();
   }
 
+  /**
+   * Instant (0) shows a playing run whole at once; a paused one (a lesson's run waiting for the student's
+   * prediction, a step someone stopped at) stays where it is until Play.  A run that arrives later is shown whole.
+   */
   setSpeed(seconds) {
     this.seconds = seconds;
-    if (seconds === 0) {
+    if (seconds === 0 && this.playing) {
       this.pause();
       this.seek(this.length);
     } else if (this.playing) this.clock = { t0: performance.now(), c0: this.cursor };

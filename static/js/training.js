@@ -6,6 +6,7 @@
 
 import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
+import { elements } from "./dom.js";
 import { EVALUATION_BATCH, notBetter, recentLoss } from "./outcome.js";
 import { formatSeconds } from "./progress.js";
 export { formatSeconds } from "./progress.js"; // where the tests have always found it
@@ -30,14 +31,10 @@ export class TrainingPanel {
     this.root = root;
     this.charts = charts;
     this.state = state;
-    const $ = (sel) => root.querySelector(sel);
-    this.status = $("#train-status");
-    this.trainButton = $("#train");
-    this.stopButton = $("#stop");
-    this.progress = $("#train-progress");
-    this.rate = $("#train-rate");
-    this.banner = $("#train-banner");
-    this.alignmentView = $("#train-view-alignment");
+    Object.assign(this, elements(root, {
+      status: "#train-status", trainButton: "#train", stopButton: "#stop", progress: "#train-progress",
+      rate: "#train-rate", banner: "#train-banner", alignmentView: "#train-view-alignment",
+    }));
     this.run = null; // the TrainingRun on show
     this.layer = { l: 0, d: 0 };
     this.listeners = [];

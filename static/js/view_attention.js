@@ -61,7 +61,14 @@ export class AttentionView {
     this.split = charts["chart-attention-split"];
     this.invalidate = invalidate;
     this.hover = null; // the decoder step under the pointer on the alignment
-    this.bound = false;
+    this.map.on("plotly_hover", ([p]) => this.hovered(p ? Number(p.y) : null));
+    this.map.on("plotly_unhover", () => this.hovered(null));
+  }
+
+  hovered(step) {
+    if (step === this.hover) return;
+    this.hover = step;
+    this.invalidate();
   }
 
   /** Whether the run on show has attention (its config says so from the start frame). */
@@ -87,7 +94,6 @@ export class AttentionView {
     const highlight = i === null ? [] : [{ type: "rect", xref: "x", yref: "y", x0: -0.5, x1: T - 0.5, y0: i - 0.5, y1: i + 0.5,
       line: { color: ROW, width: 2 } }];
     drawAlignment(this.map, att.alignment, highlight);
-    this.bindHover();
     const L = trace.L;
     const total = trace.normSeries("h", L - 1, d, 0, T);
     const data = [
@@ -112,22 +118,5 @@ export class AttentionView {
     if (i === null) return `${share} Hover a decoder step on the alignment to see where its gradient goes.`;
     if (!row) return `${share} Open the lag map below to see where decoder step ${i}'s gradient goes.`;
     return `${share} Decoder step ${i}'s own gradient reaches every source step directly; the line shows how much.`;
-  }
-
-  bindHover() {
-    const el = this.map.el;
-    if (this.bound || typeof el.on !== "function") return;
-    this.bound = true;
-    el.on("plotly_hover", (ev) => {
-      const p = ev && ev.points && ev.points[0];
-      if (p && Number(p.y) !== this.hover) {
-        this.hover = Number(p.y);
-        this.invalidate();
-      }
-    });
-    el.on("plotly_unhover", () => {
-      this.hover = null;
-      this.invalidate();
-    });
   }
 }

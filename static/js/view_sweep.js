@@ -55,20 +55,16 @@ export class SweepView {
   constructor(el, onPick = () => {}) {
     this.chart = new Chart(el);
     this.el = el;
-    this.onPick = onPick;
+    this.chart.on("plotly_click", (points) => {
+      const p = points.find((q) => Number.isInteger(q.data?.meta));
+      if (p) onPick(p.data.meta, p.x);
+    });
   }
 
   /** Draw `points` for `metric` as it stands (called after every point). */
   show(points, metric, field) {
     const figure = sweepFigure(points, metric, field);
     this.chart.draw(figure.traces, figure.layout);
-    if (!this.listening && this.el.on) { // Plotly's events exist once the chart is drawn
-      this.listening = true;
-      this.el.on("plotly_click", (e) => {
-        const p = e.points?.find((q) => Number.isInteger(q.data?.meta));
-        if (p) this.onPick(p.data.meta, p.x);
-      });
-    }
     return figure;
   }
 

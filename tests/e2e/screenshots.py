@@ -106,7 +106,8 @@ def lesson_states(browser, base: str, out: Path, full: bool) -> list[str]:
             continue  # the cliff group shoots the cliff page's lessons
         page.goto(base + doc["link"])
         page.wait_for_function("() => window.gfl && window.gfl.trace && window.gfl.lastPaint")
-        page.select_option("#speed", "0")  # as if played through
+        page.select_option("#speed", "0")
+        page.click("#play")  # as if played through: the lesson's run waits for its prediction
         wait_complete(page)
         if page.locator("#lesson-answer").is_visible():
             page.click(".lesson-reveal")  # keep the answer for the class to find

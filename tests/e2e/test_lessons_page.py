@@ -17,6 +17,7 @@ from tests.e2e.harness import plot, wait_complete
 CONTROL_VALUES = """() => Object.fromEntries([...document.querySelectorAll('#controls [name]')]
   .map(el => [el.name, el.type === 'checkbox' ? el.checked : el.value]))"""
 HELD = "() => { const g = window.gfl; return !!(g && g.trace && g.lastPaint && g.lastPaint.run === g.trace.run); }"
+NEXT_PAINT = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 PLAYER = "() => ({ cursor: gfl.player.cursor, playing: gfl.player.playing, length: gfl.player.length })"
 MEMORY_GATE = {"lstm": "∏ forget gate (memory path)", "gru": "∏ update gate (memory path)"}
 BOUND = "bound: (γ·σ_max)^distance"
@@ -167,6 +168,7 @@ def test_each_run_opens_the_answer_once_and_only_training_counts_for_train(page,
     page.goto(server_url + FOUR_SHAPES)
     page.wait_for_function(HELD)
     page.select_option("#speed", "0")
+    page.click("#play")  # at instant speed the held run is shown whole
     run = wait_complete(page)
     assert page.locator("#lesson-answer").is_visible()
     page.click(".lesson-reveal")  # hidden again by hand
@@ -183,6 +185,22 @@ def test_each_run_opens_the_answer_once_and_only_training_counts_for_train(page,
     wait_complete(page, after=run)
     assert page.evaluate("() => gfl.lesson.isLessonSetting()")
     assert page.locator("#lesson-answer").is_hidden(), "an untrained run after Stop opened the answer"
+    assert page.log.errors == []
+
+
+@pytest.mark.playback  # the lesson's run waits for the prediction at the page's own speed
+def test_choosing_instant_while_the_lesson_waits_for_its_prediction_keeps_the_answer_hidden(page, server_url):
+    page.goto(server_url + FOUR_SHAPES)
+    page.wait_for_function(HELD)
+    page.select_option("#speed", "0")
+    page.evaluate(NEXT_PAINT)
+    assert page.evaluate(PLAYER)["cursor"] == 0 and not page.evaluate(PLAYER)["playing"], "the run left its start"
+    assert page.locator("#lesson-answer").is_hidden() and page.locator("#chart-eigen").is_hidden()
+    # Play, at instant speed: the run whole at once, and its answer.
+    page.click("#play")
+    wait_complete(page)
+    player = page.evaluate(PLAYER)
+    assert player["cursor"] == player["length"] and page.locator("#lesson-answer").is_visible()
     assert page.log.errors == []
 
 

@@ -33,7 +33,6 @@ from tests.shared import built_once
 
 pytestmark = pytest.mark.timeout(1500)
 
-DOCUMENTS = lesson_documents()  # what the lessons index and /api/lessons say of each lesson
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +94,13 @@ def play(page, after: int) -> int:
     return wait_painted(page, after)
 
 
+def show_whole(page) -> None:
+    """Instant speed, then Play (a lesson's own run waits for its prediction): each run is shown whole, and a recorded
+    training arrives at once rather than at its recorded pace."""
+    page.select_option("#speed", "0")
+    page.click("#play")
+
+
 def train(page, after: int, cfg: Config, what: str) -> int:
     page.click("#train")
     page.wait_for_function("() => ['trained', 'diverged'].includes(gfl.state.training.status)", timeout=120_000)
@@ -128,14 +134,13 @@ def test_lesson_plays_offline(site, offline, lesson):
     each training, against the engine."""
     out, _ = site
     page, refused = offline
-    doc = DOCUMENTS[lesson.id]
+    doc = lesson_documents()[lesson.id]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
     check_opened(page, doc, picker=f"lesson-{lesson.id}.html")
     # Lazy: the page came with its own setting's recording, and no other has been loaded yet.
     first = page.evaluate("() => window.GFL_STATIC.recordings[0].src")
     assert page.evaluate("() => Object.keys(window.GFL_RECORDINGS)") == [first]
-    # "instant": each run is shown whole, and a recorded training arrives at once rather than at its recorded pace.
-    page.select_option("#speed", "0")
+    show_whole(page)
     run = wait_painted(page, 0)
     cfg = lesson_config(lesson)
     check_views(page, doc, cfg.to_dict())
@@ -190,9 +195,9 @@ def test_a_view_lag_link_plays_offline_with_its_map(site, offline):
     out, _ = site
     page, refused = offline
     lesson = next(le for le in LESSONS if le.id == "bidirectional")  # every step has a loss: a row per output
-    query = DOCUMENTS[lesson.id]["link"].partition("?")[2]
+    query = lesson_documents()[lesson.id]["link"].partition("?")[2]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri() + f"?{query}&view=lag")
-    page.select_option("#speed", "0")
+    show_whole(page)
     wait_painted(page, 0)
     page.wait_for_function("() => document.getElementById('view-lag').classList.contains('has-map')")
     assert page.evaluate("() => document.getElementById('view-lag').open") and "view=lag" in query_of(page)

@@ -11,7 +11,6 @@ from markupsafe import escape
 from engine.lessons import LESSONS
 from server.routes.lessons import lesson_documents
 
-DOCUMENTS = lesson_documents()
 LAB = [lesson for lesson in LESSONS if lesson.view == "lab"]  # the cliff page's lessons: tests/server/test_cliff_api.py
 
 
@@ -29,7 +28,7 @@ def lesson_data(text: str) -> dict:
 
 @pytest.mark.parametrize("lesson", LAB, ids=lambda lesson: lesson.id)
 def test_lesson_link_renders_its_panel(client, lesson):
-    doc = DOCUMENTS[lesson.id]
+    doc = lesson_documents()[lesson.id]
     page = client.get(doc["link"])
     assert page.status_code == 200
     text = page.text
@@ -44,14 +43,14 @@ def test_lesson_link_renders_its_panel(client, lesson):
     assert lesson_data(text) == {"id": lesson.id, "config": doc["config"], "trains": doc["trains"]}
     # The picker has every lesson, and this one is chosen.
     assert text.count('class="lesson-picker"') == 1
-    for other in DOCUMENTS.values():
+    for other in lesson_documents().values():
         assert f'value="{esc(other["link"])}"' in text
     assert re.search(rf'<option value="[^"]*lesson={lesson.id}(&amp;view=\w+)?"\s+selected>', text)
     assert "Link:" not in text  # no notice: the link is clean
 
 
 def test_training_lessons_ask_to_train():
-    trains = {d["id"] for d in DOCUMENTS.values() if d["trains"]}
+    trains = {d["id"] for d in lesson_documents().values() if d["trains"]}
     assert trains == {"gradient-clipping", "gru-gates", "price-forecast", "sentiment-review", "tagging-both-ways",
                       "truncated-bptt", "translation-bottleneck", "copy-before-and-after-training"}
 

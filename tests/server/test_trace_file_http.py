@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from engine.tracing.trace_file import MAGIC, encode_traces
 from server.app import create_app
 from server.settings import Settings
-from server.uploads import UploadLimits, UploadRefused
+from server.uploads import UploadRefused
 from server.uploads.trace_file import file_token, read_trace_file
 from tests.engine.test_trace_file import _kinds
 
@@ -133,7 +133,7 @@ def test_mutated_files_are_opened_or_refused_never_anything_else(draw, small_fil
         else:
             raw[at:at] = draw.draw(st.binary(min_size=1, max_size=16))
     try:
-        sha, traces, nbytes = read_trace_file(bytes(raw), UploadLimits())
+        sha, traces, nbytes = read_trace_file(bytes(raw), Settings())
     except UploadRefused as e:
         assert e.kind == "trace" and e.message.startswith("the trace file is not usable")
     else:

@@ -17,7 +17,8 @@ import pytest
 import torch
 from torch import nn
 
-from server.uploads import UploadLimits, UploadRefused, read_model, read_state_dict
+from server.settings import Settings
+from server.uploads import UploadRefused, read_model, read_state_dict
 from server.uploads.pickle_scan import scan_pickle
 from tests.server.hostile import (
     deep_key_pt,
@@ -31,10 +32,10 @@ from tests.server.hostile import (
     zip_bomb_pt,
 )
 
-LIMITS = UploadLimits()
+LIMITS = Settings()
 
 
-def refusal(data: bytes, limits: UploadLimits = LIMITS, nonlinearity=None) -> UploadRefused:
+def refusal(data: bytes, limits: Settings = LIMITS, nonlinearity=None) -> UploadRefused:
     with pytest.raises(UploadRefused) as e:
         read_model(data, limits, nonlinearity)
     assert e.value.kind == "model" and len(e.value.message) < 600, e.value.message
@@ -71,7 +72,7 @@ def test_a_bare_pickle_payload_is_refused_too(tmp_path):
 
 def test_oversize_file_is_refused_before_reading():
     data = saved(nn.LSTM(4, 32).state_dict())
-    e = refusal(data, UploadLimits(max_model_bytes=1000))
+    e = refusal(data, Settings(max_model_bytes=1000))
     assert f"{len(data):,} bytes; at most 1,000 are allowed" in e.message and e.status == 413
 
 
@@ -137,9 +138,9 @@ def test_a_zip_bomb_is_refused_from_its_directory_or_its_bounded_read(inflated, 
 def test_the_entry_count_and_key_count_are_capped():
     each_own_storage = saved({f"k{i}": torch.zeros(1) for i in range(4984)})
     assert "holds 4,990 zip entries; at most 4,112" in refusal(each_own_storage).message
-    small = UploadLimits(max_upload_tensors=10, max_pickle_opcodes=10**6)
+    small = Settings(max_upload_tensors=10, max_pickle_opcodes=10**6)
     assert "holds 11 entries; at most 10" in refusal(many_keys_pt(11), small).message
-    wide = UploadLimits(max_upload_tensors=10**6)  # so that the opcode cap is the first one met
+    wide = Settings(max_upload_tensors=10**6)  # so that the opcode cap is the first one met
     assert "more than 200,000 opcodes" in refusal(many_keys_pt(200_000), wide).message
 
 

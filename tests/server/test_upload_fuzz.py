@@ -24,11 +24,11 @@ from torch import nn
 
 from server.app import create_app
 from server.settings import Settings
-from server.uploads import ParsePool, UploadLimits, UploadRefused, read_model
+from server.uploads import ParsePool, UploadRefused, read_model
 from server.uploads.series_file import read_series_upload
 from tests.server.hostile import safetensors_bytes, saved
 
-LIMITS = UploadLimits()
+LIMITS = Settings()
 SECONDS = 10.0
 FUZZ = settings(max_examples=1000, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from server.uploads import ParseFailed, ParsePool, UploadLimits, UploadRefused, read_series, series_file, service
+from server.uploads import ParseFailed, ParsePool, UploadRefused, read_series, series_file, service
 from tests.server import pool_jobs
 from tests.server.test_upload_ws import PRICES
 from tests.server.ws_helpers import SMALL, receive_frame, run_config, wait_until
@@ -52,7 +52,7 @@ def test_an_allocation_past_the_memory_cap_is_a_clear_failure(pool):
 
 def test_a_refusal_comes_back_as_itself(pool):
     with pytest.raises(UploadRefused) as e:
-        run(pool, read_series, b"x\n1\n2\n", None, UploadLimits())
+        run(pool, read_series, b"x\n1\n2\n", None, Settings())
     assert (e.value.kind, e.value.column) == ("series", "x") and "at least 3" in e.value.message
 
 

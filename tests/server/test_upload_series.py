@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.uploads import UploadLimits, UploadRefused, read_series
+from server.settings import Settings
+from server.uploads import UploadRefused, read_series
 from tests.server.hostile import big_cell_csv, cr_only_csv, huge_values_csv, long_header_csv, rows_csv, wide_csv
 
 
@@ -47,15 +48,15 @@ def test_malformed_csv_names_row_and_column(lines, column, row, field, words):
 
 def test_size_cap_and_encoding():
     with pytest.raises(UploadRefused, match="at most 10 are allowed") as e:
-        read_series(b"1\n2\n3\n4\n5\n6\n", None, UploadLimits(max_series_bytes=10))
+        read_series(b"1\n2\n3\n4\n5\n6\n", None, Settings(max_series_bytes=10))
     assert e.value.status == 413
     with pytest.raises(UploadRefused, match="not UTF-8"):
         read_series(b"\xff\xfe1\n")
 
 
-def refusal(data: bytes, column=None, limits: UploadLimits | None = None) -> UploadRefused:
+def refusal(data: bytes, column=None, limits: Settings | None = None) -> UploadRefused:
     with pytest.raises(UploadRefused) as e:
-        read_series(data, column, limits or UploadLimits())
+        read_series(data, column, limits or Settings())
     assert e.value.kind == "series" and len(e.value.message) < 600, e.value.message
     return e.value
 
