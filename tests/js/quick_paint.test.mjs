@@ -1,0 +1,24 @@
+// A drag paints a figure on the canvas only when it differs from the drawn one in its numbers alone.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { figureShape } from "../../static/js/quick_paint.js";
+
+const figure = ({ y = [1, 2, 3], range = [0, 1], colour = "#000", zmax = 1, title = "t" } = {}) => [
+  [{ type: "scatter", mode: "lines", x: [0, 1, 2], y, line: { color: colour } },
+    { type: "heatmap", z: [[0, 1]], zmin: 0, zmax, colorscale: "Viridis" }],
+  { xaxis: { range: [-0.5, 2.5] }, yaxis: { type: "log", range, title: { text: title } }, datarevision: 3 },
+];
+
+test("figures differing in their numbers, axis ranges and colour ranges alone have one shape", () => {
+  const a = figureShape(...figure());
+  assert.equal(figureShape(...figure({ y: [5, 6, 7], range: [-3, 4], zmax: 9 })), a);
+});
+
+test("a figure with another style, title or trace has another shape", () => {
+  const a = figureShape(...figure());
+  assert.notEqual(figureShape(...figure({ colour: "#f00" })), a);
+  assert.notEqual(figureShape(...figure({ title: "u" })), a);
+  const [traces, layout] = figure();
+  assert.notEqual(figureShape(traces.slice(0, 1), layout), a);
+});
