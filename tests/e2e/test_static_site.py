@@ -211,6 +211,7 @@ def test_the_lessons_main_slider_drags_offline_onto_its_recorded_grid(site, offl
     cfg = Config.from_dict({**base, grid.field: target})
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, {grid.field}={target}")
     assert query(page)[grid.field] == [str(target)], "the link says the value let go at"
+    assert page.evaluate("() => document.querySelectorAll('canvas.quick-paint').length") == 0, "released: Plotly's"
     other = next(i for i, t in enumerate(lesson.tries) if t.key != grid.field)
     page.click(f'.try[data-try="{other}"]')
     assert page.evaluate("() => document.querySelector('fieldset.static-slider').disabled")
