@@ -12,7 +12,8 @@
 const DATA_KEYS = new Set(["x", "y", "z", "text", "hovertext", "customdata", "zmin", "zmax"]);
 // Where Plotly keeps a chart's traces (plotly.js 4: each subplot's "overplot" group), hidden under the canvas.
 const TRACE_LAYERS = ".cartesianlayer .overplot";
-const SYMBOLS = new Set(["circle", "circle-open", "triangle-up", "triangle-up-open", "triangle-down", "triangle-down-open"]);
+const SYMBOLS = new Set(["circle", "circle-open", "triangle-up", "triangle-up-open", "triangle-down",
+  "triangle-down-open"]);
 
 /** What a figure draws besides its data: equal for two figures that differ in their numbers only. */
 export function figureShape(traces, layout) {
@@ -124,7 +125,8 @@ export function heldRanges(el, traces, layout) {
   }
   const held = traces.map((t, i) => {
     const d = drawn[i];
-    if (t.type !== "heatmap" || !Number.isFinite(t.zmin) || !Number.isFinite(t.zmax) || !Number.isFinite(d?.zmin)) return t;
+    const ranged = [t.zmin, t.zmax, d?.zmin, d?.zmax].every(Number.isFinite);
+    if (t.type !== "heatmap" || !ranged) return t;
     const [zmin, zmax] = widen([t.zmin, t.zmax], [d.zmin, d.zmax]);
     return { ...t, zmin, zmax };
   });
@@ -210,11 +212,15 @@ function scatter(ctx, t, drawn, xa, ya) {
   }
 }
 
+/** A marker of radius `r` at (x, y): a circle, or a triangle pointing up or down (the views' inf and 0 marks). */
 function marker(ctx, symbol, x, y, r, colour, open, line) {
   ctx.beginPath();
-  if (symbol.startsWith("triangle-up")) [[0, -r], [r, r * 0.8], [-r, r * 0.8]].forEach(([a, b], k) => (k ? ctx.lineTo(x + a, y + b) : ctx.moveTo(x + a, y + b)));
-  else if (symbol.startsWith("triangle-down")) [[0, r], [r, -r * 0.8], [-r, -r * 0.8]].forEach(([a, b], k) => (k ? ctx.lineTo(x + a, y + b) : ctx.moveTo(x + a, y + b)));
-  else ctx.arc(x, y, r, 0, 2 * Math.PI);
+  const tip = symbol.startsWith("triangle-up") ? -r : symbol.startsWith("triangle-down") ? r : 0;
+  if (tip) {
+    ctx.moveTo(x, y + tip);
+    ctx.lineTo(x + r, y - tip * 0.8);
+    ctx.lineTo(x - r, y - tip * 0.8);
+  } else ctx.arc(x, y, r, 0, 2 * Math.PI);
   ctx.closePath();
   if (open) {
     ctx.strokeStyle = colour;
