@@ -33,14 +33,16 @@ def localise(page: str, links: dict[str, str]) -> str:
 
 
 def static_page(page: str, module: str, bundled: str, recordings: list[dict[str, Any]], search: str,
-                live_url: str | None, links: dict[str, str], base_url: str | None = None) -> str:  # fmt: skip
+                live_url: str | None, links: dict[str, str], base_url: str | None = None,
+                slider: dict | None = None) -> str:  # fmt: skip
     """``page``, rendered by the server for a link, as the copy serves it.
 
     No server reads the copy's link: the page reads ``search`` as it reads its own query on a live server.  It takes
     its frames from ``recordings`` ([{kind, config, src}], the first, its own setting's, loading with the page, in
     parallel with Plotly; the others when a try or Train asks) and its ES module ``static/js/<module>`` from the
     bundle ``static/<bundled>``.  ``base_url``: where the site will be served, which Copy link writes links under
-    (without it, they are relative to the site).
+    (without it, they are relative to the site).  ``slider``: ``{field, min, max, step}``, the one control the copy
+    lets move, over the values it recorded.
     """
 
     def boot(m: re.Match) -> str:
@@ -51,7 +53,7 @@ def static_page(page: str, module: str, bundled: str, recordings: list[dict[str,
     page = _BOOT.sub(boot, page, count=1)
     tag = f'<script type="module" src="/static/js/{module}"></script>'
     assert tag in page, f"the page no longer loads static/js/{module}"
-    copy = {"recordings": recordings, "live_url": live_url, "base_url": base_url}
+    copy = {"recordings": recordings, "live_url": live_url, "base_url": base_url, "slider": slider}
     first = f'<script src="{html.escape(recordings[0]["src"])}" defer></script>\n  ' if recordings else ""
     page = page.replace(tag, f"<script>window.GFL_STATIC = {script_json(copy)};</script>\n  {first}"
                              f'<script src="static/{bundled}" defer></script>')  # fmt: skip

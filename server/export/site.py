@@ -3,7 +3,9 @@
 ``DIR/index.html`` lists the lessons; ``DIR/lesson-<id>.html`` is each lesson's page, as the server renders it for
 the lesson's link; ``DIR/lab.html`` the lab at its defaults.  A page takes its frames from recordings of exactly
 what the socket would send (:func:`server.wire.trace_units`, :mod:`server.wire.training_frames`'s frames): the
-lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of each.
+lesson's setting, each "now try" variant and, for a lesson whose question is about training, the training of each;
+for a lesson with a main slider, a thin grid of its values (:mod:`server.export.grid`), which the copy's slider
+moves over.
 Every trace is recorded with its lag map (what the socket sends for ``{"type": "run", "lag": true}``), so the lag
 map's view opens on any page of the copy, and a link that says ``view=lag`` plays offline with its map.  Each
 recording is one classic script under ``DIR/data/`` named by its request key, binary frames in base64, because a
@@ -36,6 +38,7 @@ from engine.lessons import CLIFF_PAGE, LAB_PAGE, LESSONS, SWEEP_PAGE, Lesson, le
 from server.assets import page_urls
 from server.export import cliff, sweep
 from server.export.bundle import bundle
+from server.export.grid import grid_configs, slider_grid
 from server.export.page import localise, recording_script, static_page
 from server.routes.api import config_table
 from server.routes.lessons import PICKER, index_context, lesson_documents
@@ -122,13 +125,15 @@ def _templates() -> Environment:
 
 
 def lesson_page(env: Environment, doc: dict | None, config: Config, recordings: list[Recorded], links: dict[str, str],
-                search: str, live_url: str | None, base_url: str | None = None) -> str:  # fmt: skip
-    """One page of the copy: the server's own page for the link, its frames from ``recordings``."""
+                search: str, live_url: str | None, base_url: str | None = None,
+                slider: dict | None = None) -> str:  # fmt: skip
+    """One page of the copy: the server's own page for the link, its frames from ``recordings``; ``slider``: the
+    main control the copy lets move over its recorded grid (server/export/grid.py), if any."""
     context = page_context(doc, config_table(), config.to_dict(), [])
     page = env.get_template("index.html").render(request=SimpleNamespace(query_params={}), **context)
     recorded = [{"kind": r.kind, "config": json.loads(dumps(r.config.to_dict())), "src": r.src, "lag": r.lag}
                 for r in recordings]  # fmt: skip
-    return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links, base_url)
+    return static_page(page, "main.js", "gfl.js", recorded, search, live_url, links, base_url, slider)
 
 
 def export_site(out: Path, live_url: str | None = None, log=print, base_url: str | None = None) -> dict[str, Any]:
@@ -169,11 +174,15 @@ def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -
     for lesson in EXPORTED:
         log(f"lesson {lesson.id}")
         recs = [recorder.record(kind, cfg, lag) for kind, cfg, lag in lesson_settings(lesson)]
+        grid = slider_grid(lesson)
+        if grid is not None:
+            recs += [recorder.record("run", cfg, True) for cfg in grid_configs(lesson, grid)]
         doc = docs[lesson.id]
         search = doc["link"][1:]
         file = links[doc["link"]]
-        (out / file).write_text(lesson_page(env, doc, lesson_config(lesson), recs, links, search, live_url, base_url),
-                             "utf-8")
+        slider = grid.to_dict() if grid is not None else None
+        page = lesson_page(env, doc, lesson_config(lesson), _distinct(recs), links, search, live_url, base_url, slider)
+        (out / file).write_text(page, "utf-8")
         pages.append(file)
     for lesson in CLIFF:
         log(f"lesson {lesson.id}")
@@ -200,6 +209,11 @@ def _export(out: Path, live_url: str | None, log, base_url: str | None = None) -
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     recordings = len(recorder.done) + sum(len(list((out / "data").glob(f"{p}-*.js"))) for p in ("cliff", "sweep"))
     return {"pages": pages, "recordings": recordings, "bytes": size}
+
+
+def _distinct(recordings: list[Recorded]) -> list[Recorded]:
+    """Each recording once, in order (a grid value may be the lesson's own setting or a try's)."""
+    return list({r.src: r for r in recordings}.values())
 
 
 def _assets(out: Path) -> None:

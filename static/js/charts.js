@@ -4,6 +4,7 @@
 
 /* global Plotly */
 
+import { figureShape, heldRanges, quickClear, quickPaint } from "./quick_paint.js";
 import { chartTheme, darkScheme, themeLayout, themeTraces } from "./theme.js";
 import { rove } from "./roving.js";
 import { downloadSlide } from "./slide_png.js";
@@ -48,6 +49,16 @@ darkScheme.addEventListener?.("change", () => {
   for (const chart of DRAWN) if (chart.drawn && chart.last) chart.draw(...chart.last);
 });
 
+// While a slider is dragged, a chart Plotly has drawn takes a new figure that differs in its numbers alone on a
+// canvas over its axes (quick_paint.js); when the drag ends, Plotly draws each such chart's last figure.
+let dragging = false;
+
+/** A slider drag begins (`on`) or ends: at its end every chart painted quickly is drawn by Plotly. */
+export function dragPaint(on) {
+  dragging = on;
+  if (!on) for (const chart of DRAWN) chart.settle();
+}
+
 export class Chart {
   /** @param {HTMLElement} el  the element Plotly draws into; its id names downloads */
   constructor(el) {
@@ -70,7 +81,7 @@ export class Chart {
   draw(traces, layout = {}) {
     this.last = [traces, layout];
     theme ||= chartTheme();
-    const full = themeLayout({ ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } }, theme);
+    let full = themeLayout({ ...BASE_LAYOUT, ...layout, margin: { ...BASE_LAYOUT.margin, ...(layout.margin || {}) } }, theme);
     traces = themeTraces(traces, theme);
     full.datarevision = (this.revision = (this.revision || 0) + 1);
     // Plotly.react cannot add subplots to a drawn chart: the new axis is laid out before its domain is known and
@@ -79,6 +90,18 @@ export class Chart {
     const axisKeys = Object.keys(full).filter((k) => /^[xy]axis\d*$/.test(k));
     for (const k of axisKeys) full[k] = { ticklabeloverflow: "allow", ...full[k] };
     const axes = axisKeys.sort().join();
+    const shape = figureShape(traces, full);
+    const same = dragging && this.drawn && axes === this.axes && shape === this.shape;
+    if (same && quickPaint(this.el, traces)) {
+      this.exact = false;
+      this.quickPaints = (this.quickPaints || 0) + 1; // read by the benches
+      return;
+    }
+    // A drag's value outside what is drawn: Plotly draws it, over ranges that hold the drawn ones (quick_paint.js).
+    if (same) [traces, full] = heldRanges(this.el, traces, full);
+    this.exact = !same;
+    this.shape = shape;
+    quickClear(this.el);
     if (this.drawn && axes !== this.axes) this.reset();
     this.axes = axes;
     // The config never changes: given again, Plotly.react deep-copies and compares the whole plot context each
@@ -105,6 +128,18 @@ export class Chart {
     if (this.listening || typeof this.el.on !== "function") return;
     this.listening = true;
     for (const [name, fn] of this.handlers) this.el.on(name, (ev) => fn(ev?.points ?? []));
+  }
+
+  /**
+   * Plotly draws the last figure as the view gave it, if a drag painted it quickly or over held ranges (the drag
+   * has ended, or the chart is to be saved).
+   */
+  settle() {
+    if (this.exact !== false) return;
+    const was = dragging;
+    dragging = false;
+    this.draw(...this.last);
+    dragging = was;
   }
 
   /** The mode bar, drawn anew by Plotly, joins the view's one tab stop. */
@@ -136,6 +171,7 @@ export class Chart {
   /** A PNG of the view as it is now, made for a slide (slide_png.js); `words` = {title, setting}. */
   download(filename, words) {
     if (!this.drawn) return Promise.resolve();
+    this.settle();
     return downloadSlide(this.el, filename, words);
   }
 }
@@ -250,3 +286,4 @@ export function fmtNum(v, digits = 3) {
   if (a >= 1e5 || a < 1e-3) return v.toExponential(digits - 1).replace("e+", "e");
   return Number(v.toPrecision(digits)).toString();
 }
+

@@ -1,7 +1,8 @@
 // A static copy of the lab (python -m server.export): no server behind the page.  The export sets
-// window.GFL_STATIC = {recordings, live_url}; the page then takes its frames from those recordings
+// window.GFL_STATIC = {recordings, live_url, slider}; the page then takes its frames from those recordings
 // (frames.js RecordedSource) and the controls that would ask for anything else are disabled, saying why,
-// or, with a live lab's address, point to the same setting there.
+// or, with a live lab's address, point to the same setting there; the lesson's main slider, when the export
+// recorded a grid of its values, moves over that grid.
 
 import { RecordedSource, SocketSource } from "./frames.js";
 
@@ -63,6 +64,7 @@ export function applyStaticCopy(doc, state, path = "") {
   note.id = "static-note";
   note.textContent = `A static copy: it holds ${holds(doc)}; other settings need the live lab.`;
   form.append(note, fieldset);
+  freeSlider(doc, state, form, fieldset, copy.slider, copy.recordings);
   if (copy.live_url) {
     const a = doc.createElement("a");
     a.id = "live-link";
@@ -81,6 +83,52 @@ export function applyStaticCopy(doc, state, path = "") {
     b.disabled = true;
     b.title = "Needs the live lab (python -m server)";
   }
+}
+
+/**
+ * The lesson's main slider (`slider`: {field, min, max, step}, or null) in a copy that recorded a grid of its values:
+ * taken out of the disabled controls, with the grid's range and step, so a drag moves over recorded settings only.
+ * It moves while the setting on show is on the grid, and every value of the grid is recorded at the rest of it; a
+ * try elsewhere (off the grid, or of another key) holds it, at the field's own range so that it shows the try's
+ * value, saying why.  Its number box stays disabled: it could type a value off the grid.
+ */
+function freeSlider(doc, state, form, fieldset, slider, recordings) {
+  const row = slider && fieldset.querySelector(`.control[data-field="${slider.field}"]`);
+  const input = row && row.querySelector('input[type="range"]');
+  if (!input) return;
+  const ranges = { grid: { min: slider.min, max: slider.max, step: slider.step },
+    field: { min: input.min, max: input.max, step: input.step } };
+  for (const box of row.querySelectorAll('input[type="number"]')) box.disabled = true;
+  const free = doc.createElement("fieldset");
+  free.className = "static-slider";
+  const say = doc.createElement("p");
+  say.className = "static-note";
+  say.id = "static-slider-note";
+  free.append(row, say);
+  form.insertBefore(free, fieldset);
+  const recorded = new Set(recordings.filter((r) => r.kind === "run").map((r) => state.traceKey(r.config)));
+  const values = gridValues(slider);
+  let moves = null;
+  const update = () => {
+    const now = state.config[slider.field];
+    const on = values.includes(now) &&
+      values.every((v) => recorded.has(state.traceKey({ ...state.config, [slider.field]: v })));
+    if (on === moves) return;
+    moves = on;
+    Object.assign(input, on ? ranges.grid : ranges.field);
+    input.value = String(now); // the old range may have clamped it
+    free.disabled = !on;
+    say.textContent = on ? `Drag it: this copy recorded ${slider.min} to ${slider.max} in steps of ${slider.step}.`
+      : "This copy recorded this slider's values at the lesson's own setting: undo the try to drag it.";
+  };
+  update();
+  state.listen(update);
+}
+
+/** The values of a slider grid {min, max, step}, as the slider writes them. */
+export function gridValues({ min, max, step }) {
+  const count = Math.round((max - min) / step);
+  return Array.from({ length: count + 1 }, (_, k) => Number((min + k * step).toFixed(6)));
 }
 
 /** Disable the file controls of the section `id`, saying that `what` needs the live lab. */

@@ -2,7 +2,7 @@
 // changed, and says in the status line what the views show when that is not the current setting
 // ("computing…", "the views still show …").  Reads the page state; changes nothing in it.
 
-import { layerLabel } from "./charts.js";
+import { dragPaint, layerLabel } from "./charts.js";
 import { LagPanel } from "./lag_panel.js";
 import { AttentionView } from "./view_attention.js";
 import { badge, showBanner, showSummary } from "./panels.js";
@@ -90,12 +90,17 @@ export class TraceViews {
     this.sliding = false;
     this.sight = new Sight(doc, () => hooks.invalidate());
     const inControls = (e) => e.target.type === "range" && !!e.target.closest?.("#controls");
+    // During a drag the charts in sight take their new data alone (charts.js dragPaint), Plotly's axes and colour
+    // bars left as they are; when it ends Plotly draws each chart whole.
     doc.addEventListener("input", (e) => {
-      if (inControls(e)) this.sliding = true;
+      if (!inControls(e) || this.sliding) return;
+      this.sliding = true;
+      dragPaint(true);
     });
     doc.addEventListener("change", (e) => {
       if (!this.sliding || !inControls(e)) return;
       this.sliding = false;
+      dragPaint(false);
       hooks.invalidate();
     });
     // Show's layer and direction belong to the link (`show`; none for the bottom layer, forward): the select asks

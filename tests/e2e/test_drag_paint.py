@@ -46,6 +46,113 @@ def test_the_envelope_keeps_a_single_step_spike_and_a_single_zero_of_a_2000_step
     assert page.log.errors == []
 
 
+# During a drag, a 2000-step series that changes only in its numbers is painted on the chart's canvas over the axes
+# Plotly drew: its one-step spike and its one zero reach their pixels there too.  A series past the drawn range is
+# drawn by Plotly over a range holding both; once the drag ends Plotly draws the view's own figure.
+QUICK_LINE = """async () => {
+  const { Chart, dragPaint } = await import('/static/js/charts.js');
+  const { screenLine } = await import('/static/js/envelope.js');
+  const el = document.createElement('div');
+  el.style.cssText = 'width: 400px; height: 300px';
+  document.body.prepend(el);
+  const chart = new Chart(el);
+  const T = 2000, floor = 1e-6;
+  const x = Array.from({ length: T }, (_, t) => t);
+  const flat = x.map((t) => 1e-3 * (1 + 0.05 * Math.sin(t)));
+  const figure = (y, top = 1.2) => [[{ type: 'scatter', mode: 'lines', line: { color: '#000', width: 2 },
+    ...screenLine(x, y, chart.columns()) }], { yaxis: { type: 'log', range: [-6.2, top], autorange: false },
+    xaxis: { range: [-0.5, T - 0.5], autorange: false } }];
+  chart.draw(...figure(flat));
+  dragPaint(true);
+  const y = flat.slice();
+  y[1234] = 10;
+  y[777] = floor;
+  chart.draw(...figure(y));
+  const canvas = el.querySelector('canvas.quick-paint');
+  const ya = el._fullLayout.yaxis, xa = el._fullLayout.xaxis;
+  const r = window.devicePixelRatio || 1;
+  // The painted span of the columns around each marked step: its topmost and bottommost inked pixel.
+  const inked = (t) => {
+    const px = Math.round((xa._offset + xa.c2p(t)) * r);
+    const { data, height } = canvas.getContext('2d').getImageData(px - 2 * r, 0, 4 * r, canvas.height);
+    const w = 4 * r;
+    let top = null, bottom = null;
+    for (let row = 0; row < height; row++) {
+      for (let c = 0; c < w; c++) if (data[(row * w + c) * 4 + 3] > 0) { top ??= row / r; bottom = row / r; }
+    }
+    return { top, bottom };
+  };
+  const quick = { canvas: !!canvas, exact: chart.exact,
+    plotHidden: el.querySelector('.cartesianlayer .overplot').style.visibility,
+    spike: [inked(1234).top, ya._offset + ya.c2p(10)], zero: [inked(777).bottom, ya._offset + ya.c2p(floor)],
+    drawnY: Array.from(el.data[0].y).includes(10) };
+  const past = flat.slice();
+  past[100] = 1e3;  // above the drawn range: Plotly draws it, the range held wider
+  chart.draw(...figure(past, 3.5));
+  const held = { canvas: !!el.querySelector('canvas.quick-paint'), range: el._fullLayout.yaxis.range.slice(),
+    drawnY: Array.from(el.data[0].y).includes(1e3) };
+  dragPaint(false);
+  const settled = { canvas: !!el.querySelector('canvas.quick-paint'), exact: chart.exact,
+    range: el._fullLayout.yaxis.range.slice() };
+  el.remove();
+  return { quick, held, settled };
+}"""
+
+
+def test_a_drag_paints_a_changed_series_over_the_drawn_axes_spike_and_zero_included(page, server_url):
+    page.goto(server_url + "/")
+    wait_complete(page)
+    r = page.evaluate(QUICK_LINE)
+    quick, held, settled = r["quick"], r["held"], r["settled"]
+    # Painted on the canvas, over the axes Plotly drew (Plotly's own data layer hidden, its figure not redrawn).
+    assert quick["canvas"] and quick["exact"] is False and quick["plotHidden"] == "hidden" and not quick["drawnY"], r
+    # The spike's step reaches the spike's height and the zero's step the floor, to the line's width (2 px).
+    assert abs(quick["spike"][0] - quick["spike"][1]) <= 2 and abs(quick["zero"][0] - quick["zero"][1]) <= 2, r
+    # A value past the drawn range: Plotly draws the figure, over a range holding both.
+    assert not held["canvas"] and held["drawnY"] and held["range"][0] == -6.2 and held["range"][1] > 3.5, r
+    # The drag over, Plotly draws the view's own figure: its own range, no canvas.
+    assert not settled["canvas"] and settled["exact"] and settled["range"] == [-6.2, 3.5], r
+    assert page.log.errors == []
+
+
+# A heatmap changed during a drag: each cell painted in the colour the drawn colour bar gives its value.
+QUICK_CELLS = """async () => {
+  const { Chart, dragPaint } = await import('/static/js/charts.js');
+  const el = document.createElement('div');
+  el.style.cssText = 'width: 400px; height: 300px';
+  document.body.prepend(el);
+  const chart = new Chart(el);
+  const z = (hot) => Array.from({ length: 10 }, (_, r) => Array.from({ length: 10 }, (_, c) =>
+    r === hot[0] && c === hot[1] ? 1 : r === 0 && c === 0 ? 0 : 0.5));
+  const figure = (cells) => [[{ type: 'heatmap', z: cells, zmin: 0, zmax: 1, zsmooth: 'fast',
+    colorscale: [[0, '#000000'], [0.5, '#808080'], [1, '#ff0000']] }], {}];
+  chart.draw(...figure(z([9, 9])));
+  dragPaint(true);
+  chart.draw(...figure(z([5, 7])));
+  const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, r = window.devicePixelRatio || 1;
+  const ctx = el.querySelector('canvas.quick-paint').getContext('2d');
+  const at = (row, col) => Array.from(ctx.getImageData(Math.round((xa._offset + xa.c2p(col)) * r),
+    Math.round((ya._offset + ya.c2p(row)) * r), 1, 1).data);
+  const out = { hot: at(5, 7), old: at(9, 9), cold: at(0, 0), mid: at(2, 3), exact: chart.exact };
+  dragPaint(false);
+  out.settled = { canvas: !!el.querySelector('canvas.quick-paint'), z: el.data[0].z[5][7] };
+  el.remove();
+  return out;
+}"""
+
+
+def test_a_drag_paints_a_changed_heatmaps_cells_in_the_colours_of_the_drawn_colour_bar(page, server_url):
+    page.goto(server_url + "/")
+    wait_complete(page)
+    r = page.evaluate(QUICK_CELLS)
+    assert r["exact"] is False
+    near = lambda got, want: all(abs(a - b) <= 2 for a, b in zip(got, want, strict=True))  # noqa: E731
+    assert near(r["hot"], [255, 0, 0, 255]) and near(r["cold"], [0, 0, 0, 255]), r
+    assert near(r["mid"], [128, 128, 128, 255]) and near(r["old"], [128, 128, 128, 255]), r
+    assert r["settled"] == {"canvas": False, "z": 1}
+    assert page.log.errors == []
+
+
 # Drag the gain slider through `values` (an input event each animation frame), then release on the last.
 DRAG = """async (values) => {
   const slider = document.querySelector('[name="gain"]');
@@ -77,6 +184,22 @@ def test_a_drag_ends_on_exactly_the_released_values_numbers(page, server_url):
     assert shown["norms"] == doc["backward"]["grad_h_norm"][0][0]  # one layer, one direction: (L, D, T)
     drawn = [(y, v) for y, v in zip(shown["chart"], shown["norms"], strict=True) if v > 0]
     assert len(drawn) == len(shown["norms"]) and all(y == v for y, v in drawn)
+    # Released, every chart is Plotly's drawing of the view's own figure (its own ranges, not those a drag holds),
+    # with no canvas left over it, however the drag's frames were painted.
+    settled = page.evaluate(SETTLED)
+    assert settled["canvases"] == 0, settled
+    assert all(s["range"] == s["own"] and s["z"] == s["ownZ"] for s in settled["charts"].values()), settled
+
+
+# Each chart in sight: its drawn y range and colour range against those of the figure its view gave last.
+SETTLED = """() => {
+  const charts = Object.values(window.gfl.charts).filter((c) => c.drawn && c.last && c.el.offsetParent);
+  return { canvases: document.querySelectorAll('canvas.quick-paint').length,
+           charts: Object.fromEntries(charts.map((c) => [c.el.id, {
+             range: c.el.layout.yaxis?.range ?? null, own: c.last[1].yaxis?.range ?? null,
+             z: c.el.data.map((t) => [t.zmin ?? null, t.zmax ?? null]),
+             ownZ: c.last[0].map((t) => [t.zmin ?? null, t.zmax ?? null]) }])) };
+}"""
 
 
 # Every view's plotted numbers (each trace's x, y, z).

@@ -23,6 +23,7 @@ from engine.lab import Trainer, trace_trained
 from engine.lessons import lesson_config, try_config
 from engine.tracing import rows_for
 from server.export.cliff import cliff_settings
+from server.export.grid import slider_grid
 from server.export.site import CLIFF, SWEEPS, export_site
 from server.export.site import EXPORTED as LESSONS
 from server.routes.lessons import lesson_documents
@@ -168,13 +169,61 @@ def test_lesson_plays_offline(site, offline, lesson):
     assert not refused, f"the static site asked the network for {refused}"
     assert not page.log.errors, page.log.errors
     # Controls outside the recordings are disabled, saying why.
-    assert page.evaluate("() => document.querySelector('#controls fieldset').disabled")
+    assert page.evaluate("() => document.querySelector('#controls fieldset.static-controls').disabled")
     assert "this lesson's setting" in page.inner_text("#static-note")
     # Uploads, Compare and the script need a server: each is disabled, saying so.
     assert page.evaluate("() => [...document.querySelectorAll('#upload input, #upload select, #upload button')]"
                          ".every(el => el.disabled)")
     assert "needs the live lab" in page.evaluate("() => document.getElementById('upload-static-note').textContent")
     assert page.evaluate("() => ['compare-toggle', 'copy-script'].every(id => document.getElementById(id).disabled)")
+
+
+GRIDDED = [le for le in LESSONS if le.id in ("vanishing-gradients", "exploding-gradients")]  # an int and a float
+
+
+def drag_slider(page, selector: str, start: float, end: float) -> None:
+    """Press the slider's thumb at ``start`` and drag it by the mouse, through the values between, to ``end``."""
+    box = page.locator(selector).bounding_box()
+    low, high = (float(v) for v in page.evaluate(f"() => (s => [s.min, s.max])(document.querySelector('{selector}'))"))
+    thumb = 8  # half the thumb's width: the track's ends are where its centre can go
+    at = lambda v: box["x"] + thumb + (v - low) / (high - low) * (box["width"] - 2 * thumb)  # noqa: E731
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(at(start), y)
+    page.mouse.down()
+    page.mouse.move(at(end), y, steps=8)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("lesson", GRIDDED, ids=[le.id for le in GRIDDED])
+def test_the_lessons_main_slider_drags_offline_onto_its_recorded_grid(site, offline, lesson):
+    """The lesson's main slider is the one control the copy lets move, over the grid of values the export recorded:
+    dragged by the mouse through them, it ends on the value it was let go at, and the views show exactly that
+    setting's numbers, as the engine traces it.  A try of another key holds it (those settings are not recorded)."""
+    out, _ = site
+    page, refused = offline
+    grid = slider_grid(lesson)
+    page.goto((out / f"lesson-{lesson.id}.html").as_uri())
+    page.select_option("#speed", "0")
+    wait_painted(page, 0)
+    slider = f"#ctl-{grid.field}"
+    assert page.evaluate("() => document.querySelector('#controls fieldset.static-controls').disabled")
+    assert not page.evaluate("() => document.querySelector('fieldset.static-slider').disabled")
+    assert page.evaluate(f"() => document.querySelector('{slider}').closest('fieldset').className") == "static-slider"
+    base = lesson_config(lesson).to_dict()
+    target = grid.values[1] if base[grid.field] != grid.values[1] else grid.values[2]
+    drag_slider(page, slider, base[grid.field], target)
+    page.wait_for_function(f"() => gfl.lastPaint.complete && gfl.trace.config.{grid.field} === {target}")
+    cfg = Config.from_dict({**base, grid.field: target})
+    assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}, {grid.field}={target}")
+    assert query(page)[grid.field] == [str(target)], "the link says the value let go at"
+    assert page.evaluate("() => document.querySelectorAll('canvas.quick-paint').length") == 0, "released: Plotly's"
+    other = next(i for i, t in enumerate(lesson.tries) if t.key != grid.field)
+    page.click(f'.try[data-try="{other}"]')
+    assert page.evaluate("() => document.querySelector('fieldset.static-slider').disabled")
+    assert "undo the try" in page.inner_text("#static-slider-note")
+    page.click(f'.try[data-try="{other}"]')
+    assert not page.evaluate("() => document.querySelector('fieldset.static-slider').disabled")
+    assert not refused and not page.log.errors, (refused, page.log.errors)
 
 
 def test_the_labs_page_says_it_holds_the_lab_at_its_defaults(site, chromium):
