@@ -128,3 +128,39 @@ def test_print_holds_the_views_and_the_setting_in_words_not_the_controls(page, s
     page.wait_for_function(FITS, arg="chart-grad-norm")
     assert page.evaluate("() => document.scrollingElement.scrollWidth <= innerWidth")
     assert page.log.errors == []
+
+
+# The font size of every text Plotly drew in chart `id` (tick labels, legend, notes; sub- and superscripts are tspans
+# inside these), and the tick labels' boxes of each of its y axes.
+CHART_TYPE = """id => { const el = document.getElementById(id);
+  const sizes = [...el.querySelectorAll('.main-svg text')].filter((t) => t.textContent.trim())
+    .map((t) => [t.textContent, parseFloat(getComputedStyle(t).fontSize)]);
+  const axes = {};
+  for (const t of el.querySelectorAll('.main-svg [class^="y"][class$="tick"] text')) {
+    const r = t.getBoundingClientRect();
+    (axes[t.parentNode.getAttribute('class')] ||= []).push([r.top, r.bottom]);
+  }
+  return { sizes, axes, legend: el._fullLayout.legend.font.size, right: el._fullLayout.yaxis2?.tickfont.size }; }"""
+
+
+@PROJECTORS
+def test_present_sets_every_chart_text_large_and_keeps_the_gates_row_labels_apart(screen, server_url, size):
+    w, h = size
+    page = screen({"viewport": {"width": w, "height": h}})
+    page.goto(server_url + "/?cell=lstm&forget_bias=3&seq_len=60&present=1")
+    wait_complete(page)
+    # The gradient chart of an LSTM: a legend, a right axis (∏ forget gate) and a log axis's minor ticks.
+    drawn = page.evaluate(CHART_TYPE, "chart-grad-norm")
+    assert drawn["legend"] >= 16 and drawn["right"] >= 16, drawn
+    small = [(text, px) for text, px in drawn["sizes"] if px < 12]  # Plotly sets a log axis's 2 and 5 at 3/4 size
+    assert small == [], small
+    # The gates view enlarged: each gate's band of rows keeps its labels apart.
+    page.click("#view-gates .enlarge")
+    page.wait_for_function(FITS, arg="chart-gates")
+    drawn = page.evaluate(CHART_TYPE, "chart-gates")
+    assert len(drawn["axes"]) >= 5, drawn["axes"]  # four gates' bands and the means
+    for axis, boxes in drawn["axes"].items():
+        boxes.sort()
+        assert all(a[1] <= b[0] + 1 for a, b in zip(boxes, boxes[1:])), (axis, boxes)
+    assert min(px for _, px in drawn["sizes"]) >= 12, drawn["sizes"]
+    assert page.log.errors == []
