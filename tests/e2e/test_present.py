@@ -28,12 +28,18 @@ def shows(page, sel: str) -> bool:
     return page.locator(sel).evaluate_all("els => els.some((el) => el.getClientRects().length > 0)")
 
 
+def opened(screen, size: tuple[int, int], url: str):
+    """A page of a projector's `size` (width, height) showing `url`'s run whole."""
+    page = screen({"viewport": {"width": size[0], "height": size[1]}})
+    page.goto(url)
+    wait_complete(page)
+    return page
+
+
 @PROJECTORS
 def test_present_folds_the_settings_writes_the_keys_and_enlarges_the_linked_view(screen, server_url, size):
     w, h = size
-    page = screen({"viewport": {"width": w, "height": h}})
-    page.goto(server_url + "/?seq_len=40&present=1&view=grad-norm")
-    wait_complete(page)
+    page = opened(screen, size, server_url + "/?seq_len=40&present=1&view=grad-norm")
 
     # view=grad-norm: that view fills the window below the player; the other views and the summary step aside.
     assert "enlarged" in page.get_attribute("#view-grad-norm", "class")
@@ -145,10 +151,7 @@ CHART_TYPE = """id => { const el = document.getElementById(id);
 
 @PROJECTORS
 def test_present_sets_every_chart_text_large_and_keeps_the_gates_row_labels_apart(screen, server_url, size):
-    w, h = size
-    page = screen({"viewport": {"width": w, "height": h}})
-    page.goto(server_url + "/?cell=lstm&forget_bias=3&seq_len=60&present=1")
-    wait_complete(page)
+    page = opened(screen, size, server_url + "/?cell=lstm&forget_bias=3&seq_len=60&present=1")
     # The gradient chart of an LSTM: a legend, a right axis (∏ forget gate) and a log axis's minor ticks.
     drawn = page.evaluate(CHART_TYPE, "chart-grad-norm")
     assert drawn["legend"] >= 16 and drawn["right"] >= 16, drawn
