@@ -103,6 +103,26 @@ def test_an_embed_of_one_view_fills_the_frame_alone(screen, server_url):
     assert page.log.errors == [] and page.log.foreign_requests() == []
 
 
+def test_present_enlarges_the_lag_map_and_its_control_gives_the_page_back(screen, server_url):
+    page = opened(screen, (1280, 720), server_url + "/?arch=many-to-many&seq_len=20&present=1&view=lag")
+    page.wait_for_function("() => document.getElementById('view-lag').classList.contains('has-map')")
+    lag_open = "() => document.getElementById('view-lag').open"
+    assert "enlarged" in page.get_attribute("#view-lag", "class") and page.evaluate(lag_open)
+    assert not any(shows(page, sel) for sel in ("#view-grad-norm", "#view-hidden", "#summary"))
+    _, top, width, height = page.evaluate(BOX, "#view-lag")
+    assert width > 1200 and top >= 0 and top + height <= 721 and height > 576, (top, width, height)
+    assert page.evaluate(BOX, "#chart-lag-map")[3] > 300 and page.evaluate(BOX, "#chart-lag-curve")[3] > 300
+    # Its control gives the page back (the fold closes, the link forgets the view); its summary enlarges it again.
+    page.click("#view-lag .enlarge")
+    assert "view" not in query(page) and shows(page, "#view-grad-norm")
+    assert not page.evaluate(lag_open)
+    page.click("#view-lag > summary")
+    assert query(page)["view"] == ["lag"] and not shows(page, "#view-grad-norm")
+    page.keyboard.press("Escape")
+    assert "view" not in query(page) and shows(page, "#view-grad-norm")
+    assert page.log.errors == []
+
+
 def test_present_on_a_phone_keeps_the_page_within_the_screen(screen, server_url):
     page = screen(PHONE)
     page.goto(server_url + "/?seq_len=40&present=1")
