@@ -19,7 +19,7 @@ CONTROL_VALUES = """() => Object.fromEntries([...document.querySelectorAll('#con
 HELD = "() => { const g = window.gfl; return !!(g && g.trace && g.lastPaint && g.lastPaint.run === g.trace.run); }"
 PLAYER = "() => ({ cursor: gfl.player.cursor, playing: gfl.player.playing, length: gfl.player.length })"
 MEMORY_GATE = {"lstm": "∏ forget gate (memory path)", "gru": "∏ update gate (memory path)"}
-BOUND = "bound: (γ·σ_max)^distance"
+BOUND = "bound: (γ·σ<sub>max</sub>)<sup>distance</sup>"  # typeset as the page does
 
 
 def plain(text: str) -> str:
