@@ -143,7 +143,9 @@ def test_print_holds_the_views_and_the_setting_in_words_not_the_controls(page, s
     page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
     page.click(".lesson-go")
     wait_complete(page)
+    page.click("#intro-open")  # the introduction, open on the screen, is not printed over the views
     page.emulate_media(media="print")
+    assert not shows(page, "#intro")
     setting = page.inner_text("#print-setting")
     assert "Cell = GRU" in setting and "Sequence length T = 30" in setting, setting
     for sel in ("#view-grad-norm", "#view-hidden", "#view-grad-units", "#view-gates", "#lesson-title", "#summary dl"):
