@@ -7,7 +7,11 @@ new setting once for the whole room.  The presenter makes CHANGES changes (each 
 waiting for every follower to be ready before the next.  Figures: p50/p95 over every (follower, change) for
 1, 100 and 300 followers of one room on one server, and 300 followers split over two replicas sharing one Redis
 (the presenter on the first), each against 1 follower on one server measured in the same run.
-Target: p95 <= 1 s at 300 followers.  The machine is shared: read the ratios, not the seconds.
+Target: p95 <= 1 s at 300 followers.  The machine is shared: read the ratios, not the seconds.  What the servers
+cost depends little on the machine's load: each line gives the servers' CPU milliseconds per change (their
+processes' user + system time while changes were measured, every thread, the trace's computation included) and,
+against 1 follower's, what each further follower adds: the fan-out's own cost.  The load average is printed
+before and after.
 
 Run: .venv/bin/python bench/present.py [--followers 1 100 300] [--changes 5]
 """
@@ -32,7 +36,7 @@ sys.path.append(str(Path(__file__).resolve().parent))
 from load import open_socket, percentile  # noqa: E402
 
 from engine.config import parse_query  # noqa: E402
-from tests.e2e.harness import running_server  # noqa: E402
+from tests.e2e.harness import server_process  # noqa: E402
 from tests.server.redis_helpers import redis_server  # noqa: E402
 
 SETTING = "?v=1&cell=lstm&seq_len=40&hidden_size=16&batch_size=4"
@@ -41,6 +45,20 @@ ENV = {"GFL_MAX_CONNECTIONS_PER_CLIENT": "100000"}  # every simulated page conne
 # with the servers, which is part of what the figures say.
 cpu_wall = [0.0, 0.0]
 _seed = iter(range(1000, 10**6))  # every change of the whole run a new seed: each is computed once, then shared
+
+
+def server_cpu(procs) -> float:
+    """The CPU seconds (user + system, every thread) the server processes ``procs`` have used so far (Linux)."""
+    total = 0.0
+    for proc in procs:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+    return total
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 def ws_url(base: str, path: str) -> str:
@@ -83,9 +101,9 @@ class Follower:
                     all_ready["event"].set()
 
 
-async def room_latencies(bases: list[str], followers: int, changes: int) -> tuple[list[float], list[float]]:
+async def room_latencies(bases: list[str], followers: int, changes: int, procs=()) -> tuple[list, list, float]:
     """Seconds from each change to each follower's ready frame, and to its follow frame's arrival; followers
-    spread over ``bases`` in turn."""
+    spread over ``bases`` in turn; and the CPU seconds the servers ``procs`` used while changes were measured."""
     room = new_room(bases[0])
     pages = [Follower(room, bases[i % len(bases)]) for i in range(followers)]
     counts, all_ready = {}, {"n": followers, "event": asyncio.Event()}
@@ -96,8 +114,10 @@ async def room_latencies(bases: list[str], followers: int, changes: int) -> tupl
         await presenter.send(json.dumps({"type": "join", "room": room["room"], "secret": room["secret"]}))
         assert json.loads(await presenter.recv())["type"] == "joined"
         await asyncio.wait_for(asyncio.gather(*(j.wait() for j in joined)), 120)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        cpu0, wall0, server0 = time.process_time(), time.perf_counter(), 0.0
         for change in range(changes + 1):  # the first warms the room up (imports, first compute) and is not counted
+            if change == 1:
+                server0 = server_cpu(procs)
             all_ready["event"] = asyncio.Event()
             state = {"query": f"{SETTING}&seed={next(_seed)}", "step": 0, "playing": True, "lesson_step": 0,
                      "enlarged": None}
@@ -107,21 +127,28 @@ async def room_latencies(bases: list[str], followers: int, changes: int) -> tupl
             if change:
                 sent[seq] = t0
             await asyncio.wait_for(all_ready["event"].wait(), 300)
+        server = server_cpu(procs) - server0
     cpu_wall[0] += time.process_time() - cpu0
     cpu_wall[1] += time.perf_counter() - wall0
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return ([p.ready[seq] - t0 for p in pages for seq, t0 in sent.items()],
-            [p.got[seq] - t0 for p in pages for seq, t0 in sent.items()])
+            [p.got[seq] - t0 for p in pages for seq, t0 in sent.items()], server)
 
 
-def summary(name: str, measured: tuple[list[float], list[float]], base_p95: float | None) -> str:
-    seconds, frames = measured
+def summary(name: str, measured: tuple[list, list, float], changes: int, base: tuple[float, float] | None) -> str:
+    """One line: p50/p95 and the servers' CPU per change; against 1 follower's (``base``: its p95 and CPU per
+    change), the p95's ratio and the CPU each further follower adds."""
+    seconds, frames, server = measured
     p50, p95 = percentile(seconds, 50), percentile(seconds, 95)
-    ratio = f"  p95 ratio {p95 / base_p95:5.2f}x vs 1 follower" if base_p95 else ""
+    cpu = server * 1000 / changes
+    followers = len(seconds) // changes
+    extra = (f"  p95 ratio {p95 / base[0]:5.2f}x vs 1 follower, each further follower adds "
+             f"{(cpu - base[1]) / (followers - 1):5.2f} ms of server CPU") if base else ""
     target = "  (target p95 <= 1 s: " + ("met" if p95 <= 1.0 else "MISSED") + ")" if "300" in name else ""
-    return (f"{name:<34} n={len(seconds):5d}  p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms{ratio}{target}"
+    return (f"{name:<34} n={len(seconds):5d}  p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+            f"  server CPU {cpu:6.1f} ms/change{extra}{target}"
             f"  [follow frame alone: p95 {percentile(frames, 95) * 1000:.1f} ms]")
 
 
@@ -130,23 +157,22 @@ def main() -> int:
     parser.add_argument("--followers", type=int, nargs="+", default=[1, 100, 300])
     parser.add_argument("--changes", type=int, default=5)
     args = parser.parse_args()
-    lines = []
+    print("before:", load_average(), flush=True)
     with contextlib.ExitStack() as stack:
         url, _ = stack.enter_context(redis_server())
-        one = stack.enter_context(running_server(env=ENV))
-        base_p95 = None
+        one, proc = stack.enter_context(server_process(env=ENV))
+        base = None
         for n in sorted(set([1, *args.followers])):
-            measured = asyncio.run(room_latencies([one], n, args.changes))
-            base_p95 = base_p95 or percentile(measured[0], 95)
-            lines.append(summary(f"{n} follower(s), one server", measured, None if n == 1 else base_p95))
-            print(lines[-1], flush=True)
+            measured = asyncio.run(room_latencies([one], n, args.changes, [proc]))
+            print(summary(f"{n} follower(s), one server", measured, args.changes, None if n == 1 else base), flush=True)
+            base = base or (percentile(measured[0], 95), measured[2] * 1000 / args.changes)
         env = {**ENV, "GFL_CACHE": url}
-        a = stack.enter_context(running_server(env=env))
-        b = stack.enter_context(running_server(env=env))
+        a, proc_a = stack.enter_context(server_process(env=env))
+        b, proc_b = stack.enter_context(server_process(env=env))
         n = max(args.followers)
-        measured = asyncio.run(room_latencies([a, b], n, args.changes))
-        lines.append(summary(f"{n} followers, two replicas + Redis", measured, base_p95))
-        print(lines[-1], flush=True)
+        measured = asyncio.run(room_latencies([a, b], n, args.changes, [proc_a, proc_b]))
+        print(summary(f"{n} followers, two replicas + Redis", measured, args.changes, base), flush=True)
+    print("after:", load_average())
     print(f"the simulated pages used {cpu_wall[0]:.1f} s of CPU in {cpu_wall[1]:.1f} s of measuring "
           f"({os.cpu_count()} cores on this machine, shared with the servers)")
     return 0

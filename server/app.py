@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
     )
     app.state.hub = Hub(settings, tracer or trace_config)
     app.state.static_tree = StaticTree(static_dir)
-    app.state.rooms = make_rooms(settings)  # the follow links' rooms (server/rooms/)
+    app.state.rooms = make_rooms(settings, app.state.hub.sharing)  # the follow links' rooms (server/rooms/)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.templates.env.globals.update(page_urls(app.state.static_tree, package_asset(assets.plotly_path())))
     for module in (health, pages, lessons, api, sweep, trace_file, script, cliff, stream, docs, assets):

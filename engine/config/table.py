@@ -26,7 +26,7 @@ PAGE_KEYS: dict[str, str] = {
 
 # The views a link's `view` may open, in the page's order: a figure opens enlarged, filling the window (with
 # embed=1 it is the only thing on the page); "lag", the lag map, is a fold that opens in its place (the page asks
-# for the map while it is open) and is enlarged only in an embed.
+# for the map while it is open) and is enlarged only on a presenter's page (present=1) or in an embed.
 VIEWS: tuple[str, ...] = ("grad-norm", "hidden", "lag", "grad-units", "gates", "eigen", "layers")
 
 

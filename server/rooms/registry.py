@@ -69,9 +69,10 @@ class Room:
 class Rooms:
     """Every room this process knows; with ``relay`` (Redis) the rooms every replica shares."""
 
-    def __init__(self, settings: Settings, relay=None):
+    def __init__(self, settings: Settings, relay=None, warm=None):
         self.settings = settings
         self.relay = relay
+        self.warm = warm  # (follow frame text) -> None: start tracing its setting for this process's followers
         self.rooms: dict[str, Room] = {}
         self._sweeper: asyncio.Task | None = None
 
@@ -140,6 +141,8 @@ class Rooms:
         room.expires_at = time.monotonic() + self.settings.room_seconds
         for follower in room.followers:
             follower.offer(frame)
+        if self.warm is not None and room.followers:
+            self.warm(frame)
 
     # -- expiry -----------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ readable message and, where one key is to blame, its name (``field``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,26 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+# A room's followers send the same text at once (each page asks for the presenter's setting as its link would), as
+# do the students of a lesson: the checked Message of a recent text is kept (it is immutable), so the check runs once
+# for the room.  Bounded: RECENT_TEXTS texts of at most RECENT_TEXT_CHARS characters; a refused text is never kept.
+RECENT_TEXTS = 256
+RECENT_TEXT_CHARS = 4096
+
+
 def parse_message(text: str, max_bytes: int, max_depth: int) -> Message:
     """Validate one text frame; raise :class:`ProtocolError` for anything not allowed."""
+    if len(text) <= RECENT_TEXT_CHARS:
+        return _checked_recently(text, max_bytes, max_depth)
+    return _check(text, max_bytes, max_depth)
+
+
+@functools.lru_cache(maxsize=RECENT_TEXTS)
+def _checked_recently(text: str, max_bytes: int, max_depth: int) -> Message:
+    return _check(text, max_bytes, max_depth)
+
+
+def _check(text: str, max_bytes: int, max_depth: int) -> Message:
     if len(text) > max_bytes or _size(text) > max_bytes:
         raise ProtocolError(f"message is {_size(text)} bytes; at most {max_bytes} are accepted")
     try:

@@ -1,6 +1,6 @@
 // The lab's one-screen introduction (templates/intro.html): opened on a first visit, when the page is not a slide
-// (embed), a lesson (which teaches already) or a room's follower; closing it is remembered in localStorage, and
-// the top bar's Help opens it again.
+// (embed or present), a lesson (which teaches already) or a room's follower; closing it is remembered in
+// localStorage, and the top bar's Help opens it again.
 
 const SEEN = "gfl-intro-seen";
 

@@ -157,8 +157,9 @@ async function main() {
   bindDownloads(document.body, charts, () => dispatcher.trace, () => show.views.lag.shownMap(), state.schema);
   if (state.page.embed) applyEmbed(document, show.player);
   bindPresenting(document, { state, embed: state.page.embed });
-  // A first visit meets the introduction, unless the link is a slide, a lesson (it teaches) or a room's (it follows).
-  bindIntro(document, { first: !state.page.embed && !$("#lesson") && !following() });
+  // A first visit meets the introduction, unless the link is a slide (embedded or presented), a lesson (it teaches)
+  // or a room's (it follows).
+  bindIntro(document, { first: !state.page.embed && !state.page.present && !$("#lesson") && !following() });
   applyStaticCopy(document, state);
   const saved = (gfl.saved = new SavedTracePanel($("#saved-trace"), $("#trace-file-input"), state.schema));
   if (!staticCopy()) saved.acceptDrops();

@@ -1,8 +1,8 @@
 // Presenting (docs/protocol.md, "GET / and teaching links"): the link's `present=1` folds the settings and sets the
 // page in large type with the player's keys written out; its `view=<name>` (one of the server's `views`) opens the
 // page on one view, enlarged to fill the window.  Each view that can be enlarged gets a control for it and back;
-// the lag map, a fold, opens in its place (its own summary is its control) and is enlarged only in an embed, where
-// the view named is the only thing on the page.  The settings fold on a wide screen too.  For print, the setting in
+// the lag map, a fold, opens in its place (its own summary is its control) and is enlarged only when presenting (its
+// control, beside its own, gives the page back) or in an embed, where the view named is the only thing on the page.  The settings fold on a wide screen too.  For print, the setting in
 // words stands above the views.  Every change goes through the page state, which writes the link.
 
 /* global Plotly */
@@ -22,12 +22,14 @@ export function bindPresenting(doc, { state, embed = false }) {
   body.classList.toggle("present", !!state.page.present);
   bindSettingsFold(doc, !!state.page.present);
   const named = () => (state.views.includes(state.page.view) ? state.page.view : null);
-  // A fold (the lag map) is enlarged only in an embed: elsewhere it opens in its place, beside the others.
-  const enlarges = (el) => el.tagName !== "DETAILS" || embed;
+  // A fold (the lag map) is enlarged only on a presenter's page or in an embed: elsewhere it opens in its place,
+  // beside the others (its lag row draws on the gradient chart).  Its own summary opens it.
+  const present = !!state.page.present;
+  const enlarges = (el) => el.tagName !== "DETAILS" || embed || present;
   const buttons = new Map();
   for (const name of state.views) {
     const el = viewElement(doc, name);
-    if (!el || el.tagName === "DETAILS") continue; // a fold's own summary opens it
+    if (!el || (el.tagName === "DETAILS" && (embed || !present))) continue;
     const button = enlargeButton(doc, el);
     button.addEventListener("click", () => {
       state.setPage("view", named() === name ? null : name);
@@ -65,7 +67,7 @@ export function bindPresenting(doc, { state, embed = false }) {
   return { enlarged: named };
 }
 
-/** A view's control to enlarge it and back, in its header before the PNG button. */
+/** A view's control to enlarge it and back, in its header before the PNG button (a fold's: after its controls). */
 function enlargeButton(doc, el) {
   const button = doc.createElement("button");
   button.type = "button";
@@ -74,7 +76,8 @@ function enlargeButton(doc, el) {
   button.setAttribute("aria-pressed", "false");
   button.tabIndex = -1; // one tab stop with the view's PNG button and chart tools (charts.js): the arrow keys reach it
   const header = el.querySelector(":scope > header");
-  header.insertBefore(button, header.querySelector(".png"));
+  if (header) header.insertBefore(button, header.querySelector(".png"));
+  else el.querySelector(".lag-controls").append(button);
   return button;
 }
 

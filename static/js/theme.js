@@ -45,11 +45,7 @@ export function themeLayout(full, theme) {
   full.paper_bgcolor = theme.paper;
   full.plot_bgcolor = theme.paper;
   full.font = { ...full.font, color: theme.ink };
-  if (theme.fontSize) {
-    // Larger type: each axis makes room for its larger tick labels and title (the house margins fit 12 px).
-    full.font.size = theme.fontSize;
-    for (const k of Object.keys(full)) if (/^[xy]axis\d*$/.test(k)) full[k] = { automargin: true, ...full[k] };
-  }
+  if (theme.fontSize) largerType(full, theme.fontSize);
   if (!theme.dark) return full;
   for (const k of Object.keys(full)) {
     if (/^[xy]axis\d*$/.test(k)) full[k] = recolour({ gridcolor: theme.grid, linecolor: theme.axis, ...full[k] },
@@ -62,8 +58,41 @@ export function themeLayout(full, theme) {
   return full;
 }
 
-/** The traces in `theme` (the same list in the light theme; else copies with their neutral colours swapped). */
+// The house layout's type size (charts.js): a view's own sizes (legend, ticks, notes) are given against it.
+const HOUSE_TYPE = 12;
+const scaled = (font, k) => (typeof font?.size === "number" ? { ...font, size: Math.round(font.size * k) } : font);
+
+/**
+ * `full` (a fresh object) in type of `size` px instead of the house's 12: every size a view gives (legend, ticks of a
+ * right axis, a band's labels, notes) grows in proportion, so a projector's chart has no screen-size text left.  Each
+ * axis makes room for its larger labels; a short axis (a band of a stack, as the gates view's) keeps three ticks at
+ * most so that its labels stay apart; the room above the plot (legend and notes) and a note's shift grow too.
+ */
+export function largerType(full, size) {
+  const k = size / HOUSE_TYPE;
+  full.font = { ...full.font, size };
+  for (const key of Object.keys(full)) {
+    if (!/^[xy]axis\d*$/.test(key)) continue;
+    const axis = { automargin: true, ...full[key] };
+    axis.tickfont = scaled(axis.tickfont, k);
+    if (axis.title && typeof axis.title === "object") axis.title = { ...axis.title, font: scaled(axis.title.font, k) };
+    const short = key.startsWith("y") && axis.domain && axis.domain[1] - axis.domain[0] < 0.3;
+    if (short && axis.nticks === undefined) axis.nticks = 3;
+    full[key] = axis;
+  }
+  if (full.legend) full.legend = { ...full.legend, font: scaled(full.legend.font, k) };
+  full.annotations = full.annotations?.map((a) => ({ ...a, font: scaled(a.font, k), yshift: (a.yshift || 0) * k }));
+  if (full.margin?.t) full.margin = { ...full.margin, t: Math.round(full.margin.t * k) };
+  return full;
+}
+
+/**
+ * The traces in `theme` (the same list in the light theme at the house's type; else copies with their neutral
+ * colours swapped, and in larger type a short colour bar's ticks kept to three so that its labels stay apart).
+ */
 export function themeTraces(traces, theme) {
+  const short = (bar) => bar && (bar.len ?? 1) < 0.5 && bar.nticks === undefined;
+  if (theme.fontSize) traces = traces.map((t) => (short(t.colorbar) ? { ...t, colorbar: { ...t.colorbar, nticks: 3 } } : t));
   if (!theme.dark) return traces;
   return traces.map((t) => {
     const out = { ...t };

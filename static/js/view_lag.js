@@ -96,9 +96,10 @@ export function drawLagCurves(chart, entries, { empty = "no lag map yet", zeros:
       zeros.text.push(`${e.name}, lag ${i}: exactly 0`);
     }
     if (e.bound && e.bound.some((v) => v !== null)) {
-      data.push({ type: "scatter", mode: "lines", x: k(e.bound), y: e.bound, name: `bound (γ·σ_max)^k${entries.length > 1 ? `, ${e.name}` : ""}`,
+      const name = `bound (γ·σ<sub>max</sub>)<sup>k</sup>${entries.length > 1 ? `, ${e.name}` : ""}`; // typeset as the page's
+      data.push({ type: "scatter", mode: "lines", x: k(e.bound), y: e.bound, name,
         line: { color: e.colour, width: 1.3, dash: "dot" }, opacity: 0.85,
-        hovertemplate: `bound (γ·σ_max)^k${entries.length > 1 ? `, ${e.name}` : ""}<br>k = %{x}: %{y:.3e}<extra></extra>` });
+        hovertemplate: `${name}<br>k = %{x}: %{y:.3e}<extra></extra>` });
     }
   }
   const annotations = [];

@@ -168,7 +168,7 @@ export function drawGradNorms(chart, trace, shown, row = null) {
         // legend never names a bound the chart does not show.
         data.push({
           type: "scatter", mode: isolated(b).length ? "lines+markers" : "lines", ...screenLine(x, b, cols),
-          marker: { color: colour, size: 9, symbol: "circle-open" }, name: "bound: (γ·σ_max)^distance", legendgroup: "bound",
+          marker: { color: colour, size: 9, symbol: "circle-open" }, name: "bound: (γ·σ<sub>max</sub>)<sup>distance</sup>", legendgroup: "bound",
           showlegend: l === 0 && d === 0, line: { color: colour, width: 1.2, dash: "dot" }, opacity: 0.8,
           hovertemplate: `bound${name ? " " + name : ""}<br>t = %{x}: %{y:.3e}<extra></extra>`,
         });

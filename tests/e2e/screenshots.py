@@ -211,7 +211,7 @@ PRESENTING = {  # name: (width, height, link, as printed)
 def present_states(browser, base: str, out: Path, full: bool) -> list[str]:
     problems = []
     for name, (width, height, link, printed) in PRESENTING.items():
-        page = browser.new_page(viewport={"width": width, "height": height})
+        page = new_context(browser, viewport={"width": width, "height": height}).new_page()  # introduction closed
         log = PageLog(page)
         page.goto(base + link)
         wait_complete(page)
@@ -219,7 +219,7 @@ def present_states(browser, base: str, out: Path, full: bool) -> list[str]:
             page.emulate_media(media="print")
         shoot(page, out / f"{name}.png")
         problems += [f"{name}: {e}" for e in log.errors + log.foreign_requests()]
-        page.close()
+        page.context.close()
     return problems
 
 

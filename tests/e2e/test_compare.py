@@ -180,6 +180,6 @@ def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, serv
         want = [math.nan if v == "nan" else v for v in ref["backward"]["lag_curve"][-1][0]]
         for got, w in zip(curve["y"], want):
             assert (got is None and math.isnan(w)) or math.isclose(got, w, rel_tol=1e-6), name
-        bounds = [d for d in data if d["name"] == f"bound (γ·σ_max)^k, {name}: {label}"]
+        bounds = [d for d in data if d["name"] == f"bound (γ·σ<sub>max</sub>)<sup>k</sup>, {name}: {label}"]
         assert len(bounds) == (1 if cell == "rnn" else 0), name
     assert page.log.errors == []

@@ -1,4 +1,5 @@
-"""The room follows the teacher: a follower's page mirrors the presenter's, steps away and rejoins, cannot drive."""
+"""The room follows the teacher: a follower's page mirrors the presenter's (setting, steps, the enlarged view),
+steps away and rejoins, cannot drive."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.e2e.harness import VIEWPORT, new_context, wait_complete
 
 FOLLOW_SEQ = "() => Number(document.body.dataset.followSeq || 0)"
 PLAYER = "() => ({cursor: gfl.player.cursor, playing: gfl.player.playing})"
+BOX = "s => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }"
 
 
 @pytest.fixture
@@ -105,3 +107,21 @@ def test_a_follower_cannot_drive_the_room(room):
     presenter.select_option('[name="cell"]', "gru")
     shown_seq(follower, seq)
     assert follower.input_value('[name="cell"]') == "gru" and presenter.input_value('[name="cell"]') == "gru"
+
+
+def test_a_follower_mirrors_the_view_the_presenter_enlarges_and_gives_back(room):
+    presenter, follower, _ = room
+    seq = shown_seq(follower, 0)
+    enlarged = "() => [...document.querySelectorAll('main .enlarged')].map((el) => el.id)"
+    assert follower.evaluate(enlarged) == []
+    presenter.click("#view-hidden .enlarge")
+    seq = shown_seq(follower, seq)
+    assert follower.evaluate(enlarged) == ["view-hidden"] and follower.is_hidden("#view-grad-norm")
+    assert "view=hidden" in follower.evaluate("() => location.search")  # its own link says it too
+    # It fills the views' column as on the presenter's own page (whose type and settings' fold stay its own).
+    box, own = follower.evaluate(BOX, "#view-hidden"), presenter.evaluate(BOX, "#view-hidden")
+    assert abs(box[2] - own[2]) < 2 and box[3] > 0.8 * VIEWPORT["height"], (box, own)
+    presenter.click("#view-hidden .enlarge")  # All views
+    shown_seq(follower, seq)
+    assert follower.evaluate(enlarged) == [] and follower.is_visible("#view-grad-norm")
+    assert follower.is_hidden("#follow-rejoin")  # the room's own changes never count as stepping away

@@ -55,7 +55,7 @@ def test_a_first_visit_meets_the_introduction_once_and_help_opens_it_again(chrom
         context.close()
 
 
-def test_the_introduction_stays_closed_over_a_lesson_and_a_slide_and_fits_a_phone(chromium, server_url):
+def test_the_introduction_stays_closed_over_a_lesson_a_slide_and_a_presenter_and_fits_a_phone(chromium, server_url):
     context = chromium.new_context(**PHONE)
     try:
         page = context.new_page()
@@ -66,6 +66,9 @@ def test_the_introduction_stays_closed_over_a_lesson_and_a_slide_and_fits_a_phon
         page.goto(server_url + "/?embed=1")
         page.wait_for_function("() => window.gfl && window.gfl.trace")
         assert page.locator("#intro").count() == 0 and page.locator("#intro-open").is_hidden()
+        page.goto(server_url + "/?present=1")  # a presenter's page is a slide too
+        page.wait_for_function("() => window.gfl && window.gfl.trace")
+        assert not page.evaluate(INTRO_OPEN)
         # Neither visit counted as having seen it: the plain lab opens with it, and on a phone it fits one screen.
         page.goto(server_url + "/")
         page.wait_for_selector("#intro[open]")

@@ -22,7 +22,7 @@ HAS_MAP = "() => document.getElementById('view-lag').classList.contains('has-map
 POINT = """([id, x, y]) => {
   const el = document.getElementById(id), fl = el._fullLayout, r = el.getBoundingClientRect();
   return { x: r.left + fl.xaxis._offset + fl.xaxis.l2p(x), y: r.top + fl.yaxis._offset + fl.yaxis.l2p(y) }; }"""
-BOUND = "bound: (γ·σ_max)^distance"
+BOUND = "bound: (γ·σ<sub>max</sub>)<sup>distance</sup>"  # typeset as the page does
 # Every run/train request the page sends on its socket, as sent.
 # What the page's own socket (the first it opens) sends; a second socket only brings in a held slider's neighbours,
 # which the server has already computed.
@@ -93,7 +93,7 @@ def test_the_map_holds_the_engines_numbers_its_hover_and_row_say_them_and_a_link
     names = [d.get("name") for d in plot(page, "chart-grad-norm")["data"]]
     assert BOUND not in names
     curve, bound = plot(page, "chart-lag-curve")["data"][:2]
-    assert curve["name"] == "median over the outputs" and bound["name"] == "bound (γ·σ_max)^k"
+    assert curve["name"] == "median over the outputs" and bound["name"] == "bound (γ·σ<sub>max</sub>)<sup>k</sup>"
     want = numbers(ref["lag_curve"][0][0])
     np.testing.assert_allclose(numbers(curve["y"]), want, rtol=1e-6)
     doc = api_trace(server_url, MANY)

@@ -20,7 +20,7 @@ HELD = "() => { const g = window.gfl; return !!(g && g.trace && g.lastPaint && g
 NEXT_PAINT = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 PLAYER = "() => ({ cursor: gfl.player.cursor, playing: gfl.player.playing, length: gfl.player.length })"
 MEMORY_GATE = {"lstm": "∏ forget gate (memory path)", "gru": "∏ update gate (memory path)"}
-BOUND = "bound: (γ·σ_max)^distance"
+BOUND = "bound: (γ·σ<sub>max</sub>)<sup>distance</sup>"  # typeset as the page does
 
 
 def plain(text: str) -> str:

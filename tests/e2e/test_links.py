@@ -87,10 +87,11 @@ STANDS_AT = """at => { const g = window.gfl, p = g && g.lastPaint;
   return !!(g.trace && g.trace.complete && p && p.cursor === at && !g.player.playing); }"""
 VIEW_STATE = """() => { const $ = (id) => document.getElementById(id);
   return { show: $('view-layer').value, scrubber: $('scrubber').value, phase: $('phase').textContent,
-           hidden: $('chart-hidden').data[0].z, norms: $('chart-grad-norm').data.map(t => t.y) }; }"""
+           hidden: $('chart-hidden').data[0].z, norms: $('chart-grad-norm').data.map(t => t.y),
+           enlarged: [...document.querySelectorAll('main .enlarged')].map((el) => el.id) }; }"""
 
 
-def test_link_carries_show_layer_direction_and_step_and_reopens_that_view(page, server_url):
+def test_link_carries_show_layer_direction_step_and_enlarged_view_and_reopens_that_view(page, server_url):
     page.goto(f"{server_url}/?num_layers=2&bidirectional=1&seq_len=30")
     wait_complete(page)
     default = page.evaluate(VIEW_STATE)
@@ -101,9 +102,12 @@ def test_link_carries_show_layer_direction_and_step_and_reopens_that_view(page, 
         page.keyboard.press("Shift+ArrowLeft")
     page.wait_for_function(STANDS_AT, arg=45)
     assert query(page)["show"] == ["1,reverse"] and query(page)["step"] == ["45"]
+    page.click("#view-hidden .enlarge")  # the hidden state's view, enlarged: the link says so too
+    assert query(page)["view"] == ["hidden"] and query(page)["step"] == ["45"]
     here = page.evaluate(VIEW_STATE)
     assert here["hidden"] != default["hidden"], "Show changed the unit views"
     assert here["phase"] == "backward pass: ∂L/∂h_t from t = 29 back to 15"
+    assert here["enlarged"] == ["view-hidden"]
 
     again = page.context.new_page()
     again.goto(page.url)

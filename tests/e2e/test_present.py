@@ -28,12 +28,18 @@ def shows(page, sel: str) -> bool:
     return page.locator(sel).evaluate_all("els => els.some((el) => el.getClientRects().length > 0)")
 
 
+def opened(screen, size: tuple[int, int], url: str):
+    """A page of a projector's `size` (width, height) showing `url`'s run whole."""
+    page = screen({"viewport": {"width": size[0], "height": size[1]}})
+    page.goto(url)
+    wait_complete(page)
+    return page
+
+
 @PROJECTORS
 def test_present_folds_the_settings_writes_the_keys_and_enlarges_the_linked_view(screen, server_url, size):
     w, h = size
-    page = screen({"viewport": {"width": w, "height": h}})
-    page.goto(server_url + "/?seq_len=40&present=1&view=grad-norm")
-    wait_complete(page)
+    page = opened(screen, size, server_url + "/?seq_len=40&present=1&view=grad-norm")
 
     # view=grad-norm: that view fills the window below the player; the other views and the summary step aside.
     assert "enlarged" in page.get_attribute("#view-grad-norm", "class")
@@ -97,6 +103,26 @@ def test_an_embed_of_one_view_fills_the_frame_alone(screen, server_url):
     assert page.log.errors == [] and page.log.foreign_requests() == []
 
 
+def test_present_enlarges_the_lag_map_and_its_control_gives_the_page_back(screen, server_url):
+    page = opened(screen, (1280, 720), server_url + "/?arch=many-to-many&seq_len=20&present=1&view=lag")
+    page.wait_for_function("() => document.getElementById('view-lag').classList.contains('has-map')")
+    lag_open = "() => document.getElementById('view-lag').open"
+    assert "enlarged" in page.get_attribute("#view-lag", "class") and page.evaluate(lag_open)
+    assert not any(shows(page, sel) for sel in ("#view-grad-norm", "#view-hidden", "#summary"))
+    _, top, width, height = page.evaluate(BOX, "#view-lag")
+    assert width > 1200 and top >= 0 and top + height <= 721 and height > 576, (top, width, height)
+    assert page.evaluate(BOX, "#chart-lag-map")[3] > 300 and page.evaluate(BOX, "#chart-lag-curve")[3] > 300
+    # Its control gives the page back (the fold closes, the link forgets the view); its summary enlarges it again.
+    page.click("#view-lag .enlarge")
+    assert "view" not in query(page) and shows(page, "#view-grad-norm")
+    assert not page.evaluate(lag_open)
+    page.click("#view-lag > summary")
+    assert query(page)["view"] == ["lag"] and not shows(page, "#view-grad-norm")
+    page.keyboard.press("Escape")
+    assert "view" not in query(page) and shows(page, "#view-grad-norm")
+    assert page.log.errors == []
+
+
 def test_present_on_a_phone_keeps_the_page_within_the_screen(screen, server_url):
     page = screen(PHONE)
     page.goto(server_url + "/?seq_len=40&present=1")
@@ -117,7 +143,9 @@ def test_print_holds_the_views_and_the_setting_in_words_not_the_controls(page, s
     page.wait_for_function("() => window.gfl && gfl.trace && gfl.trace.complete")
     page.click(".lesson-go")
     wait_complete(page)
+    page.click("#intro-open")  # the introduction, open on the screen, is not printed over the views
     page.emulate_media(media="print")
+    assert not shows(page, "#intro")
     setting = page.inner_text("#print-setting")
     assert "Cell = GRU" in setting and "Sequence length T = 30" in setting, setting
     for sel in ("#view-grad-norm", "#view-hidden", "#view-grad-units", "#view-gates", "#lesson-title", "#summary dl"):
@@ -127,4 +155,37 @@ def test_print_holds_the_views_and_the_setting_in_words_not_the_controls(page, s
     # The charts are redrawn at the paper's width: one column, nothing beyond the page.
     page.wait_for_function(FITS, arg="chart-grad-norm")
     assert page.evaluate("() => document.scrollingElement.scrollWidth <= innerWidth")
+    assert page.log.errors == []
+
+
+# The font size of every text Plotly drew in chart `id` (tick labels, legend, notes; sub- and superscripts are tspans
+# inside these), and the tick labels' boxes of each of its y axes.
+CHART_TYPE = """id => { const el = document.getElementById(id);
+  const sizes = [...el.querySelectorAll('.main-svg text')].filter((t) => t.textContent.trim())
+    .map((t) => [t.textContent, parseFloat(getComputedStyle(t).fontSize)]);
+  const axes = {};
+  for (const t of el.querySelectorAll('.main-svg [class^="y"][class$="tick"] text')) {
+    const r = t.getBoundingClientRect();
+    (axes[t.parentNode.getAttribute('class')] ||= []).push([r.top, r.bottom]);
+  }
+  return { sizes, axes, legend: el._fullLayout.legend.font.size, right: el._fullLayout.yaxis2?.tickfont.size }; }"""
+
+
+@PROJECTORS
+def test_present_sets_every_chart_text_large_and_keeps_the_gates_row_labels_apart(screen, server_url, size):
+    page = opened(screen, size, server_url + "/?cell=lstm&forget_bias=3&seq_len=60&present=1")
+    # The gradient chart of an LSTM: a legend, a right axis (∏ forget gate) and a log axis's minor ticks.
+    drawn = page.evaluate(CHART_TYPE, "chart-grad-norm")
+    assert drawn["legend"] >= 16 and drawn["right"] >= 16, drawn
+    small = [(text, px) for text, px in drawn["sizes"] if px < 12]  # Plotly sets a log axis's 2 and 5 at 3/4 size
+    assert small == [], small
+    # The gates view enlarged: each gate's band of rows keeps its labels apart.
+    page.click("#view-gates .enlarge")
+    page.wait_for_function(FITS, arg="chart-gates")
+    drawn = page.evaluate(CHART_TYPE, "chart-gates")
+    assert len(drawn["axes"]) >= 5, drawn["axes"]  # four gates' bands and the means
+    for axis, boxes in drawn["axes"].items():
+        boxes.sort()
+        assert all(a[1] <= b[0] + 1 for a, b in zip(boxes, boxes[1:])), (axis, boxes)
+    assert min(px for _, px in drawn["sizes"]) >= 12, drawn["sizes"]
     assert page.log.errors == []

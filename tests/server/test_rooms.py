@@ -178,3 +178,29 @@ def test_any_state_is_either_checked_whole_or_refused_with_a_room_error(state):
         assert e.field and e.field.startswith("state")
         return
     assert checked == state and 0 <= checked["step"] <= 1_000_000
+
+
+def test_a_follow_frame_starts_its_setting_computing_so_the_followers_requests_share_it():
+    """The frame's setting is traced as the frame goes out: the follower's own request for it (as its page asks,
+    after the frame arrived) joins that computation or finds it cached, and is never the one that computes."""
+    from engine.config import parse_query
+    from tests.server.ws_helpers import run_config
+
+    with make_client() as client:
+        room = new_room(client)
+        presenter, follower = join(client, room, room["secret"]), join(client, room)
+        try:
+            stats = client.app.state.hub.sharing.stats
+            before = (stats.misses, stats.hits + stats.shared)
+            state = {**STATE, "query": "?v=1&seq_len=9&hidden_size=5&batch_size=2&seed=4242"}
+            presenter.send_text(json.dumps({"type": "set", "state": state}))
+            assert follower.receive_json()["state"] == state
+            config, _ = parse_query(state["query"])
+            with client.websocket_connect("/ws") as ws:
+                run = run_config(ws, config.to_dict(), 1)
+            assert run.end["type"] == "done" and len(run.backward) == 9
+            # One computation, the frame's; the follower's request was served by it.
+            assert (stats.misses, stats.hits + stats.shared) == (before[0] + 1, before[1] + 1)
+        finally:  # an open room socket would hold the client's exit
+            for ws in (presenter, follower):
+                ws.__exit__(None, None, None)

@@ -84,3 +84,29 @@ def test_missing_config_means_defaults(client):
         ws.send_json({"type": "run"})
         run = read_run(ws, 1)
         assert run.start["config"]["seq_len"] == 50 and run.end["type"] == "done"
+
+
+def test_a_rooms_repeated_run_text_is_checked_once_and_a_refused_one_every_time():
+    """A room's followers send the presenter's setting in the same text at once: the second is the first's checked
+    message (no second check); a refused text is refused again, naming its field, and is never kept."""
+    from server.wire import messages
+
+    settings = Settings()
+    text = json.dumps({"type": "run", "config": {"cell": "lstm", "seq_len": 40, "seed": 77}})
+    first = messages.parse_message(text, settings.max_message_bytes, settings.max_depth)
+    assert messages.parse_message(text, settings.max_message_bytes, settings.max_depth) is first
+    assert first.config.cell == "lstm" and first.config.seq_len == 40 and first.config.seed == 77
+    bad = '{"type": "run", "config": {"seq_len": 0}}'
+    for _ in range(2):
+        with pytest.raises(messages.ProtocolError) as refused:
+            messages.parse_message(bad, settings.max_message_bytes, settings.max_depth)
+        assert refused.value.field == "seq_len"
+    # Bounded: at most RECENT_TEXTS texts are kept, none longer than RECENT_TEXT_CHARS.
+    for seed in range(messages.RECENT_TEXTS + 10):
+        messages.parse_message(json.dumps({"type": "run", "config": {"seed": seed}}), settings.max_message_bytes,
+                               settings.max_depth)
+    assert messages._checked_recently.cache_info().currsize <= messages.RECENT_TEXTS
+    long = json.dumps({"type": "run", "config": {"seed": 5}}) + " " * messages.RECENT_TEXT_CHARS
+    kept = messages._checked_recently.cache_info().currsize
+    assert messages.parse_message(long, settings.max_message_bytes, settings.max_depth).config.seed == 5
+    assert messages._checked_recently.cache_info().currsize == kept
