@@ -63,7 +63,7 @@ export function sweepFigure(points, metric, field) {
     traces.push({ mode: "markers", ...zeros, name: ZERO_TEXT, showlegend: false,
       hovertemplate: `%{text}: ${ZERO_TEXT}<extra></extra>`,
       marker: { symbol: "triangle-down-open", size: 10, color: UNDERFLOW_COLOUR, line: { width: 1.5 } } });
-    annotations.push(edgeLabel(window.floor, `▼ ${ZERO_TEXT}`, UNDERFLOW_COLOUR));
+    annotations.push(edgeLabel(window.floor, "▼ 0: below float32's normal range", UNDERFLOW_COLOUR)); // a phone's width
   }
   const layout = {
     annotations,
@@ -74,9 +74,17 @@ export function sweepFigure(points, metric, field) {
     xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
     yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
       ...(about.fraction ? { range: [-0.05, 1.05] } : {}),
-      ...(yLog ? { range: [Math.log10(window.floor), Math.log10(window.ceil)] } : {}) },
+      ...(yLog ? { range: logRange(window) } : {}) },
   };
   return { traces, layout, yLog, xLog };
+}
+
+/** The log axis's range: the window with a margin, so that the markers on its floor and ceiling show whole. */
+function logRange(window) {
+  const lo = Math.log10(window.floor);
+  const hi = Math.log10(window.ceil);
+  const margin = 0.04 * (hi - lo);
+  return [lo - margin, hi + margin];
 }
 
 export class SweepView {
