@@ -72,8 +72,9 @@ SWEEP = {"type": "object", "required": ["key", "values", "series"], "properties"
         "over": {"type": "object"},
         "points": {"type": "array", "description": "Each {value, seed} with, for a trace sweep, /api/trace's "
                    "loss and grad_h_norm [L][D][T] for that setting, total_norm and total_norm_clipped, grad_first "
-                   "and grad_last (‖∂L/∂h_t‖ of layer 0, forward, at the first input step and the last step) and "
-                   "their ratio; for a training sweep, final_loss, baseline (the task's), learned (final_loss "
+                   "and grad_last (‖∂L/∂h_t‖ of layer 0, forward, at the first input step and the last step), "
+                   "their ratio and bound_first (a vanilla RNN's geometric bound at that first step, else null); "
+                   "for a training sweep, final_loss, baseline (the task's), learned (final_loss "
                    f"below {LEARNED_BELOW} × baseline), diverged and diverged_at.",
                    "items": {"type": "object", "required": ["value", "seed"]}}}}},
 }}  # fmt: skip

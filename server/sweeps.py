@@ -80,8 +80,10 @@ def trace_result(document: bytes) -> dict[str, Any]:
     """A trace sweep's point from its ``/api/trace`` document: ``grad_h_norm`` and ``loss`` exactly as given."""
     doc = orjson.loads(document)
     backward, done = doc["backward"], doc["done"]
+    bound = backward.get("bound")  # a vanilla RNN's geometric bound, else None
     result = trace_point(from_wire(backward["grad_h_norm"]), tuple(doc["input_steps"]), from_wire(done["loss"]),
-                         from_wire(done["total_norm"]), from_wire(done["total_norm_clipped"]))  # fmt: skip
+                         from_wire(done["total_norm"]), from_wire(done["total_norm_clipped"]),
+                         None if bound is None else from_wire(bound))  # fmt: skip
     result["grad_h_norm"] = backward["grad_h_norm"]  # the document's own values, not a copy through numpy
     return result
 

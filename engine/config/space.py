@@ -55,6 +55,7 @@ class Config:
     attention: str = _D["attention"]  # encoder-decoder: 'none' | 'additive' (Bahdanau) | 'dot' (Luong)
     task: str = _D["task"]  # data generator, engine.data.tasks
     seq_len: int = _D["seq_len"]  # T
+    lag: int = _D["lag"]  # D of the recall task: y_t = x_{t-D}
     tbptt: int = _D["tbptt"]  # truncation window k: the state is detached every k steps; 0 is full BPTT
     seed: int = _D["seed"]  # seeds weights and data
     init: str = _D["init"]  # weight initialisation scheme

@@ -86,7 +86,7 @@ FIELDS: tuple[Field, ...] = (
         "random",
         "What the sequences contain and what the model must predict.",
         "sequence",
-        choices=("random", "adding", "copy", "sine", "sentiment", "pattern", "reverse", "translate"),
+        choices=("random", "adding", "copy", "sine", "sentiment", "pattern", "recall", "reverse", "translate"),
         # The task sets the input and output sizes, so it decides the weights' shapes too.
         label="Task", affects=("weights", "data", "trace"), self_named=True,
     ),
@@ -101,6 +101,12 @@ FIELDS: tuple[Field, ...] = (
         unit="steps",
         label="Sequence length T", not_applies=(("arch", ("one-to-one",)),), why_not="one-to-one uses T = 1",
         affects=_DATA, pinned=1,
+    ),
+    # The recall task's rule spans exactly this many steps: what a truncated-BPTT window must hold to learn it.
+    Field(
+        "lag", "int", 5, "The recall task's lag D: the answer at step t is the input of step t − D.", "sequence",
+        low=1, high=1999, unit="steps", label="Recall lag D", applies=(("task", ("recall",)),),
+        why_not="recall task only", affects=_DATA, pinned=5,
     ),
     Field(
         "tbptt",

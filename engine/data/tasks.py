@@ -36,7 +36,7 @@ ARCHS: tuple[str, ...] = FIELD_BY_NAME["arch"].choices
 
 @dataclass(frozen=True)
 class Task:
-    name: str  # 'random' | 'adding' | 'copy' | 'sine' | 'sentiment' | 'pattern' | 'reverse' | 'translate'
+    name: str  # 'random' | 'adding' | 'copy' | 'sine' | 'sentiment' | 'pattern' | 'recall' | 'reverse' | 'translate'
     input_size: int  # I
     output_size: int  # O: regression target dims, or number of classes
     classification: bool  # True: cross-entropy on class indices; False: MSE
@@ -247,6 +247,29 @@ def _pattern_baseline(arch: str, T: int):
     return pattern_table(T).var(axis=0), None, "average pattern", "Ignores the cue and draws the mean of the patterns."
 
 
+# --- recall: say again what came in a fixed number of steps ago --------------------------------------
+
+RECALL_LAG = FIELD_BY_NAME["lag"].default
+
+
+def _recall(T: int, N: int, g: torch.Generator, dtype: torch.dtype, lag: int = RECALL_LAG):
+    """x_t = ±1 with equal odds, (T, N, 1); y_t = x_{t-D} for t >= D and 0 before, D = ``lag``, (T, N, 1).
+
+    The rule spans exactly D steps, so a gradient cut into windows shorter than D + 1 steps never links the
+    target at step t to the input it copies: truncated BPTT cannot learn it (the truncated-BPTT lesson).
+    """
+    x = 2 * torch.randint(0, 2, (T, N, 1), generator=g).to(dtype) - 1
+    y = torch.zeros_like(x)
+    y[lag:] = x[: max(T - lag, 0)]
+    return x, y
+
+
+def _recall_baseline(arch: str, T: int, lag: int = RECALL_LAG):
+    # The signs are fair coins: answering 0 costs E[x²] = 1 once there is something to recall, 0 before.
+    return ((np.arange(T) >= lag) * 1.0, None, "always answer 0",
+            "Answers 0, the mean of the signs, without remembering any.")
+
+
 # --- sentences for an encoder-decoder: copy, reverse, translate (engine/data/word_tasks.py) ---------------
 
 # The copy task reads differently under the encoder-decoder: write the whole source back, in the copy task's inputs.
@@ -271,6 +294,8 @@ _REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
          _sentiment, _sentiment_baseline),
         (Task("pattern", 4, 1, False, "one-to-many", "From a single cue at the start, draw one of four waves."),
          _pattern, _pattern_baseline),
+        (Task("recall", 1, 1, False, "many-to-many", "Say again the sign that came in a fixed number of steps ago."),
+         _recall, _recall_baseline),
         (Task("reverse", 8, 8, True, "encoder-decoder", "Read a sentence of 8 words, then write it backwards."),
          reverse_sentence, sentence_baseline),
         (Task("translate", 8, 8, True, "encoder-decoder",
@@ -288,10 +313,14 @@ def get_task(name: str) -> Task:
 
 
 def make_batch(
-    task: str, arch: str, T: int, N: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
+    task: str, arch: str, T: int, N: int, generator: torch.Generator, dtype: torch.dtype = torch.float32,
+    lag: int = RECALL_LAG,
 ) -> Batch:
-    """N sequences of length T of ``task``, laid out for ``arch`` (see the module docstring)."""
+    """N sequences of length T of ``task``, laid out for ``arch`` (see the module docstring); ``lag`` is the recall
+    task's D (the other tasks have none)."""
     _, generate, _ = _entry(task)
+    if task == "recall":
+        generate = partial(_recall, lag=lag)
     if arch == "encoder-decoder" and task in _SENTENCE_FORM:
         generate = _SENTENCE_FORM[task][0]
     if isinstance(N, bool) or not isinstance(N, int) or N < 1:
@@ -332,7 +361,7 @@ def metric(pred: torch.Tensor, batch: Batch) -> float | None:
     return hits.float().mean().item()
 
 
-def baseline(task: str, arch: str, T: int) -> dict:
+def baseline(task: str, arch: str, T: int, lag: int = RECALL_LAG) -> dict:
     """The trivial predictor's expected loss under :func:`task_loss` for this arch and length.
 
     Returns ``{"loss", "metric", "name", "description"}``; ``metric`` is its expected accuracy
@@ -340,6 +369,8 @@ def baseline(task: str, arch: str, T: int) -> dict:
     Every figure is exact (analytic), not estimated.
     """
     _, _, base = _entry(task)
+    if task == "recall":
+        base = partial(_recall_baseline, lag=lag)
     if arch == "encoder-decoder" and task in _SENTENCE_FORM:
         base = _SENTENCE_FORM[task][1]
     steps = list(scored_steps(arch, T))

@@ -89,7 +89,8 @@ class Trace:
 
 def trace_batch(cfg: Config, dtype: torch.dtype = torch.float32) -> Batch:
     """The batch every trace of ``cfg`` uses: the first of the seed's data stream."""
-    return make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed), dtype=dtype)
+    return make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed), dtype=dtype,
+                      lag=cfg.lag)
 
 
 def prepare(cfg: Config, dtype: torch.dtype = torch.float32):

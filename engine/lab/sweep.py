@@ -258,12 +258,16 @@ def first_and_last(grad_h_norm: np.ndarray, input_steps: tuple[int, ...]) -> tup
 
 
 def trace_point(grad_h_norm: np.ndarray, input_steps: tuple[int, ...], loss: float, total_norm: float,
-                total_norm_clipped: float) -> dict[str, Any]:  # fmt: skip
+                total_norm_clipped: float, bound: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """A trace sweep's point from its own trace's numbers: ``grad_h_norm`` (L, D, T) and ``loss`` exactly as
-    given, the total gradient norm before and after clipping, and :func:`first_and_last`."""
+    given, the total gradient norm before and after clipping, and :func:`first_and_last`.  ``bound`` is the
+    trace's geometric bound on ‖∂L/∂h_t‖ (L, D, T; :func:`engine.lab.theory.geometric_bound`, a vanilla RNN's
+    only): ``bound_first`` is its value at the first input step, layer 0, forward (None without one)."""
     first, last, ratio = first_and_last(grad_h_norm, input_steps)
+    bound_first = None if bound is None else float(np.asarray(bound, dtype=np.float64)[0, 0, input_steps[0]])
     return {"loss": loss, "total_norm": total_norm, "total_norm_clipped": total_norm_clipped,
-            "grad_first": first, "grad_last": last, "ratio": ratio, "grad_h_norm": grad_h_norm}  # fmt: skip
+            "grad_first": first, "grad_last": last, "ratio": ratio, "bound_first": bound_first,
+            "grad_h_norm": grad_h_norm}  # fmt: skip
 
 
 def train_point(final_loss: float | None, baseline: float, diverged_at: int | None) -> dict[str, Any]:
@@ -293,7 +297,8 @@ def point_result(sweep: Sweep, point: Point) -> dict[str, Any]:
 
     if sweep.kind == "trace":
         tr = trace_config(point.config)
-        return trace_point(tr.grad_h_norm, tr.input_steps, tr.loss, tr.total_norm, tr.total_norm_clipped)
+        return trace_point(tr.grad_h_norm, tr.input_steps, tr.loss, tr.total_norm, tr.total_norm_clipped,
+                           tr.theory["bound"])
     trainer = Trainer(point.config)
     done = trainer.run()
     return train_point(done.final_loss, trainer.baseline["loss"], done.diverged_at)

@@ -116,7 +116,7 @@ class Trainer:
         if series is not None:
             self.baseline = series_baseline(series, cfg.arch, cfg.seq_len)
         else:
-            self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len)  # the trivial predictor's loss
+            self.baseline = baseline(cfg.task, cfg.arch, cfg.seq_len, cfg.lag)  # the trivial predictor's loss
         self.classification = task.classification and series is None
         self.listeners: list[Callable[[TrainStep], None]] = []
         self.last: TrainStep | None = None  # the latest step's report
@@ -131,7 +131,7 @@ class Trainer:
         if self.series is not None:
             batch = series_batch(self.series, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
         else:
-            batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data)
+            batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, self.data, lag=cfg.lag)
         batch = fit_inputs(batch, self.input_size, cfg.arch, self.inputs)
         self.optimizer.zero_grad(set_to_none=True)
         preds: list[torch.Tensor] = []

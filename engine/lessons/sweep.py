@@ -20,7 +20,8 @@ from engine.lab import Sweep, run_sweep
 from engine.lab.sweep import SWEEP_KEYS
 from engine.lessons.pages import LessonPage
 
-TRACE_METRICS = ("grad_first", "grad_last", "ratio", "loss", "total_norm", "total_norm_clipped")
+# bound_first: a vanilla RNN's geometric bound at the first input step (engine.lab.trace_point); NaN for a gated cell.
+TRACE_METRICS = ("grad_first", "grad_last", "ratio", "loss", "total_norm", "total_norm_clipped", "bound_first")
 TRAIN_METRICS = ("final_loss", "learned", "diverged")
 _CURVE = {"over": str, "metric": TRACE_METRICS + TRAIN_METRICS}
 # kind -> (required parameters, optional parameters, what the sweep needs), as engine.lessons.pages.LessonPage says.
@@ -53,7 +54,8 @@ def curves(sweep: Sweep) -> dict[str, dict[str, np.ndarray]]:
         name = str(next(iter(series["over"].values()))) if series["over"] else "all"
         metrics = {}
         for metric in TRACE_METRICS if sweep.kind == "trace" else TRAIN_METRICS:
-            rows = [[float(p[metric]) for p in series["points"] if p["value"] == v] for v in sweep.values]
+            rows = [[np.nan if p[metric] is None else float(p[metric]) for p in series["points"] if p["value"] == v]
+                    for v in sweep.values]  # fmt: skip
             metrics[metric] = np.array([np.mean(r) for r in rows], dtype=np.float64)
         out[name] = metrics
     return out
@@ -124,6 +126,10 @@ SWEEP_MEASURES["rnn_decades_per_ten"] = (
     lambda s: -10 * log_fit(np.asarray(s.values, dtype=np.float64), curves(s)["rnn"]["grad_first"])[0],
     _has_cell("rnn"),
 )
+
+# How many times the RNN's geometric bound at the first step grows over the sweep: its last value over its first.
+SWEEP_MEASURES["rnn_bound_growth"] = (
+    lambda s: float(curves(s)["rnn"]["bound_first"][-1] / curves(s)["rnn"]["bound_first"][0]), _has_cell("rnn"))
 
 SWEEP_FIELDS = dict(FIELD_BY_NAME)  # a try moves one key of the sweep's setting
 SWEEP_PAGE = LessonPage("sweep", "/sweep", make_sweep, SWEEP_FIELDS, SWEEP_CLAIM_KINDS,

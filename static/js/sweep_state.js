@@ -104,6 +104,18 @@ export function axisType(values) {
   return Math.max(...finite) / Math.min(...finite) >= 100 ? "log" : "linear";
 }
 
+/**
+ * The y axis of a quantity that is never negative (a norm, a loss, a ratio of norms): "log" when its positive finite
+ * values span two decades, or when some are exactly 0 beside positive ones (a norm flushed below float32's normal
+ * range, 1.2e-38: decades under the rest, drawn on the axis's floor), else "linear".  inf and NaN do not decide it.
+ */
+export function magnitudeAxis(values) {
+  const numbers = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const positive = numbers.filter((v) => v > 0);
+  if (!positive.length || numbers.some((v) => v < 0)) return "linear";
+  return positive.length < numbers.length ? "log" : axisType(positive);
+}
+
 /** A curve's name in its legend: "cell = lstm", or the swept key's name for a sweep of one curve. */
 export function curveName(over, key) {
   const entries = Object.entries(over);

@@ -30,9 +30,18 @@ def health(base: str) -> dict:
         return json.load(r)
 
 
-def drawn_means(page) -> dict[str, list[float]]:
-    return {t["name"]: t["y"] for t in plot(page, "chart-sweep")["data"] if "highest" not in t["name"]
-            and "lowest" not in t["name"]}  # fmt: skip
+def drawn_means(page, chart: str = "chart-sweep") -> dict[str, list[float]]:
+    """Each curve's drawn means by name: not the seeds' bands, the dotted bound or baseline, the zeros' markers."""
+    return {t["name"]: t["y"] for t in plot(page, chart)["data"] if "highest" not in t["name"]
+            and "lowest" not in t["name"] and t.get("line", {}).get("dash") != "dot" and t.get("mode") != "markers"}
+
+
+def rnn_drawn(figure: dict) -> list[float]:
+    return next(t["y"] for t in figure["data"] if t["name"] == "cell = rnn")
+
+
+def drawn_bounds(page) -> dict[str, list[float]]:
+    return {t["name"]: t["y"] for t in plot(page, "chart-sweep")["data"] if t.get("line", {}).get("dash") == "dot"}
 
 
 def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its_link(page, server_url):
@@ -52,6 +61,12 @@ def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its
         name = f"cell = {series['over']['cell']}"
         expected = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in BODY["values"]]
         assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(means[name], expected, strict=True)), name
+    # Beside the RNN's curve its geometric bound, the mean of the points' own bound_first; the gated cells have none.
+    rnn = next(series["points"] for series in want["series"] if series["over"]["cell"] == "rnn")
+    bound = [sum(p["bound_first"] for p in rnn if p["value"] == v) / 2 for v in BODY["values"]]
+    (name, drawn), = drawn_bounds(page).items()
+    assert name.startswith("cell = rnn: bound") and all(
+        math.isclose(a, b, rel_tol=1e-12) for a, b in zip(drawn, bound, strict=True))
     bands = [t for t in plot(page, "chart-sweep")["data"] if t["name"].endswith("lowest")]
     assert len(bands) == 3 and all(t["fill"] == "tonexty" for t in bands)  # the seeds' spread, one band a curve
 
@@ -74,6 +89,22 @@ def test_a_sweep_is_drawn_point_by_point_with_its_progress_and_reopened_from_its
     assert health(server_url)["computations"] == computed  # every point from the cache
     assert again.evaluate("() => window.gflSweep.lastPaint.query") == link.partition("?")[2]
     assert page.log.errors == [] and page.log.foreign_requests() == []
+
+
+def test_the_default_sweeps_gradient_flushed_to_zero_stays_on_the_log_axis_marked_on_its_floor(page, server_url):
+    page.goto(f"{server_url}/sweep")
+    page.wait_for_function(COMPLETE)
+    rnn = next(s["points"] for s in api(server_url, {"key": "seq_len", "values": [10, 20, 40, 80, 160],
+                                                     "over": {"cell": ["rnn", "lstm", "gru"]}})["series"])
+    assert [p["grad_first"] for p in rnn][-1] == 0  # under float32's normal range at T = 160: flushed to 0
+    figure = plot(page, "chart-sweep")
+    axis = page.evaluate("() => document.getElementById('chart-sweep').layout.yaxis")
+    assert axis["type"] == "log" and page.evaluate("() => window.gflSweep.lastPaint.yLog")
+    (zeros,) = [t for t in figure["data"] if t.get("mode") == "markers"]
+    lowest = min(v for v in rnn_drawn(figure) if v > zeros["y"][0])
+    assert zeros["x"] == [160] and 10 ** axis["range"][0] < zeros["y"][0] < lowest  # on the floor, inside the axis
+    assert any("below float32's normal range" in note for note in figure["notes"])
+    assert page.log.errors == []
 
 
 def test_the_form_runs_another_sweep_and_the_link_follows_it(page, server_url):
@@ -137,8 +168,7 @@ def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chrom
     page.wait_for_function("() => document.querySelector('.gfl-nb').dataset.painted")
     assert page.evaluate("() => document.querySelector('.gfl-nb').dataset.painted") == "1"
     chart = page.evaluate("() => document.querySelector('.gfl-nb [data-view=grad_first]').id")
-    means = {t["name"]: t["y"] for t in plot(page, chart)["data"] if "highest" not in t["name"]
-             and "lowest" not in t["name"]}  # fmt: skip
+    means = drawn_means(page, chart)
     for series in run_sweep(sweep)["series"]:
         expected = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in BODY["values"]]
         got = means[f"cell = {series['over']['cell']}"]
@@ -170,10 +200,13 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
     assert [done for _, done, _, _ in page.evaluate("() => window.gflSweep.progress")] == list(range(33))
     page.select_option("#sweep-form [name=metric]", "ratio")
     means = drawn_means(page)
+    floor = next(t["y"][0] for t in plot(page, "chart-sweep")["data"] if t.get("mode") == "markers")
     for series in run_sweep(spec)["series"]:
         want = [sum(p["ratio"] for p in series["points"] if p["value"] == v) / 2 for v in spec.values]
         got = means[f"nonlinearity = {series['over']['nonlinearity']}"]
-        assert all(math.isclose(a, b, rel_tol=1e-6) or a == b for a, b in zip(got, want, strict=True))
+        # A ratio flushed to exactly 0 sits on the log axis's floor (its marker says so).
+        assert all(math.isclose(a, b, rel_tol=1e-6) or a == b or (b == 0 and math.isclose(a, floor))
+                   for a, b in zip(got, want, strict=True))
     assert page.locator("#sweep-form [name=values]").is_disabled()
     assert page.locator("#lesson button.try").first.is_disabled()
     assert refused == [] and page.log.errors == []

@@ -24,6 +24,7 @@ BAD_VALUES = {
     "arch": ["many-to-few", ""],
     "task": ["imagenet", 1.5],
     "seq_len": [0, 2001, 10.5, "50", True],
+    "lag": [0, 2000, 2.5, "4", True],
     "tbptt": [-1, 2001, 2.5, "10", True],
     "hidden_size": [0, 257, -1],
     "num_layers": [0, 5],

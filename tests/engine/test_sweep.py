@@ -54,6 +54,9 @@ def test_each_trace_point_is_exactly_its_own_trace_and_its_ratio_a_naive_autogra
         tr = trace_config(point.config)
         assert np.array_equal(pt["grad_h_norm"], tr.grad_h_norm) and pt["loss"] == tr.loss
         assert pt["total_norm"] == tr.total_norm and pt["total_norm_clipped"] == tr.total_norm_clipped
+        bound = tr.theory["bound"]  # a vanilla RNN's only
+        assert pt["bound_first"] == (None if bound is None else float(bound[0, 0, 0])) and (bound is None) == (
+            point.config.cell != "rnn")
         model, batch = prepare(point.config)
         ref = reference_trace(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b))
         norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,) layer 0, forward

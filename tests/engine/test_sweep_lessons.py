@@ -21,9 +21,19 @@ SWEEPS = [lesson for lesson in LESSONS if lesson.view == "sweep" and lesson_conf
 ON_LINK = [(lesson, claim) for lesson in SWEEPS for claim in lesson.claims if claim.on_try is None]
 
 
+def reference_bound(model, cfg, grad_last: float) -> float:
+    """A vanilla RNN's bound on ‖∂L/∂h_0‖ when the loss enters at the last step only: ‖∂L/∂h_{T−1}‖ · η^(T−1),
+    η = γ·σ_max(W_hh) with γ = 1 (tanh and ReLU), σ_max by PyTorch's matrix 2-norm in float64; NaN for gated cells."""
+    if cfg.cell != "rnn":
+        return np.nan
+    assert cfg.arch == "many-to-one" and cfg.tbptt == 0  # what this closed form covers
+    eta = float(torch.linalg.matrix_norm(model.rnn.weight_hh_l0.detach().double(), ord=2))
+    return grad_last * eta ** (cfg.seq_len - 1)
+
+
 def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
-    """Each curve's grad_first, grad_last and ratio from PyTorch's cell modules one step at a time (layer 0,
-    forward), the mean over the seeds: tests/engine/reference.py, never the engine's tracer."""
+    """Each curve's grad_first, grad_last, ratio and bound_first from PyTorch's cell modules one step at a time
+    (layer 0, forward), the mean over the seeds: tests/engine/reference.py, never the engine's tracer."""
     rows: dict[tuple, list] = {}
     for point in sweep.points():
         cfg = point.config
@@ -38,11 +48,12 @@ def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
         norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
         first, last = float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
         name = str(next(iter(sweep.series[point.series].values()))) if sweep.over_key else "all"
-        rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf))
+        rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf,
+                                                          reference_bound(model, cfg, last)))  # fmt: skip
     out: dict[str, dict[str, np.ndarray]] = {}
     for (name, _), seeds in rows.items():  # in the sweep's order of values
-        curve = out.setdefault(name, {"grad_first": [], "grad_last": [], "ratio": []})
-        for k, metric in enumerate(("grad_first", "grad_last", "ratio")):
+        curve = out.setdefault(name, {"grad_first": [], "grad_last": [], "ratio": [], "bound_first": []})
+        for k, metric in enumerate(("grad_first", "grad_last", "ratio", "bound_first")):
             curve[metric].append(np.mean([s[k] for s in seeds]))
     return {name: {m: np.array(v) for m, v in c.items()} for name, c in out.items()}
 
@@ -86,16 +97,26 @@ def test_each_claim_on_a_sweep_lesson_holds_by_a_naive_autograd_of_every_point(l
 
 
 @pytest.mark.parametrize("name,cell", [("first_drop_rnn", "rnn"), ("first_drop_lstm", "lstm"),
-                                       ("first_drop_gru", "gru"), ("rnn_decades_per_ten", "rnn")])  # fmt: skip
+                                       ("first_drop_gru", "gru"), ("rnn_decades_per_ten", "rnn"),
+                                       ("rnn_bound_growth", "rnn")])  # fmt: skip
 def test_each_number_the_sweep_lesson_fills_in_is_the_references(name, cell):
     lesson = get_lesson("gradient-against-length")
-    y = _reference(lesson)[cell]["grad_first"]
+    y = _reference(lesson)[cell]["bound_first" if name == "rnn_bound_growth" else "grad_first"]
     if name == "rnn_decades_per_ten":
         x = np.asarray(lesson_config(lesson).values, dtype=np.float64)
         want = -10 * np.polynomial.Polynomial.fit(x, np.log10(y), 1).convert().coef[1]
     else:
         want = y[-1] / y[0]
     assert measure(lesson, name) == pytest.approx(want, rel=1e-2)
+
+
+def test_the_rnns_bound_drawn_beside_its_curve_is_the_references_and_above_every_point():
+    sweep = get_lesson("gradient-against-length")
+    ref = _reference(sweep)["rnn"]
+    engine = curves(lesson_config(sweep))
+    assert np.allclose(engine["rnn"]["bound_first"], ref["bound_first"], rtol=1e-3, atol=0)
+    assert (ref["grad_first"] <= ref["bound_first"]).all()  # a bound: no point above it
+    assert all(np.isnan(engine[cell]["bound_first"]).all() for cell in ("lstm", "gru"))  # no bound for gates
 
 
 def _claim(kind, **params):

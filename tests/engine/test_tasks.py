@@ -262,3 +262,14 @@ def test_classification_baselines_accuracy():
     # Each of the 10 recalled symbols is right with probability 1/8, independently.
     se = math.sqrt(10 * (1 / 8) * (7 / 8) / N) / 30
     assert abs(metric(blind, c) - expected) <= 5 * se
+
+
+@pytest.mark.parametrize(("lag", "T"), [(1, 6), (4, 16), (7, 7), (9, 5)])
+def test_recall_asks_at_each_step_for_the_sign_lag_steps_back(lag, T):
+    b = make_batch("recall", "many-to-many", T, 50, gen(4), lag=lag)
+    x, y = b.x[..., 0], b.y[..., 0]  # (T, N)
+    assert set(x.unique().tolist()) == {-1.0, 1.0}
+    for t in range(T):
+        assert torch.equal(y[t], x[t - lag] if t >= lag else torch.zeros(50)), t
+    # Answering 0 costs E[x²] = 1 at each step with a sign to recall, 0 before: over all T steps, (T − lag) / T.
+    assert baseline("recall", "many-to-many", T, lag)["loss"] == pytest.approx(max(T - lag, 0) / T, abs=1e-12)

@@ -38,7 +38,7 @@ test("applies follows the table: forget_bias only for the LSTM, nonlinearity onl
 test("affects: the training keys need no new trace; the data keys are the batch's", () => {
   assert.deepEqual(["optimizer", "lr", "steps"].map((k) => schema.trainingOnly(k)), [true, true, true]);
   assert.ok(!schema.trainingOnly("batch_size") && !schema.trainingOnly("gain"));
-  assert.deepEqual(schema.keysAffecting("data").sort(), ["arch", "batch_size", "seed", "seq_len", "task"]);
+  assert.deepEqual(schema.keysAffecting("data").sort(), ["arch", "batch_size", "lag", "seed", "seq_len", "task"]);
   const a = schema.defaults();
   assert.equal(schema.settingKey(a), schema.settingKey({ ...a, lr: 0.5 }));
   assert.notEqual(schema.settingKey(a, "training"), schema.settingKey({ ...a, lr: 0.5 }, "training"));

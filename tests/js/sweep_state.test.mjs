@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { SweepPoints, axisType, curveName, formOf, metricsFor, parseList, sweepBody } from "../../static/js/sweep_state.js";
+import { SweepPoints, axisType, curveName, formOf, magnitudeAxis, metricsFor, parseList, sweepBody } from "../../static/js/sweep_state.js";
 
 const FIELDS = {
   seq_len: { name: "seq_len", type: "int" }, cell: { name: "cell", type: "choice" },
@@ -42,6 +42,14 @@ test("an axis is logarithmic only where positive finite values span two decades"
   assert.equal(axisType([1, 50]), "linear");
   assert.equal(axisType([0, 1e3]), "linear");
   assert.equal(axisType([1, Infinity, 1e4]), "linear");
+});
+
+test("a never-negative quantity keeps its log axis when some of it is exactly 0, flushed under float32's range", () => {
+  assert.equal(magnitudeAxis([1e-3, 2e-3, 0]), "log");
+  assert.equal(magnitudeAxis([1, 50]), "linear");
+  assert.equal(magnitudeAxis([1e-3, 1, Infinity, NaN]), "log"); // overflows are marked at the top, not deciding
+  assert.equal(magnitudeAxis([0, 0]), "linear");
+  assert.equal(magnitudeAxis([-1, 0, 1e3]), "linear");
 });
 
 test("each kind draws its own metrics and a curve is named by its alternative", () => {

@@ -3,10 +3,10 @@
 The walk takes, for each cell, every architecture with every task it can be laid over (the encoder-decoder
 with each of its sentence tasks, its source read both ways, one and two encoder directions), and rotates the
 other keys through their choices (init, clip, nonlinearity, bidirectional, layers, a tbptt window, the forget
-bias, gain, seed) so that each of them meets each cell.  :func:`missing_choices` says what it fails to cover;
-the choices come from engine/config/space.py's FIELDS, so a choice added there is missing here until walked.
-Sizes are small (T of 5 to 9, H = 4, N = 3) except where a choice needs more: the copy task reaches its
-10 symbols at T = 23, and the sentiment word moves past step 1 once T // 4 > 2.
+bias, gain, seed, the recall task's lag) so that each of them meets each cell.  :func:`missing_choices` says
+what it fails to cover; the choices come from engine/config/space.py's FIELDS, so a choice added there is missing
+here until walked.  Sizes are small (T of 5 to 9, H = 4, N = 3) except where a choice needs more: the copy task
+reaches its 10 symbols at T = 23, and the sentiment word moves past step 1 once T // 4 > 2.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def _one_module(cell_index: int, cell: str) -> list[dict]:
                 s["nonlinearity"] = "relu" if (m // 2) % 2 else "tanh"
             if cell == "lstm":
                 s["forget_bias"] = (0.0, 1.0, -1.0)[(m // 3) % 3]
+            if task == "recall":
+                s["lag"] = 2 + m % 2  # within T, so most steps recall a sign
             settings.append(s)
     return settings
 

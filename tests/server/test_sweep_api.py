@@ -50,6 +50,9 @@ def test_each_trace_point_is_exactly_its_own_trace_document_and_served_from_the_
         g = doc["backward"]["grad_h_norm"][0][0]
         assert point["grad_first"] == g[doc["input_steps"][0]] and point["grad_last"] == g[-1]
         assert point["ratio"] == pytest.approx(g[doc["input_steps"][0]] / g[-1], rel=1e-12)
+        bound = doc["backward"]["bound"]  # the RNN's geometric bound; null for the GRU
+        assert point["bound_first"] == (None if bound is None else bound[0][0][doc["input_steps"][0]])
+        assert (bound is None) == (over["cell"] == "gru")
     assert hub.scheduler.computations == computed  # every /api/trace above was the sweep's cached answer
     again = fresh.post("/api/sweep", json=SWEEP)
     assert again.content == r.content and hub.scheduler.computations == computed
