@@ -1,4 +1,5 @@
-"""A step-by-step float64 reference for an encoder-decoder with attention, written out from the papers' equations.
+"""A step-by-step reference for an encoder-decoder with attention, written out from the papers' equations: float64
+for the attention's own tests, or in the model's float32 where a lesson's curve is compared with the lab's arithmetic.
 
 The encoder and decoder run as :class:`tests.engine.reference.NaiveRecurrent` stand-ins (one PyTorch cell per step,
 every state its own tensor with ``retain_grad``); the attention is computed a source step at a time.
@@ -53,7 +54,7 @@ def attention_reference(model, batch, cfg: Config, seed_step: int | None = None)
         s.retain_grad()
     s0 = state
     O = model.head.out_features
-    inputs = teacher_inputs(batch.y, O, torch.float64).requires_grad_()
+    inputs = teacher_inputs(batch.y, O, model.head.weight.dtype).requires_grad_()
     T = batch.y.shape[0]
     if cfg.attention == "none":
         s, _ = dec(inputs, state)

@@ -13,6 +13,7 @@ from engine.lessons import LESSONS, lesson_config
 from engine.lessons.catalogue import Claim, check_claim, get_lesson
 from engine.lessons.numbers import measure
 from engine.lessons.sweep import curves
+from tests.engine.attention_reference import attention_reference
 from tests.engine.reference import reference_trace
 
 # Trace sweeps: a training sweep's claims are measured on its runs by tests/engine/test_lessons.py, each run exactly
@@ -21,22 +22,32 @@ SWEEPS = [lesson for lesson in LESSONS if lesson.view == "sweep" and lesson_conf
 ON_LINK = [(lesson, claim) for lesson in SWEEPS for claim in lesson.claims if claim.on_try is None]
 
 
+def _first_and_last(cfg) -> tuple[float, float]:
+    """‖∂L/∂h‖ (layer 0, forward) at the first input step and at the last step, from PyTorch's cell modules one step
+    at a time; for the encoder-decoder the encoder's first step and the decoder's last (tests/engine/
+    attention_reference.py), on the trace's axis of 2T steps."""
+    model, batch = prepare(cfg)
+    # In the lab's arithmetic: PyTorch's own flush of denormals to zero, as the lab's traces compute
+    # (engine/tracing/_subnormal.py); a norm near 1e-36 whose units are partly denormal depends on it.
+    torch.set_flush_denormal(True)
+    try:
+        if cfg.arch == "encoder-decoder":
+            ref = attention_reference(model, batch, cfg)
+            first, last = ref["enc"]["grad_h"][0, 0, 0], ref["dec"]["grad_h"][0, 0, -1]
+            return float(first.double().norm()), float(last.double().norm())
+        ref = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch))
+    finally:
+        torch.set_flush_denormal(False)
+    norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
+    return float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
+
+
 def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
     """Each curve's grad_first, grad_last and ratio from PyTorch's cell modules one step at a time (layer 0,
     forward), the mean over the seeds: tests/engine/reference.py, never the engine's tracer."""
     rows: dict[tuple, list] = {}
     for point in sweep.points():
-        cfg = point.config
-        model, batch = prepare(cfg)
-        # In the lab's arithmetic: PyTorch's own flush of denormals to zero, as the lab's traces compute
-        # (engine/tracing/_subnormal.py); a norm near 1e-36 whose units are partly denormal depends on it.
-        torch.set_flush_denormal(True)
-        try:
-            ref = reference_trace(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b))
-        finally:
-            torch.set_flush_denormal(False)
-        norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
-        first, last = float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
+        first, last = _first_and_last(point.config)
         name = str(next(iter(sweep.series[point.series].values()))) if sweep.over_key else "all"
         rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf))
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -85,12 +96,20 @@ def test_each_claim_on_a_sweep_lesson_holds_by_a_naive_autograd_of_every_point(l
     assert np.allclose(engine[deep], ref[deep], rtol=5e-2, atol=0), (engine, ref)
 
 
-@pytest.mark.parametrize("name,cell", [("first_drop_rnn", "rnn"), ("first_drop_lstm", "lstm"),
-                                       ("first_drop_gru", "gru"), ("rnn_decades_per_ten", "rnn")])  # fmt: skip
-def test_each_number_the_sweep_lesson_fills_in_is_the_references(name, cell):
-    lesson = get_lesson("gradient-against-length")
-    y = _reference(lesson)[cell]["grad_first"]
-    if name == "rnn_decades_per_ten":
+@pytest.mark.parametrize("lesson_id,name,curve,metric", [
+    ("gradient-against-length", "first_drop_rnn", "rnn", "grad_first"),
+    ("gradient-against-length", "first_drop_lstm", "lstm", "grad_first"),
+    ("gradient-against-length", "first_drop_gru", "gru", "grad_first"),
+    ("gradient-against-length", "rnn_decades_per_ten", "rnn", "grad_first"),
+    ("attention-against-length", "source_drop_none", "none", "ratio"),
+    ("attention-against-length", "source_drop_dot", "dot", "ratio"),
+    ("attention-against-length", "source_drop_additive", "additive", "ratio"),
+    ("attention-against-length", "source_decades_per_ten", "none", "ratio"),
+])  # fmt: skip
+def test_each_number_the_sweep_lesson_fills_in_is_the_references(lesson_id, name, curve, metric):
+    lesson = get_lesson(lesson_id)
+    y = _reference(lesson)[curve][metric]
+    if name.endswith("_decades_per_ten"):
         x = np.asarray(lesson_config(lesson).values, dtype=np.float64)
         want = -10 * np.polynomial.Polynomial.fit(x, np.log10(y), 1).convert().coef[1]
     else:
@@ -108,6 +127,8 @@ def _claim(kind, **params):
     ("gradient-against-length", _claim("falls_by", over="lstm", metric="grad_first", factor_above=10.0)),
     ("gain-against-explosion", _claim("above_from", over="tanh", metric="ratio", above=1.0, **{"from": 1.05})),
     ("gain-against-explosion", _claim("below_until", over="relu", metric="ratio", below=1.0, until=1.2)),
+    ("attention-against-length", _claim("holds_within", over="none", metric="ratio", factor_below=10.0)),
+    ("attention-against-length", _claim("falls_by", over="dot", metric="ratio", factor_above=10.0)),
     ("clipping-threshold-against-divergence", _claim("above_from", over="all", metric="diverged", above=0.5,
                                                      **{"from": 50.0})),
 ], ids=lambda v: v if isinstance(v, str) else f"{v.kind}-{v.params['over']}")  # fmt: skip
