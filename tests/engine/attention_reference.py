@@ -7,6 +7,7 @@ every state its own tensor with ``retain_grad``); the attention is computed a so
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -97,3 +98,13 @@ def source_reach_reference(cfg: Config) -> float:
     ref = attention_reference(model.double(), dataclasses.replace(batch, x=batch.x.double()), cfg)
     g = np.sqrt((ref["enc"]["grad_h"][0, 0].numpy() ** 2).sum(axis=(-2, -1)))  # (T,)
     return float(g[0] / g[-1])
+
+
+def alignment_share_reference(model, cfg: Config, diagonal: str) -> float:
+    """The mean over decoder steps i of α_i,T−1−i ('anti') or α_ii ('main') of batch sample 0, for ``model``'s weights
+    on the batch the lab traces, α from :func:`attention_reference` in float64, one entry at a time."""
+    _, batch = prepare(cfg)
+    double = copy.deepcopy(model).double()
+    alpha = attention_reference(double, dataclasses.replace(batch, x=batch.x.double()), cfg)["alpha"][:, 0]  # (T, T)
+    T = cfg.seq_len
+    return sum(float(alpha[i, T - 1 - i if diagonal == "anti" else i]) for i in range(T)) / T

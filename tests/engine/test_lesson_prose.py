@@ -12,13 +12,14 @@ import torch
 from engine.data import COPY_SYMBOLS, copy_length, task_loss
 from engine.lab import prepare
 from engine.lessons import LESSONS, lesson_config, render_lesson, try_config
+from engine.lessons import lab as lab_lessons
 from engine.lessons.catalogue import (
     PLACEHOLDER,
     Claim,
     get_lesson,
 )
 from engine.lessons.numbers import magnitude, measure
-from tests.engine.attention_reference import source_reach_reference
+from tests.engine.attention_reference import alignment_share_reference, source_reach_reference
 from tests.engine.lesson_reference import LAG_MEASURES, reference_lag_measure
 from tests.engine.reference import reference_gates, reference_trace
 
@@ -154,6 +155,9 @@ def _reference_measure(lesson, name, on_try):
     cfg = _measured(lesson, Claim("ratio", "", MappingProxyType({}), on_try))
     if name == "source_reach":
         return source_reach_reference(cfg)
+    if name.endswith("diagonal_share"):  # the alignment's share on a diagonal, before or after the lab's training
+        model = lab_lessons._train(cfg).model if name.startswith("trained") else prepare(cfg)[0]
+        return alignment_share_reference(model, cfg, "main" if name == "trained_diagonal_share" else "anti")
     model, batch = prepare(cfg)
     rnn = model.rnn
     if name == "sigma_max":
