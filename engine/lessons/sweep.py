@@ -113,6 +113,11 @@ def _drop(curve: str, metric: str):
     return value
 
 
+def _at(curve: str, metric: str, index: int):
+    """Measure: one curve's metric at one swept value (by index: 0 the first, -1 the last)."""
+    return lambda s: float(curves(s)[curve][metric][index])
+
+
 def _decades_per_ten(curve: str, metric: str):
     """Measure: a fitted slope, as decades per 10 steps of the swept key: how fast one curve falls."""
     return lambda s: -10 * log_fit(np.asarray(s.values, dtype=np.float64), curves(s)[curve][metric])[0]
@@ -129,6 +134,9 @@ SWEEP_MEASURES["rnn_decades_per_ten"] = (_decades_per_ten("rnn", "grad_first"), 
 SWEEP_MEASURES |= {f"source_drop_{a}": (_drop(a, "ratio"), _has("attention", a))
                    for a in FIELD_BY_NAME["attention"].choices}  # fmt: skip
 SWEEP_MEASURES["source_decades_per_ten"] = (_decades_per_ten("none", "ratio"), _has("attention", "none"))
+# A training sweep over attention: the loss at the end of training at the shortest and the longest length.
+SWEEP_MEASURES |= {f"loss_{end}_{a}": (_at(a, "final_loss", i), _has("attention", a))
+                   for a in FIELD_BY_NAME["attention"].choices for end, i in (("shortest", 0), ("longest", -1))}
 
 SWEEP_FIELDS = dict(FIELD_BY_NAME)  # a try moves one key of the sweep's setting
 SWEEP_PAGE = LessonPage("sweep", "/sweep", make_sweep, SWEEP_FIELDS, SWEEP_CLAIM_KINDS,
