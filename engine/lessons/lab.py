@@ -32,6 +32,7 @@ _RNN = ((lambda c: c.cell == "rnn"), "a vanilla RNN")
 _COPY = (lambda c: c.task == "copy" and c.arch == "many-to-many" and copy_length(c.seq_len) > 0,
          "the copy task, many-to-many, with symbols to copy")
 _SEQ2SEQ = ((lambda c: c.arch == "encoder-decoder"), "an encoder-decoder")
+_ATTENTION = ((lambda c: c.arch == "encoder-decoder" and c.attention != "none"), "an encoder-decoder with attention")
 CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "loss_enters": ({"at": ("last", "all")}, {}, None),  # exactly the steps where the loss injects gradient
     "vanishes": ({"ratio_below": float}, {}, None),
@@ -62,6 +63,9 @@ CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
     "source_reached": ({"ratio_above": float}, {}, _SEQ2SEQ),
     "source_unreached": ({"ratio_below": float}, {}, _SEQ2SEQ),
     "copy_band": ({"ratio_above": float}, {"after_training": bool}, _COPY),
+    # the share of the alignment's weight on its anti-diagonal (decoder step i reads source step T−1−i) or main
+    # diagonal (step i reads step i): alignment_share
+    "alignment": ({"diagonal": ("anti", "main"), "share_above": float}, {"after_training": bool}, _ATTENTION),
     "no_copy_band": ({"ratio_below": float}, {"after_training": bool}, _COPY),
 }
 # Claim kinds measured by training (as is any claim with after_training).
@@ -84,6 +88,10 @@ MEASURES: dict[str, tuple | None] = {
     "contraction": _RNN,
     "copy_band": _COPY,
     "source_reach": _SEQ2SEQ,
+    # alignment_share before and after training, on the anti-diagonal or the main diagonal
+    "antidiagonal_share": _ATTENTION,
+    "trained_antidiagonal_share": _ATTENTION,
+    "trained_diagonal_share": _ATTENTION,
 }
 
 
@@ -99,6 +107,7 @@ class _Run:
     diverged_at: int | None
     baseline: float
     trained: Trace  # the trained model's trace, with its lag map: what the page shows after training
+    model: Any  # the trained model
 
 
 trace = functools.lru_cache(maxsize=32)(trace_config)  # a config is deterministic: the same link, the same numbers
@@ -116,7 +125,13 @@ def _train(cfg: Config) -> _Run:
     trainer.add_listener(steps.append)
     result = trainer.run()
     trained = trace_trained(trainer.model, cfg, lag_rows=rows_for(cfg.trace_cells))
-    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"], trained)
+    return _Run(tuple(s.loss for s in steps), steps[-1].profile, result.diverged_at, trainer.baseline["loss"], trained,
+                trainer.model)
+
+
+def trained_trace(cfg: Config) -> Trace:
+    """The trace of ``cfg``'s model after training for its ``steps``, on the batch the page shows (computed once)."""
+    return _train(cfg).trained
 
 
 def ratio(grad_h_norm: np.ndarray) -> float:
@@ -132,6 +147,15 @@ def source_reach(tr: Trace) -> float:
     g = tr.grad_h_norm[0, 0, : tr.handoff].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(g[0] / g[-1])
+
+
+def alignment_share(tr: Trace, diagonal: str) -> float:
+    """The mean over decoder steps i of α_ij on one diagonal of the alignment the page shows (batch sample 0): j = T−1−i
+    ('anti', where reversing puts each target word's source) or j = i ('main'); rows sum to 1, so this is the share
+    of all the weight that lies there (1/T for a uniform alignment)."""
+    a = np.asarray(tr.alignment, dtype=np.float64)  # (T, T) decoder step × source step
+    on = np.fliplr(a) if diagonal == "anti" else a
+    return float(np.trace(on) / a.shape[0])
 
 
 def spread(grad_h_norm: np.ndarray) -> float:
@@ -185,6 +209,8 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
             return False, f"training diverged at step {run.diverged_at}"
         if kind in ("copy_band", "no_copy_band"):
             return _check_band(copy_band(run.trained, cfg), kind, p, "after training")
+        if kind == "alignment":
+            return _check_alignment(run.trained, p, "after training")
         if kind == "survives":
             r = ratio(run.final_profile)
             return r > p["ratio_above"], f"after training, ‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}"
@@ -195,6 +221,8 @@ def check_lab_claim(cfg: Config, kind: str, p: Mapping[str, Any]) -> tuple[bool,
     if kind in ("lag_falls", "lag_holds", "under_lag_bound", "copy_band", "no_copy_band"):
         return _check_lag_claim(lag_trace(cfg), cfg, kind, p)
     tr = trace(cfg)
+    if kind == "alignment":
+        return _check_alignment(tr, p, "untrained")
     g, r = tr.grad_h_norm, ratio(tr.grad_h_norm)
     finite = math.isfinite(tr.loss) and bool(np.isfinite(g).all())
     said = f"‖∂L/∂h_0‖ / ‖∂L/∂h_T-1‖ = {r:.3g}" + ("" if finite else "; the loss or a gradient is not finite")
@@ -247,6 +275,11 @@ def _check_lag_claim(tr: Trace, cfg: Config, kind: str, p: Mapping[str, Any]) ->
     value = lag_at(tr, k)
     ok = value < p["below"] if kind == "lag_falls" else value > p["above"]
     return bool(ok), f"the lag curve at lag {k}: {value:.3g}"
+
+
+def _check_alignment(tr: Trace, p: Mapping[str, Any], when: str) -> tuple[bool, str]:
+    share = alignment_share(tr, p["diagonal"])
+    return share > p["share_above"], f"{when}, {share:.3g} of the alignment's weight is on its {p['diagonal']} diagonal"
 
 
 def _check_band(band: float, kind: str, p: Mapping[str, Any], when: str) -> tuple[bool, str]:

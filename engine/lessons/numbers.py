@@ -20,7 +20,18 @@ from engine.config import Config
 from engine.data import get_task
 from engine.lessons.catalogue import PLACEHOLDER, Lesson, lesson_config, try_config
 from engine.lessons.cliff import CLIFF_MEASURES
-from engine.lessons.lab import copy_band, lag_at, lag_trace, ratio, reach, source_reach, spread, trace
+from engine.lessons.lab import (
+    alignment_share,
+    copy_band,
+    lag_at,
+    lag_trace,
+    ratio,
+    reach,
+    source_reach,
+    spread,
+    trace,
+    trained_trace,
+)
 from engine.lessons.sweep import SWEEP_MEASURES
 from engine.models import build_model
 
@@ -90,6 +101,10 @@ _MEASURES = {
     "copy_band": (lambda c: copy_band(lag_trace(c), c), magnitude),
     # an encoder-decoder's gradient at the first source step over that at the last (engine/lessons/lab.py)
     "source_reach": (lambda c: source_reach(trace(c)), magnitude),
+    # the share of the alignment's weight on a diagonal, before and after training (engine/lessons/lab.py)
+    "antidiagonal_share": (lambda c: alignment_share(trace(c), "anti"), magnitude),
+    "trained_antidiagonal_share": (lambda c: alignment_share(trained_trace(c), "anti"), magnitude),
+    "trained_diagonal_share": (lambda c: alignment_share(trained_trace(c), "main"), magnitude),
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
     # the sweep page's: a curve's fall over the sweep, and the RNN's fitted slope on its log axis

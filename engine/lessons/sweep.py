@@ -107,29 +107,41 @@ def check_sweep_claim(sweep: Sweep, kind: str, p: Mapping[str, Any]) -> tuple[bo
     raise ValueError(f"unknown sweep claim kind {kind!r}")
 
 
-def _drop(cell: str):
-    """Measure: the gradient reaching the first step at the sweep's last value over at its first, for one cell."""
+def _drop(curve: str, metric: str):
+    """Measure: one curve's metric at the sweep's last value over at its first."""
     def value(sweep: Sweep) -> float:
-        y = curves(sweep)[cell]["grad_first"]
+        y = curves(sweep)[curve][metric]
         return float(y[-1] / y[0])
     return value
 
 
-def _has_cell(cell: str) -> tuple:
-    return (lambda s: s.over_key == "cell" and cell in s.over, f"a sweep over cell with {cell!r}")
+def _at(curve: str, metric: str, index: int):
+    """Measure: one curve's metric at one swept value (by index: 0 the first, -1 the last)."""
+    return lambda s: float(curves(s)[curve][metric][index])
 
 
-# measure -> (its value on a sweep, what the sweep needs)
-SWEEP_MEASURES = {f"first_drop_{cell}": (_drop(cell), _has_cell(cell)) for cell in FIELD_BY_NAME["cell"].choices}
-# A fitted slope, as decades per 10 steps of the swept key: how fast the RNN's gradient at the first step falls.
-SWEEP_MEASURES["rnn_decades_per_ten"] = (
-    lambda s: -10 * log_fit(np.asarray(s.values, dtype=np.float64), curves(s)["rnn"]["grad_first"])[0],
-    _has_cell("rnn"),
-)
+def _decades_per_ten(curve: str, metric: str):
+    """Measure: a fitted slope, as decades per 10 steps of the swept key: how fast one curve falls."""
+    return lambda s: -10 * log_fit(np.asarray(s.values, dtype=np.float64), curves(s)[curve][metric])[0]
+
+
+def _has(key: str, alternative: str) -> tuple:
+    return (lambda s: s.over_key == key and alternative in s.over, f"a sweep over {key} with {alternative!r}")
+
+
+# measure -> (its value on a sweep, what the sweep needs).  The gradient reaching the first step, per cell; an
+# encoder-decoder's ratio (its first source step's gradient over its decoder's last step's), per attention.
+SWEEP_MEASURES = {f"first_drop_{c}": (_drop(c, "grad_first"), _has("cell", c)) for c in FIELD_BY_NAME["cell"].choices}
+SWEEP_MEASURES["rnn_decades_per_ten"] = (_decades_per_ten("rnn", "grad_first"), _has("cell", "rnn"))
+SWEEP_MEASURES |= {f"source_drop_{a}": (_drop(a, "ratio"), _has("attention", a))
+                   for a in FIELD_BY_NAME["attention"].choices}  # fmt: skip
+SWEEP_MEASURES["source_decades_per_ten"] = (_decades_per_ten("none", "ratio"), _has("attention", "none"))
+# A training sweep over attention: the loss at the end of training at the shortest and the longest length.
+SWEEP_MEASURES |= {f"loss_{end}_{a}": (_at(a, "final_loss", i), _has("attention", a))
+                   for a in FIELD_BY_NAME["attention"].choices for end, i in (("shortest", 0), ("longest", -1))}
 
 # How many times the RNN's geometric bound at the first step grows over the sweep: its last value over its first.
-SWEEP_MEASURES["rnn_bound_growth"] = (
-    lambda s: float(curves(s)["rnn"]["bound_first"][-1] / curves(s)["rnn"]["bound_first"][0]), _has_cell("rnn"))
+SWEEP_MEASURES["rnn_bound_growth"] = (_drop("rnn", "bound_first"), _has("cell", "rnn"))
 
 SWEEP_FIELDS = dict(FIELD_BY_NAME)  # a try moves one key of the sweep's setting
 SWEEP_PAGE = LessonPage("sweep", "/sweep", make_sweep, SWEEP_FIELDS, SWEEP_CLAIM_KINDS,

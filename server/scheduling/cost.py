@@ -14,6 +14,14 @@ which is what ordering and caps need.  A training step costs about one trace of 
 a profiled step (engine.lab.training.profiled) also costs its map's sweep, as a trace with the map does.
 Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ − 1) more fused calls forward
 and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
+
+Attention (engine/models/attention.py) adds the scores of every decoder step against every encoder step,
+A = T·T·N·H, forward and backward: c_dot·A for the dot score, and for the additive score, whose decoder runs a step
+at a time, c_add·A plus c_att_step per decoder step (one fused call each way).  Its lag map is no sweep over the
+recorded Jacobians but a backward pass per row through the whole graph (engine/tracing/attention.py): min(rows, T)
+rows of c_att_row times the trace each.  Fitted on 12 settings from T=16, H=32 to T=128, H=256 (one core), the
+trace alone and with its map within 0.6× to 2.2× of measured times (priced as the sweep the map of a model without
+attention is, the map came out 7 to 9 times under).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ C_WINDOW = 1e-3
 # products of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted
 # like the trace's.
 C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
+C_ATT_DOT, C_ATT_ADD, C_ATT_STEP = 1e-9, 7e-9, 1e-3
+C_ATT_ROW = 0.5  # a row's backward pass over the whole trace's time (measured 0.3 to 0.5)
 
 
 def _steps_and_elements(cfg: Config) -> tuple[int, int]:
@@ -40,18 +50,33 @@ def _steps_and_elements(cfg: Config) -> tuple[int, int]:
 
 
 def lag_seconds(cfg: Config) -> float:
-    """Estimated seconds the lag map adds to a trace of ``cfg`` (its rows: engine.tracing.rows_for)."""
-    steps, elems = _steps_and_elements(cfg)
+    """Estimated seconds the lag map adds to a trace of ``cfg`` (its rows: engine.tracing.rows_for); with attention,
+    a backward pass per decoder step it itemises."""
     rows = rows_for(cfg.trace_cells)
+    if cfg.attention != "none":
+        return C_ATT_ROW * min(rows, cfg.seq_len) * _trace_seconds(cfg)
+    steps, elems = _steps_and_elements(cfg)
     return C_LAG_STEP * steps + C_LAG_MAC * elems * rows * cfg.hidden_size * (1 + cfg.num_directions)
+
+
+def attention_seconds(cfg: Config) -> float:
+    """Estimated seconds attention adds to a trace or a training step of ``cfg`` (0 without it)."""
+    work = cfg.seq_len * cfg.seq_len * cfg.batch_size * cfg.hidden_size  # A = T·T·N·H
+    if cfg.attention == "dot":
+        return C_ATT_DOT * work
+    return C_ATT_STEP * cfg.seq_len + C_ATT_ADD * work if cfg.attention == "additive" else 0.0
+
+
+def _trace_seconds(cfg: Config) -> float:
+    steps, elems = _steps_and_elements(cfg)
+    windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
+    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions + attention_seconds(cfg)
+    return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
 
 
 def trace_seconds(cfg: Config, lag: bool = False) -> float:
     """Estimated seconds to trace ``cfg`` once (forward, backward, figures, encoding); ``lag``: with its lag map."""
-    steps, elems = _steps_and_elements(cfg)
-    windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
-    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions + (lag_seconds(cfg) if lag else 0.0)
-    return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
+    return _trace_seconds(cfg) + (lag_seconds(cfg) if lag else 0.0)
 
 
 def train_step_seconds(cfg: Config, lag: bool = False) -> float:

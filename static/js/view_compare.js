@@ -1,8 +1,11 @@
 // Compare mode's views: ‖∂L/∂h_t‖ against t of every compared setting on one
-// log axis, their loss curves while training over the task's baseline, their lag curves (how far back each hears)
-// while the lag map's view is open, and a table of the numbers that matter side by side.
+// log axis (the handoff marked for an encoder–decoder), their loss curves while training over the task's baseline,
+// their lag curves (how far back each hears) while the lag map's view is open, and a table of the numbers that
+// matter side by side (for an encoder–decoder, how much of the gradient reaches its first source word).
 
 import { LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, logWindow } from "./charts.js";
+import { handoffSteps, sourceShare } from "./compare_handoff.js";
+import { handoffMarks } from "./handoff.js";
 import { curveEntry, drawLagCurves } from "./view_lag.js";
 import { baselineLabel, logAxis, stepAxis } from "./view_training.js";
 import { edgeLabel, timeAxis } from "./view_norms.js";
@@ -63,7 +66,8 @@ export function drawCompareNorms(chart, all, pick = { layer: null, d: 0 }) {
       hovertemplate: `${e.label}<br>t = %{x}: %{y:.3e}<extra></extra>`,
     });
   });
-  const annotations = [];
+  const marks = handoffSteps(entries).map((t) => handoffMarks({ handoff: t }));
+  const annotations = marks.flatMap((m) => m.annotations);
   if (over) annotations.push(edgeLabel(win.ceil, "▲ inf / NaN", OVERFLOW_COLOUR));
   if (zero) annotations.push(edgeLabel(win.floor, "▼ exactly 0 (underflow)", UNDERFLOW_COLOUR));
   if (missing.length) annotations.push(missingNote(missing));
@@ -76,7 +80,7 @@ export function drawCompareNorms(chart, all, pick = { layer: null, d: 0 }) {
     // automargin: the margin grows to hold the tick labels (10⁻²³ is wide) and the title beside them, never under.
     yaxis: { ...AXIS, type: "log", title: { text: "‖∂L/∂h_t‖ (log)", standoff: 10 }, automargin: true, exponentformat: "power",
       range: [Math.log10(win.floor) - 0.15, Math.log10(win.ceil) + 0.15], autorange: false, showticklabels: !!range },
-    showlegend: true, legend: LEGEND, margin: { t: 28 }, annotations,
+    showlegend: true, legend: LEGEND, margin: { t: 28 }, annotations, shapes: marks.flatMap((m) => m.shapes),
   });
 }
 
@@ -137,6 +141,7 @@ const COLUMNS = [
   ["coef", "clip coefficient"],
   ["step", "first step's size ‖Δθ‖"],
   ["params", "parameters"],
+  ["source", "first source word's share"], // the encoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_T−1‖: sourceShare
   ["trained", "last training loss"],
   ["data", "data"],
 ];
@@ -171,6 +176,7 @@ export function fillCompareTable(table, rows, schema) {
       coef: done ? coefText(row.trace, schema) : ["…", null],
       step: done ? stepText(row.trace, schema) : ["…", null],
       params: row.trace ? [row.trace.start.param_count.toLocaleString("en"), row.trace.start.param_count] : ["…", null],
+      source: done ? sourceText(row.trace) : ["…", null],
       trained: trainedText(row.run),
       data: [row.name === "A" ? "A's batch" : row.differentData ? "different data" : "same as A", null],
     };
@@ -195,6 +201,11 @@ export function fillCompareTable(table, rows, schema) {
     body.append(tr);
   }
   table.replaceChildren(head, body);
+}
+
+function sourceText(trace) {
+  const share = sourceShare(trace);
+  return share === null ? ["– (not an encoder–decoder)", null] : [fmtNum(share), share];
 }
 
 function coefText(trace, schema) {

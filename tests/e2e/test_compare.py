@@ -20,6 +20,9 @@ TABLE = """() => Object.fromEntries([...document.querySelectorAll('#compare-tabl
   [tr.dataset.name, Object.fromEntries([...tr.children].map(td =>
     [td.dataset.stat, td.dataset.value ?? td.textContent]))]))"""
 
+# Where the vertical lines a chart draws sit on its x axis.
+SHAPES = "id => ((document.getElementById(id).layout || {}).shapes || []).map(s => s.x0)"
+
 
 def api_trace(server_url: str, config: dict) -> dict:
     req = urllib.request.Request(
@@ -182,4 +185,28 @@ def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, serv
             assert (got is None and math.isnan(w)) or math.isclose(got, w, rel_tol=1e-6), name
         bounds = [d for d in data if d["name"] == f"bound (γ·σ<sub>max</sub>)<sup>k</sup>, {name}: {label}"]
         assert len(bounds) == (1 if cell == "rnn" else 0), name
+    assert page.log.errors == []
+
+
+def test_attention_against_none_marks_the_handoff_and_measures_the_first_source_words_share(page, server_url):
+    """An encoder-decoder with and without attention side by side: the chart marks where the decoder takes over, and
+    the table's share of the gradient at the first source word is the encoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_T−1‖ of each
+    setting's own /api/trace."""
+    base = {"arch": "encoder-decoder", "task": "reverse", "cell": "rnn", "seq_len": 16, "hidden_size": 16}
+    page.goto(server_url + "/?arch=encoder-decoder&task=reverse&cell=rnn&seq_len=16&hidden_size=16"
+              "&cmp_b=attention:dot&cmp_c=attention:additive")
+    page.wait_for_function(COMPARE_DONE, arg=3)
+    assert page.evaluate(SHAPES, "chart-compare-norms") == [15.5]  # one handoff, at T − 0.5, shared by all three
+    assert plot(page, "chart-compare-norms")["notes"] == ["handoff"]
+    table = page.evaluate(TABLE)
+    shares = {}
+    for name, attention in zip("ABC", ["none", "dot", "additive"]):
+        norms = api_trace(server_url, {**base, "attention": attention})["backward"]["grad_h_norm"][0][0]
+        shares[name] = norms[0] / norms[15]
+        assert math.isclose(float(table[name]["source"]), shares[name], rel_tol=1e-6), name
+    assert shares["A"] < 1e-3 and shares["B"] > 0.1 and shares["C"] > 0.1  # the attention's road reaches step 0
+    page.goto(server_url + "/?seq_len=20&cmp_b=cell:gru")  # not an encoder-decoder: no handoff, no share
+    page.wait_for_function(COMPARE_DONE, arg=2)
+    assert page.evaluate(SHAPES, "chart-compare-norms") == []
+    assert {row["source"] for row in page.evaluate(TABLE).values()} == {"– (not an encoder–decoder)"}
     assert page.log.errors == []

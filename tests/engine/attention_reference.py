@@ -1,4 +1,5 @@
-"""A step-by-step float64 reference for an encoder-decoder with attention, written out from the papers' equations.
+"""A step-by-step reference for an encoder-decoder with attention, written out from the papers' equations: float64
+for the attention's own tests, or in the model's float32 where a lesson's curve is compared with the lab's arithmetic.
 
 The encoder and decoder run as :class:`tests.engine.reference.NaiveRecurrent` stand-ins (one PyTorch cell per step,
 every state its own tensor with ``retain_grad``); the attention is computed a source step at a time.
@@ -6,6 +7,7 @@ every state its own tensor with ``retain_grad``); the attention is computed a so
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -53,7 +55,7 @@ def attention_reference(model, batch, cfg: Config, seed_step: int | None = None)
         s.retain_grad()
     s0 = state
     O = model.head.out_features
-    inputs = teacher_inputs(batch.y, O, torch.float64).requires_grad_()
+    inputs = teacher_inputs(batch.y, O, model.head.weight.dtype).requires_grad_()
     T = batch.y.shape[0]
     if cfg.attention == "none":
         s, _ = dec(inputs, state)
@@ -96,3 +98,13 @@ def source_reach_reference(cfg: Config) -> float:
     ref = attention_reference(model.double(), dataclasses.replace(batch, x=batch.x.double()), cfg)
     g = np.sqrt((ref["enc"]["grad_h"][0, 0].numpy() ** 2).sum(axis=(-2, -1)))  # (T,)
     return float(g[0] / g[-1])
+
+
+def alignment_share_reference(model, cfg: Config, diagonal: str) -> float:
+    """The mean over decoder steps i of α_i,T−1−i ('anti') or α_ii ('main') of batch sample 0, for ``model``'s weights
+    on the batch the lab traces, α from :func:`attention_reference` in float64, one entry at a time."""
+    _, batch = prepare(cfg)
+    double = copy.deepcopy(model).double()
+    alpha = attention_reference(double, dataclasses.replace(batch, x=batch.x.double()), cfg)["alpha"][:, 0]  # (T, T)
+    T = cfg.seq_len
+    return sum(float(alpha[i, T - 1 - i if diagonal == "anti" else i]) for i in range(T)) / T

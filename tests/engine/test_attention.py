@@ -10,9 +10,14 @@ import torch.nn.functional as F
 from engine.config import Config
 from engine.lab import prepare
 from engine.lessons import LESSONS
+from engine.lessons import lab as lab_lessons
 from engine.lessons.numbers import measured_config
 from engine.tracing import trace_encoder_decoder
-from tests.engine.attention_reference import attention_reference, source_reach_reference
+from tests.engine.attention_reference import (
+    alignment_share_reference,
+    attention_reference,
+    source_reach_reference,
+)
 
 CASES = [
     dict(attention="dot", cell="rnn"),
@@ -98,3 +103,20 @@ def test_source_claims_hold_by_the_step_by_step_reference(lesson, claim):
         assert ratio > claim.params["ratio_above"], ratio
     else:
         assert ratio < claim.params["ratio_below"], ratio
+
+
+ALIGNMENT_CLAIMS = [(lesson, c) for lesson in LESSONS for c in lesson.claims if c.kind == "alignment"]
+
+
+def _alignment_model(cfg: Config, trained: bool):
+    """The model a claim measures: the lesson's own untrained weights, or its weights after the lab's training."""
+    return lab_lessons._train(cfg).model if trained else prepare(cfg)[0]
+
+
+@pytest.mark.parametrize("lesson,claim", ALIGNMENT_CLAIMS,
+                         ids=[f"{le.id}/{c.params['diagonal']}-{c.on_try}" for le, c in ALIGNMENT_CLAIMS])
+def test_alignment_claims_hold_by_the_step_by_step_reference(lesson, claim):
+    """The share of α on the claimed diagonal, α from the float64 reference on the measured model's weights."""
+    cfg, p = measured_config(lesson, claim.on_try), claim.params
+    share = alignment_share_reference(_alignment_model(cfg, p.get("after_training", False)), cfg, p["diagonal"])
+    assert share > p["share_above"], (claim.says, share)

@@ -12,13 +12,14 @@ import torch
 from engine.data import COPY_SYMBOLS, copy_length, task_loss
 from engine.lab import prepare
 from engine.lessons import LESSONS, lesson_config, render_lesson, try_config
+from engine.lessons import lab as lab_lessons
 from engine.lessons.catalogue import (
     PLACEHOLDER,
     Claim,
     get_lesson,
 )
 from engine.lessons.numbers import magnitude, measure
-from tests.engine.attention_reference import source_reach_reference
+from tests.engine.attention_reference import alignment_share_reference, source_reach_reference
 from tests.engine.lesson_reference import LAG_MEASURES, reference_lag_measure
 from tests.engine.reference import reference_gates, reference_trace
 
@@ -62,6 +63,7 @@ FACTS = {
     # the paper's target; 1 / max σ′ = 4, the weight below which x ↦ w·σ(x) + b has one resting point only
     "the-cliff": {"0.7": 0.7, "4": 1 / (_SIGMOID(0.0) * (1 - _SIGMOID(0.0)))},
     "truncated-bptt": {"27": 30 - 3},  # the last window of 3 steps starts at T − 3
+    "attention-against-length": {"10": 10},  # the fitted slope's unit: decades every 10 source words
     # T = 12 copies K = copy_length(12) symbols at a lag of T − K; the try's T = 24 copies 10 at 14
     "copy-before-and-after-training": {"5": copy_length(12), "7": 12 - copy_length(12), "10": copy_length(24),
                                        "14": 24 - copy_length(24)},
@@ -153,6 +155,9 @@ def _reference_measure(lesson, name, on_try):
     cfg = _measured(lesson, Claim("ratio", "", MappingProxyType({}), on_try))
     if name == "source_reach":
         return source_reach_reference(cfg)
+    if name.endswith("diagonal_share"):  # the alignment's share on a diagonal, before or after the lab's training
+        model = lab_lessons._train(cfg).model if name.startswith("trained") else prepare(cfg)[0]
+        return alignment_share_reference(model, cfg, "main" if name == "trained_diagonal_share" else "anti")
     model, batch = prepare(cfg)
     rnn = model.rnn
     if name == "sigma_max":

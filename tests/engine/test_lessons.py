@@ -181,6 +181,8 @@ def _claim(kind, on_try=None, **params):
         ("truncated-bptt", _claim("vanishes", on_try=0, ratio_below=1e-30)),
         ("attention-shortcut", _claim("source_reached", on_try=0, ratio_above=1e-4)),
         ("attention-shortcut", _claim("source_unreached", ratio_below=0.1)),
+        ("attention-alignment-reversal", _claim("alignment", diagonal="main", share_above=0.5, after_training=True)),
+        ("attention-alignment-reversal", _claim("alignment", diagonal="anti", share_above=0.5)),
     ],
     ids=lambda v: v if isinstance(v, str) else v.kind,
 )

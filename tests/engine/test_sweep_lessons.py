@@ -1,18 +1,23 @@
 """Sweep lessons: every claim on a trace-sweep lesson's own sweep holds by a naive step-by-step autograd of each
-point, every number the prose fills in is that reference's, and the checker says no to claims that do not hold."""
+point, every claim on the encoder-decoder's training sweep by a plain PyTorch training loop of each point, every number
+the prose fills in is that reference's, and the checker says no to claims that do not hold."""
 
+import math
 from types import MappingProxyType
 
 import numpy as np
 import pytest
 import torch
 
-from engine.data import input_steps, task_loss
+from engine.data import WORDS, input_steps, make_batch, task_loss
 from engine.lab import prepare
+from engine.lab.training import OPTIMIZERS
 from engine.lessons import LESSONS, lesson_config
 from engine.lessons.catalogue import Claim, check_claim, get_lesson
 from engine.lessons.numbers import measure
 from engine.lessons.sweep import curves
+from engine.models import build_model, data_generator
+from tests.engine.attention_reference import attention_reference
 from tests.engine.reference import reference_trace
 
 # Trace sweeps: a training sweep's claims are measured on its runs by tests/engine/test_lessons.py, each run exactly
@@ -31,25 +36,35 @@ def reference_bound(model, cfg, grad_last: float) -> float:
     return grad_last * eta ** (cfg.seq_len - 1)
 
 
+def _first_and_last(cfg) -> tuple[float, float, float]:
+    """‖∂L/∂h‖ (layer 0, forward) at the first input step and at the last step, from PyTorch's cell modules one
+    step at a time, and the RNN's bound (reference_bound); for the encoder-decoder the encoder's first step and the
+    decoder's last (tests/engine/attention_reference.py), on the trace's axis of 2T steps, and no bound."""
+    model, batch = prepare(cfg)
+    # In the lab's arithmetic: PyTorch's own flush of denormals to zero, as the lab's traces compute
+    # (engine/tracing/_subnormal.py); a norm near 1e-36 whose units are partly denormal depends on it.
+    torch.set_flush_denormal(True)
+    try:
+        if cfg.arch == "encoder-decoder":
+            ref = attention_reference(model, batch, cfg)
+            first, last = ref["enc"]["grad_h"][0, 0, 0], ref["dec"]["grad_h"][0, 0, -1]
+            return float(first.double().norm()), float(last.double().norm()), np.nan
+        ref = reference_trace(model.rnn, batch.x, lambda out: task_loss(model.head(out), batch))
+    finally:
+        torch.set_flush_denormal(False)
+    norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
+    first, last = float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
+    return first, last, reference_bound(model, cfg, last)
+
+
 def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
     """Each curve's grad_first, grad_last, ratio and bound_first from PyTorch's cell modules one step at a time
     (layer 0, forward), the mean over the seeds: tests/engine/reference.py, never the engine's tracer."""
     rows: dict[tuple, list] = {}
     for point in sweep.points():
-        cfg = point.config
-        model, batch = prepare(cfg)
-        # In the lab's arithmetic: PyTorch's own flush of denormals to zero, as the lab's traces compute
-        # (engine/tracing/_subnormal.py); a norm near 1e-36 whose units are partly denormal depends on it.
-        torch.set_flush_denormal(True)
-        try:
-            ref = reference_trace(model.rnn, batch.x, lambda out, m=model, b=batch: task_loss(m.head(out), b))
-        finally:
-            torch.set_flush_denormal(False)
-        norms = ref["grad_h"][0, 0].double().flatten(1).norm(dim=1)  # (T,)
-        first, last = float(norms[input_steps(cfg.arch, cfg.seq_len)[0]]), float(norms[-1])
+        first, last, bound = _first_and_last(point.config)
         name = str(next(iter(sweep.series[point.series].values()))) if sweep.over_key else "all"
-        rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf,
-                                                          reference_bound(model, cfg, last)))  # fmt: skip
+        rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf, bound))
     out: dict[str, dict[str, np.ndarray]] = {}
     for (name, _), seeds in rows.items():  # in the sweep's order of values
         curve = out.setdefault(name, {"grad_first": [], "grad_last": [], "ratio": [], "bound_first": []})
@@ -65,6 +80,40 @@ def _reference(lesson):
     if lesson.id not in _REFERENCE:
         _REFERENCE[lesson.id] = reference_curves(lesson_config(lesson))
     return _REFERENCE[lesson.id]
+
+
+TRAINED = [lesson for lesson in LESSONS if lesson.view == "sweep" and lesson_config(lesson).kind == "train"
+           and lesson_config(lesson).arch == "encoder-decoder"]  # fmt: skip
+
+
+def plain_final_loss(cfg) -> float:
+    """The loss of a plain PyTorch training loop's last step (before its update): the lab's model, optimizer and
+    batches drawn from the same seeds, autograd's own backward and PyTorch's clip_grad_norm_; no Trainer, no tracer."""
+    assert cfg.clip == "norm" and cfg.task == "reverse", "this loop is written for norm clipping on the reversal task"
+    model = build_model(cfg, WORDS, WORDS)
+    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
+    data = data_generator(cfg.seed)
+    for _ in range(cfg.steps):
+        batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch.x, batch.y).reshape(-1, WORDS), batch.y.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_at)
+        opt.step()
+    return float(loss.detach())
+
+
+def plain_training_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
+    """Each curve's final_loss and learned (a final loss under half of guessing's, ln WORDS) from
+    :func:`plain_final_loss` of every point, the mean over the seeds."""
+    rows: dict[str, dict] = {}
+    for point in sweep.points():
+        final = plain_final_loss(point.config)
+        name = str(next(iter(sweep.series[point.series].values())))
+        seeds = rows.setdefault(name, {}).setdefault(point.value, [])
+        seeds.append((final, float(final < 0.5 * math.log(WORDS))))
+    return {name: {m: np.array([np.mean([s[k] for s in by[v]]) for v in sweep.values])
+                   for k, m in enumerate(("final_loss", "learned"))} for name, by in rows.items()}  # fmt: skip
 
 
 def holds(kind, x, y, p) -> bool:
@@ -96,13 +145,48 @@ def test_each_claim_on_a_sweep_lesson_holds_by_a_naive_autograd_of_every_point(l
     assert np.allclose(engine[deep], ref[deep], rtol=5e-2, atol=0), (engine, ref)
 
 
-@pytest.mark.parametrize("name,cell", [("first_drop_rnn", "rnn"), ("first_drop_lstm", "lstm"),
-                                       ("first_drop_gru", "gru"), ("rnn_decades_per_ten", "rnn"),
-                                       ("rnn_bound_growth", "rnn")])  # fmt: skip
-def test_each_number_the_sweep_lesson_fills_in_is_the_references(name, cell):
-    lesson = get_lesson("gradient-against-length")
-    y = _reference(lesson)[cell]["bound_first" if name == "rnn_bound_growth" else "grad_first"]
-    if name == "rnn_decades_per_ten":
+@pytest.fixture(scope="module")
+def plain_trained() -> dict[str, dict]:
+    return {lesson.id: plain_training_curves(lesson_config(lesson)) for lesson in TRAINED}
+
+
+TRAINED_CLAIMS = [(lesson, claim) for lesson in TRAINED for claim in lesson.claims if claim.on_try is None]
+
+
+@pytest.mark.parametrize("lesson,claim", TRAINED_CLAIMS, ids=[f"{le.id}/{k}-{c.kind}" for k, (le, c)
+                                                              in enumerate(TRAINED_CLAIMS)])  # fmt: skip
+def test_each_claim_on_the_encoder_decoders_training_sweep_holds_by_a_plain_training_loop(plain_trained, lesson, claim):
+    sweep, p = lesson_config(lesson), claim.params
+    ref = plain_trained[lesson.id][p["over"]][p["metric"]]
+    assert holds(claim.kind, np.asarray(sweep.values, dtype=np.float64), ref, p), (claim.says, ref)
+    # The Trainer's traced steps leave autograd's gradients to float32 rounding: over 150 Adam steps the runs agree
+    # to well within a percent.
+    np.testing.assert_allclose(curves(sweep)[p["over"]][p["metric"]], ref, rtol=1e-2, atol=0)
+
+
+@pytest.mark.parametrize("name,curve,at", [(f"loss_{end}_{a}", a, i) for a in ("none", "dot")
+                                           for end, i in (("shortest", 0), ("longest", -1))])  # fmt: skip
+def test_each_number_the_training_sweep_lesson_fills_in_is_the_plain_loops(plain_trained, name, curve, at):
+    lesson = get_lesson("attention-learning-against-length")
+    want = plain_trained[lesson.id][curve]["final_loss"][at]
+    assert measure(lesson, name) == pytest.approx(want, rel=1e-2)
+
+
+@pytest.mark.parametrize("lesson_id,name,curve,metric", [
+    ("gradient-against-length", "first_drop_rnn", "rnn", "grad_first"),
+    ("gradient-against-length", "first_drop_lstm", "lstm", "grad_first"),
+    ("gradient-against-length", "first_drop_gru", "gru", "grad_first"),
+    ("gradient-against-length", "rnn_decades_per_ten", "rnn", "grad_first"),
+    ("gradient-against-length", "rnn_bound_growth", "rnn", "bound_first"),
+    ("attention-against-length", "source_drop_none", "none", "ratio"),
+    ("attention-against-length", "source_drop_dot", "dot", "ratio"),
+    ("attention-against-length", "source_drop_additive", "additive", "ratio"),
+    ("attention-against-length", "source_decades_per_ten", "none", "ratio"),
+])  # fmt: skip
+def test_each_number_the_sweep_lesson_fills_in_is_the_references(lesson_id, name, curve, metric):
+    lesson = get_lesson(lesson_id)
+    y = _reference(lesson)[curve][metric]
+    if name.endswith("_decades_per_ten"):
         x = np.asarray(lesson_config(lesson).values, dtype=np.float64)
         want = -10 * np.polynomial.Polynomial.fit(x, np.log10(y), 1).convert().coef[1]
     else:
@@ -129,6 +213,10 @@ def _claim(kind, **params):
     ("gradient-against-length", _claim("falls_by", over="lstm", metric="grad_first", factor_above=10.0)),
     ("gain-against-explosion", _claim("above_from", over="tanh", metric="ratio", above=1.0, **{"from": 1.05})),
     ("gain-against-explosion", _claim("below_until", over="relu", metric="ratio", below=1.0, until=1.2)),
+    ("attention-against-length", _claim("holds_within", over="none", metric="ratio", factor_below=10.0)),
+    ("attention-against-length", _claim("falls_by", over="dot", metric="ratio", factor_above=10.0)),
+    ("attention-learning-against-length", _claim("above_from", over="dot", metric="final_loss", above=1.0,
+                                                  **{"from": 10.0})),
     ("clipping-threshold-against-divergence", _claim("above_from", over="all", metric="diverged", above=0.5,
                                                      **{"from": 50.0})),
 ], ids=lambda v: v if isinstance(v, str) else f"{v.kind}-{v.params['over']}")  # fmt: skip

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { compareCSV, compareJSON, csvField } from "../../static/js/compare_export.js";
+import { handoffSteps, sourceShare } from "../../static/js/compare_handoff.js";
 import { TOP, pickChoices, pickFromValue, pickValue, pickWords } from "../../static/js/compare_pick.js";
 import { lessonSuggestion } from "../../static/js/compare_suggest.js";
 import { Schema } from "../../static/js/schema.js";
@@ -74,4 +75,25 @@ test("a slide's layout: projector-sized type, a title with the setting, legend a
   assert.ok(slide.yaxis.automargin && slide.margin.t > page.margin.t);
   assert.match(slide.title.text, /^<b>‖∂L\/∂h<sub>t<\/sub>‖ per setting<\/b><br>.*Cell = LSTM, Sequence length T = 100/);
   assert.equal(page.font.size, 12); // the page's own layout is left as it was
+});
+
+/** A stand-in for a RunTrace of an encoder–decoder: layer 0, forward, over the 2T steps of the joined axis. */
+function seq2seqTrace(norms, handoff) {
+  return { start: { handoff }, normSeries: (which, l, d, from, to) => {
+    assert.deepEqual([which, l, d], ["h", 0, 0]);
+    return norms.map((v, t) => (t >= from && t < to ? v : null));
+  } };
+}
+
+test("compare marks each distinct handoff once and measures the first source word's share over the encoder's steps", () => {
+  const without = seq2seqTrace([1e-6, 1e-3, 0.5, 0.9, 0.7, 0.6], 3); // the decoder's steps after the handoff: not read
+  const attending = seq2seqTrace([0.2, 0.3, 0.4, 0.9, 0.7, 0.6], 3);
+  const longer = seq2seqTrace([0.1, 0.1, 0.1, 0.2, 0.5, 0.5, 0.5, 0.5], 4);
+  const plain = { start: { handoff: null }, normSeries: () => assert.fail("not an encoder–decoder: nothing to read") };
+  assert.deepEqual(handoffSteps([{ trace: longer }, { trace: without }, { trace: attending }, { trace: plain }]), [3, 4]);
+  assert.deepEqual(handoffSteps([{ trace: plain }]), []);
+  assert.equal(sourceShare(without), 1e-6 / 0.5);
+  assert.equal(sourceShare(attending), 0.2 / 0.4);
+  assert.equal(sourceShare(longer), 0.1 / 0.2);
+  assert.equal(sourceShare(plain), null);
 });

@@ -1,12 +1,13 @@
 """The settings tests/server/test_script.py runs as scripts: every choice of every field, with every cell.
 
 The walk takes, for each cell, every architecture with every task it can be laid over (the encoder-decoder
-with each of its sentence tasks, its source read both ways, one and two encoder directions), and rotates the
-other keys through their choices (init, clip, nonlinearity, bidirectional, layers, a tbptt window, the forget
-bias, gain, seed, the recall task's lag) so that each of them meets each cell.  :func:`missing_choices` says
-what it fails to cover; the choices come from engine/config/space.py's FIELDS, so a choice added there is missing
-here until walked.  Sizes are small (T of 5 to 9, H = 4, N = 3) except where a choice needs more: the copy task
-reaches its 10 symbols at T = 23, and the sentiment word moves past step 1 once T // 4 > 2.
+with each of its sentence tasks, its source read both ways, one and two encoder directions, each attention
+meeting each of those), and rotates the other keys through their choices (init, clip, nonlinearity,
+bidirectional, layers, a tbptt window, the forget bias, gain, seed, the recall task's lag) so that each of them
+meets each cell.  :func:`missing_choices` says what it fails to cover; the choices come from
+engine/config/space.py's FIELDS, so a choice added there is missing here until walked.  Sizes are small (T of 5
+to 9, H = 4, N = 3) except where a choice needs more: the copy task reaches its 10 symbols at T = 23, and the
+sentiment word moves past step 1 once T // 4 > 2.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ TBPTT = 3  # cuts a T of 6 to 9 into two or three windows
 # the full gradient alive across the cuts, so truncating changes the parameters' gradient norm by 7%.
 TRUNCATED = {"tbptt": 10, "seq_len": 30, "hidden_size": 8, "batch_size": 4, "init": "identity"}
 LESSON = "translation-bottleneck"
-# Choices the script refuses by name (422 naming the key) instead of writing them out: not walked, and
-# tests/server/test_script.py checks each is refused.
-REFUSED = {"attention": ("additive", "dot")}
 
 
 def _choices(name: str) -> tuple:
@@ -71,6 +69,7 @@ def _encoder_decoder(cell_index: int, cell: str) -> list[dict]:
                     "bidirectional": bidirectional, "num_layers": 1 + (t + r) % 2, "seq_len": 5 + m % 2,
                     "hidden_size": 4, "batch_size": 3, "seed": 100 * cell_index + 50 + m,
                     "init": _choices("init")[m % 4], "clip": _choices("clip")[m % 3], "clip_at": 1e-3,
+                    "attention": _choices("attention")[(m + t) % 3],  # each meets every task, order, direction, clip
                 })  # fmt: skip
     return settings
 
@@ -115,6 +114,5 @@ def missing_choices(settings: list[dict]) -> list[str]:
             if not applying and f.applies_to({**Config().to_dict(), "cell": cell, "arch": ENCODER_DECODER}):
                 missing.append(f"{cell}: {f.name} never applies")
             seen = {getattr(c, f.name) for c in applying}
-            missing += [f"{cell}: {f.name}={v}" for v in _choices(f.name)
-                        if applying and v not in seen and v not in REFUSED.get(f.name, ())]
+            missing += [f"{cell}: {f.name}={v}" for v in _choices(f.name) if applying and v not in seen]
     return missing

@@ -9,6 +9,7 @@ import pytest
 
 from engine import Config
 from server.scheduling import Busy, Scheduler
+from server.scheduling.budgets import trace_too_long
 from server.scheduling.cost import max_train_steps, trace_seconds, train_seconds
 from server.scheduling.scheduler import Job
 from server.settings import Settings
@@ -155,6 +156,25 @@ def test_costs_grow_with_the_work_and_training_is_capped_by_steps():
     most = max_train_steps(biggest, 600.0)
     assert 1 <= most < 5000
     assert train_seconds(Config.from_dict({**biggest.to_dict(), "steps": most})) <= 600.0
+
+
+def test_attention_is_priced_by_its_scores_and_its_lag_map_by_a_backward_pass_per_decoder_row():
+    def cfg(**kw):
+        return Config.from_dict({"arch": "encoder-decoder", "task": "reverse", "cell": "rnn", "seq_len": 128,
+                                 "batch_size": 64, "hidden_size": 128, **kw})  # fmt: skip
+
+    none, dot, additive = (cfg(attention=a) for a in ("none", "dot", "additive"))
+    # The additive decoder runs a step at a time and scores through a tanh: dearer than the dot score's one product.
+    assert trace_seconds(none) < trace_seconds(dot) < trace_seconds(additive)
+    # Without attention the map is one sweep over recorded Jacobians; with it, a backward pass for each of its rows.
+    sweep, per_row = (trace_seconds(c, lag=True) - trace_seconds(c) for c in (none, additive))
+    assert per_row > 5 * sweep
+    assert (trace_seconds(cfg(attention="dot", seq_len=64), lag=True) - trace_seconds(cfg(attention="dot", seq_len=64))
+            < (trace_seconds(dot, lag=True) - trace_seconds(dot)) / 2)  # fewer rows, each over a shorter graph
+    # Up front, the server refuses the map of the additive model that it would trace without attention.
+    assert trace_too_long(none, 3.0, lag=True) is None and trace_too_long(additive, 3.0) is None
+    message, field = trace_too_long(additive, 3.0, lag=True)
+    assert field == "seq_len" and "seq_len must be at most" in message
 
 
 def test_a_stream_of_small_jobs_does_not_starve_a_big_one():

@@ -35,7 +35,7 @@ from engine.lessons import LESSONS, lesson_query
 from server import script as script_module
 from server.script import render_script, strict_config
 from server.wire.encoding import from_wire
-from tests.server.script_walk import CHOICE_FIELDS, LESSON, REFUSED, missing_choices, walk
+from tests.server.script_walk import CHOICE_FIELDS, LESSON, missing_choices, walk
 
 WALK = walk()
 
@@ -155,6 +155,11 @@ def assert_same_numbers(printed: dict, doc: dict, label: str) -> None:
     for key in ("total_norm", "total_norm_clipped"):
         assert printed[key] == pytest.approx(doc["done"][key], rel=1e-5, abs=0), (label, key)
     assert printed["loss"] == pytest.approx(doc["done"]["loss"], rel=1e-5, abs=0), label
+    attention = doc["done"]["attention"]
+    assert ("attention" in printed) == (attention is not None), label
+    if attention is not None:  # the alignment of the first sentence, the encoder's gradient by its two roads
+        for key in ("alignment", "grad_attention_norm", "grad_recurrent_norm"):
+            np.testing.assert_allclose(printed["attention"][key], attention[key], rtol=1e-5, atol=0, err_msg=label)
 
 
 def assert_same_lag_row(printed: dict, doc: dict, label: str) -> None:
@@ -200,31 +205,44 @@ def test_the_translation_lessons_link_and_tries_print_the_traces_numbers(walk_re
     assert "REVERSE_SOURCE = True" in walk_scripts[f"{LESSON} link"]  # the lesson reads the source backwards
 
 
-def test_every_lessons_link_and_try_answers_a_script_or_refuses_attention_by_name(client):
-    def answers(config: Config, search: str, where) -> None:
+def test_every_lessons_link_and_try_answers_a_script(client):
+    def answers(search: str, where) -> None:
         r = client.get("/api/script?" + search)
-        if config.attention != "none":  # the script cannot write attention out yet: it says so, naming the key
-            assert r.status_code == 422 and r.json()["field"] == "attention", (where, r.text)
-        else:
-            assert r.status_code == 200, (where, r.text)
+        assert r.status_code == 200, (where, r.text)
 
     for lesson in LESSONS:
         if lesson.view != "lab":
             continue
-        answers(Config.from_dict(dict(lesson.link)), urlencode(lesson_query(lesson)), lesson.id)
+        answers(urlencode(lesson_query(lesson)), lesson.id)
         for t in lesson.tries:
-            config = Config.from_dict({**lesson.link, t.key: t.value})
-            answers(config, query(config.non_default()), (lesson.id, t.key))
+            answers(query(Config.from_dict({**lesson.link, t.key: t.value}).non_default()), (lesson.id, t.key))
+
+
+def test_every_attention_of_the_walk_prints_an_alignment_whose_rows_sum_to_one(walk_results):
+    kinds = set()
+    for label, (printed, _) in walk_results.items():
+        kind = WALK[label].get("attention", "none")
+        if kind != "none":
+            kinds.add(kind)
+            alignment = np.array(printed["attention"]["alignment"])
+            T = WALK[label]["seq_len"]
+            assert alignment.shape == (T, T) and (alignment >= 0).all(), label
+            np.testing.assert_allclose(alignment.sum(1), 1.0, rtol=1e-6, err_msg=label)
+    assert kinds == {"additive", "dot"}
 
 
 def test_every_link_of_choices_answers_a_script_or_names_its_field():
-    """Each cell, arch, task, direction count, source order and truncation together, read and rendered as the route
-    does: a script that compiles, or a ConfigError naming the key at fault (the encoder-decoder with a task it
+    """Each cell, arch, task, direction count, source order, attention and truncation together, read and rendered as
+    the route does: a script that compiles, or a ConfigError naming the key at fault (the encoder-decoder with a task it
     cannot learn); nothing else is raised, so the route answers 200 or 422, never a server error."""
     names = ("cell", "arch", "task", "bidirectional", "reverse_source", "tbptt")
     values = [FIELD_BY_NAME[n].choices or (False, True) for n in names[:-1]] + [("0", "3")]
-    for combo in itertools.product(*values):
-        link = {k: str(v).lower() for k, v in zip(names, combo)} | {"seq_len": "7"}
+    combos = itertools.product(*values)
+    links = [{k: str(v).lower() for k, v in zip(names, combo)} | {"seq_len": "7"} for combo in combos]
+    # attention only applies to the encoder-decoder (elsewhere the link's value is set to none)
+    links = [link | {"attention": a} for link in links for a in FIELD_BY_NAME["attention"].choices
+             if a == "none" or link["arch"] == "encoder-decoder"]  # fmt: skip
+    for link in links:
         try:
             text = render_script(strict_config(link))
         except ConfigError as e:
@@ -232,6 +250,10 @@ def test_every_link_of_choices_answers_a_script_or_names_its_field():
             continue
         compile(text, "script.py", "exec")
         assert f"ARCH = {json.dumps(link['arch'])}" in text and f"TASK = {json.dumps(link['task'])}" in text, link
+        assert ("def decode(" in text, "def attend(" in text) == (
+            link["attention"] == "additive" and link["arch"] == "encoder-decoder",
+            link["attention"] == "dot" and link["arch"] == "encoder-decoder",
+        ), link
 
 
 def test_the_script_imports_torch_and_numpy_only(walk_scripts):
@@ -356,14 +378,6 @@ def test_a_bad_link_key_is_an_error_naming_it(client, link, status, field, words
     assert "using" not in body["message"] and "got 500" not in body["message"]  # nothing was substituted
 
 
-@pytest.mark.parametrize(("key", "value"), [(k, v) for k, vs in REFUSED.items() for v in vs])
-def test_a_choice_the_walk_leaves_out_is_refused_by_name(client, key, value):
-    """What the script cannot write out yet (attention) is a 422 naming the key, never another setting's script."""
-    r = client.get(f"/api/script?arch=encoder-decoder&task=reverse&{key}={value}")
-    assert r.status_code == 422
-    assert r.json()["field"] == key and f"{key}={value}" in r.json()["message"]
-
-
 def test_a_choice_the_template_has_no_piece_for_is_refused_by_name(client, monkeypatch):
     """A cell, task or init added to the config before the script learns it: an error naming it, not a wrong script."""
     with pytest.raises(ConfigError) as e:
@@ -377,6 +391,11 @@ def test_a_choice_the_template_has_no_piece_for_is_refused_by_name(client, monke
                         lambda **kw: [n for n in listed(**kw) if n != "script/task_adding.py.j2"])  # fmt: skip
     r = client.get("/api/script?task=adding")
     assert r.status_code == 422 and r.json()["field"] == "task" and "task=adding" in r.json()["message"]
+    monkeypatch.setattr(script_module._env, "list_templates",
+                        lambda **kw: [n for n in listed(**kw) if n != "script/attention_dot.py.j2"])  # fmt: skip
+    r = client.get("/api/script?arch=encoder-decoder&task=reverse&attention=dot")
+    assert r.status_code == 422 and r.json()["field"] == "attention" and "attention=dot" in r.json()["message"]
+    assert client.get("/api/script?arch=encoder-decoder&task=reverse&attention=additive").status_code == 200
 
 
 def test_a_key_the_template_does_not_read_is_refused_unless_at_its_default(client, monkeypatch):
