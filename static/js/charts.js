@@ -92,7 +92,7 @@ export class Chart {
     const axes = axisKeys.sort().join();
     const shape = figureShape(traces, full);
     const same = dragging && this.drawn && axes === this.axes && shape === this.shape;
-    if (same && quickPaint(this.el, traces)) {
+    if (same && quickPaint(this.el, traces, full)) {
       this.exact = false;
       this.quickPaints = (this.quickPaints || 0) + 1; // read by the benches
       return;

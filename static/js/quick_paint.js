@@ -23,8 +23,45 @@ export function figureShape(traces, layout) {
     if (k === "datarevision") continue;
     frame[k] = /^[xy]axis\d*$/.test(k) && v ? { ...v, range: undefined } : v;
   }
+  // A note placed at a value (the norms view's "exactly 0" at the data's floor) moves with the data.
+  if (Array.isArray(layout.annotations)) {
+    frame.annotations = layout.annotations.map((a) => ({ ...a, x: onAxis(a.xref) ? null : a.x,
+      y: onAxis(a.yref) ? null : a.y }));
+  }
   // Marker sizes may come as an array a point (a lag row's chosen step): their values are style, not data.
   return JSON.stringify([style, frame, traces.map((t) => (Array.isArray(t.marker?.size) ? t.marker.size : null))]);
+}
+
+/** Whether an annotation's reference is an axis' values ('x', 'y2'), not the plot's fractions. */
+function onAxis(ref) {
+  return /^[xy]\d*$/.test(ref || "");
+}
+
+/**
+ * How far each note placed at a value moves, in pixels, from where Plotly drew it to where `layout` places it:
+ * [[its drawn element, dx, dy]], or null when one would leave the drawn ranges or is not found.
+ */
+function noteMoves(el, full, layout) {
+  const now = layout.annotations || [];
+  const drawn = el.layout?.annotations || [];
+  const moves = [];
+  for (let i = 0; i < now.length; i++) {
+    const shift = { x: 0, y: 0 };
+    for (const letter of ["x", "y"]) {
+      const ref = now[i][`${letter}ref`];
+      if (!onAxis(ref) || now[i][letter] === drawn[i]?.[letter]) continue;
+      const ax = axisOf(full, ref, letter);
+      const [lo, hi] = ax ? span(ax) : [NaN, NaN];
+      const [a, b] = [ax?.r2l(now[i][letter]), ax?.r2l(drawn[i]?.[letter])];
+      if (!(a >= lo && a <= hi) || !Number.isFinite(b)) return null;
+      shift[letter] = ax.l2p(a) - ax.l2p(b);
+    }
+    if (!shift.x && !shift.y) continue;
+    const g = el.querySelector(`.infolayer .annotation[data-index="${i}"]`);
+    if (!g) return null;
+    moves.push([g, shift.x, shift.y]);
+  }
+  return moves;
 }
 
 /** The axis object Plotly laid out for a trace's `xaxis` / `yaxis` id ('x', 'y2'). */
@@ -54,8 +91,25 @@ function everyPoint(t, fn) {
   return true;
 }
 
+/**
+ * Whether a point's coordinate `v` on axis `ax` is shown as the view's own figure would show it: inside the drawn
+ * range, or outside the range the view's layout fixes for that axis (`own`, [lo, hi] or null), where Plotly clips it
+ * too (the LSTM's memory-path product far below its axis).
+ */
+function shownAlike(ax, v, drawnRange, own) {
+  return inside(ax, v, drawnRange) || (own !== null && !inside(ax, v, own));
+}
+
+/** The range the view's `layout` fixes for axis `ax` ([lo, hi] in Plotly's linear units), or null when it has none. */
+function ownRange(layout, ax) {
+  const mine = layout[ax._name];
+  if (!mine || mine.autorange !== false || !Array.isArray(mine.range)) return null;
+  const [a, b] = mine.range.map((r) => ax.r2l(r));
+  return [Math.min(a, b), Math.max(a, b)];
+}
+
 /** Whether trace `t` (as the view built it) can be drawn exactly over `drawn`, Plotly's full trace of the chart. */
-function fits(t, drawn, full) {
+function fits(t, drawn, full, layout) {
   if (t.visible === false || t.visible === "legendonly") return true;
   const xa = axisOf(full, t.xaxis, "x");
   const ya = axisOf(full, t.yaxis, "y");
@@ -65,7 +119,8 @@ function fits(t, drawn, full) {
     const mode = t.mode || "lines";
     if (/text/.test(mode) || t.fill && t.fill !== "none" || (t.line?.shape && t.line.shape !== "linear")) return false;
     if (/markers/.test(mode) && !SYMBOLS.has(t.marker?.symbol || "circle")) return false;
-    return everyPoint(t, (x, y) => inside(xa, x, xr) && inside(ya, y, yr));
+    const [xo, yo] = [ownRange(layout, xa), ownRange(layout, ya)];
+    return everyPoint(t, (x, y) => shownAlike(xa, x, xr, xo) && shownAlike(ya, y, yr, yo));
   }
   if (t.type === "heatmap") {
     if (t.zsmooth && t.zsmooth !== "fast") return false;
@@ -80,14 +135,18 @@ function fits(t, drawn, full) {
 }
 
 /**
- * Paint `traces` (the view's new figure, same shape as the one drawn) over chart element `el` on its canvas, and
- * hide Plotly's drawing of the old data.  Returns false, painting nothing, when it cannot be exact.
+ * Paint `traces` (the view's new figure, same shape as the one drawn, with `layout`) over chart element `el` on its
+ * canvas, hide Plotly's drawing of the old data, and move the notes placed at values to the new values.  Returns
+ * false, painting nothing, when it cannot be exact.
  */
-export function quickPaint(el, traces) {
+export function quickPaint(el, traces, layout = {}) {
   const full = el._fullLayout;
   const drawn = el._fullData;
   if (!full || !drawn || drawn.length !== traces.length) return false;
-  for (let i = 0; i < traces.length; i++) if (!fits(traces[i], drawn[i], full)) return false;
+  for (let i = 0; i < traces.length; i++) if (!fits(traces[i], drawn[i], full, layout)) return false;
+  const moves = noteMoves(el, full, layout);
+  if (!moves) return false;
+  for (const [g, dx, dy] of moves) g.style.transform = `translate(${dx}px, ${dy}px)`;
   const ctx = canvasOf(el, full);
   for (let i = 0; i < traces.length; i++) {
     const t = traces[i];
@@ -146,6 +205,7 @@ export function quickClear(el) {
   const canvas = el.querySelector("canvas.quick-paint");
   if (canvas) canvas.remove();
   for (const g of el.querySelectorAll(TRACE_LAYERS)) g.style.visibility = "";
+  for (const g of el.querySelectorAll(".infolayer .annotation")) g.style.transform = "";
 }
 
 function canvasOf(el, full) {
