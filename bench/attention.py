@@ -3,11 +3,12 @@
 Trace: for each attention (dot, additive) and cell (GRU, LSTM) on the reverse task (T=32, batch 32, hidden 64, one
 thread like the server), the median time of ``trace_encoder_decoder`` (the alignment and the split gradient
 included) over the median time of a plain forward and ``loss.backward()`` of the same model and batch: the ratio
-(target ≤ 1.5).  The lag map, a backward pass per decoder step, is printed for information beside it.
+(target ≤ 1.5).  The lag map, a backward pass per decoder step, is printed for information beside it, with the
+price server/scheduling/cost.py puts on it up front.
 
 Training: ``Trainer`` (every profiled step traced, the alignment read) over a plain loop of the same model, data,
-optimizer and clipping, each for ``--steps`` steps on reverse (T=8, batch 32, hidden 32): the ratio (target ≤ 1.5),
-and the last step's loss and accuracy.
+optimizer and clipping, each for ``--steps`` steps on reverse (T=8, batch 32, hidden 32), both warmed first: the
+ratio (target ≤ 1.5), and the last step's loss and accuracy.
 
 Run: .venv/bin/python bench/attention.py [--repeats 7] [--steps 200]
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dataclasses import replace  # noqa: E402
+
 import torch  # noqa: E402
 from train import plain_loop  # noqa: E402  the same plain PyTorch training loop as bench/train.py's
 
@@ -30,6 +33,7 @@ from engine import Config  # noqa: E402
 from engine.data import task_loss  # noqa: E402
 from engine.lab import Trainer, prepare  # noqa: E402
 from engine.tracing import trace_encoder_decoder  # noqa: E402
+from server.scheduling import cost  # noqa: E402
 
 TRACE = {"arch": "encoder-decoder", "task": "reverse", "seq_len": 32, "batch_size": 32, "hidden_size": 64}
 TRAIN = {"arch": "encoder-decoder", "task": "reverse", "seq_len": 8, "batch_size": 32, "hidden_size": 32,
@@ -68,8 +72,10 @@ def trace_ratios(repeats: int) -> list[float]:
         p, t = median_seconds(plain, repeats), median_seconds(traced, repeats)
         m = median_seconds(mapped, max(1, repeats // 3))
         ratios.append(t / p)
+        priced = cost.trace_seconds(cfg, lag=True)  # what the server's up-front budget charges for it
         print(f"trace {attention:8s} {cell}: plain {p * 1e3:7.1f} ms, traced {t * 1e3:7.1f} ms, ratio {t / p:.2f} "
-              f"(target ≤ 1.5); with the lag map of {cfg.seq_len} rows {m * 1e3:.0f} ms ({m / p:.1f}×)")
+              f"(target ≤ 1.5); with the lag map of {cfg.seq_len} rows {m * 1e3:.0f} ms ({m / p:.1f}×), priced "
+              f"{priced * 1e3:.0f} ms (estimate / measured {priced / m:.2f})")
     return ratios
 
 
@@ -77,6 +83,10 @@ def training_ratios(steps: int) -> list[float]:
     ratios = []
     for attention in ("dot", "additive"):
         cfg = Config.from_dict({**TRAIN, "attention": attention, "cell": "gru", "steps": steps})
+        # Warm both sides first: a process's first optimizer imports torch._dynamo (seconds, more without cached
+        # bytecode), which a long-running server pays once, not per training.
+        Trainer(replace(cfg, steps=2)).run()
+        plain_loop(replace(cfg, steps=2))
         t0 = time.perf_counter()
         trainer = Trainer(cfg)
         trainer.run()

@@ -35,6 +35,7 @@ from engine.data import (
 from engine.lab.clipping import clip_gradients
 from engine.models import DATA_STREAM, EncoderDecoderModel, RecurrentModel, build_model, data_generator
 from engine.tracing import encoder_decoder_loss, start_trace, trace_encoder_decoder, trace_module
+from engine.tracing.attention import profile_attention
 from engine.tracing.lagmap import LagMap
 
 # At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
@@ -142,7 +143,11 @@ class Trainer:
 
         profile = lag = alignment = None
         if cfg.arch == "encoder-decoder":  # the profile spans encoder then decoder steps (engine/tracing/seq2seq.py)
-            if with_profile:
+            if with_profile and self.model.attention is not None and not self.lag_rows:
+                loss, profile, att, logits = profile_attention(self.model, batch)
+                alignment = att[:, 0]
+                preds.append(logits)
+            elif with_profile:
                 ht = trace_encoder_decoder(self.model, batch, self.lag_rows)
                 loss, profile, lag = ht.loss, ht.joined("grad_h_norm"), LagMap.of(ht)
                 alignment = None if ht.alignment is None else ht.alignment[:, 0]

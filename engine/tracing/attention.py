@@ -74,6 +74,31 @@ def trace_attention(model, batch, lag_rows: int = 0):
     return replace(ht, output_steps=rows + T, grad_h_by_output=grad_h, grad_x_by_output=grad_x)
 
 
+def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torch.Tensor]:
+    """A training step's profile of a model with attention: what it reads of :func:`trace_attention`, the same numbers,
+    without the rest of the trace: (loss, ‖∂L/∂h_t‖ (L, D, 2T) on the joined axis, α (T, N, T), logits (T, N, O)).
+
+    The decoder's norms are read from the gradients its calls hold (:func:`_decoder_norms`): a decoder stepped a word
+    at a time (additive attention) is not traced call by call.  Afterwards every parameter's ``.grad`` is what a
+    plain backward leaves.
+    """
+    keep: dict[str, torch.Tensor] = {}
+
+    def compute_loss() -> torch.Tensor:
+        logits, alpha = model.translate(batch.x, teacher_inputs(batch.y, model.output_size, batch.x.dtype))
+        keep.update(logits=logits, alpha=alpha)
+        return task_loss(logits, batch)
+
+    runs, loss = run_submodules(model, compute_loss)
+    (enc_run,), dec_runs = runs["rnn"], runs["decoder"]
+    enc = finish_trace(enc_run, loss).grad_h_norm  # (L, D, T)
+    L, D, T = enc.shape
+    norms = np.zeros((L, D, 2 * T))
+    norms[:, :, :T] = enc
+    norms[:, 0, T:] = _decoder_norms(dec_runs)  # the decoder's one direction; a second one's row stays 0
+    return loss, norms, keep["alpha"].detach().numpy(), keep["logits"].detach()
+
+
 def _finish(enc_run: TraceRun, dec_runs: list[TraceRun], loss: float) -> tuple[ModuleTrace, ModuleTrace]:
     """The encoder's trace and the decoder's, its calls (a step at a time, additive attention) on one time axis."""
     enc = finish_trace(enc_run, loss)

@@ -11,7 +11,9 @@ import { FrameDispatcher } from "./dispatch.js";
 import { baseName, downloadText, settingWords } from "./export.js";
 import { SocketSource } from "./frames.js";
 import { keysOfKind } from "./link.js";
-import { COMPARE_COLOURS, clippingNote, drawCompareLag, drawCompareLoss, drawCompareNorms, fillCompareTable } from "./view_compare.js";
+import { attentionOf } from "./view_attention.js";
+import { COMPARE_COLOURS, clippingNote, drawCompareAlignment, drawCompareLag, drawCompareLoss, drawCompareNorms,
+  fillCompareTable } from "./view_compare.js";
 
 const REDRAW_MS = 100;
 
@@ -33,6 +35,8 @@ export class ComparePanel {
     this.chartLoss = charts["chart-compare-loss"];
     this.chartLag = charts["chart-compare-lag"];
     this.lagView = root.querySelector("#compare-view-lag");
+    this.chartAlignment = charts["chart-compare-alignment"];
+    this.alignmentView = root.querySelector("#compare-view-alignment");
     this.table = root.querySelector("#compare-table");
     this.chips = root.querySelector("#compare-chips");
     this.form = root.querySelector("#compare-form");
@@ -319,6 +323,9 @@ export class ComparePanel {
     drawCompareLoss(this.chartLoss, rows.filter((r) => r.run && r.run.steps > 0), this.base.steps);
     this.lagView.classList.toggle("closed", !this.state.wantsLag);
     if (this.state.wantsLag) drawCompareLag(this.chartLag, complete, this.pick);
+    const attending = complete.filter((r) => attentionOf(r.trace));
+    this.alignmentView.hidden = attending.length === 0; // shown before drawing: Plotly sizes a hidden chart wrongly
+    if (attending.length) drawCompareAlignment(this.chartAlignment, attending);
     this.lastPaint = { settings: names.length, complete: complete.length, at: performance.now() };
     window.dispatchEvent(new CustomEvent("gfl:compare-painted", { detail: this.lastPaint }));
   }

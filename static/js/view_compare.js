@@ -1,10 +1,12 @@
 // Compare mode's views: ‖∂L/∂h_t‖ against t of every compared setting on one
 // log axis (the handoff marked for an encoder–decoder), their loss curves while training over the task's baseline,
 // their lag curves (how far back each hears) while the lag map's view is open, and a table of the numbers that
-// matter side by side (for an encoder–decoder, how much of the gradient reaches its first source word).
+// matter side by side (for an encoder–decoder, how much of the gradient reaches its first source word), and the
+// alignment of every setting with attention.
 
 import { LINE_COLOURS, OVERFLOW_COLOUR, UNDERFLOW_COLOUR, clampForLog, finiteRange, fmtNum, logWindow } from "./charts.js";
 import { handoffSteps, sourceShare } from "./compare_handoff.js";
+import { attentionOf } from "./view_attention.js";
 import { handoffMarks } from "./handoff.js";
 import { curveEntry, drawLagCurves } from "./view_lag.js";
 import { baselineLabel, logAxis, stepAxis } from "./view_training.js";
@@ -93,6 +95,30 @@ export function drawCompareLag(chart, entries, pick = { layer: null, d: 0 }) {
   const curves = entries.filter((e) => e.trace.lag && pickedLayer(e.trace, pick) !== null).map((e) =>
     curveEntry(e.trace.lag, pickedLayer(e.trace, pick), pick.d, { theory: e.trace.theory, name: e.label, colour: e.colour }));
   drawLagCurves(chart, curves, { empty: "computing each setting's lag map…" });
+}
+
+/**
+ * Each setting's alignment α side by side, decoder step × source step (the first sentence of the batch), one heatmap
+ * per setting with attention, on one colour scale from 0 to 1, titled with its name (A, B or C).
+ * @param {Array<{name: string, label: string, colour: string, trace: import('./trace.js').RunTrace}>} entries  complete
+ *   traces with attention
+ */
+export function drawCompareAlignment(chart, entries) {
+  const axis = { ...AXIS, showgrid: false };
+  const layout = { grid: { rows: 1, columns: entries.length, pattern: "independent", xgap: 0.12 },
+    margin: { t: 28, l: 56, r: 8 }, annotations: [] };
+  const data = entries.map((e, i) => {
+    const k = i ? String(i + 1) : "";
+    const alignment = attentionOf(e.trace).alignment;
+    layout[`xaxis${k}`] = { ...axis, title: { text: "source step j" }, range: [-0.5, alignment.length - 0.5] };
+    layout[`yaxis${k}`] = { ...axis, title: { text: i ? "" : "decoder step i" }, autorange: "reversed" };
+    layout.annotations.push({ xref: `x${k} domain`, yref: `y${k} domain`, x: 0, y: 1, xanchor: "left", yanchor: "bottom",
+      showarrow: false, text: e.name, font: { size: 12, color: e.colour } }); // the legend's long label: in the hover
+    return { type: "heatmap", xaxis: `x${k}`, yaxis: `y${k}`, z: alignment, zmin: 0, zmax: 1, colorscale: "Viridis",
+      showscale: i === entries.length - 1, colorbar: { title: { text: "α_ij", side: "right" }, thickness: 12 },
+      hovertemplate: `${e.label}<br>decoder step %{y} reads source step %{x}<br>α = %{z:.3f}<extra></extra>` };
+  });
+  chart.draw(data, layout);
 }
 
 /**

@@ -189,9 +189,9 @@ def test_opening_the_lag_map_overlays_how_far_back_each_setting_hears(page, serv
 
 
 def test_attention_against_none_marks_the_handoff_and_measures_the_first_source_words_share(page, server_url):
-    """An encoder-decoder with and without attention side by side: the chart marks where the decoder takes over, and
-    the table's share of the gradient at the first source word is the encoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_T−1‖ of each
-    setting's own /api/trace."""
+    """An encoder-decoder with and without attention side by side: the chart marks where the decoder takes over, the
+    table's share of the gradient at the first source word is the encoder's ‖∂L/∂h_0‖ / ‖∂L/∂h_T−1‖ of each setting's
+    own /api/trace, and each setting with attention has its alignment drawn beside the others'."""
     base = {"arch": "encoder-decoder", "task": "reverse", "cell": "rnn", "seq_len": 16, "hidden_size": 16}
     page.goto(server_url + "/?arch=encoder-decoder&task=reverse&cell=rnn&seq_len=16&hidden_size=16"
               "&cmp_b=attention:dot&cmp_c=attention:additive")
@@ -199,14 +199,26 @@ def test_attention_against_none_marks_the_handoff_and_measures_the_first_source_
     assert page.evaluate(SHAPES, "chart-compare-norms") == [15.5]  # one handoff, at T − 0.5, shared by all three
     assert plot(page, "chart-compare-norms")["notes"] == ["handoff"]
     table = page.evaluate(TABLE)
+    heatmaps = plot(page, "chart-compare-alignment")
+    assert [d["type"] for d in heatmaps["data"]] == ["heatmap", "heatmap"]  # B and C: A has no attention
+    assert heatmaps["notes"] == ["B", "C"]
+    assert page.is_visible("#chart-compare-alignment")
     shares = {}
     for name, attention in zip("ABC", ["none", "dot", "additive"]):
-        norms = api_trace(server_url, {**base, "attention": attention})["backward"]["grad_h_norm"][0][0]
+        doc = api_trace(server_url, {**base, "attention": attention})
+        norms = doc["backward"]["grad_h_norm"][0][0]
         shares[name] = norms[0] / norms[15]
         assert math.isclose(float(table[name]["source"]), shares[name], rel_tol=1e-6), name
+        if name != "A":  # the alignment drawn is the setting's own, decoder step × source step, rows summing to 1
+            z = heatmaps["data"]["ABC".index(name) - 1]["z"]
+            want = doc["done"]["attention"]["alignment"]  # float32 both: the page's binary frame, the document's text
+            pairs = [(a, b) for r, s in zip(z, want, strict=True) for a, b in zip(r, s, strict=True)]
+            assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in pairs), name
+            assert all(math.isclose(sum(row), 1.0, rel_tol=1e-5) for row in z), name
     assert shares["A"] < 1e-3 and shares["B"] > 0.1 and shares["C"] > 0.1  # the attention's road reaches step 0
     page.goto(server_url + "/?seq_len=20&cmp_b=cell:gru")  # not an encoder-decoder: no handoff, no share
     page.wait_for_function(COMPARE_DONE, arg=2)
     assert page.evaluate(SHAPES, "chart-compare-norms") == []
     assert {row["source"] for row in page.evaluate(TABLE).values()} == {"– (not an encoder–decoder)"}
+    assert page.is_hidden("#compare-view-alignment")
     assert page.log.errors == []

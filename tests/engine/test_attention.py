@@ -8,10 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import Config
-from engine.lab import prepare
+from engine.data import make_batch
+from engine.lab import Trainer, prepare
 from engine.lessons import LESSONS
 from engine.lessons import lab as lab_lessons
 from engine.lessons.numbers import measured_config
+from engine.models import data_generator
 from engine.tracing import trace_encoder_decoder
 from tests.engine.attention_reference import (
     alignment_share_reference,
@@ -120,3 +122,17 @@ def test_alignment_claims_hold_by_the_step_by_step_reference(lesson, claim):
     cfg, p = measured_config(lesson, claim.on_try), claim.params
     share = alignment_share_reference(_alignment_model(cfg, p.get("after_training", False)), cfg, p["diagonal"])
     assert share > p["share_above"], (claim.says, share)
+
+
+@pytest.mark.parametrize("kw", [CASES[1], CASES[5]], ids=("dot", "additive"))
+def test_a_training_steps_profile_is_the_traces_norms_and_alignment(kw):
+    """The Trainer reads its profile without tracing the rest (a decoder stepped a word at a time, call by call): the
+    same ‖∂L/∂h_t‖ on the joined axis and the same alignment as the whole trace of that step's model and batch."""
+    cfg = Config.from_dict({**_config(**kw).to_dict(), "steps": 3})
+    model, _ = prepare(cfg)
+    batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data_generator(cfg.seed))
+    ht = trace_encoder_decoder(model, batch)
+    first = Trainer(cfg).step(1, with_profile=True)[0]
+    np.testing.assert_allclose(first.profile, ht.joined("grad_h_norm"), rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(first.alignment, ht.alignment[:, 0])
+    assert first.loss == ht.loss

@@ -52,7 +52,8 @@ def test_lesson_link_renders_its_panel(client, lesson):
 def test_training_lessons_ask_to_train():
     trains = {d["id"] for d in lesson_documents().values() if d["trains"]}
     assert trains == {"gradient-clipping", "gru-gates", "price-forecast", "sentiment-review", "tagging-both-ways",
-                      "truncated-bptt", "translation-bottleneck", "copy-before-and-after-training"}
+                      "truncated-bptt", "translation-bottleneck", "copy-before-and-after-training",
+                      "attention-alignment-reversal"}
 
 
 def test_unknown_lesson_is_a_notice(client):
