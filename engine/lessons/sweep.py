@@ -35,6 +35,9 @@ SWEEP_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]
     # the curve is below `below` at every swept value under `until`, or above `above` at every swept value over `from`
     "below_until": ({**_CURVE, "below": float, "until": float}, {}, None),
     "above_from": ({**_CURVE, "above": float, "from": float}, {}, None),
+    # ... and the other way round: above at every value under `until`, below at every value over `from`
+    "above_until": ({**_CURVE, "above": float, "until": float}, {}, None),
+    "below_from": ({**_CURVE, "below": float, "from": float}, {}, None),
 }
 
 
@@ -98,12 +101,10 @@ def check_sweep_claim(sweep: Sweep, kind: str, p: Mapping[str, Any]) -> tuple[bo
             return factor > p["factor_above"], f"{said}: first over last {factor:.3g}"
         within = finite and max(factor, 1 / factor) < p["factor_below"]  # no more than that factor either way
         return bool(within), f"{said}: first over last {factor:.3g}"
-    if kind == "below_until":
-        part = y[x < p["until"]]
-        return bool(part.size and (part < p["below"]).all()), said
-    if kind == "above_from":
-        part = y[x > p["from"]]
-        return bool(part.size and (part > p["above"]).all()), said
+    if kind in ("below_until", "above_until", "below_from", "above_from"):
+        part = y[x < p["until"]] if kind.endswith("_until") else y[x > p["from"]]
+        ok = (part < p["below"]).all() if kind.startswith("below") else (part > p["above"]).all()
+        return bool(part.size and ok), said
     raise ValueError(f"unknown sweep claim kind {kind!r}")
 
 

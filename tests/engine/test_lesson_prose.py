@@ -64,6 +64,8 @@ FACTS = {
     "the-cliff": {"0.7": 0.7, "4": 1 / (_SIGMOID(0.0) * (1 - _SIGMOID(0.0)))},
     "truncated-bptt": {"27": 30 - 3},  # the last window of 3 steps starts at T − 3
     "attention-against-length": {"10": 10},  # the fitted slope's unit: decades every 10 source words
+    # the adding problem's baseline: the variance of a sum of two U(0, 1) values is 2 · 1/12 = 1/6
+    "adding-problem-against-length": {"6": 1 / (2 / 12)},
     # T = 12 copies K = copy_length(12) symbols at a lag of T − K; the try's T = 24 copies 10 at 14
     "copy-before-and-after-training": {"5": copy_length(12), "7": 12 - copy_length(12), "10": copy_length(24),
                                        "14": 24 - copy_length(24)},

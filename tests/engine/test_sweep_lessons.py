@@ -129,6 +129,10 @@ def holds(kind, x, y, p) -> bool:
         return 1 / p["factor_below"] < y[0] / y[-1] < p["factor_below"]
     if kind == "below_until":
         return bool((y[x < p["until"]] < p["below"]).all())
+    if kind == "above_until":
+        return bool((y[x < p["until"]] > p["above"]).all())
+    if kind == "below_from":
+        return bool((y[x > p["from"]] < p["below"]).all())
     return bool((y[x > p["from"]] > p["above"]).all())  # above_from
 
 
