@@ -39,9 +39,7 @@ def shown_seq(follower, after: int) -> int:
 def pause_at(page, cursor: int) -> None:
     """The presenter's player, paused at ``cursor`` (its own keys: Home, then → steps)."""
     page.locator("#chart-grad-norm").click()  # the page has the keyboard, no control does
-    page.keyboard.press("Home")
-    page.wait_for_function("() => gfl.player.cursor === 0")
-    page.keyboard.press("Space")  # Home keeps a playing run playing: pause it where it is, then seek
+    # Home keeps a playing run playing (and the cursor moving on): seek once the run has played to its end.
     page.wait_for_function("() => !gfl.player.playing")
     page.keyboard.press("Home")
     for _ in range(cursor):
