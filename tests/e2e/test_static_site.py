@@ -203,7 +203,7 @@ def test_the_lessons_main_slider_drags_offline_onto_its_recorded_grid(site, offl
     page, refused = offline
     grid = slider_grid(lesson)
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
-    page.select_option("#speed", "0")
+    show_whole(page)
     wait_painted(page, 0)
     slider = f"#ctl-{grid.field}"
     assert page.evaluate("() => document.querySelector('#controls fieldset.static-controls').disabled")
