@@ -34,8 +34,14 @@ from engine.data import DICTIONARY, SENTIMENT_WORDS
 from engine.lessons import LESSONS, lesson_query
 from server import script as script_module
 from server.script import render_script, strict_config
-from server.wire.encoding import from_wire
-from tests.server.script_walk import CHOICE_FIELDS, LESSON, missing_choices, walk
+from tests.server.script_walk import (
+    CHOICE_FIELDS,
+    LESSON,
+    assert_same_lag_row,
+    assert_same_numbers,
+    missing_choices,
+    walk,
+)
 
 WALK = walk()
 
@@ -144,35 +150,6 @@ def test_the_walk_misses_what_it_does_not_take():
     missing = missing_choices(fewer)
     assert "gru: arch=encoder-decoder with task=translate" in missing
     assert "gru: reverse_source never applies" in missing
-
-
-def assert_same_numbers(printed: dict, doc: dict, label: str) -> None:
-    """The script's loss, gradient norms before and after clipping and every ‖∂L/∂h_t‖ are the trace's, to 1e-5."""
-    want = np.array(doc["backward"]["grad_h_norm"])
-    got = np.array(printed["grad_h_norm"])
-    assert got.shape == want.shape, label  # (L, D, T), or (L, D, 2T) for the encoder-decoder
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0, err_msg=label)
-    for key in ("total_norm", "total_norm_clipped"):
-        assert printed[key] == pytest.approx(doc["done"][key], rel=1e-5, abs=0), (label, key)
-    assert printed["loss"] == pytest.approx(doc["done"]["loss"], rel=1e-5, abs=0), label
-    attention = doc["done"]["attention"]
-    assert ("attention" in printed) == (attention is not None), label
-    if attention is not None:  # the alignment of the first sentence, the encoder's gradient by its two roads
-        for key in ("alignment", "grad_attention_norm", "grad_recurrent_norm"):
-            np.testing.assert_allclose(printed["attention"][key], attention[key], rtol=1e-5, atol=0, err_msg=label)
-
-
-def assert_same_lag_row(printed: dict, doc: dict, label: str) -> None:
-    """The script's row of the lag map, backpropagated from its last output alone, is /api/trace?lag=1's row for that
-    output step, to 1e-5."""
-    row, backward = printed["lag_row"], doc["backward"]
-    steps = backward["output_steps"]
-    assert row["output_step"] == steps[-1], label  # the last output: always one of the map's rows
-    want = np.array(from_wire(backward["grad_h_by_output"]), float)[:, :, steps.index(row["output_step"])]
-    got = np.array(row["grad_h"])
-    assert got.shape == want.shape, label  # (L, D, T), or (L, D, 2T) for the encoder-decoder
-    assert (got == 0).sum() == (want == 0).sum(), label  # exactly where the output reaches nothing (tbptt, later steps)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0, err_msg=label)
 
 
 def test_every_choice_of_every_field_prints_the_traces_numbers(walk_results):
