@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from engine import parse_query
@@ -25,6 +26,14 @@ def test_api_lists_every_lesson_with_working_links(client):
             config, _ = parse_query(query)
             assert config == try_config(lesson, i) and query.get("view") == lesson.link_view  # a try keeps the view
     assert any(doc["link"].endswith("&view=lag") for doc in body["lessons"])
+
+
+def test_the_readmes_lesson_table_lists_every_lesson_in_order_with_the_link_the_server_gives(client):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| (.+?) \| \S+ \| `(.+?)` \|$", readme, flags=re.M)
+    body = client.get("/api/lessons").json()["lessons"]
+    assert [(int(n), link) for n, _, link in rows] == [(i, doc["link"]) for i, doc in enumerate(body, 1)]
+    assert all(title.startswith(doc["title"]) for (_, title, _), doc in zip(rows, body))
 
 
 def test_lessons_page_links_every_lesson(client):
