@@ -26,22 +26,7 @@ import jinja2.meta
 
 from engine import Config, ConfigError
 from engine.config import FIELD_BY_NAME, FIELDS, PAGE_KEYS
-from engine.data import (
-    COPY_BLANK,
-    COPY_DELIMITER,
-    COPY_SYMBOLS,
-    DICTIONARY,
-    PATTERNS,
-    SENTIMENT_FILLER,
-    SENTIMENT_NOT,
-    SENTIMENT_WORDS,
-    SINE_AMPLITUDE,
-    SINE_NOISE,
-    SINE_OMEGA,
-    SINE_WALK,
-    WORDS,
-    get_task,
-)
+from engine.data import get_task, tasks, word_tasks
 from engine.models import GATES, NUM_BLOCKS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -79,22 +64,9 @@ _ARCH_NOTES = {
 }
 _MODULES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
-# The engine's fixed task data, written into the task pieces as Python literals.
-_TASK_DATA = {
-    "copy_symbols": COPY_SYMBOLS,
-    "copy_blank": COPY_BLANK,
-    "copy_delimiter": COPY_DELIMITER,
-    "words": WORDS,
-    "dictionary": list(DICTIONARY),
-    "sentiment_words": SENTIMENT_WORDS,
-    "sentiment_not": SENTIMENT_NOT,
-    "sentiment_filler": SENTIMENT_FILLER,
-    "patterns": PATTERNS,
-    "sine_amplitude": SINE_AMPLITUDE,
-    "sine_omega": SINE_OMEGA,
-    "sine_walk": SINE_WALK,
-    "sine_noise": SINE_NOISE,
-}
+# The engine's fixed task data (the constants the task modules export: COPY_BLANK as copy_blank, ...), written into
+# the task pieces as Python literals.
+_TASK_DATA = {name.lower(): getattr(m, name) for m in (tasks, word_tasks) for name in m.__all__ if name.isupper()}
 
 
 def _unsupported(key: str, value: object) -> str:

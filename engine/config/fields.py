@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["NUMBER_SYNTAX", "Field", "RepeatedKey", "check_against", "quote", "read_link"]
+
 # How a link writes a number: ASCII digits, an optional minus, fraction and exponent, as JSON and JavaScript's
 # String(x) write numbers.  Nothing else: no spaces around it, no '_' between digits, no other script's digits,
 # no 'inf' or 'nan' (Python's int() and float() accept all of these).

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from engine.config.fields import ConfigError, Field, check_against, read_link
+from engine.config.fields import ConfigError, check_against, read_link
 from engine.config.table import DATA_KEYS, FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, WEIGHT_KEYS
 
 __all__ = [
     "ATTENTION_MAX_SEQ_LEN", "DATA_KEYS", "FIELDS", "FIELD_BY_NAME", "LINK_VERSION", "MAX_TRACE_CELLS", "PAGE_KEYS",
-    "SEQ2SEQ_TASKS", "TASKS_FOR_ARCH", "WEIGHT_KEYS", "Config", "ConfigError", "Field", "describe_rules", "parse_query",
+    "SEQ2SEQ_TASKS", "TASKS_FOR_ARCH", "WEIGHT_KEYS", "Config", "ConfigError", "describe_rules", "parse_query",
 ]  # fmt: skip
 
 # Traces keep every per-timestep array; this caps their size so one request cannot exhaust memory.  The

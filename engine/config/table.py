@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from engine.config.fields import Field
 
+__all__ = ["VIEWS"]
+
 # Bumped when the meaning of a link changes; written as `v=` in teaching links.
 LINK_VERSION = 1
 

@@ -24,6 +24,10 @@ from engine.config import FIELD_BY_NAME, Config, quote
 from engine.data.tasks import Batch, input_steps
 from engine.models import RecurrentModel, build_model
 
+__all__ = [
+    "Checkpoint", "CheckpointError", "build_uploaded", "configure", "file_values", "find_recurrent", "fit_inputs",
+]  # fmt: skip
+
 # A recurrent module's parameter name: (prefix)(kind)_l(layer)(_reverse).
 _PARAM = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
                     r"_l(?P<layer>\d+)(?P<reverse>_reverse)?$")

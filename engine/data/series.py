@@ -22,6 +22,11 @@ import torch
 from engine.config import Config, ConfigError
 from engine.data.tasks import Batch, input_steps, scored_steps
 
+__all__ = [
+    "NOT_FOR_SERIES", "Series", "SeriesError", "check_fits", "make_series", "series_baseline", "series_batch",
+    "window_starts", "windows_batch",
+]  # fmt: skip
+
 MIN_VALUES = 3  # a window of one step and its next value, and a spread
 
 

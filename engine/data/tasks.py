@@ -2,8 +2,8 @@
 
 Every generator writes inputs and targets for *every* step t = 0..T-1, so any
 architecture can be laid over any task.  The architecture changes only which
-inputs reach the network (:func:`input_steps`; the others are zeroed) and at
-which steps the loss is measured (:func:`scored_steps`).
+inputs reach the network (:func:`~engine.data.layout.input_steps`; the others are zeroed) and at
+which steps the loss is measured (:func:`~engine.data.layout.scored_steps`).
 
 Layout is time first, as in ``torch.nn.RNN``:
 
@@ -27,12 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import FIELD_BY_NAME
-from engine.data.word_tasks import DICTIONARY as DICTIONARY  # `X as X`: re-exported here, so is translation_order
+from engine.data.layout import input_steps, scored_steps
 from engine.data.word_tasks import copy_sentence, reverse_sentence, sentence_baseline, translate_sentence
-from engine.data.word_tasks import translation_order as translation_order
 
-ARCHS: tuple[str, ...] = FIELD_BY_NAME["arch"].choices
-
+__all__ = [
+    "COPY_BLANK", "COPY_DELIMITER", "COPY_SYMBOLS", "PATTERNS", "SENTIMENT_FILLER", "SENTIMENT_NOT",
+    "SENTIMENT_WORDS", "SINE_AMPLITUDE", "SINE_NOISE", "SINE_OMEGA", "SINE_WALK", "TASKS", "Batch", "baseline",
+    "copy_length", "get_task", "make_batch", "metric", "task_loss",
+]  # fmt: skip
 
 @dataclass(frozen=True)
 class Task:
@@ -52,25 +54,22 @@ class Batch:
     scored: torch.Tensor  # (T,) bool, the steps where the loss enters
 
 
-def input_steps(arch: str, T: int) -> tuple[int, ...]:
-    """Steps whose input reaches the network: one-to-many only t = 0, the others all.
-
-    For the encoder-decoder, t is a source step (the encoder reads all T) and a target step (scored, all T).
-    """
-    _check_arch(arch, T)
-    return (0,) if arch == "one-to-many" else tuple(range(T))
-
-
-def scored_steps(arch: str, T: int) -> tuple[int, ...]:
-    """Steps where the loss enters: many-to-one and one-to-one only t = T-1, the others all."""
-    _check_arch(arch, T)
-    return (T - 1,) if arch in ("many-to-one", "one-to-one") else tuple(range(T))
-
-
 # A generator maps (T, N, generator, dtype) to (x, y) before arch masking.
 Generate = Callable[[int, int, torch.Generator, torch.dtype], tuple[torch.Tensor, torch.Tensor]]
 # A baseline maps (arch, T) to (expected loss per step (T,), expected accuracy per step or None, name, description).
 Baseline = Callable[[str, int], tuple[np.ndarray, np.ndarray | None, str, str]]
+# name -> (task, generator, baseline), in the order the sections below register them: the order of TASKS.
+_REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {}
+
+
+def _task(task: Task, generate: Generate) -> Callable[[Baseline], Baseline]:
+    """Registers ``task``, made by ``generate``, with the baseline it decorates."""
+
+    def register(baseline: Baseline) -> Baseline:
+        _REGISTRY[task.name] = (task, generate, baseline)
+        return baseline
+
+    return register
 
 
 # --- random: pure gradient flow --------------------------------------------------------------------
@@ -83,6 +82,8 @@ def _random(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[tor
     return x, y
 
 
+@_task(Task("random", 4, 2, False, "many-to-one",
+            "Noise in, noise out: nothing to learn, only gradients to watch.", learnable=False), _random)
 def _random_baseline(arch: str, T: int):
     return np.ones(T), None, "always answer 0", "The targets are unit normals, so answering 0 costs their variance, 1."
 
@@ -107,6 +108,8 @@ def _adding(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[tor
     return x, y
 
 
+@_task(Task("adding", 2, 1, False, "many-to-one",
+            "Add the two numbers whose marker is on, however far apart."), _adding)
 def _adding_baseline(arch: str, T: int):
     # y_t = u_a A_t + u_b B_t with A_t, B_t independent Bernoullis ("marker seen by t") and u ~ U(0, 1):
     # E[y_t] = (a + b) / 2 and Var(y_t) = a/3 - a²/4 + b/3 - b²/4, the MSE of answering E[y_t].
@@ -144,6 +147,8 @@ def _copy(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch
     return F.one_hot(shown, COPY_DELIMITER + 1).to(dtype), y  # (T, N, 10), (T, N)
 
 
+@_task(Task("copy", 10, 9, True, "many-to-many",
+            "Remember 10 symbols through a long blank gap, then replay them."), _copy)
 def _copy_baseline(arch: str, T: int):
     # Knowing the step but no symbol: blank for sure, then a uniform guess; many-to-many
     # averages to K ln 8 / T, i.e. 10 ln 8 / (delay + 20) in the standard layout.
@@ -176,6 +181,7 @@ def _sine(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch
     return s[:-1].unsqueeze(-1), s[1:].unsqueeze(-1)
 
 
+@_task(Task("sine", 1, 1, False, "many-to-many", "Forecast the next value of a wavy, drifting, noisy series."), _sine)
 def _sine_baseline(arch: str, T: int):
     # Persistence: answer the last input seen, s_{t+1-k} for target s_{t+1} (k = 1 unless inputs
     # are withheld).  Averaging over φ, E[(A sin(ωk + α) - A sin α)²] = E[A²](1 - E[cos kω]),
@@ -217,6 +223,7 @@ def _sentiment(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[
     return F.one_hot(tokens, len(SENTIMENT_WORDS)).to(dtype), y
 
 
+@_task(Task("sentiment", 12, 2, True, "many-to-one", "Judge a review by one early word, maybe negated."), _sentiment)
 def _sentiment_baseline(arch: str, T: int):
     # Word polarity and negation are independent fair coins, so the classes are exactly balanced.
     return np.full(T, math.log(2)), np.full(T, 0.5), "majority class", "Answers the class frequencies, ½ and ½."
@@ -242,6 +249,7 @@ def _pattern(T: int, N: int, g: torch.Generator, dtype: torch.dtype) -> tuple[to
     return x, y
 
 
+@_task(Task("pattern", 4, 1, False, "one-to-many", "From a single cue at the start, draw one of four waves."), _pattern)
 def _pattern_baseline(arch: str, T: int):
     # Cues are uniform, so answering the mean pattern costs the variance across patterns at each step.
     return pattern_table(T).var(axis=0), None, "average pattern", "Ignores the cue and draws the mean of the patterns."
@@ -264,6 +272,8 @@ def _recall(T: int, N: int, g: torch.Generator, dtype: torch.dtype, lag: int = R
     return x, y
 
 
+@_task(Task("recall", 1, 1, False, "many-to-many",
+            "Say again the sign that came in a fixed number of steps ago."), _recall)
 def _recall_baseline(arch: str, T: int, lag: int = RECALL_LAG):
     # The signs are fair coins: answering 0 costs E[x²] = 1 once there is something to recall, 0 before.
     return ((np.arange(T) >= lag) * 1.0, None, "always answer 0",
@@ -277,33 +287,11 @@ _SENTENCE_FORM: dict[str, tuple[Generate, Baseline]] = {
     "copy": (partial(copy_sentence, width=COPY_DELIMITER + 1), sentence_baseline),
 }
 
-
-_REGISTRY: dict[str, tuple[Task, Generate, Baseline]] = {
-    t.name: (t, gen, base)
-    for t, gen, base in (
-        (Task("random", 4, 2, False, "many-to-one", "Noise in, noise out: nothing to learn, only gradients to watch.",
-              learnable=False),
-         _random, _random_baseline),
-        (Task("adding", 2, 1, False, "many-to-one", "Add the two numbers whose marker is on, however far apart."),
-         _adding, _adding_baseline),
-        (Task("copy", 10, 9, True, "many-to-many", "Remember 10 symbols through a long blank gap, then replay them."),
-         _copy, _copy_baseline),
-        (Task("sine", 1, 1, False, "many-to-many", "Forecast the next value of a wavy, drifting, noisy series."),
-         _sine, _sine_baseline),
-        (Task("sentiment", 12, 2, True, "many-to-one", "Judge a review by one early word, maybe negated."),
-         _sentiment, _sentiment_baseline),
-        (Task("pattern", 4, 1, False, "one-to-many", "From a single cue at the start, draw one of four waves."),
-         _pattern, _pattern_baseline),
-        (Task("recall", 1, 1, False, "many-to-many", "Say again the sign that came in a fixed number of steps ago."),
-         _recall, _recall_baseline),
-        (Task("reverse", 8, 8, True, "encoder-decoder", "Read a sentence of 8 words, then write it backwards."),
-         reverse_sentence, sentence_baseline),
-        (Task("translate", 8, 8, True, "encoder-decoder",
-              "Translate word by word through a fixed dictionary, swapping each adjacent pair."),
-         translate_sentence, sentence_baseline),
-    )
-}  # fmt: skip
-
+_task(Task("reverse", 8, 8, True, "encoder-decoder", "Read a sentence of 8 words, then write it backwards."),
+      reverse_sentence)(sentence_baseline)
+_task(Task("translate", 8, 8, True, "encoder-decoder",
+           "Translate word by word through a fixed dictionary, swapping each adjacent pair."),
+      translate_sentence)(sentence_baseline)
 TASKS: tuple[str, ...] = tuple(_REGISTRY)
 
 
@@ -318,11 +306,7 @@ def make_batch(
 ) -> Batch:
     """N sequences of length T of ``task``, laid out for ``arch`` (see the module docstring); ``lag`` is the recall
     task's D (the other tasks have none)."""
-    _, generate, _ = _entry(task)
-    if task == "recall":
-        generate = partial(_recall, lag=lag)
-    if arch == "encoder-decoder" and task in _SENTENCE_FORM:
-        generate = _SENTENCE_FORM[task][0]
+    _, generate, _ = _entry(task, arch, lag)
     if isinstance(N, bool) or not isinstance(N, int) or N < 1:
         raise ValueError(f"batch size N must be a positive integer; got {N!r}")
     fed = torch.zeros(T, dtype=torch.bool)
@@ -368,11 +352,7 @@ def baseline(task: str, arch: str, T: int, lag: int = RECALL_LAG) -> dict:
     (argmax breaking ties towards class 0) for classification tasks, None for regression.
     Every figure is exact (analytic), not estimated.
     """
-    _, _, base = _entry(task)
-    if task == "recall":
-        base = partial(_recall_baseline, lag=lag)
-    if arch == "encoder-decoder" and task in _SENTENCE_FORM:
-        base = _SENTENCE_FORM[task][1]
+    _, _, base = _entry(task, arch, lag)
     steps = list(scored_steps(arch, T))
     loss, accuracy, name, description = base(arch, T)
     return {
@@ -383,17 +363,19 @@ def baseline(task: str, arch: str, T: int, lag: int = RECALL_LAG) -> dict:
     }
 
 
-def _entry(name: str) -> tuple[Task, Generate, Baseline]:
+def _entry(name: str, arch: str = "", lag: int = RECALL_LAG) -> tuple[Task, Generate, Baseline]:
+    """The task's generator and baseline as laid out for ``arch``: the recall task's at lag D, the copy task's
+    sentence form under the encoder-decoder."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
-    return _REGISTRY[name]
+    task, generate, base = _REGISTRY[name]
+    if name == "recall":
+        generate, base = partial(_recall, lag=lag), partial(_recall_baseline, lag=lag)
+    if arch == "encoder-decoder" and name in _SENTENCE_FORM:
+        generate, base = _SENTENCE_FORM[name]
+    return task, generate, base
 
 
-def _check_arch(arch: str, T: int) -> None:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; known archs: {', '.join(ARCHS)}")
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"sequence length T must be a positive integer; got {T!r}")
 
 
 def _is_classification(batch: Batch) -> bool:

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+__all__ = ["DICTIONARY", "WORDS"]
+
 WORDS = 8  # source and target vocabulary
 # The fixed "dictionary": source word w translates to target word DICTIONARY[w], the same for every seed.
 DICTIONARY = (3, 6, 0, 7, 1, 4, 2, 5)

@@ -27,6 +27,11 @@ import torch
 
 from engine.config import LINK_VERSION, NUMBER_SYNTAX, PAGE_KEYS, ConfigError, Field, check_against, read_link
 
+__all__ = [
+    "CLIFF_FIELDS", "CLIFF_FIELD_BY_NAME", "CLIFF_PAGE_KEYS", "GRID_AXES", "CliffConfig", "Path", "cliff", "descend",
+    "describe_fields", "describe_rules", "describe_table", "edges_problem",
+]  # fmt: skip
+
 X0 = 0.5  # the paper's initial state
 TARGET = 0.7  # the paper's target at the last step
 

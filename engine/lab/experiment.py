@@ -28,6 +28,8 @@ from engine.lab.theory import gate_products, geometric_bound, weight_figures
 from engine.models import DATA_STREAM, GATES, build_model, data_generator, parameter_count
 from engine.tracing import denormals_flushed, lagmap, trace_encoder_decoder, trace_module
 
+__all__ = ["Trace", "own_model", "prepare", "trace_config", "trace_own", "trace_own_trained", "trace_trained"]
+
 
 @dataclass(frozen=True)
 class Trace:

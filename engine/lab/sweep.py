@@ -22,6 +22,8 @@ import numpy as np
 
 from engine.config import FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, Config, ConfigError, quote, read_link
 
+__all__ = ["Point", "Sweep", "run_sweep", "trace_point", "train_point"]
+
 KINDS = ("trace", "train")
 MAX_VALUES = 24  # values of the swept key
 MAX_OVER = 4  # alternatives of the other key

@@ -21,6 +21,8 @@ from torch import nn
 
 from engine.models import DERIVATIVE_BOUND, GATES, NUM_BLOCKS
 
+__all__ = ["gate_products"]
+
 
 def weight_figures(module: nn.RNNBase, cell: str, nonlinearity: str) -> dict:
     """σ_max and spectral radius of each recurrent matrix, per gate block for LSTM/GRU, as nested lists (L, D).

@@ -38,6 +38,8 @@ from engine.tracing import encoder_decoder_loss, start_trace, trace_encoder_deco
 from engine.tracing.attention import profile_attention
 from engine.tracing.lagmap import LagMap
 
+__all__ = ["OPTIMIZERS", "TrainResult", "TrainStep", "Trainer", "profile_count", "profile_every", "profiled"]
+
 # At least this many ‖∂L/∂h_t‖ profiles over a run (fewer only when there are fewer steps).
 MIN_PROFILES = 100
 

@@ -2,23 +2,14 @@
 measured."""
 
 
-from engine.lessons.catalogue import (
-    LESSONS,
-    TOPICS,
-    Lesson,
-    lesson_config,
-    lesson_path,
-    lesson_query,
-    try_config,
-    try_query,
-)
-from engine.lessons.cliff import CLIFF_PAGE
-from engine.lessons.lab import LAB_PAGE
-from engine.lessons.numbers import render_lesson
-from engine.lessons.pages import LessonPage
-from engine.lessons.sweep import SWEEP_PAGE
+import sys
 
-__all__ = [
-    "CLIFF_PAGE", "LAB_PAGE", "LESSONS", "Lesson", "LessonPage", "SWEEP_PAGE", "TOPICS", "lesson_config", "lesson_path",
-    "lesson_query", "render_lesson", "try_config", "try_query",
-]
+from engine.lessons.catalogue import *
+from engine.lessons.cliff import *
+from engine.lessons.lab import *
+from engine.lessons.numbers import *
+from engine.lessons.pages import *
+from engine.lessons.sweep import *
+
+_MODULES = ("catalogue", "cliff", "lab", "numbers", "pages", "sweep")  # whose __all__ this package re-exports
+__all__ = [name for sub in _MODULES for name in sys.modules[f"{__name__}.{sub}"].__all__]

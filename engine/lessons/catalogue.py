@@ -38,6 +38,8 @@ from engine.lessons.lab import LAB_PAGE, claim_trains
 from engine.lessons.pages import LessonPage
 from engine.lessons.sweep import SWEEP_PAGE
 
+__all__ = ["LESSONS", "TOPICS", "Lesson", "lesson_config", "lesson_path", "lesson_query", "try_config", "try_query"]
+
 LESSONS_PATH = Path(__file__).with_name("lessons.json")
 
 # The syllabus: every topic has at least one lesson.

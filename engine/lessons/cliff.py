@@ -16,6 +16,8 @@ from typing import Any
 from engine.lab import CLIFF_FIELD_BY_NAME, CliffConfig, Path, descend
 from engine.lessons.pages import LessonPage
 
+__all__ = ["CLIFF_PAGE"]
+
 # kind -> (required parameters, optional parameters, what the setting needs), as engine.lessons.pages.LessonPage says.
 CLIFF_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], None]] = {
     # the plain descent's largest step over the clipped descent's largest step

@@ -25,6 +25,8 @@ from engine.lessons.pages import LessonPage
 from engine.models import build_model, parameter_count
 from engine.tracing import rows_for
 
+__all__ = ["LAB_PAGE"]
+
 # kind -> (required parameters, optional parameters, what the measured config needs).
 _CELLS = FIELD_BY_NAME["cell"].choices
 _GATED = (lambda c: c.cell != "rnn", "an LSTM or GRU")

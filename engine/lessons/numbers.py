@@ -35,6 +35,8 @@ from engine.lessons.lab import (
 from engine.lessons.sweep import SWEEP_MEASURES
 from engine.models import build_model
 
+__all__ = ["render_lesson"]
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from engine.config import Field
 
+__all__ = ["LessonPage"]
+
 
 @dataclass(frozen=True)
 class LessonPage:

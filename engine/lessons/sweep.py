@@ -20,6 +20,8 @@ from engine.lab import Sweep, run_sweep
 from engine.lab.sweep import SWEEP_KEYS
 from engine.lessons.pages import LessonPage
 
+__all__ = ["SWEEP_PAGE"]
+
 # bound_first: a vanilla RNN's geometric bound at the first input step (engine.lab.trace_point); NaN for a gated cell.
 TRACE_METRICS = ("grad_first", "grad_last", "ratio", "loss", "total_norm", "total_norm_clipped", "bound_first")
 TRAIN_METRICS = ("final_loss", "learned", "diverged")

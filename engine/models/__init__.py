@@ -2,17 +2,9 @@
 and initialised from a config (:mod:`engine.models.network`)."""
 
 
-from engine.models.cells import DERIVATIVE_BOUND, GATES, NUM_BLOCKS, gate_activations
-from engine.models.network import (
-    DATA_STREAM,
-    EncoderDecoderModel,
-    RecurrentModel,
-    build_model,
-    data_generator,
-    parameter_count,
-)
+import sys
 
-__all__ = [
-    "DATA_STREAM", "DERIVATIVE_BOUND", "EncoderDecoderModel", "GATES", "NUM_BLOCKS", "RecurrentModel",
-    "build_model", "data_generator", "gate_activations", "parameter_count",
-]
+from engine.models.cells import *
+from engine.models.network import *
+
+__all__ = [name for sub in ("cells", "network") for name in sys.modules[f"{__name__}.{sub}"].__all__]

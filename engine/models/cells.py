@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["DERIVATIVE_BOUND", "GATES", "NUM_BLOCKS", "gate_activations"]
+
 # Gate names as the app shows them, in PyTorch's block order.
 GATES: dict[str, tuple[str, ...]] = {
     "rnn": (),

@@ -11,6 +11,8 @@ from engine.config import Config
 from engine.models.attention import DotAttention, annotations, build_attention
 from engine.models.cells import NUM_BLOCKS
 
+__all__ = ["DATA_STREAM", "EncoderDecoderModel", "RecurrentModel", "build_model", "data_generator", "parameter_count"]
+
 # Data and weights draw from separate streams so that configurations that differ
 # only in the model (compare mode) see identical data.
 DATA_STREAM = 2**31

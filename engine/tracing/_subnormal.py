@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import torch
 
+__all__ = ["denormals_flushed"]
+
 _depth = threading.local()
 
 

@@ -51,6 +51,8 @@ from engine.tracing import lagmap
 from engine.tracing.layouts import PackedLayout, PaddedLayout, initial_states, read_inputs
 from engine.tracing.trace import ModuleTrace
 
+__all__ = ["start_trace"]
+
 _FUSED = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu, "LSTM": torch._VF.lstm, "GRU": torch._VF.gru}
 
 

@@ -24,6 +24,8 @@ from engine.tracing.lag_sweep import (  # noqa: F401 - the lag map's parts, read
     to_processing,
 )
 
+__all__ = ["MAX_ROWS", "lag_curve", "rows_for"]
+
 # Bytes of per-row arrays (gate gradients, states' gradients, inputs' gradients) one chunk of rows may hold.
 CHUNK_BYTES = 96 * 1024 * 1024
 

@@ -16,6 +16,8 @@ from engine.tracing import lagmap
 from engine.tracing.fused import TraceRun, finish_trace, start_trace
 from engine.tracing.trace import ModuleTrace
 
+__all__ = ["trace_module"]
+
 
 def trace_module(
     module: nn.Module,

@@ -48,6 +48,8 @@ from torch import nn
 from engine.tracing.fused import TraceRun, start_trace
 from engine.tracing.states import Gate, as_leaf, leaves, replace_leaves
 
+__all__ = ["mark_state"]
+
 _RECORDING: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("gfl_recording", default=None)
 
 STOCK = (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell)

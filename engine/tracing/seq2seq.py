@@ -31,6 +31,8 @@ from engine.tracing.fused import TraceRun, finish_trace
 from engine.tracing.submodules import run_submodules
 from engine.tracing.trace import ModuleTrace
 
+__all__ = ["encoder_decoder_loss", "trace_encoder_decoder"]
+
 
 @dataclass(frozen=True)
 class HandoffTrace:

@@ -14,6 +14,8 @@ from engine.tracing.module import with_lag_map
 from engine.tracing.recurrence import CELL_NAMES, STOCK, Recorder, Step, StockCall
 from engine.tracing.trace import ModuleTrace
 
+__all__ = ["trace_submodules"]
+
 Traces = dict[str, ModuleTrace | list[ModuleTrace]]
 
 NOTHING_FOUND = (

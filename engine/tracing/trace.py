@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
+__all__ = ["ModuleTrace"]
+
 
 @dataclass(frozen=True)
 class ModuleTrace:

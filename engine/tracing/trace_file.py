@@ -29,6 +29,8 @@ from torch.nn.utils.rnn import PackedSequence
 from engine.models import GATES
 from engine.tracing.trace import ModuleTrace
 
+__all__ = ["TraceFileError", "TraceFileLimits", "load_traces", "save_traces"]
+
 MAGIC = b"GFLTRACE"
 FORMAT = "gradient-flow-lab/traces"
 VERSION = 1

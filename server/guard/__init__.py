@@ -2,9 +2,9 @@
 what one client address may hold of the connections."""
 
 
-from server.guard.connections import GuardedHttp, GuardedWebSocket
-from server.guard.headers import SecurityHeaders, TrustedHosts, normalise_origin, origin_allowed
+import sys
 
-__all__ = [
-    "GuardedHttp", "GuardedWebSocket", "SecurityHeaders", "TrustedHosts", "normalise_origin", "origin_allowed",
-]
+from server.guard.connections import *
+from server.guard.headers import *
+
+__all__ = [name for sub in ("connections", "headers") for name in sys.modules[f"{__name__}.{sub}"].__all__]

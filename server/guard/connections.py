@@ -31,6 +31,8 @@ from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
 from server.settings import Settings
 
+__all__ = ["GuardedHttp", "GuardedWebSocket"]
+
 
 def _answer(status: str, text: str) -> bytes:
     """A whole HTTP/1.1 answer that closes the connection, written straight to the transport."""

@@ -28,6 +28,8 @@ from starlette.websockets import WebSocket
 
 from server.settings import Settings
 
+__all__ = ["SecurityHeaders", "TrustedHosts", "normalise_origin", "origin_allowed"]
+
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # A Host header we are willing to copy into the policy: a name, IPv4 or bracketed IPv6, and a port.
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")

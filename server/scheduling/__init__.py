@@ -1,8 +1,8 @@
 """Who computes next: the scheduler's slots and queue, and the cost each request is priced at before it runs."""
 
 
-from server.scheduling.scheduler import Busy, Scheduler
+import sys
 
-__all__ = [
-    "Busy", "Scheduler",
-]
+from server.scheduling.scheduler import *
+
+__all__ = [name for sub in ("scheduler",) for name in sys.modules[f"{__name__}.{sub}"].__all__]

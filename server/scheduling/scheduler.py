@@ -40,6 +40,8 @@ import torch
 from server.memory import release_free_memory
 from server.settings import Settings
 
+__all__ = ["Busy", "Scheduler"]
+
 R = TypeVar("R")
 
 

@@ -2,9 +2,9 @@
 computes it, the in-process and Redis caches that keep it, and the entry format read back from Redis."""
 
 
-from server.sharing.flights import Sharing, error_unit, stream_training
-from server.sharing.keys import LAG, base_kind, lag_rows_for, request_key, with_lag
+import sys
 
-__all__ = [
-    "LAG", "Sharing", "base_kind", "error_unit", "lag_rows_for", "request_key", "stream_training", "with_lag",
-]
+from server.sharing.flights import *
+from server.sharing.keys import *
+
+__all__ = [name for sub in ("flights", "keys") for name in sys.modules[f"{__name__}.{sub}"].__all__]

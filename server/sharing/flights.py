@@ -34,6 +34,8 @@ from server.sharing.keys import base_kind, lag_rows_for, request_key, with_lag
 from server.wire import Recording, Unit, document_bytes, dumps, trace_document, trace_units
 from server.wire import training_frames as training
 
+__all__ = ["Sharing", "error_unit", "stream_training"]
+
 if TYPE_CHECKING:
     from server.scheduling import Scheduler
 

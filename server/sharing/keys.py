@@ -24,6 +24,8 @@ import torch
 from engine import Config
 from engine.tracing import rows_for
 
+__all__ = ["LAG", "base_kind", "lag_rows_for", "request_key", "with_lag"]
+
 # Bumped when the recorded frames change shape (the wire protocol) or the entry format (server/sharing/entry.py).
 RECORDING_FORMAT = 3
 

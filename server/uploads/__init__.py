@@ -12,19 +12,20 @@ Every byte of a file is hostile until checked, and checked before it is parsed. 
 * runs on an upload, computed for its owner alone (``runs``).
 """
 
-from server.uploads.budget import UploadBudget
-from server.uploads.http import is_multipart, trace_with_upload
-from server.uploads.limits import KINDS, UploadRefused
-from server.uploads.model_file import OwnModel, read_model, read_state_dict
-from server.uploads.pool import ParseFailed, ParsePool, shared_pool
-from server.uploads.runs import serve_private, shape_own
-from server.uploads.series_file import read_series
-from server.uploads.service import Uploads, held_bytes
-from server.uploads.socket import UPLOAD_MESSAGES, SocketUploads, loaded_frame
-from server.uploads.store import Kept, UploadStore
+import sys
 
-__all__ = [
-    "KINDS", "UPLOAD_MESSAGES", "Kept", "OwnModel", "ParseFailed", "ParsePool", "SocketUploads", "UploadBudget",
-    "UploadRefused", "UploadStore", "Uploads", "held_bytes", "is_multipart", "loaded_frame",
-    "read_model", "read_series", "read_state_dict", "serve_private", "shape_own", "shared_pool", "trace_with_upload",
-]  # fmt: skip
+from server.uploads.budget import *
+from server.uploads.http import *
+from server.uploads.limits import *
+from server.uploads.model_file import *
+from server.uploads.pool import *
+from server.uploads.runs import *
+from server.uploads.series_file import *
+from server.uploads.service import *
+from server.uploads.socket import *
+from server.uploads.store import *
+
+_MODULES = (  # whose __all__ this package re-exports
+    "budget", "http", "limits", "model_file", "pool", "runs", "series_file", "service", "socket", "store",
+)
+__all__ = [name for sub in _MODULES for name in sys.modules[f"{__name__}.{sub}"].__all__]

@@ -17,6 +17,8 @@ from typing import Any
 
 from server.uploads.limits import UploadRefused
 
+__all__ = ["UploadBudget"]
+
 
 @dataclass
 class _Held:

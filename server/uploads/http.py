@@ -36,6 +36,8 @@ from server.wire import (
     trace_document,
 )
 
+__all__ = ["is_multipart", "trace_with_upload"]
+
 # Room for the part headers and boundaries around the config and the model.
 _ENVELOPE_BYTES = 16 * 1024
 RETRY_AFTER_S = 10

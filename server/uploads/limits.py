@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from server.settings import Settings
 
+__all__ = ["KINDS", "UploadRefused"]
+
 KINDS = ("model", "series")  # what a socket may keep; a saved trace file is read by HTTP alone
 
 

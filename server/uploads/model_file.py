@@ -23,6 +23,8 @@ from server.uploads.limits import UploadRefused, too_big
 from server.uploads.safetensors_file import load_safetensors_file, looks_like_safetensors
 from server.uploads.torch_file import load_torch_file
 
+__all__ = ["OwnModel", "read_model", "read_state_dict"]
+
 _REAL = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32, torch.int16,
          torch.int8, torch.uint8, torch.bool)
 

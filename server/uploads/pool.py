@@ -31,6 +31,8 @@ import anyio.to_thread
 
 from server.uploads.limits import UploadRefused
 
+__all__ = ["ParseFailed", "ParsePool", "shared_pool"]
+
 log = logging.getLogger(__name__)
 _PRELOAD = ["server.uploads.model_file", "server.uploads.series_file", "server.uploads.trace_file"]
 

@@ -18,6 +18,8 @@ from server.scheduling import Scheduler, cost
 from server.sharing import base_kind, error_unit, lag_rows_for, stream_training, with_lag
 from server.wire import Unit, trace_units
 
+__all__ = ["serve_private", "shape_own"]
+
 
 def shape_own(cfg: Config, model, series: Series | None):
     """(config shaped by the file, checkpoint or None) for a run on an uploaded model (an OwnModel) and/or series.

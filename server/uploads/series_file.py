@@ -24,6 +24,8 @@ from engine.data import Series, SeriesError, make_series
 from server.settings import Settings
 from server.uploads.limits import UploadRefused, too_big
 
+__all__ = ["read_series"]
+
 _NAMES_SHOWN = 8  # header names listed in a message
 
 

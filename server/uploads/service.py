@@ -19,6 +19,8 @@ from server.uploads.series_file import read_series_upload
 from server.uploads.store import UploadStore
 from server.uploads.trace_file import SavedTraces, read_trace_file
 
+__all__ = ["Uploads", "held_bytes"]
+
 _WHAT = {"model": "the model file", "series": "the CSV file", "trace": "the trace file"}
 
 

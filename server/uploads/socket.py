@@ -18,6 +18,8 @@ from server.uploads.limits import KINDS, UploadRefused, max_upload_bytes
 from server.uploads.runs import shape_own
 from server.uploads.service import Uploads
 
+__all__ = ["UPLOAD_MESSAGES", "SocketUploads", "loaded_frame"]
+
 UPLOAD_MESSAGES = ("model", "clear_model", "series", "clear_series")
 
 

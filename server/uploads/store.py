@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["Kept", "UploadStore"]
+
 KINDS = ("model", "series")
 
 

@@ -29,6 +29,8 @@ import orjson
 
 from engine.config import RepeatedKey
 
+__all__ = ["document_bytes", "dumps", "dumps_bytes", "loads_strict", "nesting_too_deep", "script_json"]
+
 NON_FINITE = {"nan", "inf", "-inf"}
 
 

@@ -33,6 +33,10 @@ from engine.models import GATES
 from server.wire.encoding import dumps, encode, to_jsonable
 from server.wire.recording import Unit
 
+__all__ = [
+    "json_value_count", "lag_unit", "overflow_step", "run_units", "trace_document", "trace_units", "underflow_step",
+]  # fmt: skip
+
 if TYPE_CHECKING:
     from engine import Trace
     from engine.tracing.lagmap import LagMap

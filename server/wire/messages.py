@@ -15,6 +15,8 @@ from engine.config import RepeatedKey, quote
 from engine.lab import Sweep
 from server.wire.encoding import loads_strict, nesting_too_deep
 
+__all__ = ["Message", "ProtocolError", "parse_message"]
+
 MESSAGE_TYPES = ("run", "train", "sweep", "stop", "model", "clear_model", "series", "clear_series", "prefetch")
 # The requests: each takes the socket's next run number, and an error in one answers that run.
 REQUESTS = ("run", "train", "sweep")

@@ -13,6 +13,8 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = ["Recording", "Unit", "recorded_rows"]
+
 
 @dataclass(frozen=True, slots=True)
 class Unit:

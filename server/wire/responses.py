@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 
 from server.wire.encoding import dumps_bytes
 
+__all__ = ["StrictJSONResponse", "busy_response", "error_response"]
+
 
 class StrictJSONResponse(JSONResponse):
     """JSON with non-finite numbers written as "inf"/"-inf"/"nan", never as bare tokens."""

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from engine.config import FIELD_BY_NAME
 from engine.data import baseline, get_task, input_steps, make_batch, metric, scored_steps, task_loss, tasks
-from engine.data.tasks import ARCHS, TASKS
+from engine.data.layout import ARCHS
+from engine.data.tasks import TASKS
 
 LENGTHS = (1, 2, 5, 24)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.data import DICTIONARY, baseline, make_batch
-from engine.data.tasks import translation_order
+from engine.data.word_tasks import translation_order
 
 
 def _batch(task, seed=5, T=7, N=400, arch="encoder-decoder"):

@@ -315,7 +315,7 @@ def test_the_script_is_of_the_links_setting(client):
 def test_the_task_data_is_the_engines(client):
     """The dictionary and vocabularies are rendered from the engine's own constants."""
     text = client.get("/api/script?arch=encoder-decoder&task=translate").text
-    assert f"DICTIONARY = {list(DICTIONARY)}" in text
+    assert f"DICTIONARY = {DICTIONARY}" in text
     text = client.get("/api/script?task=sentiment").text
     assert "WORDS = (" + ", ".join(f'"{w}"' for w in SENTIMENT_WORDS) + ")" in text
 
