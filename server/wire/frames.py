@@ -175,9 +175,13 @@ def lag_fields(lag: LagMap) -> dict[str, Any]:
 def lag_unit(lag: LagMap, **extra: Any) -> Unit:
     """The ``lag`` frame and its binary data: grad_h_by_output (L, D, S, T) then grad_x_by_output (S, T), float32.
 
-    A run's and a trained model's trace send it as it is; a training step's adds ``extra`` (its ``step``).
+    A run's and a trained model's trace send it as it is; a training step's adds ``extra`` (its ``step``).  The rows
+    are norms computed in float64, so an exploding setting's can pass float32's largest value (3.4e38): such a norm
+    travels as inf, as a float32 gradient that overflowed does (docs/protocol.md, "Numbers in JSON"); the JSON
+    document keeps its float64 value.
     """
-    data = np.concatenate([lag.grad_h_by_output.ravel(), lag.grad_x_by_output.ravel()]).astype("<f4")
+    with np.errstate(over="ignore"):  # past float32's range is inf by design, not a mishap to warn about
+        data = np.concatenate([lag.grad_h_by_output.ravel(), lag.grad_x_by_output.ravel()]).astype("<f4")
     return Unit(encode({"type": "lag", **extra, **lag_fields(lag)}), data.tobytes())
 
 

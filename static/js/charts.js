@@ -4,6 +4,7 @@
 
 /* global Plotly */
 
+import { specialText } from "./envelope.js";
 import { figureShape, heldRanges, quickClear, quickPaint } from "./quick_paint.js";
 import { chartTheme, darkScheme, themeLayout, themeTraces } from "./theme.js";
 import { rove } from "./roving.js";
@@ -247,7 +248,7 @@ export function specialCellsOverlay(rows, x, y, axes = {}, where = "t = %{x}, %{
     type: "heatmap", z, x, y, ...axes, zmin: 0, zmax: 1, showscale: false, hoverongaps: false,
     colorscale: [[0, UNDERFLOW_CELL], [0.5, UNDERFLOW_CELL], [0.5, OVERFLOW_CELL], [1, OVERFLOW_CELL]],
     hovertemplate: `${where}: %{customdata}<extra></extra>`,
-    customdata: z.map((row) => row.map((v) => (v === 1 ? "inf / NaN (overflow)" : v === 0 ? "exactly 0 (underflow)" : ""))),
+    customdata: rows.map((row) => Array.from(row, (v) => (v === null ? "" : specialText(v)))),
   };
 }
 

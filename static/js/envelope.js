@@ -101,6 +101,18 @@ export function reduceColumns(rows, x, columns, wins = strongest) {
   return { rows: out, x: gx };
 }
 
+/**
+ * What a special cell is, in words: ±inf a value past float32's range (±3.4e38; the lag map's float64 norms travel
+ * in float32 too, docs/protocol.md), NaN what an overflow leaves (inf − inf, 0 · inf), 0 an exact zero; "" for any
+ * other value.  A value is never shown as a measured "inf".
+ */
+export function specialText(v) {
+  if (v === 0) return "exactly 0 (underflow)";
+  if (v === Infinity || v === -Infinity) return `overflowed float32 (past ${v > 0 ? "" : "−"}3.4e38)`;
+  if (Number.isNaN(v)) return "NaN (overflow)";
+  return "";
+}
+
 /** A reducer for the overlay of special cells: inf / NaN win over an exact 0, which wins over any other value. */
 export function specialFirst(a, b) {
   const rank = (v) => (!Number.isFinite(v) ? 2 : v === 0 ? 1 : 0);

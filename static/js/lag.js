@@ -5,6 +5,8 @@
 // heatmap's cells, the lag curve and the theory's bound, one output's row, the CSV.  No DOM, no Plotly: node --test
 // loads it.
 
+import { specialText } from "./envelope.js";
+
 /** One lag frame's map: rows over output steps, columns over state steps, for every layer and direction. */
 export class LagMap {
   /**
@@ -108,9 +110,7 @@ export function mapCells(map, which, l, d, tbptt = 0) {
 
 function cellText(v) {
   if (v === null) return "";
-  if (v === 0) return "exactly 0 (underflow)";
-  if (!Number.isFinite(v)) return "inf / NaN (overflow)";
-  return v.toExponential(3);
+  return specialText(v) || v.toExponential(3);
 }
 
 /** The range {lo, hi} of log10 of the map's positive finite values of `which` (as mapCells), or null when none. */

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-const { envelope, envelopeIndices, reduceColumns, screenLine, specialFirst } = await import("../../static/js/envelope.js");
+const { envelope, envelopeIndices, reduceColumns, screenLine, specialFirst, specialText } = await import("../../static/js/envelope.js");
 
 /** Per column [min, max, any gap] of the values at `indices`, by the same column split as the full series. */
 function spans(y, indices, n, cols) {
@@ -87,4 +87,12 @@ test("a line that fits its columns is drawn from its own arrays; a longer one fr
   assert.equal(screenLine(x, y, 1).y, y);
   const long = screenLine(Array.from({ length: 100 }, (_, i) => i), Array.from({ length: 100 }, (_, i) => i % 7), 5);
   assert.ok(long.y instanceof Float64Array && long.y.length <= 20);
+});
+
+test("a special cell says what it is: overflowed float32 either way, NaN, or an exact zero; any other value nothing", () => {
+  assert.equal(specialText(Infinity), "overflowed float32 (past 3.4e38)");
+  assert.equal(specialText(-Infinity), "overflowed float32 (past −3.4e38)");
+  assert.equal(specialText(NaN), "NaN (overflow)");
+  assert.equal(specialText(0), "exactly 0 (underflow)");
+  assert.equal(specialText(1e-30), "");
 });

@@ -74,6 +74,14 @@ test("the heatmap's cells: log10 colour, the value and the lag for the hover, ex
   assert.equal(unionRange([null]), null);
 });
 
+test("a norm past float32's range (sent as inf) is said to have overflowed float32, never shown as a measured inf", () => {
+  // Output s = 2: t = 0 passed 3.4e38 (the server's float64 norm, inf in float32), t = 1 is NaN, t = 2 is measured.
+  const { frame, payload, shapes } = built({ L: 1, D: 1, T: 3, steps: [2], h: (l, d, i, t) => [1e39, NaN, 2][t] });
+  const cells = mapCells(new LagMap(frame, payload, shapes), "h", 0, 0);
+  assert.deepEqual(cells.custom[0].map(([text]) => text), ["overflowed float32 (past 3.4e38)", "NaN (overflow)", "2.000e+0"]);
+  assert.deepEqual(cells.z[0], [null, null, Math.log10(2)], "only measured values are coloured");
+});
+
 test("the lag curve leaves NaN lags out, and the bound is the top layer's of a vanilla RNN only", () => {
   const curve = [[[1, 0.5, NaN]], [[1, 0.25, 0.0625]]];
   const { frame, payload, shapes } = built({ L: 2, D: 1, T: 3, steps: [2], h: () => 1, curve });

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,26 @@ def test_a_recorded_lag_map_is_checked_like_every_other_frame():
     cut[lag] = type(cut[lag])(cut[lag].text, cut[lag].data[:-4])
     with pytest.raises(EntryError, match="lag frame"):
         check_units("run+lag", cfg, cut)
+
+
+# A linear recurrence with W_hh = 10·I: the float64 rows pass float32's largest value within a few dozen steps.
+EXPLODING = {"arch": "many-to-many", "nonlinearity": "relu", "init": "identity", "gain": 10.0, "seq_len": 60,
+             "hidden_size": 4, "batch_size": 2}
+
+
+def test_a_lag_map_past_float32s_range_travels_as_inf_and_the_document_keeps_its_float64(client):
+    cfg = Config.from_dict(EXPLODING)
+    want = trace_config(cfg, lag_rows=rows_for(cfg.trace_cells))
+    rows = np.concatenate([want.grad_h_by_output.ravel(), want.grad_x_by_output.ravel()])
+    past = rows > np.finfo(np.float32).max
+    # Past float32's range and finite in float64 (NaN where the float32 forward itself overflowed, at late outputs).
+    assert past.any() and not np.isinf(rows).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "overflow encountered in cast": inf is what the wire means here
+        units = trace_units(want, 0.0)
+    data = next(u.data for u in units if (u.text or "").startswith('{"type":"lag"'))
+    sent = np.frombuffer(data, "<f4")
+    assert np.isposinf(sent[past]).all()
+    np.testing.assert_array_equal(sent[~past], rows[~past].astype(np.float32))
+    doc = client.post("/api/trace?lag=1", json=EXPLODING).json()["backward"]
+    np.testing.assert_array_equal(np.asarray(from_wire(doc["grad_h_by_output"]), float), want.grad_h_by_output)
