@@ -127,9 +127,12 @@ class Recorder:
     """Hooks and interceptors on every submodule of ``model`` while it is active (a context manager).
 
     ``lag``: a lag map is wanted, and a cell's outputs reach the caller as views too (the module docstring).
+    ``stock_only``: record the stock ``nn.RNN``/``LSTM``/``GRU`` calls alone, no hooks on the other modules (what
+    :func:`engine.tracing.submodules.run_submodules` reads): their views would only cost the forward and backward.
     """
 
-    def __init__(self, model: nn.Module, lag: bool = False):
+    def __init__(self, model: nn.Module, lag: bool = False, stock_only: bool = False):
+        self.stock_only = stock_only
         self.names = {id(m): name for name, m in model.named_modules()}
         self.modules = dict(model.named_modules())
         self.lag = lag
@@ -154,7 +157,7 @@ class Recorder:
                 if stock is not None:
                     self._classes.append((m, type(m)))
                     m.__class__ = _traced_class(type(m), stock)
-                if own and not _building_block(m):
+                if own and not self.stock_only and not _building_block(m):
                     self.custom[name] = _Custom()
                     self._handles.append(m.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
                     self._handles.append(m.register_forward_hook(self._post_hook, with_kwargs=True))
