@@ -133,8 +133,8 @@ class Recorder:
 
     def __init__(self, model: nn.Module, lag: bool = False, stock_only: bool = False):
         self.stock_only = stock_only
-        self.names = {id(m): name for name, m in model.named_modules()}
         self.modules = dict(model.named_modules())
+        self.names = {id(m): name for name, m in self.modules.items()}
         self.lag = lag
         self.switch = {"in": True, "out": True}  # the custom modules' gates, open while the user's backward runs
         self.stock: dict[str, list[StockCall]] = {}
