@@ -11,15 +11,18 @@ stock fused module cannot give ∂L/∂h_t inside its recurrence, so that loop i
 are checked against the trace's before timing.  The ratio, trace over loop, has the target ≤ 1.5.  The bare
 forward and ``loss.backward()`` of the fused model (no per-step gradient at all) is printed beside it, the floor.
 Times are CPU seconds of this process (one thread), the three alternating, each setting warmed first, medians:
-another process's load on a shared machine counts for none of them.  The first call in this fresh process is
+the time this process waits while others run on a shared machine counts for none of them (contention for caches
+still slows all three alike).  The first call in this fresh process is
 printed too (what a server pays once).  The lag map, a backward pass per decoder step, is printed for information,
 with the price server/scheduling/cost.py puts on it up front.
 
-Training: ``Trainer`` (every profiled step traced, the alignment read) over a plain loop of the same model, data,
-optimizer and clipping, each for ``--steps`` steps on reverse (T=8, batch 32, hidden 32), both warmed first: the
-ratio of wall-clock times (target ≤ 1.5), and the last step's loss and accuracy.
+Training: ``Trainer`` (every profiled step's per-step norms and alignment read, every other step at 200 steps) over
+a plain loop of the same model, data, optimizer and clipping that reads no per-step gradient (the stricter
+baseline), each for ``--steps`` steps on reverse (T=8, batch 32, hidden 32), both warmed first (a process's first
+optimizer step imports torch._dynamo): the ratio of wall-clock times (target ≤ 1.5), and the last step's loss and
+accuracy.
 
-Run: .venv/bin/python bench/attention.py [--repeats 9] [--steps 200]
+Run: .venv/bin/python bench/attention.py [--repeats 15] [--steps 200]
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ def training_ratios(steps: int) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(1)
