@@ -16,7 +16,7 @@ import torch
 
 from engine.models import GATES, gate_activations
 from engine.tracing import lagmap
-from engine.tracing.fused import TraceRun, _layer_weights, _norm
+from engine.tracing.fused import TraceRun, layer_weights, step_norms
 from engine.tracing.trace import ModuleTrace
 
 
@@ -78,7 +78,7 @@ def finish_steps(runs: Sequence[TraceRun], loss: float) -> ModuleTrace:
     with torch.no_grad():
         layer_in = torch.cat([r.x for r in runs])  # (T, N, I): call t's input at step t
         for layer in range(L):
-            w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, 0)
+            w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, 0)
             h = torch.cat([r.outs[layer] for r in runs])  # (T, N, P)
             given = [_initial(r, layer, 0, P) for r in runs]
             gates = gate_activations(cell, layer_in, torch.cat(given), w_ih, w_hh, b_ih, b_hh)
@@ -115,7 +115,7 @@ def finish_steps(runs: Sequence[TraceRun], loss: float) -> ModuleTrace:
         cell=cell, hidden=arrays["hidden"], cell_state=arrays.get("cell_state"),
         gates={k: arrays[k] for k in GATES[cell]}, grad_h=arrays["grad_h"], grad_c=arrays.get("grad_c"),
         grad_h_norm=norms("grad_h"), grad_c_norm=norms("grad_c"),
-        grad_out_norm=np.stack([_norm(d) for d in direct])[:, None],
+        grad_out_norm=np.stack([step_norms(d) for d in direct])[:, None],
         output=torch.cat([r.output.detach() for r in runs], dim=time_axis), loss=loss,
         grad_h0=grad_h0[:, None, 0], grad_c0=np.stack(starts["grad_c0"])[:, None, 0] if lstm else None,
         lengths=np.full(N, len(runs)),
