@@ -30,7 +30,7 @@ from engine.data import task_loss
 from engine.models.network import teacher_inputs
 from engine.tracing import lagmap
 from engine.tracing.fused import TraceRun, finish_trace
-from engine.tracing.joined_stock import join_stock
+from engine.tracing.joined_stock import finish_steps, join_stock, steps_at_once
 from engine.tracing.submodules import run_submodules
 from engine.tracing.trace import ModuleTrace
 
@@ -102,6 +102,8 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
 def _finish(enc_run: TraceRun, dec_runs: list[TraceRun], loss: float) -> tuple[ModuleTrace, ModuleTrace]:
     """The encoder's trace and the decoder's, its calls (a step at a time, additive attention) on one time axis."""
     enc = finish_trace(enc_run, loss)
+    if steps_at_once(dec_runs):
+        return enc, finish_steps(dec_runs, loss)
     decs = [finish_trace(r, loss) for r in dec_runs]
     return enc, decs[0] if len(decs) == 1 else join_stock(decs, dec_runs)
 

@@ -68,7 +68,8 @@ def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
                     "not one (a model of your own is traced by engine.trace_submodules)")
 
 
-def _layer_weights(module: nn.RNNBase, layer: int, direction: int):
+def layer_weights(module: nn.RNNBase, layer: int, direction: int):
+    """(W_ih, W_hh, b_ih, b_hh, W_hr) of one layer and direction, None where the module has none."""
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     w_ih = getattr(module, "weight_ih" + sfx)
     w_hh = getattr(module, "weight_hh" + sfx)
@@ -125,7 +126,7 @@ def _scan(a: np.ndarray, m: np.ndarray | None, x0: np.ndarray | None, backward: 
     return x
 
 
-def _norm(a: np.ndarray) -> np.ndarray:
+def step_norms(a: np.ndarray) -> np.ndarray:
     """L2 norm over batch and units of (T, N, H), in float64 so squaring cannot overflow float32."""
     return np.sqrt(np.square(a, dtype=np.float64).sum(axis=(1, 2)))
 
@@ -198,7 +199,7 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
         for d in range(D):
             # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
             # zero input of one direction never costs the other a matrix product.
-            w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
+            w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, d)
             flat = [_widened(weights, cell, w_ih, w_hh, H), w_hh] + ([b_ih, b_hh] if module.bias else [])
             flat += [w_hr] if w_hr is not None else []
             seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
@@ -261,7 +262,7 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
             stack.append([])
             for d in range(D):
                 k = layer * D + d
-                w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(module, layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, d)
 
                 def grid(rows: torch.Tensor, d=d) -> torch.Tensor:  # this direction's processing order, (T, N, ·)
                     return layout.grid(layout.reverse(rows) if d else rows)
@@ -294,7 +295,7 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
                 unflip = layout.to_input_order if d else (lambda arr: arr)
                 per_unit["hidden"][layer, d] = unflip(h.numpy())
                 per_unit["grad_h"][layer, d] = unflip(grad_h)
-                grad_out_norm[layer, d] = _norm(unflip(direct.numpy()))
+                grad_out_norm[layer, d] = step_norms(unflip(direct.numpy()))
                 for gate, act in gates.items():
                     per_unit[gate][layer, d] = unflip(act.numpy())
                 if cell == "lstm":

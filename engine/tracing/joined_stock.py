@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from engine.models import GATES, gate_activations
 from engine.tracing import lagmap
-from engine.tracing.fused import TraceRun
+from engine.tracing.fused import TraceRun, layer_weights, step_norms
 from engine.tracing.trace import ModuleTrace
 
 
@@ -51,6 +52,85 @@ def join_stock(traces: Sequence[ModuleTrace], runs: Sequence[TraceRun]) -> Modul
         output=torch.cat([t.output for t in traces], dim=time_axis),
         lengths=np.full_like(traces[0].lengths, sum(t.grad_h.shape[2] for t in traces)),
     )
+
+
+def steps_at_once(runs: Sequence[TraceRun]) -> bool:
+    """Chained calls of one step each (a decoder stepped a word at a time), batched, joinable: what
+    :func:`finish_steps` finishes."""
+    return len(runs) > 1 and joinable(runs) and runs[0].batched and all(r.layout.T == 1 for r in runs)
+
+
+def finish_steps(runs: Sequence[TraceRun], loss: float) -> ModuleTrace:
+    """:func:`join_stock` of each call's :func:`engine.tracing.fused.finish_trace`, read for every call at once.
+
+    For calls that chain and run one step each (:func:`steps_at_once`) a call's trace has no recurrence inside it to
+    follow: its ∂L/∂s_t is what its output received plus what its final state received (the next call's initial
+    state, and whatever else read it), its ∂L/∂s_0 (the part that crosses into the call before) is what its zero
+    input read (engine/tracing/fused.py), and everything else is elementwise, so a layer's gates and gradients come
+    out of one pass over the stacked calls, not one per call.
+    """
+    module, cell = runs[0].module, runs[0].cell
+    L, N, H = module.num_layers, runs[0].layout.N, module.hidden_size
+    P = getattr(module, "proj_size", 0) or H
+    lstm = cell == "lstm"
+    per_unit: dict[str, list[np.ndarray]] = {}
+    starts: dict[str, list[np.ndarray]] = {"grad_h0": [], "grad_c0": []}  # each layer's ∂L/∂(s_0, c_0) per call
+    with torch.no_grad():
+        layer_in = torch.cat([r.x for r in runs])  # (T, N, I): call t's input at step t
+        for layer in range(L):
+            w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, 0)
+            h = torch.cat([r.outs[layer] for r in runs])  # (T, N, P)
+            given = [_initial(r, layer, 0, P) for r in runs]
+            gates = gate_activations(cell, layer_in, torch.cat(given), w_ih, w_hh, b_ih, b_hh)
+            grad_h = torch.cat([_grad(r.outs[layer]) + _grad(r.finals[layer][0]) for r in runs])  # total ∂L/∂s_t
+            extra = torch.cat([_grad(r.extras[layer]) for r in runs])  # (T, N, E) what each call's zero input read
+            g0 = extra[..., :P]  # into s_{t-1} through W_hh
+            if cell == "gru":
+                g0 = g0 + (gates["reset"] * extra[..., H:]) @ w_hh[2 * H :] + gates["update"] * grad_h
+            parts = {"hidden": h.numpy(), "grad_h": grad_h.numpy(), **{k: v.numpy() for k, v in gates.items()}}
+            starts["grad_h0"].append(g0.numpy())
+            if lstm:
+                i, f, g, o = (gates[gate].numpy() for gate in GATES["lstm"])
+                c = i * g + f * torch.cat([_initial(r, layer, 1, H) for r in runs]).numpy()
+                tanh_c = np.tanh(c)
+                grad_m = parts["grad_h"] if w_hr is None else parts["grad_h"] @ w_hr.detach().numpy()
+                from_final = torch.cat([_grad(r.finals[layer][1]) for r in runs]).numpy()  # ∂L/∂c_t from later
+                grad_c = grad_m * o * (1 - tanh_c * tanh_c) + from_final
+                parts.update(cell_state=c, grad_c=grad_c)
+                starts["grad_c0"].append(f * grad_c)
+            for name, value in parts.items():
+                per_unit.setdefault(name, []).append(value)
+            layer_in = h
+    arrays = {name: np.stack(values)[:, None] for name, values in per_unit.items()}  # (L, 1, T, N, ·)
+    grad_h0 = np.stack(starts["grad_h0"])  # (L, T, N, P)
+    direct = arrays["grad_h"][:, 0].copy()  # less what crosses into the next call's initial state: recurrence
+    direct[:, :-1] -= grad_h0[:, 1:]
+    first = runs[0]
+    time_axis = 1 if first.module.batch_first else 0
+
+    def norms(name: str) -> np.ndarray | None:
+        return np.sqrt(np.square(arrays[name], dtype=np.float64).sum(axis=(3, 4))) if name in arrays else None
+
+    return ModuleTrace(
+        cell=cell, hidden=arrays["hidden"], cell_state=arrays.get("cell_state"),
+        gates={k: arrays[k] for k in GATES[cell]}, grad_h=arrays["grad_h"], grad_c=arrays.get("grad_c"),
+        grad_h_norm=norms("grad_h"), grad_c_norm=norms("grad_c"),
+        grad_out_norm=np.stack([step_norms(d) for d in direct])[:, None],
+        output=torch.cat([r.output.detach() for r in runs], dim=time_axis), loss=loss,
+        grad_h0=grad_h0[:, None, 0], grad_c0=np.stack(starts["grad_c0"])[:, None, 0] if lstm else None,
+        lengths=np.full(N, len(runs)),
+    )
+
+
+def _initial(run: TraceRun, layer: int, part: int, width: int) -> torch.Tensor:
+    """(1, N, width) the state (part 0 h, 1 c) ``run`` started ``layer`` from: given, or zeros."""
+    if run.states is None:
+        return run.x.new_zeros(1, run.layout.N, width)
+    return run.states[part][layer : layer + 1].detach()
+
+
+def _grad(t: torch.Tensor) -> torch.Tensor:
+    return t.grad if t.grad is not None else torch.zeros_like(t)
 
 
 def stock_lag_map(runs: Sequence[TraceRun], most: int):

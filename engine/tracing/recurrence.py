@@ -129,11 +129,14 @@ class Recorder:
     """Hooks and interceptors on every submodule of ``model`` while it is active (a context manager).
 
     ``lag``: a lag map is wanted, and a cell's outputs reach the caller as views too (the module docstring).
+    ``stock_only``: record the stock ``nn.RNN``/``LSTM``/``GRU`` calls alone, no hooks on the other modules (what
+    :func:`engine.tracing.submodules.run_submodules` reads): their views would only cost the forward and backward.
     """
 
-    def __init__(self, model: nn.Module, lag: bool = False):
-        self.names = {id(m): name for name, m in model.named_modules()}
+    def __init__(self, model: nn.Module, lag: bool = False, stock_only: bool = False):
+        self.stock_only = stock_only
         self.modules = dict(model.named_modules())
+        self.names = {id(m): name for name, m in self.modules.items()}
         self.lag = lag
         self.switch = {"in": True, "out": True}  # the custom modules' gates, open while the user's backward runs
         self.stock: dict[str, list[StockCall]] = {}
@@ -156,7 +159,7 @@ class Recorder:
                 if stock is not None:
                     self._classes.append((m, type(m)))
                     m.__class__ = _traced_class(type(m), stock)
-                if own and not _building_block(m):
+                if own and not self.stock_only and not _building_block(m):
                     self.custom[name] = _Custom()
                     self._handles.append(m.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
                     self._handles.append(m.register_forward_hook(self._post_hook, with_kwargs=True))

@@ -201,7 +201,7 @@ def run_submodules(model: nn.Module, compute_loss: Callable[[], torch.Tensor], r
     ``retain_graph`` keeps the graph for more backward passes (a lag map's rows).  Raises as
     :func:`trace_submodules` does.
     """
-    recorder = Recorder(model)
+    recorder = Recorder(model, stock_only=True)
     value = _run(model, compute_loss, recorder)
     if not recorder.stock:
         raise ValueError(NOTHING_FOUND)

@@ -1,6 +1,7 @@
 """Attention's trace against a step-by-step float64 reference written out here: alignment, split gradient, lag map."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -14,7 +15,11 @@ from engine.lessons import LESSONS
 from engine.lessons import lab as lab_lessons
 from engine.lessons.numbers import measured_config
 from engine.models import data_generator
+from engine.models.network import teacher_inputs
 from engine.tracing import trace_encoder_decoder
+from engine.tracing.fused import finish_trace
+from engine.tracing.joined_stock import finish_steps, join_stock, steps_at_once
+from engine.tracing.submodules import run_submodules
 from tests.engine.attention_reference import (
     alignment_share_reference,
     attention_reference,
@@ -91,6 +96,33 @@ def test_lag_rows_are_each_decoder_steps_gradient_alone(kw):
         np.testing.assert_allclose(ht.grad_x_by_output[row, :T], ref["x_grad"].numpy(), rtol=1e-9, atol=1e-14)
         np.testing.assert_allclose(ht.grad_x_by_output[row, T:], ref["in_grad"].numpy(), rtol=1e-9, atol=1e-14)
 
+
+@pytest.mark.parametrize("kw", [CASES[3], CASES[4], CASES[5]], ids=("rnn", "lstm", "gru-2-layers"))
+def test_a_decoder_stepped_a_word_at_a_time_is_finished_at_once_as_call_by_call(kw):
+    """The additive decoder's one-step calls read in one pass give every field the calls' own traces give, joined."""
+    cfg = _config(**kw)
+    model, batch = prepare(cfg, torch.float64)
+
+    def compute_loss():
+        logits, _ = model.translate(batch.x, teacher_inputs(batch.y, model.output_size, batch.x.dtype))
+        return F.cross_entropy(logits.reshape(-1, model.output_size), batch.y.reshape(-1))
+
+    runs, loss = run_submodules(model, compute_loss)
+    calls = runs["decoder"]
+    assert len(calls) == cfg.seq_len and steps_at_once(calls)
+    at_once, one_by_one = finish_steps(calls, loss), join_stock([finish_trace(r, loss) for r in calls], calls)
+    for field in dataclasses.fields(one_by_one):
+        want, got = getattr(one_by_one, field.name), getattr(at_once, field.name)
+        if isinstance(want, dict):
+            assert want.keys() == got.keys()
+            for k in want:
+                np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-15, err_msg=k)
+        elif isinstance(want, np.ndarray | torch.Tensor):
+            assert got.shape == want.shape and got.dtype == want.dtype, field.name
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-15, err_msg=field.name)
+        else:
+            assert got == want, field.name
+    assert np.abs(at_once.grad_h0).max() > 0 and np.abs(at_once.grad_out_norm).min() > 0
 
 
 SOURCE_CLAIMS = [(lesson, c) for lesson in LESSONS for c in lesson.claims
