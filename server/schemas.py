@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config import FIELD_BY_NAME, FIELDS, TASKS_FOR_ARCH, Field
-from engine.lab.sweep import KINDS, LEARNED_BELOW, MAX_OVER, MAX_SEEDS, MAX_VALUES, sweepable
+from engine.lab.sweep import KINDS, LEARNED_BELOW, MAX_SEEDS, MAX_VALUES, sweepable
+from engine.lab.sweep_over import MAX_OVER, NAME
 
 JSON = "application/json"
 
@@ -60,8 +61,20 @@ SWEEP_BODY = {"required": True, "content": {JSON: {"schema": {
         "key": {"enum": list(sweepable("train")), "description": "The swept config key; a trace sweep takes the "
                 f"keys that change the trace: {', '.join(sweepable('trace'))}."},
         "values": {**_LIST, "maxItems": MAX_VALUES, "description": "Values of key, each as the config takes it."},
-        "over": {"type": "object", "maxProperties": 1, "description": "One other key (not key, not seed) and its "
-                 "alternatives: a curve each.", "additionalProperties": {**_LIST, "maxItems": MAX_OVER}},
+        "over": {"description": "The curves: one other key (not key, not seed) and its alternatives, a curve each "
+                 '({"cell": ["rnn", "lstm"]}), or a list of named settings, a curve each, for a curve that moves '
+                 'several keys ([{"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": '
+                 '"identity"}}, {"name": "LSTM", "set": {"cell": "lstm"}}]).',
+                 "oneOf": [
+                     {"type": "object", "maxProperties": 1, "additionalProperties": {**_LIST, "maxItems": MAX_OVER}},
+                     {"type": "array", "minItems": 1, "maxItems": MAX_OVER, "items": {
+                         "type": "object", "additionalProperties": False, "required": ["name", "set"], "properties": {
+                             "name": {"type": "string", "pattern": f"^{NAME.pattern}$",
+                                      "description": "The curve's name, distinct."},
+                             "set": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                                     "properties": {f.name: field_schema(f) for f in FIELDS if f.name != "seed"},
+                                     "description": "Config keys (not key, not seed) this curve sets."}}}},
+                 ]},
         "seeds": {**_LIST, "maxItems": MAX_SEEDS, "items": field_schema(FIELD_BY_NAME["seed"]),
                   "description": "The seeds of every value and alternative: their spread is drawn as a band."},
         "kind": {"enum": list(KINDS), "default": "trace"},
@@ -69,12 +82,15 @@ SWEEP_BODY = {"required": True, "content": {JSON: {"schema": {
 SWEEP = {"type": "object", "required": ["key", "values", "series"], "properties": {
     "key": {"type": "string"}, "values": {"type": "array"},
     "series": {"type": "array", "items": {"type": "object", "required": ["over", "points"], "properties": {
-        "over": {"type": "object"},
+        "over": {"type": "object", "description": "The config keys this curve sets ({} for a sweep of one curve)."},
+        "name": {"type": "string", "description": "A named setting's name (an over of named settings only)."},
         "points": {"type": "array", "description": "Each {value, seed} with, for a trace sweep, /api/trace's "
                    "loss and grad_h_norm [L][D][T] for that setting, total_norm and total_norm_clipped, grad_first "
                    "and grad_last (‖∂L/∂h_t‖ of layer 0, forward, at the first input step and the last step), "
                    "their ratio and bound_first (a vanilla RNN's geometric bound at that first step, else null); "
                    "for a training sweep, final_loss, baseline (the task's), learned (final_loss "
-                   f"below {LEARNED_BELOW} × baseline), diverged and diverged_at.",
+                   f"below {LEARNED_BELOW} × baseline), diverged and diverged_at, accuracy (a classification task's: "
+                   "the share of the last step's scored targets its most likely class hits, the training's last "
+                   "metric; else null) and baseline_accuracy (the trivial predictor's, else null).",
                    "items": {"type": "object", "required": ["value", "seed"]}}}}},
 }}  # fmt: skip

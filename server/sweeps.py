@@ -89,8 +89,8 @@ def trace_result(document: bytes) -> dict[str, Any]:
 
 
 def train_result(units: Sequence[Unit]) -> dict[str, Any]:
-    """A training sweep's point from its training stream: the ``train_start`` frame's baseline and the
-    ``train_done`` frame's end."""
+    """A training sweep's point from its training stream: the ``train_start`` frame's baseline, the last
+    ``train_step`` frame's accuracy (its ``metric``) and the ``train_done`` frame's end."""
     frames = {}
     for unit in units:
         if unit.text is not None and unit.text.startswith('{"type":"train_'):
@@ -98,8 +98,9 @@ def train_result(units: Sequence[Unit]) -> dict[str, Any]:
             frames[frame["type"]] = frame
         if unit.text is not None and unit.text.startswith('{"type":"error"'):
             raise SweepFailed(orjson.loads(unit.text)["message"])
-    start, done = frames["train_start"], frames["train_done"]
-    return train_point(from_wire(done["final_loss"]), from_wire(start["baseline"]["loss"]), done["diverged_at"])
+    start, last, done = frames["train_start"], frames["train_step"], frames["train_done"]
+    baseline = from_wire(start["baseline"])
+    return train_point(from_wire(done["final_loss"]), baseline, done["diverged_at"], from_wire(last["metric"]))
 
 
 async def serve_sweep(sharing: Sharing, sweep: Sweep, emit: Emit, owner: object | None = None) -> None:
@@ -126,7 +127,7 @@ async def serve_sweep(sharing: Sharing, sweep: Sweep, emit: Emit, owner: object 
 
 def answer(sweep: Sweep) -> tuple[dict[str, Any], Emit]:
     """The API's answer ``{"key", "values", "series"}``, filled by the returned ``emit`` point by point."""
-    series = [{"over": over, "points": []} for over in sweep.series]
+    series = [{**sweep.series_head(s), "points": []} for s in range(len(sweep.series))]
 
     async def emit(point: Point, result: dict[str, Any]) -> None:
         series[point.series]["points"].append({"value": point.value, "seed": point.seed, **result})
@@ -140,7 +141,7 @@ def answer(sweep: Sweep) -> tuple[dict[str, Any], Emit]:
 def start_frame(sweep: Sweep, estimate_s: float) -> Unit:
     """What a page needs before the first point: the sweep as the server read it, its link's query, its estimate."""
     return Unit(dumps({"type": "sweep_start", "kind": sweep.kind, "key": sweep.key, "values": list(sweep.values),
-                       "series": [{"over": over} for over in sweep.series], "seeds": list(sweep.seeds),
+                       "series": [sweep.series_head(s) for s in range(len(sweep.series))], "seeds": list(sweep.seeds),
                        "points": sweep.size, "estimate_s": round(estimate_s, 3), "sweep": sweep.to_dict(),
                        "query": urlencode(sweep.to_query())}))  # fmt: skip
 

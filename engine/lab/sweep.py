@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from engine.config import FIELD_BY_NAME, FIELDS, LINK_VERSION, PAGE_KEYS, Config, ConfigError, quote, read_link
+from engine.lab.sweep_over import Alternative, over_json, over_link, parse_over_link, read_over
 
 __all__ = ["Point", "Sweep", "run_sweep", "trace_point", "train_point"]
 
 KINDS = ("trace", "train")
 MAX_VALUES = 24  # values of the swept key
-MAX_OVER = 4  # alternatives of the other key
 MAX_SEEDS = 5
 MAX_POINTS = 96  # values × alternatives × seeds
 # A training point "learned" when its final loss is below this fraction of the task's baseline (the trivial
@@ -42,7 +42,7 @@ class Point:
     """One point of a sweep: its place, the values that make it, and the setting its own link would be."""
 
     index: int  # in the sweep's order (value, then alternative, then seed)
-    series: int  # which alternative of the other key (0 when there is none)
+    series: int  # which alternative, so which curve (0 when there is none)
     value: Any  # of the swept key
     seed: int
     config: Config
@@ -55,8 +55,8 @@ class Sweep:
     config: Config  # the setting every point starts from
     key: str  # the swept config key
     values: tuple[Any, ...]
-    over_key: str | None  # the other key whose alternatives each draw a curve, or None
-    over: tuple[Any, ...]  # its alternatives (empty when over_key is None)
+    over_key: str | None  # the other key whose values each draw a curve; None for named settings or one curve
+    over: tuple[Alternative, ...]  # each curve's settings (engine.lab.sweep_over); empty for one curve
     seeds: tuple[int, ...]
     kind: str  # 'trace' | 'train'
 
@@ -68,8 +68,20 @@ class Sweep:
 
     @property
     def series(self) -> list[dict[str, Any]]:
-        """Each curve's ``over``: ``{other key: alternative}``, or ``{}`` for the one curve of a plain sweep."""
-        return [{self.over_key: o} for o in self.over] if self.over_key else [{}]
+        """Each curve's ``over``: the config keys it sets, ``{"cell": "lstm"}``, or ``{}`` for a plain sweep's one."""
+        return [a.set for a in self.over] if self.over else [{}]
+
+    @property
+    def curve_names(self) -> list[str]:
+        """Each curve's name: the other key's value as text (``"lstm"``), a named setting's name, or ``"all"``."""
+        return [a.name for a in self.over] if self.over else ["all"]
+
+    def series_head(self, s: int) -> dict[str, Any]:
+        """Curve ``s`` as the answer and the socket describe it: ``{"over"}``, and ``"name"`` for a named setting."""
+        head: dict[str, Any] = {"over": self.series[s]}
+        if self.over and self.over_key is None:
+            head["name"] = self.over[s].name
+        return head
 
     def points(self) -> Iterator[Point]:
         """Every point, in order: value by value, then the alternatives, then the seeds."""
@@ -101,7 +113,7 @@ class Sweep:
             raise ConfigError("kind", f"kind must be one of {', '.join(map(repr, KINDS))}; got {quote(kind)}")
         key = _key(data.get("key"), kind)
         values = _list(data.get("values"), "values", MAX_VALUES, FIELD_BY_NAME[key])
-        over_key, over = _over(data.get("over", {}), key)
+        over_key, over = read_over(data.get("over"), key)
         seeds = _list(data.get("seeds", [config.seed]), "seeds", MAX_SEEDS, _SEED)
         sweep = cls(config, key, values, over_key, over, seeds, kind)
         if sweep.size > MAX_POINTS:
@@ -113,7 +125,8 @@ class Sweep:
     @classmethod
     def from_query(cls, params: Iterable[tuple[str, str]] | Mapping[str, str]) -> Sweep:
         """A sweep's link: the config's keys as a teaching link writes them, and ``key=seq_len``,
-        ``values=10,20,40``, ``over=cell:rnn,lstm``, ``seeds=0,1,2``, ``kind=trace``.  Strict: the first
+        ``values=10,20,40``, ``over=cell:rnn,lstm`` (or named settings, :func:`engine.lab.sweep_over.over_link`),
+        ``seeds=0,1,2``, ``kind=trace``.  Strict: the first
         problem raises :class:`ConfigError` naming its key."""
         pairs = list(params.items() if isinstance(params, Mapping) else params)
         own = {k: t for k, t in pairs if k in SWEEP_KEYS}
@@ -128,15 +141,14 @@ class Sweep:
         field = FIELD_BY_NAME.get(key) if isinstance(key, str) else None
         data["values"] = _read_list(own.get("values", ""), "values", field)
         if own.get("over"):
-            over_key, _, alternatives = own["over"].partition(":")
-            data["over"] = {over_key: _read_list(alternatives, "over", FIELD_BY_NAME.get(over_key))}
+            data["over"] = parse_over_link(own["over"])
         if "seeds" in own:
             data["seeds"] = _read_list(own["seeds"], "seeds", _SEED)
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The API's body for this sweep (every config key)."""
-        over = {self.over_key: list(self.over)} if self.over_key else {}
+        over = over_json(self.over_key, self.over) if self.over else {}
         return {"config": self.config.to_dict(), "key": self.key, "values": list(self.values), "over": over,
                 "seeds": list(self.seeds), "kind": self.kind}  # fmt: skip
 
@@ -146,9 +158,8 @@ class Sweep:
         q.pop("seed", None)  # the seeds say it
         q["key"] = self.key
         q["values"] = ",".join(FIELD_BY_NAME[self.key].format(v) for v in self.values)
-        if self.over_key:
-            f = FIELD_BY_NAME[self.over_key]
-            q["over"] = f"{self.over_key}:" + ",".join(f.format(o) for o in self.over)
+        if self.over:
+            q["over"] = over_link(self.over_key, self.over)
         q["seeds"] = ",".join(str(s) for s in self.seeds)
         q["kind"] = self.kind
         q["v"] = str(LINK_VERSION)
@@ -206,18 +217,6 @@ def _list(raw: Any, name: str, most: int, field) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _over(raw: Any, key: str) -> tuple[str | None, tuple[Any, ...]]:
-    if raw == {} or raw is None:
-        return None, ()
-    if not isinstance(raw, dict) or len(raw) != 1:
-        raise ConfigError("over", 'over must be an object of one other key and its alternatives, such as '
-                          '{"cell": ["rnn", "lstm"]}')
-    (name, alternatives), = raw.items()
-    if name not in FIELD_BY_NAME or name in (key, "seed"):
-        raise ConfigError("over", f"over must name a config key other than {key!r} and 'seed'; got {quote(name)}")
-    return name, _list(alternatives, "over", MAX_OVER, FIELD_BY_NAME[name])
-
-
 def _check_points(sweep: Sweep) -> None:
     """Raise :class:`ConfigError` naming ``values`` unless every point is a valid setting."""
     try:
@@ -243,7 +242,8 @@ def describe_point(sweep: Sweep, point: Point) -> str:
     """A point in words, for an error message: ``seq_len = 200 (cell = lstm, seed 1)``."""
     f = FIELD_BY_NAME[sweep.key]
     extra = [f"{k} = {FIELD_BY_NAME[k].format(v)}" for k, v in sweep.series[point.series].items()]
-    return f"{sweep.key} = {f.format(point.value)} ({', '.join([*extra, f'seed {point.seed}'])})"
+    named = f"{sweep.over[point.series].name}: " if sweep.over and sweep.over_key is None else ""
+    return f"{sweep.key} = {f.format(point.value)} ({named}{', '.join([*extra, f'seed {point.seed}'])})"
 
 
 # -- what a point's result is --------------------------------------------------------------------------------
@@ -272,20 +272,24 @@ def trace_point(grad_h_norm: np.ndarray, input_steps: tuple[int, ...], loss: flo
             "grad_h_norm": grad_h_norm}  # fmt: skip
 
 
-def train_point(final_loss: float | None, baseline: float, diverged_at: int | None) -> dict[str, Any]:
+def train_point(final_loss: float | None, baseline: dict[str, Any], diverged_at: int | None,
+                accuracy: float | None) -> dict[str, Any]:  # fmt: skip
     """A training sweep's point from its own training's end: the final loss, the task's baseline loss, whether it
-    learned (finite final loss below :data:`LEARNED_BELOW` × baseline) and whether it diverged."""
+    learned (finite final loss below :data:`LEARNED_BELOW` × baseline) and whether it diverged; for a task that
+    classifies, ``accuracy``, the last step's (the share of its batch's scored steps whose most likely class is the
+    target, :func:`engine.data.metric`, on the batch whose loss is the final loss) and ``baseline_accuracy``, the
+    trivial predictor's (None for a regression task).  ``baseline`` is :func:`engine.data.baseline`'s."""
     diverged = diverged_at is not None
     finite = final_loss is not None and math.isfinite(final_loss)
-    learned = not diverged and finite and final_loss < LEARNED_BELOW * baseline
-    return {"final_loss": final_loss, "baseline": baseline, "learned": bool(learned), "diverged": diverged,
-            "diverged_at": diverged_at}  # fmt: skip
+    learned = not diverged and finite and final_loss < LEARNED_BELOW * baseline["loss"]
+    return {"final_loss": final_loss, "baseline": baseline["loss"], "learned": bool(learned), "diverged": diverged,
+            "diverged_at": diverged_at, "accuracy": accuracy, "baseline_accuracy": baseline["metric"]}  # fmt: skip
 
 
 def run_sweep(sweep: Sweep) -> dict[str, Any]:
     """The whole sweep computed here, point by point, as the API answers it (``{"key", "values", "series"}``):
     each point's :func:`point_result`."""
-    series = [{"over": over, "points": []} for over in sweep.series]
+    series = [{**sweep.series_head(s), "points": []} for s in range(len(sweep.series))]
     for point in sweep.points():
         series[point.series]["points"].append({"value": point.value, "seed": point.seed, **point_result(sweep, point)})
     return {"key": sweep.key, "values": list(sweep.values), "series": series}
@@ -303,4 +307,4 @@ def point_result(sweep: Sweep, point: Point) -> dict[str, Any]:
                            tr.theory["bound"])
     trainer = Trainer(point.config)
     done = trainer.run()
-    return train_point(done.final_loss, trainer.baseline["loss"], done.diverged_at)
+    return train_point(done.final_loss, trainer.baseline, done.diverged_at, trainer.last.metric)

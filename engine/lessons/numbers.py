@@ -62,6 +62,11 @@ def two_decimals(x: float) -> str:
     return f"{x:.2f}"
 
 
+def percent(x: float) -> str:
+    """A share from 0 to 1 as a whole percentage: ``0.934 -> "93%"``."""
+    return f"{100 * x:.0f}%"
+
+
 def _edges(cfg: Config) -> tuple[float, float]:
     # Each direction's far quarter over its near end, as the both_ends claim measures it.
     g = trace(cfg).grad_h_norm.astype(np.float64)
@@ -109,9 +114,9 @@ _MEASURES = {
     "trained_diagonal_share": (lambda c: alignment_share(trained_trace(c), "main"), magnitude),
     # the cliff page's lessons: lengths of steps, gradient norms and losses of its two descents
     **{name: (value, magnitude) for name, value in CLIFF_MEASURES.items()},
-    # the sweep page's: a curve's fall over the sweep, and the RNN's fitted slope on its log axis
-    **{name: (value, two_decimals if name.endswith("_per_ten") else magnitude)
-       for name, (value, _) in SWEEP_MEASURES.items()},
+    # the sweep page's: a curve's fall over the sweep, the RNN's fitted slope on its log axis, accuracies in percent
+    **{name: (value, two_decimals if name.endswith("_per_ten") else percent if name.startswith("accuracy_")
+              else magnitude) for name, (value, _) in SWEEP_MEASURES.items()},
 }
 
 

@@ -2,9 +2,10 @@
 
 A lesson whose page is :data:`SWEEP_PAGE` (``"view": "sweep"``, see :mod:`engine.lessons`) has a link made of
 config keys and a sweep's own keys (``key``, ``values``, ``over``, ``seeds``, ``kind``: :class:`engine.lab.Sweep`);
-its tries move one config key of the sweep's setting.  A claim names one curve (``over``: the other key's
-alternative, or ``"all"`` for a sweep without one) and one metric of its points; a curve's value at a swept value is
-the mean over the seeds.  Sweeps are deterministic, so each is computed once (:func:`curves`).
+its tries move one config key of the sweep's setting, and its link's ``view`` names the metric the page opens on
+(:data:`SWEEP_VIEWS`).  A claim names one curve (``over``: its name, :attr:`engine.lab.Sweep.curve_names`: the other
+key's value, a named setting's name, or ``"all"`` for one curve) and one metric of its points; a curve's value at a
+swept value is the mean over the seeds.  Sweeps are deterministic, so each is computed once (:func:`curves`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ __all__ = ["SWEEP_PAGE"]
 
 # bound_first: a vanilla RNN's geometric bound at the first input step (engine.lab.trace_point); NaN for a gated cell.
 TRACE_METRICS = ("grad_first", "grad_last", "ratio", "loss", "total_norm", "total_norm_clipped", "bound_first")
-TRAIN_METRICS = ("final_loss", "learned", "diverged")
+# accuracy: a classifying task's, at the last step (engine.lab.train_point); NaN for a regression task.
+TRAIN_METRICS = ("final_loss", "accuracy", "learned", "diverged")
+# What a lesson's link may open the page on (its "view"): the metric drawn first, one the page draws.
+SWEEP_VIEWS = tuple(m for m in TRACE_METRICS if m != "bound_first") + TRAIN_METRICS
 _CURVE = {"over": str, "metric": TRACE_METRICS + TRAIN_METRICS}
 # kind -> (required parameters, optional parameters, what the sweep needs), as engine.lessons.pages.LessonPage says.
 SWEEP_CLAIM_KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], tuple | None]] = {
@@ -55,8 +59,7 @@ def curves(sweep: Sweep) -> dict[str, dict[str, np.ndarray]]:
     ``{over alternative (text) or "all": {metric: (V,)}}``."""
     answer = run_sweep(sweep)
     out = {}
-    for series in answer["series"]:
-        name = str(next(iter(series["over"].values()))) if series["over"] else "all"
+    for name, series in zip(sweep.curve_names, answer["series"], strict=True):
         metrics = {}
         for metric in TRACE_METRICS if sweep.kind == "trace" else TRAIN_METRICS:
             rows = [[np.nan if p[metric] is None else float(p[metric]) for p in series["points"] if p["value"] == v]
@@ -129,7 +132,7 @@ def _decades_per_ten(curve: str, metric: str):
 
 
 def _has(key: str, alternative: str) -> tuple:
-    return (lambda s: s.over_key == key and alternative in s.over, f"a sweep over {key} with {alternative!r}")
+    return (lambda s: alternative in s.curve_names, f"a sweep with a curve {alternative!r} (over {key})")
 
 
 # measure -> (its value on a sweep, what the sweep needs).  The gradient reaching the first step, per cell; an
@@ -139,8 +142,8 @@ SWEEP_MEASURES["rnn_decades_per_ten"] = (_decades_per_ten("rnn", "grad_first"), 
 SWEEP_MEASURES |= {f"source_drop_{a}": (_drop(a, "ratio"), _has("attention", a))
                    for a in FIELD_BY_NAME["attention"].choices}  # fmt: skip
 SWEEP_MEASURES["source_decades_per_ten"] = (_decades_per_ten("none", "ratio"), _has("attention", "none"))
-# A training sweep over attention: the loss at the end of training at the shortest and the longest length.
-SWEEP_MEASURES |= {f"loss_{end}_{a}": (_at(a, "final_loss", i), _has("attention", a))
+# A training sweep over attention: the accuracy at the end of training at the shortest and the longest length.
+SWEEP_MEASURES |= {f"accuracy_{end}_{a}": (_at(a, "accuracy", i), _has("attention", a))
                    for a in FIELD_BY_NAME["attention"].choices for end, i in (("shortest", 0), ("longest", -1))}
 
 # How many times the RNN's geometric bound at the first step grows over the sweep: its last value over its first.
@@ -148,4 +151,5 @@ SWEEP_MEASURES["rnn_bound_growth"] = (_drop("rnn", "bound_first"), _has("cell", 
 
 SWEEP_FIELDS = dict(FIELD_BY_NAME)  # a try moves one key of the sweep's setting
 SWEEP_PAGE = LessonPage("sweep", "/sweep", make_sweep, SWEEP_FIELDS, SWEEP_CLAIM_KINDS,
-                        {name: needs for name, (_, needs) in SWEEP_MEASURES.items()}, check_sweep_claim)  # fmt: skip
+                        {name: needs for name, (_, needs) in SWEEP_MEASURES.items()}, check_sweep_claim,
+                        SWEEP_VIEWS)  # fmt: skip

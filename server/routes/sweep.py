@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse
 
 from engine import ConfigError
 from engine.lab import Sweep
-from engine.lab.sweep import MAX_OVER, MAX_POINTS, MAX_SEEDS, MAX_VALUES, page_sweep
+from engine.lab.sweep import MAX_POINTS, MAX_SEEDS, MAX_VALUES, page_sweep
+from engine.lab.sweep_over import MAX_OVER
 from engine.lessons import SWEEP_PAGE
 from server.hub import Hub
 from server.routes.api import config_table, read_json_body, until_disconnect

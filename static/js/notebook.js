@@ -135,7 +135,10 @@ export function paintSweep(box, id, title, units, fields) {
   const field = fields.find((f) => f.name === points.start.key);
   const charts = {};
   const grid = box.appendChild(el("div", { class: "gfl-nb-grid" }));
-  for (const metric of (points.start.kind === "train" ? ["final_loss", "learned", "diverged"] : ["grad_first", "ratio"])) {
+  // A training sweep of a task that classifies also draws its accuracy (a regression task's points have none).
+  const accuracy = points.points.some((p) => p.accuracy != null) ? ["accuracy"] : [];
+  const metrics = points.start.kind === "train" ? ["final_loss", ...accuracy, "learned", "diverged"] : ["grad_first", "ratio"];
+  for (const metric of metrics) {
     const fig = figure(grid, `${id}-${metric}`, metric, metric);
     charts[metric] = new SweepView(fig.chart.el);
     charts[metric].show(points, metric, field);

@@ -8,7 +8,7 @@ import { addDismiss, showNotices } from "./panels.js";
 import { SweepLesson } from "./sweep_lesson.js";
 import { RecordedSweep, SweepSource } from "./sweep_source.js";
 import { staticCopy } from "./static_copy.js";
-import { SweepPoints, formOf, metricsFor, sweepBody } from "./sweep_state.js";
+import { NAMED, SweepPoints, formOf, metricsFor, openingMetric, sweepBody } from "./sweep_state.js";
 import { SweepView } from "./view_sweep.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -44,13 +44,25 @@ function main() {
 
   const fill = (select, options) => select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
   fill(form.key, boot.fields.filter((f) => f.name !== "seed").map((f) => [f.name, f.label]));
-  fill(form.over_key, [["", "(one curve)"], ...boot.fields.filter((f) => f.name !== "seed").map((f) => [f.name, f.label])]);
+  fill(form.over_key, [["", "(one curve)"], ...boot.fields.filter((f) => f.name !== "seed").map((f) => [f.name, f.label]),
+    [NAMED, "named settings (name: key=value, …; …)"]]);
+  // The metric drawn is the link's `view` (a lesson names the one its claims are about), else the kind's first.
+  const linkView = new URLSearchParams(boot.search ?? location.search).get("view");
   const showForm = (body) => {
-    for (const [name, value] of Object.entries(formOf(body))) form.elements[name].value = value;
+    for (const [name, value] of Object.entries(formOf(body, boot.fields.map((f) => f.name)))) {
+      form.elements[name].value = value;
+    }
     fill(form.metric, metricsFor(body.kind).map((m) => [m.name, m.label]));
+    form.metric.value = openingMetric(body.kind || "trace", linkView);
     $("#base-link").href = "/?" + boot.base_query;
   };
   showForm(boot.sweep);
+  // The page's link: the sweep's own, and `view` when the metric drawn is not its kind's first.
+  const pageLink = (query) => {
+    const metric = form.metric.value;
+    const first = points && metricsFor(points.start.kind)[0].name;
+    return `${location.pathname}?${query}` + (metric && metric !== first ? `&view=${encodeURIComponent(metric)}` : "");
+  };
 
   const draw = () => {
     if (!points) return;
@@ -72,7 +84,7 @@ function main() {
       points = new SweepPoints(frame);
       points.run = frame.run;
       hook.starts += 1;
-      history.replaceState(null, "", `${location.pathname}?${frame.query}`);
+      history.replaceState(null, "", pageLink(frame.query));
       config = frame.sweep.config;
       view.reset();
       draw();
@@ -108,8 +120,14 @@ function main() {
     e.preventDefault();
     run(formBody());
   });
-  form.kind.addEventListener("change", () => fill(form.metric, metricsFor(form.kind.value).map((m) => [m.name, m.label])));
-  form.metric.addEventListener("change", draw);
+  form.kind.addEventListener("change", () => {
+    fill(form.metric, metricsFor(form.kind.value).map((m) => [m.name, m.label]));
+    form.metric.value = openingMetric(form.kind.value, linkView);
+  });
+  form.metric.addEventListener("change", () => {
+    if (points && !copy) history.replaceState(null, "", pageLink(points.start.query));
+    draw();
+  });
   $("#copy-link").addEventListener("click", () => copyLink($("#copy-link"), location.href));
   const lesson = new SweepLesson($("#lesson"), {
     run: () => run(formBody()),

@@ -10,8 +10,11 @@ export const TRACE_METRICS = [
   { name: "total_norm", label: "total gradient norm before clipping" },
   { name: "total_norm_clipped", label: "total gradient norm after clipping" },
 ];
+// `baseline`: the points' key of the trivial predictor's value, drawn dotted beside the curve.
 export const TRAIN_METRICS = [
-  { name: "final_loss", label: "final loss (dotted: the task's baseline)" },
+  { name: "final_loss", label: "final loss (dotted: the task's baseline)", baseline: "baseline" },
+  { name: "accuracy", label: "final accuracy (dotted: the task's baseline)", fraction: true,
+    baseline: "baseline_accuracy" },
   { name: "learned", label: "fraction of seeds that learned", fraction: true },
   { name: "diverged", label: "fraction of seeds that diverged", fraction: true },
 ];
@@ -19,6 +22,35 @@ export const TRAIN_METRICS = [
 /** The metrics a sweep of `kind` ("trace" | "train") draws, the first the default. */
 export function metricsFor(kind) {
   return kind === "train" ? TRAIN_METRICS : TRACE_METRICS;
+}
+
+/** The metric a page opens on: the link's `view` when a sweep of `kind` draws it, else the kind's default. */
+export function openingMetric(kind, view) {
+  const metrics = metricsFor(kind);
+  return (metrics.find((m) => m.name === view) || metrics[0]).name;
+}
+
+// The form's "One curve per" choice for an over of named settings, each a curve that sets several keys.
+export const NAMED = "(named)";
+
+/** Named settings' text, "IRNN: cell=rnn, init=identity; LSTM: cell=lstm", as the body's list (the server checks it). */
+export function parseNamed(text, fieldsByName) {
+  return String(text).split(";").map((t) => t.trim()).filter((t) => t !== "").map((part) => {
+    const at = part.indexOf(":");
+    const set = {};
+    for (const pair of (at < 0 ? "" : part.slice(at + 1)).split(",").map((t) => t.trim()).filter((t) => t !== "")) {
+      const [key, value = ""] = pair.split("=").map((t) => t.trim());
+      set[key] = parseList(value, fieldsByName[key])[0] ?? value;
+    }
+    return { name: (at < 0 ? part : part.slice(0, at)).trim(), set };
+  });
+}
+
+/** The body's named settings as the form's text, each setting's keys in `order` (the table's) when given. */
+export function namedText(over, order = []) {
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  const text = (set) => Object.entries(set).sort(([a], [b]) => rank(a) - rank(b)).map(([k, v]) => `${k}=${v}`);
+  return over.map((a) => `${a.name}: ${text(a.set).join(", ")}`).join("; ");
 }
 
 /** One comma-separated list of a field's values as JSON values ("10, 20" → [10, 20]; "rnn,lstm" → ["rnn", "lstm"]). */
@@ -32,16 +64,18 @@ export function parseList(text, field) {
 /** The form's values (strings) as a sweep body for /api/sweep or the socket; `config` the sweep's setting. */
 export function sweepBody(form, config, fieldsByName) {
   const body = { config, key: form.key, values: parseList(form.values, fieldsByName[form.key]), kind: form.kind };
-  if (form.over_key) body.over = { [form.over_key]: parseList(form.over, fieldsByName[form.over_key]) };
+  if (form.over_key === NAMED) body.over = parseNamed(form.over, fieldsByName);
+  else if (form.over_key) body.over = { [form.over_key]: parseList(form.over, fieldsByName[form.over_key]) };
   body.seeds = parseList(form.seeds, fieldsByName.seed);
   return body;
 }
 
-/** A sweep body as the form's strings. */
-export function formOf(body) {
-  const [overKey, over] = Object.entries(body.over || {})[0] || ["", []];
+/** A sweep body as the form's strings; `order`, the table's keys in order, orders a named setting's keys. */
+export function formOf(body, order = []) {
+  const named = Array.isArray(body.over);
+  const [overKey, over] = named ? [NAMED, null] : Object.entries(body.over || {})[0] || ["", []];
   return { kind: body.kind || "trace", key: body.key, values: body.values.join(", "), over_key: overKey,
-    over: over.join(", "), seeds: (body.seeds || [body.config?.seed ?? 0]).join(", ") };
+    over: named ? namedText(body.over, order) : over.join(", "), seeds: (body.seeds || [body.config?.seed ?? 0]).join(", ") };
 }
 
 /** A number for the chart: booleans count as 0 / 1, anything else non-numeric is NaN. */
@@ -70,10 +104,11 @@ export class SweepPoints {
   }
 
   /**
-   * Each curve of `metric`: {over, x: the swept values reached so far, mean, lo, hi, seeds (how many seeds each
-   * value has so far), baseline (training sweeps: the task's, per value)}.  A mean is NaN or ±inf when a seed's is.
+   * Each curve of `metric`: {over, name (a named setting's, else undefined), x: the swept values reached so far,
+   * mean, lo, hi, seeds (how many seeds each value has so far), baseline (the points' `baseline` key, per value: a
+   * training sweep's task's baseline)}.  A mean is NaN or ±inf when a seed's is.
    */
-  curves(metric) {
+  curves(metric, baseline = "baseline") {
     return this.start.series.map((series, s) => {
       const byValue = new Map();
       for (const p of this.points) {
@@ -86,12 +121,13 @@ export class SweepPoints {
       const sum = (r) => r.reduce((a, b) => a + b, 0);
       return {
         over: series.over,
+        name: series.name,
         x,
         mean: rows.map((r) => sum(r) / r.length),
         lo: rows.map((r) => Math.min(...r)),
         hi: rows.map((r) => Math.max(...r)),
         seeds: rows.map((r) => r.length),
-        baseline: x.map((v) => byValue.get(v)[0].baseline ?? null),
+        baseline: x.map((v) => byValue.get(v)[0][baseline] ?? null),
       };
     });
   }
@@ -116,8 +152,9 @@ export function magnitudeAxis(values) {
   return positive.length < numbers.length ? "log" : axisType(positive);
 }
 
-/** A curve's name in its legend: "cell = lstm", or the swept key's name for a sweep of one curve. */
-export function curveName(over, key) {
+/** A curve's name in its legend: a named setting's name, "cell = lstm", or the swept key's for a sweep of one curve. */
+export function curveName(over, key, name) {
+  if (name) return name;
   const entries = Object.entries(over);
   return entries.length ? entries.map(([k, v]) => `${k} = ${v}`).join(", ") : key;
 }

@@ -14,7 +14,7 @@ export const ZERO_TEXT = "0: below float32's normal range (flushed to zero)";
 export function sweepFigure(points, metric, field) {
   const start = points.start;
   const about = metricsFor(start.kind).find((m) => m.name === metric) || metricsFor(start.kind)[0];
-  const curves = points.curves(about.name);
+  const curves = points.curves(about.name, about.baseline);
   // The bound exists for a vanilla RNN's curves only: the others' means are NaN.
   const bounds = about.name === "grad_first" ? points.curves("bound_first") : [];
   const all = curves.flatMap((c) => [...c.lo, ...c.hi]);
@@ -28,7 +28,7 @@ export function sweepFigure(points, metric, field) {
   let boundDrawn = false;
   curves.forEach((c, i) => {
     const colour = LINE_COLOURS[i % LINE_COLOURS.length];
-    const name = curveName(c.over, start.key);
+    const name = curveName(c.over, start.key, c.name);
     if (c.seeds.some((n) => n > 1)) {
       traces.push({ x: c.x, y: place(c.hi).y, mode: "lines", line: { width: 0, color: colour }, hoverinfo: "skip",
         showlegend: false, name: `${name} highest` });
@@ -53,7 +53,7 @@ export function sweepFigure(points, metric, field) {
         line: { color: colour, width: 1.5, dash: "dot" },
         hovertemplate: `bound for ${name}<br>${start.key} = %{x}: %{y:.3e} (mean of the seeds)<extra></extra>` });
     }
-    if (about.name === "final_loss" && c.baseline.some((b) => b !== null)) {
+    if (about.baseline && c.baseline.some((b) => b !== null)) {
       traces.push({ x: c.x, y: c.baseline, mode: "lines", name: `${name} baseline`, showlegend: false,
         line: { color: colour, width: 1, dash: "dot" }, hovertemplate: `baseline %{y:.4g}<extra></extra>` });
     }

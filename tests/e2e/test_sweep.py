@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.e2e.axe import violations
 from tests.e2e.harness import PHONE, plot
@@ -141,18 +141,68 @@ def test_the_lab_links_to_the_sweeps(page, server_url):
 def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer(page, server_url):
     with urllib.request.urlopen(f"{server_url}/api/lessons") as r:
         doc = next(d for d in json.load(r)["lessons"] if d["id"] == "gain-against-explosion")
+    assert doc["link"].endswith("&view=ratio")  # the lesson names the curve its claims are about ...
     page.goto(server_url + doc["link"])
     page.wait_for_selector("#lesson .lesson-go")
     assert page.evaluate("() => window.gflSweep.starts") == 0 and page.locator("#lesson-answer").is_hidden()
+    assert page.locator("#sweep-form [name=metric]").input_value() == "ratio"  # ... and the page opens on it
     page.click("#lesson .lesson-go")
     page.wait_for_function(COMPLETE)
     assert page.locator("#lesson-answer").is_visible()
     assert page.evaluate("() => window.gflSweep.lastPaint.points") == 32
+    assert page.evaluate("() => window.gflSweep.lastPaint.metric") == "ratio" and "view=ratio" in page.url
+    axis = page.evaluate("() => document.getElementById('chart-sweep').layout.yaxis.title.text")
+    assert axis.startswith("first / last")
     means = drawn_means(page)
     assert set(means) == {"nonlinearity = relu", "nonlinearity = tanh"}
+    for series in api(server_url, lesson_body(doc["link"]))["series"]:
+        want = [sum(p["ratio"] for p in series["points"] if p["value"] == v) / 2 for v in series_values(series)]
+        got = means[f"nonlinearity = {series['over']['nonlinearity']}"]
+        assert all(math.isclose(a, b, rel_tol=1e-12) or (b == 0 and a > 0) for a, b in zip(got, want, strict=True))
     page.click('#lesson button.try[data-key="init"]')
     page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
     assert "init=orthogonal" in page.url and page.locator('.look-for[data-try="0"]').is_visible()
+    assert "view=ratio" in page.url and page.evaluate("() => window.gflSweep.lastPaint.metric") == "ratio"
+    # Another metric chosen is written into the link, so that a copied link opens on it.
+    page.select_option("#sweep-form [name=metric]", "grad_last")
+    assert "view=grad_last" in page.url and "view=ratio" not in page.url
+    assert page.log.errors == []
+
+
+def lesson_body(link: str) -> dict:
+    """A sweep lesson's link as /api/sweep's body."""
+    from engine.lab import Sweep
+
+    pairs = [(k, v) for k, v in parse_qsl(urlsplit(link).query) if k not in ("lesson", "view")]
+    return Sweep.from_query(pairs).to_dict()
+
+
+def series_values(series: dict) -> list:
+    return list(dict.fromkeys(p["value"] for p in series["points"]))
+
+
+def test_a_sweep_of_named_settings_draws_a_curve_each_by_name_and_its_form_runs_it_again(page, server_url):
+    query = {**QUERY, "over": "IRNN:cell=rnn,nonlinearity=relu,init=identity;GRU:cell=gru", "values": "5,10"}
+    page.goto(f"{server_url}/sweep?{urlencode(query)}")
+    page.wait_for_function(COMPLETE)
+    assert page.locator("#sweep-form [name=over]").input_value() == (
+        "IRNN: cell=rnn, nonlinearity=relu, init=identity; GRU: cell=gru")
+    body = {**BODY, "values": [5, 10], "over": [
+        {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
+        {"name": "GRU", "set": {"cell": "gru"}}]}  # fmt: skip
+    means = drawn_means(page)
+    for series in api(server_url, body)["series"]:
+        want = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in body["values"]]
+        assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(means[series["name"]], want, strict=True))
+    page.fill("#sweep-form [name=seeds]", "3")
+    page.click(".sweep-go")  # the form's text read back into named settings
+    page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
+    assert "seeds=3" in page.url and "over=IRNN%3Acell%3Drnn%2Cnonlinearity%3Drelu%2Cinit%3Didentity%3BGRU" in page.url
+    assert list(drawn_means(page)) == ["IRNN", "GRU"]
+    page.fill("#sweep-form [name=over]", "IRNN: cell=rnn, init=eye")
+    page.click(".sweep-go")
+    page.wait_for_selector('#notices .notice[data-field="over"]')
+    assert "over[0].set (IRNN): init must be one of" in page.locator("#sweep-status").inner_text()
     assert page.log.errors == []
 
 
@@ -198,7 +248,7 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
     page.click("#lesson .lesson-go")
     page.wait_for_function(COMPLETE)
     assert [done for _, done, _, _ in page.evaluate("() => window.gflSweep.progress")] == list(range(33))
-    page.select_option("#sweep-form [name=metric]", "ratio")
+    assert page.evaluate("() => window.gflSweep.lastPaint.metric") == "ratio"  # the copy opens on the lesson's metric
     means = drawn_means(page)
     floor = next(t["y"][0] for t in plot(page, "chart-sweep")["data"] if t.get("mode") == "markers")
     for series in run_sweep(spec)["series"]:

@@ -89,9 +89,12 @@ def _allowed_values(lesson):
         values |= {float(getattr(cfg, k)) for k in keys if type(getattr(cfg, k)) in (int, float)}
         values.add(float(getattr(cfg, length) - 1))
         if lesson.view == "sweep":  # a sweep's values and alternatives are the link's too
-            values |= {float(v) for v in (*cfg.values, *cfg.over) if type(v) in (int, float)}
+            alternatives = [v for a in cfg.over for v in a.set.values()]
+            values |= {float(v) for v in (*cfg.values, *alternatives) if type(v) in (int, float)}
     for claim in lesson.claims:
         values |= {float(v) for v in claim.params.values() if type(v) in (int, float)}
+        if claim.params.get("metric") == "accuracy":  # a share of the words, said as a percentage
+            values |= {100 * float(v) for v in claim.params.values() if type(v) in (int, float)}
     return values
 
 

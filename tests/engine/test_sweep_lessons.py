@@ -14,8 +14,8 @@ from engine.lab import prepare
 from engine.lab.training import OPTIMIZERS
 from engine.lessons import LESSONS, lesson_config
 from engine.lessons.catalogue import Claim, check_claim, get_lesson
-from engine.lessons.numbers import measure
-from engine.lessons.sweep import curves
+from engine.lessons.numbers import measure, render_text
+from engine.lessons.sweep import SWEEP_VIEWS, TRACE_METRICS, TRAIN_METRICS, curves
 from engine.models import build_model, data_generator
 from tests.engine.attention_reference import attention_reference
 from tests.engine.reference import reference_trace
@@ -63,7 +63,7 @@ def reference_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
     rows: dict[tuple, list] = {}
     for point in sweep.points():
         first, last, bound = _first_and_last(point.config)
-        name = str(next(iter(sweep.series[point.series].values()))) if sweep.over_key else "all"
+        name = sweep.curve_names[point.series]
         rows.setdefault((name, point.value), []).append((first, last, first / last if last else np.inf, bound))
     out: dict[str, dict[str, np.ndarray]] = {}
     for (name, _), seeds in rows.items():  # in the sweep's order of values
@@ -86,9 +86,10 @@ TRAINED = [lesson for lesson in LESSONS if lesson.view == "sweep" and lesson_con
            and lesson_config(lesson).arch == "encoder-decoder"]  # fmt: skip
 
 
-def plain_final_loss(cfg) -> float:
-    """The loss of a plain PyTorch training loop's last step (before its update): the lab's model, optimizer and
-    batches drawn from the same seeds, autograd's own backward and PyTorch's clip_grad_norm_; no Trainer, no tracer."""
+def plain_final_step(cfg) -> tuple[float, float]:
+    """The loss and the accuracy (the share of target words whose largest logit is the target) of a plain PyTorch
+    training loop's last step (before its update): the lab's model, optimizer and batches drawn from the same seeds,
+    autograd's own backward and PyTorch's clip_grad_norm_; no Trainer, no tracer."""
     assert cfg.clip == "norm" and cfg.task == "reverse", "this loop is written for norm clipping on the reversal task"
     model = build_model(cfg, WORDS, WORDS)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), lr=cfg.lr)
@@ -96,24 +97,26 @@ def plain_final_loss(cfg) -> float:
     for _ in range(cfg.steps):
         batch = make_batch(cfg.task, cfg.arch, cfg.seq_len, cfg.batch_size, data)
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(batch.x, batch.y).reshape(-1, WORDS), batch.y.reshape(-1))
+        logits = model(batch.x, batch.y).reshape(-1, WORDS)  # (T·N, WORDS)
+        loss = torch.nn.functional.cross_entropy(logits, batch.y.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_at)
         opt.step()
-    return float(loss.detach())
+    hits = logits.detach().argmax(-1) == batch.y.reshape(-1)
+    return float(loss.detach()), float(hits.double().mean())
 
 
 def plain_training_curves(sweep) -> dict[str, dict[str, np.ndarray]]:
-    """Each curve's final_loss and learned (a final loss under half of guessing's, ln WORDS) from
-    :func:`plain_final_loss` of every point, the mean over the seeds."""
+    """Each curve's final_loss, accuracy and learned (a final loss under half of guessing's, ln WORDS) from
+    :func:`plain_final_step` of every point, the mean over the seeds."""
     rows: dict[str, dict] = {}
     for point in sweep.points():
-        final = plain_final_loss(point.config)
-        name = str(next(iter(sweep.series[point.series].values())))
+        final, accuracy = plain_final_step(point.config)
+        name = sweep.curve_names[point.series]
         seeds = rows.setdefault(name, {}).setdefault(point.value, [])
-        seeds.append((final, float(final < 0.5 * math.log(WORDS))))
+        seeds.append((final, accuracy, float(final < 0.5 * math.log(WORDS))))
     return {name: {m: np.array([np.mean([s[k] for s in by[v]]) for v in sweep.values])
-                   for k, m in enumerate(("final_loss", "learned"))} for name, by in rows.items()}  # fmt: skip
+                   for k, m in enumerate(("final_loss", "accuracy", "learned"))} for name, by in rows.items()}
 
 
 def holds(kind, x, y, p) -> bool:
@@ -168,12 +171,14 @@ def test_each_claim_on_the_encoder_decoders_training_sweep_holds_by_a_plain_trai
     np.testing.assert_allclose(curves(sweep)[p["over"]][p["metric"]], ref, rtol=1e-2, atol=0)
 
 
-@pytest.mark.parametrize("name,curve,at", [(f"loss_{end}_{a}", a, i) for a in ("none", "dot")
+@pytest.mark.parametrize("name,curve,at", [(f"accuracy_{end}_{a}", a, i) for a in ("none", "dot")
                                            for end, i in (("shortest", 0), ("longest", -1))])  # fmt: skip
-def test_each_number_the_training_sweep_lesson_fills_in_is_the_plain_loops(plain_trained, name, curve, at):
+def test_each_accuracy_the_training_sweep_lesson_fills_in_is_the_plain_loops(plain_trained, name, curve, at):
     lesson = get_lesson("attention-learning-against-length")
-    want = plain_trained[lesson.id][curve]["final_loss"][at]
-    assert measure(lesson, name) == pytest.approx(want, rel=1e-2)
+    want = plain_trained[lesson.id][curve]["accuracy"][at]
+    # As a whole percentage, as the lesson says it: within one target word of a batch of 16 sentences.
+    assert measure(lesson, name) == pytest.approx(want, abs=1 / (16 * 4))
+    assert render_text(lesson, f"{{{name}}}") == f"{100 * measure(lesson, name):.0f}%"
 
 
 @pytest.mark.parametrize("lesson_id,name,curve,metric", [
@@ -221,9 +226,19 @@ def _claim(kind, **params):
     ("attention-against-length", _claim("falls_by", over="dot", metric="ratio", factor_above=10.0)),
     ("attention-learning-against-length", _claim("above_from", over="dot", metric="final_loss", above=1.0,
                                                   **{"from": 10.0})),
+    ("attention-learning-against-length", _claim("above_from", over="none", metric="accuracy", above=0.7,
+                                                  **{"from": 6.0})),
     ("clipping-threshold-against-divergence", _claim("above_from", over="all", metric="diverged", above=0.5,
                                                      **{"from": 50.0})),
 ], ids=lambda v: v if isinstance(v, str) else f"{v.kind}-{v.params['over']}")  # fmt: skip
 def test_the_checker_says_no_to_sweep_claims_that_do_not_hold(lesson_id, claim):
     ok, measured = check_claim(get_lesson(lesson_id), claim)
     assert not ok, measured
+
+
+@pytest.mark.parametrize("lesson", [le for le in LESSONS if le.view == "sweep"], ids=lambda le: le.id)
+def test_each_sweep_lesson_opens_on_a_metric_its_sweep_draws_and_its_claims_are_about(lesson):
+    kind = lesson_config(lesson).kind
+    metrics = [m for m in (TRACE_METRICS if kind == "trace" else TRAIN_METRICS) if m in SWEEP_VIEWS]
+    opens = lesson.link_view or metrics[0]  # without a view the page opens on its kind's first metric
+    assert opens in metrics and opens in {c.params["metric"] for c in lesson.claims}, (opens, kind)

@@ -67,11 +67,33 @@ def test_the_forget_bias_lesson_learns_where_the_open_gate_lets_the_gradient_rea
     assert all(b >= a for a, b in zip(learned, learned[1:], strict=False)) and learned[0] == 0 and learned[-1] == 1
 
 
+def input_reach(cfg) -> float:
+    """At the initial weights, ‖∂ŷ_{T−1}/∂x_0‖ over ‖∂ŷ_{T−1}/∂x_{T−1}‖ over the batch: how much of the gradient the
+    answer sends to its last input reaches its first, by PyTorch's cells one step at a time."""
+    model, batch = prepare(cfg)
+    x = batch.x.clone().requires_grad_()
+    out = NaiveRecurrent(model.rnn)(x)[0]  # (T, N, H)
+    (grad_x,) = torch.autograd.grad(model.head(out[-1]).sum(), x)  # (T, N, 2)
+    return float(grad_x[0].double().norm() / grad_x[-1].double().norm())
+
+
+def test_the_irnn_of_the_adding_lesson_starts_with_its_gradient_alive_where_the_tanh_rnns_has_vanished():
+    sweep = lesson_config(get_lesson("adding-problem-against-length"))
+    for point in sweep.points():
+        name, reach = sweep.curve_names[point.series], input_reach(point.config)
+        if point.value == 40 and name == "IRNN":  # the identity start passes a third of it back or more ...
+            assert reach > 1 / 3, (point, reach)
+        if point.value == 40 and name == "RNN":  # ... where tanh and PyTorch's W_hh leave less than a millionth
+            assert reach < 1e-6, (point, reach)
+    # That neither learns within 300 steps is the lesson's claim, measured on its sweep by tests/engine/test_lessons.py.
+
+
 @pytest.mark.parametrize("over,kind,params", [
-    ("lstm", "below_from", {"below": 0.5, "from": 5.0}),  # at 10 steps more than half of its seeds learn
-    ("lstm", "above_until", {"above": 0.99, "until": 20.0}),  # ... but not all
-    ("gru", "below_from", {"below": 0.99, "from": 20.0}),  # at 40 every GRU learns
-    ("rnn", "above_until", {"above": 0.0, "until": 50.0}),  # no RNN learns at all
+    ("LSTM", "below_from", {"below": 0.5, "from": 5.0}),  # at 10 steps more than half of its seeds learn
+    ("LSTM", "above_until", {"above": 0.99, "until": 20.0}),  # ... but not all
+    ("GRU", "below_from", {"below": 0.99, "from": 20.0}),  # at 40 every GRU learns
+    ("RNN", "above_until", {"above": 0.0, "until": 50.0}),  # no RNN learns at all
+    ("IRNN", "above_until", {"above": 0.0, "until": 50.0}),  # no IRNN either
 ])  # fmt: skip
 def test_the_checker_says_no_to_adding_claims_that_do_not_hold(over, kind, params):
     claim = Claim(kind, "a claim that should not hold", MappingProxyType({"over": over, "metric": "learned", **params}),

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -94,6 +98,50 @@ def test_the_socket_streams_the_same_points_in_order_with_progress(fresh):
         config = Config.from_dict({**SMALL, **over, "seq_len": frame["value"], "seed": frame["seed"]})
         assert parse_query(frame["query"]) == (config, [])
     assert fresh.get("/api/script?" + streamed[-1]["query"]).status_code == 200
+
+
+NAMED = {"config": SMALL, "key": "seq_len", "values": [3, 5], "seeds": [1], "over": [
+    {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
+    {"name": "GRU", "set": {"cell": "gru"}}]}  # fmt: skip
+
+
+def test_a_named_settings_point_is_its_own_trace_over_http_the_socket_and_its_script(fresh, tmp_path):
+    answer = strict_loads(fresh.post("/api/sweep", json=NAMED).text)
+    assert [(s["name"], s["over"]) for s in answer["series"]] == [(a["name"], a["set"]) for a in NAMED["over"]]
+    with fresh.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "sweep", "sweep": NAMED}))
+        start, _ = receive_frame(ws)
+        streamed = [receive_frame(ws)[0] for _ in range(start["points"])]
+    assert start["series"] == [{"over": a["set"], "name": a["name"]} for a in NAMED["over"]]
+    assert start["query"].count("over=IRNN%3Acell%3Drnn%2Cnonlinearity%3Drelu%2Cinit%3Didentity%3BGRU%3Acell%3Dgru")
+    for frame in streamed:
+        over = NAMED["over"][frame["series"]]["set"]
+        config = {**SMALL, **over, "seq_len": frame["value"], "seed": frame["seed"]}
+        assert parse_query(frame["query"]) == (Config.from_dict(config), [])
+        doc = strict_loads(fresh.post("/api/trace", json=config).text)
+        assert frame["grad_h_norm"] == doc["backward"]["grad_h_norm"] and frame["loss"] == doc["done"]["loss"]
+    # The IRNN point's own script, run on its own, prints its numbers.
+    irnn = next(f for f in streamed if f["series"] == 0 and f["value"] == 5)
+    script = tmp_path / "irnn.py"
+    script.write_text(fresh.get("/api/script?" + irnn["query"]).text)
+    run = subprocess.run([sys.executable, "-I", str(script)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(printed["grad_h_norm"], from_wire(irnn["grad_h_norm"]), rtol=1e-5, atol=0)
+    assert printed["loss"] == pytest.approx(irnn["loss"], rel=1e-5)
+
+
+def test_a_classifying_training_points_accuracy_is_its_last_train_steps_metric(fresh):
+    body = {"config": {**SMALL, "arch": "many-to-many", "task": "copy", "steps": 3}, "key": "hidden_size",
+            "values": [2, 4], "kind": "train", "seeds": [0]}  # fmt: skip
+    points = _points(strict_loads(fresh.post("/api/sweep", json=body).text))
+    with fresh.websocket_connect("/ws") as ws:
+        for k, (_, point) in enumerate(points, start=1):
+            ws.send_text(json.dumps({"type": "train", "config": {**body["config"], "hidden_size": point["value"]}}))
+            start, steps, _ = read_training(ws, k)[:3]
+            assert point["accuracy"] == steps[-1]["metric"] and 0 <= point["accuracy"] <= 1
+            assert point["baseline_accuracy"] == start["baseline"]["metric"] is not None
 
 
 def test_an_exploding_point_keeps_valid_json_with_its_non_finite_numbers(fresh):
