@@ -13,6 +13,8 @@ const figure = ({ y = [1, 2, 3], range = [0, 1], colour = "#000", zmax = 1, titl
 test("figures differing in their numbers, axis ranges and colour ranges alone have one shape", () => {
   const a = figureShape(...figure());
   assert.equal(figureShape(...figure({ y: [5, 6, 7], range: [-3, 4], zmax: 9 })), a);
+  const [traces, layout] = figure();
+  assert.equal(figureShape(traces, { ...layout, xaxis: { ...layout.xaxis, dtick: 20, tick0: 0 } }), a); // ticks respaced
 });
 
 test("a figure with another style, title or trace has another shape", () => {
@@ -21,6 +23,14 @@ test("a figure with another style, title or trace has another shape", () => {
   assert.notEqual(figureShape(...figure({ title: "u" })), a);
   const [traces, layout] = figure();
   assert.notEqual(figureShape(traces.slice(0, 1), layout), a);
+});
+
+test("notes and shapes placed elsewhere on the axes keep the figure's shape; a shape of another extent does not", () => {
+  const at = (x0, x1, y = 2) => [[], { annotations: [{ xref: "paper", yref: "y", x: 0.5, y, text: "0" }],
+    shapes: [{ type: "line", xref: "x", yref: "paper", x0, x1, y0: 0, y1: 1 }] }];
+  const a = figureShape(...at(49, 49));
+  assert.equal(figureShape(...at(60, 60, -3)), a);
+  assert.notEqual(figureShape(...at(60, 61)), a);
 });
 
 test("a drag's figure past the drawn ranges is drawn over ranges holding both, a quarter wider where they grew", () => {
