@@ -128,7 +128,7 @@ export function quickPaint(el, traces, layout = {}) {
 
 /**
  * A drag's figure that does not fit what is drawn, for Plotly to draw: `[traces, layout]` with each numeric axis
- * range and each heatmap's colour range holding the drawn one too, widened by a quarter where it grew, so that the
+ * range and each heatmap's colour range holding the drawn one too, widened by half where it grew, so that the
  * next frames of the drag fit and are painted quickly.  The axes and colour bars Plotly draws say the ranges held;
  * when the drag ends the view's own figure is drawn.
  */
@@ -152,11 +152,15 @@ export function heldRanges(el, traces, layout) {
   return [held, out];
 }
 
-/** The range holding `now` and `was` ([low, high] each), a quarter wider on each side where `now` goes past `was`. */
+/**
+ * The range holding `now` and `was` ([low, high] each), half as wide again on each side where `now` goes past `was`:
+ * a drag keeps going the way it went (a seq_len drag's time axis grows a step a frame), and each redraw by Plotly is
+ * a frame lost.
+ */
 function widen(now, was) {
   const lo = Math.min(now[0], was[0]);
   const hi = Math.max(now[1], was[1]);
-  const pad = (hi - lo) / 4;
+  const pad = (hi - lo) / 2;
   return [now[0] < was[0] ? lo - pad : lo, now[1] > was[1] ? hi + pad : hi];
 }
 

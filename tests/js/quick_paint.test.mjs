@@ -33,14 +33,14 @@ test("notes and shapes placed elsewhere on the axes keep the figure's shape; a s
   assert.notEqual(figureShape(...at(60, 61)), a);
 });
 
-test("a drag's figure past the drawn ranges is drawn over ranges holding both, a quarter wider where they grew", () => {
+test("a drag's figure past the drawn ranges is drawn over ranges holding both, half as wide again where they grew", () => {
   const el = { _fullLayout: { yaxis: { range: [-6, 0] }, xaxis: { range: [-0.5, 49.5] } },
     _fullData: [{ type: "heatmap", zmin: -1, zmax: 1 }] };
   const [traces, layout] = heldRanges(el, [{ type: "heatmap", z: [[2]], zmin: -0.5, zmax: 2 }],
     { yaxis: { type: "log", range: [-4, 2], autorange: false }, xaxis: { range: [-0.5, 49.5], autorange: false },
       annotations: [] });
-  assert.deepEqual(layout.yaxis.range, [-6, 2 + 8 / 4]); // grew at the top only
+  assert.deepEqual(layout.yaxis.range, [-6, 2 + 8 / 2]); // grew at the top only
   assert.deepEqual(layout.xaxis.range, [-0.5, 49.5]);
-  assert.deepEqual([traces[0].zmin, traces[0].zmax], [-1, 2 + 3 / 4]);
+  assert.deepEqual([traces[0].zmin, traces[0].zmax], [-1, 2 + 3 / 2]);
   assert.deepEqual(layout.annotations, []);
 });
