@@ -3,6 +3,7 @@
 // ("computing…", "the views still show …").  Reads the page state; changes nothing in it.
 
 import { dragPaint, layerLabel } from "./charts.js";
+import { setText } from "./dom.js";
 import { LagPanel } from "./lag_panel.js";
 import { AttentionView } from "./view_attention.js";
 import { badge, showBanner, showSummary } from "./panels.js";
@@ -58,8 +59,6 @@ class Sight {
     return known === undefined ? offScreen(el) : !known;
   }
 }
-
-const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
 
 export class TraceViews {
   /**
