@@ -1,9 +1,9 @@
 """Where the time goes while a slider is dragged: a DevTools CPU profile of the page, and each view's own draw.
 
-    python bench/paint_profile.py [--seconds 3] [--top 12]
+    python bench/paint_profile.py [--seconds 3] [--top 12] [--slider gain] [--only default lstm]
 
-For each scenario of bench/ui_latency.py the page is opened, then the gain slider is dragged for `--seconds`
-(an `input` event every animation frame, driven through the DevTools protocol) while
+For each scenario of bench/ui_latency.py the page is opened, then `--slider` is dragged for `--seconds` (one step
+of its grid every animation frame, driven through the DevTools protocol, as bench/ui_latency.py drags) while
 
 * the DevTools CPU profiler samples the renderer (Profiler domain, 200 µs): self time summed by script
   (Plotly, the page's modules, the browser's own work: garbage collection, "(program)" = style, layout and
@@ -98,15 +98,14 @@ def plotly_stages(profile: dict) -> dict[str, float]:
     return dict(out)
 
 
-async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
+async def profile(page: Page, base: str, link: str, seconds: float, slider: str) -> dict:
     await page.call("Page.navigate", url=base + link)
     await page.wait_for(PAINTED)
     await page.evaluate(WRAP_DRAWS)
     await page.call("Profiler.enable")
     await page.call("Profiler.setSamplingInterval", interval=200)
     await page.call("Profiler.start")
-    drag = await page.evaluate(DRAG_AND_COUNT % (json.dumps("gain"), int(seconds * 1000)))
-    await page.evaluate("document.querySelector('[name=gain]').dispatchEvent(new Event('change', {bubbles: true}))")
+    drag = await page.evaluate(DRAG_AND_COUNT % (json.dumps(slider), int(seconds * 1000)))  # let go at its end
     prof = (await page.call("Profiler.stop"))["profile"]
     await page.call("Profiler.disable")
     draws = await page.evaluate("window.gflDrawMs")
@@ -114,15 +113,18 @@ async def profile(page: Page, base: str, link: str, seconds: float) -> dict:
     return {"drag": drag, "scripts": by_script(prof), "stages": plotly_stages(prof), "draws": draws, "paints": paints}
 
 
-async def run(seconds: float, top: int, root: Path, label: str) -> dict:
+async def run(seconds: float, top: int, root: Path, label: str, slider: str, only: list[str] | None) -> dict:
     results = {}
     with running_server(root=root) as base:
         async with devtools_page() as page:
             for name, link, *_ in SCENARIOS:
-                r = await profile(page, base, link, seconds)
+                if only and name.split()[0] not in only:
+                    continue
+                r = await profile(page, base, link, seconds, slider)
                 results[name] = r
                 total = sum(r["scripts"].values())
-                print(f"\n{label}, {name}: {r['drag']['repaints']} repaints in {r['drag']['seconds']:.1f} s;"
+                print(f"\n{label}, {name}: {r['drag']['repaints']} repaints in {r['drag']['seconds']:.1f} s"
+                      f" ({r['drag']['values']} values passed);"
                       f" {total:.0f} ms sampled")  # fmt: skip
                 for script, ms in sorted(r["scripts"].items(), key=lambda kv: -kv[1])[:top]:
                     print(f"  {ms:8.0f} ms {100 * ms / total:5.1f} %  {script}")
@@ -142,11 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--baseline", default=None, help="also profile this commit first (e.g. the merge-base)")
+    parser.add_argument("--slider", default="gain", help="the slider dragged (one step of its grid a frame)")
+    parser.add_argument("--only", nargs="*", help="scenarios by their first word: default, lstm")
     args = parser.parse_args(argv)
+    opts = (args.slider, args.only)
     if args.baseline:
         with tree_of(args.baseline) as old:
-            asyncio.run(run(args.seconds, args.top, old, f"baseline {args.baseline[:10]}"))
-    asyncio.run(run(args.seconds, args.top, ROOT, "this tree"))
+            asyncio.run(run(args.seconds, args.top, old, f"baseline {args.baseline[:10]}", *opts))
+    asyncio.run(run(args.seconds, args.top, ROOT, "this tree", *opts))
     return 0
 
 

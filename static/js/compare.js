@@ -8,6 +8,7 @@ import { compareCSV, compareJSON } from "./compare_export.js";
 import { SLOTS, buildForm, renderChips, valueEditor } from "./compare_form.js";
 import { TOP, pickChoices, pickFromValue, pickValue, pickWords } from "./compare_pick.js";
 import { FrameDispatcher } from "./dispatch.js";
+import { setText } from "./dom.js";
 import { baseName, downloadText, settingWords } from "./export.js";
 import { SocketSource } from "./frames.js";
 import { keysOfKind } from "./link.js";
@@ -216,7 +217,7 @@ export class ComparePanel {
     button.addEventListener("click", () => (panel.active ? this.actions.stop() : this.actions.train()));
     panel.listen(() => {
       this.entries.A.run = panel.run;
-      button.textContent = panel.active ? "Stop" : "Train all";
+      setText(button, panel.active ? "Stop" : "Train all");
       this.redraw();
     });
   }

@@ -3,6 +3,8 @@
 // A control that does not apply to the current model is disabled, saying why, and keeps its value.
 // The form writes nothing itself: it asks the page state to change, and shows what the state holds.
 
+import { setAttr } from "./dom.js";
+
 // Ranges too wide for a linear slider (or spanning decades, like a learning rate) get a number box only.
 function wantsSlider(f) {
   if (f.type !== "int" && f.type !== "float") return false;
@@ -188,7 +190,7 @@ export class Controls {
       else if (input.value !== String(v)) input.value = String(v);
       const box = this.boxes.get(f.name);
       if (box && box.value !== String(v)) box.value = String(v);
-      if (box) box.setAttribute("aria-invalid", "false");
+      if (box) setAttr(box, "aria-invalid", "false");
     }
     this.applicability(config);
   }
@@ -218,7 +220,7 @@ export class Controls {
   markInvalid(name) {
     for (const [n, input] of this.inputs) {
       input.closest(".control").classList.toggle("invalid", n === name);
-      input.setAttribute("aria-invalid", n === name ? "true" : "false");
+      setAttr(input, "aria-invalid", n === name ? "true" : "false");
     }
   }
 }

@@ -9,3 +9,21 @@
 export function elements(root, selectors) {
   return Object.fromEntries(Object.entries(selectors).map(([name, sel]) => [name, root.querySelector(sel)]));
 }
+
+// Written only when they change: a drag calls the panels on every move, and each write (even of the same value)
+// makes the browser recompute the page's styles before its next frame.
+
+/** Set `el`'s text, if it differs. */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Set `el`'s attribute `name` to `value` (a string), if it differs. */
+export function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
+/** Set `el`'s property `name` (`hidden`, `title`, `disabled`), if it differs. */
+export function setProp(el, name, value) {
+  if (el[name] !== value) el[name] = value;
+}

@@ -134,3 +134,25 @@ export function formatLink(schema, pageKeys, config, page = {}) {
 export function settingQuery(schema, config) {
   return new URLSearchParams(schema.fields.map((f) => [f.name, schema.formatValue(f.name, config[f.name])])).toString();
 }
+
+/**
+ * The page's link written into the address bar (`history.replaceState`): at once, but during a slide (`how`
+ * 'slide') once the slider has rested for `restMs` (each write costs the drag's frame a few milliseconds, and the
+ * browser throttles a flood of them); any other write, or the slide's end, writes the newest link at once.
+ */
+export function addressBar(history, restMs = 200, timers = globalThis) {
+  let timer = 0;
+  let due = null;
+  const write = () => {
+    timers.clearTimeout(timer);
+    timer = 0;
+    if (due !== null) history.replaceState(null, "", due);
+    due = null;
+  };
+  return (query, how = "commit") => {
+    due = query;
+    if (how !== "slide") return write();
+    timers.clearTimeout(timer);
+    timer = timers.setTimeout(write, restMs);
+  };
+}

@@ -103,7 +103,9 @@ async function main() {
   }, { trains: () => state.training.status === "training" });
   const onFrame = (frame, payload) => {
     if (frame.type === "prefetched") {
-      source.prefetched?.(frame, state.config);
+      // The run on show decides whether neighbours are small enough to bring in (during a drag the slider's value is
+      // not received yet).
+      source.prefetched?.(frame, state.view.shown?.config ?? state.config);
       return prefetch.answered(frame);
     }
     return isUploadFrame(frame) ? upload.frame(frame) : dispatcher.accept(frame, payload);

@@ -3,6 +3,7 @@
 
 import { divergedAdvice, overflowAdvice, underflowAdvice } from "./advice.js";
 import { fmtNum, layerLabel } from "./charts.js";
+import { setProp, setText } from "./dom.js";
 import { EVALUATION_BATCH } from "./outcome.js";
 
 /**
@@ -13,8 +14,8 @@ export function showSummary(root, trace, schema, waiting = false) {
   const set = (key, text, title = "") => {
     const el = root.querySelector(`[data-stat="${key}"]`);
     if (!el) return;
-    el.textContent = text;
-    el.title = title;
+    setText(el, text);
+    setProp(el, "title", title);
     el.classList.toggle("nonfinite", /inf|NaN/.test(text));
   };
   if (!trace) {

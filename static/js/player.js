@@ -3,6 +3,7 @@
 // ∂L/∂h_0).  Frames arrive far faster than a class can follow, so the run is
 // replayed from memory at the chosen speed, one repaint per animation frame.
 
+import { setAttr, setText } from "./dom.js";
 import { rove } from "./roving.js";
 
 // Seconds for a whole sweep (forward + backward); 0 shows everything at once.
@@ -161,8 +162,6 @@ export function bindPlayerBar(doc, player) {
   const $ = (sel) => doc.querySelector(sel);
   const playButton = $("#play");
   const scrubber = $("#scrubber");
-  const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
-  const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
   player.watch((s) => {
     setText(playButton, s.playing ? "❚❚ Pause" : "▶ Play");
     setAttr(playButton, "aria-pressed", String(s.playing));

@@ -1,11 +1,16 @@
 // Have the next answer before it is asked for: while a slider is hovered, focused or held, the server is asked to
 // compute its neighbouring values into its cache (the socket's `prefetch` message, docs/protocol.md), so a drag
-// lands on cached results.  One batch out at a time; a `busy` answer stops prefetching until the server's retry
+// lands on cached results.  While it is dragged, the values ahead of it: as far ahead as it moves while the server
+// computes one (the last batch's time a setting), in the direction of motion.  One batch out at a time; a `busy` answer stops prefetching until the server's retry
 // hint has passed (the server only prefetches on a slot nobody waits for).  Reads the page state; sends through
 // the frame source; changes nothing in either.
 
 /** Settings one prefetch message may name (the server's MAX_PREFETCH). */
 export const MOST = 4;
+// A batch's time a setting before the first is measured (ms): what the server takes for a small setting, unloaded.
+const FIRST_GUESS_MS = 50;
+// A drag's speed is measured over input events this close together (ms); slower, the slider is resting.
+const MOVING_MS = 250;
 
 function decimals(step) {
   const s = String(step);
@@ -28,6 +33,31 @@ export function neighbours(value, { min, max, step }, dir = 1, most = MOST) {
   return out;
 }
 
+/**
+ * While a slider is dragged: the `most` values `lead` steps and more ahead of `value` in the direction of motion, on
+ * the slider's grid inside [min, max]; the values it has just passed are of no use to the drag.  `lead` 0: the
+ * neighbours around it (`neighbours`).
+ */
+export function ahead(value, grid, dir = 1, lead = 0, most = MOST) {
+  if (lead < 1) return neighbours(value, grid, dir, most);
+  const places = decimals(grid.step);
+  const out = [];
+  for (let k = lead; out.length < most; k++) {
+    const v = Number((value + Math.sign(dir || 1) * k * grid.step).toFixed(places));
+    if (v < grid.min || v > grid.max) break;
+    out.push(v);
+  }
+  return out.length ? out : neighbours(value, grid, dir, most);
+}
+
+/**
+ * How many steps ahead of a dragged slider to ask for: as far as it moves while the server computes one setting
+ * (`perSettingMs`), at `stepsPerMs`; 0 at rest.
+ */
+export function leadSteps(stepsPerMs, perSettingMs) {
+  return stepsPerMs > 0 ? Math.max(1, Math.round(stepsPerMs * perSettingMs)) : 0;
+}
+
 export class Prefetcher {
   /**
    * @param {import('./state.js').PageState} state
@@ -43,16 +73,24 @@ export class Prefetcher {
     this.quietUntil = 0;
     this.asked = 0; // batches sent
     this.dropped = 0; // busy answers
+    this.sentAt = 0; // when the batch out left, and how many settings it named
+    this.sentCount = 0;
+    this.perSettingMs = FIRST_GUESS_MS; // the server's time a prefetched setting, from the last batch answered
+    this.motion = null; // a dragged slider's last value and time, and its speed in steps a millisecond
   }
 
-  /** Ask for the neighbours of slider `name` (an `<input type=range>`), moving in direction `dir`. */
-  around(input, dir = 1) {
+  /**
+   * Ask for the neighbours of slider `name` (an `<input type=range>`), moving in direction `dir`: while it is dragged
+   * (`moved`), the values it will reach once the server has computed them.
+   */
+  around(input, dir = 1, moved = false) {
     const name = input.name;
-    if (this.outstanding || this.now() < this.quietUntil || !this.state.needsTrace([name])) return;
     const value = Number(input.value);
     const grid = { min: Number(input.min), max: Number(input.max), step: Number(input.step) };
+    const speed = this.track(name, value, grid.step, moved);
+    if (this.outstanding || this.now() < this.quietUntil || !this.state.needsTrace([name])) return;
     const configs = [];
-    for (const v of neighbours(value, grid, dir)) {
+    for (const v of ahead(value, grid, dir, leadSteps(speed, this.perSettingMs))) {
       try {
         configs.push({ ...this.state.config, [name]: this.state.schema.check(name, v) });
       } catch {
@@ -62,11 +100,25 @@ export class Prefetcher {
     if (!configs.length || !this.send(configs, { lag: !!this.state.wantsLag })) return;
     this.outstanding = true;
     this.asked += 1;
+    [this.sentAt, this.sentCount] = [this.now(), configs.length];
+  }
+
+  /** A dragged slider's speed in steps a millisecond (smoothed over its moves; 0 at rest or after one). */
+  track(name, value, step, moved) {
+    const [t, m] = [this.now(), this.motion];
+    let speed = 0;
+    if (moved && m && m.name === name && t - m.at < MOVING_MS && t > m.at) {
+      const now = Math.abs(value - m.value) / step / (t - m.at);
+      speed = m.speed ? 0.5 * m.speed + 0.5 * now : now;
+    }
+    this.motion = { name, value, at: t, speed };
+    return speed;
   }
 
   /** The server's `prefetched` frame: the batch is over; `busy` drops prefetching for its retry hint. */
   answered(frame) {
     this.outstanding = false;
+    if (frame.ready > 0 && this.sentCount) this.perSettingMs = (this.now() - this.sentAt) / frame.ready;
     if (frame.busy) {
       this.dropped += 1;
       this.quietUntil = this.now() + 1000 * Math.max(1, Number(frame.retry_after_s) || 1);
@@ -88,7 +140,7 @@ export class Prefetcher {
       input.addEventListener("pointerdown", near);
       input.addEventListener("input", () => {
         const v = Number(input.value);
-        this.around(input, Math.sign(v - last) || 1);
+        this.around(input, Math.sign(v - last) || 1, true);
         last = v;
       });
     }

@@ -7,6 +7,7 @@
 
 /* global Plotly */
 
+import { setText } from "./dom.js";
 import { settingWords } from "./export.js";
 
 const WIDE = "(min-width: 821px)"; // below, the settings are a fold of their own above the views (style.css)
@@ -113,7 +114,7 @@ function fitCharts(doc) {
 function bindPrint(doc, state) {
   const el = doc.getElementById("print-setting");
   const say = () => {
-    if (el) el.textContent = `Setting: ${settingWords(state.config, state.schema)}.`;
+    if (el) setText(el, `Setting: ${settingWords(state.config, state.schema)}.`);
   };
   say();
   state.listen((change) => change.type === "values" && say());

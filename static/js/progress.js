@@ -3,6 +3,8 @@
 // the views, dimmed meanwhile, still show.  Information, not an error: it is never styled as a warning.  The
 // words are pure functions of the numbers (node --test loads them); ComputingStatus owns the element.
 
+import { setProp } from "./dom.js";
+
 // A computation this long says that it is computing, and for which setting.
 export const COMPUTING_MS = 300;
 // How often the bar and the time left move while a computation runs.
@@ -65,7 +67,7 @@ export class ComputingStatus {
    */
   show(text, progress = null, dim = false) {
     clearTimeout(this.timer);
-    this.el.hidden = !text;
+    setProp(this.el, "hidden", !text);
     if (this.text.textContent !== text) this.text.textContent = text;
     for (const el of this.dimmed) el.classList.toggle("stale", !!text && dim);
     this.el.classList.toggle("computing", !!progress);

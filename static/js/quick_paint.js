@@ -9,6 +9,8 @@
 // marker symbol or line shape drawn here in no way) is left to Plotly.  The lines are the view's own points (the
 // min–max envelope of envelope.js, which keeps every spike and zero); once the drag ends Plotly draws the figure.
 
+import { axisOf, clearMarks, markMoves, span, unplaced } from "./quick_marks.js";
+
 const DATA_KEYS = new Set(["x", "y", "z", "text", "hovertext", "customdata", "zmin", "zmax"]);
 // Where Plotly keeps a chart's traces (plotly.js 4: each subplot's "overplot" group), hidden under the canvas.
 const TRACE_LAYERS = ".cartesianlayer .overplot";
@@ -21,57 +23,15 @@ export function figureShape(traces, layout) {
   const frame = {};
   for (const [k, v] of Object.entries(layout)) {
     if (k === "datarevision") continue;
-    frame[k] = /^[xy]axis\d*$/.test(k) && v ? { ...v, range: undefined } : v;
+    // The ticks' spacing is chosen from the range (a seq_len drag's time axis): the drawn ticks still say where the
+    // numbers painted between them are.
+    frame[k] = /^[xy]axis\d*$/.test(k) && v ? { ...v, range: undefined, dtick: undefined, tick0: undefined } : v;
   }
-  // A note placed at a value (the norms view's "exactly 0" at the data's floor) moves with the data.
-  if (Array.isArray(layout.annotations)) {
-    frame.annotations = layout.annotations.map((a) => ({ ...a, x: onAxis(a.xref) ? null : a.x,
-      y: onAxis(a.yref) ? null : a.y }));
-  }
+  // Notes and shapes placed at values (the norms view's "exactly 0" at the data's floor, its line at the scored step)
+  // move with the data.
+  Object.assign(frame, unplaced(layout));
   // Marker sizes may come as an array a point (a lag row's chosen step): their values are style, not data.
   return JSON.stringify([style, frame, traces.map((t) => (Array.isArray(t.marker?.size) ? t.marker.size : null))]);
-}
-
-/** Whether an annotation's reference is an axis' values ('x', 'y2'), not the plot's fractions. */
-function onAxis(ref) {
-  return /^[xy]\d*$/.test(ref || "");
-}
-
-/**
- * How far each note placed at a value moves, in pixels, from where Plotly drew it to where `layout` places it:
- * [[its drawn element, dx, dy]], or null when one would leave the drawn ranges or is not found.
- */
-function noteMoves(el, full, layout) {
-  const now = layout.annotations || [];
-  const drawn = el.layout?.annotations || [];
-  const moves = [];
-  for (let i = 0; i < now.length; i++) {
-    const shift = { x: 0, y: 0 };
-    for (const letter of ["x", "y"]) {
-      const ref = now[i][`${letter}ref`];
-      if (!onAxis(ref) || now[i][letter] === drawn[i]?.[letter]) continue;
-      const ax = axisOf(full, ref, letter);
-      const [lo, hi] = ax ? span(ax) : [NaN, NaN];
-      const [a, b] = [ax?.r2l(now[i][letter]), ax?.r2l(drawn[i]?.[letter])];
-      if (!(a >= lo && a <= hi) || !Number.isFinite(b)) return null;
-      shift[letter] = ax.l2p(a) - ax.l2p(b);
-    }
-    if (!shift.x && !shift.y) continue;
-    const g = el.querySelector(`.infolayer .annotation[data-index="${i}"]`);
-    if (!g) return null;
-    moves.push([g, shift.x, shift.y]);
-  }
-  return moves;
-}
-
-/** The axis object Plotly laid out for a trace's `xaxis` / `yaxis` id ('x', 'y2'). */
-function axisOf(full, id, letter) {
-  return full[`${letter}axis${(id || letter).slice(1)}`];
-}
-
-function span(ax) {
-  const [a, b] = ax.range.map((r) => ax.r2l(r));
-  return [Math.min(a, b), Math.max(a, b)];
 }
 
 /** Whether the value `v` (data units) lies inside the axis' drawn range (category axes: one of its categories). */
@@ -144,7 +104,7 @@ export function quickPaint(el, traces, layout = {}) {
   const drawn = el._fullData;
   if (!full || !drawn || drawn.length !== traces.length) return false;
   for (let i = 0; i < traces.length; i++) if (!fits(traces[i], drawn[i], full, layout)) return false;
-  const moves = noteMoves(el, full, layout);
+  const moves = markMoves(el, full, layout);
   if (!moves) return false;
   for (const [g, dx, dy] of moves) g.style.transform = `translate(${dx}px, ${dy}px)`;
   const ctx = canvasOf(el, full);
@@ -168,7 +128,7 @@ export function quickPaint(el, traces, layout = {}) {
 
 /**
  * A drag's figure that does not fit what is drawn, for Plotly to draw: `[traces, layout]` with each numeric axis
- * range and each heatmap's colour range holding the drawn one too, widened by a quarter where it grew, so that the
+ * range and each heatmap's colour range holding the drawn one too, widened by half where it grew, so that the
  * next frames of the drag fit and are painted quickly.  The axes and colour bars Plotly draws say the ranges held;
  * when the drag ends the view's own figure is drawn.
  */
@@ -192,11 +152,15 @@ export function heldRanges(el, traces, layout) {
   return [held, out];
 }
 
-/** The range holding `now` and `was` ([low, high] each), a quarter wider on each side where `now` goes past `was`. */
+/**
+ * The range holding `now` and `was` ([low, high] each), half as wide again on each side where `now` goes past `was`:
+ * a drag keeps going the way it went (a seq_len drag's time axis grows a step a frame), and each redraw by Plotly is
+ * a frame lost.
+ */
 function widen(now, was) {
   const lo = Math.min(now[0], was[0]);
   const hi = Math.max(now[1], was[1]);
-  const pad = (hi - lo) / 4;
+  const pad = (hi - lo) / 2;
   return [now[0] < was[0] ? lo - pad : lo, now[1] > was[1] ? hi + pad : hi];
 }
 
@@ -205,7 +169,7 @@ export function quickClear(el) {
   const canvas = el.querySelector("canvas.quick-paint");
   if (canvas) canvas.remove();
   for (const g of el.querySelectorAll(TRACE_LAYERS)) g.style.visibility = "";
-  for (const g of el.querySelectorAll(".infolayer .annotation")) g.style.transform = "";
+  clearMarks(el);
 }
 
 function canvasOf(el, full) {

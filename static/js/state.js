@@ -13,7 +13,7 @@
 // one request is its answer; it never trains).  No DOM access at import time (node --test loads it).
 
 import { FileValues } from "./file_values.js";
-import { emptyPage, formatLink, parseLink } from "./link.js";
+import { addressBar, emptyPage, formatLink, parseLink } from "./link.js";
 
 export const UPLOAD_KINDS = ["model", "series"];
 
@@ -50,7 +50,7 @@ export class PageState {
     const parsed = parseLink(schema, pageKeys, location.search || boot.search || "", boot.views || []);
     const state = new PageState(schema, {
       config: boot.config || parsed.config, page: parsed.page, pageKeys,
-      writeUrl: (q) => history.replaceState(null, "", q),
+      writeUrl: addressBar(history),
     });
     // The server read (and noticed) the model keys already; the page's own keys are read only here.
     state.linkNotices = boot.config ? parsed.notices.filter((n) => n.field in pageKeys) : parsed.notices;
@@ -69,8 +69,8 @@ export class PageState {
     for (const fn of this.listeners) fn(change, this);
   }
 
-  syncUrl() {
-    this.writeUrl(this.query);
+  syncUrl(how = "commit") {
+    this.writeUrl(this.query, how);
   }
 
   get query() {
@@ -92,8 +92,9 @@ export class PageState {
         changed.push(k);
       }
     }
-    if (!changed.length) return changed;
-    this.syncUrl();
+    // A slide's end (its value set already) writes the link the slide's address bar left waiting.
+    if (!changed.length) return how === "slide" ? changed : (this.syncUrl(), changed);
+    this.syncUrl(how);
     // The server drops a training whose setting moved: the request for the new one supersedes it.
     const stoppedTraining = this.stopTraining("setting");
     this.emit({ type: "values", changed, how, stoppedTraining });

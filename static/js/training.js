@@ -6,7 +6,7 @@
 
 import { divergenceAdvice } from "./advice.js";
 import { fmtNum } from "./charts.js";
-import { elements } from "./dom.js";
+import { elements, setAttr } from "./dom.js";
 import { EVALUATION_BATCH, notBetter, recentLoss } from "./outcome.js";
 import { formatSeconds } from "./progress.js";
 export { formatSeconds } from "./progress.js"; // where the tests have always found it
@@ -77,8 +77,8 @@ export class TrainingPanel {
   update() {
     const t = this.state.training;
     const on = t.status === "training";
-    this.trainButton.setAttribute("aria-disabled", String(on));
-    this.stopButton.setAttribute("aria-disabled", String(!on));
+    setAttr(this.trainButton, "aria-disabled", String(on));
+    setAttr(this.stopButton, "aria-disabled", String(!on));
     this.root.classList.toggle("is-training", on);
     if (this.run && !on && t.status !== "none") this.run.stop();
     const r = this.run;

@@ -3,6 +3,7 @@
 // ("computing…", "the views still show …").  Reads the page state; changes nothing in it.
 
 import { dragPaint, layerLabel } from "./charts.js";
+import { setText } from "./dom.js";
 import { LagPanel } from "./lag_panel.js";
 import { AttentionView } from "./view_attention.js";
 import { badge, showBanner, showSummary } from "./panels.js";
@@ -59,8 +60,6 @@ class Sight {
   }
 }
 
-const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
-
 export class TraceViews {
   /**
    * @param {Document} doc
@@ -102,6 +101,7 @@ export class TraceViews {
       this.sliding = false;
       dragPaint(false);
       hooks.invalidate();
+      this.sayStatus();
     });
     // Show's layer and direction belong to the link (`show`; none for the bottom layer, forward): the select asks
     // the page state, and the views follow the state, whoever changed it (the select, a room's frame).
@@ -280,7 +280,12 @@ export class TraceViews {
       : `backward pass: ∂L/∂h_t from t = ${T - 1} back to ${T - bwd}`);
   }
 
-  /** The status line: said only when the views do not (yet) show the current setting. */
+  /**
+   * The status line: said only when the views do not (yet) show the current setting.  During a drag the views follow
+   * the slider one answer behind by design: that is not said (nor the views dimmed) on every move, which would move
+   * every chart under the line up and down with each answer; a computation past COMPUTING_MS still is.  The release
+   * says the rest.
+   */
   sayStatus() {
     clearTimeout(this.statusTimer);
     const { view, schema } = this.state;
@@ -301,12 +306,12 @@ export class TraceViews {
         progress = { since: req.estimateAt ?? req.at, estimate: req.queuedAt ? null : req.estimate };
         // The views may still hold an earlier run, whole or part of it: dimmed, and said which.
         const onShow = this.trace?.config;
-        if (onShow && schema.settingKey(onShow) !== req.key) {
+        if (onShow && schema.settingKey(onShow) !== req.key && !this.sliding) {
           text += ` Until it arrives the views show ${schema.differences(onShow, req.config, "trace")} (dimmed).`;
           dim = true;
         }
       }
-    } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
+    } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train") && !this.sliding) {
       // Only the uploads may differ (a file loaded or cleared since): the setting's words are then the same.
       const what = schema.differences(shown.config, this.state.config, "trace") || "a trace made with other uploaded files";
       text = `The views show ${what}, not the current setting.`;

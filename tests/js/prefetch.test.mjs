@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-const { MOST, Prefetcher, neighbours } = await import("../../static/js/prefetch.js");
+const { MOST, Prefetcher, ahead, leadSteps, neighbours } = await import("../../static/js/prefetch.js");
 
 test("neighbours lie on the slider's grid inside its range, the direction of motion first", () => {
   const grid = { min: 0, max: 3, step: 0.01 };
@@ -57,4 +57,34 @@ test("a key that does not change the trace is never prefetched", () => {
   const { p, sent, input } = setup();
   p.around(input("lr", 0.01));
   assert.equal(sent.length, 0);
+});
+
+test("while dragged, the values ahead in the direction of motion, as far ahead as it moves in one setting's time", () => {
+  const grid = { min: 1, max: 2000, step: 1 };
+  assert.deepEqual(ahead(50, grid, 1, 3), [53, 54, 55, 56]);
+  assert.deepEqual(ahead(50, grid, -1, 2), [48, 47, 46, 45]);
+  assert.deepEqual(ahead(1998, grid, 1, 1), [1999, 2000]); // the range's end
+  assert.deepEqual(ahead(50, grid, 1, 0), neighbours(50, grid, 1)); // at rest: around it
+  assert.equal(leadSteps(0, 100), 0);
+  assert.equal(leadSteps(0.001, 100), 1); // slower than a step a setting: the next one
+  assert.equal(leadSteps(0.06, 100), 6); // 60 steps a second, 100 ms a setting
+});
+
+test("a drag's batches lead the slider by its speed times the server's time a setting", () => {
+  const sent = [];
+  const now = { t: 0 };
+  const state = { config: { seq_len: 50 }, wantsLag: false, needsTrace: () => true, schema: { check: (_n, v) => v } };
+  const p = new Prefetcher(state, (configs) => (sent.push(configs.map((c) => c.seq_len)), true), () => now.t);
+  const input = (value) => ({ name: "seq_len", value: String(value), min: "1", max: "2000", step: "1" });
+  p.around(input(50)); // held
+  for (let t = 16; t <= 400; t += 16) {
+    now.t = t;
+    p.around(input(50 + t / 16), 1, true); // a step every 16 ms, while the first batch is out
+  }
+  now.t = 400;
+  p.answered({ type: "prefetched", ready: 4 }); // 100 ms a setting
+  now.t = 416;
+  p.around(input(76), 1, true);
+  assert.equal(p.perSettingMs, 100);
+  assert.deepEqual(sent, [[51, 52, 49, 53], [82, 83, 84, 85]]); // 1/16 step a ms × 100 ms: 6 steps ahead of 76
 });

@@ -13,6 +13,8 @@ const figure = ({ y = [1, 2, 3], range = [0, 1], colour = "#000", zmax = 1, titl
 test("figures differing in their numbers, axis ranges and colour ranges alone have one shape", () => {
   const a = figureShape(...figure());
   assert.equal(figureShape(...figure({ y: [5, 6, 7], range: [-3, 4], zmax: 9 })), a);
+  const [traces, layout] = figure();
+  assert.equal(figureShape(traces, { ...layout, xaxis: { ...layout.xaxis, dtick: 20, tick0: 0 } }), a); // ticks respaced
 });
 
 test("a figure with another style, title or trace has another shape", () => {
@@ -23,14 +25,22 @@ test("a figure with another style, title or trace has another shape", () => {
   assert.notEqual(figureShape(traces.slice(0, 1), layout), a);
 });
 
-test("a drag's figure past the drawn ranges is drawn over ranges holding both, a quarter wider where they grew", () => {
+test("notes and shapes placed elsewhere on the axes keep the figure's shape; a shape of another extent does not", () => {
+  const at = (x0, x1, y = 2) => [[], { annotations: [{ xref: "paper", yref: "y", x: 0.5, y, text: "0" }],
+    shapes: [{ type: "line", xref: "x", yref: "paper", x0, x1, y0: 0, y1: 1 }] }];
+  const a = figureShape(...at(49, 49));
+  assert.equal(figureShape(...at(60, 60, -3)), a);
+  assert.notEqual(figureShape(...at(60, 61)), a);
+});
+
+test("a drag's figure past the drawn ranges is drawn over ranges holding both, half as wide again where they grew", () => {
   const el = { _fullLayout: { yaxis: { range: [-6, 0] }, xaxis: { range: [-0.5, 49.5] } },
     _fullData: [{ type: "heatmap", zmin: -1, zmax: 1 }] };
   const [traces, layout] = heldRanges(el, [{ type: "heatmap", z: [[2]], zmin: -0.5, zmax: 2 }],
     { yaxis: { type: "log", range: [-4, 2], autorange: false }, xaxis: { range: [-0.5, 49.5], autorange: false },
       annotations: [] });
-  assert.deepEqual(layout.yaxis.range, [-6, 2 + 8 / 4]); // grew at the top only
+  assert.deepEqual(layout.yaxis.range, [-6, 2 + 8 / 2]); // grew at the top only
   assert.deepEqual(layout.xaxis.range, [-0.5, 49.5]);
-  assert.deepEqual([traces[0].zmin, traces[0].zmax], [-1, 2 + 3 / 4]);
+  assert.deepEqual([traces[0].zmin, traces[0].zmax], [-1, 2 + 3 / 2]);
   assert.deepEqual(layout.annotations, []);
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { formatLink, keysOfKind, parseLink } from "../../static/js/link.js";
+import { addressBar, formatLink, keysOfKind, parseLink } from "../../static/js/link.js";
 import { Schema } from "../../static/js/schema.js";
 import { PageState } from "../../static/js/state.js";
 
@@ -219,4 +219,27 @@ test("a presenting link: present and the view it opens on are read from the link
   assert.equal(formatLink(schema, pageKeys, read.config, read.page), "?v=1&seq_len=40&present=1&view=grad-norm");
   const off = parseLink(schema, pageKeys, "?present=0&view=the-slide", table.views);
   assert.deepEqual([off.page.present, off.page.view, off.notices.map((n) => n.field)], [false, null, ["view"]]);
+});
+
+test("a slide writes the address bar once it rests, and its end or any other change at once", () => {
+  const written = [];
+  const timers = { due: null, setTimeout: (fn) => ((timers.due = fn), 1), clearTimeout: () => (timers.due = null) };
+  const write = addressBar({ replaceState: (_s, _t, q) => written.push(q) }, 200, timers);
+  write("?gain=1.05", "slide");
+  write("?gain=1.1", "slide");
+  assert.deepEqual(written, []); // still sliding
+  timers.due();
+  assert.deepEqual(written, ["?gain=1.1"]); // rested: the newest
+  write("?gain=1.15", "slide");
+  write("?gain=1.15", "commit"); // let go
+  assert.deepEqual(written, ["?gain=1.1", "?gain=1.15"]);
+  assert.equal(timers.due, null);
+});
+
+test("letting go of a slider writes the link even when the value did not change at the release", () => {
+  const urls = [];
+  const state = new PageState(schema, { config: {}, pageKeys, writeUrl: (q, how) => urls.push([q, how]) });
+  state.set({ gain: 1.5 }, "slide");
+  state.set({ gain: 1.5 }, "commit");
+  assert.deepEqual(urls.slice(-2).map(([q, how]) => [q.includes("gain=1.5"), how]), [[true, "slide"], [true, "commit"]]);
 });
