@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,31 +18,34 @@ import pytest
 
 from engine import Config, trace_config
 from engine.config import FIELD_BY_NAME
-from engine.lab import Trainer, trace_trained
+from engine.lab import trace_trained
 from engine.lessons import lesson_config, try_config
 from engine.tracing import rows_for
 from server.export.cliff import cliff_settings
 from server.export.grid import slider_grid
-from server.export.site import CLIFF, SWEEPS, export_site
+from server.export.site import CLIFF, SWEEPS
 from server.export.site import EXPORTED as LESSONS
 from server.routes.lessons import lesson_documents
+from tests.e2e.exported import engine_training, exported_site
 from tests.e2e.harness import offline_page
 from tests.e2e.test_cliff import check_drawn, painted
 from tests.e2e.test_lessons_page import CONTROL_VALUES, check_opened, check_try, check_try_undone, check_views, query
-from tests.shared import built_once
 
 pytestmark = pytest.mark.timeout(1500)
 
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The exported site, written once per session (across xdist workers too), and the export's report."""
-    if os.environ.get("GFL_E2E_SITE"):  # a site this checkout exported already: iterate on the page alone
-        out = Path(os.environ["GFL_E2E_SITE"])
-        return out, {"bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
-                     "pages": [p.name for p in out.glob("*.html")]}  # fmt: skip
-    return built_once(tmp_path_factory, "site", lambda folder: export_site(folder, log=lambda _line: None))
+def exported(tmp_path_factory):
+    """The site, where the engine's trainings of its settings are kept (tests/e2e/exported.py), the export's report."""
+    return exported_site(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def site(exported):
+    """The exported site and the export's report."""
+    out, _, report = exported
+    return out, report
 
 
 @pytest.fixture(scope="module")
@@ -102,17 +104,17 @@ def show_whole(page) -> None:
     page.click("#play")
 
 
-def train(page, after: int, cfg: Config, what: str) -> int:
+def train(page, after: int, cfg: Config, kept: Path | None, what: str) -> int:
+    """Press Train and wait for the trained model's run: the page's numbers are the engine's training of ``cfg``
+    (computed once per session: tests/e2e/exported.py)."""
     page.click("#train")
     page.wait_for_function("() => ['trained', 'diverged'].includes(gfl.state.training.status)", timeout=120_000)
     run = wait_painted(page, after, trained=True)
-    trainer = Trainer(cfg)
-    for _ in trainer.steps():
-        pass
+    model, result = engine_training(cfg, kept)
     final, diverged = page.evaluate("() => [String(gfl.state.training.finalLoss), gfl.state.training.divergedAt]")
-    assert diverged == trainer.result.diverged_at, f"{what}: diverged at {diverged}"
-    assert same_number(float(final), trainer.result.final_loss), f"{what}: final loss {final}"
-    assert_same(page_numbers(page), trace_trained(trainer.model, cfg), cfg, f"{what}, trained")
+    assert diverged == result.diverged_at, f"{what}: diverged at {diverged}"
+    assert same_number(float(final), result.final_loss), f"{what}: final loss {final}"
+    assert_same(page_numbers(page), trace_trained(model, cfg), cfg, f"{what}, trained")
     return run
 
 
@@ -129,11 +131,11 @@ def test_site_is_small_and_complete(site):
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[le.id for le in LESSONS])
-def test_lesson_plays_offline(site, offline, lesson):
+def test_lesson_plays_offline(exported, offline, lesson):
     """Each lesson, once: its panel, controls and views (the checks of tests/e2e/test_lessons_page.py), then its
     numbers, each "now try" (which moves exactly its control and the link, and pressed again puts them back) and
     each training, against the engine."""
-    out, _ = site
+    out, kept, _ = exported
     page, refused = offline
     doc = lesson_documents()[lesson.id]
     page.goto((out / f"lesson-{lesson.id}.html").as_uri())
@@ -148,7 +150,7 @@ def test_lesson_plays_offline(site, offline, lesson):
     assert query(page)["lesson"] == [lesson.id], "the link keeps its lesson"
     assert_same(page_numbers(page), trace_config(cfg), cfg, f"{lesson.id}")
     if lesson.trains:
-        run = train(page, run, cfg, lesson.id)
+        run = train(page, run, cfg, kept, lesson.id)
     traced = cfg  # the setting of the trace on show
     for i, t in enumerate(lesson.tries):
         before, link_before = page.evaluate(CONTROL_VALUES), query(page)
@@ -161,7 +163,7 @@ def test_lesson_plays_offline(site, offline, lesson):
         check_try(page, doc, i, before, link_before, cfg.to_dict())
         assert_same(page_numbers(page), trace_config(cfg), traced, f"{lesson.id}, try {t.key}={t.value}")
         if lesson.trains:
-            run = train(page, run, cfg, f"{lesson.id}, try {t.key}={t.value}")
+            run = train(page, run, cfg, kept, f"{lesson.id}, try {t.key}={t.value}")
         page.click(f'.try[data-try="{i}"]')
         run = wait_painted(page, run) if retraces else run
         traced = lesson_config(lesson) if retraces else traced
