@@ -233,11 +233,11 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
     from engine.lessons.catalogue import get_lesson
     from server.export import sweep as export
     from server.export.site import _assets, _templates
-    from server.routes.lessons import lesson_documents
+    from server.routes.lessons import lesson_doc
     from tests.e2e.harness import offline_page
 
     lesson = get_lesson("gain-against-explosion")
-    doc, spec = lesson_documents()[lesson.id], lesson_config(lesson)
+    doc, spec = lesson_doc(lesson.id), lesson_config(lesson)
     env = _templates()
     (tmp_path / "data").mkdir()
     _assets(tmp_path)

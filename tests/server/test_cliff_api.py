@@ -125,13 +125,12 @@ def test_a_cliff_lesson_link_opens_the_cliff_page_with_its_panel(client):
     from markupsafe import escape
 
     from engine.lessons import LESSONS, lesson_config, try_config
-    from server.routes.lessons import lesson_documents
+    from server.routes.lessons import lesson_doc
 
-    docs = lesson_documents()
     cliff_lessons = [lesson for lesson in LESSONS if lesson.view == "cliff"]
     assert cliff_lessons
     for lesson in cliff_lessons:
-        doc = docs[lesson.id]
+        doc = lesson_doc(lesson.id)
         assert doc["link"].startswith("/cliff?") and doc["view"] == "cliff"
         text = client.get(doc["link"]).text
         assert boot_data(text)["config"] == lesson_config(lesson).to_dict()
