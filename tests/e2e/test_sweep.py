@@ -227,6 +227,37 @@ def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chrom
     page.context.close()
 
 
+def test_the_notebooks_show_draws_named_settings_by_name_and_a_classifying_trainings_accuracy(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from server.notebook import to_html
+    from tests.e2e.harness import offline_page
+
+    named = Sweep.from_dict({**BODY, "values": [5, 10], "over": [
+        {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
+        {"name": "GRU", "set": {"cell": "gru"}}]})  # fmt: skip
+    trained = Sweep.from_dict({"config": {"hidden_size": 4, "batch_size": 4, "arch": "many-to-many", "task": "copy",
+                                          "seq_len": 6, "steps": 3}, "key": "lr", "values": [0.01, 0.1],
+                               "kind": "train", "seeds": [0, 1]})  # fmt: skip
+    html = "".join(to_html(s) for s in (named, trained))
+    (tmp_path / "sweeps.html").write_text(f"<!doctype html><html><body>{html}</body></html>", "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "sweeps.html").as_uri())
+    page.wait_for_function("() => [...document.querySelectorAll('.gfl-nb')].every((b) => b.dataset.painted)")
+    first = page.evaluate("() => document.querySelector('.gfl-nb [data-view=grad_first]').id")
+    means = drawn_means(page, first)
+    for series in run_sweep(named)["series"]:
+        want = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in named.values]
+        assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(means[series["name"]], want, strict=True))
+    chart = page.evaluate("() => document.querySelector('.gfl-nb [data-view=accuracy]').id")
+    (points,) = [s["points"] for s in run_sweep(trained)["series"]]
+    want = [sum(p["accuracy"] for p in points if p["value"] == v) / 2 for v in trained.values]
+    assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(drawn_means(page, chart)["lr"], want, strict=True))
+    baseline = next(t["y"] for t in plot(page, chart)["data"] if t.get("line", {}).get("dash") == "dot")
+    assert baseline == [points[0]["baseline_accuracy"]] * 2  # the trivial predictor's, dotted
+    assert refused == [] and page.log.errors == []
+    page.context.close()
+
+
 def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chromium, tmp_path):
     from engine.lab import run_sweep
     from engine.lessons import lesson_config
