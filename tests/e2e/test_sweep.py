@@ -292,3 +292,37 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
     assert page.locator("#lesson button.try").first.is_disabled()
     assert refused == [] and page.log.errors == []
     page.context.close()
+
+
+def test_a_static_copy_of_named_settings_replays_them_by_name_and_opens_on_its_links_metric(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from engine.lessons import lesson_config
+    from engine.lessons.catalogue import get_lesson
+    from server.export import sweep as export
+    from server.export.site import _assets, _templates
+    from server.routes.lessons import lesson_documents
+    from tests.e2e.harness import offline_page
+
+    # The adding lesson's page and its named settings, on a sweep small enough to train here.
+    lesson = get_lesson("adding-problem-against-length")
+    doc = lesson_documents()[lesson.id]
+    spec = Sweep.from_dict({**lesson_config(lesson).to_dict(), "values": [5, 10], "seeds": [0, 1],
+                            "config": {"task": "adding", "hidden_size": 4, "batch_size": 4, "steps": 3}})
+    env = _templates()
+    (tmp_path / "data").mkdir()
+    _assets(tmp_path)
+    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
+    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "lesson.html").as_uri())
+    assert page.locator("#sweep-form [name=metric]").input_value() == "learned"  # the lesson's view
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert page.evaluate("() => window.gflSweep.lastPaint.metric") == "learned"
+    means = drawn_means(page)
+    assert list(means) == ["RNN", "IRNN", "LSTM", "GRU"]
+    for series in run_sweep(spec)["series"]:
+        want = [sum(p["learned"] for p in series["points"] if p["value"] == v) / 2 for v in spec.values]
+        assert means[series["name"]] == want
+    assert refused == [] and page.log.errors == []
+    page.context.close()
