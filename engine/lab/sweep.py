@@ -1,5 +1,6 @@
-"""A sweep: one config key moved over a list of values, optionally crossed with another key's alternatives and
-several seeds; each point is the setting its own link would be, traced or trained exactly as that link is.
+"""A sweep: one config key moved over a list of values, optionally crossed with curves (another key's alternatives,
+or named settings of several keys: :mod:`engine.lab.sweep_over`) and several seeds; each point is the setting its own
+link would be, traced or trained exactly as that link is.
 
 The classic results are curves, not single traces: how the gradient reaching the first step falls as T grows
 (Bengio, Simard & Frasconi 1994), how the recurrent gain decides between vanishing and exploding (Pascanu, Mikolov
@@ -7,7 +8,7 @@ The classic results are curves, not single traces: how the gradient reaching the
 and :func:`train_point` say what a point's result is, from exactly the numbers its own trace or training gives, so
 a sweep computed here (:func:`run_sweep`) and one served point by point from the server's cache agree.
 
-Points are ordered value by value (then the other key's alternatives, then the seeds), so every curve grows from
+Points are ordered value by value (then the curves, then the seeds), so every curve grows from
 left to right together while a sweep streams.
 """
 

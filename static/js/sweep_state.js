@@ -2,19 +2,22 @@
 // kind draws, the form's text read into a sweep body, and the streamed points gathered into curves: per curve and
 // swept value, the mean over the seeds and their lowest and highest, as the points arrive.
 
+// `label`: the Draw menu's words; `axis`, when given, the y axis's shorter ones (a phone's chart is ~300 px tall).
 export const TRACE_METRICS = [
   { name: "grad_first", label: "‖∂L/∂h_t‖ at the first input step" },
   { name: "grad_last", label: "‖∂L/∂h_t‖ at the last step" },
-  { name: "ratio", label: "first / last: the share of the gradient left at the start" },
+  { name: "ratio", label: "first / last: the share of the gradient left at the start",
+    axis: "first / last: the share left at the start" },
   { name: "loss", label: "loss" },
   { name: "total_norm", label: "total gradient norm before clipping" },
   { name: "total_norm_clipped", label: "total gradient norm after clipping" },
 ];
 // `baseline`: the points' key of the trivial predictor's value, drawn dotted beside the curve.
 export const TRAIN_METRICS = [
-  { name: "final_loss", label: "final loss (dotted: the task's baseline)", baseline: "baseline" },
-  { name: "accuracy", label: "final accuracy (dotted: the task's baseline)", fraction: true,
-    baseline: "baseline_accuracy" },
+  { name: "final_loss", label: "final loss (dotted: the task's baseline)", axis: "final loss (dotted: baseline)",
+    baseline: "baseline" },
+  { name: "accuracy", label: "final accuracy (dotted: the task's baseline)", axis: "final accuracy (dotted: baseline)",
+    fraction: true, baseline: "baseline_accuracy" },
   { name: "learned", label: "fraction of seeds that learned", fraction: true },
   { name: "diverged", label: "fraction of seeds that diverged", fraction: true },
 ];

@@ -72,7 +72,7 @@ export function sweepFigure(points, metric, field) {
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal" },
     margin: { t: curves.length > 1 ? 64 : 16 },
     xaxis: { title: { text: start.key }, exponentformat: "power", type: numericX ? (xLog ? "log" : "linear") : "category" },
-    yaxis: { title: { text: about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
+    yaxis: { title: { text: about.axis ?? about.label }, type: yLog ? "log" : "linear", exponentformat: "power",
       ...(about.fraction ? { range: [-0.05, 1.05] } : {}),
       ...(yLog ? { range: logRange(window) } : {}) },
   };

@@ -227,6 +227,37 @@ def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chrom
     page.context.close()
 
 
+def test_the_notebooks_show_draws_named_settings_by_name_and_a_classifying_trainings_accuracy(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from server.notebook import to_html
+    from tests.e2e.harness import offline_page
+
+    named = Sweep.from_dict({**BODY, "values": [5, 10], "over": [
+        {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
+        {"name": "GRU", "set": {"cell": "gru"}}]})  # fmt: skip
+    trained = Sweep.from_dict({"config": {"hidden_size": 4, "batch_size": 4, "arch": "many-to-many", "task": "copy",
+                                          "seq_len": 6, "steps": 3}, "key": "lr", "values": [0.01, 0.1],
+                               "kind": "train", "seeds": [0, 1]})  # fmt: skip
+    html = "".join(to_html(s) for s in (named, trained))
+    (tmp_path / "sweeps.html").write_text(f"<!doctype html><html><body>{html}</body></html>", "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "sweeps.html").as_uri())
+    page.wait_for_function("() => [...document.querySelectorAll('.gfl-nb')].every((b) => b.dataset.painted)")
+    first = page.evaluate("() => document.querySelector('.gfl-nb [data-view=grad_first]').id")
+    means = drawn_means(page, first)
+    for series in run_sweep(named)["series"]:
+        want = [sum(p["grad_first"] for p in series["points"] if p["value"] == v) / 2 for v in named.values]
+        assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(means[series["name"]], want, strict=True))
+    chart = page.evaluate("() => document.querySelector('.gfl-nb [data-view=accuracy]').id")
+    (points,) = [s["points"] for s in run_sweep(trained)["series"]]
+    want = [sum(p["accuracy"] for p in points if p["value"] == v) / 2 for v in trained.values]
+    assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(drawn_means(page, chart)["lr"], want, strict=True))
+    baseline = next(t["y"] for t in plot(page, chart)["data"] if t.get("line", {}).get("dash") == "dot")
+    assert baseline == [points[0]["baseline_accuracy"]] * 2  # the trivial predictor's, dotted
+    assert refused == [] and page.log.errors == []
+    page.context.close()
+
+
 def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chromium, tmp_path):
     from engine.lab import run_sweep
     from engine.lessons import lesson_config
@@ -259,5 +290,39 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
                    for a, b in zip(got, want, strict=True))
     assert page.locator("#sweep-form [name=values]").is_disabled()
     assert page.locator("#lesson button.try").first.is_disabled()
+    assert refused == [] and page.log.errors == []
+    page.context.close()
+
+
+def test_a_static_copy_of_named_settings_replays_them_by_name_and_opens_on_its_links_metric(chromium, tmp_path):
+    from engine.lab import Sweep, run_sweep
+    from engine.lessons import lesson_config
+    from engine.lessons.catalogue import get_lesson
+    from server.export import sweep as export
+    from server.export.site import _assets, _templates
+    from server.routes.lessons import lesson_documents
+    from tests.e2e.harness import offline_page
+
+    # The adding lesson's page and its named settings, on a sweep small enough to train here.
+    lesson = get_lesson("adding-problem-against-length")
+    doc = lesson_documents()[lesson.id]
+    spec = Sweep.from_dict({**lesson_config(lesson).to_dict(), "values": [5, 10], "seeds": [0, 1],
+                            "config": {"task": "adding", "hidden_size": 4, "batch_size": 4, "steps": 3}})
+    env = _templates()
+    (tmp_path / "data").mkdir()
+    _assets(tmp_path)
+    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
+    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((tmp_path / "lesson.html").as_uri())
+    assert page.locator("#sweep-form [name=metric]").input_value() == "learned"  # the lesson's view
+    page.click("#lesson .lesson-go")
+    page.wait_for_function(COMPLETE)
+    assert page.evaluate("() => window.gflSweep.lastPaint.metric") == "learned"
+    means = drawn_means(page)
+    assert list(means) == ["RNN", "IRNN", "LSTM", "GRU"]
+    for series in run_sweep(spec)["series"]:
+        want = [sum(p["learned"] for p in series["points"] if p["value"] == v) / 2 for v in spec.values]
+        assert means[series["name"]] == want
     assert refused == [] and page.log.errors == []
     page.context.close()

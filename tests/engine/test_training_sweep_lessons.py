@@ -81,6 +81,9 @@ def test_the_irnn_of_the_adding_lesson_starts_with_its_gradient_alive_where_the_
     sweep = lesson_config(get_lesson("adding-problem-against-length"))
     for point in sweep.points():
         name, reach = sweep.curve_names[point.series], input_reach(point.config)
+        if name == "IRNN":  # W_hh starts at the identity: an active ReLU unit passes its gradient back times one
+            w_hh = prepare(point.config)[0].rnn.weight_hh_l0
+            assert torch.equal(w_hh, torch.eye(point.config.hidden_size)), point
         if point.value == 40 and name == "IRNN":  # the identity start passes a third of it back or more ...
             assert reach > 1 / 3, (point, reach)
         if point.value == 40 and name == "RNN":  # ... where tanh and PyTorch's W_hh leave less than a millionth
