@@ -87,3 +87,14 @@ def test_lessons_page_lists_the_lessons_in_order_under_their_topics(client):
         assert f'id="topic-{lesson.topic}-' in text[section : section + 120]
     assert f"{len(LESSONS)} short lessons" in text
     assert f'href="/static/{client.app.state.static_tree.version}/css/teaching.css"' in text
+
+
+def test_a_lesson_page_measures_its_own_lesson_only(client, monkeypatch):
+    """The first lesson page after a start does not wait for every lesson's numbers (some lessons train)."""
+    from server.routes import lessons
+
+    monkeypatch.setattr(lessons, "_documents", {})
+    assert client.get("/?lesson=four-shapes").status_code == 200
+    assert list(lessons._documents) == ["four-shapes"]
+    assert "unknown lesson" in client.get("/?lesson=no-such-lesson").text
+    assert list(lessons._documents) == ["four-shapes"]
