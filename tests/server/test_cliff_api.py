@@ -13,6 +13,8 @@ from engine.lab.cliff import loss_grid
 from server.wire import loads_strict
 from server.wire.encoding import from_wire
 
+pytestmark = pytest.mark.usefixtures("lessons_measured")  # the pages read every lesson's document
+
 
 def boot_data(text: str) -> dict:
     m = re.search(r'<script type="application/json" id="gfl-boot">(.*?)</script>', text, re.S)

@@ -11,6 +11,8 @@ from markupsafe import escape
 from engine.lessons import LESSONS
 from server.routes.lessons import lesson_documents
 
+pytestmark = pytest.mark.usefixtures("lessons_measured")  # the pages read every lesson's document
+
 LAB = [lesson for lesson in LESSONS if lesson.view == "lab"]  # the cliff page's lessons: tests/server/test_cliff_api.py
 
 
