@@ -91,19 +91,20 @@ def encoder_decoder_cases(url: str, steps: int) -> list[float]:
     base = baseline(SEQ2SEQ["task"], SEQ2SEQ["arch"], SEQ2SEQ["seq_len"])["loss"]
     print(f"encoder-decoder copy, LSTM, T=10, batch 32, hidden 32, Adam lr 0.01, clip norm 1.0, {steps} steps; "
           f"baseline ln 8 = {base:.3f}")
-    ratios = []
-    for reverse in SEQ2SEQ_CASES:
-        config = {**SEQ2SEQ, "reverse_source": reverse, "steps": steps}
-        app_s, losses, done = asyncio.run(train_over_socket(url, config, 1))
-        plain_s = plain_loop(Config.from_dict(config))
-        ratios.append(app_s / plain_s)
-        tail = statistics.mean(losses[-100:])
-        print(
-            f"reverse_source={str(reverse).lower():5s}: loss (mean of last 100 steps) {tail:.4f} = "
-            f"{tail / base:.2f} × baseline; {done['message']}; app {app_s:.1f} s, plain loop {plain_s:.1f} s, "
-            f"ratio {app_s / plain_s:.2f} (target ≤ 1.5)"
-        )
-    return ratios
+    return [measured_case(url, {**SEQ2SEQ, "reverse_source": reverse, "steps": steps}, 1,
+                          f"reverse_source={str(reverse).lower():5s}", base, " (target ≤ 1.5)")
+            for reverse in SEQ2SEQ_CASES]  # fmt: skip
+
+
+def measured_case(url: str, config: dict, number: int, label: str, base: float, target: str = "") -> float:
+    """Trains ``config`` over the socket (run ``number``) and in the plain loop, prints the line ``label`` starts,
+    with the tail loss against the baseline loss ``base``, and returns the app/plain time ratio."""
+    app_s, losses, done = asyncio.run(train_over_socket(url, config, number))
+    plain_s = plain_loop(Config.from_dict(config))
+    tail = statistics.mean(losses[-100:])
+    print(f"{label}: loss (mean of last 100 steps) {tail:.4f} = {tail / base:.2f} × baseline; {done['message']}; "
+          f"app {app_s:.1f} s over the socket, plain loop {plain_s:.1f} s, ratio {app_s / plain_s:.2f}{target}")
+    return app_s / plain_s
 
 
 def main() -> int:
@@ -122,15 +123,7 @@ def main() -> int:
               "baseline 1/6 = 0.167")
         for number, (cell, T) in enumerate(CASES, 1):
             config = {**BASE, "cell": cell, "seq_len": T, "steps": args.steps}
-            app_s, losses, done = asyncio.run(train_over_socket(url, config, number))
-            plain_s = plain_loop(Config.from_dict(config))
-            ratios.append(app_s / plain_s)
-            tail = statistics.mean(losses[-100:])
-            print(
-                f"{cell:4s} T={T:3d}: loss (mean of last 100 steps) {tail:.4f} = {tail / (1 / 6):.2f} × baseline; "
-                f"{done['message']}; app {app_s:.1f} s over the socket, plain loop {plain_s:.1f} s, "
-                f"ratio {app_s / plain_s:.2f}"
-            )
+            ratios.append(measured_case(url, config, number, f"{cell:4s} T={T:3d}", 1 / 6))
     print(f"worst app/plain ratio {max(ratios):.2f} (target ≤ 2)")
     return 0
 

@@ -9,7 +9,7 @@ from tests.shared import built_once
 # What a session builds once (tests/shared.py): the tests that use it run first, so that under pytest-xdist the
 # worker that builds it is the one that starts on them (each worker starts on its share of the tests in order,
 # tests/run.sh) and no other worker waits on the build while it has work of its own.
-BUILT_ONCE = ("site", "executed_notebook")
+BUILT_ONCE = ("site", "lessons_measured", "executed_notebook")  # the site's export measures every lesson too
 
 
 def pytest_collection_modifyitems(items):

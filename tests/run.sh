@@ -39,9 +39,10 @@ fi
 # Bytecode caches on, whatever the environment says (PYTHONDONTWRITEBYTECODE): pip installed without compiling, and
 # without them every process the suite starts (each worker, server, upload parser, kernel, script) compiles torch and
 # the rest again, seconds of CPU each. One process imports the lot first, beside npm, ruff and the JavaScript tests,
-# so that the workers, which start at once, find them written.
+# so that the workers, which start at once, find them written (torch._dynamo and the sympy it pulls in: torch.optim
+# imports them when the first optimizer is made, a training's first step).
 unset PYTHONDONTWRITEBYTECODE
-.venv/bin/python -c "import torch, engine, server.app, playwright.sync_api, schemathesis, hypothesis, nbclient, nbconvert" \
+.venv/bin/python -c "import torch, torch._dynamo, engine, server.app, playwright.sync_api, schemathesis, hypothesis, nbclient, nbconvert" \
   >/dev/null 2>&1 &
 warm_pid=$!
 # axe-core into tests/e2e/node_modules, exactly the version package-lock.json pins.

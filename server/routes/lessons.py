@@ -1,10 +1,9 @@
 """Lessons: ``GET /api/lessons`` (the lessons as JSON) and ``GET /lessons`` (the page that lists them).
 
 A lesson's text holds placeholders for the numbers measured on its own link (``engine/lessons/numbers.py``).
-Each lesson's are filled once, on the first request that needs that lesson, in a worker thread: most lessons trace
-their link (milliseconds), a few train or sweep (seconds; all 29 lessons take about 18 s of CPU). A page that opens
-one lesson waits for that lesson alone; the lessons' list and ``/api/lessons`` wait for all of them. Server start-up
-stays fast and the event loop never waits on torch.
+They are filled once per lesson, on the first request that needs them, by measuring the lesson's link in a worker
+thread: a lesson's page measures that lesson only (the lessons that train take seconds), server start-up stays fast
+and the event loop never waits on torch.
 """
 
 from __future__ import annotations
@@ -58,43 +57,34 @@ PICKER = [
     {"id": le.id, "title": le.title, "link": lesson_path(le) + "?" + urlencode(lesson_query(le))} for le in LESSONS
 ]
 
-_documents: dict[str, dict[str, Any]] = {}
+_documents: dict[str, dict[str, Any]] = {}  # by lesson id, each measured once
 _built = threading.Lock()
 _BY_ID = {lesson.id: lesson for lesson in LESSONS}
 
 
-def lesson_doc(lesson_id: str) -> dict[str, Any] | None:
-    """One lesson's document, None for an unknown id; measured on the first call, then kept.
-
-    A page that opens one lesson waits for that lesson's numbers alone (some lessons train or sweep to measure theirs:
-    seconds each).  Blocking: from async code call :func:`document`.
-    """
-    lesson = _BY_ID.get(lesson_id)
-    if lesson is None:
-        return None
+def lesson_doc(lesson: Lesson) -> dict[str, Any]:
+    """The lesson's document, measured on the first call that needs it, then kept.  Blocking: from async code call
+    :func:`document`."""
     with _built:  # concurrent first requests wait for one measurement instead of tracing twice
-        if lesson_id not in _documents:
-            _documents[lesson_id] = lesson_document(lesson)
-    return _documents[lesson_id]
+        if lesson.id not in _documents:
+            _documents[lesson.id] = lesson_document(lesson)
+    return _documents[lesson.id]
 
 
 def lesson_documents() -> dict[str, dict[str, Any]]:
-    """Every lesson's document by id, in syllabus order (each measured once, on its first call).
-
-    Blocking: from async code call :func:`documents`.
-    """
-    return {lesson.id: lesson_doc(lesson.id) for lesson in LESSONS}
+    """Every lesson's document by id, in syllabus order (blocking: from async code call :func:`documents`)."""
+    return {lesson.id: lesson_doc(lesson) for lesson in LESSONS}
 
 
-async def document(lesson_id: str) -> dict[str, Any] | None:
-    """:func:`lesson_doc` without blocking the event loop while it measures."""
-    if lesson_id in _documents:
-        return _documents[lesson_id]
-    return await run_in_threadpool(lesson_doc, lesson_id)
+async def document(lesson: Lesson) -> dict[str, Any]:
+    """:func:`lesson_doc` without blocking the event loop the first time: a page measures its own lesson only."""
+    if lesson.id in _documents:
+        return _documents[lesson.id]
+    return await run_in_threadpool(lesson_doc, lesson)
 
 
 async def documents() -> dict[str, dict[str, Any]]:
-    """:func:`lesson_documents` without blocking the event loop while it measures."""
+    """:func:`lesson_documents` without blocking the event loop the first time."""
     if len(_documents) == len(LESSONS):
         return {lesson.id: _documents[lesson.id] for lesson in LESSONS}
     return await run_in_threadpool(lesson_documents)
@@ -105,13 +95,13 @@ async def lesson_on_page(view: str, lesson_id: str | None) -> tuple[dict[str, An
     else None with a notice naming it.  Every page reads its lesson this way."""
     if lesson_id is None:
         return None, []
-    doc = await document(lesson_id)
-    if doc is None:
+    lesson = _BY_ID.get(lesson_id)
+    if lesson is None:
         return None, [{"field": "lesson", "message": f"unknown lesson {quote(lesson_id)} ignored"}]
-    if doc["view"] != view:
-        where = doc["link"].partition("?")[0]
+    if lesson.view != view:
+        where = lesson_path(lesson)
         return None, [{"field": "lesson", "message": f"no lesson {quote(lesson_id)} on this page: it opens on {where}"}]
-    return doc, []
+    return await document(lesson), []
 
 
 @router.get("/api/lessons", response_class=StrictJSONResponse)

@@ -268,7 +268,7 @@ def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chr
     from tests.e2e.harness import offline_page
 
     lesson = get_lesson("gain-against-explosion")
-    doc, spec = lesson_doc(lesson.id), lesson_config(lesson)
+    doc, spec = lesson_doc(lesson), lesson_config(lesson)
     env = _templates()
     (tmp_path / "data").mkdir()
     _assets(tmp_path)
@@ -300,12 +300,12 @@ def test_a_static_copy_of_named_settings_replays_them_by_name_and_opens_on_its_l
     from engine.lessons.catalogue import get_lesson
     from server.export import sweep as export
     from server.export.site import _assets, _templates
-    from server.routes.lessons import lesson_documents
+    from server.routes.lessons import lesson_doc
     from tests.e2e.harness import offline_page
 
     # The adding lesson's page and its named settings, on a sweep small enough to train here.
     lesson = get_lesson("adding-problem-against-length")
-    doc = lesson_documents()[lesson.id]
+    doc = lesson_doc(lesson)
     spec = Sweep.from_dict({**lesson_config(lesson).to_dict(), "values": [5, 10], "seeds": [0, 1],
                             "config": {"task": "adding", "hidden_size": 4, "batch_size": 4, "steps": 3}})
     env = _templates()

@@ -60,6 +60,14 @@ def assert_close(got, want, rtol=1e-10):
     np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale)
 
 
+def assert_rows_are_the_references(module, x, loss, time_axis=0):
+    """The module's lag map, its rows for every output step (64 at most), against :func:`reference_rows`."""
+    trace = trace_module(module, x, loss, lag_rows=64)
+    want_h, want_x = reference_rows(module, x, loss, trace.output_steps, time_axis=time_axis)
+    assert_close(trace.grad_h_by_output, want_h)
+    assert_close(trace.grad_x_by_output, want_x)
+
+
 def every_step_loss(out):
     out = _padded(out)
     return out.square().sum() + out[-1].sum() * 3
@@ -94,10 +102,7 @@ def test_packed_sequences_of_unequal_lengths_are_itemised_within_each_length():
     torch.manual_seed(1)
     module = nn.GRU(3, 4, num_layers=2, bidirectional=True, dtype=DT)
     x = pack_padded_sequence(torch.randn(7, 3, 3, dtype=DT), torch.tensor([7, 4, 6]), enforce_sorted=False)
-    trace = trace_module(module, x, every_step_loss, lag_rows=64)
-    want_h, want_x = reference_rows(module, x, every_step_loss, trace.output_steps)
-    assert_close(trace.grad_h_by_output, want_h)
-    assert_close(trace.grad_x_by_output, want_x)
+    assert_rows_are_the_references(module, x, every_step_loss)
 
 
 def test_few_rows_through_wide_layers_send_their_gradient_down_in_one_product_after_the_sweep():
@@ -106,10 +111,7 @@ def test_few_rows_through_wide_layers_send_their_gradient_down_in_one_product_af
     torch.manual_seed(8)
     module = nn.LSTM(3, 32, num_layers=2, bidirectional=True, dtype=DT)
     x = torch.randn(6, 1, 3, dtype=DT)
-    trace = trace_module(module, x, every_step_loss, lag_rows=64)
-    want_h, want_x = reference_rows(module, x, every_step_loss, trace.output_steps)
-    assert_close(trace.grad_h_by_output, want_h)
-    assert_close(trace.grad_x_by_output, want_x)
+    assert_rows_are_the_references(module, x, every_step_loss)
 
 
 def test_batch_first_and_unbatched_inputs_give_the_same_rows_as_time_major():
@@ -120,10 +122,7 @@ def test_batch_first_and_unbatched_inputs_give_the_same_rows_as_time_major():
     def loss(out):
         return out.square().sum()
 
-    trace = trace_module(module, x, loss, lag_rows=64)
-    want_h, want_x = reference_rows(module, x, loss, trace.output_steps, time_axis=1)
-    assert_close(trace.grad_h_by_output, want_h)
-    assert_close(trace.grad_x_by_output, want_x)
+    assert_rows_are_the_references(module, x, loss, time_axis=1)
     one = trace_module(module, x[0], loss, lag_rows=64)  # unbatched (T, I)
     want_h, _ = reference_rows(module, x[:1], loss, one.output_steps, time_axis=1)
     assert_close(one.grad_h_by_output, want_h)

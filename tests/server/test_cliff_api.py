@@ -13,6 +13,8 @@ from engine.lab.cliff import loss_grid
 from server.wire import loads_strict
 from server.wire.encoding import from_wire
 
+pytestmark = pytest.mark.usefixtures("lessons_measured")  # the pages read every lesson's document
+
 
 def boot_data(text: str) -> dict:
     m = re.search(r'<script type="application/json" id="gfl-boot">(.*?)</script>', text, re.S)
@@ -125,12 +127,13 @@ def test_a_cliff_lesson_link_opens_the_cliff_page_with_its_panel(client):
     from markupsafe import escape
 
     from engine.lessons import LESSONS, lesson_config, try_config
-    from server.routes.lessons import lesson_doc
+    from server.routes.lessons import lesson_documents
 
+    docs = lesson_documents()
     cliff_lessons = [lesson for lesson in LESSONS if lesson.view == "cliff"]
     assert cliff_lessons
     for lesson in cliff_lessons:
-        doc = lesson_doc(lesson.id)
+        doc = docs[lesson.id]
         assert doc["link"].startswith("/cliff?") and doc["view"] == "cliff"
         text = client.get(doc["link"]).text
         assert boot_data(text)["config"] == lesson_config(lesson).to_dict()

@@ -26,6 +26,8 @@ from server.export.site import (
 from server.routes.lessons import lesson_documents
 from tests.server.ws_helpers import SMALL, receive_frame
 
+pytestmark = pytest.mark.usefixtures("lessons_measured")  # the pages read every lesson's document
+
 TIMED = ("elapsed_ms", "elapsed_s", "steps_per_s", "eta_s")  # wall-clock fields: differ run to run
 
 

@@ -6,8 +6,12 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 from engine import parse_query
 from engine.lessons import LESSONS, lesson_config, try_config
+
+pytestmark = pytest.mark.usefixtures("lessons_measured")  # the pages read every lesson's document
 
 
 def test_api_lists_every_lesson_with_working_links(client):
