@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -79,8 +80,11 @@ def train_units(cfg: Config, lag: bool = False) -> list[Unit]:
     async def emit(more) -> None:
         units.extend(more)
 
-    anyio.run(stream_training, compute, emit, cfg, lag, lambda rows: Trainer(cfg, lag_rows=rows),
-              lambda model, rows: trace_trained(model, cfg, lag_rows=rows))
+    # In a thread of its own: anyio.run refuses a thread that already runs an event loop (a caller in async code, or
+    # Playwright's sync API in the same process).
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(anyio.run, stream_training, compute, emit, cfg, lag, lambda rows: Trainer(cfg, lag_rows=rows),
+                      lambda model, rows: trace_trained(model, cfg, lag_rows=rows)).result()
     return units
 
 

@@ -85,6 +85,19 @@ def test_a_recorded_training_is_what_the_socket_sends(client, lag):
     assert clock == sorted(clock) and clock[-1] > 0
 
 
+
+def test_a_training_is_recorded_from_a_thread_whose_event_loop_runs():
+    """The export may be called from async code, or beside Playwright's sync API in one process: both run a loop."""
+    import asyncio
+
+    config = Config.from_dict({**SMALL, "task": "adding", "steps": 2})
+
+    async def inside_a_loop():
+        return train_units(config)
+
+    inside, outside = recorded_frames(asyncio.run(inside_a_loop())), recorded_frames(train_units(config))
+    assert [(untimed(f), d) for f, d in inside] == [(untimed(f), d) for f, d in outside]
+
 def test_pages_refer_to_files_not_to_server_paths():
     page = ('<a href="/?v=1&amp;seq_len=100&amp;lesson=x">x</a><option value="/?v=1&amp;lesson=y">'
             '<link href="/static/css/a.css"><script src="/vendor/plotly.min.js"></script>'
