@@ -111,8 +111,18 @@ export class Prefetcher {
       const now = Math.abs(value - m.value) / step / (t - m.at);
       speed = m.speed ? 0.5 * m.speed + 0.5 * now : now;
     }
-    this.motion = { name, value, at: t, speed };
+    this.motion = { name, value, at: t, speed, dir: m && value !== m.value ? Math.sign(value - m.value) : m?.dir || 1 };
     return speed;
+  }
+
+  /**
+   * Whether the slider being dragged has reached or gone past `config`'s value (at rest: never): the request of its
+   * own value, or nothing, answers it now.
+   */
+  passed(config) {
+    const m = this.motion;
+    if (!m || !(m.speed > 0) || this.now() - m.at >= MOVING_MS || !(m.name in config)) return false;
+    return (config[m.name] - m.value) * m.dir <= 0;
   }
 
   /** The server's `prefetched` frame: the batch is over; `busy` drops prefetching for its retry hint. */
