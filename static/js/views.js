@@ -316,17 +316,23 @@ export class TraceViews {
   }
 
   /**
-   * During a drag the views follow the slider one answer behind, by design: the line says which setting they show,
-   * and once shown stays (its words updated, never dimming the views) until the release says the rest.  Shown and
-   * hidden with each answer it moved every chart under it up and down, a style and layout pass each time.
+   * During a drag the views follow the slider one answer behind, by design: said only once the answer is late (past
+   * COMPUTING_MS), with the setting they show, and never dimming them.  Said on every move, the line came and went
+   * with each answer and moved every chart under it up and down; a line kept in sight cost the big setting's moves
+   * ~100 ms each (docs/performance.md).  The release says the rest.
    */
   sayDragging() {
+    const { schema, config, request: req } = this.state;
     const onShow = this.trace?.config;
-    const { schema, config } = this.state;
-    const behind = onShow && schema.settingKey(onShow) !== this.state.traceKey();
-    if (!behind && this.status.el.hidden) return;
-    const text = behind ? `The views show ${schema.differences(onShow, config, "trace")} while the slider moves.`
-      : "The views show the slider's setting.";
-    this.status.show(text, null, false);
+    const waited = req ? Date.now() - req.at : 0;
+    const behind = !!onShow && schema.settingKey(onShow) !== this.state.traceKey();
+    if (behind && waited < COMPUTING_MS) {
+      this.statusTimer = setTimeout(() => this.sayStatus(), COMPUTING_MS - waited + 5);
+    }
+    if (!behind || waited < COMPUTING_MS) return this.status.show("", null, false);
+    const what = schema.differences(config, schema.defaults(), "trace") || "the default setting";
+    this.status.show(`Computing the trace for ${what}… Until it arrives the views show ` +
+      `${schema.differences(onShow, config, "trace")} while the slider moves.`, null, false);
   }
+
 }

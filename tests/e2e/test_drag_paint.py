@@ -225,22 +225,18 @@ HOLD_AND_WATCH = """async (values) => {
 }"""
 
 
-def test_a_drag_says_which_setting_the_views_show_without_dimming_them_or_hiding_the_line_between_answers(
-    page, server_url
-):
+def test_a_drag_never_dims_the_views_and_says_which_setting_they_show_only_when_an_answer_is_late(page, server_url):
     page.goto(server_url + "/")
     wait_complete(page)
     seen = page.evaluate(HOLD_AND_WATCH, list(range(51, 61)))
-    # Each move leaves the views one answer behind the slider: the line says which setting they show, never dims
-    # them, and once shown is not hidden before the release (a line coming and going with each answer would move
-    # every chart under it up and down).
+    # Each move leaves the views one answer behind the slider, by design: never dimmed, and said only once an answer
+    # is late, naming the setting the views show (a line coming and going with each answer would move every chart
+    # under it up and down).
     assert seen and not any(s["dim"] for s in seen), seen
-    shown = [i for i, s in enumerate(seen) if s["text"]]
-    assert all(seen[i]["text"] for i in range(shown[0], len(seen))) if shown else True, seen
-    behind = [s["text"] for s in seen if "while the slider moves" in s["text"]]
-    assert all("Sequence length T = " in t for t in behind), seen
-    # Held on its last value, whose run is painted: the line, if shown, says so.
-    assert seen[-1]["text"] in ("", "The views show the slider's setting."), seen
+    said = [s["text"] for s in seen if s["text"]]
+    assert all("while the slider moves" in t and "Sequence length T = " in t for t in said), seen
+    # Held on its last value, whose run is painted: nothing to say.
+    assert seen[-1] == {"text": "", "dim": False}, seen
     page.evaluate("document.querySelector('[name=\"seq_len\"]').dispatchEvent(new Event('change', { bubbles: true }))")
     assert page.is_hidden("#view-status")
     assert page.log.errors == []
