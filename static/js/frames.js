@@ -78,6 +78,11 @@ export class SocketSource {
     }
   }
 
+  /** Neighbours a dragged slider has gone past (`passed(config)`) are not brought into the page. */
+  skipNeighbours(passed) {
+    this.neighbours.skipWhen(passed);
+  }
+
   /** The newest request's run number, in the page's numbering (a test hook: the e2e harness reads it). */
   get newest() {
     return this.cache.newest;

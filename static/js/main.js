@@ -118,6 +118,7 @@ async function main() {
   // A slider's neighbouring values, computed by the server ahead of a drag (a static copy has its grid instead).
   const prefetch = (gfl.prefetch = new Prefetcher(state, (configs, o) => !!source.prefetch?.(configs, o)));
   prefetch.bind(form);
+  source.skipNeighbours?.((config) => prefetch.passed(config)); // what a drag has gone past is not brought in
   // "instant" in the speed list shows everything at once: in a static copy, a recorded training too.
   if (source instanceof RecordedSource) {
     const speed = $("#speed");

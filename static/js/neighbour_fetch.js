@@ -23,6 +23,12 @@ export class NeighbourFetch {
     this.queue = []; // [{config, lag}] still to ask for
     this.current = null; // {key, frames, bytes} being received
     this.fetched = 0; // runs brought into the cache
+    this.passed = () => false; // whether a dragged slider has gone past a setting (skipWhen)
+  }
+
+  /** `passed(config)`: the slider being dragged has gone past `config`, so bringing it in would be bytes for nothing. */
+  skipWhen(passed) {
+    this.passed = passed;
   }
 
   /** Whether a run is being received or waits to be asked for. */
@@ -45,7 +51,7 @@ export class NeighbourFetch {
     this.current = null;
     const item = this.queue.shift();
     if (!item) return;
-    if (this.cache.has(item.config, item.lag)) return this.next();
+    if (this.cache.has(item.config, item.lag) || this.passed(item.config)) return this.next();
     this.socket ||= this.open((frame, payload) => this.receive(frame, payload));
     this.current = new Recording(runKey(item.config, item.lag));
     this.socket.run(item.config, { lag: item.lag });

@@ -1,9 +1,9 @@
 // Have the next answer before it is asked for: while a slider is hovered, focused or held, the server is asked to
 // compute its neighbouring values into its cache (the socket's `prefetch` message, docs/protocol.md), so a drag
 // lands on cached results.  While it is dragged, the values ahead of it: as far ahead as it moves while the server
-// computes one (the last batch's time a setting), in the direction of motion.  One batch out at a time; a `busy` answer stops prefetching until the server's retry
-// hint has passed (the server only prefetches on a slot nobody waits for).  Reads the page state; sends through
-// the frame source; changes nothing in either.
+// computes one (the last batch's time a setting), in the direction of motion.  One batch out at a time; a `busy`
+// answer stops prefetching until the server's retry hint has passed (the server only prefetches on a slot nobody
+// waits for).  Reads the page state; sends through the frame source; changes nothing in either.
 
 /** Settings one prefetch message may name (the server's MAX_PREFETCH). */
 export const MOST = 4;
@@ -111,8 +111,18 @@ export class Prefetcher {
       const now = Math.abs(value - m.value) / step / (t - m.at);
       speed = m.speed ? 0.5 * m.speed + 0.5 * now : now;
     }
-    this.motion = { name, value, at: t, speed };
+    this.motion = { name, value, at: t, speed, dir: m && value !== m.value ? Math.sign(value - m.value) : m?.dir || 1 };
     return speed;
+  }
+
+  /**
+   * Whether the slider being dragged has reached or gone past `config`'s value (at rest: never): the request of its
+   * own value, or nothing, answers it now.
+   */
+  passed(config) {
+    const m = this.motion;
+    if (!m || !(m.speed > 0) || this.now() - m.at >= MOVING_MS || !(m.name in config)) return false;
+    return (config[m.name] - m.value) * m.dir <= 0;
   }
 
   /** The server's `prefetched` frame: the batch is over; `busy` drops prefetching for its retry hint. */

@@ -280,14 +280,10 @@ export class TraceViews {
       : `backward pass: ∂L/∂h_t from t = ${T - 1} back to ${T - bwd}`);
   }
 
-  /**
-   * The status line: said only when the views do not (yet) show the current setting.  During a drag the views follow
-   * the slider one answer behind by design: that is not said (nor the views dimmed) on every move, which would move
-   * every chart under the line up and down with each answer; a computation past COMPUTING_MS still is.  The release
-   * says the rest.
-   */
+  /** The status line: said only when the views do not (yet) show the current setting. */
   sayStatus() {
     clearTimeout(this.statusTimer);
+    if (this.sliding) return this.sayDragging();
     const { view, schema } = this.state;
     const req = this.state.request;
     const shown = view.shown;
@@ -306,16 +302,37 @@ export class TraceViews {
         progress = { since: req.estimateAt ?? req.at, estimate: req.queuedAt ? null : req.estimate };
         // The views may still hold an earlier run, whole or part of it: dimmed, and said which.
         const onShow = this.trace?.config;
-        if (onShow && schema.settingKey(onShow) !== req.key && !this.sliding) {
+        if (onShow && schema.settingKey(onShow) !== req.key) {
           text += ` Until it arrives the views show ${schema.differences(onShow, req.config, "trace")} (dimmed).`;
           dim = true;
         }
       }
-    } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train") && !this.sliding) {
+    } else if (shown && !this.state.showsCurrent() && !(req && req.kind === "train")) {
       // Only the uploads may differ (a file loaded or cleared since): the setting's words are then the same.
       const what = schema.differences(shown.config, this.state.config, "trace") || "a trace made with other uploaded files";
       text = `The views show ${what}, not the current setting.`;
     }
     this.status.show(text, progress, dim);
   }
+
+  /**
+   * During a drag the views follow the slider one answer behind, by design: said only once the answer is late (past
+   * COMPUTING_MS), with the setting they show, and never dimming them.  Said on every move, the line came and went
+   * with each answer and moved every chart under it up and down; a line kept in sight cost the big setting's moves
+   * ~100 ms each (docs/performance.md).  The release says the rest.
+   */
+  sayDragging() {
+    const { schema, config, request: req } = this.state;
+    const onShow = this.trace?.config;
+    const waited = req ? Date.now() - req.at : 0;
+    const behind = !!onShow && schema.settingKey(onShow) !== this.state.traceKey();
+    if (behind && waited < COMPUTING_MS) {
+      this.statusTimer = setTimeout(() => this.sayStatus(), COMPUTING_MS - waited + 5);
+    }
+    if (!behind || waited < COMPUTING_MS) return this.status.show("", null, false);
+    const what = schema.differences(config, schema.defaults(), "trace") || "the default setting";
+    this.status.show(`Computing the trace for ${what}… Until it arrives the views show ` +
+      `${schema.differences(onShow, config, "trace")} while the slider moves.`, null, false);
+  }
+
 }

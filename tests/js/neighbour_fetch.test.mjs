@@ -73,3 +73,11 @@ test("a refused neighbour is skipped, and the newest neighbours replace those st
   answer(sockets[0], 2, 1.2);
   assert.ok(cache.has({ gain: 1.2 }) && !fetch.busy);
 });
+
+test("neighbours a dragged slider has gone past are not asked for", () => {
+  const { cache, fetch, sockets } = setup();
+  kept(cache, { gain: 1 }, 100);
+  fetch.skipWhen((c) => c.gain <= 1.05);
+  fetch.fetch([{ gain: 1.05 }, { gain: 1.1 }], {}, { gain: 1 });
+  assert.deepEqual(sockets[0].asked.map(([c]) => c.gain), [1.1]);
+});

@@ -88,3 +88,24 @@ test("a drag's batches lead the slider by its speed times the server's time a se
   assert.equal(p.perSettingMs, 100);
   assert.deepEqual(sent, [[51, 52, 49, 53], [82, 83, 84, 85]]); // 1/16 step a ms × 100 ms: 6 steps ahead of 76
 });
+
+test("a dragged slider has passed the values behind it and its own, not those ahead; at rest none", () => {
+  const now = { t: 0 };
+  const state = { config: { seq_len: 50 }, wantsLag: false, needsTrace: () => true, schema: { check: (_n, v) => v } };
+  const p = new Prefetcher(state, () => true, () => now.t);
+  const input = (value) => ({ name: "seq_len", value: String(value), min: "1", max: "2000", step: "1" });
+  p.around(input(50));
+  assert.equal(p.passed({ seq_len: 40 }), false); // at rest
+  for (const [t, v] of [[16, 51], [32, 52]]) {
+    now.t = t;
+    p.around(input(v), 1, true);
+  }
+  assert.deepEqual([49, 52, 53].map((v) => p.passed({ seq_len: v })), [true, true, false]);
+  for (const [t, v] of [[48, 51], [64, 50]]) {
+    now.t = t;
+    p.around(input(v), -1, true); // turned back
+  }
+  assert.deepEqual([49, 51].map((v) => p.passed({ seq_len: v })), [false, true]);
+  now.t = 64 + 250;
+  assert.equal(p.passed({ seq_len: 51 }), false); // resting again
+});
