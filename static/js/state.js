@@ -7,10 +7,9 @@
 //   uploads:   per kind (model, series): none -> sending -> active | (refused: back to what was active);
 //              active -> resending (the server forgot it on a reconnect) -> active; clear -> none
 //
-// An upload is part of what a result answers (each request and shown result carries the uploads it was made with),
-// but never part of the link: a file cannot travel in one.  Only this module writes the URL.  Everything else reads
-// it and asks it to change; it tells its listeners what changed.  Every page uses it: the lab, and the cliff (whose
-// one request is its answer; it never trains).  No DOM access at import time (node --test loads it).
+// An upload is part of what a result answers (each request and shown result carries its uploads), never of the
+// link: a file cannot travel in one.  Only this module writes the URL; the rest read it and ask it to change, and it
+// tells its listeners what changed.  The lab and the cliff use it.  No DOM access at import (node --test loads it).
 
 import { FileValues } from "./file_values.js";
 import { addressBar, emptyPage, formatLink, parseLink } from "./link.js";
