@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from tests.shared import built_once
@@ -30,6 +33,28 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)
+
+
+E2E = Path(__file__).parent / "e2e"
+
+
+@pytest.fixture(autouse=True)
+def thread_without_an_event_loop(request):
+    """A test outside tests/e2e runs in a thread with no event loop running, as any caller of asyncio.run expects.
+
+    Playwright's sync API (the browser a worker keeps for its e2e tests) leaves its loop marked running in the worker's
+    main thread between calls; a server or engine test the same worker runs later would find it there and fail in
+    anyio.run or asyncio.run, depending on which worker took which test.  The mark is put back after the test.
+    """
+    loop = asyncio._get_running_loop()
+    if loop is None or E2E in request.node.path.parents:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
 
 
 @pytest.fixture(scope="session")
