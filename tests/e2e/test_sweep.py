@@ -9,7 +9,7 @@ import urllib.request
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.e2e.axe import violations
-from tests.e2e.harness import PHONE, plot
+from tests.e2e.harness import PHONE, offline_page, plot
 
 QUERY = {"cell": "rnn", "hidden_size": "8", "batch_size": "4", "key": "seq_len", "values": "5,10,20,40",
          "over": "cell:rnn,lstm,gru", "seeds": "0,1"}  # fmt: skip
@@ -209,7 +209,6 @@ def test_a_sweep_of_named_settings_draws_a_curve_each_by_name_and_its_form_runs_
 def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chromium, tmp_path):
     from engine.lab import Sweep, run_sweep
     from server.notebook import to_html
-    from tests.e2e.harness import offline_page
 
     sweep = Sweep.from_dict(BODY)
     (tmp_path / "sweep.html").write_text(f"<!doctype html><html><body>{to_html(sweep)}</body></html>", "utf-8")
@@ -230,7 +229,6 @@ def test_the_notebooks_show_draws_a_sweep_offline_with_the_engines_numbers(chrom
 def test_the_notebooks_show_draws_named_settings_by_name_and_a_classifying_trainings_accuracy(chromium, tmp_path):
     from engine.lab import Sweep, run_sweep
     from server.notebook import to_html
-    from tests.e2e.harness import offline_page
 
     named = Sweep.from_dict({**BODY, "values": [5, 10], "over": [
         {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
@@ -258,24 +256,31 @@ def test_the_notebooks_show_draws_named_settings_by_name_and_a_classifying_train
     page.context.close()
 
 
+def open_static_sweep(chromium, folder, doc, spec):
+    """A static copy of a sweep lesson's page (the export's own writer, its sweep recorded) opened offline: the page
+    and the requests it was refused."""
+    from server.export import sweep as export
+    from server.export.site import _assets, _templates
+
+    (folder / "data").mkdir()
+    _assets(folder)
+    recorded = export.record(folder, spec)
+    page_html = export.sweep_page(_templates(), doc, spec, recorded, None, {doc["link"]: "lesson.html"})
+    (folder / "lesson.html").write_text(page_html, "utf-8")
+    page, refused = offline_page(chromium)
+    page.goto((folder / "lesson.html").as_uri())
+    return page, refused
+
+
 def test_the_static_sites_sweep_lesson_replays_its_precomputed_sweep_offline(chromium, tmp_path):
     from engine.lab import run_sweep
     from engine.lessons import lesson_config
     from engine.lessons.catalogue import get_lesson
-    from server.export import sweep as export
-    from server.export.site import _assets, _templates
     from server.routes.lessons import lesson_doc
-    from tests.e2e.harness import offline_page
 
     lesson = get_lesson("gain-against-explosion")
     doc, spec = lesson_doc(lesson), lesson_config(lesson)
-    env = _templates()
-    (tmp_path / "data").mkdir()
-    _assets(tmp_path)
-    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
-    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
-    page, refused = offline_page(chromium)
-    page.goto((tmp_path / "lesson.html").as_uri())
+    page, refused = open_static_sweep(chromium, tmp_path, doc, spec)
     page.click("#lesson .lesson-go")
     page.wait_for_function(COMPLETE)
     assert [done for _, done, _, _ in page.evaluate("() => window.gflSweep.progress")] == list(range(33))
@@ -298,23 +303,14 @@ def test_a_static_copy_of_named_settings_replays_them_by_name_and_opens_on_its_l
     from engine.lab import Sweep, run_sweep
     from engine.lessons import lesson_config
     from engine.lessons.catalogue import get_lesson
-    from server.export import sweep as export
-    from server.export.site import _assets, _templates
     from server.routes.lessons import lesson_doc
-    from tests.e2e.harness import offline_page
 
     # The adding lesson's page and its named settings, on a sweep small enough to train here.
     lesson = get_lesson("adding-problem-against-length")
     doc = lesson_doc(lesson)
     spec = Sweep.from_dict({**lesson_config(lesson).to_dict(), "values": [5, 10], "seeds": [0, 1],
                             "config": {"task": "adding", "hidden_size": 4, "batch_size": 4, "steps": 3}})
-    env = _templates()
-    (tmp_path / "data").mkdir()
-    _assets(tmp_path)
-    page_html = export.sweep_page(env, doc, spec, export.record(tmp_path, spec), None, {doc["link"]: "lesson.html"})
-    (tmp_path / "lesson.html").write_text(page_html, "utf-8")
-    page, refused = offline_page(chromium)
-    page.goto((tmp_path / "lesson.html").as_uri())
+    page, refused = open_static_sweep(chromium, tmp_path, doc, spec)
     assert page.locator("#sweep-form [name=metric]").input_value() == "learned"  # the lesson's view
     page.click("#lesson .lesson-go")
     page.wait_for_function(COMPLETE)
