@@ -35,9 +35,14 @@ DRAW_SPIKE = """async () => {
 }"""
 
 
-def test_the_envelope_keeps_a_single_step_spike_and_a_single_zero_of_a_2000_step_series_visible(page, server_url):
+def open_lab(page, server_url: str) -> int:
+    """The lab at its default setting, its first run painted: that run's number."""
     page.goto(server_url + "/")
-    wait_complete(page)
+    return wait_complete(page)
+
+
+def test_the_envelope_keeps_a_single_step_spike_and_a_single_zero_of_a_2000_step_series_visible(page, server_url):
+    open_lab(page, server_url)
     r = page.evaluate(DRAW_SPIKE)
     assert r["points"] < 2000, "the line was not reduced to the screen's columns"
     assert r["kept"] == [True, True]
@@ -108,8 +113,7 @@ QUICK_LINE = """async () => {
 
 
 def test_a_drag_paints_a_changed_series_over_the_drawn_axes_spike_and_zero_included(page, server_url):
-    page.goto(server_url + "/")
-    wait_complete(page)
+    open_lab(page, server_url)
     r = page.evaluate(QUICK_LINE)
     quick, held, settled = r["quick"], r["held"], r["settled"]
     # Painted on the canvas, over the axes Plotly drew (Plotly's own data layer hidden, its figure not redrawn).
@@ -152,8 +156,7 @@ QUICK_CELLS = """async () => {
 
 
 def test_a_drag_paints_a_changed_heatmaps_cells_in_the_colours_of_the_drawn_colour_bar(page, server_url):
-    page.goto(server_url + "/")
-    wait_complete(page)
+    open_lab(page, server_url)
     r = page.evaluate(QUICK_CELLS)
     assert r["exact"] is False
     near = lambda got, want: all(abs(a - b) <= 2 for a, b in zip(got, want, strict=True))  # noqa: E731
@@ -181,8 +184,7 @@ SHOWN = """() => { const t = window.gfl.trace, p = window.gfl.lastPaint;
 
 @pytest.mark.playback
 def test_a_drag_ends_on_exactly_the_released_values_numbers(page, server_url):
-    page.goto(server_url + "/")
-    run = wait_complete(page)
+    run = open_lab(page, server_url)
     values = [round(1 + 0.05 * k, 2) for k in range(1, 21)] + [1.25]  # the slider's own grid: steps of 0.05
     page.evaluate(DRAG, values)
     page.wait_for_function("() => { const t = window.gfl.trace, p = window.gfl.lastPaint;"
@@ -226,8 +228,7 @@ HOLD_AND_WATCH = """async (values) => {
 
 
 def test_a_drag_never_dims_the_views_and_says_which_setting_they_show_only_when_an_answer_is_late(page, server_url):
-    page.goto(server_url + "/")
-    wait_complete(page)
+    open_lab(page, server_url)
     seen = page.evaluate(HOLD_AND_WATCH, list(range(51, 61)))
     # Each move leaves the views one answer behind the slider, by design: never dimmed, and said only once an answer
     # is late, naming the setting the views show (a line coming and going with each answer would move every chart
@@ -281,8 +282,7 @@ def test_a_value_dragged_back_to_is_shown_from_the_pages_cache_with_the_servers_
 
 def test_a_held_sliders_neighbours_are_brought_into_the_page_and_a_move_to_one_shows_the_servers_numbers(
         page, server_url):  # fmt: skip
-    page.goto(server_url + "/")
-    run = wait_complete(page)
+    run = open_lab(page, server_url)
     page.hover('[name="gain"]')  # held: its neighbours 1.05, 1.1, 0.95, 1.15 are computed, then brought in
     page.wait_for_function("() => window.gfl.socket.neighbours.fetched === 4 && !window.gfl.socket.neighbours.busy")
     before = page.evaluate(ASKED)
@@ -313,8 +313,7 @@ def test_a_prefetch_the_server_answers_busy_is_dropped_until_its_retry_hint(page
         ws.on_message(from_page)
 
     page.route_web_socket("**/ws", route)
-    page.goto(server_url + "/")
-    run = wait_complete(page)
+    run = open_lab(page, server_url)
     page.hover('[name="gain"]')
     page.wait_for_function("() => window.gfl.prefetch.dropped === 1")
     assert [c["gain"] for c in asked[0]["configs"]] == [1.05, 1.1, 0.95, 1.15]
