@@ -57,6 +57,7 @@ def test_controls_that_do_not_apply_are_disabled_but_kept(page, server_url):
     assert "nonlinearity" not in page.url and "clip_at" not in page.url
     page.select_option('[name="cell"]', "rnn")
     assert "nonlinearity=relu" in page.url
+    run = wait_complete(page, after=run)  # the RNN's run painted, so the next one waited for is one-to-one's
     page.select_option('[name="arch"]', "one-to-one")
     assert disabled("seq_len")
     wait_complete(page, after=run)
