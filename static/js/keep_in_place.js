@@ -7,19 +7,32 @@
  * Keep `watched`, while it is on screen, at the height on screen where the last scroll left it: whenever the page
  * changes size, scroll by as much as it moved.  Runs after layout and before paint (ResizeObserver), so nothing is
  * seen to jump; a scroll of the reader's (or of the page's own, bringing a chart into sight) sets the new place.
+ *
+ * A scroll event is dispatched a frame after its scroll, so two kinds of scroll are not taken as the reader's: the
+ * one this made itself (the page may have changed again before its event arrives, and the place would take that
+ * change as wanted), and one that arrives while the page's height differs from the height last seen here (a change
+ * not yet measured: the browser's own anchoring scrolled for it, or it came between the scroll and its event).
  */
 export function keepInPlace(watched, win = window) {
   if (!watched || typeof win.ResizeObserver === "undefined") return;
+  const body = win.document.body;
   const top = () => {
     const r = watched.getBoundingClientRect();
     return r.height > 0 && r.top >= 0 && r.top < win.innerHeight ? r.top : null;
   };
   let place = top();
-  win.addEventListener("scroll", () => (place = top()), { passive: true });
+  let height = body.scrollHeight; // the page's height when last measured here
+  let ours = null; // where this scrolled the page to last, until its scroll event arrives
+  win.addEventListener("scroll", () => {
+    if (win.scrollY === ours) ours = null;
+    else if (body.scrollHeight === height) place = top();
+  }, { passive: true });
   new win.ResizeObserver(() => {
+    height = body.scrollHeight;
     const now = top();
     if (place !== null && now !== null && now !== place && win.scrollY > 0) {
       win.scrollBy({ top: now - place, behavior: "instant" });
+      ours = win.scrollY;
     } else place = now;
-  }).observe(win.document.body);
+  }).observe(body);
 }
