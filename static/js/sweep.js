@@ -47,7 +47,9 @@ function main() {
   fill(form.over_key, [["", "(one curve)"], ...boot.fields.filter((f) => f.name !== "seed").map((f) => [f.name, f.label]),
     [NAMED, "named settings (name: key=value, …; …)"]]);
   // The metric drawn is the link's `view` (a lesson names the one its claims are about), else the kind's first.
-  const linkView = new URLSearchParams(boot.search ?? location.search).get("view");
+  const linked = new URLSearchParams(boot.search ?? location.search);
+  const linkView = linked.get("view");
+  const linkLesson = linked.get("lesson"); // the page keeps its lesson panel, so its link keeps the lesson
   const showForm = (body) => {
     for (const [name, value] of Object.entries(formOf(body, boot.fields.map((f) => f.name)))) {
       form.elements[name].value = value;
@@ -57,11 +59,12 @@ function main() {
     $("#base-link").href = "/?" + boot.base_query;
   };
   showForm(boot.sweep);
-  // The page's link: the sweep's own, and `view` when the metric drawn is not its kind's first.
+  // The page's link: the sweep's own, its lesson, and `view` when the metric drawn is not its kind's first.
   const pageLink = (query) => {
     const metric = form.metric.value;
     const first = points && metricsFor(points.start.kind)[0].name;
-    return `${location.pathname}?${query}` + (metric && metric !== first ? `&view=${encodeURIComponent(metric)}` : "");
+    return `${location.pathname}?${query}` + (linkLesson ? `&lesson=${encodeURIComponent(linkLesson)}` : "") +
+      (metric && metric !== first ? `&view=${encodeURIComponent(metric)}` : "");
   };
 
   const draw = () => {

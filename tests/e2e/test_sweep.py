@@ -151,6 +151,7 @@ def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer
     assert page.locator("#lesson-answer").is_visible()
     assert page.evaluate("() => window.gflSweep.lastPaint.points") == 32
     assert page.evaluate("() => window.gflSweep.lastPaint.metric") == "ratio" and "view=ratio" in page.url
+    assert "lesson=gain-against-explosion" in page.url  # a copied link opens the lesson again, not a bare sweep
     axis = page.evaluate("() => document.getElementById('chart-sweep').layout.yaxis.title.text")
     assert axis.startswith("first / last")
     means = drawn_means(page)
@@ -162,6 +163,7 @@ def test_a_sweep_lesson_waits_for_its_prediction_then_draws_and_opens_its_answer
     page.click('#lesson button.try[data-key="init"]')
     page.wait_for_function("() => window.gflSweep.lastPaint.run === 2 && window.gflSweep.lastPaint.complete")
     assert "init=orthogonal" in page.url and page.locator('.look-for[data-try="0"]').is_visible()
+    assert "lesson=gain-against-explosion" in page.url
     assert "view=ratio" in page.url and page.evaluate("() => window.gflSweep.lastPaint.metric") == "ratio"
     # Another metric chosen is written into the link, so that a copied link opens on it.
     page.select_option("#sweep-form [name=metric]", "grad_last")
@@ -187,6 +189,10 @@ def test_a_sweep_of_named_settings_draws_a_curve_each_by_name_and_its_form_runs_
     page.wait_for_function(COMPLETE)
     assert page.locator("#sweep-form [name=over]").input_value() == (
         "IRNN: cell=rnn, nonlinearity=relu, init=identity; GRU: cell=gru")
+    # The box shows the settings whole, wrapped: nothing scrolled out of sight either way.
+    box = page.eval_on_selector("#sweep-form [name=over]", "e => [e.scrollWidth, e.clientWidth, e.scrollHeight, "
+                                "e.clientHeight]")
+    assert box[0] <= box[1] and box[2] <= box[3], box
     body = {**BODY, "values": [5, 10], "over": [
         {"name": "IRNN", "set": {"cell": "rnn", "nonlinearity": "relu", "init": "identity"}},
         {"name": "GRU", "set": {"cell": "gru"}}]}  # fmt: skip
