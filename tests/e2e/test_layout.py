@@ -4,9 +4,6 @@ too small to read on the phone."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
 from tests.e2e.harness import DESKTOP, PHONE, wait_complete
@@ -39,10 +36,11 @@ requestAnimationFrame(sample);
 
 
 @pytest.fixture(scope="module")
-def links(server_url):
-    """Each lesson's link, by its id."""
-    with urllib.request.urlopen(server_url + "/api/lessons", timeout=60) as r:
-        return {doc["id"]: doc["link"] for doc in json.load(r)["lessons"]}
+def links():
+    """Each lesson's link, by its id: the lesson picker's (its links are the documents' own, and need no measuring)."""
+    from server.routes.lessons import PICKER
+
+    return {doc["id"]: doc["link"] for doc in PICKER}
 
 
 @pytest.mark.playback
@@ -114,6 +112,17 @@ def test_phone_text_is_at_least_12px(screen, server_url, links, lesson):
     page.click(".sidebar-fold > summary")  # the settings folded away on a phone, so their text counts too
     page.click(".sidebar-fold > summary")
     assert page.evaluate(SMALL_TEXT) == []
+
+
+def test_text_scrolled_under_the_phones_sticky_player_bar_does_not_show_through_it(screen, server_url):
+    page = screen(PHONE)
+    page.goto(server_url + "/")
+    wait_complete(page)
+    page.evaluate("() => window.scrollTo(0, 900)")  # the views' text now passes under the bar
+    bar = page.evaluate("""() => { const p = document.querySelector('.player'); const r = p.getBoundingClientRect();
+      return [getComputedStyle(p).position, r.top, getComputedStyle(p).backgroundColor]; }""")
+    assert bar[:2] == ["sticky", 0], bar  # the bar is stuck at the top, over the page
+    assert bar[2].startswith("rgb("), bar  # an opaque colour: rgba(…, a < 1) would let the text show through
 
 
 def test_the_summary_keeps_its_figures_on_one_row_at_1280(screen, server_url):
