@@ -192,8 +192,10 @@ def test_rows_computed_a_chunk_at_a_time_equal_rows_computed_together():
 
     together = lagmap.itemise(run.stack, len(rows), feeds)
     one_by_one = lagmap.itemise(run.stack, len(rows), feeds, budget=1)  # a chunk of one row
-    np.testing.assert_array_equal(one_by_one.grad_h, together.grad_h)
-    np.testing.assert_array_equal(one_by_one.grad_x, together.grad_x)
+    # The same sums, in float64: a batched product of another batch size may take another kernel (and split its work
+    # another way over threads), so the two agree to the last bits, not always bit for bit.
+    np.testing.assert_allclose(one_by_one.grad_h, together.grad_h, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(one_by_one.grad_x, together.grad_x, rtol=1e-13, atol=0)
 
 
 def test_float32_modules_give_the_float64_map_to_float32_rounding():
