@@ -157,6 +157,9 @@ def plain_trained() -> dict[str, dict]:
     return {lesson.id: plain_training_curves(lesson_config(lesson)) for lesson in TRAINED}
 
 
+# How far the Trainer's accuracy and a plain loop's may part after 150 steps: 3 target words of the batch's 64.
+ACCURACY_SPREAD = 3 / 64
+
 TRAINED_CLAIMS = [(lesson, claim) for lesson in TRAINED for claim in lesson.claims if claim.on_try is None]
 
 
@@ -166,9 +169,11 @@ def test_each_claim_on_the_encoder_decoders_training_sweep_holds_by_a_plain_trai
     sweep, p = lesson_config(lesson), claim.params
     ref = plain_trained[lesson.id][p["over"]][p["metric"]]
     assert holds(claim.kind, np.asarray(sweep.values, dtype=np.float64), ref, p), (claim.says, ref)
-    # The Trainer's traced steps leave autograd's gradients to float32 rounding: over 150 Adam steps the runs agree
-    # to well within a percent.
-    np.testing.assert_allclose(curves(sweep)[p["over"]][p["metric"]], ref, rtol=1e-2, atol=0)
+    # The Trainer's traced steps leave autograd's gradients to float32 rounding, and 150 Adam steps carry such a
+    # difference on: how far depends on the CPU's kernels (on one machine the two agreed to within a percent, on
+    # another the longest dot model's accuracy came out 0.906 against 0.926).  Within 3 target words of the batch's
+    # 64 at the longest length: an error in the training itself (another rate, a step lost) moves it by far more.
+    np.testing.assert_allclose(curves(sweep)[p["over"]][p["metric"]], ref, rtol=0, atol=ACCURACY_SPREAD)
 
 
 @pytest.mark.parametrize("name,curve,at", [(f"accuracy_{end}_{a}", a, i) for a in ("none", "dot")
@@ -176,8 +181,8 @@ def test_each_claim_on_the_encoder_decoders_training_sweep_holds_by_a_plain_trai
 def test_each_accuracy_the_training_sweep_lesson_fills_in_is_the_plain_loops(plain_trained, name, curve, at):
     lesson = get_lesson("attention-learning-against-length")
     want = plain_trained[lesson.id][curve]["accuracy"][at]
-    # As a whole percentage, as the lesson says it: within one target word of a batch of 16 sentences.
-    assert measure(lesson, name) == pytest.approx(want, abs=1 / (16 * 4))
+    # As a whole percentage, as the lesson says it, within the two trainings' float32 spread (above).
+    assert measure(lesson, name) == pytest.approx(want, abs=ACCURACY_SPREAD)
     assert render_text(lesson, f"{{{name}}}") == f"{100 * measure(lesson, name):.0f}%"
 
 
