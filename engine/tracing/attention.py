@@ -123,7 +123,7 @@ def _handoff_grads(enc_run: TraceRun) -> tuple[np.ndarray, np.ndarray | None]:
 def _tracked(enc_run: TraceRun, dec_runs: list[TraceRun], keep: dict) -> list[torch.Tensor]:
     tensors = [keep["x"], keep["inputs"]]
     for run in (enc_run, *dec_runs):
-        tensors += [*run.outs, *run.extras, *(f for final in run.finals for f in final)]
+        tensors += [*run.outs, *run.extras, *(run.starts or ()), *(f for final in run.finals for f in final)]
     return tensors
 
 

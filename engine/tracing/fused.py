@@ -23,7 +23,10 @@ backward's.  The remaining recurrences (c_t, ∂L/∂c_t, the GRU's z_t term) ar
 elementwise and cheap.
 
 A given initial state h_0 (and c_0) enters step 0 exactly where h_{t-1} does, so the zero input at
-step 0 reads ∂L/∂h_0 the same way.  With ``proj_size`` P > 0 the recurrent state is the projected
+step 0 reads ∂L/∂h_0 the same way.  A call of one step (a decoder stepped a word at a time) has no
+recurrence inside it: its only W_hhᵀ-product is into h_0, which autograd gives as h_0's own gradient
+(retained on the state the kernel receives), so such a call runs without the zero input, at the width
+of its own input.  With ``proj_size`` P > 0 the recurrent state is the projected
 h_t = W_hr (o_t ⊙ tanh c_t), P wide: W_hh is (4H, P), and so is the zero input's block.
 A ``PackedSequence`` runs through the fused kernel's packed form; the reverse direction runs on
 every sequence reversed within its length (see engine/tracing/layouts.py).
@@ -126,6 +129,10 @@ def _scan(a: np.ndarray, m: np.ndarray | None, x0: np.ndarray | None, backward: 
     return x
 
 
+def _grad_or_zeros(t: torch.Tensor) -> torch.Tensor:
+    return t.grad if t.grad is not None else torch.zeros_like(t)
+
+
 def step_norms(a: np.ndarray) -> np.ndarray:
     """L2 norm over batch and units of (T, N, H), in float64 so squaring cannot overflow float32."""
     return np.sqrt(np.square(a, dtype=np.float64).sum(axis=(1, 2)))
@@ -142,7 +149,7 @@ class TraceRun:
     x: torch.Tensor  # layer 0's input rows, (T, N, I) or packed (R, I)
     states: list[torch.Tensor] | None  # given h_0 (and c_0), (L*D, N, ·) in the layout's batch order
     outs: list[torch.Tensor]  # each layer's output rows, grad retained
-    extras: list[torch.Tensor]  # each layer's zero inputs
+    extras: list[torch.Tensor]  # each layer's zero inputs; none for a call of one step (``starts`` instead)
     finals: list[tuple[torch.Tensor, ...]]  # per layer*D + d: (h_n,) or (h_n, c_n), grad retained
     output: torch.Tensor | PackedSequence
     unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
@@ -151,6 +158,8 @@ class TraceRun:
     # (T, N, D*P) grid in input order.
     stack: list[list[lagmap.LayerBackward]] | None = None
     top_grad: torch.Tensor | None = None
+    # A call of one step: per layer*D + d, the h_0 the kernel received, grad retained (the module docstring).
+    starts: list[torch.Tensor] | None = None
 
 
 def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0,
@@ -180,14 +189,20 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
     N, H, L, D = layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
     state = getattr(module, "proj_size", 0) or H
     states = initial_states(module, hx, batched, N, dtype, name, sorted_indices)
-    E = _extra_width(cell, H, state)
+    one_step = not layout.packed and layout.T == 1
+    E = 0 if one_step else _extra_width(cell, H, state)
     fused = _FUSED[mode]
     zeros_h, zeros_c = x.new_zeros(1, N, state), x.new_zeros(1, N, H)
+    starts: list[torch.Tensor] | None = [] if one_step else None
 
     def initial(k: int):
-        if states is None:
-            return (zeros_h, zeros_c) if cell == "lstm" else zeros_h
-        return tuple(s[k : k + 1] for s in states) if cell == "lstm" else states[0][k : k + 1]
+        given = [zeros_h, zeros_c] if states is None else [s[k : k + 1] for s in states]
+        if one_step:  # ∂L/∂h_0 read from h_0 itself: a leaf if nothing upstream asks for it, else a retained view
+            given[0] = given[0] if given[0].requires_grad else given[0].detach().requires_grad_()
+            if given[0].grad_fn is not None:
+                given[0].retain_grad()
+            starts.append(given[0])
+        return tuple(given) if cell == "lstm" else given[0]
 
     layer_in = x
     outs: list[torch.Tensor] = []  # (T, N, D*P) or (R, D*P) per layer
@@ -200,9 +215,9 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
             # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
             # zero input of one direction never costs the other a matrix product.
             w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, d)
-            flat = [_widened(weights, cell, w_ih, w_hh, H), w_hh] + ([b_ih, b_hh] if module.bias else [])
-            flat += [w_hr] if w_hr is not None else []
-            seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
+            flat = [w_ih if one_step else _widened(weights, cell, w_ih, w_hh, H), w_hh]
+            flat += ([b_ih, b_hh] if module.bias else []) + ([w_hr] if w_hr is not None else [])
+            seq = layer_in if one_step else torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
             seq = layout.reverse(seq) if d else seq
             half, *final = layout.run_windows(fused, seq, initial(layer * D + d), flat, module.bias, tbptt)
             for f in final:
@@ -212,7 +227,8 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
         out = torch.cat(halves, dim=-1) if D == 2 else halves[0]
         out.retain_grad()
         outs.append(out)
-        extras.append(extra)
+        if not one_step:
+            extras.append(extra)
         layer_in = out
 
     output = outs[-1]
@@ -226,7 +242,8 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
     h_n = [torch.cat([f[i] for f in finals]) for i in range(len(finals[0]))]  # (L*D, N, ·)
     h_n = [h if unsort is None else h.index_select(1, unsort) for h in h_n]
     h_n = [h if batched else h.squeeze(1) for h in h_n]
-    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt)
+    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt,
+                   starts=starts)
     return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
 
 
@@ -256,9 +273,9 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
     with torch.no_grad():
         layer_in = run.x
         for layer in range(L):
-            out, extra = run.outs[layer], run.extras[layer]
+            out = run.outs[layer]
             g_out = out.grad if out.grad is not None else torch.zeros_like(out)
-            g_extra = extra.grad if extra.grad is not None else torch.zeros_like(extra)
+            g_extra = None if run.starts is not None else _grad_or_zeros(run.extras[layer])
             stack.append([])
             for d in range(D):
                 k = layer * D + d
@@ -277,18 +294,23 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
                 if h_n.grad is not None:  # the final state itself reaches the loss (a decoder starts from it)
                     direct = direct.clone()
                     layout.add_at_last(direct, h_n.grad[0])
-                rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
                 # a_t: everything ∂L/∂h_t receives except (GRU) z_{t+1} ⊙ ∂L/∂h_{t+1}
                 a = direct.clone()
-                a[:-1] += rec[1:] * keep[1:]
-                g0 = rec[0].numpy()
+                if g_extra is None:  # one step: nothing to follow inside the call, h_0's gradient its own
+                    g0 = _grad_or_zeros(run.starts[k])[0].numpy()
+                else:
+                    rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
+                    a[:-1] += rec[1:] * keep[1:]
+                    g0 = rec[0].numpy()
                 if cell == "gru":
-                    g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
-                    w_hn = w_hh[2 * H :]
-                    a[:-1] += ((gates["reset"][1:] * g_new[1:]) @ w_hn) * keep[1:]
                     z = _cut(_masked(gates["update"].numpy(), layout), cut)
+                    if g_extra is not None:
+                        g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
+                        w_hn = w_hh[2 * H :]
+                        a[:-1] += ((gates["reset"][1:] * g_new[1:]) @ w_hn) * keep[1:]
                     grad_h = _scan(a.numpy(), z, None, backward=True)
-                    g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
+                    if g_extra is not None:
+                        g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
                 else:
                     grad_h = a.numpy()
                 grad_h0[layer, d] = g0
