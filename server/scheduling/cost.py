@@ -15,13 +15,20 @@ a profiled step (engine.lab.training.profiled) also costs its map's sweep, as a 
 Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ − 1) more fused calls forward
 and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
 
-Attention (engine/models/attention.py) adds the scores of every decoder step against every encoder step,
-A = T·T·N·H, forward and backward: c_dot·A for the dot score, and for the additive score, whose decoder runs a step
-at a time, c_add·A plus c_att_step per decoder step (one fused call each way).  Its lag map is no sweep over the
-recorded Jacobians but a backward pass per row through the whole graph (engine/tracing/attention.py): min(rows, T)
-rows of c_att_row times the trace each.  Fitted on 12 settings from T=16, H=32 to T=128, H=256 (one core), the
-trace alone and with its map within 0.6× to 2.2× of measured times (priced as the sweep the map of a model without
-attention is, the map came out 7 to 9 times under).
+Attention (engine/models/attention.py) is traced by its own path (engine/tracing/attention.py: the recorder over the
+model's calls, the additive decoder a call per word, none of them widened by the zero input when it runs one step),
+so it has its own fit, on the same request (the trace, its figures and frames; one torch thread)::
+
+    seconds ≈ a0 + a_step·S + a_zero·Z + a_dot·A (dot)   or   ... + a_add·A + a_call·T·L (additive)
+
+with A = T·T·N·H the scores of every decoder step against every encoder step, Z = T'·L·D·N·G·H·X the products of the
+zero inputs (X wide: 2H for the GRU, H otherwise; T' the steps of the calls longer than one: the encoder's T, and the
+dot decoder's T too) and T·L the additive decoder's one-step calls.  Its lag map is no sweep over recorded Jacobians
+but, for each of its min(rows, T) rows, a backward pass through the whole recorded graph and a reading of the
+encoder's trace: the same terms with their own constants, and an elementwise one (r_elem·E) for the reading.  Fitted
+on 20 settings from T=8, H=16 to T=128, H=256 (cells RNN, GRU, LSTM; two layers both ways among them; two runs at
+load average 8 to 15): within 0.70 to 1.25 of the runs' mean for the trace and 0.67 to 1.30 with its map, where
+the two runs of one setting differed by up to 1.6×.  (The general fit put these at 0.8 to 3.4 times.)
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ C_WINDOW = 1e-3
 # products of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted
 # like the trace's.
 C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
-C_ATT_DOT, C_ATT_ADD, C_ATT_STEP = 1e-9, 7e-9, 1e-3
-C_ATT_ROW = 0.5  # a row's backward pass over the whole trace's time (measured 0.3 to 0.5)
+# Attention's (a0, a_step, a_elem, a_zero, a_dot, a_add, a_call) for the trace, and r_* for each row of its lag map.
+ATTENTION_TRACE = (9.4e-3, 3.1e-5, 0.0, 2.7e-10, 4.7e-10, 8.6e-9, 5.0e-4)
+ATTENTION_ROW = (2.4e-3, 1.9e-5, 6.2e-9, 1.0e-10, 1.9e-10, 2.3e-9, 2.2e-4)
 
 
 def _steps_and_elements(cfg: Config) -> tuple[int, int]:
@@ -54,23 +62,34 @@ def lag_seconds(cfg: Config) -> float:
     a backward pass per decoder step it itemises."""
     rows = rows_for(cfg.trace_cells)
     if cfg.attention != "none":
-        return C_ATT_ROW * min(rows, cfg.seq_len) * _trace_seconds(cfg)
+        return min(rows, cfg.seq_len) * _priced(ATTENTION_ROW, _attention_work(cfg))
     steps, elems = _steps_and_elements(cfg)
     return C_LAG_STEP * steps + C_LAG_MAC * elems * rows * cfg.hidden_size * (1 + cfg.num_directions)
 
 
-def attention_seconds(cfg: Config) -> float:
-    """Estimated seconds attention adds to a trace or a training step of ``cfg`` (0 without it)."""
-    work = cfg.seq_len * cfg.seq_len * cfg.batch_size * cfg.hidden_size  # A = T·T·N·H
-    if cfg.attention == "dot":
-        return C_ATT_DOT * work
-    return C_ATT_STEP * cfg.seq_len + C_ATT_ADD * work if cfg.attention == "additive" else 0.0
+def _attention_work(cfg: Config) -> tuple[float, ...]:
+    """(1, S, E, Z, A of the dot score, A of the additive score, the additive decoder's calls T·L) of the module
+    docstring, for a model with attention."""
+    steps, elems = _steps_and_elements(cfg)
+    T, L, D, H = cfg.seq_len, cfg.num_layers, cfg.num_directions, cfg.hidden_size
+    additive = cfg.attention == "additive"
+    gates = max(1, len(GATES[cfg.cell]))
+    zero_width = 2 * H if cfg.cell == "gru" else H
+    zero = (1 if additive else 2) * T * L * D * cfg.batch_size * gates * H * zero_width
+    scores = T * T * cfg.batch_size * H
+    return (1.0, steps, elems, zero, 0 if additive else scores, scores if additive else 0, T * L if additive else 0)
+
+
+def _priced(constants: tuple[float, ...], work: tuple[float, ...]) -> float:
+    return sum(c * w for c, w in zip(constants, work, strict=True))
 
 
 def _trace_seconds(cfg: Config) -> float:
+    if cfg.attention != "none":
+        return _priced(ATTENTION_TRACE, _attention_work(cfg))
     steps, elems = _steps_and_elements(cfg)
     windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
-    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions + attention_seconds(cfg)
+    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions
     return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
 
 
