@@ -30,6 +30,7 @@ from engine.data import task_loss
 from engine.models.network import teacher_inputs
 from engine.tracing import lagmap
 from engine.tracing.fused import TraceRun, finish_trace
+from engine.tracing.grad_h import grad_h_norms
 from engine.tracing.joined_stock import finish_steps, join_stock, steps_at_once
 from engine.tracing.submodules import run_submodules
 from engine.tracing.trace import ModuleTrace
@@ -78,9 +79,9 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
     """A training step's profile of a model with attention: what it reads of :func:`trace_attention`, the same numbers,
     without the rest of the trace: (loss, ‖∂L/∂h_t‖ (L, D, 2T) on the joined axis, α (T, N, T), logits (T, N, O)).
 
-    The decoder's norms are read from the gradients its calls hold (:func:`_decoder_norms`): a decoder stepped a word
-    at a time (additive attention) is not traced call by call.  Afterwards every parameter's ``.grad`` is what a
-    plain backward leaves.
+    The norms are read without the rest of the trace (:func:`engine.tracing.grad_h.grad_h_norms`), a decoder stepped
+    a word at a time (additive attention) from the gradients its calls hold (:func:`_decoder_norms`).  Afterwards
+    every parameter's ``.grad`` is what a plain backward leaves.
     """
     keep: dict[str, torch.Tensor] = {}
 
@@ -91,11 +92,12 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
 
     runs, loss = run_submodules(model, compute_loss)
     (enc_run,), dec_runs = runs["rnn"], runs["decoder"]
-    enc = finish_trace(enc_run, loss).grad_h_norm  # (L, D, T)
+    enc = grad_h_norms(enc_run)  # (L, D, T)
     L, D, T = enc.shape
     norms = np.zeros((L, D, 2 * T))
     norms[:, :, :T] = enc
-    norms[:, 0, T:] = _decoder_norms(dec_runs)  # the decoder's one direction; a second one's row stays 0
+    # the decoder's one direction; a second one's row stays 0
+    norms[:, 0, T:] = grad_h_norms(dec_runs[0])[:, 0] if len(dec_runs) == 1 else _decoder_norms(dec_runs)
     return loss, norms, keep["alpha"].detach().numpy(), keep["logits"].detach()
 
 
