@@ -16,7 +16,7 @@ Both directions of a bidirectional encoder receive the same attention part (the 
 
 The lag map's row s is the gradient of decoder step s's loss term alone: ∂L/∂logits seeded at step s and
 zero elsewhere, taken back through the same recorded graph by autograd, and read as the trace reads the
-whole gradient (engine/tracing/fused.py).  With attention a row reaches every encoder step directly.
+whole gradient, its norms alone (engine/tracing/grad_h.py).  With attention a row reaches every encoder step directly.
 """
 
 from __future__ import annotations
@@ -96,8 +96,7 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
     L, D, T = enc.shape
     norms = np.zeros((L, D, 2 * T))
     norms[:, :, :T] = enc
-    # the decoder's one direction; a second one's row stays 0
-    norms[:, 0, T:] = grad_h_norms(dec_runs[0])[:, 0] if len(dec_runs) == 1 else _decoder_norms(dec_runs)
+    norms[:, 0, T:] = _decoder_norms(dec_runs)  # the decoder's one direction; a second one's row stays 0
     return loss, norms, keep["alpha"].detach().numpy(), keep["logits"].detach()
 
 
@@ -149,7 +148,7 @@ def _attention_lag_map(enc_run: TraceRun, dec_runs: list[TraceRun], keep: dict, 
         # a scalar's backward (∂/∂logits of Σ logits ⊙ seed is the seed, exactly): a vector's would make autograd
         # import its symbolic-shape checks, seconds on a process's first call
         (logits * seed).sum().backward(retain_graph=True, inputs=[t for t in tracked if t.requires_grad])
-        grad_h[:, :, i, :T] = finish_trace(enc_run, 0.0).grad_h_norm
+        grad_h[:, :, i, :T] = grad_h_norms(enc_run)
         grad_h[:, 0, i, T:] = _decoder_norms(dec_runs)
         x_grad = _grad(keep["x"])
         grad_x[i, :T] = _step_norms(x_grad.flip(0) if reverse_source else x_grad)
@@ -164,7 +163,7 @@ def _decoder_norms(dec_runs: list[TraceRun]) -> np.ndarray:
     where the total is what its output received plus what its final state received (the next step's and the
     next query's): no recurrence inside the call to follow, the sum :func:`finish_trace` would take."""
     if len(dec_runs) == 1:
-        return finish_trace(dec_runs[0], 0.0).grad_h_norm[:, 0]
+        return grad_h_norms(dec_runs[0])[:, 0]
     columns = []
     for run in dec_runs:
         parts = [_grad(out) + _grad(final[0]) for out, final in zip(run.outs, run.finals)]  # each (1, N, H)
