@@ -16,19 +16,19 @@ Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ 
 and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
 
 Attention (engine/models/attention.py) is traced by its own path (engine/tracing/attention.py: the recorder over the
-model's calls, the additive decoder a call per word, none of them widened by the zero input when it runs one step),
-so it has its own fit, on the same request (the trace, its figures and frames; one torch thread)::
+model's calls, the additive decoder a call per word), so it has its own fit, on the same request (the trace, its
+figures and frames; one torch thread)::
 
-    seconds ≈ a0 + a_step·S + a_zero·Z + a_dot·A (dot)   or   ... + a_add·A + a_call·T·L (additive)
+    seconds ≈ a0 + a_elem·E + a_mac·E·H + a_dot·A (dot) or a_add·A + a_call·T·L (additive) + a_gru·E·H + a_scan·S (GRU)
 
-with A = T·T·N·H the scores of every decoder step against every encoder step, Z = T'·L·D·N·G·H·X the products of the
-zero inputs (X wide: 2H for the GRU, H otherwise; T' the steps of the calls longer than one: the encoder's T, and the
-dot decoder's T too) and T·L the additive decoder's one-step calls.  Its lag map is no sweep over recorded Jacobians
-but, for each of its min(rows, T) rows, a backward pass through the whole recorded graph and a reading of the
-encoder's trace: the same terms with their own constants, and an elementwise one (r_elem·E) for the reading.  Fitted
-on 20 settings from T=8, H=16 to T=128, H=256 (cells RNN, GRU, LSTM; two layers both ways among them; two runs at
-load average 8 to 15): within 0.70 to 1.25 of the runs' mean for the trace and 0.67 to 1.30 with its map, where
-the two runs of one setting differed by up to 1.6×.  (The general fit put these at 0.8 to 3.4 times.)
+with A = T·T·N·H the scores of every decoder step against every encoder step, T·L the additive decoder's one-step
+calls, and for the GRU the products its reading of ∂L/∂h_t repeats (the reset and update gates, and the n gate's
+term through W_hn) and its scan over the steps.  Its lag map is no sweep over recorded Jacobians but, for each of its
+min(rows, T) rows, a backward pass through the whole recorded graph and a reading of its norms: the same terms with
+their own constants (r_*).  Fitted on 20 settings from T=8, H=16 to T=128, H=256 (cells RNN, GRU, LSTM; two layers
+both ways among them; the trace on four runs, the map on two, at load average 8 to 15): within 0.79 to 1.17 of the
+runs' mean for the trace and 0.71 to 1.28 with its map, where two runs of one setting differed by up to 1.6×.  (The
+general fit put these at 0.8 to 3.4 times.)  ``bench/attention.py --cost`` measures them again.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ C_WINDOW = 1e-3
 # products of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted
 # like the trace's.
 C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
-# Attention's (a0, a_step, a_elem, a_zero, a_dot, a_add, a_call) for the trace, and r_* for each row of its lag map.
-ATTENTION_TRACE = (9.4e-3, 3.1e-5, 0.0, 2.7e-10, 4.7e-10, 8.6e-9, 5.0e-4)
-ATTENTION_ROW = (2.4e-3, 1.9e-5, 6.2e-9, 1.0e-10, 1.9e-10, 2.3e-9, 2.2e-4)
+# Attention's (a0, a_elem, a_mac, a_dot, a_add, a_call, a_gru, a_scan) for the trace, r_* for each row of its lag map.
+ATTENTION_TRACE = (7.2e-3, 1.8e-8, 7.6e-11, 6.7e-10, 8.0e-9, 4.3e-4, 2.6e-10, 1.0e-4)
+ATTENTION_ROW = (1.1e-3, 8.6e-9, 0.0, 3.6e-10, 2.2e-9, 1.9e-4, 9.8e-11, 6.6e-5)
 
 
 def _steps_and_elements(cfg: Config) -> tuple[int, int]:
@@ -68,16 +68,14 @@ def lag_seconds(cfg: Config) -> float:
 
 
 def _attention_work(cfg: Config) -> tuple[float, ...]:
-    """(1, S, E, Z, A of the dot score, A of the additive score, the additive decoder's calls T·L) of the module
-    docstring, for a model with attention."""
+    """(1, E, E·H, A of the dot score, A of the additive score, T·L the additive decoder's calls, E·H and S of the GRU)
+    of the module docstring, for a model with attention."""
     steps, elems = _steps_and_elements(cfg)
-    T, L, D, H = cfg.seq_len, cfg.num_layers, cfg.num_directions, cfg.hidden_size
-    additive = cfg.attention == "additive"
-    gates = max(1, len(GATES[cfg.cell]))
-    zero_width = 2 * H if cfg.cell == "gru" else H
-    zero = (1 if additive else 2) * T * L * D * cfg.batch_size * gates * H * zero_width
+    T, H = cfg.seq_len, cfg.hidden_size
+    additive, gru = cfg.attention == "additive", cfg.cell == "gru"
     scores = T * T * cfg.batch_size * H
-    return (1.0, steps, elems, zero, 0 if additive else scores, scores if additive else 0, T * L if additive else 0)
+    return (1.0, elems, elems * H, 0 if additive else scores, scores if additive else 0,
+            T * cfg.num_layers if additive else 0, elems * H if gru else 0, steps if gru else 0)
 
 
 def _priced(constants: tuple[float, ...], work: tuple[float, ...]) -> float:
