@@ -19,10 +19,14 @@ with the price server/scheduling/cost.py puts on it up front.
 Training: ``Trainer`` (every profiled step's per-step norms and alignment read, every other step at 200 steps) over
 a plain loop of the same model, data, optimizer and clipping that reads no per-step gradient (the stricter
 baseline), each for ``--steps`` steps on reverse (T=8, batch 32, hidden 32), both warmed first (a process's first
-optimizer step imports torch._dynamo): the ratio of wall-clock times (target ≤ 1.5), and the last step's loss and
-accuracy.
+optimizer step imports torch._dynamo), then alternating ``--train-repeats`` times: the ratio of the median CPU
+seconds (target ≤ 1.5), and the last step's loss and accuracy.
 
-Run: .venv/bin/python bench/attention.py [--repeats 15] [--steps 200]
+Cost (``--cost``): the server's up-front price (server/scheduling/cost.py) of what it computes for a request, the
+trace and its frames (``trace_units``), plain and with the lag map, against the CPU seconds measured (medians of 3,
+one thread), on the 20 settings its attention constants were fitted on; estimate / measured for each, and the range.
+
+Run: .venv/bin/python bench/attention.py [--repeats 15] [--steps 200] [--train-repeats 3] [--cost]
 """
 
 from __future__ import annotations
@@ -46,15 +50,27 @@ from train import plain_loop  # noqa: E402  the same plain PyTorch training loop
 
 from engine import Config  # noqa: E402
 from engine.data import task_loss  # noqa: E402
-from engine.lab import Trainer, prepare  # noqa: E402
+from engine.lab import Trainer, prepare, trace_config  # noqa: E402
 from engine.models.network import teacher_inputs  # noqa: E402
-from engine.tracing import trace_encoder_decoder  # noqa: E402
+from engine.tracing import rows_for, trace_encoder_decoder  # noqa: E402
 from server.scheduling import cost  # noqa: E402
+from server.wire import trace_units  # noqa: E402
 
 TRACE = {"arch": "encoder-decoder", "task": "reverse", "seq_len": 32, "batch_size": 32, "hidden_size": 64}
 TRAIN = {"arch": "encoder-decoder", "task": "reverse", "seq_len": 8, "batch_size": 32, "hidden_size": 32,
          "optimizer": "adam", "lr": 0.01, "clip": "norm", "clip_at": 1.0}
 CASES = [(attention, cell) for attention in ("dot", "additive") for cell in ("gru", "lstm")]
+# The cost fit's settings: attention, cell, T, H, N, layers, both ways, task.
+PRICED = [("dot", "gru", 32, 64, 32, 1, False, "reverse"), ("dot", "lstm", 32, 64, 32, 1, False, "reverse"),
+          ("additive", "gru", 32, 64, 32, 1, False, "reverse"), ("additive", "lstm", 32, 64, 32, 1, False, "reverse"),
+          ("dot", "rnn", 16, 32, 16, 1, False, "translate"), ("additive", "rnn", 16, 32, 16, 1, False, "translate"),
+          ("dot", "gru", 8, 32, 16, 1, False, "reverse"), ("additive", "gru", 8, 32, 16, 1, False, "reverse"),
+          ("dot", "lstm", 64, 128, 16, 1, False, "copy"), ("additive", "lstm", 64, 128, 16, 1, False, "copy"),
+          ("dot", "gru", 128, 64, 16, 1, False, "copy"), ("additive", "gru", 128, 64, 16, 1, False, "copy"),
+          ("dot", "lstm", 32, 64, 16, 2, True, "reverse"), ("additive", "lstm", 32, 64, 16, 2, True, "reverse"),
+          ("dot", "gru", 64, 256, 8, 1, False, "copy"), ("additive", "gru", 64, 256, 8, 1, False, "copy"),
+          ("dot", "rnn", 128, 128, 32, 1, False, "copy"), ("additive", "rnn", 128, 128, 32, 1, False, "copy"),
+          ("dot", "gru", 16, 16, 16, 1, False, "reverse"), ("additive", "lstm", 16, 16, 16, 1, False, "reverse")]
 CELL_FNS = {"GRU": torch.gru_cell, "LSTM": torch.lstm_cell, "RNN_TANH": torch.rnn_tanh_cell,
             "RNN_RELU": torch.rnn_relu_cell}
 
@@ -128,16 +144,17 @@ def plain_step_loop(model):
     return run
 
 
-def cpu_medians(fns: dict, repeats: int) -> dict:
-    """The median CPU seconds of each function, the functions called in turn ``repeats`` times after one warm call."""
+def cpu_medians(fns: dict, repeats: int, timed: bool = True) -> dict:
+    """The median CPU seconds of each function, the functions called in turn ``repeats`` times after one warm call;
+    ``timed=False``: each function returns its own seconds."""
     for fn in fns.values():
         fn()
     times: dict = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             t0 = time.process_time()
-            fn()
-            times[name].append(time.process_time() - t0)
+            own = fn()
+            times[name].append(time.process_time() - t0 if timed else own)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -181,7 +198,7 @@ def trace_ratios(repeats: int) -> list[float]:
     return ratios
 
 
-def training_ratios(steps: int) -> list[float]:
+def training_ratios(steps: int, repeats: int) -> list[float]:
     ratios = []
     for attention in ("dot", "additive"):
         cfg = Config.from_dict({**TRAIN, "attention": attention, "cell": "gru", "steps": steps})
@@ -189,25 +206,56 @@ def training_ratios(steps: int) -> list[float]:
         # bytecode), which a long-running server pays once, not per training.
         Trainer(replace(cfg, steps=2)).run()
         plain_loop(replace(cfg, steps=2))
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg)
-        trainer.run()
-        app = time.perf_counter() - t0
-        plain = plain_loop(cfg)
-        ratios.append(app / plain)
-        last = trainer.last
-        print(f"train {attention:8s} gru, {steps} steps: Trainer {app:.1f} s, plain loop {plain:.1f} s, ratio "
-              f"{app / plain:.2f} (target ≤ 1.5); last loss {last.loss:.3f}, accuracy {last.metric:.2f}")
+        trainers: list[Trainer] = []
+
+        def app(cfg=cfg, trainers=trainers):
+            trainers.append(Trainer(cfg))
+            trainers[-1].run()
+
+        t = cpu_medians({"app": app, "plain": lambda cfg=cfg: plain_loop(cfg)}, repeats)
+        ratios.append(t["app"] / t["plain"])
+        last = trainers[-1].last
+        print(f"train {attention:8s} gru, {steps} steps: Trainer {t['app']:.2f} s, plain loop {t['plain']:.2f} s, "
+              f"ratio {t['app'] / t['plain']:.2f} (target ≤ 1.5); last loss {last.loss:.3f}, accuracy "
+              f"{last.metric:.2f}", flush=True)
     return ratios
+
+
+def request_seconds(cfg: Config, rows: int) -> float:
+    """CPU seconds of what the server computes for a trace request: the trace and its frames."""
+    t0 = time.process_time()
+    trace_units(trace_config(cfg, lag_rows=rows), time.perf_counter())
+    return time.process_time() - t0
+
+
+def cost_ratios() -> None:
+    ratios: list[float] = []
+    for attention, cell, T, H, N, L, both, task in PRICED:
+        cfg = Config.from_dict({"arch": "encoder-decoder", "attention": attention, "cell": cell, "seq_len": T,
+                                "hidden_size": H, "batch_size": N, "num_layers": L, "bidirectional": both,
+                                "task": task})
+        rows = rows_for(cfg.trace_cells)
+        t = cpu_medians({"plain": lambda cfg=cfg: request_seconds(cfg, 0),
+                         "mapped": lambda cfg=cfg, rows=rows: request_seconds(cfg, rows)}, 3, timed=False)
+        plain, mapped = cost.trace_seconds(cfg) / t["plain"], cost.trace_seconds(cfg, lag=True) / t["mapped"]
+        ratios += [plain, mapped]
+        print(f"priced {attention:8s} {cell:4s} T={T:3d} H={H:3d} N={N:2d} L={L} D={1 + both}: trace "
+              f"{t['plain'] * 1e3:7.1f} ms (estimate / measured {plain:.2f}), with the map of {min(rows, T)} rows "
+              f"{t['mapped'] * 1e3:7.1f} ms ({mapped:.2f})", flush=True)
+    print(f"estimate / measured from {min(ratios):.2f} to {max(ratios):.2f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--train-repeats", type=int, default=3)
+    parser.add_argument("--cost", action="store_true", help="also the server's price against measured times")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    worst = max(trace_ratios(args.repeats) + training_ratios(args.steps))
+    if args.cost:
+        cost_ratios()
+    worst = max(trace_ratios(args.repeats) + training_ratios(args.steps, args.train_repeats))
     print(f"worst ratio {worst:.2f} (target ≤ 1.5)")
     return 0
 

@@ -16,7 +16,7 @@ Both directions of a bidirectional encoder receive the same attention part (the 
 
 The lag map's row s is the gradient of decoder step s's loss term alone: ∂L/∂logits seeded at step s and
 zero elsewhere, taken back through the same recorded graph by autograd, and read as the trace reads the
-whole gradient (engine/tracing/fused.py).  With attention a row reaches every encoder step directly.
+whole gradient, its norms alone (engine/tracing/grad_h.py).  With attention a row reaches every encoder step directly.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from engine.data import task_loss
 from engine.models.network import teacher_inputs
 from engine.tracing import lagmap
 from engine.tracing.fused import TraceRun, finish_trace
+from engine.tracing.grad_h import grad_h_norms
 from engine.tracing.joined_stock import finish_steps, join_stock, steps_at_once
 from engine.tracing.submodules import run_submodules
 from engine.tracing.trace import ModuleTrace
@@ -78,9 +79,9 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
     """A training step's profile of a model with attention: what it reads of :func:`trace_attention`, the same numbers,
     without the rest of the trace: (loss, ‖∂L/∂h_t‖ (L, D, 2T) on the joined axis, α (T, N, T), logits (T, N, O)).
 
-    The decoder's norms are read from the gradients its calls hold (:func:`_decoder_norms`): a decoder stepped a word
-    at a time (additive attention) is not traced call by call.  Afterwards every parameter's ``.grad`` is what a
-    plain backward leaves.
+    The norms are read without the rest of the trace (:func:`engine.tracing.grad_h.grad_h_norms`), a decoder stepped
+    a word at a time (additive attention) from the gradients its calls hold (:func:`_decoder_norms`).  Afterwards
+    every parameter's ``.grad`` is what a plain backward leaves.
     """
     keep: dict[str, torch.Tensor] = {}
 
@@ -91,7 +92,7 @@ def profile_attention(model, batch) -> tuple[float, np.ndarray, np.ndarray, torc
 
     runs, loss = run_submodules(model, compute_loss)
     (enc_run,), dec_runs = runs["rnn"], runs["decoder"]
-    enc = finish_trace(enc_run, loss).grad_h_norm  # (L, D, T)
+    enc = grad_h_norms(enc_run)  # (L, D, T)
     L, D, T = enc.shape
     norms = np.zeros((L, D, 2 * T))
     norms[:, :, :T] = enc
@@ -123,7 +124,7 @@ def _handoff_grads(enc_run: TraceRun) -> tuple[np.ndarray, np.ndarray | None]:
 def _tracked(enc_run: TraceRun, dec_runs: list[TraceRun], keep: dict) -> list[torch.Tensor]:
     tensors = [keep["x"], keep["inputs"]]
     for run in (enc_run, *dec_runs):
-        tensors += [*run.outs, *run.extras, *(f for final in run.finals for f in final)]
+        tensors += [*run.outs, *run.extras, *(run.starts or ()), *(f for final in run.finals for f in final)]
     return tensors
 
 
@@ -147,7 +148,7 @@ def _attention_lag_map(enc_run: TraceRun, dec_runs: list[TraceRun], keep: dict, 
         # a scalar's backward (∂/∂logits of Σ logits ⊙ seed is the seed, exactly): a vector's would make autograd
         # import its symbolic-shape checks, seconds on a process's first call
         (logits * seed).sum().backward(retain_graph=True, inputs=[t for t in tracked if t.requires_grad])
-        grad_h[:, :, i, :T] = finish_trace(enc_run, 0.0).grad_h_norm
+        grad_h[:, :, i, :T] = grad_h_norms(enc_run)
         grad_h[:, 0, i, T:] = _decoder_norms(dec_runs)
         x_grad = _grad(keep["x"])
         grad_x[i, :T] = _step_norms(x_grad.flip(0) if reverse_source else x_grad)
@@ -162,7 +163,7 @@ def _decoder_norms(dec_runs: list[TraceRun]) -> np.ndarray:
     where the total is what its output received plus what its final state received (the next step's and the
     next query's): no recurrence inside the call to follow, the sum :func:`finish_trace` would take."""
     if len(dec_runs) == 1:
-        return finish_trace(dec_runs[0], 0.0).grad_h_norm[:, 0]
+        return grad_h_norms(dec_runs[0])[:, 0]
     columns = []
     for run in dec_runs:
         parts = [_grad(out) + _grad(final[0]) for out, final in zip(run.outs, run.finals)]  # each (1, N, H)

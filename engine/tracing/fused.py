@@ -23,7 +23,10 @@ backward's.  The remaining recurrences (c_t, ∂L/∂c_t, the GRU's z_t term) ar
 elementwise and cheap.
 
 A given initial state h_0 (and c_0) enters step 0 exactly where h_{t-1} does, so the zero input at
-step 0 reads ∂L/∂h_0 the same way.  With ``proj_size`` P > 0 the recurrent state is the projected
+step 0 reads ∂L/∂h_0 the same way.  A call of one step (a decoder stepped a word at a time) has no
+recurrence inside it: its only W_hhᵀ-product is into h_0, which autograd gives as h_0's own gradient
+(retained on the state the kernel receives), so such a call runs without the zero input, at the width
+of its own input.  With ``proj_size`` P > 0 the recurrent state is the projected
 h_t = W_hr (o_t ⊙ tanh c_t), P wide: W_hh is (4H, P), and so is the zero input's block.
 A ``PackedSequence`` runs through the fused kernel's packed form; the reverse direction runs on
 every sequence reversed within its length (see engine/tracing/layouts.py).
@@ -48,6 +51,16 @@ from torch.nn.utils.rnn import PackedSequence
 
 from engine.models import GATES, gate_activations
 from engine.tracing import lagmap
+from engine.tracing.grad_h import (
+    cut_at,
+    direction_reads,
+    grad_or_zeros,
+    layer_weights,
+    masked,
+    read_grad_h,
+    scan,
+    windows,
+)
 from engine.tracing.layouts import PackedLayout, PaddedLayout, initial_states, read_inputs
 from engine.tracing.trace import ModuleTrace
 
@@ -66,17 +79,6 @@ def _cell_name(module: nn.Module, name: str) -> tuple[str, str]:
     cls = type(module)
     raise TypeError(f"{name} must be a torch.nn.RNN, LSTM or GRU; got {cls.__module__}.{cls.__qualname__}, which is "
                     "not one (a model of your own is traced by engine.trace_submodules)")
-
-
-def layer_weights(module: nn.RNNBase, layer: int, direction: int):
-    """(W_ih, W_hh, b_ih, b_hh, W_hr) of one layer and direction, None where the module has none."""
-    sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    w_ih = getattr(module, "weight_ih" + sfx)
-    w_hh = getattr(module, "weight_hh" + sfx)
-    b_ih = getattr(module, "bias_ih" + sfx) if module.bias else None
-    b_hh = getattr(module, "bias_hh" + sfx) if module.bias else None
-    w_hr = getattr(module, "weight_hr" + sfx) if getattr(module, "proj_size", 0) else None
-    return w_ih, w_hh, b_ih, b_hh, w_hr
 
 
 def _extra_width(cell: str, hidden: int, state: int) -> int:
@@ -105,27 +107,6 @@ def _widened(cache: dict | None, cell: str, w_ih: torch.Tensor, w_hh: torch.Tens
     return widened
 
 
-def _scan(a: np.ndarray, m: np.ndarray | None, x0: np.ndarray | None, backward: bool) -> np.ndarray:
-    """Solve x_t = a_t + m_t ⊙ x_{t∓1} along axis 0 (x_{-1} = x0, or 0).
-
-    Forward: x_t = a_t + m_t ⊙ x_{t-1}.  Backward: x_t = a_t + m_{t+1} ⊙ x_{t+1}.
-    """
-    x = np.empty_like(a)
-    T = a.shape[0]
-    tmp = np.empty_like(a[0])
-    if backward:
-        x[T - 1] = a[T - 1]
-        for t in range(T - 2, -1, -1):
-            np.multiply(m[t + 1], x[t + 1], out=tmp)
-            np.add(a[t], tmp, out=x[t])
-    else:
-        x[0] = a[0] if x0 is None else a[0] + m[0] * x0
-        for t in range(1, T):
-            np.multiply(m[t], x[t - 1], out=tmp)
-            np.add(a[t], tmp, out=x[t])
-    return x
-
-
 def step_norms(a: np.ndarray) -> np.ndarray:
     """L2 norm over batch and units of (T, N, H), in float64 so squaring cannot overflow float32."""
     return np.sqrt(np.square(a, dtype=np.float64).sum(axis=(1, 2)))
@@ -142,7 +123,7 @@ class TraceRun:
     x: torch.Tensor  # layer 0's input rows, (T, N, I) or packed (R, I)
     states: list[torch.Tensor] | None  # given h_0 (and c_0), (L*D, N, ·) in the layout's batch order
     outs: list[torch.Tensor]  # each layer's output rows, grad retained
-    extras: list[torch.Tensor]  # each layer's zero inputs
+    extras: list[torch.Tensor]  # each layer's zero inputs; none for a call of one step (``starts`` instead)
     finals: list[tuple[torch.Tensor, ...]]  # per layer*D + d: (h_n,) or (h_n, c_n), grad retained
     output: torch.Tensor | PackedSequence
     unsort: torch.Tensor | None  # batch order back to the caller's (packed input)
@@ -151,6 +132,8 @@ class TraceRun:
     # (T, N, D*P) grid in input order.
     stack: list[list[lagmap.LayerBackward]] | None = None
     top_grad: torch.Tensor | None = None
+    # A call of one step: per layer*D + d, the h_0 the kernel received, grad retained (the module docstring).
+    starts: list[torch.Tensor] | None = None
 
 
 def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt: int = 0,
@@ -180,14 +163,20 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
     N, H, L, D = layout.N, module.hidden_size, module.num_layers, 2 if module.bidirectional else 1
     state = getattr(module, "proj_size", 0) or H
     states = initial_states(module, hx, batched, N, dtype, name, sorted_indices)
-    E = _extra_width(cell, H, state)
+    one_step = not layout.packed and layout.T == 1
+    E = 0 if one_step else _extra_width(cell, H, state)
     fused = _FUSED[mode]
     zeros_h, zeros_c = x.new_zeros(1, N, state), x.new_zeros(1, N, H)
+    starts: list[torch.Tensor] | None = [] if one_step else None
 
     def initial(k: int):
-        if states is None:
-            return (zeros_h, zeros_c) if cell == "lstm" else zeros_h
-        return tuple(s[k : k + 1] for s in states) if cell == "lstm" else states[0][k : k + 1]
+        given = [zeros_h, zeros_c] if states is None else [s[k : k + 1] for s in states]
+        if one_step:  # ∂L/∂h_0 read from h_0 itself: a leaf if nothing upstream asks for it, else a retained view
+            given[0] = given[0] if given[0].requires_grad else given[0].detach().requires_grad_()
+            if given[0].grad_fn is not None:
+                given[0].retain_grad()
+            starts.append(given[0])
+        return tuple(given) if cell == "lstm" else given[0]
 
     layer_in = x
     outs: list[torch.Tensor] = []  # (T, N, D*P) or (R, D*P) per layer
@@ -200,9 +189,9 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
             # Each direction runs on its own, the reverse one on the time-flipped sequences, so that the
             # zero input of one direction never costs the other a matrix product.
             w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, d)
-            flat = [_widened(weights, cell, w_ih, w_hh, H), w_hh] + ([b_ih, b_hh] if module.bias else [])
-            flat += [w_hr] if w_hr is not None else []
-            seq = torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
+            flat = [w_ih if one_step else _widened(weights, cell, w_ih, w_hh, H), w_hh]
+            flat += ([b_ih, b_hh] if module.bias else []) + ([w_hr] if w_hr is not None else [])
+            seq = layer_in if one_step else torch.cat([layer_in, extra[..., d * E : (d + 1) * E]], dim=-1)
             seq = layout.reverse(seq) if d else seq
             half, *final = layout.run_windows(fused, seq, initial(layer * D + d), flat, module.bias, tbptt)
             for f in final:
@@ -212,7 +201,8 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
         out = torch.cat(halves, dim=-1) if D == 2 else halves[0]
         out.retain_grad()
         outs.append(out)
-        extras.append(extra)
+        if not one_step:
+            extras.append(extra)
         layer_in = out
 
     output = outs[-1]
@@ -226,7 +216,8 @@ def start_trace(module: nn.Module, inputs, hx=None, name: str = "module", tbptt:
     h_n = [torch.cat([f[i] for f in finals]) for i in range(len(finals[0]))]  # (L*D, N, ·)
     h_n = [h if unsort is None else h.index_select(1, unsort) for h in h_n]
     h_n = [h if batched else h.squeeze(1) for h in h_n]
-    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt)
+    run = TraceRun(module, cell, layout, batched, x, states, outs, extras, finals, output, unsort, tbptt,
+                   starts=starts)
     return run, output, (tuple(h_n) if cell == "lstm" else h_n[0])
 
 
@@ -246,51 +237,24 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
     grad_out_norm = np.empty((L, D, T))
     grad_h0 = np.empty((L, D, N, P), dtype=dtype)
     grad_c0 = np.empty((L, D, N, H), dtype=dtype) if cell == "lstm" else None
-    # cut[t]: processing step t starts a window after the first, so nothing flows back from it to t-1
-    cut = np.zeros(T, dtype=bool)
-    if run.tbptt:
-        cut[run.tbptt :: run.tbptt] = True
-    keep = torch.from_numpy(~cut)[:, None, None]
+    cut, keep = windows(run)
     rev = torch.from_numpy(layout._rev_t) if layout.packed else None
     stack: list[list[lagmap.LayerBackward]] = []
     with torch.no_grad():
         layer_in = run.x
         for layer in range(L):
-            out, extra = run.outs[layer], run.extras[layer]
-            g_out = out.grad if out.grad is not None else torch.zeros_like(out)
-            g_extra = extra.grad if extra.grad is not None else torch.zeros_like(extra)
+            out = run.outs[layer]
+            g_out = grad_or_zeros(out)
+            g_extra = None if run.starts is not None else grad_or_zeros(run.extras[layer])
             stack.append([])
             for d in range(D):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh, w_hr = layer_weights(module, layer, d)
-
-                def grid(rows: torch.Tensor, d=d) -> torch.Tensor:  # this direction's processing order, (T, N, ·)
-                    return layout.grid(layout.reverse(rows) if d else rows)
-
-                xs = grid(layer_in)
-                h = grid(out[..., d * P : (d + 1) * P])  # (T, N, P)
-                h0 = run.states[0][k : k + 1].detach() if run.states is not None else h.new_zeros(1, N, P)
-                h_prev = torch.cat([h0, h[:-1]])
-                gates = gate_activations(cell, xs, h_prev, w_ih, w_hh, b_ih, b_hh)
-                direct = grid(g_out[..., d * P : (d + 1) * P])
-                h_n, *c_n = run.finals[k]
-                if h_n.grad is not None:  # the final state itself reaches the loss (a decoder starts from it)
-                    direct = direct.clone()
-                    layout.add_at_last(direct, h_n.grad[0])
-                rec = grid(g_extra[..., d * E : d * E + P])  # into h_{t-1} from step t
-                # a_t: everything ∂L/∂h_t receives except (GRU) z_{t+1} ⊙ ∂L/∂h_{t+1}
-                a = direct.clone()
-                a[:-1] += rec[1:] * keep[1:]
-                g0 = rec[0].numpy()
-                if cell == "gru":
-                    g_new = grid(g_extra[..., d * E + H : (d + 1) * E])  # ∂L/∂a_t
-                    w_hn = w_hh[2 * H :]
-                    a[:-1] += ((gates["reset"][1:] * g_new[1:]) @ w_hn) * keep[1:]
-                    z = _cut(_masked(gates["update"].numpy(), layout), cut)
-                    grad_h = _scan(a.numpy(), z, None, backward=True)
-                    g0 = g0 + ((gates["reset"][0] * g_new[0]) @ w_hn).numpy() + z[0] * grad_h[0]
-                else:
-                    grad_h = a.numpy()
+                grid, h, h_prev, direct = direction_reads(run, layer, d, g_out, layer_in)
+                gates = gate_activations(cell, grid(layer_in), h_prev, w_ih, w_hh, b_ih, b_hh)
+                extra = None if g_extra is None else grid(g_extra[..., d * E : (d + 1) * E])
+                start = None if extra is not None else grad_or_zeros(run.starts[k])
+                grad_h, g0 = read_grad_h(cell, layout, direct, extra, start, gates, w_hh, keep, cut)
                 grad_h0[layer, d] = g0
                 unflip = layout.to_input_order if d else (lambda arr: arr)
                 per_unit["hidden"][layer, d] = unflip(h.numpy())
@@ -301,14 +265,15 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
                 if cell == "lstm":
                     i, f, g, o = (gates[gate].numpy() for gate in GATES["lstm"])
                     c0 = run.states[1][k].detach().numpy() if run.states is not None else None
-                    c = _scan(i * g, f, c0, backward=False)
+                    c = scan(i * g, f, c0, backward=False)
                     tanh_c = np.tanh(c)
                     grad_m = grad_h if w_hr is None else grad_h @ w_hr.detach().numpy()  # ∂L/∂(o ⊙ tanh c), (T, N, H)
                     a_c = grad_m * o * (1 - tanh_c * tanh_c)
-                    if c_n[0].grad is not None:
-                        layout.add_at_last(a_c, c_n[0].grad[0].numpy())
-                    f = _cut(_masked(f, layout), cut)
-                    grad_c = _scan(a_c, f, None, backward=True)
+                    c_n = run.finals[k][1]
+                    if c_n.grad is not None:
+                        layout.add_at_last(a_c, c_n.grad[0].numpy())
+                    f = cut_at(masked(f, layout), cut)
+                    grad_c = scan(a_c, f, None, backward=True)
                     grad_c0[layer, d] = f[0] * grad_c[0]
                     per_unit["cell_state"][layer, d] = unflip(c)
                     per_unit["grad_c"][layer, d] = unflip(grad_c)
@@ -362,17 +327,3 @@ def finish_trace(run: TraceRun, loss: float, keep_backward: bool = False) -> Mod
         grad_c0=shape(grad_c0, 2) if cell == "lstm" else None,
         lengths=layout.lengths[order],
     )
-
-
-def _cut(m: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """Zero a recurrence factor at the first step of each truncation window: the detach sends nothing back."""
-    if not cut.any():
-        return m
-    m = m.copy()
-    m[cut] = 0
-    return m
-
-
-def _masked(m: np.ndarray, layout) -> np.ndarray:
-    """Zero a step's recurrence factor past each sequence's end, so padding sends nothing back."""
-    return m if layout.valid is None else np.where(layout.valid[..., None], m, 0)

@@ -65,9 +65,10 @@ def finish_steps(runs: Sequence[TraceRun], loss: float) -> ModuleTrace:
 
     For calls that chain and run one step each (:func:`steps_at_once`) a call's trace has no recurrence inside it to
     follow: its ∂L/∂s_t is what its output received plus what its final state received (the next call's initial
-    state, and whatever else read it), its ∂L/∂s_0 (the part that crosses into the call before) is what its zero
-    input read (engine/tracing/fused.py), and everything else is elementwise, so a layer's gates and gradients come
-    out of one pass over the stacked calls, not one per call.
+    state, and whatever else read it), its ∂L/∂s_0 (the part that crosses into the call before) is the gradient its
+    initial state received (a call of one step runs without the zero input: engine/tracing/fused.py), and everything
+    else is elementwise, so a layer's gates and gradients come out of one pass over the stacked calls, not one per
+    call.
     """
     module, cell = runs[0].module, runs[0].cell
     L, N, H = module.num_layers, runs[0].layout.N, module.hidden_size
@@ -83,10 +84,7 @@ def finish_steps(runs: Sequence[TraceRun], loss: float) -> ModuleTrace:
             given = [_initial(r, layer, 0, P) for r in runs]
             gates = gate_activations(cell, layer_in, torch.cat(given), w_ih, w_hh, b_ih, b_hh)
             grad_h = torch.cat([_grad(r.outs[layer]) + _grad(r.finals[layer][0]) for r in runs])  # total ∂L/∂s_t
-            extra = torch.cat([_grad(r.extras[layer]) for r in runs])  # (T, N, E) what each call's zero input read
-            g0 = extra[..., :P]  # into s_{t-1} through W_hh
-            if cell == "gru":
-                g0 = g0 + (gates["reset"] * extra[..., H:]) @ w_hh[2 * H :] + gates["update"] * grad_h
+            g0 = torch.cat([_grad(r.starts[layer]) for r in runs])  # (T, N, P) into s_{t-1} through the cell
             parts = {"hidden": h.numpy(), "grad_h": grad_h.numpy(), **{k: v.numpy() for k, v in gates.items()}}
             starts["grad_h0"].append(g0.numpy())
             if lstm:

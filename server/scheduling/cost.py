@@ -15,13 +15,20 @@ a profiled step (engine.lab.training.profiled) also costs its map's sweep, as a 
 Truncated BPTT (``tbptt`` = k) adds c_window per extra window: L·D·(⌈T/k⌉ − 1) more fused calls forward
 and backward (measured 0.5 to 1.2 ms each at T=1000, k = 10 and 1).
 
-Attention (engine/models/attention.py) adds the scores of every decoder step against every encoder step,
-A = T·T·N·H, forward and backward: c_dot·A for the dot score, and for the additive score, whose decoder runs a step
-at a time, c_add·A plus c_att_step per decoder step (one fused call each way).  Its lag map is no sweep over the
-recorded Jacobians but a backward pass per row through the whole graph (engine/tracing/attention.py): min(rows, T)
-rows of c_att_row times the trace each.  Fitted on 12 settings from T=16, H=32 to T=128, H=256 (one core), the
-trace alone and with its map within 0.6× to 2.2× of measured times (priced as the sweep the map of a model without
-attention is, the map came out 7 to 9 times under).
+Attention (engine/models/attention.py) is traced by its own path (engine/tracing/attention.py: the recorder over the
+model's calls, the additive decoder a call per word), so it has its own fit, on the same request (the trace, its
+figures and frames; one torch thread)::
+
+    seconds ≈ a0 + a_elem·E + a_mac·E·H + a_dot·A (dot) or a_add·A + a_call·T·L (additive) + a_gru·E·H + a_scan·S (GRU)
+
+with A = T·T·N·H the scores of every decoder step against every encoder step, T·L the additive decoder's one-step
+calls, and for the GRU the products its reading of ∂L/∂h_t repeats (the reset and update gates, and the n gate's
+term through W_hn) and its scan over the steps.  Its lag map is no sweep over recorded Jacobians but, for each of its
+min(rows, T) rows, a backward pass through the whole recorded graph and a reading of its norms: the same terms with
+their own constants (r_*).  Fitted on 20 settings from T=8, H=16 to T=128, H=256 (cells RNN, GRU, LSTM; two layers
+both ways among them; the trace on four runs, the map on two, at load average 8 to 15): within 0.79 to 1.17 of the
+runs' mean for the trace and 0.71 to 1.28 with its map, where two runs of one setting differed by up to 1.6×.  (The
+general fit put these at 0.8 to 3.4 times.)  ``bench/attention.py --cost`` measures them again.
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ C_WINDOW = 1e-3
 # products of every row with W_hh and W_ih, in float64: seconds ≈ C_LAG_STEP·S + C_LAG_MAC·E·rows·(H + D·H), fitted
 # like the trace's.
 C_LAG_STEP, C_LAG_MAC = 5e-5, 1e-10
-C_ATT_DOT, C_ATT_ADD, C_ATT_STEP = 1e-9, 7e-9, 1e-3
-C_ATT_ROW = 0.5  # a row's backward pass over the whole trace's time (measured 0.3 to 0.5)
+# Attention's (a0, a_elem, a_mac, a_dot, a_add, a_call, a_gru, a_scan) for the trace, r_* for each row of its lag map.
+ATTENTION_TRACE = (7.2e-3, 1.8e-8, 7.6e-11, 6.7e-10, 8.0e-9, 4.3e-4, 2.6e-10, 1.0e-4)
+ATTENTION_ROW = (1.1e-3, 8.6e-9, 0.0, 3.6e-10, 2.2e-9, 1.9e-4, 9.8e-11, 6.6e-5)
 
 
 def _steps_and_elements(cfg: Config) -> tuple[int, int]:
@@ -54,23 +62,32 @@ def lag_seconds(cfg: Config) -> float:
     a backward pass per decoder step it itemises."""
     rows = rows_for(cfg.trace_cells)
     if cfg.attention != "none":
-        return C_ATT_ROW * min(rows, cfg.seq_len) * _trace_seconds(cfg)
+        return min(rows, cfg.seq_len) * _priced(ATTENTION_ROW, _attention_work(cfg))
     steps, elems = _steps_and_elements(cfg)
     return C_LAG_STEP * steps + C_LAG_MAC * elems * rows * cfg.hidden_size * (1 + cfg.num_directions)
 
 
-def attention_seconds(cfg: Config) -> float:
-    """Estimated seconds attention adds to a trace or a training step of ``cfg`` (0 without it)."""
-    work = cfg.seq_len * cfg.seq_len * cfg.batch_size * cfg.hidden_size  # A = T·T·N·H
-    if cfg.attention == "dot":
-        return C_ATT_DOT * work
-    return C_ATT_STEP * cfg.seq_len + C_ATT_ADD * work if cfg.attention == "additive" else 0.0
+def _attention_work(cfg: Config) -> tuple[float, ...]:
+    """(1, E, E·H, A of the dot score, A of the additive score, T·L the additive decoder's calls, E·H and S of the GRU)
+    of the module docstring, for a model with attention."""
+    steps, elems = _steps_and_elements(cfg)
+    T, H = cfg.seq_len, cfg.hidden_size
+    additive, gru = cfg.attention == "additive", cfg.cell == "gru"
+    scores = T * T * cfg.batch_size * H
+    return (1.0, elems, elems * H, 0 if additive else scores, scores if additive else 0,
+            T * cfg.num_layers if additive else 0, elems * H if gru else 0, steps if gru else 0)
+
+
+def _priced(constants: tuple[float, ...], work: tuple[float, ...]) -> float:
+    return sum(c * w for c, w in zip(constants, work, strict=True))
 
 
 def _trace_seconds(cfg: Config) -> float:
+    if cfg.attention != "none":
+        return _priced(ATTENTION_TRACE, _attention_work(cfg))
     steps, elems = _steps_and_elements(cfg)
     windows = -(-cfg.seq_len // cfg.tbptt) - 1 if cfg.tbptt else 0  # beyond the first, per layer and direction
-    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions + attention_seconds(cfg)
+    extra = C_WINDOW * windows * cfg.num_layers * cfg.num_directions
     return C0 + C_STEP * steps + C_ELEM * elems + C_MAC * elems * cfg.hidden_size + extra
 
 
