@@ -110,10 +110,14 @@ def lesson_room(url: str, kind: str, lesson_id: str, clients: int, seed: int, re
     """Median over ``repeats`` of the p95 seconds of ``clients`` asking for a lesson's setting at once, and the median
     of ``lone`` clients alone; every room and every lone client uses a seed of its own, so each starts cold.  The
     machine is shared: one sample of either swings by 2x (a lone client's cold trace by 4x), the median of several
-    much less.  Lone clients are cheap, so there are more of them than rooms."""
+    much less.  Lone clients are cheap, so there are more of them than rooms.  Each room follows its share of the lone
+    clients, so the two see the same moments of the machine's load, which drifts over a run."""
     cfg = lesson_config(lesson_id)
-    alone = [run(room(url, kind, {**cfg, "seed": seed + 1000 + r}, 1))[0] for r in range(lone)]
-    rooms = [percentile(run(room(url, kind, {**cfg, "seed": seed + r}, clients)), 95) for r in range(repeats)]
+    alone, rooms = [], []
+    for r in range(repeats):
+        alone += [run(room(url, kind, {**cfg, "seed": seed + 1000 + k}, 1))[0]
+                  for k in range(r * lone // repeats, (r + 1) * lone // repeats)]  # fmt: skip
+        rooms.append(percentile(run(room(url, kind, {**cfg, "seed": seed + r}, clients)), 95))
     return statistics.median(rooms), statistics.median(alone)
 
 
@@ -123,14 +127,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cached_room_cpu(url: str, pid: int, lesson_id: str, clients: int, seed: int) -> tuple[float, float]:
-    """The server's CPU milliseconds per socket when ``clients`` open a cached link at once, and this process's (the
-    clients', all on this machine's cores too): what each socket costs apart from computing, on the loaded machine."""
+def cached_room_cpu(url: str, pid: int, lesson_id: str, clients: int, seed: int, rooms: int = 5) -> tuple[float, float]:
+    """The server's CPU milliseconds per socket when ``clients`` open a cached link at once, ``rooms`` times, and this
+    process's (the clients', all on this machine's cores too): what each socket costs apart from computing, on the
+    loaded machine.  Several rooms: the kernel counts CPU time in 10 ms ticks, 0.1 ms a socket of one room."""
     cfg = {**lesson_config(lesson_id), "seed": seed}
     run(room(url, "run", cfg, 1))  # computed and cached
     server, here = cpu_seconds(pid), time.process_time()
-    run(room(url, "run", cfg, clients))
-    return 1000 * (cpu_seconds(pid) - server) / clients, 1000 * (time.process_time() - here) / clients
+    for _ in range(rooms):
+        run(room(url, "run", cfg, clients))
+    sockets = rooms * clients
+    return 1000 * (cpu_seconds(pid) - server) / sockets, 1000 * (time.process_time() - here) / sockets
 
 
 def scenario_a(url: str, pid: int) -> tuple[str, float, float]:
