@@ -37,9 +37,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None, tracer: Callable | None = None,
-               static_dir: Path = ROOT / "static") -> FastAPI:
+               static_dir: Path = ROOT / "static", freeze_at_start: bool = False) -> FastAPI:
     """The app; ``tracer`` (Config -> engine.Trace) defaults to ``engine.trace_config``; ``static_dir`` is read once,
-    here (server/assets.py)."""
+    here (server/assets.py).  ``freeze_at_start``: the objects alive when it starts are frozen out of the cyclic
+    collector (server/memory.py), as the served app's are; not the tests' apps, many to a process, whose cycles
+    (an app's own, its cache's) would then never be collected."""
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="Gradient Flow Lab",
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
         version="0.1.0",
         docs_url=None,  # server/routes/docs.py serves /docs from an installed package, not a CDN
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=lifespan if freeze_at_start else None,
         # The lab exports no telemetry; left on, FastAPI asks OpenTelemetry's three providers on every connection,
         # a share of what a room's hundred sockets opening at once cost.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -72,4 +74,4 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
     return app
 
 
-app = create_app()
+app = create_app(freeze_at_start=True)  # what uvicorn serves (python -m server)

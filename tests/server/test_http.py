@@ -144,16 +144,15 @@ def test_openapi_docs_stay_on(client):
     assert paths["/api/trace"]["post"]["requestBody"]["required"] is True
 
 
-def test_objects_alive_when_the_app_starts_are_frozen_out_of_the_collector():
+def test_objects_alive_when_the_served_app_starts_are_frozen_out_of_the_collector():
     """A full collection would walk the imports' ~200 000 objects on the event loop (server/memory.py)."""
     import gc
 
     from fastapi.testclient import TestClient
 
-    from server.app import create_app
+    from server.app import app
 
     gc.unfreeze()  # whatever an earlier app of this process froze
-    app = create_app()
     held = [app]  # a tracked object alive before the app starts
     assert not gc.get_freeze_count()
     try:
