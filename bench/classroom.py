@@ -16,13 +16,15 @@ Targets: (a) <= 3x, (b) <= 1.5x, (c) <= 2x, (d) <= 1x.  A latency is from sendin
 receiving its last frame (a run's `done`; for Train, the trained model's trace `done`).  Every scenario
 uses seeds no earlier scenario used, so each starts with a cold cache.
 
-Run: .venv/bin/python bench/classroom.py [--only a b c d]
+Run: .venv/bin/python bench/classroom.py [--only a b c d] [--baseline [REV]]  (REV: by default where this branch left
+main; its server is measured first, with these same clients)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -32,17 +34,26 @@ import time
 import urllib.request
 from pathlib import Path
 
+import uvloop
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import open_socket, percentile  # noqa: E402
 
+from bench.ui_latency import ROOT, baseline_rev, tree_of  # noqa: E402
 from engine.lessons import LESSONS  # noqa: E402
 from tests.e2e.harness import never_reading_socket, server_process  # noqa: E402
 
 LARGEST = {"cell": "lstm", "seq_len": 2000, "hidden_size": 256, "num_layers": 4, "bidirectional": True,
            "batch_size": 1}  # fmt: skip
 STALL_S = 5
+
+
+def run(coroutine):
+    """Run the clients on uvloop, the event loop the server runs on: the clients share the server's cores, and
+    asyncio's own loop costs them more CPU a socket (a browser's sockets cost this machine nothing)."""
+    return uvloop.run(coroutine)
 
 
 def lesson_config(lesson_id: str) -> dict:
@@ -99,10 +110,14 @@ def lesson_room(url: str, kind: str, lesson_id: str, clients: int, seed: int, re
     """Median over ``repeats`` of the p95 seconds of ``clients`` asking for a lesson's setting at once, and the median
     of ``lone`` clients alone; every room and every lone client uses a seed of its own, so each starts cold.  The
     machine is shared: one sample of either swings by 2x (a lone client's cold trace by 4x), the median of several
-    much less.  Lone clients are cheap, so there are more of them than rooms."""
+    much less.  Lone clients are cheap, so there are more of them than rooms.  Each room follows its share of the lone
+    clients, so the two see the same moments of the machine's load, which drifts over a run."""
     cfg = lesson_config(lesson_id)
-    alone = [asyncio.run(room(url, kind, {**cfg, "seed": seed + 1000 + r}, 1))[0] for r in range(lone)]
-    rooms = [percentile(asyncio.run(room(url, kind, {**cfg, "seed": seed + r}, clients)), 95) for r in range(repeats)]
+    alone, rooms = [], []
+    for r in range(repeats):
+        alone += [run(room(url, kind, {**cfg, "seed": seed + 1000 + k}, 1))[0]
+                  for k in range(r * lone // repeats, (r + 1) * lone // repeats)]  # fmt: skip
+        rooms.append(percentile(run(room(url, kind, {**cfg, "seed": seed + r}, clients)), 95))
     return statistics.median(rooms), statistics.median(alone)
 
 
@@ -112,14 +127,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cached_room_cpu(url: str, pid: int, lesson_id: str, clients: int, seed: int) -> tuple[float, float]:
-    """The server's CPU milliseconds per socket when ``clients`` open a cached link at once, and this process's (the
-    clients', all on this machine's cores too): what each socket costs apart from computing, on the loaded machine."""
+def cached_room_cpu(url: str, pid: int, lesson_id: str, clients: int, seed: int, rooms: int = 5) -> tuple[float, float]:
+    """The server's CPU milliseconds per socket when ``clients`` open a cached link at once, ``rooms`` times, and this
+    process's (the clients', all on this machine's cores too): what each socket costs apart from computing, on the
+    loaded machine.  Several rooms: the kernel counts CPU time in 10 ms ticks, 0.1 ms a socket of one room."""
     cfg = {**lesson_config(lesson_id), "seed": seed}
-    asyncio.run(room(url, "run", cfg, 1))  # computed and cached
+    run(room(url, "run", cfg, 1))  # computed and cached
     server, here = cpu_seconds(pid), time.process_time()
-    asyncio.run(room(url, "run", cfg, clients))
-    return 1000 * (cpu_seconds(pid) - server) / clients, 1000 * (time.process_time() - here) / clients
+    for _ in range(rooms):
+        run(room(url, "run", cfg, clients))
+    sockets = rooms * clients
+    return 1000 * (cpu_seconds(pid) - server) / sockets, 1000 * (time.process_time() - here) / sockets
 
 
 def scenario_a(url: str, pid: int) -> tuple[str, float, float]:
@@ -169,9 +187,9 @@ async def with_big_clients(url: str, base: str, first_seed: int) -> tuple[list[f
 
 
 def scenario_c(url: str, base: str) -> tuple[str, float, float]:
-    alone = asyncio.run(small_clients(url, 3000))
+    alone = run(small_clients(url, 3000))
     started = health(base)["computations"]
-    mixed, big_done = asyncio.run(with_big_clients(url, base, 4000))
+    mixed, big_done = run(with_big_clients(url, base, 4000))
     big_started = health(base)["computations"] - started - len(mixed)
     p_alone, p_mixed = percentile(alone, 95), percentile(mixed, 95)
     return (f"(c) 24 small clients beside 4 largest-config clients: p95 {p_mixed * 1000:.0f} ms, "
@@ -182,7 +200,7 @@ def scenario_c(url: str, base: str) -> tuple[str, float, float]:
 
 def scenario_d(base: str, url: str, pid: int) -> tuple[str, float, float]:
     before = rss_mb(pid)
-    asyncio.run(one_request(url, "run", {**LARGEST, "seed": 501}))
+    run(one_request(url, "run", {**LARGEST, "seed": 501}))
     one = rss_mb(pid) - before
     after_one = rss_mb(pid)
     socks = [never_reading_socket(base, {"type": "run", "config": {**LARGEST, "seed": 502}}) for _ in range(8)]
@@ -198,18 +216,15 @@ def scenario_d(base: str, url: str, pid: int) -> tuple[str, float, float]:
             f"+{eight:.0f} MB; one client computing and reading one: +{one:.0f} MB", eight / one, 1.0)  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # (d) first: its memory figures must not include what earlier scenarios left for the allocator to trim.
-    parser.add_argument("--only", nargs="*", choices=list("abcd"), default=list("dabc"))
-    args = parser.parse_args()
+def measure(root: Path, only: list[str], label: str) -> list[bool]:
+    """Run the scenarios ``only`` against a server of the tree at ``root``; print each figure; whether each is met."""
     results = []
     # A whole class from one loopback address: the per-address connection cap is lifted.
     env = {"GFL_STALL_SECONDS": str(STALL_S), "GFL_MAX_CONNECTIONS_PER_CLIENT": "100000"}
-    with server_process(env=env) as (base, proc):
+    with server_process(env=env, root=root) as (base, proc):
         url = base.replace("http://", "ws://", 1) + "/ws"
-        asyncio.run(room(url, "run", {"seed": 1}, 1))  # warm-up: a fresh process pays one-off costs
-        for name in args.only:
+        run(room(url, "run", {"seed": 1}, 1))  # warm-up: a fresh process pays one-off costs
+        for name in only:
             t0 = time.perf_counter()
             if name == "d":
                 line, ratio, target = scenario_d(base, url, proc.pid)
@@ -220,13 +235,37 @@ def main() -> int:
             else:
                 line, ratio, target = scenario_b(url)
             verdict = "met" if ratio <= target else "NOT met"
-            print(f"{line}\n    ratio {ratio:.2f} (target <= {target:g}: {verdict}; {time.perf_counter() - t0:.0f} s)")
+            print(f"{label}{line}\n    ratio {ratio:.2f} (target <= {target:g}: {verdict}; "
+                  f"{time.perf_counter() - t0:.0f} s; {load()})")  # fmt: skip
             results.append(ratio <= target)
             sys.stdout.flush()
         cache = health(base)["cache"]
-        print(f"cache: {cache['hits']} hits, {cache['misses']} misses, {cache['shared']} shared flights, "
+        print(f"{label}cache: {cache['hits']} hits, {cache['misses']} misses, {cache['shared']} shared flights, "
               f"{cache['bytes'] / 1e6:.0f} MB held in {cache['entries']} entries")  # fmt: skip
-    return 0 if all(results) else 1
+    return results
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # (d) first: its memory figures must not include what earlier scenarios left for the allocator to trim.
+    parser.add_argument("--only", nargs="*", choices=list("abcd"), default=list("dabc"))
+    parser.add_argument("--baseline", nargs="?", const="", metavar="REV",
+                        help="first measure the server of commit REV (default: where this branch left main), "
+                             "with these same clients")  # fmt: skip
+    args = parser.parse_args()
+    # The clients' own heap (torch, through the lesson table) frozen out of their collector, as the server's is: a
+    # room's hundred sockets would otherwise trigger full collections of it in the process timing them.
+    gc.collect()
+    gc.freeze()
+    if args.baseline is not None:
+        rev = args.baseline or baseline_rev()
+        with tree_of(rev) as old:
+            measure(old, args.only, f"[baseline {rev[:10]}] ")
+    return 0 if all(measure(ROOT, args.only, "[this tree] " if args.baseline is not None else "")) else 1
 
 
 if __name__ == "__main__":

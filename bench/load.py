@@ -66,7 +66,7 @@ async def run_once(ws, config: dict, number: int, timeout: float) -> RunResult:
 
 def open_socket(url: str):
     # No compression, as the server offers none; frames of a large trace are tens of MB.
-    return connect(url, max_size=None, compression=None, open_timeout=30)
+    return connect(url, max_size=None, compression=None, open_timeout=30, proxy=None)
 
 
 async def client(url: str, runs: int, seq_len: int, index: int, timeout: float) -> tuple[list[float], int]:

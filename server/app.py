@@ -8,7 +8,8 @@ out, sharing results through Redis with ``--cache`` (see docs/protocol.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from server.assets import StaticTree, package_asset, page_urls
 from server.compression import AnswerCompression
 from server.guard import SecurityHeaders, TrustedHosts
 from server.hub import Hub
+from server.memory import freeze_startup_objects
 from server.rooms import make_rooms
 from server.rooms import router as rooms_router
 from server.routes import api, assets, cliff, docs, health, lessons, pages, script, stream, sweep, trace_file
@@ -28,10 +30,18 @@ from server.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    freeze_startup_objects()  # everything imported and built by now lives as long as the process
+    yield
+
+
 def create_app(settings: Settings | None = None, tracer: Callable | None = None,
-               static_dir: Path = ROOT / "static") -> FastAPI:
+               static_dir: Path = ROOT / "static", freeze_at_start: bool = False) -> FastAPI:
     """The app; ``tracer`` (Config -> engine.Trace) defaults to ``engine.trace_config``; ``static_dir`` is read once,
-    here (server/assets.py)."""
+    here (server/assets.py).  ``freeze_at_start``: the objects alive when it starts are frozen out of the cyclic
+    collector (server/memory.py), as the served app's are; not the tests' apps, many to a process, whose cycles
+    (an app's own, its cache's) would then never be collected."""
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="Gradient Flow Lab",
@@ -39,6 +49,7 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
         version="0.1.0",
         docs_url=None,  # server/routes/docs.py serves /docs from an installed package, not a CDN
         redoc_url=None,
+        lifespan=lifespan if freeze_at_start else None,
         # The lab exports no telemetry; left on, FastAPI asks OpenTelemetry's three providers on every connection,
         # a share of what a room's hundred sockets opening at once cost.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -63,4 +74,4 @@ def create_app(settings: Settings | None = None, tracer: Callable | None = None,
     return app
 
 
-app = create_app()
+app = create_app(freeze_at_start=True)  # what uvicorn serves (python -m server)

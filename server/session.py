@@ -57,7 +57,7 @@ class Outgoing:
 
 class Session:
     def __init__(self, ws: WebSocket, hub: Hub):
-        self.ws = ws
+        self.ws: WebSocket | None = ws
         self.hub = hub
         self.settings = hub.settings
         self.outbox, self.outbox_reader = anyio.create_memory_object_stream[Outgoing](self.settings.outbox_size)
@@ -86,6 +86,11 @@ class Session:
             self.hub.activity.sessions -= 1
             self.hub.unwatch(self)
             self.uploads.close()  # its uploads' memory goes now, not at the next garbage collection
+            # The socket's graph (the websocket, uvicorn's protocol and its buffers, the task group) is let go of
+            # here, so it is freed as the socket ends, not left to the cyclic collector, whose collections a room of
+            # sockets would otherwise trigger again and again (docs/performance.md, "The classroom").  The session
+            # itself may stay in a cycle a while: a sender cancelled while waiting leaves its frame in one of anyio's.
+            self.tg = self.ws = None
 
     # -- receiving ---------------------------------------------------------------
 
@@ -309,8 +314,10 @@ class Session:
         log.info("closing a socket whose frames stopped draining for %s s", self.settings.stall_seconds)
         if self.tg is not None:
             self.tg.cancel_scope.cancel()
-        with anyio.move_on_after(1.0):
-            await self.ws.close(code=1008, reason="frames stopped draining")
+        ws = self.ws  # None once the session has ended
+        if ws is not None:
+            with anyio.move_on_after(1.0):
+                await ws.close(code=1008, reason="frames stopped draining")
 
 
 def busy_unit(e: Busy) -> Unit:

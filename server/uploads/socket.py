@@ -148,8 +148,9 @@ class SocketUploads:
         return config, (ckpt, self.series)
 
     def close(self) -> None:
-        """The socket is gone: let go of its uploads (their tokens stay in the store for a reconnect)."""
-        self.announced = None
+        """The socket is gone: let go of its uploads (their tokens stay in the store for a reconnect), and of ``send``,
+        the session's own method, so the two no longer hold each other."""
+        self.announced = self.send = None
         for kind in KINDS:
             self.uploads.release(self.values[kind])
             self.values[kind] = None

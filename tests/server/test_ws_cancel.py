@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 from fastapi.testclient import TestClient
 
@@ -87,6 +89,25 @@ def test_disconnect_ends_the_session_and_frees_the_slot(gated):
         tracer.gate.set()
         wait_until(lambda: hub.activity.sessions == 0 and hub.scheduler.running == 0)
         assert hub.activity.frames_sent == sent_before, "frames were sent to a client that had left"
+
+
+def test_a_closed_socket_is_freed_without_the_cyclic_collector(client, monkeypatch):
+    """Its websocket (and with it the server's protocol and buffers) goes when the session ends: a room of sockets left
+    to the collector triggers its collections again and again (docs/performance.md, "The classroom")."""
+    hub = client.app.state.hub
+    sockets = []
+    watch = hub.watch
+    monkeypatch.setattr(hub, "watch", lambda session: (sockets.append(weakref.ref(session.ws)), watch(session)))
+    gc.collect()
+    gc.disable()
+    try:
+        with client.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "run", "config": SMALL})
+            assert read_run(ws, 1).end["type"] == "done"
+        wait_until(lambda: hub.activity.sessions == 0)
+        wait_until(lambda: sockets[0]() is None)
+    finally:
+        gc.enable()
 
 
 def test_disconnect_while_streaming_stops_sending(client, monkeypatch):
