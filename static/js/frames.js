@@ -38,9 +38,17 @@ export class SocketSource {
   }
 
   run(config, options = {}) {
-    // A file uploaded makes the answer depend on more than the setting: the cache stays out of it.
-    const cachable = !Object.keys(this.socket.uploads).length;
-    if (!this.cache.ask("run", config, options, cachable)) this.socket.run(config, options);
+    if (!this.cache.ask("run", config, options, this.cachable)) this.socket.run(config, options);
+  }
+
+  /** A file uploaded makes the answer depend on more than the setting: the cache stays out of it. */
+  get cachable() {
+    return !Object.keys(this.socket.uploads).length;
+  }
+
+  /** Whether a run of `config` would be answered from the page's cache, at once. */
+  holds(config, { lag = false } = {}) {
+    return this.cachable && this.cache.has(config, lag);
   }
 
   train(config, options = {}) {

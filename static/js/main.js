@@ -50,7 +50,7 @@ async function main() {
     gfl.requestedAt = performance.now();
     compare.setBase(config);
     source.run(config, { lag: state.request.lag });
-  });
+  }, (config, lag) => !!source.holds?.(config, { lag }));
   // After a training that brought no trace (stopped, refused): the views must show this setting whole.
   const retraceIfNeeded = () => {
     if (!(dispatcher.trace?.complete && state.showsCurrent())) requests.request("commit", true);
