@@ -86,6 +86,11 @@ export class SocketSource {
     }
   }
 
+  /** How long a neighbour takes to reach the page once the server has it (ms); 0 when none is brought in. */
+  bringInMs(shown, options = {}) {
+    return this.neighbours.bringsIn(shown, !!options.lag) ? this.neighbours.msPerRun || 1 : 0;
+  }
+
   /** Neighbours a dragged slider has gone past (`passed(config)`) are not brought into the page. */
   skipNeighbours(passed) {
     this.neighbours.skipWhen(passed);
