@@ -89,6 +89,24 @@ test("a drag's batches lead the slider by its speed times the server's time a se
   assert.deepEqual(sent, [[51, 52, 49, 53], [82, 83, 84, 85]]); // 1/16 step a ms × 100 ms: 6 steps ahead of 76
 });
 
+test("when the page brings the batch in, a drag's batches lead by the batch's time and a fetch's", () => {
+  const sent = [];
+  const now = { t: 0 };
+  const state = { config: { seq_len: 50 }, wantsLag: false, needsTrace: () => true, schema: { check: (_n, v) => v } };
+  const p = new Prefetcher(state, (configs) => (sent.push(configs.map((c) => c.seq_len)), true), () => now.t, () => 60);
+  const input = (value) => ({ name: "seq_len", value: String(value), min: "1", max: "2000", step: "1" });
+  p.around(input(50)); // held
+  for (let t = 16; t <= 400; t += 16) {
+    now.t = t;
+    p.around(input(50 + t / 16), 1, true); // a step every 16 ms, while the first batch is out
+  }
+  now.t = 400;
+  p.answered({ type: "prefetched", ready: 4 }); // the batch: 400 ms
+  now.t = 416;
+  p.around(input(76), 1, true);
+  assert.deepEqual(sent[1], [105, 106, 107, 108]); // 1/16 step a ms × (400 + 60) ms: 29 steps ahead of 76
+});
+
 test("a dragged slider has passed the values behind it and its own, not those ahead; at rest none", () => {
   const now = { t: 0 };
   const state = { config: { seq_len: 50 }, wantsLag: false, needsTrace: () => true, schema: { check: (_n, v) => v } };
