@@ -6,7 +6,9 @@
 //
 // A slide to a setting the frame source already holds whole (`holds`: the page's cache of runs) does not wait: it is
 // answered at once and supersedes the request in flight, so a drag shows every held value it passes, not only the
-// answers of its round trips.
+// answers of its round trips.  Not while the server says it is computing the answer in flight (its `computing` frame,
+// sent for computations long enough to show): superseded, that computation would run to its end for nothing, holding
+// a slot the drag's next value waits for.
 
 export class Requests {
   /**
@@ -30,7 +32,8 @@ export class Requests {
 
   /** Ask for the current setting if the state says a request is due; `force` asks even for the setting on show. */
   request(how = "commit", force = false) {
-    const now = how === "slide" && !!this.state.inFlight && this.holds(this.state.config, this.state.wantsLag);
+    const st = this.state;
+    const now = how === "slide" && !!st.inFlight && !st.request?.estimate && this.holds(st.config, st.wantsLag);
     const config = this.state.requestTrace(now ? "commit" : how, force); // still a slide to the views
     if (config) this.send(config, how);
   }

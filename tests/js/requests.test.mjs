@@ -12,7 +12,7 @@ const { PageState } = await import("../../static/js/state.js");
 const table = JSON.parse(readFileSync(new URL("./cliff_table.json", import.meta.url)));
 const schema = new Schema(table.fields, table.link_version);
 
-test("a slide to a held setting goes at once, superseding the answer in flight; others still wait for it", () => {
+test("a slide to a held setting goes at once, superseding the answer in flight unless the server is computing it", () => {
   const state = new PageState(schema, { config: {}, pageKeys: table.page_keys, writeUrl: () => {} });
   const sent = [];
   const held = new Set([4.7]);
@@ -28,4 +28,8 @@ test("a slide to a held setting goes at once, superseding the answer in flight; 
   state.traceDone(2);
   requests.settle(2);
   assert.deepEqual(sent.map(([w0]) => w0), [4.5, 4.7, 4.8], "then the newest value goes");
+  state.computing(2.5); // the server computes 4.8's answer for a while
+  held.add(4.9);
+  state.set({ w0: 4.9 }, "slide");
+  assert.equal(sent.length, 3, "a computation under way is not thrown away for a held value");
 });
