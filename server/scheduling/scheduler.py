@@ -99,13 +99,10 @@ class Scheduler:
         if self.waiting and queued + cost > self.max_queued_seconds:
             raise Busy(queued, max(1, math.ceil(queued / self.slots)))
 
-    def admit_low_priority(self, cost: float) -> None:
-        """Raise :class:`Busy` unless a slot a job of ``cost`` may take is free and no job waits: a prefetch never
-        queues, so it never delays anyone's own request (it only ever takes a slot that would otherwise sit idle).
-        A big one needs the big lane free too: admitted while it is full, it would wait at the head of the queue and
-        take the lane before the next request of whoever is dragging the slider."""
-        big_lane_full = cost > self.big_job_seconds and self.running_big >= self.big_slots
-        if self.waiting or self.running >= self.slots or big_lane_full:
+    def admit_low_priority(self) -> None:
+        """Raise :class:`Busy` unless a slot is free and no job waits: a prefetch never queues, so it never
+        delays anyone's own request (it only ever takes a slot that would otherwise sit idle)."""
+        if self.waiting or self.running >= self.slots:
             queued = self.queued_seconds
             raise Busy(queued, max(1, math.ceil(queued / self.slots)))
 

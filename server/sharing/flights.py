@@ -144,7 +144,7 @@ class Sharing:
         key = request_key(kind, config)
         if self.memory.get(key) is not None or key in self.flights:
             return
-        self.scheduler.admit_low_priority(self._first_cost(kind, config))
+        self.scheduler.admit_low_priority()
         await self._subscribe(self._start(key, kind, config, None), _discard, None)
 
     async def _subscribe(self, flight: Flight, deliver: Deliver, waiting: Waiting | None,

@@ -210,19 +210,3 @@ def test_big_jobs_give_their_freed_memory_back(monkeypatch):
 
     run_async(main)
     assert calls == [1]  # after the big job only: trimming costs a few ms
-
-
-def test_a_big_prefetch_is_busy_while_the_big_lane_computes_and_a_small_one_is_not():
-    gates, s = Gates(), scheduler()
-
-    async def main():
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: s.run(gates.job("big"), cost=5.0))
-            await until(lambda: gates.started == ["big"])
-            with pytest.raises(Busy):  # admitted, it would wait for the lane ahead of the dragger's next request
-                s.admit_low_priority(5.0)
-            s.admit_low_priority(0.01)  # the other slot is idle: small work may take it
-            gates.release["big"].set()
-        s.admit_low_priority(5.0)
-
-    run_async(main)
