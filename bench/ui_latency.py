@@ -1,6 +1,6 @@
 """UI latency while a slider moves: this tree's page and server against a baseline tree's, in one run.
 
-    python bench/ui_latency.py [--baseline REV] [--moves 10] [--drag-s 3] [--json out.json]
+    python bench/ui_latency.py [--baseline REV] [--moves 10] [--drag-s 3] [--only default|big] [--json out.json]
 
 The baseline is another commit of this repository (default: where this branch left main), unpacked into a
 temporary directory and served by its own ``python -m server``; each tree is measured in turn against a fresh
@@ -161,11 +161,11 @@ def tree_of(rev: str):
         yield Path(tmp)
 
 
-async def measure_tree(root: Path, moves: int, drag_s: float) -> dict:
+async def measure_tree(root: Path, moves: int, drag_s: float, scenarios: list) -> dict:
     out = {}
     with running_server(root=root) as base:
         async with devtools_page() as page:
-            for name, link, *_ in SCENARIOS:
+            for name, link, *_ in scenarios:
                 out[name] = await measure(page, base, link, moves, drag_s)
     return out
 
@@ -184,20 +184,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default=None, help="the commit measured as the baseline (default: merge-base)")
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--drag-s", type=float, default=3.0)
+    parser.add_argument("--only", choices=("default", "big"), help="one setting of the table (default: both)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    only = {"default": SCENARIOS[0][0], "big": SCENARIOS[1][0]}.get(args.only)
+    scenarios = [s for s in SCENARIOS if only in (None, s[0])]
     rev = args.baseline or baseline_rev()
     loads = [load()]
     with tree_of(rev) as old:
-        before = asyncio.run(measure_tree(old, args.moves, args.drag_s))
+        before = asyncio.run(measure_tree(old, args.moves, args.drag_s, scenarios))
     loads.append(load())
-    after = asyncio.run(measure_tree(ROOT, args.moves, args.drag_s))
+    after = asyncio.run(measure_tree(ROOT, args.moves, args.drag_s, scenarios))
     loads.append(load())
     print(f"baseline: {rev[:10]} (its page and server), measured in this run before this tree")
     print(f"{loads[0]} at the start, {loads[1]} between the trees, {loads[2]} at the end (1, 5, 15 min)")
     print(f"{'measure':48s} {'baseline':>9s} {'now':>9s} {'ratio':>7s}  target")
     met = True
-    for name, _, target_ms, target_rate in SCENARIOS:
+    for name, _, target_ms, target_rate in scenarios:
         b, a = before[name], after[name]
         rows = [(f"repaints/s dragging {slider}, {name}", f"drag_{slider}_per_s", target_rate, 1) for slider in DRAGGED]
         rows += [(f"slider -> repaint median ms, {name}", "median_ms", target_ms, -1),
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             met &= ok
             goal = "" if target is None else f"{'>=' if sense > 0 else '<='} {target:g} {'ok' if ok else 'MISSED'}"
             print(f"{label:48s} {b[key]:9.1f} {a[key]:9.1f} {ratio:6.2f}×  {goal}")
-    for name, *_ in SCENARIOS:
+    for name, *_ in scenarios:
         for slider in DRAGGED:
             b, a = before[name][f"drag {slider}"], after[name][f"drag {slider}"]
             print(f"  drag {slider}, {name}: values/s passed {b['values_per_s']:.0f} / {a['values_per_s']:.0f}, "

@@ -38,9 +38,17 @@ export class SocketSource {
   }
 
   run(config, options = {}) {
-    // A file uploaded makes the answer depend on more than the setting: the cache stays out of it.
-    const cachable = !Object.keys(this.socket.uploads).length;
-    if (!this.cache.ask("run", config, options, cachable)) this.socket.run(config, options);
+    if (!this.cache.ask("run", config, options, this.cachable)) this.socket.run(config, options);
+  }
+
+  /** A file uploaded makes the answer depend on more than the setting: the cache stays out of it. */
+  get cachable() {
+    return !Object.keys(this.socket.uploads).length;
+  }
+
+  /** Whether a run of `config` would be answered from the page's cache, at once. */
+  holds(config, { lag = false } = {}) {
+    return this.cachable && this.cache.has(config, lag);
   }
 
   train(config, options = {}) {
@@ -76,6 +84,11 @@ export class SocketSource {
     if (asked && !frame.busy && frame.ready > 0) {
       this.neighbours.fetch(asked.configs.slice(0, frame.ready), { lag: asked.lag }, shown);
     }
+  }
+
+  /** How long a neighbour takes to reach the page once the server has it (ms); 0 when none is brought in. */
+  bringInMs(shown, options = {}) {
+    return this.neighbours.bringsIn(shown, !!options.lag) ? this.neighbours.msPerRun || 1 : 0;
   }
 
   /** Neighbours a dragged slider has gone past (`passed(config)`) are not brought into the page. */

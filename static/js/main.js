@@ -50,7 +50,7 @@ async function main() {
     gfl.requestedAt = performance.now();
     compare.setBase(config);
     source.run(config, { lag: state.request.lag });
-  });
+  }, (config, lag) => !!source.holds?.(config, { lag }));
   // After a training that brought no trace (stopped, refused): the views must show this setting whole.
   const retraceIfNeeded = () => {
     if (!(dispatcher.trace?.complete && state.showsCurrent())) requests.request("commit", true);
@@ -116,7 +116,8 @@ async function main() {
     requests.request("commit", true); // a fresh socket after a drop: ask again
   }), state));
   // A slider's neighbouring values, computed by the server ahead of a drag (a static copy has its grid instead).
-  const prefetch = (gfl.prefetch = new Prefetcher(state, (configs, o) => !!source.prefetch?.(configs, o)));
+  const prefetch = (gfl.prefetch = new Prefetcher(state, (configs, o) => !!source.prefetch?.(configs, o), undefined,
+    () => source.bringInMs?.(state.view.shown?.config ?? state.config, { lag: state.wantsLag }) || 0));
   prefetch.bind(form);
   source.skipNeighbours?.((config) => prefetch.passed(config)); // what a drag has gone past is not brought in
   // "instant" in the speed list shows everything at once: in a static copy, a recorded training too.

@@ -23,6 +23,8 @@ export class NeighbourFetch {
     this.queue = []; // [{config, lag}] still to ask for
     this.current = null; // {key, frames, bytes} being received
     this.fetched = 0; // runs brought into the cache
+    this.askedAt = 0; // when the run being received was asked for
+    this.msPerRun = 0; // a run's round trip on this socket, smoothed (0 before the first)
     this.passed = () => false; // whether a dragged slider has gone past a setting (skipWhen)
   }
 
@@ -36,13 +38,18 @@ export class NeighbourFetch {
     return !!this.current || this.queue.length > 0;
   }
 
+  /** Whether neighbours are brought in while the run on show is `shown` (with `lag`): only when it is small. */
+  bringsIn(shown, lag = false) {
+    const size = shown && this.cache.sizeOf(shown, lag);
+    return !!size && size <= SMALL_BYTES;
+  }
+
   /**
    * Bring `configs` into the cache, unless the run on show (`shown`, with `lag`) is not small: a queue of the newest
    * neighbours replaces the one before (the slider moved on).
    */
   fetch(configs, { lag = false } = {}, shown = null) {
-    const size = shown && this.cache.sizeOf(shown, lag);
-    if (!size || size > SMALL_BYTES) return;
+    if (!this.bringsIn(shown, lag)) return;
     this.queue = configs.filter((c) => !this.cache.has(c, lag)).map((config) => ({ config, lag }));
     if (!this.current) this.next();
   }
@@ -54,6 +61,7 @@ export class NeighbourFetch {
     if (this.cache.has(item.config, item.lag) || this.passed(item.config)) return this.next();
     this.socket ||= this.open((frame, payload) => this.receive(frame, payload));
     this.current = new Recording(runKey(item.config, item.lag));
+    this.askedAt = performance.now();
     this.socket.run(item.config, { lag: item.lag });
   }
 
@@ -64,6 +72,8 @@ export class NeighbourFetch {
     if (!rec.add(frame, payload)) return;
     this.cache.keep(rec);
     this.fetched += 1;
+    const ms = performance.now() - this.askedAt;
+    this.msPerRun = this.msPerRun ? 0.5 * this.msPerRun + 0.5 * ms : ms;
     this.next();
   }
 }

@@ -1,7 +1,8 @@
 // Have the next answer before it is asked for: while a slider is hovered, focused or held, the server is asked to
 // compute its neighbouring values into its cache (the socket's `prefetch` message, docs/protocol.md), so a drag
-// lands on cached results.  While it is dragged, the values ahead of it: as far ahead as it moves while the server
-// computes one (the last batch's time a setting), in the direction of motion.  One batch out at a time; a `busy`
+// lands on cached results.  While it is dragged, the values ahead of it, in the direction of motion: as far ahead as
+// it moves while the server computes one (the last batch's time a setting), or, when the page brings the batch's
+// settings in (neighbour_fetch.js), while a whole batch is answered and its first setting brought in.  One batch out at a time; a `busy`
 // answer stops prefetching until the server's retry hint has passed (the server only prefetches on a slot nobody
 // waits for).  Reads the page state; sends through the frame source; changes nothing in either.
 
@@ -51,11 +52,11 @@ export function ahead(value, grid, dir = 1, lead = 0, most = MOST) {
 }
 
 /**
- * How many steps ahead of a dragged slider to ask for: as far as it moves while the server computes one setting
- * (`perSettingMs`), at `stepsPerMs`; 0 at rest.
+ * How many steps ahead of a dragged slider to ask for: as far as it moves, at `stepsPerMs`, in `readyMs` (until a
+ * setting asked for now is where the drag will look for it); 0 at rest.
  */
-export function leadSteps(stepsPerMs, perSettingMs) {
-  return stepsPerMs > 0 ? Math.max(1, Math.round(stepsPerMs * perSettingMs)) : 0;
+export function leadSteps(stepsPerMs, readyMs) {
+  return stepsPerMs > 0 ? Math.max(1, Math.round(stepsPerMs * readyMs)) : 0;
 }
 
 export class Prefetcher {
@@ -64,11 +65,14 @@ export class Prefetcher {
    * @param {(configs: object[], options: {lag: boolean}) => boolean} send  sends one prefetch message; false when
    *   it could not leave (no open socket)
    * @param {() => number} now  milliseconds
+   * @param {() => number} bringInMs  how long a setting the server holds takes to reach the page (ms); 0 when the
+   *   page brings none in
    */
-  constructor(state, send, now = () => performance.now()) {
+  constructor(state, send, now = () => performance.now(), bringInMs = () => 0) {
     this.state = state;
     this.send = send;
     this.now = now;
+    this.bringInMs = bringInMs;
     this.outstanding = false;
     this.quietUntil = 0;
     this.asked = 0; // batches sent
@@ -76,6 +80,7 @@ export class Prefetcher {
     this.sentAt = 0; // when the batch out left, and how many settings it named
     this.sentCount = 0;
     this.perSettingMs = FIRST_GUESS_MS; // the server's time a prefetched setting, from the last batch answered
+    this.batchMs = FIRST_GUESS_MS; // the last batch's time from sent to answered
     this.motion = null; // a dragged slider's last value and time, and its speed in steps a millisecond
   }
 
@@ -90,7 +95,8 @@ export class Prefetcher {
     const speed = this.track(name, value, grid.step, moved);
     if (this.outstanding || this.now() < this.quietUntil || !this.state.needsTrace([name])) return;
     const configs = [];
-    for (const v of ahead(value, grid, dir, leadSteps(speed, this.perSettingMs))) {
+    const bringIn = this.bringInMs();
+    for (const v of ahead(value, grid, dir, leadSteps(speed, bringIn ? this.batchMs + bringIn : this.perSettingMs))) {
       try {
         configs.push({ ...this.state.config, [name]: this.state.schema.check(name, v) });
       } catch {
@@ -128,7 +134,10 @@ export class Prefetcher {
   /** The server's `prefetched` frame: the batch is over; `busy` drops prefetching for its retry hint. */
   answered(frame) {
     this.outstanding = false;
-    if (frame.ready > 0 && this.sentCount) this.perSettingMs = (this.now() - this.sentAt) / frame.ready;
+    if (frame.ready > 0 && this.sentCount) {
+      this.batchMs = this.now() - this.sentAt;
+      this.perSettingMs = this.batchMs / frame.ready;
+    }
     if (frame.busy) {
       this.dropped += 1;
       this.quietUntil = this.now() + 1000 * Math.max(1, Number(frame.retry_after_s) || 1);

@@ -3,15 +3,23 @@
 // for the request in flight, anything else supersedes it); this module sends what it returns and, once the
 // request in flight has settled (received whole, painted, or refused), sends the newest setting a slide left
 // waiting.  Every page uses it: the lab (its socket's trace) and the cliff (its /api/cliff answer).
+//
+// A slide to a setting the frame source already holds whole (`holds`: the page's cache of runs) does not wait: it is
+// answered at once and supersedes the request in flight, so a drag shows every held value it passes, not only the
+// answers of its round trips.  Not while the server says it is computing the answer in flight (its `computing` frame,
+// sent for computations long enough to show): superseded, that computation would run to its end for nothing, holding
+// a slot the drag's next value waits for.
 
 export class Requests {
   /**
    * @param {import('./state.js').PageState} state
    * @param {(config: object, how: string) => void} send  the request leaves: `how` is 'commit' or 'slide'
+   * @param {(config: object, lag: boolean) => boolean} holds  whether the source answers `config` at once
    */
-  constructor(state, send) {
+  constructor(state, send, holds = () => false) {
     this.state = state;
     this.send = send;
+    this.holds = holds;
     this.settled = null; // what names the request that has let the next one go (its trace, its run number)
     state.listen((change) => {
       if (change.type === "values" && state.needsTrace(change.changed)) this.request(change.how);
@@ -24,7 +32,9 @@ export class Requests {
 
   /** Ask for the current setting if the state says a request is due; `force` asks even for the setting on show. */
   request(how = "commit", force = false) {
-    const config = this.state.requestTrace(how, force);
+    const st = this.state;
+    const now = how === "slide" && !!st.inFlight && !st.request?.estimate && this.holds(st.config, st.wantsLag);
+    const config = this.state.requestTrace(now ? "commit" : how, force); // still a slide to the views
     if (config) this.send(config, how);
   }
 

@@ -70,23 +70,35 @@ test("while dragged, the values ahead in the direction of motion, as far ahead a
   assert.equal(leadSteps(0.06, 100), 6); // 60 steps a second, 100 ms a setting
 });
 
-test("a drag's batches lead the slider by its speed times the server's time a setting", () => {
+// A seq_len slider held at 50 and dragged a step every 16 ms while the first batch is out (400 ms, 4 settings ready),
+// then moved to 76: the batches the prefetcher sent.  `bringInMs`: the page's time to bring a setting in.
+function dragOverFirstBatch(bringInMs) {
   const sent = [];
   const now = { t: 0 };
   const state = { config: { seq_len: 50 }, wantsLag: false, needsTrace: () => true, schema: { check: (_n, v) => v } };
-  const p = new Prefetcher(state, (configs) => (sent.push(configs.map((c) => c.seq_len)), true), () => now.t);
+  const p = new Prefetcher(state, (configs) => (sent.push(configs.map((c) => c.seq_len)), true), () => now.t,
+    () => bringInMs);
   const input = (value) => ({ name: "seq_len", value: String(value), min: "1", max: "2000", step: "1" });
   p.around(input(50)); // held
   for (let t = 16; t <= 400; t += 16) {
     now.t = t;
-    p.around(input(50 + t / 16), 1, true); // a step every 16 ms, while the first batch is out
+    p.around(input(50 + t / 16), 1, true);
   }
-  now.t = 400;
-  p.answered({ type: "prefetched", ready: 4 }); // 100 ms a setting
+  p.answered({ type: "prefetched", ready: 4 });
   now.t = 416;
   p.around(input(76), 1, true);
+  return { p, sent };
+}
+
+test("a drag's batches lead the slider by its speed times the server's time a setting", () => {
+  const { p, sent } = dragOverFirstBatch(0); // nothing brought into the page
   assert.equal(p.perSettingMs, 100);
   assert.deepEqual(sent, [[51, 52, 49, 53], [82, 83, 84, 85]]); // 1/16 step a ms × 100 ms: 6 steps ahead of 76
+});
+
+test("when the page brings the batch in, a drag's batches lead by the batch's time and a fetch's", () => {
+  const { sent } = dragOverFirstBatch(60);
+  assert.deepEqual(sent[1], [105, 106, 107, 108]); // 1/16 step a ms × (400 + 60) ms: 29 steps ahead of 76
 });
 
 test("a dragged slider has passed the values behind it and its own, not those ahead; at rest none", () => {

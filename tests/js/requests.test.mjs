@@ -1,0 +1,35 @@
+// Requests (static/js/requests.js): a slide to a setting the frame source holds whole is not held back by the answer
+// in flight.  The cliff's table stands in for any page's (the lifecycle is the same PageState).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+globalThis.window = globalThis;
+const { Requests } = await import("../../static/js/requests.js");
+const { Schema } = await import("../../static/js/schema.js");
+const { PageState } = await import("../../static/js/state.js");
+
+const table = JSON.parse(readFileSync(new URL("./cliff_table.json", import.meta.url)));
+const schema = new Schema(table.fields, table.link_version);
+
+test("a slide to a held setting goes at once, superseding the answer in flight unless the server is computing it", () => {
+  const state = new PageState(schema, { config: {}, pageKeys: table.page_keys, writeUrl: () => {} });
+  const sent = [];
+  const held = new Set([4.7]);
+  const requests = new Requests(state, (cfg, how) => sent.push([cfg.w0, how]), (cfg, lag) => !lag && held.has(cfg.w0));
+  requests.request("commit", true);
+  state.set({ w0: 4.6 }, "slide");
+  assert.equal(sent.length, 1, "a value not held waits for the answer in flight");
+  state.set({ w0: 4.7 }, "slide");
+  assert.deepEqual(sent.at(-1), [4.7, "slide"], "a held value is asked for now, and is still a slide to the views");
+  state.set({ w0: 4.8 }, "slide");
+  assert.equal(sent.length, 2, "the held value's answer is now the one in flight: the next value waits for it");
+  state.traceStarted(2);
+  state.traceDone(2);
+  requests.settle(2);
+  assert.deepEqual(sent.map(([w0]) => w0), [4.5, 4.7, 4.8], "then the newest value goes");
+  state.computing(2.5); // the server computes 4.8's answer for a while
+  held.add(4.9);
+  state.set({ w0: 4.9 }, "slide");
+  assert.equal(sent.length, 3, "a computation under way is not thrown away for a held value");
+});
