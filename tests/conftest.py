@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.shared import built_once, computed_once, shared_root
+from tests.shared import built_once, compute_unless_busy, computed_once, shared_root
 
 # What a session builds once (tests/shared.py): the tests that use it run first, so that under pytest-xdist the
 # worker that builds it is the one that starts on them (each worker starts on its share of the tests in order,
@@ -69,9 +70,15 @@ def sweep_points_once(tmp_path_factory):
     computed = sweep.point_result
     folder = shared_root(tmp_path_factory) / "sweep-points"
 
+    def point_key(spec, point) -> dict:
+        return {"kind": spec.kind, "config": point.config.to_dict()}
+
     def point_result(spec, point):
-        key = {"kind": spec.kind, "config": point.config.to_dict()}
-        return computed_once(folder, key, lambda: computed(spec, point))
+        # First every point of the sweep that no one has computed or is computing: workers that meet the same sweep at
+        # once share its points out between them instead of one waiting on the other's.
+        for other in spec.points():
+            compute_unless_busy(folder, point_key(spec, other), lambda o=other: computed(spec, o))
+        return computed_once(folder, point_key(spec, point), lambda: computed(spec, point))
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sweep, "point_result", point_result)
@@ -120,6 +127,20 @@ def trainings_once(tmp_path_factory):
         patch.setattr(lab, "Trainer", TrainedOnce)
         patch.setattr(site, "Trainer", TrainedOnce)
         yield
+
+
+@pytest.fixture(scope="session")
+def lesson_documents_file(tmp_path_factory) -> Path:
+    """Every lesson's document, its numbers measured (some lessons train for seconds), as JSON: measured by the first
+    worker that needs them; the others, and the browser tests' servers (tests/e2e/measured_server.py), read it instead
+    of measuring the whole syllabus again.  What the numbers are is tests/engine's to check."""
+    from server.routes import lessons
+
+    def build(folder: Path) -> None:
+        (folder / "documents.json").write_text(json.dumps(lessons.lesson_documents()), encoding="utf-8")
+
+    folder, _ = built_once(tmp_path_factory, "lesson-documents", build)
+    return folder / "documents.json"
 
 
 @pytest.fixture(scope="session")
