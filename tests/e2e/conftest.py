@@ -38,8 +38,10 @@ def open_page(chromium, request, options: dict, init_script: str | None = None):
 
 
 @pytest.fixture(scope="session")
-def server_url():
-    with running_server() as base:
+def server_url(lesson_documents_file):
+    """The worker's server, its lesson documents those measured once this session (tests/e2e/measured_server.py)."""
+    env = {"GFL_E2E_DOCUMENTS": str(lesson_documents_file)}
+    with running_server(module="tests.e2e.measured_server", env=env) as base:
         yield base
 
 

@@ -36,7 +36,7 @@ def setting_file(kept: Path, cfg: Config) -> Path:
 def keeping_trainings(kept: Path) -> Iterator[None]:
     """While inside, the export's ``Trainer(cfg)`` runs keep their trained model and result in ``kept``."""
 
-    class Kept(Trainer):
+    class Kept(export.Trainer):  # the session's (tests/conftest.py trainings_once)
         """The engine's Trainer, keeping what it trained when it was built as ``Trainer(cfg)``."""
 
         def __init__(self, cfg: Config, model=None, series=None, lag_rows: int = 0):

@@ -50,14 +50,16 @@ def running_server(
     timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
     args: list[str] | None = None,
     root: Path = ROOT,
+    module: str = "server",
 ):
     """Yield the base URL of a fresh ``python -m server`` on 127.0.0.1; stop it afterwards.
 
     ``workers`` uvicorn worker processes; ``env`` adds to the server's environment; ``log_path``
     keeps the server's output (as does GFL_E2E_LOG=path, for debugging); ``args`` go on its command line; ``root``
-    is the source tree it runs from (a bench's baseline: an older commit's tree).
+    is the source tree it runs from (a bench's baseline: an older commit's tree); ``module`` the one run with
+    ``python -m`` (tests/e2e/measured_server.py: the server with the session's measured lesson documents).
     """
-    with server_process(timeout, workers, env, log_path, args, root) as (base, _):
+    with server_process(timeout, workers, env, log_path, args, root, module) as (base, _):
         yield base
 
 
@@ -66,13 +68,14 @@ def server_process(
     timeout: float = 90.0, workers: int = 1, env: dict[str, str] | None = None, log_path: str | None = None,
     args: list[str] | None = None,
     root: Path = ROOT,
+    module: str = "server",
 ):
     """As :func:`running_server`, yielding ``(base URL, the server's subprocess.Popen)``."""
     port = free_port()
     log_path = log_path or os.environ.get("GFL_E2E_LOG")
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning", *(args or [])],
         cwd=root,
         env={**os.environ, **(env or {})},

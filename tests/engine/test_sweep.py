@@ -13,6 +13,16 @@ from engine.lab.sweep import LEARNED_BELOW, MAX_POINTS, describe_point
 from engine.models import build_model, data_generator
 from tests.engine.reference import reference_trace
 
+
+@pytest.fixture(autouse=True)
+def points_computed_here(sweep_points_once, monkeypatch):
+    """The function these tests check computes each point here, not read from the session's once-computed points
+    (tests/conftest.py)."""
+    from engine.lab import sweep
+
+    monkeypatch.setattr(sweep, "point_result", sweep_points_once)
+
+
 SMALL = {"hidden_size": 8, "batch_size": 4}
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
 from tests.server.ws_helpers import GatedTracer
-from tests.shared import built_once
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +28,9 @@ def gated():
 
 
 @pytest.fixture(scope="session")
-def lessons_measured(tmp_path_factory):
-    """Every lesson's document, its numbers measured (some lessons train for seconds), by the first worker that needs
-    them; the other workers read that worker's documents instead of measuring the whole syllabus again.  What the
-    numbers are is tests/engine's to check; here they are what the pages show."""
+def lessons_measured(lesson_documents_file):
+    """Every lesson's document, as measured once this session (tests/conftest.py), for the pages the app serves."""
     from server.routes import lessons
 
-    _, documents = built_once(tmp_path_factory, "lesson-documents", lambda folder: lessons.lesson_documents())
-    for lesson_id, document in documents.items():
+    for lesson_id, document in json.loads(lesson_documents_file.read_text(encoding="utf-8")).items():
         lessons._documents.setdefault(lesson_id, document)
