@@ -13,7 +13,7 @@ of its grid every animation frame, driven through the DevTools protocol, as benc
 * every chart's draw is timed inside the page (each Chart's draw wrapped for the run: the synchronous part of
   Plotly.react and the code that builds its traces), summed per view.
 
-Prints both tables; docs/performance.md gives the findings.
+Prints both tables; docs/performance/paint.md gives the findings.
 """
 
 from __future__ import annotations

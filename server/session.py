@@ -88,7 +88,7 @@ class Session:
             self.uploads.close()  # its uploads' memory goes now, not at the next garbage collection
             # The socket's graph (the websocket, uvicorn's protocol and its buffers, the task group) is let go of
             # here, so it is freed as the socket ends, not left to the cyclic collector, whose collections a room of
-            # sockets would otherwise trigger again and again (docs/performance.md, "The classroom").  The session
+            # sockets would otherwise trigger again and again (docs/performance/classroom.md).  The session
             # itself may stay in a cycle a while: a sender cancelled while waiting leaves its frame in one of anyio's.
             self.tg = self.ws = None
 

@@ -1,6 +1,6 @@
 // A drag's paint: only the data, on a canvas over a chart Plotly has drawn, its axes, colour bars, legend and
 // annotations left as they are.  Plotly redraws all of those on every react whose data changed, and in a drag
-// they are most of each frame (docs/performance.md); the data alone is a few milliseconds.
+// they are most of each frame (docs/performance/paint.md); the data alone is a few milliseconds.
 //
 // Exact or not at all: a figure is painted this way only when it differs from the one Plotly drew in its data
 // alone (the same traces, styles, layout but for the axes' ranges) and every value lies inside the axes' ranges

@@ -319,7 +319,7 @@ export class TraceViews {
    * During a drag the views follow the slider one answer behind, by design: said only once the answer is late (past
    * COMPUTING_MS), with the setting they show, and never dimming them.  Said on every move, the line came and went
    * with each answer and moved every chart under it up and down; a line kept in sight cost the big setting's moves
-   * ~100 ms each (docs/performance.md).  The release says the rest.
+   * ~100 ms each (docs/performance/drag.md).  The release says the rest.
    */
   sayDragging() {
     const { schema, config, request: req } = this.state;

@@ -93,7 +93,7 @@ def test_disconnect_ends_the_session_and_frees_the_slot(gated):
 
 def test_a_closed_socket_is_freed_without_the_cyclic_collector(client, monkeypatch):
     """Its websocket (and with it the server's protocol and buffers) goes when the session ends: a room of sockets left
-    to the collector triggers its collections again and again (docs/performance.md, "The classroom")."""
+    to the collector triggers its collections again and again (docs/performance/classroom.md)."""
     hub = client.app.state.hub
     sockets = []
     watch = hub.watch
