@@ -33,3 +33,19 @@ test("a slide to a held setting goes at once, superseding the answer in flight u
   state.set({ w0: 4.9 }, "slide");
   assert.equal(sent.length, 3, "a computation under way is not thrown away for a held value");
 });
+
+test("a slide to a held setting waits for a held setting's replay in flight, which it would drop unshown", () => {
+  const state = new PageState(schema, { config: {}, pageKeys: table.page_keys, writeUrl: () => {} });
+  const sent = [];
+  const held = new Set([4.6, 4.7]);
+  const requests = new Requests(state, (cfg, how) => sent.push([cfg.w0, how]), (cfg, lag) => !lag && held.has(cfg.w0));
+  requests.request("commit", true);
+  state.set({ w0: 4.6 }, "slide");
+  assert.deepEqual(sent.at(-1), [4.6, "slide"], "the server's answer in flight is superseded by a held value");
+  state.set({ w0: 4.7 }, "slide");
+  assert.equal(sent.length, 2, "4.6's replay, not yet shown, is not superseded");
+  state.traceStarted(2);
+  state.traceDone(2);
+  requests.settle(2);
+  assert.deepEqual(sent.map(([w0]) => w0), [4.5, 4.6, 4.7], "once it is shown, the newest value goes");
+});
