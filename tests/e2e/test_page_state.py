@@ -169,7 +169,7 @@ def test_after_stop_no_time_is_left_and_the_progress_agrees(page, server_url):
 # runs it holds), each stop of the server's request in flight, when each run arrived whole, and whole paints.
 DRAG = """async (ms) => {
   const g = window.gfl, slider = document.querySelector('[name="gain"]'), sock = g.socket.socket;
-  const log = { asked: [], server: [], stops: [], doneAt: {}, painted: {} };
+  const log = { inputs: [], asked: [], server: [], stops: [], doneAt: {}, painted: {} };
   // The trace on show has its done frame's arrival once whole: noted whenever something happens.
   const note = () => { const t = g.trace; if (t && t.doneAt != null) log.doneAt[t.run] = t.doneAt; };
   note();
@@ -196,7 +196,12 @@ DRAG = """async (ms) => {
   while (performance.now() - t0 < ms) {
     v = v >= 2 ? 1 : v + 0.05;
     slider.value = String(v);
+    const at = performance.now(), shown = g.trace.config.gain;
     slider.dispatchEvent(new Event('input', { bubbles: true }));
+    // Whether the page holds the value's run (and does not show it already): then it is to be shown.
+    const gain = g.state.config.gain;
+    const held = gain !== shown && g.socket.holds(g.state.config, { lag: g.state.wantsLag });
+    log.inputs.push({ at, gain, held });
     await new Promise((r) => setTimeout(r, 10));
   }
   slider.dispatchEvent(new Event('change', { bubbles: true }));  // the release: the views out of sight follow
@@ -222,7 +227,7 @@ def test_a_drag_pipelines_its_requests_latest_wins(page, server_url):
     server = [s["run"] for s in log["server"]]
     replays = [a["run"] for a in log["asked"] if a["run"] not in server]
     # The drag passes each value several times: the values whose runs arrived whole come back from the page's cache.
-    assert len(log["server"]) >= 3 and replays, log
+    assert len(log["server"]) >= 3 and replays and any(i["held"] for i in log["inputs"]), log
     # A stop is a replay's: a held value shown at once supersedes the server's request in flight.
     assert all(s["run"] in replays for s in log["stops"]), log
     # One server request at a time: each leaves once the one before it has settled, arrived whole (its done frame)
@@ -241,6 +246,10 @@ def test_a_drag_pipelines_its_requests_latest_wins(page, server_url):
     # painted, and so is every server answer that arrived.
     for a in log["asked"]:
         assert a["run"] in painted or a["run"] in stopped, (a, sorted(painted), log)
+    # Every value the page held when the drag passed it is asked for and painted.
+    for i in log["inputs"]:
+        if i["held"]:
+            assert any(a["gain"] == i["gain"] and painted.get(a["run"], -1) >= i["at"] for a in log["asked"]), (i, log)
     # Latest wins: the views end on the slider's last value, the newest request.
     last = log["last"]
     assert last["run"] == last["newest"] and last["gain"] == last["value"], last
