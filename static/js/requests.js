@@ -8,7 +8,8 @@
 // answered at once and supersedes the request in flight, so a drag shows every held value it passes, not only the
 // answers of its round trips.  Not while the server says it is computing the answer in flight (its `computing` frame,
 // sent for computations long enough to show): superseded, that computation would run to its end for nothing, holding
-// a slot the drag's next value waits for.
+// a slot the drag's next value waits for.  Nor while the request in flight is itself a held setting's replay: it is
+// shown in the next task, and superseded before then it would never be shown; the slide waits that task for it.
 
 export class Requests {
   /**
@@ -33,9 +34,16 @@ export class Requests {
   /** Ask for the current setting if the state says a request is due; `force` asks even for the setting on show. */
   request(how = "commit", force = false) {
     const st = this.state;
-    const now = how === "slide" && !!st.inFlight && !st.request?.estimate && this.holds(st.config, st.wantsLag);
+    const now = how === "slide" && !!st.inFlight && !st.request?.estimate && !this.replaying() &&
+      this.holds(st.config, st.wantsLag);
     const config = this.state.requestTrace(now ? "commit" : how, force); // still a slide to the views
     if (config) this.send(config, how);
+  }
+
+  /** Whether the request in flight is itself answered at once (a held setting's replay, due in a later task). */
+  replaying() {
+    const r = this.state.request;
+    return !!r && this.holds(r.config, r.lag);
   }
 
   /**
