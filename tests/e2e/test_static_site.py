@@ -36,8 +36,9 @@ pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-    """The site, where the engine's trainings of its settings are kept (tests/e2e/exported.py), the export's report."""
+def exported(tmp_path_factory, lessons_measured):
+    """The site, where the engine's trainings of its settings are kept (tests/e2e/exported.py), the export's report.
+    The export and the tests read each lesson's document as measured once this session (tests/conftest.py)."""
     return exported_site(tmp_path_factory)
 
 
