@@ -159,3 +159,13 @@ def executed_notebook(tmp_path_factory):
 
     out, _ = built_once(tmp_path_factory, "notebook", build)
     return nbformat.read(out / "notebook.ipynb", as_version=4), torch.load(out / "model.pt", weights_only=False)
+
+
+@pytest.fixture(scope="session")
+def lessons_measured(lesson_documents_file):
+    """Every lesson's document, as measured once this session, for the pages the app serves, the static site's
+    export and the tests that read a lesson's document (server.routes.lessons.lesson_documents)."""
+    from server.routes import lessons
+
+    for lesson_id, document in json.loads(lesson_documents_file.read_text(encoding="utf-8")).items():
+        lessons._documents.setdefault(lesson_id, document)

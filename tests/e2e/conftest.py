@@ -6,23 +6,9 @@ import os
 
 import pytest
 
-from tests.e2e.harness import CHROMIUM, VIEWPORT, PageLog, launch, new_context, running_server
+from tests.e2e.harness import CHROMIUM, INSTANT, VIEWPORT, PageLog, launch, new_context, running_server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the e2e tests need the playwright package")
-
-# Runs shown whole as they arrive ("instant" in the page's speed list, chosen as soon as the player bar has its speeds,
-# before the first run arrives: a lesson's own run too is shown whole, as the page shows any run arriving at instant
-# speed) unless a test is marked `playback`: a test that waits for a run painted whole then waits for its data, not for
-# the sweep the page plays at its default speed, two seconds a run.  Instant chosen later leaves a paused run (a
-# lesson's run waiting for its prediction) where it is: such a test presses Play.
-INSTANT = """new MutationObserver((_, observer) => {
-  const speed = document.getElementById("speed");
-  if (!(window.gfl && window.gfl.player) || !speed || !speed.options.length) return;
-  observer.disconnect();
-  speed.value = "0";
-  speed.dispatchEvent(new Event("change"));
-}).observe(document, { childList: true, subtree: true });"""
-
 
 def open_page(chromium, request, options: dict, init_script: str | None = None):
     """A page on a new context of ``chromium`` (closed with it), showing runs whole unless the test plays them."""

@@ -3,9 +3,10 @@
 The export trains every setting of a training lesson (server/export/site.py) with the engine's ``Trainer``; the
 tests' reference for what a page shows after Train is the engine's training of that setting, ``Trainer(cfg)`` run
 to its end.  A training is deterministic, so a session computes each once: while the export runs, every training it
-makes as ``Trainer(cfg)`` (no model, no series, no lag map) is kept, its trained model and its result filed by the
-whole setting; a test looks its setting up there and trains only what it does not find (a training the export made
-with the lag map, or any training when the site was not exported by this session).
+makes from scratch (no model, no series given) is kept, its trained model and its result filed by the whole setting;
+a test looks its setting up there and trains only what it does not find (any training when the site was not exported
+by this session).  A training the export made with the lag map is kept too: the map changes nothing in the training
+(tests/engine/test_training.py), so its model and result are ``Trainer(cfg)``'s.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def setting_file(kept: Path, cfg: Config) -> Path:
 
 @contextmanager
 def keeping_trainings(kept: Path) -> Iterator[None]:
-    """While inside, the export's ``Trainer(cfg)`` runs keep their trained model and result in ``kept``."""
+    """While inside, the export's ``Trainer(cfg)`` runs (with the lag map or not) keep their trained model and result
+    in ``kept``."""
 
     class Kept(export.Trainer):  # the session's (tests/conftest.py trainings_once)
-        """The engine's Trainer, keeping what it trained when it was built as ``Trainer(cfg)``."""
+        """The engine's Trainer, keeping what it trained when it was built as ``Trainer(cfg)`` or
+        ``Trainer(cfg, lag_rows=rows)``."""
 
         def __init__(self, cfg: Config, model=None, series=None, lag_rows: int = 0):
             super().__init__(cfg, model, series, lag_rows)
-            self.plain = model is None and series is None and not lag_rows
+            self.plain = model is None and series is None
 
         def steps(self):
             yield from super().steps()  # to its end: the result is set

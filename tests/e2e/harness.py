@@ -35,6 +35,20 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobil
 # introduction stays closed unless a test meets the lab as a newcomer (tests/e2e/test_intro.py, a plain context).
 BEEN_HERE = "try { localStorage.setItem('gfl-intro-seen', '1'); } catch (e) {}"
 
+# Runs shown whole as they arrive ("instant" in the page's speed list, chosen as soon as the player bar has its speeds,
+# before the first run arrives: a lesson's own run too is shown whole, as the page shows any run arriving at instant
+# speed): a test that waits for a run painted whole then waits for its data, not for the sweep the page plays at its
+# default speed, two seconds a run.  Every test's page has it unless the test is marked `playback` (conftest.py); a test
+# making its own context adds it there when it does not watch a run play.  Instant chosen later leaves a paused run
+# (a lesson's run waiting for its prediction) where it is: such a test presses Play.
+INSTANT = """new MutationObserver((_, observer) => {
+  const speed = document.getElementById("speed");
+  if (!(window.gfl && window.gfl.player) || !speed || !speed.options.length) return;
+  observer.disconnect();
+  speed.value = "0";
+  speed.dispatchEvent(new Event("change"));
+}).observe(document, { childList: true, subtree: true });"""
+
 # Resolves once the page has painted the whole of a run newer than `after`.
 WAIT_COMPLETE = "after => { const p = window.gfl && window.gfl.lastPaint; return !!p && p.complete && p.run > after; }"
 

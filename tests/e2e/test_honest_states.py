@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.e2e.harness import DESKTOP, PHONE, VIEWPORT, PageLog, new_context, wait_complete
+from tests.e2e.harness import DESKTOP, INSTANT, PHONE, VIEWPORT, PageLog, new_context, wait_complete
 
 CLIPPING = "/?lesson=gradient-clipping&" + (
     "nonlinearity=relu&hidden_size=16&task=sine&seq_len=20&init=normal&gain=1.5&clip=norm&optimizer=sgd&lr=0.1&steps=200"
@@ -170,6 +170,7 @@ def answer(status: int, content_type: str, body: str):
 def test_copy_as_pytorch_shows_the_labs_refusal_and_leaves_no_earlier_script(chromium, server_url):
     context = new_context(chromium, viewport=VIEWPORT)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server_url)
+    context.add_init_script(INSTANT)
     page = context.new_page()
     page.log = PageLog(page)
     try:

@@ -4,7 +4,7 @@ from Help; not over a lesson, which teaches already, nor on a slide."""
 
 from __future__ import annotations
 
-from tests.e2e.harness import DESKTOP, PHONE, PageLog, wait_complete
+from tests.e2e.harness import DESKTOP, INSTANT, PHONE, PageLog, wait_complete
 
 INTRO_OPEN = "() => document.getElementById('intro').open"
 # The dialog fits the screen: nothing of it needs scrolling, and it lies wholly inside the window.
@@ -21,6 +21,7 @@ ROWS = """() => [...new Set([...document.querySelectorAll('.topbar h1, .topbar-a
 
 def test_a_first_visit_meets_the_introduction_once_and_help_opens_it_again(chromium, server_url):
     context = chromium.new_context(**DESKTOP)
+    context.add_init_script(INSTANT)
     try:
         page = context.new_page()
         log = PageLog(page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 from urllib.parse import urlparse
 
-from tests.e2e.harness import VIEWPORT, PageLog, new_context, wait_complete
+from tests.e2e.harness import INSTANT, VIEWPORT, PageLog, new_context, wait_complete
 
 
 def served_script(server_url: str, page_url: str) -> str:
@@ -17,6 +17,7 @@ def served_script(server_url: str, page_url: str) -> str:
 def test_copy_as_pytorch_copies_the_current_settings_script(chromium, server_url):
     context = new_context(chromium, viewport=VIEWPORT)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server_url)
+    context.add_init_script(INSTANT)
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.log = PageLog(page)

@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    INSTANT,
     PageLog,
     free_port,
     new_context,
@@ -158,6 +159,7 @@ def resolving(chromium):
 def test_a_rebinding_page_can_neither_read_the_lab_nor_open_its_socket(resolving, configured_url):
     port = urlsplit(configured_url).port
     page = resolving.new_page()
+    page.add_init_script(INSTANT)
     try:
         # The attacker's page, now served from the lab's address under the attacker's name.
         assert page.goto(f"http://rebind.test:{port}/").status == 400

@@ -36,8 +36,9 @@ pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-    """The site, where the engine's trainings of its settings are kept (tests/e2e/exported.py), the export's report."""
+def exported(tmp_path_factory, lessons_measured):
+    """The site, where the engine's trainings of its settings are kept (tests/e2e/exported.py), the export's report.
+    The export and the tests read each lesson's document as measured once this session (tests/conftest.py)."""
     return exported_site(tmp_path_factory)
 
 
@@ -228,17 +229,15 @@ def test_the_lessons_main_slider_drags_offline_onto_its_recorded_grid(site, offl
     assert not refused and not page.log.errors, (refused, page.log.errors)
 
 
-def test_the_labs_page_says_it_holds_the_lab_at_its_defaults(site, chromium):
+def test_the_labs_page_says_it_holds_the_lab_at_its_defaults(site, offline):
     out, _ = site
-    page, refused = offline_page(chromium)
-    try:
-        page.goto((out / "lab.html").as_uri())
-        wait_painted(page, 0)
-        note = page.inner_text("#static-note")
-        assert "the lab at its default setting" in note and "lesson" not in note, note
-        assert not refused and not page.log.errors, (refused, page.log.errors)
-    finally:
-        page.context.close()
+    page, refused = offline
+    page.goto((out / "lab.html").as_uri())
+    page.select_option("#speed", "0")  # the run shown whole as it arrives (the lab's own page plays it at once)
+    wait_painted(page, 0)
+    note = page.inner_text("#static-note")
+    assert "the lab at its default setting" in note and "lesson" not in note, note
+    assert not refused and not page.log.errors, (refused, page.log.errors)
 
 
 def test_a_view_lag_link_plays_offline_with_its_map(site, offline):
@@ -366,28 +365,29 @@ def test_cliff_copy_links_to_the_live_lab_at_its_setting(site, chromium, lesson)
         live.unlink()
 
 
-# Keeps what Copy link puts on the clipboard where the test can read it (a file:// page may not use the clipboard).
+# Keeps what Copy link puts on the clipboard where the test can read it (a file:// page may not use the clipboard);
+# run in the page once it has loaded, before Copy link is pressed.
 CAPTURE_COPY = "navigator.clipboard.writeText = async (text) => { window.copied = text; };"
 
 
 @pytest.mark.parametrize("base", [None, "https://course.example/rnn/"])
-def test_copy_link_gives_an_address_relative_to_the_site_never_file(site, chromium, base):
+def test_copy_link_gives_an_address_relative_to_the_site_never_file(site, offline, base):
     """Copy link in the copy: the page's file and its setting, relative to the site or under --base-url."""
     out, _ = site
     page_text = (out / "lab.html").read_text(encoding="utf-8")
     assert '"base_url":null' in page_text
     target = out / "lab-base.html"  # the same page as `--base-url <base>` writes it
     target.write_text(page_text.replace('"base_url":null', f'"base_url":{json.dumps(base)}'), encoding="utf-8")
-    page, refused = offline_page(chromium)
+    page, refused = offline
     try:
-        page.add_init_script(CAPTURE_COPY)
         page.goto(target.as_uri())
+        page.select_option("#speed", "0")
         wait_painted(page, 0)
+        page.evaluate(f"() => {{ {CAPTURE_COPY} }}")
         page.click("#copy-link")
         page.wait_for_function("() => typeof window.copied === 'string'")
         want = "lab-base.html" + page.evaluate("() => location.search")
         assert page.evaluate("() => window.copied") == (base or "") + want
         assert not refused and not page.log.errors, (refused, page.log.errors)
     finally:
-        page.context.close()
         target.unlink()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,12 +23,3 @@ def gated():
     with TestClient(app) as c:
         yield c, tracer, app.state.hub
         tracer.gate.set()
-
-
-@pytest.fixture(scope="session")
-def lessons_measured(lesson_documents_file):
-    """Every lesson's document, as measured once this session (tests/conftest.py), for the pages the app serves."""
-    from server.routes import lessons
-
-    for lesson_id, document in json.loads(lesson_documents_file.read_text(encoding="utf-8")).items():
-        lessons._documents.setdefault(lesson_id, document)
