@@ -2,9 +2,9 @@
 // compute its neighbouring values into its cache (the socket's `prefetch` message, docs/protocol.md), so a drag
 // lands on cached results.  While it is dragged, the values ahead of it, in the direction of motion: as far ahead as
 // it moves while the server computes one (the last batch's time a setting), or, when the page brings the batch's
-// settings in (neighbour_fetch.js), while a whole batch is answered and its first setting brought in.  One batch out at a time; a `busy`
-// answer stops prefetching until the server's retry hint has passed (the server only prefetches on a slot nobody
-// waits for).  Reads the page state; sends through the frame source; changes nothing in either.
+// settings in (neighbour_fetch.js), while a whole batch is answered and its first setting brought in.  One batch out
+// at a time; a `busy` answer stops prefetching until the server's retry hint has passed (the server only prefetches
+// on a slot nobody waits for).  Reads the page state; sends through the frame source; changes nothing in either.
 
 /** Settings one prefetch message may name (the server's MAX_PREFETCH). */
 export const MOST = 4;
