@@ -33,11 +33,15 @@ export class Requests {
 
   /** Ask for the current setting if the state says a request is due; `force` asks even for the setting on show. */
   request(how = "commit", force = false) {
-    const st = this.state;
-    const now = how === "slide" && !!st.inFlight && !st.request?.estimate && !this.replaying() &&
-      this.holds(st.config, st.wantsLag);
-    const config = this.state.requestTrace(now ? "commit" : how, force); // still a slide to the views
+    const config = this.state.requestTrace(this.supersedes(how) ? "commit" : how, force); // still a slide to the views
     if (config) this.send(config, how);
+  }
+
+  /** Whether a slide goes at once, superseding the request in flight: its setting is held (see the header). */
+  supersedes(how) {
+    const st = this.state;
+    return how === "slide" && !!st.inFlight && !st.request?.estimate && !this.replaying() &&
+      this.holds(st.config, st.wantsLag);
   }
 
   /** Whether the request in flight is itself answered at once (a held setting's replay, due in a later task). */
